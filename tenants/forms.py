@@ -1,0 +1,26 @@
+from django import forms
+from django.utils.text import slugify
+
+from tenants.models import Profile, Tenant
+
+
+class TenantForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["display_name", "slug", "profile"]
+        labels = {"display_name": "Organisation name", "slug": "Short name (used in links)"}
+        help_texts = {"slug": "Letters, digits and hyphens. Leave empty to derive it from the name."}
+        widgets = {"profile": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["profile"].initial = Profile.EXCHANGE_ONLINE
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data.get("slug") or slugify(self.data.get("display_name", ""))[:50]
+        if not slug:
+            raise forms.ValidationError("Enter a short name made of letters, digits and hyphens.")
+        if Tenant.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(f"The short name “{slug}” is taken; choose another.")
+        return slug

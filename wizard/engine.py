@@ -1,0 +1,285 @@
+"""The step state machine. Views, the CLI and tasks change a step's status only through these functions."""
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from tenants.models import Tenant
+from wizard.errors import IllegalTransition, StepError
+from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, AuditEvent, StepState, StepStatus
+from wizard.steps.registry import Done, NeedsInput, Step, StepContext, Wait, get_step, steps_for
+
+logger = logging.getLogger(__name__)
+
+S = StepStatus
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.NOT_STARTED: frozenset({S.QUEUED, S.SKIPPED, S.NEEDS_INPUT}),
+    S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.INTERRUPTED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.WAITING, S.NEEDS_INPUT, S.INTERRUPTED}),
+    S.WAITING: frozenset({S.RUNNING, S.FAILED, S.INTERRUPTED, S.QUEUED}),
+    S.NEEDS_INPUT: frozenset({S.QUEUED, S.SKIPPED}),
+    S.SUCCEEDED: frozenset({S.QUEUED}),
+    S.FAILED: frozenset({S.QUEUED, S.SKIPPED}),
+    S.SKIPPED: frozenset({S.QUEUED}),
+    S.INTERRUPTED: frozenset({S.QUEUED}),
+}
+SYSTEM_ACTOR = "onramp"
+
+
+def record_event(
+    tenant: Tenant, actor: str, action: str, outcome: str, step_id: str = "", detail: dict | None = None
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        tenant=tenant, actor=actor, step_id=step_id, action=action, outcome=outcome, detail=detail or {}
+    )
+
+
+def ensure_states(tenant: Tenant) -> list[StepState]:
+    """One state row per step of the tenant's profile, created on first sight."""
+    steps = steps_for(tenant.profile)
+    existing = {state.step_id: state for state in tenant.step_states.all()}
+    missing = [
+        StepState(tenant=tenant, step_id=step.id, position=index)
+        for index, step in enumerate(steps)
+        if step.id not in existing
+    ]
+    if missing:
+        StepState.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {state.step_id: state for state in tenant.step_states.all()}
+    return [existing[step.id] for step in steps]
+
+
+def resume_state(states: Iterable[StepState]) -> StepState | None:
+    """Resume lands on the first step that is neither succeeded nor skipped."""
+    return next((state for state in states if state.status not in FINISHED_STATUSES), None)
+
+
+def _transition(state: StepState, new_status: str, **fields: Any) -> StepState:
+    if new_status not in ALLOWED_TRANSITIONS[state.status]:
+        raise IllegalTransition(f"{state.step_id}: {state.status} → {new_status} is not allowed")
+    state.status = new_status
+    for name, value in fields.items():
+        setattr(state, name, value)
+    state.save()
+    return state
+
+
+def _locked(state_id: int) -> StepState:
+    return StepState.objects.select_for_update().select_related("tenant").get(pk=state_id)
+
+
+def enqueue_step(
+    tenant: Tenant, step_id: str, actor: str, inputs: dict[str, Any] | None = None, action: str = "run"
+) -> StepState:
+    """Queue a step for the worker. `inputs` replaces the saved inputs when given (a retry keeps them)."""
+    ensure_states(tenant)
+    task_id = str(uuid.uuid4())
+    with transaction.atomic():
+        state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
+        fields: dict[str, Any] = {
+            "task_id": task_id,
+            "progress_percent": 0,
+            "progress_message": "Queued",
+            "error_code": "",
+            "error_message": "",
+            "error_detail": {},
+            "finished_at": None,
+        }
+        if inputs is not None:
+            fields["inputs"] = inputs
+        _transition(state, S.QUEUED, **fields)
+        record_event(tenant, actor, action, "queued", step_id, {"task_id": task_id})
+        transaction.on_commit(lambda: _send_run_task(state.pk, task_id))
+    return state
+
+
+def _send_run_task(state_id: int, task_id: str, countdown: int | None = None) -> None:
+    from wizard.tasks import run_step
+
+    run_step.apply_async((state_id, task_id), countdown=countdown)
+
+
+def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
+    step = get_step(tenant.profile, step_id)
+    if not step.optional:
+        raise IllegalTransition(f"{step.title} is not optional")
+    with transaction.atomic():
+        state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
+        _transition(state, S.SKIPPED, finished_at=timezone.now())
+        record_event(tenant, actor, "skip", "skipped", step_id)
+    return state
+
+
+class _Heartbeat:
+    """Refreshes the row's heartbeat from a side thread while a service runs, so a killed worker shows."""
+
+    def __init__(self, state_id: int) -> None:
+        self.state_id = state_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{state_id}", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.ONRAMP_HEARTBEAT_SECONDS):
+                StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+
+def _progress_writer(state_id: int):
+    def progress(percent: int, message: str) -> None:
+        StepState.objects.filter(pk=state_id).update(
+            progress_percent=max(0, min(100, int(percent))),
+            progress_message=message[:300],
+            heartbeat_at=timezone.now(),
+        )
+
+    return progress
+
+
+def execute_step(state_id: int, task_id: str) -> int | None:
+    """Run the step's service and its check. Returns a countdown in seconds when the step must be re-run later."""
+    close_old_connections()
+    with transaction.atomic():
+        state = _locked(state_id)
+        if state.task_id != task_id or state.status not in (S.QUEUED, S.WAITING):
+            # A redelivered or superseded message: another task owns this step now.
+            logger.info("skipping stale task %s for %s (%s)", task_id, state, state.status)
+            return None
+        now = timezone.now()
+        fields: dict[str, Any] = {"heartbeat_at": now}
+        if state.status == S.QUEUED:
+            fields.update(attempts=state.attempts + 1, started_at=now, waiting_since=None, waiting_for="")
+        _transition(state, S.RUNNING, **fields)
+    tenant = state.tenant
+    step = get_step(tenant.profile, state.step_id)
+    ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id))
+    try:
+        with _Heartbeat(state_id):
+            outcome = step.perform(ctx)
+            if isinstance(outcome, Done) and step.verify is not None:
+                state.result = {**state.result, **outcome.result}
+                outcome = Done({**outcome.result, **step.verify(ctx)})
+    except StepError as error:
+        _finish_failed(state_id, tenant, step, error.code, error.message, error.detail())
+        return None
+    except Exception as error:
+        logger.exception("step %s of %s crashed", step.id, tenant.slug)
+        _finish_failed(
+            state_id,
+            tenant,
+            step,
+            "internal_error",
+            f"Onramp hit an unexpected error: {type(error).__name__}",
+            {
+                "explanation": "This is a fault in Onramp, not in your tenant.",
+                "fix": "Retry; if it fails again, contact support with the time shown here.",
+            },
+        )
+        return None
+    return _finish(state_id, tenant, step, outcome)
+
+
+def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | NeedsInput) -> int | None:
+    with transaction.atomic():
+        state = _locked(state_id)
+        now = timezone.now()
+        result = {**state.result, **outcome.result}
+        if isinstance(outcome, Done):
+            _transition(
+                state,
+                S.SUCCEEDED,
+                result=result,
+                finished_at=now,
+                progress_percent=100,
+                progress_message="Done",
+                waiting_for="",
+                waiting_since=None,
+            )
+            record_event(tenant, SYSTEM_ACTOR, "run", "succeeded", step.id)
+            return None
+        if isinstance(outcome, Wait):
+            first_wait = state.waiting_since is None
+            # While waiting, heartbeat_at holds when the next check is due, so the watchdog can spot a lost one.
+            _transition(
+                state,
+                S.WAITING,
+                result=result,
+                waiting_for=outcome.waiting_for,
+                waiting_since=state.waiting_since or now,
+                progress_message=outcome.waiting_for,
+                heartbeat_at=now + timedelta(seconds=outcome.seconds),
+            )
+            if first_wait:
+                record_event(tenant, SYSTEM_ACTOR, "wait", "waiting", step.id, {"waiting_for": outcome.waiting_for})
+            task_id = state.task_id
+            transaction.on_commit(lambda: _send_run_task(state_id, task_id, countdown=outcome.seconds))
+            return outcome.seconds
+        _transition(state, S.NEEDS_INPUT, result=result, progress_message=outcome.reason, finished_at=now)
+        record_event(tenant, SYSTEM_ACTOR, "run", "needs_input", step.id, {"reason": outcome.reason})
+        return None
+
+
+def _finish_failed(state_id: int, tenant: Tenant, step: Step, code: str, message: str, detail: dict) -> None:
+    with transaction.atomic():
+        state = _locked(state_id)
+        _transition(
+            state,
+            S.FAILED,
+            error_code=code,
+            error_message=message,
+            error_detail=detail,
+            finished_at=timezone.now(),
+            waiting_for="",
+            waiting_since=None,
+        )
+        record_event(tenant, SYSTEM_ACTOR, "run", "failed", step.id, {"code": code, "message": message})
+
+
+def redeliver_lost_tasks() -> list[StepState]:
+    """Send again the task of a step queued or waiting for longer than it should be: its message was lost
+    (a broker restarted without persistence, a worker killed holding a countdown). A duplicate is harmless
+    because execute_step only runs the task whose id the row holds, once per status change."""
+    now = timezone.now()
+    timeout = timedelta(seconds=settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS)
+    lost = list(
+        StepState.objects.filter(status=S.QUEUED, updated_at__lt=now - timeout * 4)
+        | StepState.objects.filter(status=S.WAITING, heartbeat_at__lt=now - timeout)
+    )
+    for state in lost:
+        _send_run_task(state.pk, state.task_id)
+    return lost
+
+
+def mark_interrupted_steps() -> list[StepState]:
+    """A running step whose heartbeat stopped (its worker died) becomes `interrupted`, which Resume re-queues."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS)
+    interrupted = []
+    for state_id in StepState.objects.filter(status=S.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            state = _locked(state_id)
+            if state.status != S.RUNNING or state.heartbeat_at >= cutoff:
+                continue
+            _transition(state, S.INTERRUPTED, progress_message="The worker stopped while this step ran.")
+            record_event(state.tenant, SYSTEM_ACTOR, "heartbeat", "interrupted", state.step_id)
+            interrupted.append(state)
+    return interrupted
+
+
+def active_states(tenant: Tenant) -> bool:
+    return tenant.step_states.filter(status__in=ACTIVE_STATUSES).exists()

@@ -1,0 +1,119 @@
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class StepStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting on Microsoft"
+    NEEDS_INPUT = "needs_input", "Needs your input"
+    SUCCEEDED = "succeeded", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+ACTIVE_STATUSES = (StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING)
+FINISHED_STATUSES = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+class StepState(models.Model):
+    """Where one tenant stands on one step. Only wizard.engine changes `status`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="step_states")
+    step_id = models.CharField(max_length=40)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.NOT_STARTED)
+    inputs = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=120, blank=True)
+    error_message = models.TextField(blank=True)
+    # Plain-words explanation, the fix, Microsoft's request id: what the error panel shows.
+    error_detail = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=300, blank=True)
+    waiting_for = models.CharField(max_length=300, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "position"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "step_id"], name="one_state_per_step")]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}/{self.step_id}: {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class MembershipStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    MEMBER = "member", "In a room list"
+    FAILED = "failed", "Failed"
+
+
+class VerificationStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Not verified"
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+
+
+class Room(models.Model):
+    """A room or equipment mailbox chosen for the integration, and what Onramp did with it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="rooms")
+    address = models.EmailField(max_length=320)
+    display_name = models.CharField(max_length=256, blank=True)
+    room_list = models.CharField(max_length=256, blank=True)
+    membership_status = models.CharField(
+        max_length=16, choices=MembershipStatus.choices, default=MembershipStatus.PENDING
+    )
+    verification_status = models.CharField(
+        max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.UNKNOWN
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "address"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "address"], name="one_row_per_room")]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class AuditEvent(models.Model):
+    """Append-only: who did what to which tenant, and how it went."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.CharField(max_length=150)
+    step_id = models.CharField(max_length=40, blank=True)
+    action = models.CharField(max_length=60)
+    outcome = models.CharField(max_length=30)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only")

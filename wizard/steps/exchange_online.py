@@ -1,0 +1,173 @@
+"""Steps 0-7 of the exchange_online profile (DESIGN section 3)."""
+
+from tenants.models import Tenant
+from wizard.errors import StepNotAvailable
+from wizard.models import StepState
+from wizard.powershell import quote
+from wizard.steps.registry import Outcome, Step, StepContext, get_step, register_profile
+
+PROFILE = "exchange_online"
+
+
+def not_yet_available(ctx: StepContext) -> Outcome:
+    raise StepNotAvailable(get_step(PROFILE, ctx.state.step_id).title)
+
+
+def _value(state: StepState, key: str, placeholder: str) -> str:
+    return str(state.result.get(key) or state.inputs.get(key) or placeholder)
+
+
+def _connect_ps(tenant: Tenant, state: StepState) -> str:
+    return (
+        "Install-Module ExchangeOnlineManagement -Scope CurrentUser\n"
+        f"Connect-ExchangeOnline -Organization {quote(tenant.microsoft_tenant_id or 'contoso.onmicrosoft.com')}\n"
+        "Get-OrganizationConfig | Format-List Name,IsDehydrated,EwsEnabled"
+    )
+
+
+def _org_ps(tenant: Tenant, state: StepState) -> str:
+    return (
+        "Get-OrganizationConfig | Format-List IsDehydrated,EwsEnabled,EwsApplicationAccessPolicy,EwsAllowList\n"
+        "# Only when IsDehydrated is True:\n"
+        "Enable-OrganizationCustomization"
+    )
+
+
+def _service_account_ps(tenant: Tenant, state: StepState) -> str:
+    upn = _value(state, "user_principal_name", "onramp-svc@contoso.onmicrosoft.com")
+    location = _value(state, "usage_location", "US")
+    sku = _value(state, "sku_part_number", "EXCHANGESTANDARD")
+    return (
+        "Connect-MgGraph -Scopes User.ReadWrite.All,Organization.Read.All\n"
+        "$password = @{ Password = Read-Host -AsSecureString | ConvertFrom-SecureString -AsPlainText;"
+        " ForceChangePasswordNextSignIn = $false }\n"
+        f"$user = New-MgUser -DisplayName {quote('Room booking service')} -MailNickname "
+        f"{quote(upn.split('@')[0])} -UserPrincipalName {quote(upn)} -UsageLocation {quote(location)} "
+        "-AccountEnabled -PasswordProfile $password\n"
+        f"$sku = Get-MgSubscribedSku | Where-Object SkuPartNumber -eq {quote(sku)}\n"
+        "Set-MgUserLicense -UserId $user.Id -AddLicenses @{SkuId = $sku.SkuId} -RemoveLicenses @()\n"
+        f"Get-Mailbox -Identity {quote(upn)}"
+    )
+
+
+def _room_list_ps(tenant: Tenant, state: StepState) -> str:
+    name = _value(state, "name", "Onramp Rooms")
+    alias = _value(state, "alias", "onramp-rooms")
+    address = _value(state, "address", "onramp-rooms@contoso.onmicrosoft.com")
+    manager = _value(state, "manager", "onramp-svc@contoso.onmicrosoft.com")
+    return (
+        f"New-DistributionGroup -Name {quote(name)} -Alias {quote(alias)} "
+        f"-PrimarySmtpAddress {quote(address)} -RoomList\n"
+        f"Set-DistributionGroup -Identity {quote(address)} -ManagedBy {quote(manager)}\n"
+        f"Get-DistributionGroup -Identity {quote(address)} | Format-List RecipientTypeDetails,ManagedBy"
+    )
+
+
+def _rooms_ps(tenant: Tenant, state: StepState) -> str:
+    name = _value(state, "name", "Onramp Rooms")
+    return (
+        "# rooms.csv has one column, ResourceAccounts; at most 75 rooms per list.\n"
+        "Import-Csv .\\rooms.csv | ForEach-Object {\n"
+        f"    Add-DistributionGroupMember -Identity {quote(name)} -Member $_.ResourceAccounts\n"
+        "}\n"
+        f"Get-DistributionGroupMember -Identity {quote(name)} -ResultSize Unlimited"
+    )
+
+
+def _scoped_access_ps(tenant: Tenant, state: StepState) -> str:
+    app_id = tenant.integration_app_id or "<integration app id>"
+    sp_object_id = _value(state, "service_principal_object_id", "<Entra service principal object id>")
+    scope = _value(state, "scope_name", "Onramp Rooms Scope")
+    dn = _value(state, "filter", "MemberOfGroup -eq '<RoomList DN>'")
+    return (
+        f"New-ServicePrincipal -AppId {quote(app_id)} -ObjectId {quote(sp_object_id)} "
+        f"-DisplayName {quote('Room booking integration')}\n"
+        f"New-ManagementScope -Name {quote(scope)} -RecipientRestrictionFilter {quote(dn)}\n"
+        f"New-ManagementRoleAssignment -App {quote(app_id)} -Role 'Application Calendars.ReadWrite' "
+        f"-CustomResourceScope {quote(scope)}"
+    )
+
+
+def _verify_ps(tenant: Tenant, state: StepState) -> str:
+    app_id = tenant.integration_app_id or "<integration app id>"
+    return (
+        f"Test-ServicePrincipalAuthorization -Identity {quote(app_id)} "
+        f"-Resource {quote('room-001@contoso.onmicrosoft.com')} | Format-Table RoleName,InScope"
+    )
+
+
+def _activate_ps(tenant: Tenant, state: StepState) -> str:
+    app_id = tenant.integration_app_id or "<integration app id>"
+    return f"Get-ManagementRoleAssignment -RoleAssignee {quote(app_id)} | Format-List Name,Role,CustomResourceScope"
+
+
+STEPS = (
+    Step(
+        id="connect",
+        title="Connect the tenant",
+        summary="Onramp signs in to your Microsoft 365 organisation with an app you consent to.",
+        why="Every later step reads and changes Exchange Online on your behalf; it needs app-only access first.",
+        perform=not_yet_available,
+        powershell=_connect_ps,
+    ),
+    Step(
+        id="org_customization",
+        title="Organisation customisation",
+        summary="Checks that Exchange Online lets this organisation create room lists and scopes.",
+        why="New or small tenants are ‘dehydrated’: until Enable-OrganizationCustomization has run, "
+        "management scopes and role assignments cannot be created.",
+        perform=not_yet_available,
+        powershell=_org_ps,
+    ),
+    Step(
+        id="service_account",
+        title="Service account",
+        summary="Creates a licensed account with a mailbox that the integration uses as its identity.",
+        why="The room lists need a manager, and support and audits need one named account to trace.",
+        perform=not_yet_available,
+        powershell=_service_account_ps,
+    ),
+    Step(
+        id="room_list",
+        title="Room list",
+        summary="Creates the RoomList distribution group that names the rooms the integration may use.",
+        why="The access scope is defined by membership of this list, so adding a room later is one change.",
+        perform=not_yet_available,
+        powershell=_room_list_ps,
+    ),
+    Step(
+        id="rooms",
+        title="Rooms",
+        summary="Adds the chosen room and equipment mailboxes to room lists of at most 75 members.",
+        why="Outlook's room finder shows at most 75 rooms per list; larger sets are split into numbered lists.",
+        perform=not_yet_available,
+        powershell=_rooms_ps,
+    ),
+    Step(
+        id="scoped_access",
+        title="Scoped access",
+        summary="Grants the integration's app calendar access to the rooms in the lists, and nothing else.",
+        why="ApplicationImpersonation is retired in Exchange Online; RBAC for Applications is how access is "
+        "scoped to a set of mailboxes in 2026.",
+        perform=not_yet_available,
+        powershell=_scoped_access_ps,
+    ),
+    Step(
+        id="verify",
+        title="Verify",
+        summary="Checks every room is in scope and a mailbox that is not a room is out of scope.",
+        why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
+        perform=not_yet_available,
+        powershell=_verify_ps,
+    ),
+    Step(
+        id="activate",
+        title="Activate",
+        summary="Hands the integration what it needs and erases secrets that are no longer needed.",
+        why="The integration needs the tenant id, the service account and the room lists to start booking.",
+        perform=not_yet_available,
+        powershell=_activate_ps,
+    ),
+)
+
+register_profile(PROFILE, STEPS)
