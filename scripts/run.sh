@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: the sandbox Microsoft tenant, a Celery worker (with the periodic watchdog) and the web server,
+# stopped together on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG="${DEBUG:-1}"
+PY=.venv/bin/python
+mkdir -p var
+SANDBOX_PORT="${ONRAMP_SANDBOX_PORT:-8443}"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "Onramp stopped."
+}
+trap cleanup INT TERM EXIT
+
+rm -f var/sandbox.json
+"$PY" -m sandbox serve --port "$SANDBOX_PORT" --rooms 120 --equipment 6 --users 20 \
+  --provisioning-delay-s 20 --info var/sandbox.json > var/sandbox.log 2>&1 &
+pids+=($!)
+
+"$PY" manage.py migrate --noinput
+"$PY" manage.py setup_demo
+
+for _ in $(seq 100); do [ -s var/sandbox.json ] && break; sleep 0.1; done
+[ -s var/sandbox.json ] || { echo "The sandbox tenant did not start; see var/sandbox.log"; exit 1; }
+"$PY" manage.py onramp connect --slug demo --sandbox-info var/sandbox.json --actor make-run || \
+  echo "Connecting the demo tenant failed; open it in the wizard to see why."
+
+"$PY" -m celery -A config worker --beat --pool threads --concurrency 4 --loglevel INFO \
+  --schedule var/celerybeat-schedule > var/worker.log 2>&1 &
+pids+=($!)
+
+echo "Onramp: http://127.0.0.1:8000  (worker log: var/worker.log, sandbox: var/sandbox.log; Ctrl-C stops all)"
+"$PY" manage.py runserver 127.0.0.1:8000 &
+pids+=($!)
+wait -n
