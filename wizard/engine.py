@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
@@ -154,7 +154,6 @@ def _progress_writer(state_id: int):
 
 def execute_step(state_id: int, task_id: str) -> int | None:
     """Run the step's service and its check. Returns a countdown in seconds when the step must be re-run later."""
-    close_old_connections()
     with transaction.atomic():
         state = _locked(state_id)
         if state.task_id != task_id or state.status not in (S.QUEUED, S.WAITING):
