@@ -1,0 +1,17 @@
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ONRAMP_VAR_DIR=/var/lib/onramp
+WORKDIR /app
+COPY pyproject.toml ./
+COPY config config
+COPY tenants tenants
+COPY wizard wizard
+COPY sandbox sandbox
+RUN pip install --no-cache-dir .
+COPY manage.py ./
+COPY templates templates
+COPY static static
+RUN mkdir -p /var/lib/onramp && python manage.py collectstatic --noinput
+RUN useradd --system --home /var/lib/onramp onramp && chown -R onramp /var/lib/onramp
+USER onramp
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
