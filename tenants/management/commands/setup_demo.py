@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -20,9 +21,12 @@ class Command(BaseCommand):
         if user is None:
             password = secrets.token_urlsafe(12)
             user = users.objects.create_user(username=username, password=password)
+            login_file = settings.VAR_DIR / "demo-login.txt"
+            login_file.write_text(f"{username} {password}\n")
+            login_file.chmod(0o600)
             self.stdout.write(self.style.SUCCESS(f"Demo admin created. Sign in as {username} / {password}"))
         else:
-            self.stdout.write(f"Demo admin {username} exists (its password was printed when it was created).")
+            self.stdout.write(f"Demo admin {username} exists; its login is in {settings.VAR_DIR / 'demo-login.txt'}.")
         if not Tenant.objects.filter(slug=slug).exists():
             create_tenant(creator=user, display_name="Contoso (sandbox)", slug=slug)
             self.stdout.write(f"Demo tenant {slug} created.")
