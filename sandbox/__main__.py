@@ -1,0 +1,58 @@
+"""`python -m sandbox serve --port P [knobs] [--info FILE]`: run a sandbox tenant until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .server import start_sandbox
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a sandbox Microsoft 365 tenant over HTTPS on loopback")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--rooms", type=int, default=20)
+    serve.add_argument("--equipment", type=int, default=3)
+    serve.add_argument("--users", type=int, default=5)
+    serve.add_argument("--latency-ms", type=float, default=0.0)
+    serve.add_argument("--budget-rps", type=float, default=0.0, help="per-app token bucket rate; 0 = unlimited")
+    serve.add_argument("--throttle-fraction", type=float, default=0.0)
+    serve.add_argument("--error-fraction", type=float, default=0.0)
+    serve.add_argument("--provisioning-delay-s", type=float, default=0.0)
+    serve.add_argument("--replication-lag-s", type=float, default=0.0)
+    serve.add_argument("--customization-delay-s", type=float, default=0.0)
+    serve.add_argument("--rbac-delay-s", type=float, default=0.0)
+    serve.add_argument("--free-licenses", type=int, default=5)
+    serve.add_argument("--dehydrated", action="store_true")
+    serve.add_argument("--tenant-wide-calendar-grant", action="store_true")
+    serve.add_argument("--info", type=Path, help="write the info JSON to this file")
+    serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(_parser().parse_args(argv))
+    args.pop("command")
+    info_path: Path | None = args.pop("info")
+    sandbox = start_sandbox(**args)
+    text = json.dumps(sandbox.info, indent=2)
+    if info_path:
+        info_path.write_text(text + "\n")
+    print(text, flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

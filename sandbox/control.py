@@ -1,0 +1,97 @@
+"""Client for the sandbox control endpoint; needs only requests, so any test or process can use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class CmdletFailed(Exception):
+    """A cmdlet run through the control shell raised an Exchange error."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        message = body.get("error", {}).get("message", "")
+        parts = message.split("|", 2)
+        self.exception_type = parts[1] if len(parts) == 3 else ""
+        self.text = parts[2] if len(parts) == 3 else message
+        super().__init__(message)
+
+
+class SandboxControl:
+    def __init__(self, control_url: str, ca_bundle: str) -> None:
+        self.url = control_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
+        self.session.verify = ca_bundle
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> SandboxControl:
+        return cls(info["control_url"], info["ca_bundle"])
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _get(self, action: str) -> Any:
+        response = self.session.get(f"{self.url}/{action}", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def _post(self, action: str, payload: dict[str, Any] | None = None) -> Any:
+        response = self.session.post(f"{self.url}/{action}", json=payload or {}, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    # -- inspection ------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return self._get("state")
+
+    def calls(self) -> dict[str, Any]:
+        """{"calls": {endpoint or cmdlet: n}, "writes": n, "write_calls": {...}, "throttled": n, "faults": n}."""
+        return self._get("calls")
+
+    def reset_calls(self) -> None:
+        self._post("calls/reset")
+
+    def knobs(self) -> dict[str, Any]:
+        return self._get("knobs")
+
+    # -- changes ---------------------------------------------------------------------------------
+    def set_knobs(self, **knobs: Any) -> dict[str, Any]:
+        return self._post("knobs", knobs)
+
+    def reset(self, **knobs: Any) -> None:
+        """Rebuild the seed (applying any knobs given first), reset the clock and the call counts."""
+        self._post("reset", knobs)
+
+    def advance(self, seconds: float) -> None:
+        """Move the tenant's clock forward: provisioning, replication and customisation delays elapse."""
+        self._post("advance", {"seconds": seconds})
+
+    def invoke(self, cmdlet: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a cmdlet as the organisation's admin in the Exchange Management Shell (no token, no throttling)."""
+        response = self.session.post(f"{self.url}/invoke", json={"CmdletName": cmdlet, "Parameters": params},
+                                     timeout=30)
+        if response.status_code == 400:
+            raise CmdletFailed(response.json())
+        response.raise_for_status()
+        return response.json()["value"]
+
+    def set_consent_refused(self, refused: bool = True) -> None:
+        self.set_knobs(consent_refused=refused)
+
+    def remove_connector_permission(self, name: str, app_id: str | None = None) -> dict[str, Any]:
+        """Revoke a Graph/Exchange app role (e.g. "User.ReadWrite.All", "Exchange.ManageAsApp") or the
+        "Exchange Administrator" directory role from Onramp's app (or `app_id`)."""
+        return self._post("permissions", {"remove": [name], **({"app_id": app_id} if app_id else {})})
+
+    def grant_permission(self, name: str, app_id: str | None = None) -> dict[str, Any]:
+        return self._post("permissions", {"add": [name], **({"app_id": app_id} if app_id else {})})
+
+    def add_mailbox(self, kind: str = "room", **fields: Any) -> dict[str, Any]:
+        """Add a mailbox (kind room | equipment | user; alias, display_name, building, floor, capacity)."""
+        return self._post("mailboxes", {"kind": kind, **fields})
+
+    def remove_mailbox(self, address: str) -> None:
+        self._post("mailboxes/remove", {"address": address})

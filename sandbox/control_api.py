@@ -1,0 +1,121 @@
+"""The sandbox-only control endpoint (`/_sandbox/...`): inspect state, change knobs, act as the admin.
+
+No authentication: it listens on loopback only and exists for tests, benchmarks and demos.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from . import exchange
+from .responses import Request, Response
+from .state import CONNECTOR_APP_ID, DOMAIN, EXCHANGE_ADMIN_ROLE, Tenant, User
+
+
+def _error(status: int, message: str) -> Response:
+    return Response.json(status, {"error": message})
+
+
+def _permissions(tenant: Tenant, body: dict[str, Any]) -> Response:
+    """Grant or revoke an app role (Graph or Exchange) or the Exchange Administrator directory role."""
+    app_id = body.get("app_id", CONNECTOR_APP_ID)
+    if app_id not in tenant.entra_sps:
+        return _error(404, f"unknown app {app_id}")
+    for action in ("add", "remove"):
+        for permission in body.get(action) or []:
+            if permission == EXCHANGE_ADMIN_ROLE:
+                roles = tenant.directory_roles.setdefault(app_id, set())
+                if action == "add":
+                    roles.add(permission)
+                else:
+                    roles.discard(permission)
+                continue
+            try:
+                if action == "add":
+                    tenant.grant_app_role(app_id, permission)
+                else:
+                    tenant.revoke_app_role(app_id, permission)
+            except KeyError as err:
+                return _error(400, str(err))
+    return Response.json(200, {"app_roles": sorted(tenant.app_roles(app_id)),
+                               "directory_roles": sorted(tenant.directory_roles.get(app_id, ()))})
+
+
+def _add_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
+    kind = body.get("kind", "room")
+    if kind not in ("room", "equipment", "user"):
+        return _error(400, "kind must be room, equipment or user")
+    nick = body.get("alias") or f"{kind}-{uuid.uuid4().hex[:8]}"
+    upn = f"{nick}@{DOMAIN}"
+    if tenant.user_by_key(upn):
+        return _error(409, f"{upn} exists")
+    now = tenant.now()
+    user = User(
+        id=str(uuid.uuid4()), upn=upn, display_name=body.get("display_name") or nick, mail_nickname=nick,
+        kind=kind, created_at=now - 86400, account_enabled=kind == "user", usage_location="US",
+        mailbox_at=now - 86400, building=body.get("building"), floor=body.get("floor"),
+        capacity=body.get("capacity"), exchange_guid=str(uuid.uuid4()),
+    )
+    tenant.users[user.id] = user
+    return Response.json(201, {"id": user.id, "userPrincipalName": upn})
+
+
+def _remove_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
+    user = tenant.user_by_key(str(body.get("address", "")))
+    if user is None:
+        return _error(404, "no such mailbox")
+    del tenant.users[user.id]
+    for group in tenant.groups.values():
+        group.members = [m for m in group.members if m != user.id]
+        group.managed_by = [m for m in group.managed_by if m != user.id]
+    return Response(204)
+
+
+def handle(tenant: Tenant, req: Request) -> Response:
+    action = req.path[len("/_sandbox"):].strip("/")
+    try:
+        body = req.json() if req.body else {}
+    except ValueError:
+        return _error(400, "body must be JSON")
+    if req.method == "GET" and action == "state":
+        return Response.json(200, tenant.snapshot())
+    if req.method == "GET" and action == "calls":
+        return Response.json(200, tenant.calls.snapshot())
+    if req.method == "GET" and action == "knobs":
+        return Response.json(200, tenant.knobs.as_dict())
+    if req.method != "POST":
+        return _error(404, f"no control action {req.method} {action}")
+    if action == "calls/reset":
+        tenant.calls.reset()
+        return Response(204)
+    if action == "knobs":
+        try:
+            tenant.set_knobs(body)
+        except (KeyError, ValueError) as err:
+            return _error(400, str(err))
+        return Response.json(200, tenant.knobs.as_dict())
+    if action == "reset":
+        with tenant.lock:
+            try:
+                tenant.knobs.update(body)
+            except (KeyError, ValueError) as err:
+                return _error(400, str(err))
+            tenant.clock_offset = 0.0
+            tenant.seed()
+        tenant.calls.reset()
+        return Response(204)
+    if action == "invoke":
+        return exchange.run_as_admin(tenant, str(body.get("CmdletName", "")), body.get("Parameters") or {})
+    if action == "advance":
+        with tenant.lock:
+            tenant.clock_offset += float(body.get("seconds", 0))
+        return Response(204)
+    with tenant.lock:
+        if action == "permissions":
+            return _permissions(tenant, body)
+        if action == "mailboxes":
+            return _add_mailbox(tenant, body)
+        if action == "mailboxes/remove":
+            return _remove_mailbox(tenant, body)
+    return _error(404, f"no control action POST {action}")

@@ -1,0 +1,595 @@
+"""Microsoft Graph v1.0: the directory, licences, mailbox settings, places, calendars and $batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from .responses import Request, Response, graph_error
+from .state import (
+    DOMAIN,
+    EXCHANGE_PLAN_NAMES,
+    EXCHANGE_SKU,
+    GRAPH_APP_ID,
+    GRAPH_APP_ROLES,
+    GRAPH_AUDIENCE,
+    NO_EXCHANGE_SKU,
+    ORG_NAME,
+    TENANT_ID,
+    UNVERIFIED_DOMAIN,
+    VERIFIED_DOMAIN,
+    Tenant,
+    User,
+)
+from .tokens import TokenError, verify_token
+
+MAX_BATCH = 20
+SKUS = {sku["skuId"]: sku for sku in (EXCHANGE_SKU, NO_EXCHANGE_SKU)}
+DEFAULT_USER_PROPS = (
+    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
+    "preferredLanguage", "surname", "userPrincipalName", "id",
+)
+READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+CALENDAR_ROLES = {"Calendars.Read", "Calendars.ReadWrite"}
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Call:
+    tenant: Tenant
+    method: str
+    path: str  # below /v1.0, decoded
+    query: dict[str, str]
+    body: Any
+    base_url: str
+    app_id: str
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _not_found(key: str) -> GraphError:
+    return GraphError(
+        404, "Request_ResourceNotFound",
+        f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.",
+    )
+
+
+def _bad(message: str, code: str = "Request_BadRequest") -> GraphError:
+    return GraphError(400, code, message)
+
+
+def _visible_user(call: Call, key: str) -> User:
+    user = call.tenant.user_by_key(key)
+    if user is None or not call.tenant.visible(user):
+        raise _not_found(key)
+    return user
+
+
+def _mailbox_user(call: Call, key: str) -> User:
+    """A user for an Exchange-backed endpoint: Exchange's wording for unknown users and missing mailboxes."""
+    user = call.tenant.user_by_key(key)
+    if user is None or not call.tenant.visible(user):
+        raise GraphError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
+    if not call.tenant.has_mailbox(user):
+        raise GraphError(
+            404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise."
+        )
+    return user
+
+
+def _skiptoken(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")[1])
+    except (ValueError, IndexError) as exc:
+        raise _bad("Invalid $skiptoken.", "BadRequest") from exc
+
+
+def _page(call: Call, items: list[dict[str, Any]], context: str, default_top: int = 100,
+          max_top: int = 999) -> dict[str, Any]:
+    try:
+        top = min(int(call.query.get("$top", default_top)), max_top)
+    except ValueError as exc:
+        raise _bad(f"Invalid value '{call.query['$top']}' for $top.", "BadRequest") from exc
+    offset = _offset(call.query.get("$skiptoken"))
+    page: dict[str, Any] = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}"}
+    page["value"] = items[offset: offset + top]
+    if offset + top < len(items):
+        query = {k: v for k, v in call.query.items() if k != "$skiptoken"}
+        query["$skiptoken"] = _skiptoken(offset + top)
+        page["@odata.nextLink"] = f"{call.base_url}/v1.0{call.path}?{urlencode(query, safe='$,')}"
+    return page
+
+
+_EQ = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+
+def _filter_eq(call: Call, allowed: dict[str, Callable[[Any], Any]], resource: str) -> tuple[str, str] | None:
+    expr = call.query.get("$filter")
+    if not expr:
+        return None
+    match = _EQ.match(expr)
+    prop = match.group(1) if match else expr.split()[0] if expr.split() else expr
+    key = next((k for k in allowed if k.lower() == prop.lower()), None)
+    if not match or key is None:
+        raise _bad(
+            f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.",
+            "Request_UnsupportedQuery",
+        )
+    return key, match.group(2).replace("''", "'")
+
+
+def _select(obj: dict[str, Any], call: Call, default: tuple[str, ...]) -> dict[str, Any]:
+    wanted = [p.strip() for p in call.query.get("$select", "").split(",") if p.strip()]
+    keys = wanted or list(default)
+    lower = {k.lower(): k for k in obj}
+    return {lower[k.lower()]: obj[lower[k.lower()]] for k in keys if k.lower() in lower}
+
+
+def _user_json(tenant: Tenant, user: User) -> dict[str, Any]:
+    return {
+        "id": user.id, "businessPhones": [], "displayName": user.display_name, "givenName": None,
+        "jobTitle": None, "mail": user.upn if tenant.has_mailbox(user) else None, "mobilePhone": None,
+        "officeLocation": user.building, "preferredLanguage": None, "surname": None,
+        "userPrincipalName": user.upn, "accountEnabled": user.account_enabled,
+        "usageLocation": user.usage_location, "mailNickname": user.mail_nickname, "userType": "Member",
+        "assignedLicenses": [{"disabledPlans": [], "skuId": s} for s in user.licenses],
+    }
+
+
+def _require(call: Call, roles: tuple[str, ...]) -> None:
+    if not call.tenant.app_roles(call.app_id) & set(roles):
+        raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
+
+# -- endpoints ------------------------------------------------------------------------------------
+def get_organization(call: Call) -> Response:
+    _require(call, ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"))
+    org = {
+        "id": TENANT_ID, "displayName": ORG_NAME, "countryLetterCode": "US", "tenantType": "AAD",
+        "verifiedDomains": [
+            {"name": d, "isDefault": d == VERIFIED_DOMAIN, "isInitial": d == DOMAIN, "type": "Managed",
+             "capabilities": "Email, OfficeCommunicationsOnline"}
+            for d in (DOMAIN, VERIFIED_DOMAIN)
+        ],
+    }
+    return Response.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization",
+                               "value": [org]})
+
+
+def get_domains(call: Call) -> Response:
+    _require(call, ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All"))
+    domains = [
+        {"id": DOMAIN, "authenticationType": "Managed", "isDefault": False, "isInitial": True,
+         "isRoot": True, "isVerified": True, "supportedServices": ["Email", "OfficeCommunicationsOnline"]},
+        {"id": VERIFIED_DOMAIN, "authenticationType": "Managed", "isDefault": True, "isInitial": False,
+         "isRoot": True, "isVerified": True, "supportedServices": ["Email", "OfficeCommunicationsOnline"]},
+        {"id": UNVERIFIED_DOMAIN, "authenticationType": "Managed", "isDefault": False, "isInitial": False,
+         "isRoot": True, "isVerified": False, "supportedServices": []},
+    ]
+    return Response.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#domains",
+                               "value": domains})
+
+
+def list_users(call: Call) -> Response:
+    _require(call, READ_USERS)
+    tenant = call.tenant
+    clause = _filter_eq(call, {"userPrincipalName": 0, "mail": 0, "mailNickname": 0, "id": 0,
+                               "displayName": 0}, "User")
+    users = [u for u in tenant.users.values() if tenant.visible(u)]
+    rows = [_user_json(tenant, u) for u in users]
+    if clause:
+        prop, value = clause
+        rows = [r for r in rows if str(r.get(prop) or "").lower() == value.lower()]
+    return Response.json(200, _page(call, [_select(r, call, DEFAULT_USER_PROPS) for r in rows], "users"))
+
+
+def _password_ok(password: str) -> bool:
+    classes = sum((
+        any(c.islower() for c in password), any(c.isupper() for c in password),
+        any(c.isdigit() for c in password), any(not c.isalnum() for c in password),
+    ))
+    return 8 <= len(password) <= 256 and classes >= 3
+
+
+def create_user(call: Call) -> Response:
+    _require(call, WRITE_USERS)
+    body = call.body if isinstance(call.body, dict) else {}
+    for prop in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"):
+        if body.get(prop) in (None, ""):
+            raise _bad(f"Invalid value specified for property '{prop}' of resource 'User'.")
+    upn = str(body["userPrincipalName"])
+    local, _, domain = upn.partition("@")
+    if not local or domain.lower() not in (DOMAIN, VERIFIED_DOMAIN):
+        raise _bad(
+            "The domain portion of the userPrincipalName property is invalid. "
+            "You must use one of the verified domain names in your organization."
+        )
+    if any(u.upn.lower() == upn.lower() for u in call.tenant.users.values()):
+        raise _bad("Another object with the same value for property userPrincipalName already exists.")
+    password = str((body.get("passwordProfile") or {}).get("password") or "")
+    if not _password_ok(password):
+        raise _bad(
+            "The specified password does not comply with password complexity requirements. "
+            "Please provide a different password."
+        )
+    user = User(
+        id=str(uuid.uuid4()), upn=upn, display_name=str(body["displayName"]),
+        mail_nickname=str(body["mailNickname"]), kind="user", created_at=call.tenant.now(),
+        account_enabled=bool(body["accountEnabled"]), usage_location=body.get("usageLocation"),
+        password=password, exchange_guid=str(uuid.uuid4()),
+    )
+    call.tenant.users[user.id] = user
+    payload = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity"}
+    payload.update({k: _user_json(call.tenant, user)[k] for k in DEFAULT_USER_PROPS})
+    return Response.json(201, payload, {"Location": f"{call.base_url}/v1.0/users/{user.id}"})
+
+
+def get_user(call: Call, key: str) -> Response:
+    _require(call, READ_USERS)
+    user = _visible_user(call, key)
+    payload = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity"}
+    payload.update(_select(_user_json(call.tenant, user), call, DEFAULT_USER_PROPS))
+    return Response.json(200, payload)
+
+
+PATCHABLE = {"displayName", "usageLocation", "accountEnabled", "passwordProfile", "mailNickname"}
+
+
+def patch_user(call: Call, key: str) -> Response:
+    _require(call, WRITE_USERS)
+    user = _visible_user(call, key)
+    body = call.body if isinstance(call.body, dict) else {}
+    for prop in body:
+        if prop not in PATCHABLE:
+            raise _bad(f"Property '{prop}' does not exist as a declared property or extension property.")
+    if "passwordProfile" in body:
+        password = str((body["passwordProfile"] or {}).get("password") or "")
+        if not _password_ok(password):
+            raise _bad(
+                "The specified password does not comply with password complexity requirements. "
+                "Please provide a different password."
+            )
+        user.password = password
+    user.display_name = body.get("displayName", user.display_name)
+    user.usage_location = body.get("usageLocation", user.usage_location)
+    user.account_enabled = bool(body.get("accountEnabled", user.account_enabled))
+    user.mail_nickname = body.get("mailNickname", user.mail_nickname)
+    return Response(204)
+
+
+def assign_license(call: Call, key: str) -> Response:
+    _require(call, WRITE_USERS)
+    tenant = call.tenant
+    user = _visible_user(call, key)
+    body = call.body if isinstance(call.body, dict) else {}
+    adds = body.get("addLicenses")
+    removes = body.get("removeLicenses")
+    if adds is None or removes is None:
+        raise _bad("Invalid value specified for property 'addLicenses' of resource 'assignLicense'.")
+    if adds and not user.usage_location:
+        raise _bad("License assignment cannot be done for user with invalid usage location.")
+    for add in adds:
+        sku_id = str(add.get("skuId", ""))
+        if sku_id not in SKUS:
+            raise _bad(f"License {sku_id} does not correspond to a valid company License.")
+        if sku_id not in user.licenses and tenant.sku_consumed[sku_id] >= tenant.sku_enabled[sku_id]:
+            raise _bad(f"Subscription with SKU {sku_id} does not have any available licenses.")
+    for sku_id in removes:
+        if sku_id in user.licenses:
+            user.licenses.remove(sku_id)
+            tenant.sku_consumed[sku_id] -= 1
+    for add in adds:
+        sku_id = str(add["skuId"])
+        if sku_id not in user.licenses:
+            user.licenses.append(sku_id)
+            tenant.sku_consumed[sku_id] += 1
+        disabled = {str(p) for p in add.get("disabledPlans") or ()}
+        has_exchange = any(
+            name in EXCHANGE_PLAN_NAMES and plan_id not in disabled for plan_id, name in SKUS[sku_id]["servicePlans"]
+        )
+        if has_exchange and user.mailbox_at is None:
+            # Exchange Online provisions the mailbox asynchronously after licensing.
+            user.mailbox_at = tenant.now() + tenant.knobs.provisioning_delay_s
+    payload = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity"}
+    payload.update({k: _user_json(tenant, user)[k] for k in DEFAULT_USER_PROPS})
+    return Response.json(200, payload)
+
+
+def get_mailbox_settings(call: Call, key: str) -> Response:
+    _require(call, ("MailboxSettings.Read", "MailboxSettings.ReadWrite"))
+    user = _mailbox_user(call, key)
+    purpose = {"room": "room", "equipment": "equipment"}.get(user.kind, "user")
+    return Response.json(200, {
+        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/mailboxSettings",
+        "archiveFolder": None, "timeZone": "UTC", "dateFormat": "M/d/yyyy", "timeFormat": "h:mm tt",
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly", "userPurpose": purpose,
+        "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all",
+                                    "internalReplyMessage": "", "externalReplyMessage": ""},
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+        "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                         "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
+                         "timeZone": {"name": "UTC"}},
+    })
+
+
+def _calendar_user(call: Call, key: str) -> User:
+    user = _mailbox_user(call, key)
+    tenant = call.tenant
+    # Entra app roles are tenant-wide and are added to whatever Exchange RBAC grants.
+    if tenant.app_roles(call.app_id) & CALENDAR_ROLES:
+        return user
+    if tenant.app_rbac_covers(call.app_id, user, CALENDAR_ROLES):
+        return user
+    raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+
+
+def get_calendar(call: Call, key: str) -> Response:
+    user = _calendar_user(call, key)
+    return Response.json(200, {
+        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/calendar/$entity",
+        "id": base64.urlsafe_b64encode(f"calendar:{user.id}".encode()).decode(), "name": "Calendar",
+        "color": "auto", "hexColor": "", "isDefaultCalendar": True, "changeKey": "sandbox",
+        "canShare": True, "canViewPrivateItems": True, "canEdit": True,
+        "allowedOnlineMeetingProviders": ["teamsForBusiness"], "defaultOnlineMeetingProvider": "teamsForBusiness",
+        "isTallyingResponses": True, "isRemovable": False,
+        "owner": {"name": user.display_name, "address": user.upn},
+    })
+
+
+def list_events(call: Call, key: str) -> Response:
+    user = _calendar_user(call, key)
+    return Response.json(200, {
+        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/events", "value": [],
+    })
+
+
+def list_skus(call: Call) -> Response:
+    _require(call, ("Organization.Read.All", "Directory.Read.All", "LicenseAssignment.Read.All"))
+    tenant = call.tenant
+    skus = [
+        {
+            "id": f"{TENANT_ID}_{sku['skuId']}", "skuId": sku["skuId"], "skuPartNumber": sku["skuPartNumber"],
+            "appliesTo": "User", "capabilityStatus": "Enabled", "consumedUnits": tenant.sku_consumed[sku["skuId"]],
+            "prepaidUnits": {"enabled": tenant.sku_enabled[sku["skuId"]], "suspended": 0, "warning": 0,
+                             "lockedOut": 0},
+            "servicePlans": [
+                {"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": "Success",
+                 "appliesTo": "User"}
+                for pid, name in sku["servicePlans"]
+            ],
+        }
+        for sku in SKUS.values()
+    ]
+    return Response.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscribedSkus",
+                               "value": skus})
+
+
+def _room_json(user: User) -> dict[str, Any]:
+    return {
+        "@odata.type": "#microsoft.graph.room", "id": user.exchange_guid, "emailAddress": user.upn,
+        "displayName": user.display_name, "nickname": user.display_name, "label": None,
+        "address": None, "geoCoordinates": None, "phone": None, "capacity": user.capacity,
+        "building": user.building, "floorNumber": user.floor, "floorLabel": None,
+        "isWheelChairAccessible": False, "bookingType": "standard", "tags": [],
+        "audioDeviceName": None, "videoDeviceName": None, "displayDeviceName": None,
+    }
+
+
+def list_rooms(call: Call) -> Response:
+    _require(call, ("Place.Read.All",))
+    rooms = [_room_json(u) for u in call.tenant.users.values() if u.kind == "room" and call.tenant.has_mailbox(u)]
+    return Response.json(200, _page(call, rooms, "places/microsoft.graph.room"))
+
+
+def _visible_room_lists(call: Call) -> list[Any]:
+    tenant = call.tenant
+    return [
+        g for g in tenant.groups.values()
+        if g.room_list and tenant.now() >= g.created_at + tenant.knobs.replication_lag_s
+    ]
+
+
+def list_room_lists(call: Call) -> Response:
+    _require(call, ("Place.Read.All",))
+    lists = [
+        {"@odata.type": "#microsoft.graph.roomList", "id": g.guid, "displayName": g.name,
+         "emailAddress": g.smtp, "address": None, "geoCoordinates": None, "phone": None}
+        for g in _visible_room_lists(call)
+    ]
+    return Response.json(200, _page(call, lists, "places/microsoft.graph.roomList"))
+
+
+def list_room_list_rooms(call: Call, key: str) -> Response:
+    _require(call, ("Place.Read.All",))
+    group = next((g for g in _visible_room_lists(call) if key.lower() in (g.smtp.lower(), g.guid)), None)
+    if group is None:
+        raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+    users = call.tenant.users
+    rooms = [_room_json(users[m]) for m in group.members if m in users and users[m].kind == "room"]
+    return Response.json(200, _page(call, rooms, f"places('{key}')/microsoft.graph.roomList/rooms"))
+
+
+def _sp_json(call: Call, app_id: str) -> dict[str, Any]:
+    sp = call.tenant.entra_sps[app_id]
+    payload: dict[str, Any] = {
+        "id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "accountEnabled": True,
+        "servicePrincipalType": "Application", "appOwnerOrganizationId": TENANT_ID, "appRoles": [],
+    }
+    if app_id == GRAPH_APP_ID:
+        payload["appRoles"] = [
+            {"id": rid, "value": name, "allowedMemberTypes": ["Application"], "isEnabled": True,
+             "displayName": name}
+            for name, rid in GRAPH_APP_ROLES.items()
+        ]
+    return payload
+
+
+SP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All")
+
+
+def list_service_principals(call: Call) -> Response:
+    _require(call, SP_READ)
+    clause = _filter_eq(call, {"appId": 0, "displayName": 0, "id": 0}, "ServicePrincipal")
+    rows = [_sp_json(call, app_id) for app_id in call.tenant.entra_sps]
+    if clause:
+        prop, value = clause
+        rows = [r for r in rows if str(r[prop]).lower() == value.lower()]
+    return Response.json(200, _page(call, rows, "servicePrincipals"))
+
+
+def _sp_by_key(call: Call, key: str) -> str:
+    for app_id, sp in call.tenant.entra_sps.items():
+        if key.lower() in (sp.id, f"(appid='{app_id}')"):
+            return app_id
+    raise _not_found(key)
+
+
+def get_service_principal(call: Call, key: str) -> Response:
+    _require(call, SP_READ)
+    return Response.json(200, _sp_json(call, _sp_by_key(call, key)))
+
+
+def list_app_role_assignments(call: Call, key: str) -> Response:
+    _require(call, SP_READ)
+    tenant = call.tenant
+    sp = tenant.entra_sps[_sp_by_key(call, key)]
+    by_object = {s.id: s for s in tenant.entra_sps.values()}
+    rows = [
+        {"id": a.id, "appRoleId": a.app_role_id, "createdDateTime": a.created, "deletedDateTime": None,
+         "principalDisplayName": sp.display_name, "principalId": a.principal_id,
+         "principalType": "ServicePrincipal", "resourceDisplayName": by_object[a.resource_id].display_name,
+         "resourceId": a.resource_id}
+        for a in tenant.app_role_assignments if a.principal_id == sp.id
+    ]
+    return Response.json(200, _page(call, rows, f"servicePrincipals('{sp.id}')/appRoleAssignments"))
+
+
+# (method, path pattern, template for call counts, handler)
+ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
+    (m, re.compile(p + r"/?$", re.IGNORECASE), t, h)
+    for m, p, t, h in (
+        ("GET", r"^/organization", "GET /organization", get_organization),
+        ("GET", r"^/domains", "GET /domains", get_domains),
+        ("GET", r"^/users", "GET /users", list_users),
+        ("POST", r"^/users", "POST /users", create_user),
+        ("GET", r"^/users/([^/]+)", "GET /users/{id}", get_user),
+        ("PATCH", r"^/users/([^/]+)", "PATCH /users/{id}", patch_user),
+        ("POST", r"^/users/([^/]+)/assignLicense", "POST /users/{id}/assignLicense", assign_license),
+        ("GET", r"^/users/([^/]+)/mailboxSettings", "GET /users/{id}/mailboxSettings", get_mailbox_settings),
+        ("GET", r"^/users/([^/]+)/calendar", "GET /users/{id}/calendar", get_calendar),
+        ("GET", r"^/users/([^/]+)/(?:calendar/)?events", "GET /users/{id}/events", list_events),
+        ("GET", r"^/subscribedSkus", "GET /subscribedSkus", list_skus),
+        ("GET", r"^/places/microsoft\.graph\.room", "GET /places/microsoft.graph.room", list_rooms),
+        ("GET", r"^/places/microsoft\.graph\.roomlist", "GET /places/microsoft.graph.roomlist", list_room_lists),
+        ("GET", r"^/places/([^/]+)/microsoft\.graph\.roomlist/rooms",
+         "GET /places/{id}/microsoft.graph.roomlist/rooms", list_room_list_rooms),
+        ("GET", r"^/servicePrincipals", "GET /servicePrincipals", list_service_principals),
+        ("GET", r"^/servicePrincipals(\(appId='[^']+'\)|/[^/(]+)", "GET /servicePrincipals/{id}",
+         lambda call, key: get_service_principal(call, key.lstrip("/"))),
+        ("GET", r"^/servicePrincipals(\(appId='[^']+'\)|/[^/(]+)/appRoleAssignments",
+         "GET /servicePrincipals/{id}/appRoleAssignments",
+         lambda call, key: list_app_role_assignments(call, key.lstrip("/"))),
+    )
+]
+WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+
+
+def _route(method: str, path: str) -> tuple[str, Callable[[Call], Response]] | None:
+    for route_method, pattern, template, handler in ROUTES:
+        if route_method != method:
+            continue
+        match = pattern.match(path)
+        if match:
+            args = match.groups()
+            return template, lambda call, args=args, handler=handler: handler(call, *args)
+    return None
+
+
+def _throttled_response(kind: str, retry_after: int) -> Response:
+    if kind == "throttled":
+        return graph_error(429, "TooManyRequests", "Too many requests. Please retry after some time.",
+                           {"Retry-After": str(retry_after)})
+    return graph_error(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry.",
+                       {"Retry-After": str(retry_after)})
+
+
+def _execute(tenant: Tenant, method: str, path: str, query: dict[str, str], body: Any, base_url: str,
+             app_id: str) -> Response:
+    """One Graph call after authentication: admission, counting, then the handler under the lock."""
+    routed = _route(method, path)
+    if routed is None:
+        segment = path.strip("/").split("/")[-1] or path
+        return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+    template, handler = routed
+    rejection = tenant.admit(app_id)
+    if rejection:
+        return _throttled_response(*rejection)
+    tenant.calls.record(template, write=method in WRITE_METHODS)
+    call = Call(tenant, method, path, query, body, base_url, app_id)
+    try:
+        with tenant.lock:
+            return handler(call)
+    except GraphError as err:
+        return graph_error(err.status, err.code, err.message)
+
+
+def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
+    requests = body.get("requests") if isinstance(body, dict) else None
+    if not isinstance(requests, list) or not requests:
+        return graph_error(400, "BadRequest", "Invalid batch payload format.")
+    if len(requests) > MAX_BATCH:
+        return graph_error(400, "BadRequest", f"The number of batch requests exceeds the limit of {MAX_BATCH}.")
+    responses = []
+    for item in requests:
+        if not isinstance(item, dict) or not {"id", "method", "url"} <= item.keys():
+            return graph_error(400, "BadRequest", "Invalid batch payload format.")
+        parts = urlsplit(str(item["url"]))
+        path = unquote(parts.path)
+        path = path[len("/v1.0"):] if path.lower().startswith("/v1.0") else path
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        result = _execute(tenant, str(item["method"]).upper(), "/" + path.lstrip("/"), query, item.get("body"),
+                          base_url, app_id)
+        entry: dict[str, Any] = {"id": str(item["id"]), "status": result.status,
+                                 "headers": {k: v for k, v in result.headers.items() if k != "request-id"}}
+        if result.body:
+            entry["body"] = json.loads(result.body)
+        responses.append(entry)
+    return Response.json(200, {"responses": responses})
+
+
+def handle(tenant: Tenant, req: Request) -> Response:
+    """Serve one request whose path starts with /v1.0."""
+    client_request_id = req.headers.get("client-request-id")
+    try:
+        claims = verify_token(req.headers.get("authorization"), GRAPH_AUDIENCE)
+    except TokenError as err:
+        return graph_error(401, "InvalidAuthenticationToken", str(err), client_request_id=client_request_id)
+    path = unquote(req.path)[len("/v1.0"):] or "/"
+    try:
+        body = req.json() if req.body else None
+    except ValueError:
+        return graph_error(400, "BadRequest", "Unable to read JSON request payload.")
+    if req.method == "POST" and path.rstrip("/") == "/$batch":
+        tenant.calls.record("POST /$batch", write=False)
+        return _batch(tenant, body, req.base_url, claims["appid"])
+    response = _execute(tenant, req.method, path, req.query, body, req.base_url, claims["appid"])
+    if client_request_id:
+        response.headers["client-request-id"] = client_request_id
+    return response

@@ -1,0 +1,588 @@
+"""The simulated Microsoft 365 organisation: directory, Exchange recipients, RBAC, knobs and counters.
+
+One `Tenant` per running sandbox. Every read or write of its data happens under `Tenant.lock`; the
+server never holds the lock while it sleeps for the latency knob.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+DOMAIN = "contoso.onmicrosoft.com"
+VERIFIED_DOMAIN = "contoso.com"
+UNVERIFIED_DOMAIN = "fabrikam.com"
+ORG_NAME = "Contoso"
+_NS = uuid.UUID("6f1c3b0e-3f8a-4d5e-9a43-0c1d2e3f4a5b")
+
+
+def stable_id(key: str) -> str:
+    """Deterministic object ids so two sandboxes with the same seed look the same."""
+    return str(uuid.uuid5(_NS, key))
+
+
+TENANT_ID = stable_id("tenant")
+CONNECTOR_APP_ID = stable_id("app:onramp-connector")
+CONNECTOR_SECRET = "sbx8Q~onramp-connector-" + stable_id("secret:connector")[:12]
+INTEGRATION_APP_ID = stable_id("app:calendar-integration")
+INTEGRATION_SECRET = "sbx8Q~calendar-integration-" + stable_id("secret:integration")[:12]
+ADMIN_UPN = f"admin@{DOMAIN}"
+
+# Well-known first-party application ids.
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+EXCHANGE_AUDIENCE = "https://outlook.office365.com"
+
+# App role ids as published in Microsoft's Graph permissions reference.
+GRAPH_APP_ROLES = {
+    "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
+    "User.ReadWrite.All": "741f803b-c850-494e-b5df-cde7c675a1ca",
+    "Organization.Read.All": "498476ce-e0fe-48b0-b801-37ba7e2685c6",
+    "Domain.Read.All": "dbb9058a-0e50-45d7-ae91-66909b5d4664",
+    "Place.Read.All": "913b9306-0ce1-42b8-9137-6a7df690a760",
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "MailboxSettings.Read": "40f97065-3a51-4ff9-9d2b-7ab3fee2e7e8",
+    "Calendars.Read": "798ee544-9d2d-430c-a058-570e29e34338",
+    "Calendars.ReadWrite": "ef54d2bf-783f-4e0f-bca1-3210c0444d99",
+    "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+}
+EXCHANGE_APP_ROLES = {
+    "Exchange.ManageAsApp": "dc50a0fb-09a3-484d-be87-e023b12c6440",
+    "full_access_as_app": "dc890d15-9560-4a4c-9b7f-a736ec74ec40",
+}
+CONNECTOR_GRAPH_ROLES = (
+    "User.ReadWrite.All", "Organization.Read.All", "Domain.Read.All", "Place.Read.All",
+    "Application.Read.All", "MailboxSettings.Read",
+)
+EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
+
+# Exchange Online's hosted-organisation DN layout (forest names are per-region; NAMPR01A001 is one).
+DN_SUFFIX = f"OU={DOMAIN},OU=Microsoft Exchange Hosted Organizations,DC=NAMPR01A001,DC=PROD,DC=OUTLOOK,DC=COM"
+EXCHANGE_SERVER = "NAMPR01A001DC01.NAMPR01A001.PROD.OUTLOOK.COM"
+
+EXCHANGE_SKU = {
+    "skuId": "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
+    "skuPartNumber": "O365_BUSINESS_PREMIUM",
+    "servicePlans": [
+        ("9aaf7827-d63c-4b61-89c3-182f06f82e5c", "EXCHANGE_S_STANDARD"),
+        ("5dbe027f-2339-4123-9542-606e4d348a72", "SHAREPOINTSTANDARD"),
+        ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1"),
+    ],
+}
+NO_EXCHANGE_SKU = {
+    "skuId": "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235",
+    "skuPartNumber": "POWER_BI_STANDARD",
+    "servicePlans": [("2049e525-b859-401b-b2a0-e0a31c4b1fe4", "BI_AZURE_P0")],
+}
+EXCHANGE_PLAN_NAMES = {"EXCHANGE_S_STANDARD", "EXCHANGE_S_ENTERPRISE", "EXCHANGE_S_DESKLESS"}
+NO_EXCHANGE_SKU_UNITS = 100
+
+# Roles the sandbox knows. ApplicationImpersonation only exists in the Exchange Server shell (it was
+# removed from Exchange Online in 2025).
+APPLICATION_ROLES = {
+    "Application Calendars.Read": "Calendars.Read",
+    "Application Calendars.ReadWrite": "Calendars.ReadWrite",
+    "Application MailboxSettings.Read": "MailboxSettings.Read",
+    "Application EWS.AccessAsApp": "EWS.AccessAsApp",
+}
+IMPERSONATION_ROLE = "ApplicationImpersonation"
+
+
+def dn_escape(value: str) -> str:
+    out = value
+    for ch in "\\,+\"<>;=":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def make_dn(name: str) -> str:
+    return f"CN={dn_escape(name)},{DN_SUFFIX}"
+
+
+@dataclass
+class Knobs:
+    rooms: int = 20
+    equipment: int = 3
+    users: int = 5
+    latency_ms: float = 0.0
+    budget_rps: float = 0.0  # 0 = no throttling budget
+    throttle_fraction: float = 0.0
+    error_fraction: float = 0.0
+    provisioning_delay_s: float = 0.0
+    replication_lag_s: float = 0.0
+    customization_delay_s: float = 0.0
+    rbac_delay_s: float = 0.0
+    dehydrated: bool = False
+    tenant_wide_calendar_grant: bool = False
+    free_licenses: int = 5
+    exchange_page_size: int = 1000
+    consent_refused: bool = False
+
+    # Knobs read only when the seed is (re)built; the others act immediately.
+    SEED_KNOBS = ("rooms", "equipment", "users")
+
+    def update(self, values: dict[str, Any]) -> None:
+        names = {f.name: f for f in dataclasses.fields(self)}
+        for key, value in values.items():
+            if key not in names:
+                raise KeyError(f"unknown knob {key!r}; known: {sorted(names)}")
+            kind = type(getattr(self, key))
+            setattr(self, key, kind(value) if kind is not bool else _as_bool(value))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+@dataclass
+class User:
+    """An Entra user; rooms and equipment are users too (disabled accounts with resource mailboxes)."""
+
+    id: str
+    upn: str
+    display_name: str
+    mail_nickname: str
+    kind: str  # user | room | equipment | admin
+    created_at: float
+    account_enabled: bool = True
+    usage_location: str | None = None
+    password: str | None = None
+    licenses: list[str] = field(default_factory=list)  # sku ids
+    mailbox_at: float | None = None  # clock time from which the Exchange mailbox exists
+    building: str | None = None
+    floor: int | None = None
+    capacity: int | None = None
+    exchange_guid: str = ""
+
+    @property
+    def recipient_type_details(self) -> str:
+        return {"room": "RoomMailbox", "equipment": "EquipmentMailbox"}.get(self.kind, "UserMailbox")
+
+    @property
+    def dn(self) -> str:
+        return make_dn(self.mail_nickname)
+
+
+@dataclass
+class Group:
+    guid: str
+    name: str
+    alias: str
+    smtp: str
+    room_list: bool
+    created_at: float
+    managed_by: list[str] = field(default_factory=list)  # user ids
+    members: list[str] = field(default_factory=list)  # user ids, in insertion order
+
+    @property
+    def dn(self) -> str:
+        return make_dn(self.name)
+
+    @property
+    def recipient_type_details(self) -> str:
+        return "RoomList" if self.room_list else "MailUniversalDistributionGroup"
+
+
+@dataclass
+class EntraServicePrincipal:
+    id: str
+    app_id: str
+    display_name: str
+    secret: str | None = None
+
+
+@dataclass
+class AppRoleAssignment:
+    id: str
+    principal_id: str
+    resource_id: str
+    app_role_id: str
+    created: str
+
+
+@dataclass
+class ExoServicePrincipal:
+    guid: str
+    app_id: str
+    object_id: str
+    display_name: str
+
+
+@dataclass
+class ManagementScope:
+    guid: str
+    name: str
+    filter: str
+    clauses: list[tuple[str, str]]  # (property, value) joined with -or
+
+
+@dataclass
+class RoleAssignment:
+    guid: str
+    name: str
+    role: str
+    assignee_type: str  # ServicePrincipal | User
+    assignee: str  # app id or user id
+    resource_scope: str | None  # CustomResourceScope (apps)
+    write_scope: str | None  # CustomRecipientWriteScope (users)
+    created_at: float
+
+
+class TokenBucket:
+    """Per-app token bucket: `rate` tokens a second, burst max(1, rate)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, rate: float) -> float:
+        """Take one token; return 0 when granted, else the seconds until one is available."""
+        if rate <= 0:
+            return 0.0
+        burst = max(1.0, rate)
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - stamp) * rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+
+
+class CallLog:
+    """Calls that reached the service logic, per endpoint template or cmdlet; plus writes and rejections."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls: Counter[str] = Counter()
+            self.writes = 0
+            self.write_calls: Counter[str] = Counter()
+            self.throttled = 0
+            self.faults = 0
+
+    def record(self, key: str, write: bool) -> None:
+        with self._lock:
+            self.calls[key] += 1
+            if write:
+                self.writes += 1
+                self.write_calls[key] += 1
+
+    def rejected(self, throttled: bool) -> None:
+        with self._lock:
+            if throttled:
+                self.throttled += 1
+            else:
+                self.faults += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(self.calls),
+                "total": sum(self.calls.values()),
+                "writes": self.writes,
+                "write_calls": dict(self.write_calls),
+                "throttled": self.throttled,
+                "faults": self.faults,
+            }
+
+
+class Tenant:
+    def __init__(self, knobs: Knobs) -> None:
+        self.lock = threading.RLock()
+        self.knobs = knobs
+        self.bucket = TokenBucket()
+        self.calls = CallLog()
+        self.clock_offset = 0.0
+        self.random = random.Random(20260401)
+        self.seed()
+
+    def admit(self, key: str) -> tuple[str, int] | None:
+        """Throttling and fault injection for one call by `key` (an app id or a user).
+
+        Returns None when the call may proceed, else ("throttled" | "fault", Retry-After seconds).
+        """
+        knobs = self.knobs
+        wait = self.bucket.take(key, knobs.budget_rps)
+        if wait > 0:
+            self.calls.rejected(throttled=True)
+            return "throttled", retry_after_seconds(wait)
+        if knobs.throttle_fraction and self.random.random() < knobs.throttle_fraction:
+            self.calls.rejected(throttled=True)
+            return "throttled", 1
+        if knobs.error_fraction and self.random.random() < knobs.error_fraction:
+            self.calls.rejected(throttled=False)
+            return "fault", 1
+        return None
+
+    # -- time ------------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Clock for provisioning/replication/customisation delays; `advance()` moves it forward."""
+        return time.monotonic() + self.clock_offset
+
+    # -- seed ------------------------------------------------------------------------------------
+    def seed(self) -> None:
+        with self.lock:
+            start = self.now()
+            self.users: dict[str, User] = {}
+            self.groups: dict[str, Group] = {}
+            self.exo_sps: dict[str, ExoServicePrincipal] = {}
+            self.scopes: dict[str, ManagementScope] = {}
+            self.assignments: dict[str, RoleAssignment] = {}
+            self.org = {
+                "dehydrated": self.knobs.dehydrated, "customization_requested_at": None,
+                "EwsEnabled": None, "EwsApplicationAccessPolicy": None, "EwsAllowList": None,
+            }
+            self.sku_consumed = {EXCHANGE_SKU["skuId"]: 0, NO_EXCHANGE_SKU["skuId"]: 0}
+            for i in range(1, self.knobs.rooms + 1):
+                self._seed_resource("room", i, start)
+            for i in range(1, self.knobs.equipment + 1):
+                self._seed_resource("equipment", i, start)
+            for i in range(1, self.knobs.users + 1):
+                self._seed_user(f"user-{i:03d}", f"User {i:03d}", "user", start)
+            self._seed_user("admin", "MOD Administrator", "admin", start)
+            self._seed_apps()
+            self.sku_enabled = {
+                EXCHANGE_SKU["skuId"]: self.sku_consumed[EXCHANGE_SKU["skuId"]] + self.knobs.free_licenses,
+                NO_EXCHANGE_SKU["skuId"]: NO_EXCHANGE_SKU_UNITS,
+            }
+            self.bucket.clear()
+
+    def set_knobs(self, values: dict[str, Any]) -> None:
+        """Change knobs at run time; seed knobs (rooms, equipment, users) take effect on the next reset."""
+        with self.lock:
+            self.knobs.update(values)
+            if "dehydrated" in values:
+                self.org["dehydrated"] = self.knobs.dehydrated
+                self.org["customization_requested_at"] = None
+            if "tenant_wide_calendar_grant" in values:
+                self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
+            if "free_licenses" in values:
+                sku = EXCHANGE_SKU["skuId"]
+                self.sku_enabled[sku] = self.sku_consumed[sku] + self.knobs.free_licenses
+
+    def _seed_resource(self, kind: str, i: int, start: float) -> None:
+        nick = f"{kind}-{i:03d}"
+        user = User(
+            id=stable_id(f"user:{nick}"), upn=f"{nick}@{DOMAIN}",
+            display_name=f"{kind.capitalize()} {i:03d}", mail_nickname=nick, kind=kind,
+            created_at=start - 86400, account_enabled=False, usage_location="US", mailbox_at=start - 86400,
+            exchange_guid=stable_id(f"mailbox:{nick}"),
+        )
+        if kind == "room":
+            user.building = f"Building {chr(ord('A') + (i - 1) // 50)}"
+            user.floor = (i - 1) // 10 % 5 + 1
+            user.capacity = (4, 6, 8, 10, 12, 20)[(i - 1) % 6]
+        self.users[user.id] = user
+
+    def _seed_user(self, nick: str, display: str, kind: str, start: float) -> None:
+        user = User(
+            id=stable_id(f"user:{nick}"), upn=f"{nick}@{DOMAIN}", display_name=display,
+            mail_nickname=nick, kind=kind, created_at=start - 86400, usage_location="US",
+            licenses=[EXCHANGE_SKU["skuId"]], mailbox_at=start - 86400,
+            exchange_guid=stable_id(f"mailbox:{nick}"),
+        )
+        self.sku_consumed[EXCHANGE_SKU["skuId"]] += 1
+        self.users[user.id] = user
+
+    def _seed_apps(self) -> None:
+        self.entra_sps = {
+            sp.app_id: sp
+            for sp in (
+                EntraServicePrincipal(stable_id("sp:graph"), GRAPH_APP_ID, "Microsoft Graph"),
+                EntraServicePrincipal(stable_id("sp:exchange"), EXCHANGE_APP_ID, "Office 365 Exchange Online"),
+                EntraServicePrincipal(stable_id("sp:connector"), CONNECTOR_APP_ID, "Onramp", CONNECTOR_SECRET),
+                EntraServicePrincipal(
+                    stable_id("sp:integration"), INTEGRATION_APP_ID, "Calendar Integration", INTEGRATION_SECRET
+                ),
+            )
+        }
+        self.app_role_assignments: list[AppRoleAssignment] = []
+        for role in CONNECTOR_GRAPH_ROLES:
+            self.grant_app_role(CONNECTOR_APP_ID, role)
+        self.grant_app_role(CONNECTOR_APP_ID, "Exchange.ManageAsApp")
+        # Directory roles held by service principals, by app id.
+        self.directory_roles: dict[str, set[str]] = {CONNECTOR_APP_ID: {EXCHANGE_ADMIN_ROLE}}
+        self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
+
+    # -- Entra app permissions -------------------------------------------------------------------
+    @staticmethod
+    def _role_resource(role: str) -> tuple[str, str]:
+        if role in GRAPH_APP_ROLES:
+            return GRAPH_APP_ID, GRAPH_APP_ROLES[role]
+        if role in EXCHANGE_APP_ROLES:
+            return EXCHANGE_APP_ID, EXCHANGE_APP_ROLES[role]
+        raise KeyError(f"unknown app role {role!r}")
+
+    def grant_app_role(self, app_id: str, role: str) -> None:
+        if role in self.app_roles(app_id):
+            return
+        resource_app, role_id = self._role_resource(role)
+        self.app_role_assignments.append(AppRoleAssignment(
+            id=stable_id(f"ara:{app_id}:{role}"), principal_id=self.entra_sps[app_id].id,
+            resource_id=self.entra_sps[resource_app].id, app_role_id=role_id,
+            created="2025-01-01T00:00:00Z",
+        ))
+
+    def revoke_app_role(self, app_id: str, role: str) -> None:
+        _, role_id = self._role_resource(role)
+        principal = self.entra_sps[app_id].id
+        self.app_role_assignments = [
+            a for a in self.app_role_assignments
+            if not (a.principal_id == principal and a.app_role_id == role_id)
+        ]
+
+    def app_roles(self, app_id: str) -> set[str]:
+        sp = self.entra_sps.get(app_id)
+        if sp is None:
+            return set()
+        by_id = {v: k for k, v in {**GRAPH_APP_ROLES, **EXCHANGE_APP_ROLES}.items()}
+        return {by_id[a.app_role_id] for a in self.app_role_assignments if a.principal_id == sp.id}
+
+    def set_tenant_wide_grant(self, on: bool) -> None:
+        """The integration app holding Calendars.ReadWrite in Entra: adds to (and defeats) RBAC scopes."""
+        if on:
+            self.grant_app_role(INTEGRATION_APP_ID, "Calendars.ReadWrite")
+        else:
+            self.revoke_app_role(INTEGRATION_APP_ID, "Calendars.ReadWrite")
+
+    # -- users and mailboxes ---------------------------------------------------------------------
+    def visible(self, user: User) -> bool:
+        """Directory replication: a new object is 'not found' for replication_lag_s after creation."""
+        return self.now() >= user.created_at + self.knobs.replication_lag_s
+
+    def has_mailbox(self, user: User) -> bool:
+        return user.mailbox_at is not None and self.now() >= user.mailbox_at
+
+    def user_by_key(self, key: str) -> User | None:
+        """An Entra user by object id or UPN (case-insensitive), ignoring replication lag."""
+        user = self.users.get(key)
+        if user is not None:
+            return user
+        low = key.lower()
+        return next((u for u in self.users.values() if u.upn.lower() == low), None)
+
+    def mailboxes(self) -> list[User]:
+        return [u for u in self.users.values() if self.has_mailbox(u)]
+
+    # -- organisation ----------------------------------------------------------------------------
+    def is_dehydrated(self) -> bool:
+        if not self.org["dehydrated"]:
+            return False
+        requested = self.org["customization_requested_at"]
+        if requested is not None and self.now() >= requested + self.knobs.customization_delay_s:
+            self.org["dehydrated"] = False
+            return False
+        return True
+
+    # -- RBAC ------------------------------------------------------------------------------------
+    def scope_covers(self, scope_name: str | None, mailbox: User) -> bool:
+        if scope_name is None:
+            return True  # no custom scope: the whole organisation
+        scope = self.scopes.get(scope_name.lower())
+        if scope is None:
+            return False
+        for prop, value in scope.clauses:
+            low = value.lower()
+            if prop == "memberofgroup":
+                if any(g.dn.lower() == low and mailbox.id in g.members for g in self.groups.values()):
+                    return True
+            elif prop == "recipienttypedetails":
+                if mailbox.recipient_type_details.lower() == low:
+                    return True
+            elif prop == "primarysmtpaddress" and mailbox.upn.lower() == low:
+                return True
+        return False
+
+    def app_rbac_covers(self, app_id: str, mailbox: User, permissions: set[str]) -> bool:
+        """Whether an effective Exchange RBAC assignment gives `app_id` one of `permissions` on `mailbox`."""
+        now = self.now()
+        return any(
+            a.assignee_type == "ServicePrincipal" and a.assignee == app_id
+            and APPLICATION_ROLES.get(a.role) in permissions
+            and now >= a.created_at + self.knobs.rbac_delay_s
+            and self.scope_covers(a.resource_scope, mailbox)
+            for a in self.assignments.values()
+        )
+
+    def can_impersonate(self, user_id: str, mailbox: User) -> bool:
+        return any(
+            a.assignee_type == "User" and a.assignee == user_id and a.role == IMPERSONATION_ROLE
+            and self.scope_covers(a.write_scope, mailbox)
+            for a in self.assignments.values()
+        )
+
+    # -- control ---------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            by_id = self.users
+            return {
+                "knobs": self.knobs.as_dict(),
+                "organization": {
+                    "IsDehydrated": self.is_dehydrated(),
+                    **{k: v for k, v in self.org.items() if k.startswith("Ews")},
+                },
+                "users": [
+                    {
+                        "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name,
+                        "kind": u.kind, "usageLocation": u.usage_location, "licenses": list(u.licenses),
+                        "hasMailbox": self.has_mailbox(u), "visible": self.visible(u),
+                    }
+                    for u in by_id.values()
+                ],
+                "licenses": [
+                    {
+                        "skuId": sku["skuId"], "skuPartNumber": sku["skuPartNumber"],
+                        "enabled": self.sku_enabled[sku["skuId"]],
+                        "consumed": self.sku_consumed[sku["skuId"]],
+                    }
+                    for sku in (EXCHANGE_SKU, NO_EXCHANGE_SKU)
+                ],
+                "groups": [
+                    {
+                        "name": g.name, "alias": g.alias, "primarySmtpAddress": g.smtp, "dn": g.dn,
+                        "recipientTypeDetails": g.recipient_type_details,
+                        "managedBy": [by_id[m].upn for m in g.managed_by if m in by_id],
+                        "members": [by_id[m].upn for m in g.members if m in by_id],
+                    }
+                    for g in self.groups.values()
+                ],
+                "scopes": [
+                    {"name": s.name, "filter": s.filter, "clauses": [list(c) for c in s.clauses]}
+                    for s in self.scopes.values()
+                ],
+                "role_assignments": [dataclasses.asdict(a) for a in self.assignments.values()],
+                "exchange_service_principals": [dataclasses.asdict(s) for s in self.exo_sps.values()],
+                "entra_service_principals": [
+                    {"id": s.id, "appId": s.app_id, "displayName": s.display_name,
+                     "appRoles": sorted(self.app_roles(s.app_id)),
+                     "directoryRoles": sorted(self.directory_roles.get(s.app_id, ()))}
+                    for s in self.entra_sps.values()
+                ],
+            }
+
+
+def retry_after_seconds(wait: float) -> int:
+    return max(1, math.ceil(wait))
