@@ -1,0 +1,179 @@
+"""Onramp's Microsoft client layer. Services import only from here and from `wizard.microsoft.errors`.
+
+Facade (stable):
+
+    from wizard.microsoft import connector_clients, integration_clients, parallel
+    from wizard.microsoft.errors import NotFound, AlreadyExists, PermissionMissing, ExchangeCmdletError, ...
+
+    with connector_clients(tenant) as ms:             # Onramp's connector app: tenant.client_id + CLIENT_SECRET
+        org = ms.graph.get("/organization")           # parsed JSON; raises typed MicrosoftError subclasses
+        rooms = ms.graph.get_all("/places/microsoft.graph.room")        # follows @odata.nextLink
+        ms.graph.post("/users", {...}); ms.graph.patch(f"/users/{uid}", {...})
+        answers = ms.graph.batch([{"method": "GET", "url": f"/users/{u}"} for u in upns])  # any length
+        for a in answers: a.ok, a.status, a.body, a.error, a.result()
+        config = ms.exchange.invoke_one("Get-OrganizationConfig")
+        members = ms.exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited")
+        outcomes = parallel(lambda upn: ms.exchange.invoke(...), upns, on_done=report_progress)
+
+    with integration_clients(tenant) as app:          # the calendar product's app: integration_app_id + ...SECRET
+        app.graph.get(f"/users/{room}/calendar")      # PermissionMissing (ErrorAccessDenied) when out of scope
+
+    endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state)   # consent link of the tenant's cloud
+
+Every call takes a slot of the tenant's shared budget (ONRAMP_CALLS_PER_SECOND, Redis when REDIS_URL is set), waits
+out 429/503 by Retry-After and retries transient failures with back-off, all bounded. Clients are thread-safe; use
+`parallel` to overlap latency (the budget still holds). `close()` (or the `with` block) writes the token cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import requests
+
+from tenants.models import Tenant
+from wizard.microsoft.auth import AppCredentials, CredentialsMissing, TenantTokenCache, load_credentials
+from wizard.microsoft.clouds import Endpoints, endpoints_for
+from wizard.microsoft.errors import EXCHANGE, GRAPH
+from wizard.microsoft.exchange_admin import ExchangeAdminClient
+from wizard.microsoft.graph import BatchResponse, GraphClient
+from wizard.microsoft.http import Transport, build_session
+
+__all__ = [
+    "BatchResponse",
+    "CredentialsMissing",
+    "Endpoints",
+    "MicrosoftClients",
+    "Outcome",
+    "connector_clients",
+    "endpoints_for",
+    "integration_clients",
+    "parallel",
+]
+
+DEFAULT_PARALLEL_CALLS = 4
+
+
+@dataclass
+class MicrosoftClients:
+    """Graph and Exchange admin clients for one app in one tenant, sharing one session and token cache."""
+
+    tenant: Tenant
+    endpoints: Endpoints
+    credentials: AppCredentials
+    graph: GraphClient
+    exchange: ExchangeAdminClient
+    session: requests.Session
+
+    @property
+    def client_id(self) -> str:
+        return self.credentials.client_id
+
+    def stats(self) -> dict[str, float]:
+        """Attempts, throttled responses, transient retries and seconds waited, per service."""
+        out: dict[str, float] = {}
+        for name, transport in ((GRAPH, self.graph.transport), (EXCHANGE, self.exchange.transport)):
+            for field_name in ("attempts", "throttled", "transient", "throttle_wait", "pacing_wait"):
+                out[f"{name}_{field_name}"] = getattr(transport.stats, field_name)
+        return out
+
+    def close(self) -> None:
+        self.credentials.cache.save()
+        self.session.close()
+
+    def __enter__(self) -> MicrosoftClients:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _limit_key(tenant: Tenant) -> str:
+    # Microsoft's budget is per Microsoft tenant, whichever Onramp record (or worker) is calling it.
+    return tenant.microsoft_tenant_id or f"onramp:{tenant.slug}"
+
+
+def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
+    endpoints = endpoints_for(tenant)
+    session = build_session(endpoints)
+    credentials = load_credentials(
+        tenant, integration=integration, endpoints=endpoints, session=session, cache=TenantTokenCache(tenant)
+    )
+    key = _limit_key(tenant)
+
+    def transport(service: str, scope: str) -> Transport:
+        return Transport(session, service=service, limit_key=key, token=lambda: credentials.token(scope))
+
+    return MicrosoftClients(
+        tenant=tenant,
+        endpoints=endpoints,
+        credentials=credentials,
+        graph=GraphClient(transport(GRAPH, endpoints.graph_scope), endpoints.graph_url, credentials.client_id),
+        exchange=ExchangeAdminClient(
+            transport(EXCHANGE, endpoints.exchange_scope), endpoints.exchange_admin_url,
+            tenant.microsoft_tenant_id, credentials.client_id,
+        ),
+        session=session,
+    )
+
+
+def connector_clients(tenant: Tenant) -> MicrosoftClients:
+    """Clients acting as Onramp's connector app (the app the admin consented to or registered)."""
+    return _clients(tenant, integration=False)
+
+
+def integration_clients(tenant: Tenant) -> MicrosoftClients:
+    """Clients acting as the calendar product's app, to verify what it can (and cannot) reach."""
+    return _clients(tenant, integration=True)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class Outcome(Generic[T, R]):
+    item: T
+    value: R | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def result(self) -> R | None:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def parallel(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    max_workers: int = DEFAULT_PARALLEL_CALLS,
+    on_done: Callable[[Outcome[T, R]], None] | None = None,
+) -> list[Outcome[T, R]]:
+    """Run `fn` over `items` on a few threads, to hide Microsoft's latency; outcomes in the order of `items`.
+
+    Errors are kept per item, never raised. `on_done` runs in the CALLING thread as each item finishes (so it may
+    write progress to the database); `fn` runs in helper threads and should only call Microsoft.
+    """
+    items = list(items)
+    outcomes: list[Outcome[T, R]] = [Outcome(item) for item in items]
+
+    def run(index: int) -> int:
+        try:
+            outcomes[index].value = fn(items[index])
+        except Exception as exc:  # kept per item: one room's failure must not hide the others' results
+            outcomes[index].error = exc
+        return index
+
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="onramp-ms") as pool:
+        for future in as_completed([pool.submit(run, i) for i in range(len(items))]):
+            if on_done is not None:
+                on_done(outcomes[future.result()])
+    return outcomes

@@ -1,0 +1,148 @@
+"""App-only tokens (client credentials) with msal, and the tenant's token cache kept encrypted at rest.
+
+One `SerializableTokenCache` per tenant holds the tokens of both apps (msal keys entries by client id), stored as the
+tenant's TOKEN_CACHE secret. It is loaded when clients are built and written back only when msal changed it.
+
+Threads: a set of clients may be used from several threads (the rooms step does). Tokens are fetched under a lock
+(one token request, not one per thread), but the cache is written to the database only from the thread that built
+the clients: Django connections are per thread, and a helper thread must not write outside the caller's
+transaction. A token fetched by a helper thread is written on the owner's next call or at `close()`.
+
+Secrets and tokens are never logged or put in exception messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import msal
+import requests
+
+from tenants.models import Cloud, SecretKind, Tenant
+from tenants.secrets import read_secret, store_secret
+from wizard.errors import StepError
+from wizard.microsoft.clouds import Endpoints
+from wizard.microsoft.errors import IDENTITY, AuthenticationFailed, identity_error, unreachable
+
+log = logging.getLogger(__name__)
+
+
+class CredentialsMissing(StepError):
+    pass
+
+
+class TenantTokenCache:
+    """The tenant's msal cache, persisted encrypted through `tenants.secrets`."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.cache = msal.SerializableTokenCache()
+        self._owner = threading.get_ident()
+        self._lock = threading.Lock()
+        stored = read_secret(tenant, SecretKind.TOKEN_CACHE)
+        if stored:
+            try:
+                self.cache.deserialize(stored)
+            except ValueError:
+                log.warning("token cache of %s unreadable; starting empty", tenant.slug)
+
+    def save(self) -> bool:
+        """Write the cache back if msal changed it and we are on the owner thread; True when written."""
+        if threading.get_ident() != self._owner:
+            return False
+        with self._lock:
+            if not self.cache.has_state_changed:
+                return False
+            store_secret(self.tenant, SecretKind.TOKEN_CACHE, self.cache.serialize())  # resets has_state_changed
+            return True
+
+
+class AppCredentials:
+    """One app registration acting in one tenant: gets tokens for any scope of the tenant's cloud."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        secret: str,
+        endpoints: Endpoints,
+        session: requests.Session,
+        cache: TenantTokenCache,
+    ) -> None:
+        self.client_id = client_id
+        self._secret = secret
+        self.endpoints = endpoints
+        self.session = session
+        self.cache = cache
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # no secret in reprs, tracebacks or logs
+        return f"AppCredentials(client_id={self.client_id!r}, authority={self.endpoints.authority!r})"
+
+    def _application(self) -> msal.ConfidentialClientApplication:
+        # Built lazily: msal fetches the authority's OpenID configuration in its constructor.
+        if self._app is None:
+            self._app = msal.ConfidentialClientApplication(
+                self.client_id,
+                client_credential=self._secret,
+                authority=self.endpoints.authority,
+                instance_discovery=False,  # the authority comes from our cloud table or the tenant's own URLs
+                http_client=self.session,
+                token_cache=self.cache.cache,
+            )
+        return self._app
+
+    def token(self, scope: str) -> str:
+        """An access token for `scope` (e.g. the cloud's graph_scope), from the cache when still valid."""
+        with self._lock:
+            try:
+                result = self._application().acquire_token_for_client(scopes=[scope])
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise unreachable(IDENTITY, f"token from {self.endpoints.authority_host}", type(exc).__name__) from exc
+            except ValueError as exc:
+                # msal: "Unable to get authority configuration for …" (unknown tenant, wrong cloud, bad URL).
+                raise AuthenticationFailed(
+                    code="authority_not_found",
+                    message=str(exc).split(".")[0],
+                    explanation="Microsoft's sign-in service does not know this tenant in this cloud, or the"
+                    " authority URL is wrong.",
+                    fix="Check the tenant id and the cloud chosen for the tenant.",
+                    service=IDENTITY,
+                ) from exc
+        self.cache.save()
+        if "access_token" not in result:
+            raise identity_error(result, app=self.client_id)
+        return result["access_token"]
+
+
+def load_credentials(
+    tenant: Tenant,
+    *,
+    integration: bool,
+    endpoints: Endpoints,
+    session: requests.Session,
+    cache: TenantTokenCache,
+) -> AppCredentials:
+    """The connector app (tenant.client_id + CLIENT_SECRET) or the integration's app (integration_app_id + ...)."""
+    if integration:
+        client_id, kind, label = tenant.integration_app_id, SecretKind.INTEGRATION_CLIENT_SECRET, "integration app"
+    else:
+        client_id, kind, label = tenant.client_id, SecretKind.CLIENT_SECRET, "connector app"
+    secret = read_secret(tenant, kind)
+    if not client_id or not secret:
+        raise CredentialsMissing(
+            code="credentials_missing",
+            message=f"The {label}'s client id or client secret is not stored for tenant {tenant.slug}.",
+            explanation=f"Onramp needs the {label}'s credentials to call Microsoft for this tenant.",
+            fix="Connect the tenant again (step 0) and supply the app's client id and secret.",
+        )
+    if not tenant.microsoft_tenant_id and tenant.cloud != Cloud.CUSTOM:
+        raise CredentialsMissing(
+            code="tenant_id_missing",
+            message=f"Tenant {tenant.slug} has no Microsoft tenant id yet.",
+            explanation="App-only tokens are issued by the customer's own tenant, so its id must be known.",
+            fix="Finish the connect step (admin consent or pasted tenant id).",
+        )
+    return AppCredentials(client_id=client_id, secret=secret, endpoints=endpoints, session=session, cache=cache)

@@ -1,0 +1,341 @@
+"""Microsoft's failures as typed exceptions an admin can act on.
+
+Every exception is a `wizard.errors.StepError` (so a step that lets one through fails with it as is) and carries
+Microsoft's code, message, request id and HTTP status, plus a plain-words `explanation` and the `fix`. The words
+come from one table, `EXPLANATIONS`, keyed by Microsoft's error code (Graph), `AADSTS<n>` (identity platform) or
+the short exception type of an Exchange cmdlet error.
+
+Services catch by meaning, not by service:
+    NotFound, AlreadyExists      also raised for Exchange cmdlet errors (ExchangeObjectNotFound / ...AlreadyExists)
+    PermissionMissing            `.permission` names what is missing when known
+    AuthenticationFailed, Throttled, ServiceUnavailable, BadRequest, ExchangeCmdletError
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wizard.errors import StepError
+
+IDENTITY, GRAPH, EXCHANGE, EWS = "identity", "graph", "exchange", "ews"
+
+
+@dataclass
+class MicrosoftError(StepError):
+    """A Microsoft service refused or failed a call."""
+
+    status: int = 0
+    service: str = ""
+
+    def detail(self) -> dict:
+        return {**super().detail(), "status": self.status, "service": self.service}
+
+
+class AuthenticationFailed(MicrosoftError):
+    """The identity platform refused to issue a token, or an API refused the token."""
+
+
+@dataclass
+class PermissionMissing(MicrosoftError):
+    permission: str = ""  # e.g. "User.ReadWrite.All", "Exchange.ManageAsApp", "Exchange Administrator role"
+
+    def detail(self) -> dict:
+        return {**super().detail(), "permission": self.permission}
+
+
+class NotFound(MicrosoftError):
+    """The object does not exist (or not yet: Microsoft is eventually consistent)."""
+
+
+class AlreadyExists(MicrosoftError):
+    pass
+
+
+class BadRequest(MicrosoftError):
+    """Microsoft rejected the request itself (a 400 with a code): retrying the same call will not help."""
+
+
+class Throttled(MicrosoftError):
+    """Still throttled after Onramp waited out Retry-After for its whole wait budget."""
+
+
+class ServiceUnavailable(MicrosoftError):
+    """Microsoft kept failing (5xx) or could not be reached after bounded retries."""
+
+
+@dataclass
+class ExchangeCmdletError(MicrosoftError):
+    """A cmdlet run through the Exchange admin API failed; `exception_type` is Exchange's .NET exception."""
+
+    exception_type: str = ""
+    cmdlet: str = ""
+
+    @property
+    def short_type(self) -> str:
+        return self.exception_type.rsplit(".", 1)[-1]
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.short_type == "ManagementObjectNotFoundException"
+
+    @property
+    def is_already_member(self) -> bool:
+        return self.short_type == "MemberAlreadyExistsException"
+
+    @property
+    def is_duplicate_address(self) -> bool:
+        return self.short_type == "ProxyAddressExistsException"
+
+    @property
+    def is_already_exists(self) -> bool:
+        return self.short_type in _EXCHANGE_EXISTS
+
+    def detail(self) -> dict:
+        return {**super().detail(), "exception_type": self.exception_type, "cmdlet": self.cmdlet}
+
+
+class ExchangeObjectNotFound(ExchangeCmdletError, NotFound):
+    pass
+
+
+class ExchangeObjectAlreadyExists(ExchangeCmdletError, AlreadyExists):
+    pass
+
+
+_EXCHANGE_EXISTS = {"MemberAlreadyExistsException", "ADObjectAlreadyExistsException", "ProxyAddressExistsException"}
+
+_GRANT_GRAPH = (
+    "In the Microsoft Entra admin center open Identity > Applications > App registrations > {app} > API permissions"
+    " > Add a permission > Microsoft Graph > Application permissions, tick {permission}, then press"
+    " “Grant admin consent for <your organisation>”."
+)
+_NEW_SECRET = (
+    "In the Microsoft Entra admin center open Identity > Applications > App registrations > {app} > Certificates &"
+    " secrets > New client secret, copy its Value (not the Secret ID) and paste it into Onramp."
+)
+
+# (explanation, fix) per Microsoft code. Fix texts may use {app} (the app's client id) and {permission}.
+EXPLANATIONS: dict[str, tuple[str, str]] = {
+    # Identity platform (AADSTS codes)
+    "AADSTS7000215": ("The client secret is wrong or expired: Microsoft did not accept it for this app.", _NEW_SECRET),
+    "AADSTS7000222": ("The app's client secret has expired.", _NEW_SECRET),
+    "AADSTS700016": (
+        "No app with this client id exists in the tenant: the id is mistyped, the app lives in another tenant, or"
+        " admin consent was never given.",
+        "Check the Application (client) ID on the app's Overview page in Entra, and the tenant id; for Onramp's"
+        " multi-tenant app, run the admin-consent link again.",
+    ),
+    "AADSTS90002": (
+        "Microsoft does not know this tenant id or domain in this cloud.",
+        "Copy the Tenant ID from the Entra admin center Overview page, and check the cloud chosen for the tenant"
+        " (worldwide, GCC High or China).",
+    ),
+    "AADSTS7000112": ("The app is disabled in the tenant.", "Enable the app's enterprise application in Entra."),
+    "AADSTS500011": (
+        "The tenant has no service principal for the API Onramp asked a token for (e.g. Exchange Online is not"
+        " provisioned in the tenant).",
+        "Make sure the tenant has Exchange Online (a licence with an Exchange plan), then try again.",
+    ),
+    "AADSTS65001": ("Admin consent was not given to the app.", "Run the admin-consent link as a Global Administrator."),
+    "AADSTS70011": ("The requested scope is not valid for this cloud.", "Check the cloud chosen for the tenant."),
+    # Graph
+    "InvalidAuthenticationToken": (
+        "Microsoft Graph refused Onramp's access token (expired, or issued for another API).",
+        "Try again; if it persists, connect the tenant again.",
+    ),
+    "Authorization_RequestDenied": (
+        "The app lacks a Microsoft Graph application permission this operation needs: {permission}.", _GRANT_GRAPH,
+    ),
+    "ErrorAccessDenied": (
+        "The app may not open this mailbox: no Exchange RBAC assignment (or Graph permission) covers it.",
+        "Run the scoped-access step, or check that the mailbox is a member of one of the tenant's room lists.",
+    ),
+    "Request_ResourceNotFound": (
+        "The object does not exist, or Microsoft has not replicated it yet (this can take a few seconds after it"
+        " was created).",
+        "If the object was just created, try again in a minute; otherwise check the name or address.",
+    ),
+    "MailboxNotEnabledForRESTAPI": (
+        "The user has no Exchange Online mailbox yet: it is created after a licence with an Exchange plan is"
+        " assigned, which can take up to 15 minutes or more.",
+        "Wait for the mailbox; if it never appears, check that the licence includes Exchange Online.",
+    ),
+    "Request_BadRequest:already exists": (
+        "An object with the same value already exists in the directory.",
+        "Adopt the existing object or choose another name.",
+    ),
+    "Request_BadRequest:invalid usage location": (
+        "A licence can only be assigned to a user whose usage location is set.",
+        "Set the user's usage location (Entra > Users > the user > Properties), then assign the licence.",
+    ),
+    "Request_BadRequest:does not have any available licenses": (
+        "Every unit of this licence is already assigned.",
+        "Buy more units or free one in the Microsoft 365 admin center > Billing > Licenses, or choose another SKU.",
+    ),
+    "TooManyRequests": (
+        "Microsoft kept throttling Onramp's calls to this tenant beyond Onramp's wait budget.",
+        "Try again later; other tools calling the tenant heavily share the same budget.",
+    ),
+    "ServiceUnavailable": (
+        "Microsoft's service failed or was unreachable repeatedly.",
+        "Try again in a few minutes; check Microsoft 365 Service health if it persists.",
+    ),
+    # Exchange admin API (HTTP level)
+    "Exchange:401": (
+        "Exchange Online refused the app: it lacks the Exchange.ManageAsApp application permission (Office 365"
+        " Exchange Online API), or admin consent for it.",
+        "In the Microsoft Entra admin center open App registrations > {app} > API permissions > Add a permission >"
+        " APIs my organization uses > Office 365 Exchange Online > Application permissions, tick"
+        " Exchange.ManageAsApp, then press “Grant admin consent”.",
+    ),
+    "Exchange:403": (
+        "The app may call Exchange Online but holds no Exchange administration role.",
+        "In the Microsoft Entra admin center open Identity > Roles & admins > Exchange Administrator > Add"
+        " assignments, and select the app {app} (its enterprise application).",
+    ),
+    # Exchange cmdlet exceptions (short type names)
+    "ManagementObjectNotFoundException": (
+        "Exchange has no object with this identity (or has not replicated it yet).",
+        "Check the name or address; if it was just created, try again in a minute.",
+    ),
+    "MemberAlreadyExistsException": ("The recipient is already a member of the group.", "Nothing to do."),
+    "ADObjectAlreadyExistsException": (
+        "An Exchange object with this name already exists.",
+        "Adopt the existing object or choose another name.",
+    ),
+    "ProxyAddressExistsException": (
+        "Another recipient already uses this alias or email address.",
+        "Choose another address, or adopt the recipient that holds it if it is the intended object.",
+    ),
+}
+
+_DEFAULT = ("Microsoft refused the operation.", "Check Microsoft's message; try again if it looks transient.")
+
+
+def explain(key: str, **context: str) -> tuple[str, str]:
+    explanation, fix = EXPLANATIONS.get(key, _DEFAULT)
+    context = {"app": "Onramp's app", "permission": "the permission named in the message", **context}
+    return explanation.format(**context), fix.format(**context)
+
+
+def _inner_request_id(error: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    inner = error.get("innerError") or error.get("innererror") or {}
+    return str(headers.get("request-id") or inner.get("request-id") or inner.get("requestId") or "")
+
+
+def graph_error(
+    status: int, body: Any, headers: Mapping[str, str], *, permission: str = "", app: str = ""
+) -> MicrosoftError:
+    """The exception for a Graph error response (also for one response inside a $batch)."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
+    code = str(error.get("code") or f"HTTP{status}")
+    message = str(error.get("message") or "")
+    request_id = _inner_request_id(error, headers)
+    context = {"app": app or "Onramp's app", "permission": permission or "see Microsoft's message"}
+
+    cls: type[MicrosoftError] = BadRequest if 400 <= status < 500 else ServiceUnavailable
+    key = code
+    if status == 401 or code == "InvalidAuthenticationToken":
+        cls = AuthenticationFailed
+    elif status == 403:
+        cls = PermissionMissing
+    elif status == 404 or code in ("Request_ResourceNotFound", "MailboxNotEnabledForRESTAPI", "ResourceNotFound"):
+        cls = NotFound
+    elif status == 429:
+        cls = Throttled
+    elif code == "Request_BadRequest":
+        for phrase in ("already exists", "invalid usage location", "does not have any available licenses"):
+            if phrase in message.lower():
+                key = f"{code}:{phrase}"
+                cls = AlreadyExists if phrase == "already exists" else BadRequest
+    explanation, fix = explain(key, **context)
+    kwargs: dict[str, Any] = dict(
+        code=code, message=message, explanation=explanation, fix=fix, request_id=request_id,
+        status=status, service=GRAPH,
+    )
+    if cls is PermissionMissing:
+        kwargs["permission"] = permission
+    return cls(**kwargs)
+
+
+_EXCEPTION_IN_MESSAGE = re.compile(r"^\|(?P<type>[^|]+)\|(?P<text>.*)$", re.DOTALL)
+
+
+def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet: str, app: str = "") -> MicrosoftError:
+    """The exception for an Exchange admin API error; cmdlet errors carry `|<ExceptionType>|<text>` in message."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
+    code = str(error.get("code") or f"HTTP{status}")
+    message = str(error.get("message") or "")
+    request_id = _inner_request_id(error, headers)
+    context = {"app": app or "Onramp's app"}
+    common: dict[str, Any] = dict(request_id=request_id, status=status, service=EXCHANGE)
+
+    if status in (401, 403):
+        permission = "Exchange.ManageAsApp" if status == 401 else "Exchange Administrator role"
+        explanation, fix = explain(f"Exchange:{status}", **context)
+        return PermissionMissing(
+            code=code, message=message or f"HTTP {status} from the Exchange admin API",
+            explanation=explanation, fix=fix, permission=permission, **common,
+        )
+    if status == 429:
+        explanation, fix = explain("TooManyRequests")
+        return Throttled(code=code, message=message, explanation=explanation, fix=fix, **common)
+    if status >= 500:
+        explanation, fix = explain("ServiceUnavailable")
+        return ServiceUnavailable(code=code, message=message, explanation=explanation, fix=fix, **common)
+
+    match = _EXCEPTION_IN_MESSAGE.match(message)
+    exception_type, text = (match["type"].strip(), match["text"].strip()) if match else ("", message)
+    short = exception_type.rsplit(".", 1)[-1]
+    cls: type[ExchangeCmdletError] = ExchangeCmdletError
+    if short == "ManagementObjectNotFoundException":
+        cls = ExchangeObjectNotFound
+    elif short in _EXCHANGE_EXISTS:
+        cls = ExchangeObjectAlreadyExists
+    explanation, fix = explain(short or code, **context)
+    return cls(
+        code=short or code, message=text, explanation=explanation, fix=fix,
+        exception_type=exception_type, cmdlet=cmdlet, **common,
+    )
+
+
+def identity_error(result: Mapping[str, Any], *, app: str = "") -> AuthenticationFailed:
+    """The exception for an msal error result (`error`, `error_description`, `error_codes`, `correlation_id`)."""
+    codes = result.get("error_codes") or []
+    description = str(result.get("error_description") or result.get("error") or "token request failed")
+    if not codes:
+        found = re.match(r"AADSTS(\d+)", description)
+        codes = [int(found[1])] if found else []
+    code = f"AADSTS{codes[0]}" if codes else str(result.get("error") or "token_error")
+    explanation, fix = explain(code, app=app or "Onramp's app")
+    if code not in EXPLANATIONS:
+        explanation = "Microsoft's sign-in service refused to issue a token to the app."
+        fix = "Check the tenant id, client id and secret in the tenant's settings."
+    return AuthenticationFailed(
+        code=code, message=description.splitlines()[0], explanation=explanation, fix=fix,
+        request_id=str(result.get("correlation_id") or result.get("trace_id") or ""),
+        status=int(result.get("status") or 0) if str(result.get("status") or "").isdigit() else 0,
+        service=IDENTITY, extra={"error": str(result.get("error") or "")},
+    )
+
+
+def unreachable(service: str, what: str, cause: BaseException | str) -> ServiceUnavailable:
+    """Microsoft could not be reached (or kept failing) within the retry bound."""
+    explanation, fix = explain("ServiceUnavailable")
+    return ServiceUnavailable(
+        code="ServiceUnavailable", message=f"{what}: {cause}", explanation=explanation, fix=fix,
+        service=service,
+    )
+
+
+def still_throttled(service: str, what: str, waited: float) -> Throttled:
+    explanation, fix = explain("TooManyRequests")
+    return Throttled(
+        code="TooManyRequests", message=f"{what}: still throttled after waiting {waited:.0f} s",
+        explanation=explanation, fix=fix, status=429, service=service,
+    )

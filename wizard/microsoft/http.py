@@ -1,0 +1,213 @@
+"""HTTP to Microsoft: one session factory, and a `Transport` that paces, retries and waits out throttling.
+
+Policy (DESIGN §4):
+- 429 and 503 carry `Retry-After`: wait exactly that long and try again. These are not failures and do not use
+  up retry attempts; only the total time spent waiting is bounded (`ONRAMP_THROTTLE_WAIT_SECONDS`).
+- Other transient failures (500, 502, 504, connection errors, timeouts) are retried with jittered exponential
+  back-off, at most `ONRAMP_TRANSIENT_RETRIES` times. Onramp's steps are idempotent (they adopt what exists), so
+  retrying a POST whose fate is unknown is safe: a repeat shows up as "already exists" and is adopted.
+- Every attempt, retries included, first takes a slot from the tenant's shared budget (`ratelimit`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from requests.utils import should_bypass_proxies
+from urllib3.util.retry import Retry
+
+from wizard.microsoft import ratelimit
+from wizard.microsoft.clouds import Endpoints
+from wizard.microsoft.errors import still_throttled, unreachable
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (10, 120)  # connect, read (seconds): some cmdlets take a while
+THROTTLE_STATUSES = frozenset({429, 503})
+TRANSIENT_STATUSES = frozenset({500, 502, 504})
+POOL_SIZE = 16  # connections per host: several threads of one client share the session
+
+
+class _Session(requests.Session):
+    """A session that ignores the environment's CA bundle but still honours an explicit proxy and NO_PROXY.
+
+    requests lets REQUESTS_CA_BUNDLE override `Session.verify` whenever `trust_env` is on, and these machines set
+    it; the tenant's CA (sandbox, private CA) must win, so trust_env is off and proxies are applied here.
+    """
+
+    def __init__(self, proxy: str, no_proxy: str) -> None:
+        super().__init__()
+        self.trust_env = False
+        self._proxy = proxy
+        self._no_proxy = no_proxy
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self._proxy and not should_bypass_proxies(url, no_proxy=self._no_proxy or None):
+            merged["proxies"] = {"https": self._proxy, "http": self._proxy, **(merged.get("proxies") or {})}
+        return merged
+
+
+def build_session(endpoints: Endpoints) -> requests.Session:
+    """A session trusting the tenant's CA (or the public CAs), for msal and for the API clients."""
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
+    no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+    session = _Session(proxy, no_proxy)
+    if endpoints.ca_bundle:
+        session.verify = endpoints.ca_bundle
+    # Retries belong to Transport (it must take a rate-limit slot per attempt); urllib3 only re-opens
+    # connections the pool finds dead, never re-sends a request.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=Retry(total=0, connect=1,
+                                                                                         read=0, status=0,
+                                                                                         redirect=0))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "Onramp/0.1 (+room mailbox setup)"
+    return session
+
+
+@dataclass
+class RetryPolicy:
+    throttle_wait_budget: float = 300.0  # seconds of Retry-After waits per call, in total
+    transient_retries: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        return cls(
+            throttle_wait_budget=float(getattr(settings, "ONRAMP_THROTTLE_WAIT_SECONDS", 300)),
+            transient_retries=int(getattr(settings, "ONRAMP_TRANSIENT_RETRIES", 4)),
+        )
+
+    def backoff(self, attempt: int) -> float:
+        # "Full jitter": uniform in [0, min(cap, base * 2^attempt)], so retrying workers spread out.
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+_retry_after_parser = Retry()
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Retry-After as seconds (it may be a number or an HTTP date); None when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(_retry_after_parser.parse_retry_after(value)))
+    except Exception:  # urllib3 raises InvalidHeader; a bad header means "use back-off"
+        return None
+
+
+def response_json(response: requests.Response) -> Any:
+    """The body as JSON, or None when empty or not JSON (some errors come back as HTML from a proxy)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+@dataclass
+class CallStats:
+    """What a transport did, for progress pages and the benchmark (thread-safe counters)."""
+
+    attempts: int = 0
+    throttled: int = 0
+    transient: int = 0
+    throttle_wait: float = 0.0
+    pacing_wait: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+
+class Transport:
+    """Sends one logical request to one Microsoft service of one tenant, with pacing and retries.
+
+    Thread-safe: threads share the session's connection pool and the tenant's budget.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        *,
+        service: str,
+        limit_key: str,
+        token: Callable[[], str],
+        policy: RetryPolicy | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.session = session
+        self.service = service
+        self.limit_key = limit_key
+        self.token = token
+        self.policy = policy or RetryPolicy.from_settings()
+        self.extra_headers = extra_headers or {}
+        self.stats = CallStats()
+
+    def request(self, method: str, url: str, *, cost: int = 1, **kwargs: Any) -> requests.Response:
+        """The final response: a success, or a non-retryable error (the caller turns it into a typed error).
+
+        `cost` is how many of the tenant's calls this request counts as (a $batch of n counts n).
+        Raises Throttled / ServiceUnavailable when the bounds are spent.
+        """
+        what = f"{method} {url.split('?', 1)[0]}"
+        waited = 0.0
+        transient = 0
+        headers = {**self.extra_headers, **kwargs.pop("headers", {})}
+        headers.setdefault("client-request-id", str(uuid.uuid4()))
+        while True:
+            self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for_slot(self.limit_key, cost))
+            try:
+                response = self.session.request(
+                    method, url, headers={**headers, "Authorization": f"Bearer {self.token()}"},
+                    timeout=TIMEOUT, **kwargs,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                transient += 1
+                if transient > self.policy.transient_retries:
+                    raise unreachable(self.service, what, type(exc).__name__) from exc
+                self.stats.add(transient=1)
+                log.info("%s: %s, retry %d", what, type(exc).__name__, transient)
+                time.sleep(self.policy.backoff(transient))
+                continue
+
+            status = response.status_code
+            delay = retry_after_seconds(response) if status in THROTTLE_STATUSES else None
+            if delay is None and status == 429:
+                delay = self.policy.backoff(3)  # throttled without a hint: pause like a late retry
+            if delay is not None:
+                if waited + delay > self.policy.throttle_wait_budget:
+                    if status == 429:
+                        raise still_throttled(self.service, what, waited)
+                    raise unreachable(self.service, what, f"HTTP 503 after waiting {waited:.0f} s")
+                waited += delay
+                self.stats.add(throttled=1, throttle_wait=delay)
+                log.info("%s: HTTP %d, waiting %.1f s (Retry-After)", what, status, delay)
+                time.sleep(delay)
+                continue
+            if status in TRANSIENT_STATUSES or status == 503:  # a 503 without Retry-After is plain transient
+                transient += 1
+                if transient > self.policy.transient_retries:
+                    return response  # the caller raises the typed error with Microsoft's code and message
+                self.stats.add(transient=1)
+                log.info("%s: HTTP %d, retry %d", what, status, transient)
+                time.sleep(self.policy.backoff(transient))
+                continue
+            return response

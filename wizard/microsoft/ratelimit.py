@@ -1,0 +1,115 @@
+"""A per-tenant call budget shared by every worker of a deployment.
+
+Microsoft throttles per tenant (and per app), not per Onramp process: two workers each keeping "10 calls a second"
+would together get 429s. So the budget lives in Redis when `settings.REDIS_URL` is set, and in this process
+otherwise (an embedded install has one worker).
+
+The algorithm is GCRA used as a reservation: one atomic Redis call moves the tenant's "theoretical arrival time"
+one interval forward and tells the caller how long to sleep before its slot. Callers never poll, so N threads or
+processes are served in arrival order at exactly the configured rate, with one round trip each. Redis's own clock
+(`TIME`) is used, so workers on different machines need not agree on the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+import redis
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALLS_PER_SECOND = 10.0
+KEY_PREFIX = "onramp:ratelimit:"
+
+# KEYS[1] the tenant's key; ARGV[1] interval (times the cost) in µs; ARGV[2] tolerance (burst - 1) * interval in µs.
+# Returns the µs to wait before the reserved slot.
+_GCRA_RESERVE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return wait
+"""
+
+
+class Limiter(Protocol):
+    def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
+        """Reserve `cost` calls for `key`; return the seconds to wait before making them."""
+
+
+class LocalLimiter:
+    """The same GCRA in this process, for installs without Redis."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tat: dict[str, float] = {}
+
+    def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
+        interval = 1.0 / rate
+        tolerance = (burst - 1) * interval
+        with self._lock:
+            now = time.monotonic()
+            tat = max(self._tat.get(key, now), now)
+            self._tat[key] = tat + cost * interval
+            return max(0.0, tat - tolerance - now)
+
+
+class RedisLimiter:
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._script = self.client.register_script(_GCRA_RESERVE)
+
+    def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
+        interval_us = int(1_000_000 / rate)
+        waited_us = self._script(
+            keys=[KEY_PREFIX + key], args=[cost * interval_us, (burst - 1) * interval_us]
+        )
+        return int(waited_us) / 1_000_000
+
+
+_local = LocalLimiter()
+_redis: dict[str, RedisLimiter] = {}
+_redis_lock = threading.Lock()
+
+
+def limiter() -> Limiter:
+    """The deployment's limiter, chosen at call time (settings.REDIS_URL may be set after import, e.g. by tests)."""
+    url = getattr(settings, "REDIS_URL", "") or ""
+    if not url:
+        return _local
+    with _redis_lock:
+        if url not in _redis:
+            _redis[url] = RedisLimiter(url)
+        return _redis[url]
+
+
+def calls_per_second() -> float:
+    return float(getattr(settings, "ONRAMP_CALLS_PER_SECOND", DEFAULT_CALLS_PER_SECOND) or DEFAULT_CALLS_PER_SECOND)
+
+
+def burst() -> int:
+    return max(1, int(getattr(settings, "ONRAMP_CALLS_BURST", 1) or 1))
+
+
+def wait_for_slot(key: str, cost: int = 1) -> float:
+    """Block until `key` (a Microsoft tenant) may make `cost` more calls; return the seconds waited."""
+    rate, size = calls_per_second(), burst()
+    try:
+        delay = limiter().reserve(key, rate, size, cost)
+    except redis.RedisError as exc:
+        # Losing Redis must not stop a setup half-way: pace this process alone and say so.
+        log.warning("rate limiter: Redis unavailable (%s); pacing this process only", type(exc).__name__)
+        delay = _local.reserve(key, rate, size, cost)
+    if delay > 0:
+        time.sleep(delay)
+    return delay
