@@ -122,7 +122,7 @@ def parse_rooms_csv(data: bytes) -> ParsedRooms:
             f"Split it, or keep only the {COLUMN} column.",
         )
     text, encoding = _decode(data)
-    if not text.strip():
+    if not text:
         raise RoomsCsvError("empty", f"The file is empty. Upload a CSV whose first row reads {COLUMN}.")
     header_line, header_text = _header(text)
     delimiter, header, column_index = _choose_dialect(header_text, header_line)
@@ -221,7 +221,7 @@ def _header(text: str) -> tuple[int, str]:
     for number, line in enumerate(lines, start=1):
         if line.strip() and not line.startswith("#TYPE"):
             return number, line.rstrip("\r\n")
-    raise RoomsCsvError("empty", f"The file has no header row. Upload a CSV whose first row reads {COLUMN}.")
+    raise RoomsCsvError("empty", f"The file holds only blank lines. Upload a CSV whose first row reads {COLUMN}.")
 
 
 def _choose_dialect(header_text: str, header_line: int) -> tuple[str, list[str], int]:
@@ -304,6 +304,8 @@ def _row_problem(value: str, record: list[str], width: int, name: str) -> tuple[
             f"Starts with “{value[0]}”, which a spreadsheet runs as a formula; refused for safety. "
             f"Enter the address alone.",
         )
+    if "\n" in value or "\r" in value:
+        return RowStatus.MALFORMED, 'Runs over several lines: a double quote (") is probably opened and never closed.'
     if len(value) > MAX_FIELD_LENGTH:
         return RowStatus.MALFORMED, f"{len(value):,} characters long; an email address has at most {MAX_FIELD_LENGTH}."
     if any(cell.strip() for cell in record[width:]):
