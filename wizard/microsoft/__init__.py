@@ -105,7 +105,10 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
     key = _limit_key(tenant)
 
     def transport(service: str, scope: str) -> Transport:
-        return Transport(session, service=service, limit_key=key, token=lambda: credentials.token(scope))
+        return Transport(
+            session, service=service, limit_key=key,
+            token=lambda: credentials.token(scope), renew=lambda: credentials.renew(scope),
+        )
 
     return MicrosoftClients(
         tenant=tenant,

@@ -77,6 +77,7 @@ class AppCredentials:
         self.cache = cache
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
+        self._renewed: set[str] = set()
 
     def __repr__(self) -> str:  # no secret in reprs, tracebacks or logs
         return f"AppCredentials(client_id={self.client_id!r}, authority={self.endpoints.authority!r})"
@@ -115,6 +116,26 @@ class AppCredentials:
         if "access_token" not in result:
             raise identity_error(result, app=self.client_id)
         return result["access_token"]
+
+    def renew(self, scope: str) -> bool:
+        """Drop the cached token for `scope` so the next `token()` asks Microsoft again; False if already done.
+
+        App roles are baked into a token when it is issued: after the admin grants a missing permission, a cached
+        token still lacks it for up to an hour. The transport calls this on a 401/403, at most once per scope for
+        this set of clients (a new step run builds new clients), then retries the call once.
+        """
+        with self._lock:
+            if scope in self._renewed:
+                return False
+            self._renewed.add(scope)
+            resource = scope.removesuffix("/.default")
+            cached = list(  # search() is a generator over the live cache: collect before removing
+                self.cache.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, query={"client_id": self.client_id})
+            )
+            for item in cached:
+                if resource in (item.get("target") or ""):
+                    self.cache.cache.remove_at(item)
+            return True
 
 
 def load_credentials(

@@ -150,6 +150,7 @@ class Transport:
         service: str,
         limit_key: str,
         token: Callable[[], str],
+        renew: Callable[[], bool] | None = None,
         policy: RetryPolicy | None = None,
         extra_headers: dict[str, str] | None = None,
     ) -> None:
@@ -157,6 +158,7 @@ class Transport:
         self.service = service
         self.limit_key = limit_key
         self.token = token
+        self.renew = renew
         self.policy = policy or RetryPolicy.from_settings()
         self.extra_headers = extra_headers or {}
         self.stats = CallStats()
@@ -201,6 +203,9 @@ class Transport:
                 self.stats.add(throttled=1, throttle_wait=delay)
                 log.info("%s: HTTP %d, waiting %.1f s (Retry-After)", what, status, delay)
                 time.sleep(delay)
+                continue
+            if status in (401, 403) and self.renew is not None and self.renew():
+                log.info("%s: HTTP %d, retrying once with a new token", what, status)
                 continue
             if status in TRANSIENT_STATUSES or status == 503:  # a 503 without Retry-After is plain transient
                 transient += 1
