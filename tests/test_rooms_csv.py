@@ -162,6 +162,17 @@ def test_more_refusals(data, code, mention):
     assert (error.code, mention in error.message) == (code, True)
 
 
+def test_old_mac_line_endings_are_read_and_rows_keep_their_numbers():
+    parsed = parse_rooms_csv(f"\rResourceAccounts\rroom-001@{DOMAIN}\r\rroom-002@{DOMAIN}\r".encode())
+    assert [(row.line, row.status) for row in parsed.rows] == [(3, RowStatus.VALID), (5, RowStatus.VALID)]
+
+
+def test_a_header_past_the_csv_field_limit_is_refused():
+    error = refused(b"ResourceAccounts" + b"x" * 200_000 + b"\nroom-001@x.com\n")
+    assert error.code == "unreadable"
+    assert error.message.startswith("Row 1, the header, cannot be read as CSV")
+
+
 def test_utf32_with_bom_and_a_single_alternative_column_are_read():
     parsed = parse_rooms_csv(f" e-mail \nroom-001@{DOMAIN}\n".encode("utf-32"))
     assert (parsed.encoding, parsed.column, parsed.rows[0].status) == ("UTF-32", "e-mail", RowStatus.VALID)

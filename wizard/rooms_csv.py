@@ -217,7 +217,7 @@ def _binary() -> RoomsCsvError:
 
 def _header(text: str) -> tuple[int, str]:
     """The header's row number and text: the first line that is neither blank nor PowerShell's `#TYPE` line."""
-    lines = io.StringIO(text)
+    lines = io.StringIO(text, newline=None)  # \n, \r\n and \r end a line, as they do for the csv module
     for number, line in enumerate(lines, start=1):
         if line.strip() and not line.startswith("#TYPE"):
             return number, line.rstrip("\r\n")
@@ -226,7 +226,10 @@ def _header(text: str) -> tuple[int, str]:
 
 def _choose_dialect(header_text: str, header_line: int) -> tuple[str, list[str], int]:
     """The delimiter that makes the header hold a usable column, the header cells, and that column's index."""
-    candidates = [(d, next(csv.reader([header_text], delimiter=d))) for d in _DELIMITERS]
+    try:
+        candidates = [(d, next(csv.reader([header_text], delimiter=d))) for d in _DELIMITERS]
+    except csv.Error as exc:
+        raise RoomsCsvError("unreadable", f"Row {header_line}, the header, cannot be read as CSV: {exc}.") from None
     for wanted in ((COLUMN,), ALTERNATIVE_COLUMNS):
         names = {_normalise(name) for name in wanted}
         for delimiter, cells in candidates:
