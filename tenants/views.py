@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 from tenants.access import is_support, visible_tenants
 from tenants.forms import TenantForm
 from tenants.services import create_tenant as create_tenant_service
+from wizard import selectors
 
 
 @login_not_required
@@ -18,8 +19,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    tenants = visible_tenants(request.user).order_by("display_name")
-    return render(request, "tenants/home.html", {"tenants": tenants, "is_support": is_support(request.user)})
+    """An admin's organisations, each with where it stands. Support, who sees every tenant, gets the console."""
+    if is_support(request.user):
+        return redirect("tenants:support")
+    tenants = selectors.dashboard_tenants(tenants=visible_tenants(request.user))
+    titles = selectors.step_titles()
+    rows = [
+        (tenant, titles.get((tenant.profile, tenant.current_step_id), ""), selectors.tenant_status_label(tenant))
+        for tenant in tenants
+    ]
+    return render(request, "tenants/home.html", {"rows": rows})
 
 
 def create_tenant(request: HttpRequest) -> HttpResponse:

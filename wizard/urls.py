@@ -5,7 +5,13 @@ from wizard import views
 app_name = "wizard"
 urlpatterns = [
     path("", views.resume, name="resume"),
+    path("activation/", views.activation, name="activation"),
+    path("activation.json", views.activation_json, name="activation_json"),
+    path("connect/consent", views.start_consent, name="start_consent"),
+    path("service-account/password", views.reveal_password, name="reveal_password"),
     path("steps/<str:step_id>/", views.step_page, name="step"),
     path("steps/<str:step_id>/run", views.run_step, name="run"),
     path("steps/<str:step_id>/progress", views.step_progress, name="progress"),
+    path("steps/<str:step_id>/rooms", views.rooms_table, name="rooms"),
+    path("steps/<str:step_id>/<str:action>", views.step_action, name="action"),
 ]

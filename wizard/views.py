@@ -1,14 +1,26 @@
-from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+"""The wizard's pages. Every view gets its tenant through get_tenant_for, so another tenant's URL is a 404; queries
+live in wizard.selectors, actions in wizard.engine and the step services."""
 
-from tenants.access import can_operate, get_tenant_for
-from tenants.models import Tenant
-from wizard import engine
-from wizard.errors import IllegalTransition
-from wizard.models import StepState
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from tenants.access import can_change_secrets, can_operate, get_tenant_for
+from tenants.models import SecretKind, Tenant
+from tenants.secrets import has_secret, read_secret
+from wizard import engine, selectors
+from wizard.errors import IllegalTransition, StepError
+from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.steps.registry import Step, get_step, steps_for
+
+ROOM_STEPS = ("rooms", "verify")
+PASSWORD_REVEALED = "reveal_password"
 
 
 def _step_or_404(tenant: Tenant, step_id: str) -> Step:
@@ -18,27 +30,80 @@ def _step_or_404(tenant: Tenant, step_id: str) -> Step:
         raise Http404("No such step") from None
 
 
-def resume(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = get_tenant_for(request.user, slug)
-    states = engine.ensure_states(tenant)
-    current = engine.resume_state(states) or states[-1]
-    return redirect("wizard:step", slug=tenant.slug, step_id=current.step_id)
+def _takes_secrets(step: Step) -> bool:
+    """A form with a password field takes a secret, which only the tenant's own admins may enter."""
+    if step.form is None:
+        return False
+    fields = getattr(step.form, "base_fields", {})
+    return any(isinstance(field.widget, forms.PasswordInput) for field in fields.values())
+
+
+def _may_run(request: HttpRequest, tenant: Tenant, step: Step) -> bool:
+    if _takes_secrets(step):
+        return can_change_secrets(request.user, tenant)
+    return can_operate(request.user, tenant)
 
 
 def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -> dict:
     states = engine.ensure_states(tenant)
     by_id = {state.step_id: state for state in states}
     state = by_id[step.id]
-    return {
+    steps = steps_for(tenant.profile)
+    index = [s.id for s in steps].index(step.id)
+    may_run = _may_run(request, tenant, step)
+    if form is None and step.form is not None and may_run:
+        form = step.form(tenant=tenant, state=state)
+    context = {
         "tenant": tenant,
         "step": step,
         "state": state,
-        "nav": [(s, by_id[s.id]) for s in steps_for(tenant.profile)],
+        "position": index,
+        "nav": [(s, by_id[s.id]) for s in steps],
         "resume_state": engine.resume_state(states),
-        "form": form if form is not None else (step.form(tenant=tenant, state=state) if step.form else None),
+        "prev_step": steps[index - 1] if index > 0 else None,
+        "next_step": steps[index + 1] if index + 1 < len(steps) else None,
+        "form": form,
         "powershell": step.powershell(tenant, state),
-        "can_operate": can_operate(request.user, tenant),
+        "can_operate": may_run,
+        "result_items": selectors.display_items(state.result),
+        "step_templates": [f"wizard/steps/{step.id}.html", "wizard/steps/_default.html"],
     }
+    if step.id in ROOM_STEPS:
+        context.update(_rooms_context(request, tenant, step))
+    if step.id == "service_account":
+        context.update(_password_context(request, tenant))
+    return context
+
+
+def _rooms_context(request: HttpRequest, tenant: Tenant, step: Step) -> dict:
+    room_filter = request.GET.get("rooms", "")
+    if room_filter not in {f.name for f in selectors.ROOM_FILTERS}:
+        room_filter = ""
+    return {
+        "room_filter": room_filter,
+        "room_filters": selectors.ROOM_FILTERS,
+        "room_counts": selectors.room_counts(tenant, step.id),
+        "rooms": selectors.rooms_page(tenant, step.id, room_filter, request.GET.get("page")),
+    }
+
+
+def _password_context(request: HttpRequest, tenant: Tenant) -> dict:
+    revealed = AuditEvent.objects.filter(tenant=tenant, action=PASSWORD_REVEALED).first()
+    return {
+        "password_stored": has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD),
+        "password_revealed": revealed,
+        "may_see_password": can_change_secrets(request.user, tenant),
+    }
+
+
+@require_GET
+def resume(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_tenant_for(request.user, slug)
+    states = engine.ensure_states(tenant)
+    current = engine.resume_state(states)
+    if current is None:
+        return redirect("wizard:activation", slug=tenant.slug)
+    return redirect("wizard:step", slug=tenant.slug, step_id=current.step_id)
 
 
 @require_GET
@@ -48,28 +113,172 @@ def step_page(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     return render(request, "wizard/step.html", _step_context(request, tenant, step))
 
 
-@require_POST
-def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
+@require_GET
+def rooms_table(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
+    """The per-room table alone, for the filter links (htmx swaps it in place)."""
     tenant = get_tenant_for(request.user, slug)
     step = _step_or_404(tenant, step_id)
-    if not can_operate(request.user, tenant):
-        raise Http404("No such tenant")
-    inputs = None
-    if step.form is not None:
-        form = step.form(request.POST, request.FILES, tenant=tenant, state=tenant.step_states.get(step_id=step.id))
-        if not form.is_valid():
-            return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
-        inputs = form.to_inputs()
-    try:
-        engine.enqueue_step(tenant, step.id, request.user.get_username(), inputs=inputs)
-    except IllegalTransition:
-        messages.error(request, "This step is already queued or running; wait for it to finish.")
-    return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
+    if step.id not in ROOM_STEPS:
+        raise Http404("This step has no rooms")
+    context = {"tenant": tenant, "step": step, **_rooms_context(request, tenant, step)}
+    return render(request, "wizard/_rooms.html", context)
 
 
 @require_GET
 def step_progress(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
+    """Polled every second while the step runs. Once it stops, the whole wizard area is sent instead, so the
+    result, the error panel, the statuses down the side and the next-step button appear, and polling ends."""
     tenant = get_tenant_for(request.user, slug)
-    _step_or_404(tenant, step_id)
-    state = get_object_or_404(StepState, tenant=tenant, step_id=step_id)
-    return render(request, "wizard/_progress.html", {"tenant": tenant, "state": state})
+    step = _step_or_404(tenant, step_id)
+    state = StepState.objects.filter(tenant=tenant, step_id=step.id).first()
+    if state is None:
+        raise Http404("No such step")
+    if state.is_active:
+        return render(request, "wizard/_progress.html", {"tenant": tenant, "state": state})
+    response = render(request, "wizard/_wizard.html", _step_context(request, tenant, step))
+    return reswap(retarget(response, "#wizard"), "outerHTML")
+
+
+def _back_to(request: HttpRequest, tenant: Tenant, step: Step) -> HttpResponse:
+    """Back to the page the button was on: the step page, or the support console's tenant page."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
+
+
+@require_POST
+def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
+    tenant = get_tenant_for(request.user, slug)
+    step = _step_or_404(tenant, step_id)
+    if not _may_run(request, tenant, step):
+        raise Http404("No such tenant")
+    state = StepState.objects.get(tenant=tenant, step_id=step.id)
+    inputs = None
+    if step.form is not None:
+        form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
+        if not form.is_valid():
+            return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
+        if getattr(form, "needs_confirmation", False):
+            # The rooms CSV: show what would be applied; the admin confirms in a second POST.
+            return render(request, "wizard/step.html", _step_context(request, tenant, step, form))
+        inputs = form.to_inputs()
+    action = "retry" if state.status == StepStatus.FAILED else "run"
+    _enqueue(request, tenant, step, inputs=inputs, action=action)
+    return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
+
+
+def _enqueue(request: HttpRequest, tenant: Tenant, step: Step, inputs: dict | None, action: str) -> None:
+    try:
+        engine.enqueue_step(tenant, step.id, request.user.get_username(), inputs=inputs, action=action)
+    except IllegalTransition:
+        messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
+
+
+@require_POST
+def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> HttpResponse:
+    """Retry (a failed step, with its saved inputs), re-verify (a finished one), resume (an interrupted one),
+    skip (an optional one). Support may do all of these; none of them takes a secret."""
+    tenant = get_tenant_for(request.user, slug)
+    step = _step_or_404(tenant, step_id)
+    if not can_operate(request.user, tenant):
+        raise Http404("No such tenant")
+    if action == "skip":
+        try:
+            engine.skip_step(tenant, step.id, request.user.get_username())
+        except IllegalTransition as error:
+            messages.error(request, str(error))
+    elif action in ("retry", "reverify", "resume"):
+        _enqueue(request, tenant, step, inputs=None, action=action)
+    else:
+        raise Http404("No such action")
+    return _back_to(request, tenant, step)
+
+
+CONSENT_SESSION_KEY = "onramp_admin_consent"
+
+
+@require_POST
+def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
+    """Send the admin to Microsoft's admin consent page for Onramp's app; the session remembers which tenant
+    asked and the `state` to check the answer against."""
+    tenant = get_tenant_for(request.user, slug)
+    if not can_change_secrets(request.user, tenant):
+        raise Http404("No such tenant")
+    from wizard.services import connect
+
+    redirect_uri = request.build_absolute_uri(reverse("tenants:consent_callback"))
+    try:
+        url, state = connect.admin_consent_url(tenant, redirect_uri=redirect_uri)
+    except StepError as error:
+        messages.error(request, f"{error.message} {error.fix}")
+        return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+    request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "state": state}
+    return redirect(url)
+
+
+@require_GET
+def consent_callback(request: HttpRequest) -> HttpResponse:
+    """Microsoft's redirect back from admin consent. On success the connect step runs at once."""
+    pending = request.session.pop(CONSENT_SESSION_KEY, None)
+    if not pending:
+        raise Http404("No consent in progress")
+    tenant = get_tenant_for(request.user, pending["slug"])
+    if not can_change_secrets(request.user, tenant):
+        raise Http404("No such tenant")
+    from wizard.services import connect
+
+    actor = request.user.get_username()
+    try:
+        connect.complete_admin_consent(tenant, query=request.GET, expected_state=pending["state"], actor=actor)
+    except StepError as error:
+        messages.error(request, f"{error.message} {error.fix}")
+        return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+    messages.success(request, "Admin consent granted. Onramp is checking the connection.")
+    _enqueue(request, tenant, _step_or_404(tenant, "connect"), inputs=None, action="run")
+    return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+
+
+@require_POST
+def reveal_password(request: HttpRequest, slug: str) -> HttpResponse:
+    """The service account's password, once, to the tenant's own admin; the audit trail remembers it was shown."""
+    tenant = get_tenant_for(request.user, slug)
+    if not can_change_secrets(request.user, tenant):
+        raise Http404("No such tenant")
+    already = AuditEvent.objects.filter(tenant=tenant, action=PASSWORD_REVEALED).exists()
+    password = None if already else read_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
+    if password is not None:
+        engine.record_event(tenant, request.user.get_username(), PASSWORD_REVEALED, "succeeded", "service_account")
+    context = {"tenant": tenant, "password": password, **_password_context(request, tenant)}
+    return render(request, "wizard/_password.html", context)
+
+
+def _activation_summary(tenant: Tenant) -> dict:
+    state = StepState.objects.filter(tenant=tenant, step_id="activate").first()
+    summary = (state.result.get("summary") if state else None) or {}
+    return dict(selectors.public_items(summary))
+
+
+@require_GET
+def activation(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_tenant_for(request.user, slug)
+    states = engine.ensure_states(tenant)
+    state = next((s for s in states if s.step_id == "activate"), None)
+    result = state.result if state else {}
+    context = {
+        "tenant": tenant,
+        "state": state,
+        "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_for(tenant.profile)],
+        "summary": _activation_summary(tenant),
+        "webhook": dict(selectors.public_items(result.get("webhook") or {})),
+        "now": timezone.now(),
+    }
+    return render(request, "wizard/activation.html", context)
+
+
+@require_GET
+def activation_json(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_tenant_for(request.user, slug)
+    response = JsonResponse(_activation_summary(tenant), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="onramp-{tenant.slug}.json"'
+    return response

@@ -1,0 +1,130 @@
+"""The support console: every tenant at a glance, a CSV export, and one tenant's timeline. Support staff only;
+nothing here reads or shows a secret."""
+
+import csv
+from functools import wraps
+
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from tenants.access import get_tenant_for, is_support
+from wizard import engine, selectors
+from wizard.steps.registry import steps_for
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
+
+
+def support_only(view):
+    """Support pages are a 404 to anyone else, like another tenant's pages."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not is_support(request.user):
+            raise Http404("No such page")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def neutralise(value: object) -> str:
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def _filters(request: HttpRequest) -> tuple[str, str]:
+    filter_name = request.GET.get("filter", "")
+    if filter_name not in dict(selectors.DashboardFilter.CHOICES):
+        filter_name = ""
+    return filter_name, request.GET.get("q", "")[:200]
+
+
+@require_GET
+@support_only
+def dashboard(request: HttpRequest) -> HttpResponse:
+    filter_name, search = _filters(request)
+    page = selectors.dashboard_page(filter_name, search, request.GET.get("page"))
+    titles = selectors.step_titles()
+    rows = [
+        {
+            "tenant": tenant,
+            "step_title": titles.get((tenant.profile, tenant.current_step_id), tenant.current_step_id or "All done"),
+            "status": selectors.tenant_status_label(tenant),
+            "status_key": tenant.current_status or tenant.status,
+        }
+        for tenant in page.object_list
+    ]
+    context = {
+        "page": page,
+        "rows": rows,
+        "filter": filter_name,
+        "filters": selectors.DashboardFilter.CHOICES,
+        "q": search,
+        "now": timezone.now(),
+    }
+    # The search box and filters swap only the table (htmx); a plain request gets the whole page.
+    partial = request.htmx and request.htmx.target == "tenant-table"
+    return render(request, "support/_tenant_table.html" if partial else "support/dashboard.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@support_only
+def export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    filter_name, search = _filters(request)
+    titles = selectors.step_titles()
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for tenant in selectors.dashboard_tenants(filter_name, search).iterator(chunk_size=2000):
+            yield writer.writerow(
+                neutralise(value)
+                for value in (
+                    tenant.slug,
+                    tenant.display_name,
+                    tenant.profile,
+                    tenant.microsoft_tenant_id,
+                    titles.get((tenant.profile, tenant.current_step_id), "") if tenant.current_step_id else "",
+                    selectors.tenant_status_label(tenant),
+                    tenant.last_activity.isoformat() if tenant.last_activity else "",
+                    tenant.created_at.isoformat(),
+                )
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="onramp-tenants-{timezone.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+@require_GET
+@support_only
+def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_tenant_for(request.user, slug)
+    states = engine.ensure_states(tenant)
+    steps = {step.id: step for step in steps_for(tenant.profile)}
+    timeline = selectors.timeline_page(tenant, request.GET.get("page"))
+    context = {
+        "tenant": tenant,
+        "states": [
+            {
+                "state": state,
+                "step": steps[state.step_id],
+                "stuck_for": selectors.stuck_since(state),
+                "result": selectors.display_items(state.result),
+            }
+            for state in states
+            if state.step_id in steps
+        ],
+        "timeline": timeline,
+        "events": [(event, selectors.display_items(event.detail)) for event in timeline.object_list],
+        "resume_state": engine.resume_state(states),
+    }
+    return render(request, "support/tenant.html", context)

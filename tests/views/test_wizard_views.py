@@ -1,0 +1,314 @@
+"""The wizard's pages: access, every status's panel, actions, progress polling, rooms, password, activation."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tenants.models import SecretKind
+from tenants.secrets import store_secret
+from wizard import engine
+from wizard.models import AuditEvent, MembershipStatus, Room, StepState, StepStatus, VerificationStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def set_state(tenant, step_id: str, **fields) -> StepState:
+    """Put a step in a status directly: these tests look at pages, the engine has its own tests."""
+    StepState.objects.filter(tenant=tenant, step_id=step_id).update(**fields)
+    return StepState.objects.get(tenant=tenant, step_id=step_id)
+
+
+def finish(tenant, *step_ids: str) -> None:
+    for step_id in step_ids:
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED, finished_at=timezone.now(), attempts=1)
+
+
+def tenant_urls(slug: str) -> list[tuple[str, str]]:
+    """Every wizard URL of a tenant, with its method."""
+    return [
+        ("get", reverse("wizard:resume", args=[slug])),
+        ("get", reverse("wizard:step", args=[slug, "connect"])),
+        ("get", reverse("wizard:progress", args=[slug, "connect"])),
+        ("get", reverse("wizard:rooms", args=[slug, "rooms"])),
+        ("get", reverse("wizard:activation", args=[slug])),
+        ("get", reverse("wizard:activation_json", args=[slug])),
+        ("post", reverse("wizard:run", args=[slug, "org_customization"])),
+        ("post", reverse("wizard:action", args=[slug, "org_customization", "retry"])),
+        ("post", reverse("wizard:action", args=[slug, "org_customization", "reverify"])),
+        ("post", reverse("wizard:action", args=[slug, "org_customization", "resume"])),
+        ("post", reverse("wizard:reveal_password", args=[slug])),
+        ("post", reverse("wizard:start_consent", args=[slug])),
+    ]
+
+
+def test_every_url_is_a_404_to_another_tenants_admin(tenant, other_client, sent_tasks):
+    for method, url in tenant_urls(tenant.slug):
+        response = getattr(other_client, method)(url)
+        assert response.status_code == 404, (method, url)
+    assert sent_tasks == []
+    assert StepState.objects.filter(tenant=tenant).exclude(status=StepStatus.NOT_STARTED).count() == 0
+
+
+def test_anonymous_is_sent_to_sign_in(tenant):
+    client = Client()
+    for method, url in tenant_urls(tenant.slug):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, (method, url)
+        assert response["Location"].startswith(reverse("login")), (method, url)
+
+
+def test_posts_need_the_csrf_token(tenant, admin_user, sent_tasks):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    response = client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]))
+    assert response.status_code == 403
+    assert sent_tasks == []
+
+
+def test_support_sees_any_tenant(tenant, support_client):
+    response = support_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"]))
+    assert response.status_code == 200
+    assert b"Contoso" in response.content
+
+
+def test_opening_a_tenant_lands_on_the_first_unfinished_step(tenant, admin_client):
+    finish(tenant, "connect", "org_customization")
+    response = admin_client.get(reverse("wizard:resume", args=[tenant.slug]))
+    assert response["Location"] == reverse("wizard:step", args=[tenant.slug, "service_account"])
+
+
+def test_a_finished_tenant_opens_on_its_summary(tenant, admin_client):
+    StepState.objects.filter(tenant=tenant).update(status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    response = admin_client.get(reverse("wizard:resume", args=[tenant.slug]))
+    assert response["Location"] == reverse("wizard:activation", args=[tenant.slug])
+
+
+def test_step_page_explains_the_step_and_shows_its_powershell(tenant, admin_client):
+    response = admin_client.get(reverse("wizard:step", args=[tenant.slug, "room_list"]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Room list" in page
+    assert "Why this step" in page
+    assert "New-DistributionGroup" in page
+    assert 'data-copy="#ps-room_list"' in page
+    # Every step is listed down the side with its status.
+    for title in ("Connect the tenant", "Service account", "Scoped access", "Activate"):
+        assert title in page
+    assert 'aria-current="step"' in page
+
+
+def test_unknown_step_is_a_404(tenant, admin_client):
+    assert admin_client.get(reverse("wizard:step", args=[tenant.slug, "nope"])).status_code == 404
+
+
+def test_run_queues_the_step(tenant, admin_client, sent_tasks):
+    response = admin_client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]))
+    assert response.status_code == 302
+    state = StepState.objects.get(tenant=tenant, step_id="org_customization")
+    assert state.status == StepStatus.QUEUED
+    assert len(sent_tasks) == 1
+    assert AuditEvent.objects.filter(tenant=tenant, actor="alice", action="run", step_id="org_customization").exists()
+
+
+def test_running_step_polls_and_shows_progress(tenant, admin_client):
+    set_state(tenant, "org_customization", status=StepStatus.RUNNING, progress_percent=40, progress_message="Reading")
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "org_customization"])).content.decode()
+    assert 'hx-trigger="every 1s"' in page
+    assert 'value="40"' in page
+    assert "Reading" in page
+    partial = admin_client.get(reverse("wizard:progress", args=[tenant.slug, "org_customization"]))
+    assert 'hx-trigger="every 1s"' in partial.content.decode()
+    assert "HX-Retarget" not in partial
+
+
+def test_idle_step_does_not_poll(tenant, admin_client):
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "org_customization"])).content.decode()
+    assert "every 1s" not in page
+
+
+def test_progress_of_a_finished_step_refreshes_the_whole_wizard(tenant, admin_client):
+    finish(tenant, "org_customization")
+    response = admin_client.get(
+        reverse("wizard:progress", args=[tenant.slug, "org_customization"]), headers={"HX-Request": "true"}
+    )
+    assert response["HX-Retarget"] == "#wizard"
+    assert response["HX-Reswap"] == "outerHTML"
+    page = response.content.decode()
+    assert 'id="wizard"' in page
+    assert "every 1s" not in page
+    assert "Next: Service account" in page
+
+
+def test_waiting_step_says_what_it_waits_for_and_how_long(tenant, admin_client):
+    set_state(
+        tenant,
+        "service_account",
+        status=StepStatus.WAITING,
+        waiting_for="the mailbox to be provisioned",
+        waiting_since=timezone.now() - timezone.timedelta(minutes=4),
+    )
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "service_account"])).content.decode()
+    assert "the mailbox to be provisioned" in page
+    assert "4\xa0minutes so far" in page
+
+
+def test_failed_step_shows_microsofts_code_explanation_fix_and_retry(tenant, admin_client, sent_tasks):
+    set_state(
+        tenant,
+        "room_list",
+        status=StepStatus.FAILED,
+        attempts=1,
+        inputs={"name": "Rooms"},
+        error_code="Request_BadRequest",
+        error_message="Another object with the same value for property proxyAddresses already exists.",
+        error_detail={"explanation": "The address is taken.", "fix": "Choose another address.", "request_id": "r-123"},
+    )
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "room_list"])).content.decode()
+    for text in ("Request_BadRequest", "already exists", "The address is taken.", "Choose another address.", "r-123"):
+        assert text in page
+    retry = reverse("wizard:action", args=[tenant.slug, "room_list", "retry"])
+    assert retry in page
+    admin_client.post(retry)
+    state = StepState.objects.get(tenant=tenant, step_id="room_list")
+    assert state.status == StepStatus.QUEUED
+    assert state.inputs == {"name": "Rooms"}, "a retry keeps the saved inputs"
+    assert AuditEvent.objects.filter(tenant=tenant, action="retry").exists()
+
+
+def test_interrupted_step_offers_resume(tenant, admin_client, sent_tasks):
+    set_state(tenant, "rooms", status=StepStatus.INTERRUPTED, progress_message="The worker stopped.")
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    resume = reverse("wizard:action", args=[tenant.slug, "rooms", "resume"])
+    assert resume in page
+    admin_client.post(resume)
+    assert StepState.objects.get(tenant=tenant, step_id="rooms").status == StepStatus.QUEUED
+
+
+def test_reverify_requeues_a_finished_step(tenant, admin_client, sent_tasks):
+    finish(tenant, "connect")
+    admin_client.post(reverse("wizard:action", args=[tenant.slug, "connect", "reverify"]))
+    assert StepState.objects.get(tenant=tenant, step_id="connect").status == StepStatus.QUEUED
+    assert AuditEvent.objects.filter(tenant=tenant, action="reverify", actor="alice").exists()
+
+
+def test_a_second_run_while_queued_is_refused_politely(tenant, admin_client, sent_tasks):
+    admin_client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]))
+    response = admin_client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]), follow=True)
+    assert "already queued or running" in response.content.decode()
+    assert len(sent_tasks) == 1
+
+
+def test_unknown_action_is_a_404(tenant, admin_client):
+    response = admin_client.post(reverse("wizard:action", args=[tenant.slug, "connect", "explode"]))
+    assert response.status_code == 404
+
+
+def test_action_returns_to_a_local_next_url_only(tenant, support_client, sent_tasks):
+    set_state(tenant, "connect", status=StepStatus.FAILED)
+    url = reverse("wizard:action", args=[tenant.slug, "connect", "retry"])
+    back = reverse("tenants:support_tenant", args=[tenant.slug])
+    assert support_client.post(url, {"next": back})["Location"] == back
+    set_state(tenant, "connect", status=StepStatus.FAILED)
+    response = support_client.post(url, {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("wizard:step", args=[tenant.slug, "connect"])
+
+
+def make_rooms(tenant) -> None:
+    Room.objects.bulk_create(
+        [
+            Room(
+                tenant=tenant,
+                address="a@contoso.com",
+                room_list="Rooms",
+                membership_status=MembershipStatus.MEMBER,
+                verification_status=VerificationStatus.PASS,
+            ),
+            Room(
+                tenant=tenant,
+                address="b@contoso.com",
+                room_list="Rooms",
+                membership_status=MembershipStatus.FAILED,
+                verification_status=VerificationStatus.FAIL,
+                reason="Not in scope",
+            ),
+            Room(tenant=tenant, address="c@contoso.com", room_list="Rooms 02"),
+        ]
+    )
+
+
+def test_rooms_table_filters(tenant, admin_client):
+    make_rooms(tenant)
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "verify"])).content.decode()
+    assert all(address in page for address in ("a@contoso.com", "b@contoso.com", "c@contoso.com"))
+    url = reverse("wizard:rooms", args=[tenant.slug, "verify"])
+    failing = admin_client.get(url, {"rooms": "fail"}).content.decode()
+    assert "b@contoso.com" in failing and "Not in scope" in failing
+    assert "a@contoso.com" not in failing and "c@contoso.com" not in failing
+    passing = admin_client.get(url, {"rooms": "pass"}).content.decode()
+    assert "a@contoso.com" in passing and "b@contoso.com" not in passing
+    pending = admin_client.get(reverse("wizard:rooms", args=[tenant.slug, "rooms"]), {"rooms": "pending"})
+    assert "c@contoso.com" in pending.content.decode() and "a@contoso.com" not in pending.content.decode()
+
+
+def test_rooms_table_exists_only_for_room_steps(tenant, admin_client):
+    assert admin_client.get(reverse("wizard:rooms", args=[tenant.slug, "connect"])).status_code == 404
+
+
+def test_service_account_password_is_shown_once_to_the_tenants_admin(tenant, admin_client, support_client):
+    finish(tenant, "service_account")
+    store_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD, "S3cret-Pa55word!")
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "service_account"])).content.decode()
+    assert "S3cret-Pa55word!" not in page
+    assert "Show the password once" in page
+    support_page = support_client.get(reverse("wizard:step", args=[tenant.slug, "service_account"])).content
+    assert b"Show the password once" not in support_page
+    assert support_client.post(reverse("wizard:reveal_password", args=[tenant.slug])).status_code == 404
+
+    first = admin_client.post(reverse("wizard:reveal_password", args=[tenant.slug])).content.decode()
+    assert "S3cret-Pa55word!" in first
+    assert 'download="contoso-service-account.txt"' in first
+    second = admin_client.post(reverse("wizard:reveal_password", args=[tenant.slug])).content.decode()
+    assert "S3cret-Pa55word!" not in second
+    assert "not shown again" in second
+    assert AuditEvent.objects.filter(tenant=tenant, action="reveal_password", actor="alice").count() == 1
+
+
+def test_activation_page_and_json(tenant, admin_client):
+    summary = {"tenant_id": "t-1", "service_account": "svc@contoso.com", "room_lists": ["rooms@contoso.com"]}
+    set_state(
+        tenant,
+        "activate",
+        status=StepStatus.SUCCEEDED,
+        result={"summary": {**summary, "client_secret": "nope"}, "webhook": {"status": "delivered", "attempts": 1}},
+    )
+    page = admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+    assert "svc@contoso.com" in page and "rooms@contoso.com" in page
+    assert "delivered" in page
+    assert "data-print" in page
+    assert "nope" not in page
+    download = admin_client.get(reverse("wizard:activation_json", args=[tenant.slug]))
+    assert download["Content-Disposition"] == 'attachment; filename="onramp-contoso.json"'
+    assert download.json() == summary
+
+
+def test_activation_before_the_end_points_back_to_the_wizard(tenant, admin_client):
+    page = admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+    assert "Continue where you left off" in page
+
+
+def test_support_cannot_start_admin_consent(tenant, support_client):
+    assert support_client.post(reverse("wizard:start_consent", args=[tenant.slug])).status_code == 404
+
+
+def test_consent_callback_without_a_pending_consent_is_a_404(admin_client):
+    assert admin_client.get(reverse("tenants:consent_callback"), {"admin_consent": "True"}).status_code == 404
+
+
+def test_result_never_shows_secret_keys(tenant, support_client):
+    set_state(
+        tenant, "connect", status=StepStatus.SUCCEEDED, result={"organization_name": "Contoso", "client_secret": "zzz"}
+    )
+    engine.record_event(tenant, "alice", "save", "succeeded", "connect", {"token": "tok-zzz", "client_id": "cid"})
+    page = support_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert "Contoso" in page and "zzz" not in page
