@@ -1,0 +1,414 @@
+"""The exchange_server profile's services: connect over EWS, the admin's "I ran this" confirmations, verify, activate.
+
+Onramp cannot reach an on-premises Exchange Management Shell. For the room list, the rooms and the scoped access it
+shows generated PowerShell (`exchange_server_scripts`); the admin runs it and confirms, and the confirmation is kept
+in the audit trail with the SHA-256 of the exact script. A manual step succeeds only when a confirmation exists for
+the script as it reads now: change an input and the script, its hash, and the needed confirmation change with it.
+Verification then proves the result from outside, over EWS with the service account's credentials.
+"""
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import requests
+from django.db import transaction
+
+from tenants.models import SecretKind, Tenant, TenantStatus
+from tenants.secrets import erase_secret, read_secret, store_secret
+from wizard.engine import record_event
+from wizard.errors import StepError
+from wizard.microsoft import parallel
+from wizard.microsoft.auth import TenantTokenCache, load_credentials
+from wizard.microsoft.clouds import Endpoints, endpoints_for
+from wizard.microsoft.errors import EWS
+from wizard.microsoft.ews import (
+    BearerAuth,
+    CalendarAccess,
+    EwsClient,
+    autodiscover_candidates,
+    autodiscover_ews_url,
+    basic_auth,
+)
+from wizard.microsoft.http import build_session
+from wizard.models import AuditEvent, MembershipStatus, Room, StepState, VerificationStatus
+from wizard.room_plan import PlannedList, plan_room_lists
+from wizard.services import exchange_server_scripts as scripts
+from wizard.services.common import required_result, step_result
+from wizard.services.room_list import DEFAULT_NAME, alias_for
+from wizard.steps.registry import Done, NeedsInput, Outcome, StepContext
+
+PROFILE = "exchange_server"
+MANUAL_STEPS = ("room_list", "rooms", "scoped_access")
+CONFIRM_ACTION = "confirm_manual"
+AUTH_BASIC, AUTH_OAUTH = "basic", "oauth"
+# Shown in scripts for values an earlier step has not produced yet; such a script cannot pass its step, because
+# the step first requires that earlier step's result.
+SERVICE_ACCOUNT_PLACEHOLDER = "svc-rooms@contoso.com"
+FAILURES_KEPT = 50
+
+
+# -- connection -------------------------------------------------------------------------------------------------
+def save_connection(
+    tenant: Tenant, actor: str, *, service_account_upn: str, password: str | None, ews_url: str, auth: str
+) -> dict[str, Any]:
+    """Store the service account's password encrypted and return the connect step's inputs (which never hold it)."""
+    if password:
+        store_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD, password)
+        record_event(tenant, actor, "store_secret", "stored", "connect", {"kind": SecretKind.SERVICE_ACCOUNT_PASSWORD})
+    return {"service_account_upn": service_account_upn.strip(), "ews_url": ews_url.strip(), "auth": auth}
+
+
+def _session(tenant: Tenant) -> requests.Session:
+    # An on-premises server often has a certificate from the organisation's own CA: custom_endpoints.ca_bundle.
+    ca_bundle = (tenant.custom_endpoints or {}).get("ca_bundle") or None
+    return build_session(Endpoints("", "", "", "", "", "", ca_bundle=ca_bundle))
+
+
+def _limit_key(tenant: Tenant) -> str:
+    return tenant.microsoft_tenant_id or f"onramp:{tenant.slug}"
+
+
+def _auth(tenant: Tenant, session: requests.Session, url: str, upn: str, auth: str) -> requests.auth.AuthBase:
+    if auth == AUTH_OAUTH:
+        # Hybrid: an app-only token for Exchange from the tenant's connector app.
+        endpoints = endpoints_for(tenant)
+        credentials = load_credentials(
+            tenant, integration=False, endpoints=endpoints, session=session, cache=TenantTokenCache(tenant)
+        )
+        return BearerAuth(lambda: credentials.token(endpoints.exchange_scope))
+    password = read_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
+    if not password:
+        raise StepError(
+            code="service_account_password_missing",
+            message=f"The password of {upn} is not stored.",
+            explanation="EWS checks sign in as the service account. Onramp erases its password at activation, and"
+            " keeps it only while setting up.",
+            fix="Enter the service account's password again in the connect step.",
+        )
+    return basic_auth(url, upn, password)
+
+
+def ews_client(tenant: Tenant) -> EwsClient:
+    """The EWS client of a connected tenant: the URL and account the connect step confirmed."""
+    found = step_result(tenant, "connect")
+    url = required_result(tenant, "connect", "ews_url", "Connect")
+    session = _session(tenant)
+    auth = _auth(tenant, session, url, found["service_account_upn"], found.get("auth", AUTH_BASIC))
+    return EwsClient(url, session, auth, _limit_key(tenant))
+
+
+def _find_ews_url(tenant: Tenant, session: requests.Session, upn: str, auth_kind: str) -> tuple[str, str]:
+    configured = (tenant.custom_endpoints or {}).get("autodiscover_url")
+    candidates = autodiscover_candidates(upn, configured)
+    # Autodiscover answers the account that asks, so the same credentials are used; the URL is not known yet,
+    # so Basic is checked against each candidate (all https) rather than a single EWS URL.
+    auth = _auth(tenant, session, candidates[0] if candidates else "https://", upn, auth_kind)
+    url, attempts = autodiscover_ews_url(session, auth, upn, candidates)
+    if url is None:
+        raise StepError(
+            code="autodiscover_failed",
+            message=f"Autodiscover found no EWS URL for {upn}.",
+            explanation="Onramp asked the Autodiscover URLs of the account's domain; none answered with an EWS URL.",
+            fix="Enter the EWS URL yourself (Get-WebServicesVirtualDirectory | Format-List ExternalUrl).",
+            extra={"attempts": [dataclasses.asdict(attempt) for attempt in attempts]},
+        )
+    return url, "autodiscover"
+
+
+def connect(ctx: StepContext) -> Outcome:
+    """Find the EWS URL (entered, or by Autodiscover) and prove the service account can open its own calendar."""
+    tenant, inputs = ctx.tenant, ctx.inputs
+    upn = str(inputs.get("service_account_upn") or "").strip()
+    if not upn:
+        return NeedsInput("Enter the service account's user principal name and password.")
+    auth_kind = inputs.get("auth") or AUTH_BASIC
+    session = _session(tenant)
+    url, source = str(inputs.get("ews_url") or "").strip(), "entered"
+    if not url:
+        ctx.progress(20, "Looking up the EWS URL with Autodiscover")
+        url, source = _find_ews_url(tenant, session, upn, auth_kind)
+    ctx.progress(60, "Signing in to EWS as the service account")
+    client = EwsClient(url, session, _auth(tenant, session, url, upn, auth_kind), _limit_key(tenant))
+    own = client.calendar_access()
+    if not own.opened:
+        raise StepError(
+            code=own.code,
+            message=f"{upn} signed in to EWS but could not open its own calendar: {own.message or own.code}.",
+            explanation=own.explanation,
+            fix="Give the service account a mailbox (New-Mailbox, or Enable-Mailbox for an existing user).",
+            extra={"service": EWS},
+        )
+    return Done({"ews_url": url, "ews_url_source": source, "service_account_upn": upn, "auth": auth_kind})
+
+
+# -- the scripts, from the tenant's values ----------------------------------------------------------------------
+def _inputs(tenant: Tenant, step_id: str) -> dict[str, Any]:
+    state = StepState.objects.filter(tenant=tenant, step_id=step_id).only("inputs").first()
+    return dict(state.inputs) if state is not None else {}
+
+
+def service_account(tenant: Tenant) -> str:
+    found = step_result(tenant, "connect").get("service_account_upn")
+    return found or _inputs(tenant, "connect").get("service_account_upn") or SERVICE_ACCOUNT_PLACEHOLDER
+
+
+def room_list_values(tenant: Tenant) -> dict[str, str]:
+    """The first room list's name, alias and address: the admin's inputs, else defaults in the account's domain."""
+    inputs = _inputs(tenant, "room_list")
+    name = (inputs.get("name") or DEFAULT_NAME).strip()
+    alias = (inputs.get("alias") or alias_for(name)).strip()
+    address = (inputs.get("address") or f"{alias}@{service_account(tenant).rpartition('@')[2]}").strip().lower()
+    return {"name": name, "alias": alias, "address": address}
+
+
+def room_plan(tenant: Tenant) -> list[PlannedList]:
+    """The rooms of the upload spread over lists of at most 75; rooms placed by an earlier run stay where they are."""
+    rooms = _inputs(tenant, "rooms").get("rooms") or []
+    if not rooms:
+        return []
+    first = room_list_values(tenant)
+    placed = {entry["name"]: set(entry["members"]) for entry in step_result(tenant, "rooms").get("room_lists", [])}
+    plan = plan_room_lists(first["name"], first["alias"], first["address"].rpartition("@")[2], rooms, placed)
+    # The first list is the one the room-list step created, whatever address the admin gave it.
+    return [dataclasses.replace(p, address=first["address"]) if p.number == 1 else p for p in plan]
+
+
+def script_lines(tenant: Tenant, step_id: str) -> list[scripts.ScriptLine]:
+    """The commands of one step of the profile, from the tenant's values as they are now."""
+    account = service_account(tenant)
+    if step_id == "connect":
+        return scripts.connect_script(account)
+    if step_id == "room_list":
+        values = room_list_values(tenant)
+        return scripts.room_list_script(values["name"], values["alias"], values["address"], account)
+    if step_id == "rooms":
+        plan = room_plan(tenant)
+        if not plan:
+            return [scripts.comment("Upload the rooms CSV on this page first; the commands appear here then.")]
+        return scripts.rooms_script(plan, account)
+    if step_id == "scoped_access":
+        addresses = room_list_addresses(tenant)
+        dns = _inputs(tenant, "scoped_access").get("room_list_dns") or []
+        if not dns:
+            return scripts.distinguished_names_script(addresses)
+        name = room_list_values(tenant)["name"]
+        return scripts.scoped_access_script(f"{name} scope", f"{name} impersonation", account, dns)
+    return scripts.role_assignment_check(account)
+
+
+def script_text(tenant: Tenant, step_id: str) -> str:
+    return scripts.render(script_lines(tenant, step_id))
+
+
+def room_list_addresses(tenant: Tenant) -> list[str]:
+    """Every room list's address: those the rooms step planned, else the first list alone."""
+    planned = step_result(tenant, "rooms").get("room_lists") or []
+    return [entry["address"] for entry in planned] or [room_list_values(tenant)["address"]]
+
+
+def room_list_csv(tenant: Tenant, list_number: int) -> tuple[str, str]:
+    """(file name, CSV text) of one planned room list, for the rooms step's download links (1 = the first list).
+
+    The same file the script's `Import-Csv` line names; raises LookupError for a list the plan does not have."""
+    for planned in room_plan(tenant):
+        if planned.number == list_number:
+            return scripts.csv_file_name(planned), scripts.room_list_csv(planned.members)
+    raise LookupError(f"tenant {tenant.slug} has no room list number {list_number}")
+
+
+# -- "I ran this" -----------------------------------------------------------------------------------------------
+def script_sha256(script: str) -> str:
+    # Line endings are normalised: a browser posts CRLF for what the page showed with LF.
+    return hashlib.sha256(script.replace("\r\n", "\n").encode()).hexdigest()
+
+
+def confirm_manual_step(tenant: Tenant, step_id: str, actor: str, script: str) -> AuditEvent:
+    """Record that `actor` ran `script` for `step_id`. Refused when the script is not the one Onramp generates now
+    (the page was stale, or an input changed since): the admin must confirm what the step will check."""
+    if step_id not in MANUAL_STEPS:
+        raise StepError(
+            code="not_a_manual_step",
+            message=f"“{step_id}” is not a step the admin runs by hand.",
+            explanation="Only the room list, rooms and scoped access steps are run in the Exchange Management Shell.",
+        )
+    digest = script_sha256(script)
+    if digest != script_sha256(script_text(tenant, step_id)):
+        raise StepError(
+            code="script_changed",
+            message="These commands are not the current ones for this step.",
+            explanation="The step's inputs changed after the page was shown, so Onramp now generates other commands.",
+            fix="Reload the page, run the commands it shows, and confirm again.",
+        )
+    with transaction.atomic():
+        return record_event(tenant, actor, CONFIRM_ACTION, "confirmed", step_id, {"script_sha256": digest})
+
+
+def _confirmation(ctx: StepContext) -> AuditEvent | None:
+    digest = script_sha256(script_text(ctx.tenant, ctx.state.step_id))
+    return (
+        AuditEvent.objects.filter(
+            tenant=ctx.tenant, step_id=ctx.state.step_id, action=CONFIRM_ACTION, detail__script_sha256=digest
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _confirmed(ctx: StepContext) -> dict[str, Any] | NeedsInput:
+    event = _confirmation(ctx)
+    if event is None:
+        return NeedsInput("Run the commands shown on this page in the Exchange Management Shell, then confirm.")
+    return {
+        "script_sha256": event.detail["script_sha256"],
+        "confirmed_by": event.actor,
+        "confirmed_at": event.created_at.isoformat(),
+    }
+
+
+def room_list(ctx: StepContext) -> Outcome:
+    required_result(ctx.tenant, "connect", "service_account_upn", "Connect")
+    confirmed = _confirmed(ctx)
+    if isinstance(confirmed, NeedsInput):
+        return confirmed
+    return Done({**room_list_values(ctx.tenant), "manager": service_account(ctx.tenant), **confirmed})
+
+
+def rooms(ctx: StepContext) -> Outcome:
+    tenant = ctx.tenant
+    required_result(tenant, "room_list", "address", "Room list")
+    plan = room_plan(tenant)
+    if not plan:
+        return NeedsInput("Upload the CSV of the rooms the integration may book.")
+    confirmed = _confirmed(ctx)
+    if isinstance(confirmed, NeedsInput):
+        return confirmed
+    with transaction.atomic():
+        for planned in plan:
+            for address in planned.members:
+                Room.objects.update_or_create(
+                    tenant=tenant,
+                    address=address.lower(),
+                    defaults={"room_list": planned.name, "membership_status": MembershipStatus.MEMBER},
+                )
+    lists = [
+        {"number": p.number, "name": p.name, "alias": p.alias, "address": p.address, "members": list(p.members)}
+        for p in plan
+    ]
+    return Done({"room_lists": lists, "rooms": sum(len(p.members) for p in plan), **confirmed})
+
+
+def scoped_access(ctx: StepContext) -> Outcome:
+    tenant = ctx.tenant
+    required_result(tenant, "rooms", "room_lists", "Rooms")
+    dns = ctx.inputs.get("room_list_dns") or []
+    if not dns:
+        return NeedsInput("Run the Get-DistributionGroup commands shown and paste each DistinguishedName.")
+    expected = len(room_list_addresses(tenant))
+    if len(dns) != expected:
+        raise StepError(
+            code="wrong_number_of_dns",
+            message=f"{len(dns)} distinguished names were entered for {expected} room lists.",
+            explanation="The scope must name every room list, or the rooms of a list left out stay unreachable.",
+            fix="Paste the DistinguishedName of each list the Get-DistributionGroup commands print.",
+        )
+    confirmed = _confirmed(ctx)
+    if isinstance(confirmed, NeedsInput):
+        return confirmed
+    name = room_list_values(tenant)["name"]
+    return Done({"scope_name": f"{name} scope", "room_list_dns": list(dns), **confirmed})
+
+
+# -- verify -----------------------------------------------------------------------------------------------------
+def verify(ctx: StepContext) -> Outcome:
+    """GetFolder of each room's calendar as the room (must open) and of the control mailbox (must be refused)."""
+    tenant = ctx.tenant
+    required_result(tenant, "scoped_access", "scope_name", "Scoped access")
+    client = ews_client(tenant)
+    control = (ctx.inputs.get("control_mailbox") or service_account(tenant)).strip().lower()
+    rooms = list(Room.objects.filter(tenant=tenant, membership_status=MembershipStatus.MEMBER))
+    if not rooms:
+        raise StepError(
+            code="no_rooms",
+            message="There are no rooms to verify.",
+            explanation="The rooms step records the rooms the admin added to the room lists.",
+            fix="Run the rooms step first.",
+        )
+    total = len(rooms) + 1
+    done = 0
+    failures: list[dict[str, str]] = []
+
+    def record(outcome: Any) -> None:
+        nonlocal done
+        done += 1
+        room: Room = outcome.item
+        access: CalendarAccess | None = outcome.value
+        if access is not None and access.opened:
+            room.verification_status, room.reason = VerificationStatus.PASS, ""
+        else:
+            room.verification_status = VerificationStatus.FAIL
+            room.reason = (access.reason if access is not None else _error_reason(outcome.error))[:500]
+            failures.append({"address": room.address, "reason": room.reason})
+        room.save(update_fields=["verification_status", "reason", "updated_at"])
+        ctx.progress(int(done * 100 / total), f"Checked {done} of {total} mailboxes")
+
+    parallel(lambda room: client.calendar_access(room.address), rooms, on_done=record)
+    control_access = client.calendar_access(control)
+    passed = len(rooms) - len(failures)
+    result = {
+        "rooms_passed": passed,
+        "rooms_failed": len(failures),
+        "control_mailbox": control,
+        "control_code": control_access.code,
+        "control_reason": control_access.reason,
+    }
+    if not control_access.denied:
+        raise StepError(
+            code="control_mailbox_not_denied",
+            message=f"The control mailbox {control} answered {control_access.code}, not a refusal.",
+            explanation=(
+                "The service account can impersonate a mailbox that is not a room: the scope is wider than the room"
+                " lists (or the role was assigned without -CustomRecipientWriteScope)."
+                if control_access.opened
+                else f"Onramp could not prove the control mailbox is out of reach: {control_access.explanation}"
+            ),
+            fix="Check Get-ManagementRoleAssignment -Role ApplicationImpersonation for assignments without the"
+            " scope, or choose an existing mailbox that is not a room as the control mailbox.",
+            extra=result,
+        )
+    if failures:
+        raise StepError(
+            code="rooms_not_reachable",
+            message=f"{len(failures)} of {len(rooms)} rooms cannot be opened by the service account.",
+            explanation="Each failing room is listed with Exchange's answer. A room outside every room list in the"
+            " scope answers ErrorImpersonateUserDenied.",
+            fix="Add the rooms to a room list (rooms step) or run the scoped-access commands again, then re-verify.",
+            extra={**result, "failures": failures[:FAILURES_KEPT]},
+        )
+    return Done({**result, "passed": True})
+
+
+def _error_reason(error: BaseException | None) -> str:
+    if isinstance(error, StepError):
+        return f"{error.code}: {error.explanation or error.message}"
+    return f"{type(error).__name__}: the check could not run."
+
+
+# -- activate ---------------------------------------------------------------------------------------------------
+def activate(ctx: StepContext) -> Outcome:
+    """What the integration needs, the tenant marked active, and the service account's password erased."""
+    tenant = ctx.tenant
+    required_result(tenant, "verify", "passed", "Verify")
+    connected = step_result(tenant, "connect")
+    summary = {
+        "ews_url": connected["ews_url"],
+        "service_account_upn": connected["service_account_upn"],
+        "room_lists": room_list_addresses(tenant),
+        "management_scope": step_result(tenant, "scoped_access").get("scope_name", ""),
+    }
+    with transaction.atomic():
+        erased = erase_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
+        tenant.status = TenantStatus.ACTIVE
+        tenant.save(update_fields=["status", "updated_at"])
+        record_event(tenant, ctx.actor, "activate", "active", "activate", {"password_erased": erased})
+    return Done({"summary": summary, "password_erased": erased})
