@@ -129,9 +129,9 @@ class AppCredentials:
                 return False
             self._renewed.add(scope)
             resource = scope.removesuffix("/.default")
-            cached = list(  # search() is a generator over the live cache: collect before removing
-                self.cache.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, query={"client_id": self.client_id})
-            )
+            # search() is a generator over the live cache: collect before removing.
+            kind = msal.TokenCache.CredentialType.ACCESS_TOKEN
+            cached = list(self.cache.cache.search(kind, query={"client_id": self.client_id}))
             for item in cached:
                 if resource in (item.get("target") or ""):
                     self.cache.cache.remove_at(item)

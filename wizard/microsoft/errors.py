@@ -68,7 +68,8 @@ class ServiceUnavailable(MicrosoftError):
 
 @dataclass
 class ExchangeCmdletError(MicrosoftError):
-    """A cmdlet run through the Exchange admin API failed; `exception_type` is Exchange's .NET exception."""
+    """A cmdlet run through the Exchange admin API failed; `exception_type` is Exchange's .NET exception type,
+    `message` the text after it."""
 
     exception_type: str = ""
     cmdlet: str = ""
@@ -262,7 +263,8 @@ def graph_error(
     return cls(**kwargs)
 
 
-_EXCEPTION_IN_MESSAGE = re.compile(r"^\|(?P<type>[^|]+)\|(?P<text>.*)$", re.DOTALL)
+# Exchange's message is "<error id>|<.NET exception type>|<text>", the error id (e.g. "Ex6F9304") often empty.
+_EXCEPTION_IN_MESSAGE = re.compile(r"^(?P<error_id>[^|]*)\|(?P<type>[^|]+)\|(?P<text>.*)$", re.DOTALL)
 
 
 def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet: str, app: str = "") -> MicrosoftError:
@@ -291,6 +293,7 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
 
     match = _EXCEPTION_IN_MESSAGE.match(message)
     exception_type, text = (match["type"].strip(), match["text"].strip()) if match else ("", message)
+    error_id = match["error_id"].strip() if match else ""
     short = exception_type.rsplit(".", 1)[-1]
     cls: type[ExchangeCmdletError] = ExchangeCmdletError
     if short == "ManagementObjectNotFoundException":
@@ -300,7 +303,7 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
     explanation, fix = explain(short or code, **context)
     return cls(
         code=short or code, message=text, explanation=explanation, fix=fix,
-        exception_type=exception_type, cmdlet=cmdlet, **common,
+        exception_type=exception_type, cmdlet=cmdlet, extra={"error_id": error_id} if error_id else {}, **common,
     )
 
 
