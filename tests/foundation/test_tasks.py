@@ -1,9 +1,9 @@
 """The generic step task on a real worker process and a real Redis: state changes are observed in the database."""
 
 import pytest
+from conftest import wait_for
 from django.contrib.auth import get_user_model
 
-from conftest import wait_for
 from tenants.services import create_tenant
 from wizard import engine
 from wizard.models import AuditEvent, StepState, StepStatus
