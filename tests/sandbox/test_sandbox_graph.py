@@ -1,4 +1,4 @@
-from conftest import MsClient
+from sandbox_client import MsClient
 
 EXCHANGE_SKU = "f245ecc8-75af-4f8e-b61f-27d8114de5f3"
 POWER_BI_SKU = "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235"
