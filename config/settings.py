@@ -174,3 +174,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Microsoft client
+# Calls per second to one Microsoft tenant, shared by every worker (through Redis when REDIS_URL is set).
+ONRAMP_CALLS_PER_SECOND = env.float("ONRAMP_CALLS_PER_SECOND", default=10.0)
+ONRAMP_CALLS_BURST = env.int("ONRAMP_CALLS_BURST", default=1)
+# Per call: total seconds of Retry-After waits (429/503), and retries of other transient failures.
+ONRAMP_THROTTLE_WAIT_SECONDS = env.float("ONRAMP_THROTTLE_WAIT_SECONDS", default=300.0)
+ONRAMP_TRANSIENT_RETRIES = env.int("ONRAMP_TRANSIENT_RETRIES", default=4)
+ONRAMP_BACKOFF_BASE_SECONDS = env.float("ONRAMP_BACKOFF_BASE_SECONDS", default=0.5)

@@ -89,6 +89,7 @@ class RetryPolicy:
         return cls(
             throttle_wait_budget=float(getattr(settings, "ONRAMP_THROTTLE_WAIT_SECONDS", 300)),
             transient_retries=int(getattr(settings, "ONRAMP_TRANSIENT_RETRIES", 4)),
+            backoff_base=float(getattr(settings, "ONRAMP_BACKOFF_BASE_SECONDS", 0.5)),
         )
 
     def backoff(self, attempt: int) -> float:
