@@ -1,16 +1,22 @@
 """Steps 0-7 of the exchange_online profile (DESIGN section 3)."""
 
 from tenants.models import Tenant
-from wizard.errors import StepNotAvailable
+from wizard import forms
 from wizard.models import StepState
 from wizard.powershell import quote
-from wizard.steps.registry import Outcome, Step, StepContext, get_step, register_profile
+from wizard.services import (
+    activate,
+    connect,
+    org_customization,
+    room_list,
+    rooms,
+    scoped_access,
+    service_account,
+    verify,
+)
+from wizard.steps.registry import Step, register_profile
 
 PROFILE = "exchange_online"
-
-
-def not_yet_available(ctx: StepContext) -> Outcome:
-    raise StepNotAvailable(get_step(PROFILE, ctx.state.step_id).title)
 
 
 def _value(state: StepState, key: str, placeholder: str) -> str:
@@ -107,7 +113,9 @@ STEPS = (
         title="Connect the tenant",
         summary="Onramp signs in to your Microsoft 365 organisation with an app you consent to.",
         why="Every later step reads and changes Exchange Online on your behalf; it needs app-only access first.",
-        perform=not_yet_available,
+        perform=connect.perform,
+        verify=connect.verify,
+        form=forms.ConnectForm,
         powershell=_connect_ps,
     ),
     Step(
@@ -116,7 +124,8 @@ STEPS = (
         summary="Checks that Exchange Online lets this organisation create room lists and scopes.",
         why="New or small tenants are ‘dehydrated’: until Enable-OrganizationCustomization has run, "
         "management scopes and role assignments cannot be created.",
-        perform=not_yet_available,
+        perform=org_customization.perform,
+        verify=org_customization.verify,
         powershell=_org_ps,
     ),
     Step(
@@ -124,7 +133,9 @@ STEPS = (
         title="Service account",
         summary="Creates a licensed account with a mailbox that the integration uses as its identity.",
         why="The room lists need a manager, and support and audits need one named account to trace.",
-        perform=not_yet_available,
+        perform=service_account.perform,
+        verify=service_account.verify,
+        form=forms.ServiceAccountForm,
         powershell=_service_account_ps,
     ),
     Step(
@@ -132,7 +143,9 @@ STEPS = (
         title="Room list",
         summary="Creates the RoomList distribution group that names the rooms the integration may use.",
         why="The access scope is defined by membership of this list, so adding a room later is one change.",
-        perform=not_yet_available,
+        perform=room_list.perform,
+        verify=room_list.verify,
+        form=forms.RoomListForm,
         powershell=_room_list_ps,
     ),
     Step(
@@ -140,7 +153,9 @@ STEPS = (
         title="Rooms",
         summary="Adds the chosen room and equipment mailboxes to room lists of at most 75 members.",
         why="Outlook's room finder shows at most 75 rooms per list; larger sets are split into numbered lists.",
-        perform=not_yet_available,
+        perform=rooms.perform,
+        verify=rooms.verify,
+        form=forms.RoomsForm,
         powershell=_rooms_ps,
     ),
     Step(
@@ -149,7 +164,8 @@ STEPS = (
         summary="Grants the integration's app calendar access to the rooms in the lists, and nothing else.",
         why="ApplicationImpersonation is retired in Exchange Online; RBAC for Applications is how access is "
         "scoped to a set of mailboxes in 2026.",
-        perform=not_yet_available,
+        perform=scoped_access.perform,
+        verify=scoped_access.verify,
         powershell=_scoped_access_ps,
     ),
     Step(
@@ -157,7 +173,8 @@ STEPS = (
         title="Verify",
         summary="Checks every room is in scope and a mailbox that is not a room is out of scope.",
         why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
-        perform=not_yet_available,
+        perform=verify.perform,
+        form=forms.VerifyForm,
         powershell=_verify_ps,
     ),
     Step(
@@ -165,7 +182,9 @@ STEPS = (
         title="Activate",
         summary="Hands the integration what it needs and erases secrets that are no longer needed.",
         why="The integration needs the tenant id, the service account and the room lists to start booking.",
-        perform=not_yet_available,
+        perform=activate.perform,
+        verify=activate.verify,
+        form=forms.ActivateForm,
         powershell=_activate_ps,
     ),
 )

@@ -1,0 +1,241 @@
+"""The input forms of the exchange_online steps.
+
+Contract with the step page (wizard.views): `FormClass(data=None, files=None, *, tenant, state, actor="web")`,
+`is_valid()`, then `to_inputs()` → the JSON-serialisable inputs the engine saves on the step. A secret typed into a
+form never goes into the inputs: `to_inputs()` stores it encrypted (tenants.secrets) and the inputs only say that
+it was given. Pass `actor=request.user.get_username()` so the audit trail names who saved credentials.
+"""
+
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from tenants.models import Cloud, SecretKind, Tenant
+from tenants.secrets import has_secret, store_secret
+from wizard.models import StepState
+from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, parse_rooms_csv
+from wizard.services import connect, room_list, rooms, service_account
+from wizard.services.common import step_result
+
+
+class StepForm(forms.Form):
+    def __init__(
+        self, data=None, files=None, *, tenant: Tenant, state: StepState, actor: str = "web", **kwargs: Any
+    ) -> None:
+        super().__init__(data, files, **kwargs)
+        self.tenant = tenant
+        self.state = state
+        self.actor = actor
+
+    def to_inputs(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class ConnectForm(StepForm):
+    """Pasted credentials of an app registration the admin made. Admin consent to Onramp's own app does not use
+    this form: the page links to `connect.admin_consent_url` and its callback view calls
+    `connect.complete_admin_consent`, then runs the step with no inputs."""
+
+    microsoft_tenant_id = forms.CharField(label="Tenant ID", max_length=64)
+    client_id = forms.CharField(label="Application (client) ID", max_length=64)
+    client_secret = forms.CharField(
+        label="Client secret (its Value)", required=False, widget=forms.PasswordInput(render_value=False)
+    )
+    integration_app_id = forms.CharField(
+        label="Integration's application ID",
+        max_length=64,
+        help_text="The app id of the room-booking product, which the scoped access is granted to.",
+    )
+    integration_client_secret = forms.CharField(
+        label="Integration's client secret (optional)",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Lets Onramp read a room calendar as the integration during verification.",
+    )
+    cloud = forms.ChoiceField(
+        choices=[(value, label) for value, label in Cloud.choices if value != Cloud.CUSTOM], initial=Cloud.WORLDWIDE
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("microsoft_tenant_id", "client_id", "integration_app_id"):
+            self.fields[name].initial = getattr(self.tenant, name)
+        if self.tenant.cloud != Cloud.CUSTOM:
+            self.fields["cloud"].initial = self.tenant.cloud
+        if has_secret(self.tenant, SecretKind.CLIENT_SECRET):
+            self.fields["client_secret"].help_text = "A secret is stored; leave empty to keep it."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("client_secret") and not has_secret(self.tenant, SecretKind.CLIENT_SECRET):
+            self.add_error("client_secret", "Paste the client secret's Value.")
+        return cleaned
+
+    def to_inputs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        # Endpoints the tenant already has (the sandbox's) are kept when the cloud is not changed from them.
+        keep_custom = self.tenant.cloud == Cloud.CUSTOM and self.data.get("cloud") in (None, "")
+        connect.save_app_credentials(
+            self.tenant,
+            actor=self.actor,
+            microsoft_tenant_id=data["microsoft_tenant_id"],
+            client_id=data["client_id"],
+            client_secret=data["client_secret"] or None,
+            integration_app_id=data["integration_app_id"],
+            integration_client_secret=data["integration_client_secret"] or None,
+            cloud=None if keep_custom else data["cloud"],
+        )
+        return {"method": "app_credentials"}
+
+
+_USAGE_LOCATION = RegexValidator(r"^[A-Za-z]{2}$", "Two letters, the ISO country code (e.g. US, GB, DE).")
+_LOCAL_PART = RegexValidator(r"^[A-Za-z0-9._-]+$", "Letters, digits, dots, dashes and underscores only.")
+
+
+class ServiceAccountForm(StepForm):
+    """The account's name in one of the verified domains that step 0 read, its usage location, and a licence
+    (automatic = the Exchange licence with the most free units). Step 0's result fills the choices."""
+
+    local_part = forms.CharField(
+        label="User name", initial=service_account.DEFAULT_LOCAL_PART, validators=[_LOCAL_PART]
+    )
+    domain = forms.ChoiceField(label="Domain")
+    display_name = forms.CharField(initial=service_account.DEFAULT_DISPLAY_NAME, max_length=256)
+    usage_location = forms.CharField(
+        label="Usage location",
+        max_length=2,
+        required=False,
+        validators=[_USAGE_LOCATION],
+        help_text="Where the account is used; Microsoft requires it before a licence is assigned. Empty: the "
+        "organisation's country.",
+    )
+    sku_id = forms.ChoiceField(label="Licence", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        found = step_result(self.tenant, "connect")
+        domains = found.get("verified_domains") or []
+        self.fields["domain"].choices = [(domain, domain) for domain in domains]
+        self.fields["domain"].initial = found.get("default_domain")
+        self.fields["sku_id"].choices = [("", "Automatic (an Exchange licence with a free unit)")] + [
+            (lic["sku_id"], f"{lic['sku_part_number']} — {lic['free_units']} free")
+            for lic in found.get("licences") or []
+            if lic["has_exchange"]
+        ]
+        upn = self.state.inputs.get("user_principal_name", "")
+        if upn:
+            self.fields["local_part"].initial, _, self.fields["domain"].initial = upn.partition("@")
+
+    def to_inputs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "user_principal_name": f"{data['local_part']}@{data['domain']}".lower(),
+            "display_name": data["display_name"],
+            "usage_location": data["usage_location"].upper(),
+            "sku_id": data["sku_id"],
+        }
+
+
+class RoomListForm(StepForm):
+    """Name and address of the first room list. When the step failed with code `not_a_room_list`, show the
+    `convert_existing_group` box prominently: ticking it lets Onramp convert that group."""
+
+    name = forms.CharField(initial=room_list.DEFAULT_NAME, max_length=64)
+    address = forms.EmailField(
+        required=False, help_text="Empty: the name's alias in the organisation's default domain."
+    )
+    convert_existing_group = forms.BooleanField(label="Convert the existing group to a room list", required=False)
+
+    def to_inputs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "name": data["name"].strip(),
+            "address": data["address"].lower(),
+            "convert_existing_group": data["convert_existing_group"],
+        }
+
+
+class RoomsForm(StepForm):
+    """Choose the rooms: every room mailbox of the tenant (optionally equipment too), or a CSV upload.
+
+    Two posts. (1) `source` (`all` | `csv`, with `csv_file` for csv) → the step runs without applying anything and
+    ends in `needs_input` with `state.result["preview"]`: a list of {line, address, status, reason} (status is one
+    of wizard.rooms_csv.RowStatus: valid, unknown_mailbox, not_a_resource_mailbox, duplicate, already_member,
+    malformed, formula) and `state.result["preview_summary"]` (rows per status and `total`). The page shows that
+    table and a Confirm button. (2) Confirm posts `confirm=1` alone: the saved choice is applied (rows that are
+    valid or already members). A CSV problem of the whole file (empty, wrong column, binary…) is a form error on
+    `csv_file`; problems of single rows are shown in the preview, never applied.
+    """
+
+    source = forms.ChoiceField(
+        choices=[(rooms.SOURCE_ALL, "Every room mailbox of the organisation"), (rooms.SOURCE_CSV, "A CSV file")],
+        required=False,
+        widget=forms.RadioSelect,
+        initial=rooms.SOURCE_ALL,
+    )
+    include_equipment = forms.BooleanField(label="Include equipment mailboxes", required=False)
+    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)", required=False)
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("confirm"):
+            if not self.state.inputs.get("source"):
+                raise forms.ValidationError("There is no preview to confirm; choose the rooms first.")
+            return cleaned
+        if not cleaned.get("source"):
+            self.add_error("source", "Choose where the rooms come from.")
+        elif cleaned["source"] == rooms.SOURCE_CSV:
+            upload = cleaned.get("csv_file")
+            if upload is None:
+                self.add_error("csv_file", "Choose the CSV file to upload.")
+            elif upload.size > MAX_UPLOAD_BYTES:
+                self.add_error("csv_file", f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+            else:
+                try:
+                    cleaned["parsed"] = parse_rooms_csv(upload.read())
+                except RoomsCsvError as error:
+                    self.add_error("csv_file", error.message)
+        return cleaned
+
+    def to_inputs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data.get("confirm"):
+            return {**self.state.inputs, "confirmed": True}
+        if data["source"] == rooms.SOURCE_CSV:
+            return rooms.csv_inputs(data["parsed"])
+        return rooms.all_rooms_inputs(include_equipment=data["include_equipment"])
+
+
+class VerifyForm(StepForm):
+    control_mailbox = forms.EmailField(
+        required=False,
+        help_text="A mailbox that is not a room and must stay out of the integration's reach. Empty: the service "
+        "account's own mailbox.",
+    )
+
+
+class ActivateForm(StepForm):
+    """An optional webhook to tell the integration that the tenant is ready. The signing secret is stored
+    encrypted; the request carries `X-Onramp-Signature: sha256=<hex HMAC of the body>`."""
+
+    webhook_url = forms.URLField(required=False, assume_scheme="https")
+    webhook_secret = forms.CharField(
+        label="Webhook signing secret", required=False, widget=forms.PasswordInput(render_value=False)
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if (
+            cleaned.get("webhook_url")
+            and not cleaned.get("webhook_secret")
+            and not has_secret(self.tenant, SecretKind.WEBHOOK_SECRET)
+        ):
+            self.add_error("webhook_secret", "Enter the secret the integration checks the signature with.")
+        return cleaned
+
+    def to_inputs(self) -> dict[str, Any]:
+        if self.cleaned_data.get("webhook_secret"):
+            store_secret(self.tenant, SecretKind.WEBHOOK_SECRET, self.cleaned_data["webhook_secret"])
+        return {"webhook_url": self.cleaned_data.get("webhook_url") or ""}

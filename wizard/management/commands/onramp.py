@@ -1,0 +1,340 @@
+"""`manage.py onramp`: the wizard without the browser, on the same engine, services, tasks and audit trail.
+
+onramp connect --slug S (--sandbox-info FILE | --tenant-id T --client-id C --client-secret-env VAR
+               --integration-app-id A [--integration-secret-env VAR] [--cloud worldwide]) [--actor NAME]
+onramp run --slug S [--rooms-csv F | --all-rooms] [--room-list-name N] [--service-account UPN] [--yes] [--wait]
+onramp status [--slug S] [--json]
+onramp verify --slug S
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tenants.models import Cloud, Tenant
+from tenants.services import create_tenant
+from wizard import engine
+from wizard.models import StepState, StepStatus
+from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
+from wizard.services import connect, headless, rooms
+from wizard.steps.registry import steps_for
+
+DEFAULT_ACTOR = "cli"
+DEFAULT_TIMEOUT_SECONDS = 3600
+EXIT_FAILED = 1
+EXIT_NEEDS_INPUT = 2
+EXIT_WAITING = 3
+
+
+class Command(BaseCommand):
+    help = "Connect a Microsoft 365 tenant and run Onramp's steps from the command line."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+
+        connect_parser = sub.add_parser(
+            "connect",
+            help="Create the tenant if needed, store its app credentials (encrypted) and run step 0 to check them.",
+        )
+        connect_parser.add_argument("--slug", required=True)
+        connect_parser.add_argument("--name", help="Display name of a new tenant (default: the slug).")
+        connect_parser.add_argument("--sandbox-info", type=Path, help="The sandbox's info file (python -m sandbox).")
+        connect_parser.add_argument("--tenant-id")
+        connect_parser.add_argument("--client-id")
+        connect_parser.add_argument("--client-secret-env", help="Environment variable holding the client secret.")
+        connect_parser.add_argument("--integration-app-id")
+        connect_parser.add_argument(
+            "--integration-secret-env", help="Environment variable holding the integration app's secret (optional)."
+        )
+        connect_parser.add_argument(
+            "--cloud", choices=[c for c in Cloud.values if c != Cloud.CUSTOM], default=Cloud.WORLDWIDE
+        )
+        connect_parser.add_argument("--admin", default="admin", help="User who administers a tenant created here.")
+        connect_parser.add_argument("--actor", default=DEFAULT_ACTOR)
+
+        run_parser = sub.add_parser("run", help="Run the remaining steps through the worker.")
+        run_parser.add_argument("--slug", required=True)
+        rooms_source = run_parser.add_mutually_exclusive_group()
+        rooms_source.add_argument("--rooms-csv", type=Path, help="CSV with a ResourceAccounts column.")
+        rooms_source.add_argument("--all-rooms", action="store_true", help="Every room mailbox of the tenant.")
+        run_parser.add_argument("--include-equipment", action="store_true")
+        run_parser.add_argument("--room-list-name")
+        run_parser.add_argument("--service-account", help="UPN of the service account to create or adopt.")
+        run_parser.add_argument("--control-mailbox", help="A mailbox that must stay out of scope.")
+        run_parser.add_argument("--webhook-url")
+        run_parser.add_argument(
+            "--from",
+            dest="start",
+            help="Run again from this step id (default: the first "
+            "unfinished step, or the rooms step when rooms are given).",
+        )
+        run_parser.add_argument("--yes", action="store_true", help="Apply the rooms preview without asking.")
+        run_parser.add_argument(
+            "--wait", action="store_true", help="Also wait while Microsoft provisions (mailbox, customisation)."
+        )
+        run_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
+        run_parser.add_argument("--actor", default=DEFAULT_ACTOR)
+
+        status_parser = sub.add_parser("status", help="Every step of one tenant, or of every tenant.")
+        status_parser.add_argument("--slug")
+        status_parser.add_argument("--json", dest="as_json", action="store_true")
+
+        verify_parser = sub.add_parser("verify", help="Run the verify step again and print the result.")
+        verify_parser.add_argument("--slug", required=True)
+        verify_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
+        verify_parser.add_argument("--actor", default=DEFAULT_ACTOR)
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        getattr(self, f"_{action}")(**options)
+
+    # -- connect ---------------------------------------------------------------------------------------------------
+    def _connect(self, *, slug: str, sandbox_info: Path | None, actor: str, **options: Any) -> None:
+        tenant = Tenant.objects.filter(slug=slug).first() or self._create_tenant(
+            slug, options["name"], options["admin"]
+        )
+        if sandbox_info:
+            try:
+                info = json.loads(sandbox_info.read_text())
+            except (OSError, ValueError) as error:
+                raise CommandError(f"Cannot read the sandbox info file {sandbox_info}: {error}") from error
+            connect.save_sandbox_info(tenant, info, actor=actor)
+        else:
+            self._save_pasted_credentials(tenant, actor, options)
+        state = engine.enqueue_step(tenant, "connect", actor, inputs={"method": "cli"})
+        # Step 0 runs here, in this process, so the admin learns at once whether the credentials work; the task the
+        # engine also queued finds the step finished and does nothing.
+        engine.execute_step(state.pk, state.task_id)
+        state.refresh_from_db()
+        if state.status != StepStatus.SUCCEEDED:
+            self._print_failure(state)
+            sys.exit(EXIT_FAILED)
+        result = state.result
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Connected {tenant.slug} to {result.get('organization_name')} ({tenant.microsoft_tenant_id}); "
+                f"verified domains: {', '.join(result.get('verified_domains', []))}."
+            )
+        )
+
+    def _create_tenant(self, slug: str, name: str | None, admin: str) -> Tenant:
+        user, created = get_user_model().objects.get_or_create(username=admin)
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        self.stdout.write(f"Creating tenant {slug}, administered by {admin}.")
+        return create_tenant(creator=user, display_name=name or slug, slug=slug)
+
+    def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
+        needed = ("tenant_id", "client_id", "client_secret_env", "integration_app_id")
+        missing = [f"--{name.replace('_', '-')}" for name in needed if not options.get(name)]
+        if missing:
+            raise CommandError(f"Give --sandbox-info, or all of: {', '.join(missing)}.")
+        secret = self._secret_from_env(options["client_secret_env"])
+        integration_secret = (
+            self._secret_from_env(options["integration_secret_env"]) if options.get("integration_secret_env") else None
+        )
+        connect.save_app_credentials(
+            tenant,
+            actor=actor,
+            microsoft_tenant_id=options["tenant_id"],
+            client_id=options["client_id"],
+            client_secret=secret,
+            integration_app_id=options["integration_app_id"],
+            integration_client_secret=integration_secret,
+            cloud=options["cloud"],
+            custom_endpoints={},
+        )
+
+    @staticmethod
+    def _secret_from_env(variable: str) -> str:
+        value = os.environ.get(variable, "")
+        if not value:
+            raise CommandError(f"The environment variable {variable} is empty or not set.")
+        return value
+
+    # -- run -------------------------------------------------------------------------------------------------------
+    def _run(
+        self, *, slug: str, actor: str, yes: bool, wait: bool, timeout: float, start: str | None, **options: Any
+    ) -> None:
+        tenant = self._tenant(slug)
+        inputs = self._step_inputs(options, confirmed=yes)
+        step_ids = [step.id for step in steps_for(tenant.profile)]
+        if start and start not in step_ids:
+            raise CommandError(f"No step {start!r}; steps are {', '.join(step_ids)}.")
+        first = headless.first_step_to_run(tenant, start)
+        if "rooms" in inputs and not start and (first is None or step_ids.index(first) > step_ids.index("rooms")):
+            first = "rooms"  # new room choices apply to a tenant that had finished: re-run from the rooms step on
+        if first is None:
+            self.stdout.write("Every step has succeeded; nothing to run (use --from STEP to run again).")
+            self._print_status(tenant)
+            return
+        while True:
+            outcome = headless.run_steps(
+                tenant,
+                actor=actor,
+                start=first,
+                inputs=inputs,
+                wait_on_microsoft=wait,
+                on_update=self._print_update,
+                timeout=timeout,
+            )
+            stopped = outcome.stopped_at
+            if stopped is None:
+                self.stdout.write(self.style.SUCCESS(f"All steps of {slug} have succeeded."))
+                self._print_status(tenant)
+                return
+            if stopped.status == StepStatus.NEEDS_INPUT and stopped.step_id == "rooms" and self._confirm(stopped):
+                inputs["rooms"] = {**stopped.inputs, "confirmed": True}
+                first = "rooms"
+                continue
+            break
+        self._print_status(tenant)
+        if stopped.status == StepStatus.NEEDS_INPUT:
+            self.stderr.write(f"{stopped.step_id} needs input: {stopped.progress_message}")
+            if stopped.step_id == "rooms":
+                self.stderr.write("Pass --yes to apply the preview, or --rooms-csv/--all-rooms to choose rooms.")
+            sys.exit(EXIT_NEEDS_INPUT)
+        if stopped.status in (StepStatus.WAITING, StepStatus.QUEUED, StepStatus.RUNNING):
+            self.stdout.write(
+                f"{stopped.step_id} is {stopped.get_status_display().lower()} "
+                f"({stopped.waiting_for or stopped.progress_message}); the worker carries on. "
+                "Run again (with --wait to follow it) to continue."
+            )
+            sys.exit(EXIT_WAITING)
+        self._print_failure(stopped)
+        sys.exit(EXIT_FAILED)
+
+    def _step_inputs(self, options: dict[str, Any], *, confirmed: bool) -> dict[str, dict[str, Any]]:
+        inputs: dict[str, dict[str, Any]] = {}
+        if options["rooms_csv"]:
+            try:
+                parsed = parse_rooms_csv(options["rooms_csv"].read_bytes())
+            except OSError as error:
+                raise CommandError(f"Cannot read {options['rooms_csv']}: {error}") from error
+            except RoomsCsvError as error:
+                raise CommandError(f"{options['rooms_csv']}: {error.message}") from error
+            inputs["rooms"] = rooms.csv_inputs(parsed, confirmed=confirmed)
+        elif options["all_rooms"]:
+            inputs["rooms"] = rooms.all_rooms_inputs(
+                include_equipment=options["include_equipment"], confirmed=confirmed
+            )
+        if options["room_list_name"]:
+            inputs["room_list"] = {"name": options["room_list_name"]}
+        if options["service_account"]:
+            inputs["service_account"] = {"user_principal_name": options["service_account"].lower()}
+        if options["control_mailbox"]:
+            inputs["verify"] = {"control_mailbox": options["control_mailbox"].lower()}
+        if options["webhook_url"]:
+            inputs["activate"] = {"webhook_url": options["webhook_url"]}
+        return inputs
+
+    def _confirm(self, state: StepState) -> bool:
+        """Show the rooms preview; ask to apply it when a person is at the terminal."""
+        summary = state.result.get("preview_summary", {})
+        self.stdout.write("Rooms preview: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v))
+        for row in state.result.get("preview", []):
+            if row["status"] not in ("valid", "already_member"):
+                self.stdout.write(f"  row {row['line']}: {row['address']}: {row['status']} {row['reason']}")
+        if not sys.stdin.isatty():
+            return False
+        return input("Apply? [y/N] ").strip().lower() in ("y", "yes")
+
+    # -- status and verify -----------------------------------------------------------------------------------------
+    def _status(self, *, slug: str | None, as_json: bool, **options: Any) -> None:
+        tenants = [self._tenant(slug)] if slug else list(Tenant.objects.order_by("slug"))
+        if as_json:
+            documents = [self._status_document(tenant) for tenant in tenants]
+            self.stdout.write(_dumps(documents[0] if slug else {"tenants": documents}))
+            return
+        for tenant in tenants:
+            self._print_status(tenant)
+
+    def _verify(self, *, slug: str, actor: str, timeout: float, **options: Any) -> None:
+        tenant = self._tenant(slug)
+        outcome = headless.run_steps(
+            tenant,
+            actor=actor,
+            start="verify",
+            inputs={},
+            wait_on_microsoft=True,
+            on_update=self._print_update,
+            timeout=timeout,
+        )
+        state = StepState.objects.get(tenant=tenant, step_id="verify")
+        result = state.result if state.status == StepStatus.SUCCEEDED else state.error_detail.get("result", {})
+        if result:
+            self.stdout.write(
+                f"Rooms: {result['rooms_passed']} passed, {result['rooms_failed']} failed; control "
+                f"mailbox {result['control_mailbox']} "
+                f"{'out of scope' if result['control_out_of_scope'] else 'IN SCOPE'}."
+            )
+            for failure in result["failures"]:
+                self.stdout.write(f"  {failure['address']}: {failure['reason']}")
+            drift = result["drift"]
+            if drift["unlisted_rooms"] or drift["gone_rooms"]:
+                self.stdout.write(
+                    f"Drift: {len(drift['unlisted_rooms'])} room(s) in no list "
+                    f"{', '.join(drift['unlisted_rooms'][:20])}; {len(drift['gone_rooms'])} gone "
+                    f"{', '.join(drift['gone_rooms'][:20])}."
+                )
+        if state.status != StepStatus.SUCCEEDED or (outcome.stopped_at and outcome.stopped_at.step_id == "verify"):
+            self._print_failure(state)
+            sys.exit(EXIT_FAILED)
+
+    # -- output ----------------------------------------------------------------------------------------------------
+    def _tenant(self, slug: str) -> Tenant:
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"No tenant {slug!r}; create it with `onramp connect --slug {slug} …`.")
+        return tenant
+
+    def _status_document(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "slug": tenant.slug,
+            "name": tenant.display_name,
+            "status": tenant.status,
+            "profile": tenant.profile,
+            "microsoft_tenant_id": tenant.microsoft_tenant_id,
+            "steps": [
+                {
+                    "id": state.step_id,
+                    "status": state.status,
+                    "attempts": state.attempts,
+                    "progress": state.progress_percent,
+                    "message": state.progress_message,
+                    "error_code": state.error_code,
+                    "error_message": state.error_message,
+                    "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+                }
+                for state in engine.ensure_states(tenant)
+            ],
+        }
+
+    def _print_status(self, tenant: Tenant) -> None:
+        tenant.refresh_from_db()
+        self.stdout.write(f"{tenant.slug} ({tenant.get_status_display()})")
+        for state in engine.ensure_states(tenant):
+            note = state.error_message or state.waiting_for or ""
+            self.stdout.write(f"  {state.step_id:<18} {state.status:<12} {note}")
+
+    def _print_update(self, state: StepState) -> None:
+        self.stdout.write(f"[{state.step_id}] {state.status} {state.progress_percent}% {state.progress_message}")
+
+    def _print_failure(self, state: StepState) -> None:
+        detail = state.error_detail or {}
+        self.stderr.write(f"{state.step_id} failed: {state.error_code}: {state.error_message}")
+        if detail.get("explanation"):
+            self.stderr.write(f"  Why: {detail['explanation']}")
+        if detail.get("fix"):
+            self.stderr.write(f"  Fix: {detail['fix']}")
+        if detail.get("request_id"):
+            self.stderr.write(f"  Microsoft request id: {detail['request_id']}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)

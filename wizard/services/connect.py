@@ -1,0 +1,245 @@
+"""Step 0: connect the tenant. Onramp gets app-only tokens for the connector app, reads the organisation and its
+domains through Graph, and runs Get-OrganizationConfig through the Exchange admin API. Every missing permission or
+role is named, with where to grant it."""
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from tenants.models import Cloud, SecretKind, Tenant
+from tenants.secrets import store_secret
+from wizard.engine import record_event
+from wizard.errors import StepError
+from wizard.microsoft import connector_clients
+from wizard.microsoft.clouds import endpoints_for
+from wizard.microsoft.errors import PermissionMissing
+from wizard.steps.registry import Done, Outcome, StepContext
+
+EXCHANGE_PLAN_PREFIX = "EXCHANGE_S_"
+
+# What each read needs, so a refusal names the permission to grant rather than the URL that failed.
+_GRAPH_PROBES: tuple[tuple[str, str, str], ...] = (
+    ("organization", "/organization", "Organization.Read.All"),
+    ("domains", "/domains", "Domain.Read.All"),
+    ("licences", "/subscribedSkus", "Organization.Read.All"),
+    ("users", "/users?$top=1&$select=id", "User.ReadWrite.All"),
+    ("service_principals", "/servicePrincipals?$top=1&$select=id", "Application.Read.All"),
+)
+_GRAPH_FIX = (
+    "In the Entra admin center: App registrations → {app} → API permissions → Add a permission → Microsoft Graph → "
+    "Application permissions → {permissions} → Grant admin consent for your organisation. Then run this step again."
+)
+_EXCHANGE_FIX = (
+    "In the Entra admin center: App registrations → {app} → API permissions → Add a permission → APIs my "
+    "organization uses → Office 365 Exchange Online → Application permissions → Exchange.ManageAsApp → Grant admin "
+    "consent; then Roles and administrators → Exchange Administrator → Add assignments → select the app. "
+    "Then run this step again (a new role can take a few minutes to apply)."
+)
+
+
+def save_app_credentials(
+    tenant: Tenant,
+    *,
+    actor: str,
+    microsoft_tenant_id: str,
+    client_id: str,
+    client_secret: str | None,
+    integration_app_id: str = "",
+    integration_client_secret: str | None = None,
+    cloud: str | None = None,
+    custom_endpoints: dict[str, Any] | None = None,
+) -> Tenant:
+    """Save an app registration the admin made (pasted in the form or given to the CLI). Secrets go encrypted into
+    tenants.secrets; a secret left empty keeps the one already stored."""
+    with transaction.atomic():
+        tenant.microsoft_tenant_id = microsoft_tenant_id.strip()
+        tenant.client_id = client_id.strip()
+        if integration_app_id:
+            tenant.integration_app_id = integration_app_id.strip()
+        if cloud:
+            tenant.cloud = cloud
+        if custom_endpoints is not None:
+            tenant.custom_endpoints = custom_endpoints
+        tenant.save()
+        if client_secret:
+            store_secret(tenant, SecretKind.CLIENT_SECRET, client_secret)
+        if integration_client_secret:
+            store_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET, integration_client_secret)
+        record_event(
+            tenant,
+            actor,
+            "save_app_credentials",
+            "succeeded",
+            "connect",
+            {
+                "microsoft_tenant_id": tenant.microsoft_tenant_id,
+                "client_id": tenant.client_id,
+                "integration_app_id": tenant.integration_app_id,
+                "cloud": tenant.cloud,
+                "client_secret_changed": bool(client_secret),
+                "integration_client_secret_changed": bool(integration_client_secret),
+            },
+        )
+    return tenant
+
+
+def save_sandbox_info(tenant: Tenant, info: Mapping[str, Any], *, actor: str) -> Tenant:
+    """Point a tenant at a sandbox tenant from its info file: explicit endpoints and both apps' credentials."""
+    endpoint_keys = (
+        "authority",
+        "graph_url",
+        "exchange_admin_url",
+        "ews_url",
+        "ca_bundle",
+        "graph_scope",
+        "exchange_scope",
+    )
+    return save_app_credentials(
+        tenant,
+        actor=actor,
+        microsoft_tenant_id=info["tenant_id"],
+        client_id=info["client_id"],
+        client_secret=info["client_secret"],
+        integration_app_id=info["integration_app_id"],
+        integration_client_secret=info.get("integration_client_secret"),
+        cloud=Cloud.CUSTOM,
+        custom_endpoints={key: info[key] for key in endpoint_keys if info.get(key)},
+    )
+
+
+def connector_app_id(tenant: Tenant) -> str:
+    """Onramp's multi-tenant app (settings), unless the admin connected an app registration of their own."""
+    return tenant.client_id or getattr(settings, "ONRAMP_CONNECTOR_CLIENT_ID", "")
+
+
+def admin_consent_url(tenant: Tenant, *, redirect_uri: str) -> tuple[str, str]:
+    """The link that sends the admin to Microsoft to consent to Onramp's app, and the `state` value the view keeps
+    in the session to check the callback against."""
+    client_id = connector_app_id(tenant)
+    if not client_id:
+        raise StepError(
+            code="consent_unavailable",
+            message="Admin consent is not configured on this Onramp installation.",
+            explanation="Onramp's own multi-tenant app id is not set, so there is nothing to consent to.",
+            fix="Paste the tenant id, client id and client secret of an app registration you made instead.",
+        )
+    state = secrets.token_urlsafe(24)
+    return endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state), state
+
+
+def complete_admin_consent(tenant: Tenant, *, query: Mapping[str, str], expected_state: str, actor: str) -> Tenant:
+    """Handle Microsoft's redirect back from /adminconsent: `tenant` and `admin_consent=True`, or `error`."""
+    if not expected_state or not secrets.compare_digest(query.get("state", ""), expected_state):
+        record_event(tenant, actor, "admin_consent", "refused", "connect", {"reason": "state mismatch"})
+        raise StepError(
+            code="consent_state_mismatch",
+            message="This consent answer does not belong to the request Onramp made.",
+            explanation="The link was opened in another browser session, or it is older than your latest attempt.",
+            fix="Start admin consent again from this page.",
+        )
+    if query.get("error"):
+        record_event(tenant, actor, "admin_consent", "failed", "connect", {"error": query["error"]})
+        raise StepError(
+            code=f"consent_{query['error']}",
+            message=query.get("error_description") or "Microsoft did not grant admin consent.",
+            explanation="The consent page was cancelled or the account that signed in may not grant consent.",
+            fix="Sign in as a Global Administrator or Privileged Role Administrator and accept the consent.",
+        )
+    if query.get("admin_consent", "").lower() != "true" or not query.get("tenant"):
+        raise StepError(
+            code="consent_incomplete",
+            message="Microsoft's answer does not say that consent was granted.",
+            fix="Start admin consent again from this page.",
+        )
+    tenant.microsoft_tenant_id = query["tenant"]
+    tenant.client_id = connector_app_id(tenant)
+    tenant.save(update_fields=["microsoft_tenant_id", "client_id", "updated_at"])
+    record_event(
+        tenant, actor, "admin_consent", "succeeded", "connect", {"microsoft_tenant_id": tenant.microsoft_tenant_id}
+    )
+    return tenant
+
+
+def _licence(sku: Mapping[str, Any]) -> dict[str, Any]:
+    enabled = int((sku.get("prepaidUnits") or {}).get("enabled") or 0)
+    plans = [plan.get("servicePlanName", "") for plan in sku.get("servicePlans") or []]
+    return {
+        "sku_id": sku["skuId"],
+        "sku_part_number": sku.get("skuPartNumber", ""),
+        "free_units": max(0, enabled - int(sku.get("consumedUnits") or 0)),
+        "has_exchange": any(plan.startswith(EXCHANGE_PLAN_PREFIX) for plan in plans),
+    }
+
+
+def licences_from_skus(skus: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [_licence(sku) for sku in skus]
+
+
+def perform(ctx: StepContext) -> Outcome:
+    tenant = ctx.tenant
+    ctx.progress(10, "Signing in and reading the organisation")
+    reads: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    exchange_refused: PermissionMissing | None = None
+    org_config: dict[str, Any] = {}
+    with connector_clients(tenant) as ms:
+        for name, path, permission in _GRAPH_PROBES:
+            try:
+                reads[name] = ms.graph.get(path).get("value", [])
+            except PermissionMissing:
+                missing[name] = permission
+        ctx.progress(60, "Checking Exchange Online admin access")
+        try:
+            org_config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+        except PermissionMissing as error:
+            exchange_refused = error
+    if missing or exchange_refused:
+        raise _missing_access(tenant, sorted(set(missing.values())), exchange_refused)
+    organization = reads["organization"][0] if reads["organization"] else {}
+    domains = [
+        {"id": domain["id"], "is_default": bool(domain.get("isDefault")), "is_verified": bool(domain.get("isVerified"))}
+        for domain in reads["domains"]
+    ]
+    return Done(
+        {
+            "organization_name": organization.get("displayName", ""),
+            "microsoft_tenant_id": organization.get("id", tenant.microsoft_tenant_id),
+            "country": organization.get("countryLetterCode") or "",
+            "domains": domains,
+            "verified_domains": [domain["id"] for domain in domains if domain["is_verified"]],
+            "default_domain": next((d["id"] for d in domains if d["is_default"]), domains[0]["id"] if domains else ""),
+            "licences": licences_from_skus(reads["licences"]),
+            "exchange_organization": org_config.get("Name") or org_config.get("Identity") or "",
+        }
+    )
+
+
+def _missing_access(
+    tenant: Tenant, graph_permissions: list[str], exchange_refused: PermissionMissing | None
+) -> StepError:
+    app = tenant.client_id or "the connector app"
+    parts, fixes = [], []
+    if graph_permissions:
+        parts.append(f"Microsoft Graph application permission(s) {', '.join(graph_permissions)}")
+        fixes.append(_GRAPH_FIX.format(app=app, permissions=", ".join(graph_permissions)))
+    if exchange_refused is not None:
+        parts.append("the Exchange.ManageAsApp permission and the Exchange Administrator role")
+        fixes.append(_EXCHANGE_FIX.format(app=app))
+    return StepError(
+        code="permissions_missing",
+        message=f"Onramp's app is missing {' and '.join(parts)}.",
+        explanation="Microsoft refused these reads with the app's current grants, so later steps would fail.",
+        fix=" ".join(fixes),
+        request_id=getattr(exchange_refused, "request_id", ""),
+        extra={"missing_graph_permissions": graph_permissions, "exchange_role_missing": exchange_refused is not None},
+    )
+
+
+def verify(ctx: StepContext) -> dict[str, Any]:
+    """The connection still works: a token is issued and Exchange answers."""
+    with connector_clients(ctx.tenant) as ms:
+        ms.exchange.invoke_one("Get-OrganizationConfig")
+    return {"connection_verified": True}

@@ -1,0 +1,82 @@
+"""Running a tenant's steps without the browser (the `onramp` command): each step is queued for the worker through
+the engine, like the Run button does, and the next one is queued when it has finished."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tenants.models import Tenant
+from wizard import engine
+from wizard.models import FINISHED_STATUSES, StepState, StepStatus
+from wizard.steps.registry import steps_for
+
+POLL_SECONDS = 0.5
+STOPPING_STATUSES = (StepStatus.FAILED, StepStatus.NEEDS_INPUT, StepStatus.INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: `stopped_at` is the step that failed, needs input or is still waiting; None when every
+    step from the start has succeeded (or been skipped)."""
+
+    stopped_at: StepState | None
+    ran: list[str]
+
+    @property
+    def finished(self) -> bool:
+        return self.stopped_at is None
+
+
+def first_step_to_run(tenant: Tenant, requested: str | None = None) -> str | None:
+    """`requested`, else the first step neither succeeded nor skipped (None when all are)."""
+    if requested:
+        return requested
+    current = engine.resume_state(engine.ensure_states(tenant))
+    return current.step_id if current else None
+
+
+def run_steps(
+    tenant: Tenant,
+    *,
+    actor: str,
+    start: str,
+    inputs: dict[str, dict[str, Any]],
+    wait_on_microsoft: bool,
+    on_update: Callable[[StepState], None],
+    timeout: float,
+) -> RunOutcome:
+    """Queue each step from `start` on and follow it until it ends. `inputs` replaces a step's saved inputs (steps
+    without an entry keep theirs). Without `wait_on_microsoft`, the run returns at a step waiting on Microsoft:
+    the worker carries on with it, and running again resumes."""
+    ids = [step.id for step in steps_for(tenant.profile)]
+    ran: list[str] = []
+    deadline = time.monotonic() + timeout
+    for step_id in ids[ids.index(start) :]:
+        state = StepState.objects.get(tenant=tenant, step_id=step_id)
+        if not state.is_active:
+            state = engine.enqueue_step(tenant, step_id, actor, inputs=inputs.get(step_id))
+        ran.append(step_id)
+        state = _follow(state, wait_on_microsoft, on_update, deadline)
+        if state.status not in FINISHED_STATUSES:
+            return RunOutcome(state, ran)
+    return RunOutcome(None, ran)
+
+
+def _follow(
+    state: StepState, wait_on_microsoft: bool, on_update: Callable[[StepState], None], deadline: float
+) -> StepState:
+    seen: tuple[str, int, str] | None = None
+    while True:
+        state.refresh_from_db()
+        snapshot = (state.status, state.progress_percent, state.progress_message)
+        if snapshot != seen:
+            on_update(state)
+            seen = snapshot
+        if state.status in FINISHED_STATUSES or state.status in STOPPING_STATUSES:
+            return state
+        if state.status == StepStatus.WAITING and not wait_on_microsoft:
+            return state
+        if time.monotonic() > deadline:
+            return state
+        time.sleep(POLL_SECONDS)

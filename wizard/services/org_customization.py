@@ -1,0 +1,84 @@
+"""Step 1: organisation customisation. A dehydrated tenant cannot hold management scopes or role assignments until
+Enable-OrganizationCustomization has run and Exchange reports IsDehydrated false, which can take minutes. The same
+read tells the admin where the tenant stands on EWS before its shutdown in Exchange Online."""
+
+import time
+from typing import Any
+
+from wizard.errors import StepError
+from wizard.microsoft import connector_clients
+from wizard.microsoft.errors import ExchangeCmdletError
+from wizard.services.common import poll_delay
+from wizard.steps.registry import Done, Outcome, StepContext, Wait
+
+# Microsoft says customisation usually finishes within minutes; past this, something is wrong on their side.
+CUSTOMIZATION_TIMEOUT_SECONDS = 4 * 3600
+EWS_NOTE = (
+    "Exchange Online blocks EWS by default from 1 October 2026 unless the organisation allows it, and switches it "
+    "off for good on 1 April 2027. An integration that still uses EWS keeps working only until then; Microsoft "
+    "Graph, scoped by the RBAC for Applications assignment Onramp sets up in step 5, is the way forward."
+)
+
+
+def ews_state(config: dict[str, Any]) -> dict[str, Any]:
+    enabled = config.get("EwsEnabled")
+    if enabled is False:
+        summary = "EWS is switched off for this organisation: only Graph-based integrations will work."
+    elif config.get("EwsApplicationAccessPolicy") == "EnforceAllowList":
+        summary = "EWS is allowed only for the applications in the organisation's allow list."
+    elif enabled is True:
+        summary = "EWS is explicitly allowed for this organisation (until the April 2027 shutdown)."
+    else:
+        summary = "EWS follows Microsoft's default: allowed until 1 October 2026, blocked from then on."
+    return {
+        "ews_enabled": enabled,
+        "ews_application_access_policy": config.get("EwsApplicationAccessPolicy"),
+        "ews_allow_list": config.get("EwsAllowList") or [],
+        "ews_summary": summary,
+        "ews_note": EWS_NOTE,
+    }
+
+
+def perform(ctx: StepContext) -> Outcome:
+    with connector_clients(ctx.tenant) as ms:
+        ctx.progress(20, "Reading the organisation configuration")
+        config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+        result = ews_state(config)
+        if not config.get("IsDehydrated"):
+            return Done({**result, "is_dehydrated": False})
+        requested_at = ctx.previous_result.get("customization_requested_at")
+        if requested_at is None:
+            ctx.progress(50, "Enabling organisation customisation")
+            try:
+                ms.exchange.invoke("Enable-OrganizationCustomization")
+            except ExchangeCmdletError as error:
+                # Exchange answers "not required" when a previous request already went through.
+                if error.short_type != "OrganizationCustomizationNotRequiredException":
+                    raise
+            requested_at = time.time()
+    waited = time.time() - requested_at
+    if waited > CUSTOMIZATION_TIMEOUT_SECONDS:
+        raise StepError(
+            code="customization_timeout",
+            message=f"Exchange still reports IsDehydrated after {int(waited // 60)} minutes.",
+            explanation="Enable-OrganizationCustomization normally completes within minutes.",
+            fix="Run Get-OrganizationConfig | Format-List IsDehydrated in Exchange Online PowerShell; if it stays "
+            "True, open a Microsoft support case, then retry this step.",
+        )
+    return Wait(
+        seconds=poll_delay(waited),
+        waiting_for="Exchange Online to finish enabling organisation customisation (usually a few minutes)",
+        result={**result, "is_dehydrated": True, "customization_requested_at": requested_at},
+    )
+
+
+def verify(ctx: StepContext) -> dict[str, Any]:
+    with connector_clients(ctx.tenant) as ms:
+        config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+    if config.get("IsDehydrated"):
+        raise StepError(
+            code="still_dehydrated",
+            message="Exchange Online still reports IsDehydrated true.",
+            fix="Run this step again; it enables customisation and waits for it.",
+        )
+    return {"is_dehydrated": False, "customization_requested_at": None}

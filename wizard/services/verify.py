@@ -1,0 +1,141 @@
+"""Step 6: verify. For every room: Exchange says the integration's app is in scope for it
+(Test-ServicePrincipalAuthorization), and, when the integration's secret is known, the app really opens its
+calendar through Graph. A control mailbox that is not a room must be out of scope. Rooms added to the tenant but in
+no list, and rooms that disappeared, are reported as drift. Results go on the Room rows, for the per-room table."""
+
+
+from django.db import transaction
+
+from tenants.models import SecretKind, Tenant
+from tenants.secrets import has_secret
+from wizard.errors import StepError
+from wizard.microsoft import connector_clients, integration_clients, parallel
+from wizard.microsoft.errors import NotFound, PermissionMissing
+from wizard.models import MembershipStatus, Room, VerificationStatus
+from wizard.services.common import required_result
+from wizard.services.rooms import ROOM_MAILBOX
+from wizard.services.scoped_access import ROLE
+from wizard.steps.registry import Done, Outcome, StepContext
+
+STEP_ID = "verify"
+
+
+def _in_scope(exchange, app_id: str, mailbox: str) -> bool | None:
+    """True/False as Exchange evaluates the app's role for this mailbox; None when the mailbox does not exist."""
+    try:
+        rows = exchange.invoke("Test-ServicePrincipalAuthorization", Identity=app_id, Resource=mailbox)
+    except NotFound:
+        return None
+    return any(row.get("RoleName") == ROLE and row.get("InScope") is True for row in rows)
+
+
+def _calendar_reads(tenant: Tenant, addresses: list[str]) -> dict[str, str]:
+    """For each mailbox, '' when the integration's app opened its calendar, else why not."""
+    with integration_clients(tenant) as app:
+        answers = app.graph.batch(
+            [{"method": "GET", "url": f"/users/{address}/calendar?$select=id"} for address in addresses]
+        )
+    reasons = {}
+    for address, answer in zip(addresses, answers, strict=True):
+        if answer.ok:
+            reasons[address] = ""
+        elif isinstance(answer.error, PermissionMissing):
+            reasons[address] = "The integration's app was refused the calendar (ErrorAccessDenied)."
+        else:
+            reasons[address] = f"Calendar read failed: {answer.error.code}: {answer.error.message}"
+    return reasons
+
+
+def perform(ctx: StepContext) -> Outcome:
+    tenant = ctx.tenant
+    app_id = required_result(tenant, "scoped_access", "app_id", "Scoped access")
+    control = (ctx.inputs.get("control_mailbox") or "").lower() or required_result(
+        tenant, "service_account", "user_principal_name", "Service account"
+    )
+    rooms = list(Room.objects.filter(tenant=tenant).exclude(membership_status=MembershipStatus.PENDING))
+    addresses = [room.address for room in rooms]
+    total = len(addresses) + 1
+    checked = 0
+    scope: dict[str, bool | None] = {}
+    with connector_clients(tenant) as ms:
+        ctx.progress(2, "Reading the tenant's room mailboxes")
+        directory = {
+            mailbox["PrimarySmtpAddress"].lower()
+            for mailbox in ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails=ROOM_MAILBOX, ResultSize="Unlimited")
+        }
+
+        def done(outcome) -> None:
+            nonlocal checked
+            scope[outcome.item] = outcome.result()
+            checked += 1
+            if checked % 10 == 0 or checked == total:
+                ctx.progress(5 + int(75 * checked / total), f"Checked the scope of {checked} of {total} mailboxes")
+
+        parallel(lambda address: _in_scope(ms.exchange, app_id, address), [*addresses, control], on_done=done)
+    calendar: dict[str, str] = {}
+    if has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
+        ctx.progress(85, "Reading calendars as the integration")
+        calendar = _calendar_reads(tenant, [*addresses, control])
+    return _report(ctx, rooms, scope, calendar, control, directory)
+
+
+def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
+    """'' when the room passes, else the reason it fails."""
+    if scope is None:
+        return "The mailbox no longer exists in the tenant."
+    if not scope:
+        return f"Not in the scope of {ROLE}: the room is not a member of any room list the scope names."
+    return calendar_reason or ""
+
+
+def _report(
+    ctx: StepContext,
+    rooms: list[Room],
+    scope: dict[str, bool | None],
+    calendar: dict[str, str],
+    control: str,
+    directory: set[str],
+) -> Outcome:
+    failed = []
+    for room in rooms:
+        reason = _room_verdict(room.address, scope[room.address], calendar.get(room.address))
+        room.verification_status = VerificationStatus.FAIL if reason else VerificationStatus.PASS
+        room.reason = reason[:500]
+        if reason:
+            failed.append({"address": room.address, "reason": reason})
+    with transaction.atomic():
+        Room.objects.bulk_update(rooms, ["verification_status", "reason", "updated_at"], batch_size=500)
+    listed = {room.address for room in rooms}
+    control_in_scope = bool(scope.get(control))
+    control_calendar_opened = calendar.get(control) == ""
+    result = {
+        "rooms_checked": len(rooms),
+        "rooms_passed": len(rooms) - len(failed),
+        "rooms_failed": len(failed),
+        "failures": failed[:200],
+        "control_mailbox": control,
+        "control_out_of_scope": not control_in_scope and not control_calendar_opened,
+        "calendar_checked": bool(calendar),
+        "drift": {
+            "unlisted_rooms": sorted(directory - listed),
+            "gone_rooms": sorted(address for address in listed if scope.get(address) is None),
+        },
+    }
+    if failed or not result["control_out_of_scope"]:
+        problems = []
+        if failed:
+            problems.append(f"{len(failed)} of {len(rooms)} room(s) failed")
+        if control_in_scope:
+            problems.append(f"the control mailbox {control} is in scope")
+        elif control_calendar_opened:
+            problems.append(f"the integration opened the calendar of the control mailbox {control}")
+        raise StepError(
+            code="verification_failed",
+            message="Verification failed: " + "; ".join(problems) + ".",
+            explanation="Each failing room has its reason in the room table. A control mailbox within reach means "
+            "the integration can open mailboxes that are not rooms.",
+            fix="Run “Rooms” and “Scoped access” again for rooms outside the scope; for a control mailbox within "
+            "reach, check the app's permissions in Entra ID and its other Exchange role assignments.",
+            extra={"result": result},
+        )
+    return Done(result)
