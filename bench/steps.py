@@ -1,0 +1,348 @@
+"""Rooms and verify: Onramp's steps 4 and 6 over 2,000 rooms against the sandbox at 250 ms latency per call and a
+budget of 10 calls a second, next to the budget-limited lower bound; and, for rooms, the article's loop (one
+`Add-DistributionGroupMember` per room, one after another) under the same settings.
+
+Onramp runs as deployed: a Celery worker process on Redis (the shared rate limit) and PostgreSQL, the sandbox in
+this process. The earlier steps are run first through the engine with the sandbox's latency and budget off; only
+the measured step runs under them. Its wall time is the step's own (`started_at` to `finished_at`, written by the
+worker), so queueing before it starts is not counted; its calls are the sandbox's own counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.djangoenv import setup_django
+from bench.report import BenchResult, Target
+
+DATABASE = "onramp_bench_steps"
+ROOT = Path(__file__).resolve().parent.parent
+LATENCY_MS = 250
+BUDGET_CALLS_PER_SECOND = 10
+FULL_ROOMS = 2_000
+QUICK_ROOMS = 100
+LIST_SIZE = 75
+TARGET_RATIO = 1.2
+TARGET_SPEEDUP = 10.0
+# Sandbox call-count keys that take no slot of the tenant's budget: the identity platform, and the envelope of a
+# Graph $batch (each request inside it is admitted and counted on its own).
+UNBUDGETED_PREFIXES = ("GET /{tenant}", "POST /{tenant}", "identity", "POST /$batch")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(condition: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+    return value
+
+
+@contextlib.contextmanager
+def _redis(scratch: Path) -> Iterator[str]:
+    """A private redis-server: the broker and the shared rate limit, as in production."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (make bench installs it)")
+    port = _free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with (scratch / "redis.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 10, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def _worker(env: dict[str, str]) -> Iterator[None]:
+    log_path = Path(env["ONRAMP_VAR_DIR"]) / "worker.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
+        "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: b"ready." in log_path.read_bytes(), 60, "the Celery worker", 0.5)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _run_step(tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout: float) -> Any:
+    """Queue one step for the worker, as the Run button does, and wait for it to end; fail loudly unless it
+    succeeded."""
+    from wizard import engine
+    from wizard.models import FINISHED_STATUSES, StepState, StepStatus
+
+    engine.enqueue_step(tenant, step_id, "bench", inputs=inputs)
+    stopped = (*FINISHED_STATUSES, StepStatus.FAILED, StepStatus.NEEDS_INPUT, StepStatus.INTERRUPTED)
+
+    def ended() -> Any:
+        state = StepState.objects.get(tenant=tenant, step_id=step_id)
+        return state if state.status in stopped else None
+
+    state = _wait(ended, timeout, f"step {step_id}")
+    if state.status not in FINISHED_STATUSES:
+        raise RuntimeError(f"step {step_id} ended {state.status}: {state.error_code} {state.error_message}")
+    return state
+
+
+def _prepare(info: dict[str, Any], through: str) -> Any:
+    """An Onramp tenant connected to the sandbox, its steps run up to and including `through`."""
+    from django.contrib.auth import get_user_model
+
+    from tenants.services import create_tenant
+    from wizard.services import rooms as rooms_service
+    from wizard.services.connect import save_sandbox_info
+    from wizard.steps.registry import steps_for
+
+    admin = get_user_model().objects.create_user("bench-admin", password=None)
+    tenant = create_tenant(creator=admin, display_name="Contoso (bench)", slug="bench")
+    tenant = save_sandbox_info(tenant, info, actor="bench")
+    inputs = {"rooms": rooms_service.all_rooms_inputs(confirmed=True)}
+    for step in steps_for(tenant.profile):
+        _run_step(tenant, step.id, inputs.get(step.id), timeout=600)
+        if step.id == through:
+            return tenant
+    raise ValueError(f"no step {through}")
+
+
+def _budgeted_calls(counts: dict[str, int]) -> int:
+    return sum(n for key, n in counts.items() if not key.startswith(UNBUDGETED_PREFIXES))
+
+
+def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    calls = Counter(after["calls"])
+    calls.subtract(before["calls"])
+    counts = {key: n for key, n in calls.items() if n}
+    return {
+        "calls": counts,
+        "budgeted_calls": _budgeted_calls(counts),
+        "writes": after["writes"] - before["writes"],
+        "throttled": after["throttled"] - before["throttled"],
+        "faults": after["faults"] - before["faults"],
+    }
+
+
+def _timed_step(sandbox: Any, tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout: float) -> dict:
+    """Run `step_id` under the benchmark's latency and budget; its wall time, calls and lower bound."""
+    sandbox.control.set_knobs(latency_ms=LATENCY_MS, budget_rps=BUDGET_CALLS_PER_SECOND)
+    before = sandbox.control.calls()
+    queued = time.monotonic()
+    state = _run_step(tenant, step_id, inputs, timeout)
+    queued_to_done = time.monotonic() - queued
+    calls = _delta(before, sandbox.control.calls())
+    sandbox.control.set_knobs(latency_ms=0, budget_rps=0)
+    wall = (state.finished_at - state.started_at).total_seconds()
+    bound = calls["budgeted_calls"] / BUDGET_CALLS_PER_SECOND
+    return {
+        "wall_seconds": round(wall, 2),
+        "queued_to_done_seconds": round(queued_to_done, 2),
+        "lower_bound_seconds": round(bound, 2),
+        "ratio": round(wall / bound, 3) if bound else None,
+        **calls,
+        "result": {key: value for key, value in state.result.items() if not isinstance(value, list | dict)},
+    }
+
+
+def _room_placement(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """From the sandbox's own state: rooms in no room list, rooms in more than one (or twice in one), list sizes."""
+    rooms = {user["userPrincipalName"].lower() for user in snapshot["users"] if user["kind"] == "room"}
+    lists = [group for group in snapshot["groups"] if group["recipientTypeDetails"] == "RoomList"]
+    placements = Counter(member.lower() for group in lists for member in group["members"])
+    return {
+        "rooms": len(rooms),
+        "lists": len(lists),
+        "largest_list": max((len(group["members"]) for group in lists), default=0),
+        "lost": len(rooms - placements.keys()),
+        "duplicated": sum(1 for room in rooms if placements[room] > 1),
+    }
+
+
+class _ArticleShell:
+    """The article's PowerShell loop, as plain HTTPS calls to the admin API: one cmdlet per call, one call at a
+    time, a throttled call waited out by its Retry-After and sent again (as the Exchange module does)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.session = requests.Session()
+        self.session.trust_env = False  # REQUESTS_CA_BUNDLE would override the sandbox's CA
+        self.session.verify = info["ca_bundle"]
+        token = self.session.post(
+            f"{info['authority']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": info["client_id"],
+                "client_secret": info["client_secret"],
+                "scope": info["exchange_scope"],
+            },
+            timeout=30,
+        )
+        token.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        self.url = f"{info['exchange_admin_url']}/InvokeCommand"
+        self.throttled = 0
+
+    def invoke(self, cmdlet: str, **parameters: Any) -> None:
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
+        while True:
+            response = self.session.post(self.url, json=body, timeout=60)
+            if response.status_code in (429, 503):
+                self.throttled += 1
+                time.sleep(float(response.headers.get("Retry-After", "1")))
+                continue
+            response.raise_for_status()
+            return
+
+
+def _article_loop(sandbox: Any, rooms: list[str], first_list: dict[str, Any]) -> dict[str, Any]:
+    """`New-DistributionGroup -RoomList` for each further bucket of 75, then `Add-DistributionGroupMember` per
+    room, in order; the first list exists already (the article's previous step)."""
+    shell = _ArticleShell(sandbox.info)
+    name, alias, domain = first_list["name"], first_list["alias"], first_list["address"].partition("@")[2]
+    sandbox.control.set_knobs(latency_ms=LATENCY_MS, budget_rps=BUDGET_CALLS_PER_SECOND)
+    before = sandbox.control.calls()
+    started = time.monotonic()
+    for bucket, start in enumerate(range(0, len(rooms), LIST_SIZE), start=1):
+        list_name = name if bucket == 1 else f"{name} {bucket:02d}"
+        if bucket > 1:
+            shell.invoke(
+                "New-DistributionGroup",
+                Name=list_name,
+                Alias=f"{alias}-{bucket:02d}",
+                PrimarySmtpAddress=f"{alias}-{bucket:02d}@{domain}",
+                RoomList=True,
+            )
+        for room in rooms[start : start + LIST_SIZE]:
+            shell.invoke("Add-DistributionGroupMember", Identity=list_name, Member=room)
+    wall = time.monotonic() - started
+    calls = _delta(before, sandbox.control.calls())
+    sandbox.control.set_knobs(latency_ms=0, budget_rps=0)
+    bound = calls["budgeted_calls"] / BUDGET_CALLS_PER_SECOND
+    return {"wall_seconds": round(wall, 2), "lower_bound_seconds": round(bound, 2), **calls}
+
+
+def _bench_rooms(name: str, room_count: int, env: dict[str, str]) -> BenchResult:
+    from sandbox.server import start_sandbox
+    from wizard.services import rooms as rooms_service
+
+    with start_sandbox(rooms=room_count) as sandbox, _worker(env):
+        tenant = _prepare(sandbox.info, through="room_list")
+        first_list = {**tenant.step_states.get(step_id="room_list").result}
+        onramp = _timed_step(
+            sandbox, tenant, "rooms", rooms_service.all_rooms_inputs(confirmed=True), timeout=room_count
+        )
+        onramp_placement = _room_placement(sandbox.control.state())
+    with start_sandbox(rooms=room_count) as sandbox:
+        sandbox.control.invoke(
+            "New-DistributionGroup",
+            Name=first_list["name"],
+            Alias=first_list["alias"],
+            PrimarySmtpAddress=first_list["address"],
+            RoomList=True,
+        )
+        rooms = sorted(u["userPrincipalName"] for u in sandbox.control.state()["users"] if u["kind"] == "room")
+        article = _article_loop(sandbox, rooms, first_list)
+        article_placement = _room_placement(sandbox.control.state())
+
+    settings = f"{room_count:,} rooms, {LATENCY_MS} ms latency, {BUDGET_CALLS_PER_SECOND} calls/s"
+    problems = onramp_placement["lost"] + onramp_placement["duplicated"]
+    return BenchResult(
+        name,
+        targets=[
+            Target(
+                "rooms step: wall time ÷ lower bound",
+                onramp["ratio"],
+                "<=",
+                TARGET_RATIO,
+                "×",
+                f"{onramp['wall_seconds']} s for {onramp['budgeted_calls']} calls; bound "
+                f"{onramp['lower_bound_seconds']} s; {settings}",
+            ),
+            Target(
+                "rooms step: speed-up over the article's loop",
+                round(article["wall_seconds"] / onramp["wall_seconds"], 1),
+                ">=",
+                TARGET_SPEEDUP,
+                "×",
+                f"article {article['wall_seconds']} s for {article['budgeted_calls']} calls",
+            ),
+            Target(
+                "rooms step: rooms lost or duplicated",
+                problems,
+                "<=",
+                0,
+                "rooms",
+                f"{onramp_placement['lost']} lost, {onramp_placement['duplicated']} duplicated; "
+                f"{onramp_placement['rooms']} rooms in {onramp_placement['lists']} lists of at most "
+                f"{onramp_placement['largest_list']}",
+            ),
+        ],
+        figures={
+            "settings": settings,
+            "onramp": {**onramp, "placement": onramp_placement},
+            "article_loop": {**article, "placement": article_placement},
+        },
+    )
+
+
+def _bench_verify(name: str, room_count: int, env: dict[str, str]) -> BenchResult:
+    from sandbox.server import start_sandbox
+
+    with start_sandbox(rooms=room_count) as sandbox, _worker(env):
+        tenant = _prepare(sandbox.info, through="scoped_access")
+        onramp = _timed_step(sandbox, tenant, "verify", None, timeout=room_count * 2)
+    settings = f"{room_count:,} rooms, {LATENCY_MS} ms latency, {BUDGET_CALLS_PER_SECOND} calls/s"
+    return BenchResult(
+        name,
+        targets=[
+            Target(
+                "verify step: wall time ÷ lower bound",
+                onramp["ratio"],
+                "<=",
+                TARGET_RATIO,
+                "×",
+                f"{onramp['wall_seconds']} s for {onramp['budgeted_calls']} calls; bound "
+                f"{onramp['lower_bound_seconds']} s; {settings}",
+            ),
+        ],
+        figures={"settings": settings, "onramp": onramp},
+    )
+
+
+def run(name: str, quick: bool) -> BenchResult:
+    room_count = QUICK_ROOMS if quick else FULL_ROOMS
+    with tempfile.TemporaryDirectory(prefix="onramp-bench-redis-") as scratch, _redis(Path(scratch)) as redis_url:
+        env = setup_django(
+            DATABASE,
+            {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)},
+        )
+        if name == "rooms":
+            return _bench_rooms(name, room_count, env)
+        return _bench_verify(name, room_count, env)
