@@ -120,7 +120,7 @@ def _page(call: Call, items: list[dict[str, Any]], context: str, default_top: in
 _EQ = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 
 
-def _filter_eq(call: Call, allowed: dict[str, Callable[[Any], Any]], resource: str) -> tuple[str, str] | None:
+def _filter_eq(call: Call, allowed: tuple[str, ...], resource: str) -> tuple[str, str] | None:
     expr = call.query.get("$filter")
     if not expr:
         return None
@@ -190,8 +190,7 @@ def get_domains(call: Call) -> Response:
 def list_users(call: Call) -> Response:
     _require(call, READ_USERS)
     tenant = call.tenant
-    clause = _filter_eq(call, {"userPrincipalName": 0, "mail": 0, "mailNickname": 0, "id": 0,
-                               "displayName": 0}, "User")
+    clause = _filter_eq(call, ("userPrincipalName", "mail", "mailNickname", "id", "displayName"), "User")
     users = [u for u in tenant.users.values() if tenant.visible(u)]
     rows = [_user_json(tenant, u) for u in users]
     if clause:
@@ -446,7 +445,7 @@ SP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.
 
 def list_service_principals(call: Call) -> Response:
     _require(call, SP_READ)
-    clause = _filter_eq(call, {"appId": 0, "displayName": 0, "id": 0}, "ServicePrincipal")
+    clause = _filter_eq(call, ("appId", "displayName", "id"), "ServicePrincipal")
     rows = [_sp_json(call, app_id) for app_id in call.tenant.entra_sps]
     if clause:
         prop, value = clause

@@ -126,9 +126,6 @@ class Knobs:
     exchange_page_size: int = 1000
     consent_refused: bool = False
 
-    # Knobs read only when the seed is (re)built; the others act immediately.
-    SEED_KNOBS = ("rooms", "equipment", "users")
-
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name: f for f in dataclasses.fields(self)}
         for key, value in values.items():
