@@ -8,7 +8,7 @@ from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Query
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from tenants.models import Profile, Tenant, TenantStatus
+from tenants.models import Profile, SecretKind, Tenant, TenantSecret, TenantStatus
 from wizard.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -19,9 +19,13 @@ from wizard.models import (
     StepStatus,
     VerificationStatus,
 )
+from wizard.rooms_csv import RowStatus
 from wizard.steps.registry import steps_for
 
 STUCK_AFTER = timedelta(hours=1)
+# The audit action wizard.services.service_account records when it shows the password.
+PASSWORD_REVEAL_ACTION = "reveal_service_account_password"
+PREVIEW_ROWS_SHOWN = 500
 DASHBOARD_PAGE_SIZE = 50
 ROOMS_PAGE_SIZE = 100
 TIMELINE_PAGE_SIZE = 100
@@ -204,6 +208,54 @@ def _display(value: object) -> str:
 def display_items(data: dict) -> list[tuple[str, str]]:
     """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted."""
     return [(key.replace("_", " ").capitalize(), _display(value)) for key, value in public_items(data)]
+
+
+def password_reveal(tenant: Tenant) -> AuditEvent | None:
+    """When and to whom the service account's current password was shown, if it was."""
+    secret = TenantSecret.objects.filter(tenant=tenant, kind=SecretKind.SERVICE_ACCOUNT_PASSWORD).first()
+    events = AuditEvent.objects.filter(tenant=tenant, action=PASSWORD_REVEAL_ACTION)
+    if secret is not None:
+        events = events.filter(created_at__gte=secret.updated_at)
+    return events.order_by("-created_at").first()
+
+
+@dataclass(frozen=True)
+class RoomsPreview:
+    rows: list[dict]
+    counts: list[tuple[str, str, int]]
+    total: int
+    applicable: int
+    hidden: int
+
+
+def rooms_preview(result: dict) -> RoomsPreview:
+    """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
+    a 50,000-row upload still renders a usable page."""
+    rows = result.get("preview") or []
+    applicable_statuses = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
+    ordered = sorted(rows, key=lambda row: (row.get("status") in applicable_statuses, row.get("line", 0)))
+    shown = [
+        {
+            **row,
+            "status_label": RowStatus(row["status"]).label
+            if row.get("status") in RowStatus.values
+            else row.get("status", ""),
+        }
+        for row in ordered[:PREVIEW_ROWS_SHOWN]
+    ]
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row.get("status", "")] = by_status.get(row.get("status", ""), 0) + 1
+    counts = [
+        (status.value, status.label, by_status[status.value]) for status in RowStatus if by_status.get(status.value)
+    ]
+    return RoomsPreview(
+        rows=shown,
+        counts=counts,
+        total=len(rows),
+        applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
+        hidden=max(0, len(rows) - len(shown)),
+    )
 
 
 def step_states(tenant: Tenant) -> list[StepState]:

@@ -13,14 +13,14 @@ from django_htmx.http import reswap, retarget
 
 from tenants.access import can_change_secrets, can_operate, get_tenant_for
 from tenants.models import SecretKind, Tenant
-from tenants.secrets import has_secret, read_secret
+from tenants.secrets import has_secret
 from wizard import engine, selectors
 from wizard.errors import IllegalTransition, StepError
-from wizard.models import AuditEvent, StepState, StepStatus
+from wizard.models import StepState, StepStatus
+from wizard.services import connect, service_account
 from wizard.steps.registry import Step, get_step, steps_for
 
 ROOM_STEPS = ("rooms", "verify")
-PASSWORD_REVEALED = "reveal_password"
 
 
 def _step_or_404(tenant: Tenant, step_id: str) -> Step:
@@ -52,7 +52,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
     index = [s.id for s in steps].index(step.id)
     may_run = _may_run(request, tenant, step)
     if form is None and step.form is not None and may_run:
-        form = step.form(tenant=tenant, state=state)
+        form = step.form(tenant=tenant, state=state, actor=request.user.get_username())
     context = {
         "tenant": tenant,
         "step": step,
@@ -70,8 +70,12 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
     }
     if step.id in ROOM_STEPS:
         context.update(_rooms_context(request, tenant, step))
+    if step.id == "connect":
+        context["may_connect"] = can_change_secrets(request.user, tenant)
     if step.id == "service_account":
         context.update(_password_context(request, tenant))
+    if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
+        context["preview"] = selectors.rooms_preview(state.result)
     return context
 
 
@@ -88,10 +92,9 @@ def _rooms_context(request: HttpRequest, tenant: Tenant, step: Step) -> dict:
 
 
 def _password_context(request: HttpRequest, tenant: Tenant) -> dict:
-    revealed = AuditEvent.objects.filter(tenant=tenant, action=PASSWORD_REVEALED).first()
     return {
         "password_stored": has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD),
-        "password_revealed": revealed,
+        "password_revealed": selectors.password_reveal(tenant),
         "may_see_password": can_change_secrets(request.user, tenant),
     }
 
@@ -156,12 +159,9 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     state = StepState.objects.get(tenant=tenant, step_id=step.id)
     inputs = None
     if step.form is not None:
-        form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
+        form = step.form(request.POST, request.FILES, tenant=tenant, state=state, actor=request.user.get_username())
         if not form.is_valid():
             return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
-        if getattr(form, "needs_confirmation", False):
-            # The rooms CSV: show what would be applied; the admin confirms in a second POST.
-            return render(request, "wizard/step.html", _step_context(request, tenant, step, form))
         inputs = form.to_inputs()
     action = "retry" if state.status == StepStatus.FAILED else "run"
     _enqueue(request, tenant, step, inputs=inputs, action=action)
@@ -205,8 +205,6 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
-    from wizard.services import connect
-
     redirect_uri = request.build_absolute_uri(reverse("tenants:consent_callback"))
     try:
         url, state = connect.admin_consent_url(tenant, redirect_uri=redirect_uri)
@@ -226,8 +224,6 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
     tenant = get_tenant_for(request.user, pending["slug"])
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
-    from wizard.services import connect
-
     actor = request.user.get_username()
     try:
         connect.complete_admin_consent(tenant, query=request.GET, expected_state=pending["state"], actor=actor)
@@ -245,10 +241,7 @@ def reveal_password(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
-    already = AuditEvent.objects.filter(tenant=tenant, action=PASSWORD_REVEALED).exists()
-    password = None if already else read_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
-    if password is not None:
-        engine.record_event(tenant, request.user.get_username(), PASSWORD_REVEALED, "succeeded", "service_account")
+    password = service_account.reveal_password_once(tenant, request.user.get_username())
     context = {"tenant": tenant, "password": password, **_password_context(request, tenant)}
     return render(request, "wizard/_password.html", context)
 

@@ -271,7 +271,9 @@ def test_service_account_password_is_shown_once_to_the_tenants_admin(tenant, adm
     second = admin_client.post(reverse("wizard:reveal_password", args=[tenant.slug])).content.decode()
     assert "S3cret-Pa55word!" not in second
     assert "not shown again" in second
-    assert AuditEvent.objects.filter(tenant=tenant, action="reveal_password", actor="alice").count() == 1
+    assert (
+        AuditEvent.objects.filter(tenant=tenant, action="reveal_service_account_password", actor="alice").count() == 1
+    )
 
 
 def test_activation_page_and_json(tenant, admin_client):

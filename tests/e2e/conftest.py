@@ -1,0 +1,135 @@
+"""Real Chromium (Debian's) driven by Playwright against pytest-django's live server, with a real Celery worker
+and the sandbox tenant. Screenshots go to tests/artifacts/ at 1280 and 360 px wide."""
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+# Playwright's sync API runs an event loop in this thread; Django refuses database access from a thread with a
+# running loop unless told that this is deliberate.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+WIDE = {"width": 1280, "height": 900}
+NARROW = {"width": 360, "height": 780}
+PASSWORD = "e2e-Password-1234"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def browser_friendly_settings(settings) -> None:
+    """The live server speaks plain http on loopback: production's secure cookies would never come back, and
+    collectstatic's manifest is not built for a test run."""
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class BrowserSession:
+    """One signed-in person in their own browser context, collecting the page's console errors."""
+
+    def __init__(self, context: BrowserContext, base_url: str) -> None:
+        self.context = context
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.page = self.new_page()
+
+    def new_page(self) -> Page:
+        page = self.context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def goto(self, path: str) -> Page:
+        self.page.goto(self.base_url + path)
+        return self.page
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> Page:
+        page = self.goto("/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+        return page
+
+
+@pytest.fixture
+def open_browser(browser: Browser, live_server) -> Iterator[Callable[[], BrowserSession]]:
+    """A factory of fresh browser contexts (a new person, or the same person after closing the browser)."""
+    sessions: list[BrowserSession] = []
+
+    def factory() -> BrowserSession:
+        # The sandbox's HTTPS uses a throwaway CA that only Onramp's own client trusts.
+        context = browser.new_context(viewport=WIDE, ignore_https_errors=True)
+        context.set_default_timeout(15_000)
+        session = BrowserSession(context, live_server.url)
+        sessions.append(session)
+        return session
+
+    yield factory
+    errors = [error for session in sessions for error in session.errors]
+    for session in sessions:
+        session.context.close()
+    assert errors == [], "the pages logged errors"
+
+
+@pytest.fixture
+def make_user(transactional_db) -> Callable[..., object]:
+    def factory(username: str, **fields) -> object:
+        return get_user_model().objects.create_user(username, password=PASSWORD, **fields)
+
+    return factory
+
+
+def screenshot(page: Page, name: str) -> list[Path]:
+    """The page as a person sees it, wide and on a phone: tests/artifacts/<name>-1280.png and -360.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
+    original = page.viewport_size
+    paths = []
+    for size in (WIDE, NARROW):
+        page.set_viewport_size(size)
+        path = ARTIFACTS / f"{safe}-{size['width']}.png"
+        page.screenshot(path=str(path), full_page=True)
+        paths.append(path)
+    page.set_viewport_size(original or WIDE)
+    return paths

@@ -1,0 +1,165 @@
+"""The support console: staff only, filters, search, pagination, CSV export, a fixed number of queries, no secret."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tenants.models import SecretKind
+from tenants.secrets import store_secret
+from tenants.services import create_tenant
+from tenants.support import neutralise
+from wizard.models import StepState, StepStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def make_tenants(count: int, prefix: str = "org") -> list:
+    creator = get_user_model().objects.create_user(f"{prefix}-creator")
+    return [
+        create_tenant(creator=creator, display_name=f"{prefix} {n:03}", slug=f"{prefix}-{n:03}") for n in range(count)
+    ]
+
+
+def set_state(tenant, step_id: str, **fields) -> None:
+    StepState.objects.filter(tenant=tenant, step_id=step_id).update(**fields)
+
+
+def test_console_is_a_404_to_tenant_admins(tenant, admin_client):
+    for url in (
+        reverse("tenants:support"),
+        reverse("tenants:support_export"),
+        reverse("tenants:support_tenant", args=[tenant.slug]),
+    ):
+        assert admin_client.get(url).status_code == 404, url
+
+
+def test_console_needs_sign_in(client):
+    response = client.get(reverse("tenants:support"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_support_home_is_the_console(support_client):
+    assert support_client.get(reverse("tenants:home"))["Location"] == reverse("tenants:support")
+
+
+def test_dashboard_lists_every_tenant_with_step_status_and_activity(tenant, other_tenant, support_client):
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
+    set_state(tenant, "org_customization", status=StepStatus.FAILED)
+    page = support_client.get(reverse("tenants:support")).content.decode()
+    assert "Contoso" in page and "Fabrikam" in page
+    assert "Organisation customisation" in page
+    assert "Failed" in page
+    assert "Exchange Online (Microsoft 365)" in page
+
+
+@pytest.mark.parametrize(
+    ("filter_name", "fields", "expected"),
+    [
+        ("failed", {"status": StepStatus.FAILED}, True),
+        ("waiting", {"status": StepStatus.WAITING, "waiting_since": timezone.now()}, True),
+        ("active", {"status": StepStatus.RUNNING, "started_at": timezone.now()}, True),
+        ("stuck", {"status": StepStatus.RUNNING, "started_at": timezone.now() - timedelta(hours=2)}, True),
+        ("stuck", {"status": StepStatus.RUNNING, "started_at": timezone.now() - timedelta(minutes=5)}, False),
+        ("stuck", {"status": StepStatus.WAITING, "waiting_since": timezone.now() - timedelta(hours=3)}, True),
+        ("failed", {"status": StepStatus.SUCCEEDED}, False),
+    ],
+)
+def test_filters(tenant, other_tenant, support_client, filter_name, fields, expected):
+    set_state(tenant, "service_account", **fields)
+    page = support_client.get(reverse("tenants:support"), {"filter": filter_name}).content.decode()
+    assert ("Contoso" in page) is expected
+    assert "Fabrikam" not in page
+
+
+def test_search_by_name_slug_or_microsoft_tenant_id(tenant, other_tenant, support_client):
+    tenant.microsoft_tenant_id = "11111111-2222-3333-4444-555555555555"
+    tenant.save()
+    for query in ("conto", "CONTOSO", "11111111-2222-3333-4444-555555555555"):
+        page = support_client.get(reverse("tenants:support"), {"q": query}).content.decode()
+        assert "Contoso" in page and "Fabrikam" not in page, query
+
+
+def test_search_and_filters_swap_only_the_table_for_htmx(tenant, support_client):
+    response = support_client.get(
+        reverse("tenants:support"), {"q": "conto"}, headers={"HX-Request": "true", "HX-Target": "tenant-table"}
+    )
+    page = response.content.decode()
+    assert page.lstrip().startswith('<section id="tenant-table"')
+    assert "Contoso" in page
+
+
+def test_pagination(support_client):
+    make_tenants(55)
+    first = support_client.get(reverse("tenants:support")).content.decode()
+    assert "org 049" in first and "org 050" not in first
+    assert "Page 1 of 2" in first
+    second = support_client.get(reverse("tenants:support"), {"page": 2}).content.decode()
+    assert "org 050" in second and "org 054" in second
+
+
+def test_dashboard_query_count_does_not_grow_with_tenants(support_client):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert support_client.get(reverse("tenants:support")).status_code == 200
+        return len(captured)
+
+    make_tenants(3, "small")
+    few = queries()
+    make_tenants(40, "large")
+    for tenant in make_tenants(5, "failing"):
+        set_state(tenant, "rooms", status=StepStatus.FAILED)
+    assert queries() == few
+
+
+def test_export_csv_neutralises_formulas(support_client, support_user):
+    create_tenant(creator=support_user, display_name='=HYPERLINK("http://x")', slug="formula")
+    create_tenant(creator=support_user, display_name="Plain", slug="plain")
+    response = support_client.get(reverse("tenants:support_export"))
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["slug", "name", "profile"]
+    names = {row[1] for row in rows[1:]}
+    assert names == {'\'=HYPERLINK("http://x")', "Plain"}
+
+
+def test_export_follows_the_filter(tenant, other_tenant, support_client):
+    set_state(other_tenant, "connect", status=StepStatus.FAILED)
+    response = support_client.get(reverse("tenants:support_export"), {"filter": "failed"})
+    body = b"".join(response.streaming_content).decode()
+    assert "fabrikam" in body and "contoso" not in body
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1"])
+def test_neutralise(value):
+    assert neutralise(value) == "'" + value
+
+
+def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, support_client):
+    store_secret(tenant, SecretKind.CLIENT_SECRET, "very-secret-value")
+    store_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD, "another-secret")
+    set_state(
+        tenant,
+        "room_list",
+        status=StepStatus.FAILED,
+        error_code="ErrorAccessDenied",
+        error_message="Access is denied.",
+        error_detail={"request_id": "req-9"},
+    )
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED, result={"client_secret": "very-secret-value"})
+    page = support_client.get(reverse("tenants:support_tenant", args=[tenant.slug])).content.decode()
+    assert "create_tenant" in page and "alice" in page
+    assert "ErrorAccessDenied" in page and "req-9" in page
+    assert reverse("wizard:action", args=[tenant.slug, "room_list", "retry"]) in page
+    assert "very-secret-value" not in page and "another-secret" not in page
+
+
+def test_unknown_tenant_is_a_404(support_client):
+    assert support_client.get(reverse("tenants:support_tenant", args=["nope"])).status_code == 404
