@@ -101,14 +101,24 @@ def burst() -> int:
     return max(1, int(getattr(settings, "ONRAMP_CALLS_BURST", 1) or 1))
 
 
+_REDIS_RETRY_AFTER = 30.0  # seconds of local pacing after Redis failed, before trying it again
+_redis_down_until = 0.0
+
+
 def wait_for_slot(key: str, cost: int = 1) -> float:
     """Block until `key` (a Microsoft tenant) may make `cost` more calls; return the seconds waited."""
+    global _redis_down_until
     rate, size = calls_per_second(), burst()
+    shared = limiter()
+    if shared is not _local and time.monotonic() < _redis_down_until:
+        shared = _local  # Redis failed recently: do not wait for its connect timeout on every call
     try:
-        delay = limiter().reserve(key, rate, size, cost)
+        delay = shared.reserve(key, rate, size, cost)
     except redis.RedisError as exc:
-        # Losing Redis must not stop a setup half-way: pace this process alone and say so.
-        log.warning("rate limiter: Redis unavailable (%s); pacing this process only", type(exc).__name__)
+        # Losing Redis must not stop a setup half-way: pace this process alone for a while, and say so.
+        _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER
+        log.warning("rate limiter: Redis unavailable (%s); pacing this process only for %.0f s",
+                    type(exc).__name__, _REDIS_RETRY_AFTER)
         delay = _local.reserve(key, rate, size, cost)
     if delay > 0:
         time.sleep(delay)
