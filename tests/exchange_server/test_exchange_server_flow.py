@@ -14,7 +14,7 @@ from wizard.services.exchange_server import (
     script_sha256,
     script_text,
 )
-from wizard.steps.exchange_server import RoomsForm, ScopedAccessForm
+from wizard.steps.registry import get_step
 
 from .conftest import (
     ADMIN,
@@ -40,7 +40,9 @@ def run_manual_step(run_step, control, tenant, step_id, inputs=None):
     return state, checks
 
 
-def form_inputs(form_class, tenant, step_id, data=None, files=None):
+def form_inputs(tenant, step_id, data=None, files=None):
+    # The form as the step page finds it, through the registry.
+    form_class = get_step(tenant.profile, step_id).form
     form = form_class(data or {}, files, tenant=tenant, state=StepState.objects.get(tenant=tenant, step_id=step_id))
     assert form.is_valid(), form.errors
     return form.to_inputs()
@@ -76,7 +78,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     # Rooms: a CSV upload, split into lists of at most 75, each list's CSV offered for download.
     addresses = [f"room-{i:03d}@contoso.onmicrosoft.com" for i in range(1, ROOMS + 1)]
     upload = SimpleUploadedFile("rooms.csv", ("ResourceAccounts\n" + "\n".join(addresses)).encode())
-    rooms_inputs = form_inputs(RoomsForm, tenant, "rooms", files={"csv_file": upload})
+    rooms_inputs = form_inputs(tenant, "rooms", files={"csv_file": upload})
     state, _ = run_manual_step(run_step, control, tenant, "rooms", rooms_inputs)
     lists = state.result["room_lists"]
     assert [len(entry["members"]) for entry in lists] == [ROOM_LIST_MAX_MEMBERS, 5]
@@ -92,7 +94,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     assert state.status == StepStatus.NEEDS_INPUT
     dns = [rows[0]["DistinguishedName"] for rows in apply_script(control, tenant, "scoped_access")]
     assert any("O'Brien" in dn for dn in dns)
-    dn_inputs = form_inputs(ScopedAccessForm, tenant, "scoped_access", {"room_list_dns": "\r\n".join(dns)})
+    dn_inputs = form_inputs(tenant, "scoped_access", {"room_list_dns": "\r\n".join(dns)})
     _, checks = run_manual_step(run_step, control, tenant, "scoped_access", dn_inputs)
     scope, assignments = checks
     assert scope[0]["Name"] == f"{LIST_NAME} scope"

@@ -82,8 +82,7 @@ def register_profile(profile: str, steps: tuple[Step, ...]) -> None:
 
 def _load_profiles() -> None:
     # Imported here, not at module top, because the profile modules import this one.
-    from wizard.steps import exchange_online  # noqa: F401
-    from wizard.steps import exchange_server  # noqa: F401
+    from wizard.steps import exchange_online, exchange_server  # noqa: F401
 
 
 def steps_for(profile: str) -> tuple[Step, ...]:
