@@ -86,7 +86,7 @@ def _load_profiles() -> None:
 
 
 def steps_for(profile: str) -> tuple[Step, ...]:
-    if not _PROFILES:
+    if profile not in _PROFILES:
         _load_profiles()
     try:
         return _PROFILES[profile]
