@@ -17,10 +17,12 @@ from wizard.microsoft import connector_clients, parallel, ratelimit
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def within_budget(stamps: list[float], rate: float, burst: int = 1, slack: float = 0.02) -> bool:
-    """No window holds more calls than the budget allows: call i+k starts at least k/rate after call i."""
+def within_budget(stamps: list[float], rate: float, burst: int = 1) -> bool:
+    """No window holds more calls than the budget allows, give or take ONE call: call i+k starts at least
+    (k - burst) / rate after call i. The one call of tolerance absorbs the thread's wake-up jitter after its slot
+    (the stamps are taken after sleeping); a limiter that let a second extra call through would still fail."""
     stamps = sorted(stamps)
-    return all(stamps[i + k] - stamps[i] >= (k - burst + 1) / rate - slack
+    return all(stamps[i + k] - stamps[i] >= (k - burst) / rate - 0.002
                for i in range(len(stamps)) for k in range(1, len(stamps) - i))
 
 
@@ -50,7 +52,7 @@ def test_two_threads_share_the_budget_through_redis(redis_server, settings):
     stamps = slots_from_threads(f"test-{uuid.uuid4()}", threads=2, each=15)
     assert len(stamps) == 30
     assert within_budget(stamps, 20)
-    assert max(stamps) - min(stamps) <= 1.2 * 30 / 20
+    assert 28 / 20 <= max(stamps) - min(stamps) <= 1.2 * 30 / 20
 
 
 def test_two_processes_share_the_budget_through_redis(redis_server, settings):
@@ -75,7 +77,8 @@ def test_two_processes_share_the_budget_through_redis(redis_server, settings):
     per_process = [[float(line) for line in out.split()] for out in outputs]
     stamps = [s for out in per_process for s in out]
     assert [len(out) for out in per_process] == [15, 15]
-    assert within_budget(stamps, 20, slack=0.03)
+    assert within_budget(stamps, 20)
+    assert max(stamps) - min(stamps) >= 28 / 20
     # Both processes really ran at the same time: their slots interleave.
     assert min(per_process[0]) < max(per_process[1]) and min(per_process[1]) < max(per_process[0])
 
