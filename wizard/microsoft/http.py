@@ -66,11 +66,9 @@ def build_session(endpoints: Endpoints) -> requests.Session:
     session = _Session(proxy, no_proxy)
     if endpoints.ca_bundle:
         session.verify = endpoints.ca_bundle
-    # Retries belong to Transport (it must take a rate-limit slot per attempt); urllib3 only re-opens
-    # connections the pool finds dead, never re-sends a request.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=Retry(total=0, connect=1,
-                                                                                         read=0, status=0,
-                                                                                         redirect=0))
+    # Retries belong to Transport (it takes a rate-limit slot per attempt and honours Retry-After), so urllib3
+    # never re-sends a request by itself.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "Onramp/0.1 (+room mailbox setup)"
