@@ -41,18 +41,20 @@ def run_steps(
     *,
     actor: str,
     start: str,
+    until: str | None = None,
     inputs: dict[str, dict[str, Any]],
     wait_on_microsoft: bool,
     on_update: Callable[[StepState], None],
     timeout: float,
 ) -> RunOutcome:
-    """Queue each step from `start` on and follow it until it ends. `inputs` replaces a step's saved inputs (steps
-    without an entry keep theirs). Without `wait_on_microsoft`, the run returns at a step waiting on Microsoft:
-    the worker carries on with it, and running again resumes."""
+    """Queue each step from `start` (to `until`, or the last) and follow it until it ends. `inputs` replaces a
+    step's saved inputs (steps without an entry keep theirs). Without `wait_on_microsoft`, the run returns at a step
+    waiting on Microsoft: the worker carries on with it, and running again resumes."""
     ids = [step.id for step in steps_for(tenant.profile)]
     ran: list[str] = []
     deadline = time.monotonic() + timeout
-    for step_id in ids[ids.index(start) :]:
+    last = ids.index(until) if until else len(ids) - 1
+    for step_id in ids[ids.index(start) : last + 1]:
         state = StepState.objects.get(tenant=tenant, step_id=step_id)
         if not state.is_active:
             state = engine.enqueue_step(tenant, step_id, actor, inputs=inputs.get(step_id))

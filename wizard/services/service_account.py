@@ -92,16 +92,23 @@ def _wanted(ctx: StepContext) -> dict[str, str]:
 
 def perform(ctx: StepContext) -> Outcome:
     wanted = _wanted(ctx)
-    previous = ctx.previous_result
     upn = wanted["user_principal_name"]
+    previous = ctx.previous_result
     created_at = previous.get("created_at") if previous.get("user_principal_name") == upn else None
-    try:
-        with connector_clients(ctx.tenant) as ms:
-            return _provision(ctx, ms.graph, wanted, created_at)
-    except NotFound:
-        if _recently_created(created_at):
-            return _replication_wait(upn, created_at)
-        raise
+    with connector_clients(ctx.tenant) as ms:
+        ctx.progress(10, f"Looking for {upn}")
+        user = _find_user(ms.graph, upn)
+        if user is None:
+            if _recently_created(created_at):
+                return _replication_wait(upn, created_at)
+            ctx.progress(20, f"Creating {upn}")
+            user, created_at = _create_user(ctx, ms.graph, wanted), time.time()
+        try:
+            return _configure(ctx, ms.graph, wanted, user, created_at)
+        except NotFound:
+            if _recently_created(created_at):
+                return _replication_wait(upn, created_at)
+            raise
 
 
 def _recently_created(created_at: float | None) -> bool:
@@ -117,17 +124,9 @@ def _replication_wait(upn: str, created_at: float | None) -> Wait:
     )
 
 
-def _provision(ctx: StepContext, graph, wanted: dict[str, str], created_at: float | None) -> Outcome:
-    upn = wanted["user_principal_name"]
-    ctx.progress(10, f"Looking for {upn}")
-    user = _find_user(graph, upn)
-    created = created_at is not None
-    if user is None:
-        if _recently_created(created_at):
-            return _replication_wait(upn, created_at)
-        ctx.progress(20, f"Creating {upn}")
-        user, created_at = _create_user(ctx, graph, wanted), time.time()
-        created = True
+def _configure(
+    ctx: StepContext, graph, wanted: dict[str, str], user: dict[str, Any], created_at: float | None
+) -> Outcome:
     usage_location = wanted["usage_location"] or user.get("usageLocation") or wanted["country"]
     if user.get("usageLocation") != usage_location:
         ctx.progress(35, f"Setting the usage location to {usage_location}")
@@ -135,10 +134,10 @@ def _provision(ctx: StepContext, graph, wanted: dict[str, str], created_at: floa
     licence = _ensure_licence(ctx, graph, user)
     result = {
         "user_id": user["id"],
-        "user_principal_name": upn,
+        "user_principal_name": wanted["user_principal_name"],
         "display_name": user.get("displayName") or wanted["display_name"],
         "usage_location": usage_location,
-        "created": created,
+        "created": created_at is not None,
         "created_at": created_at,
         **licence,
     }
@@ -172,6 +171,11 @@ def _create_user(ctx: StepContext, graph, wanted: dict[str, str]) -> dict[str, A
 
 
 def _ensure_licence(ctx: StepContext, graph, user: dict[str, Any]) -> dict[str, Any]:
+    held_ids = {assigned.get("skuId") for assigned in user.get("assignedLicenses") or []}
+    previous = ctx.previous_result
+    if previous.get("sku_id") in held_ids:
+        # Checked on an earlier run (this one is re-checking the mailbox): no need to read the SKUs again.
+        return {"sku_id": previous["sku_id"], "sku_part_number": previous.get("sku_part_number", "")}
     ctx.progress(45, "Checking licences")
     licences = {lic["sku_id"]: lic for lic in licences_from_skus(graph.get("/subscribedSkus").get("value", []))}
     for assigned in user.get("assignedLicenses") or []:

@@ -73,6 +73,7 @@ class Command(BaseCommand):
             help="Run again from this step id (default: the first "
             "unfinished step, or the rooms step when rooms are given).",
         )
+        run_parser.add_argument("--until", help="Stop after this step id.")
         run_parser.add_argument("--yes", action="store_true", help="Apply the rooms preview without asking.")
         run_parser.add_argument(
             "--wait", action="store_true", help="Also wait while Microsoft provisions (mailbox, customisation)."
@@ -159,13 +160,23 @@ class Command(BaseCommand):
 
     # -- run -------------------------------------------------------------------------------------------------------
     def _run(
-        self, *, slug: str, actor: str, yes: bool, wait: bool, timeout: float, start: str | None, **options: Any
+        self,
+        *,
+        slug: str,
+        actor: str,
+        yes: bool,
+        wait: bool,
+        timeout: float,
+        start: str | None,
+        until: str | None,
+        **options: Any,
     ) -> None:
         tenant = self._tenant(slug)
         inputs = self._step_inputs(options, confirmed=yes)
         step_ids = [step.id for step in steps_for(tenant.profile)]
-        if start and start not in step_ids:
-            raise CommandError(f"No step {start!r}; steps are {', '.join(step_ids)}.")
+        for name in (start, until):
+            if name and name not in step_ids:
+                raise CommandError(f"No step {name!r}; steps are {', '.join(step_ids)}.")
         first = headless.first_step_to_run(tenant, start)
         if "rooms" in inputs and not start and (first is None or step_ids.index(first) > step_ids.index("rooms")):
             first = "rooms"  # new room choices apply to a tenant that had finished: re-run from the rooms step on
@@ -178,6 +189,7 @@ class Command(BaseCommand):
                 tenant,
                 actor=actor,
                 start=first,
+                until=until,
                 inputs=inputs,
                 wait_on_microsoft=wait,
                 on_update=self._print_update,
@@ -185,7 +197,7 @@ class Command(BaseCommand):
             )
             stopped = outcome.stopped_at
             if stopped is None:
-                self.stdout.write(self.style.SUCCESS(f"All steps of {slug} have succeeded."))
+                self.stdout.write(self.style.SUCCESS(f"{', '.join(outcome.ran)}: succeeded."))
                 self._print_status(tenant)
                 return
             if stopped.status == StepStatus.NEEDS_INPUT and stopped.step_id == "rooms" and self._confirm(stopped):

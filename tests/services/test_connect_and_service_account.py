@@ -1,0 +1,100 @@
+"""Steps 0-2 against the sandbox's awkward tenants: a wrong secret, a dehydrated organisation, slow mailboxes,
+replication lag, and no licence left."""
+
+from tenants.models import SecretKind
+from tenants.secrets import has_secret, store_secret
+from tests.services.conftest import connected_tenant, state_of
+from wizard.models import AuditEvent, StepStatus
+from wizard.services.service_account import reveal_password_once
+
+
+def test_wrong_client_secret_fails_connect_with_the_fix(sandbox_tenant, run_steps):
+    tenant = connected_tenant(sandbox_tenant)
+    store_secret(tenant, SecretKind.CLIENT_SECRET, "not-the-secret")
+
+    outcome = run_steps(tenant, until="connect")
+
+    state = outcome.stopped_at
+    assert state.step_id == "connect" and state.status == StepStatus.FAILED
+    assert state.error_code == "AADSTS7000215"
+    assert "client secret" in state.error_detail["explanation"].lower()
+    assert "New client secret" in state.error_detail["fix"]
+
+
+def test_connect_reads_the_organisation_and_names_a_missing_permission(sandbox_tenant, run_steps):
+    tenant = connected_tenant(sandbox_tenant)
+    sandbox_tenant.control.remove_connector_permission("Domain.Read.All")
+
+    failed = run_steps(tenant, until="connect").stopped_at
+
+    assert failed.error_code == "permissions_missing"
+    assert "Domain.Read.All" in failed.error_message and "Domain.Read.All" in failed.error_detail["fix"]
+    sandbox_tenant.control.grant_permission("Domain.Read.All")
+    assert run_steps(tenant, until="connect").finished
+    result = state_of(tenant, "connect").result
+    assert result["organization_name"] == "Contoso"
+    assert result["verified_domains"] == ["contoso.onmicrosoft.com", "contoso.com"]
+    assert result["default_domain"] == "contoso.com"
+
+
+def test_dehydrated_organisation_is_customised_and_waited_for(make_sandbox, run_steps):
+    sandbox = make_sandbox(dehydrated=True, customization_delay_s=3)
+    tenant = connected_tenant(sandbox)
+
+    outcome = run_steps(tenant, until="org_customization")
+
+    assert outcome.finished
+    assert sandbox.control.calls()["write_calls"] == {"Enable-OrganizationCustomization": 1}
+    assert sandbox.control.state()["organization"]["IsDehydrated"] is False
+    result = state_of(tenant, "org_customization").result
+    assert result["is_dehydrated"] is False and "1 April 2027" in result["ews_note"]
+    assert AuditEvent.objects.filter(tenant=tenant, step_id="org_customization", action="wait").exists()
+
+
+def test_service_account_waits_for_its_mailbox_without_holding_a_worker(make_sandbox, run_steps):
+    sandbox = make_sandbox(provisioning_delay_s=4)
+    tenant = connected_tenant(sandbox)
+
+    outcome = run_steps(tenant, until="service_account")
+
+    assert outcome.finished
+    state = state_of(tenant, "service_account")
+    assert state.attempts == 1  # one run of the step, re-scheduled while waiting rather than retried
+    assert state.result["mailbox_ready"] and state.result["sku_part_number"] == "O365_BUSINESS_PREMIUM"
+    wait = AuditEvent.objects.get(tenant=tenant, step_id="service_account", action="wait")
+    assert "mailbox of onramp-svc@contoso.com" in wait.detail["waiting_for"]
+    user = next(u for u in sandbox.control.state()["users"] if u["userPrincipalName"] == "onramp-svc@contoso.com")
+    assert user["hasMailbox"] and user["usageLocation"] == "US"
+    assert sandbox.control.calls()["calls"]["GET /users/{id}/mailboxSettings"] >= 2
+    password = reveal_password_once(tenant, "test")
+    assert password and len(password) == 24
+    assert reveal_password_once(tenant, "test") is None  # shown once; still stored until activation
+    assert has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
+
+
+def test_service_account_rides_out_replication_lag(make_sandbox, run_steps):
+    sandbox = make_sandbox(replication_lag_s=3)
+    tenant = connected_tenant(sandbox)
+
+    outcome = run_steps(
+        tenant, until="service_account", inputs={"service_account": {"user_principal_name": "svc@contoso.com"}}
+    )
+
+    assert outcome.finished, outcome.stopped_at.error_message
+    assert sandbox.control.calls()["write_calls"]["POST /users"] == 1  # never created twice
+    assert state_of(tenant, "service_account").result["user_principal_name"] == "svc@contoso.com"
+
+
+def test_no_free_licence_is_a_clear_error_naming_the_sku(make_sandbox, run_steps):
+    sandbox = make_sandbox(free_licenses=0)
+    tenant = connected_tenant(sandbox)
+
+    state = run_steps(tenant, until="service_account").stopped_at
+
+    assert state.step_id == "service_account" and state.error_code == "no_free_exchange_licence"
+    assert "O365_BUSINESS_PREMIUM: 0 free" in state.error_message
+    assert "POWER_BI_STANDARD: no Exchange Online plan" in state.error_message
+    assert "O365_BUSINESS_PREMIUM" in state.error_detail["fix"]
+    sandbox.control.set_knobs(free_licenses=1)
+    assert run_steps(tenant, until="service_account").finished
+    assert sandbox.control.calls()["write_calls"]["POST /users"] == 1  # the account made by the first run is adopted
