@@ -2,9 +2,9 @@
 otherwise be allowed), refuses a POST without the token; the same POST with the token gets past the check."""
 
 import pytest
-from conftest import all_routes
 from django.test import Client
 
+from tests.security.urlwalk import all_routes
 from wizard.models import AuditEvent, StepState
 
 pytestmark = pytest.mark.django_db

@@ -3,11 +3,11 @@ step ids and every action, GET and POST: a tenant admin gets a 404 (or the 405 a
 page, and nothing changes. A new URL pattern must be classified here before this suite passes."""
 
 import pytest
-from conftest import Route, all_routes
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tenants.models import TenantSecret
+from tests.security.urlwalk import Route, all_routes
 from wizard.models import AuditEvent, StepState
 
 pytestmark = pytest.mark.django_db

@@ -6,11 +6,11 @@ import json
 import re
 
 import pytest
-from conftest import all_routes
 from django.test import Client
 
 from tenants.models import SecretKind, TenantSecret
 from tenants.secrets import read_secret, store_secret
+from tests.security.urlwalk import all_routes
 from wizard.engine import record_event
 from wizard.models import StepState
 
