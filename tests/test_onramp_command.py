@@ -1,0 +1,85 @@
+"""The `onramp` management command end to end: the sandbox tenant, the real worker, the same steps as the browser."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from tenants.models import SecretKind, Tenant
+from tenants.secrets import read_secret
+from wizard.models import AuditEvent
+
+
+def onramp(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("onramp", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def info_file(sandbox_tenant, tmp_path):
+    path = tmp_path / "sandbox.json"
+    path.write_text(json.dumps(sandbox_tenant.info))
+    return path
+
+
+def test_connect_run_status_and_verify_on_the_demo_tenant(sandbox_tenant, info_file, celery_worker):
+    call_command("setup_demo", stdout=io.StringIO())  # as `make run` does before connecting
+
+    out, _ = onramp("connect", "--slug", "demo", "--sandbox-info", str(info_file), "--actor", "make-run")
+
+    assert "Connected demo to Contoso" in out
+    tenant = Tenant.objects.get(slug="demo")
+    assert tenant.cloud == "custom" and tenant.microsoft_tenant_id == sandbox_tenant.info["tenant_id"]
+    assert read_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET) == sandbox_tenant.info["integration_client_secret"]
+    assert AuditEvent.objects.filter(tenant=tenant, actor="make-run", action="save_app_credentials").exists()
+
+    out, _ = onramp("run", "--slug", "demo", "--all-rooms", "--yes", "--wait")
+
+    assert "[rooms] succeeded" in out and "[activate] succeeded" in out
+    status = json.loads(onramp("status", "--slug", "demo", "--json")[0])
+    assert [step["id"] for step in status["steps"]] == [
+        "connect",
+        "org_customization",
+        "service_account",
+        "room_list",
+        "rooms",
+        "scoped_access",
+        "verify",
+        "activate",
+    ]
+    assert {step["status"] for step in status["steps"]} == {"succeeded"}
+    assert status["status"] == "active"
+    everyone = json.loads(onramp("status", "--json")[0])
+    assert [t["slug"] for t in everyone["tenants"]] == ["demo"]
+
+    out, _ = onramp("verify", "--slug", "demo")
+
+    assert "Rooms: 20 passed, 0 failed" in out and "out of scope" in out
+
+
+def test_run_without_yes_stops_at_the_rooms_preview(sandbox_tenant, info_file, celery_worker):
+    onramp("connect", "--slug", "contoso", "--sandbox-info", str(info_file))
+
+    with pytest.raises(SystemExit) as exit_info:
+        onramp("run", "--slug", "contoso", "--all-rooms")
+
+    assert exit_info.value.code == 2
+    writes = sandbox_tenant.control.calls()["write_calls"]
+    assert "Update-DistributionGroupMember" not in writes and "Add-DistributionGroupMember" not in writes
+
+
+def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenant, tmp_path, celery_worker):
+    path = tmp_path / "wrong.json"
+    path.write_text(json.dumps({**sandbox_tenant.info, "client_secret": "wrong"}))
+    err = io.StringIO()
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(
+            "onramp", "connect", "--slug", "contoso", "--sandbox-info", str(path), stdout=io.StringIO(), stderr=err
+        )
+
+    assert exit_info.value.code == 1
+    assert "connect failed: AADSTS7000215" in err.getvalue()
+    assert "Fix:" in err.getvalue() and "New client secret" in err.getvalue()
