@@ -246,10 +246,26 @@ def reveal_password(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "wizard/_password.html", context)
 
 
+# The order a person reads the summary in; jsonb does not keep the services' key order.
+SUMMARY_ORDER = (
+    "organization",
+    "tenant",
+    "tenant_id",
+    "service_account",
+    "room_lists",
+    "app_id",
+    "management_scope",
+    "role",
+    "rooms",
+)
+
+
 def _activation_summary(tenant: Tenant) -> dict:
     state = StepState.objects.filter(tenant=tenant, step_id="activate").first()
     summary = (state.result.get("summary") if state else None) or {}
-    return dict(selectors.public_items(summary))
+    items = dict(selectors.public_items(summary))
+    rank = {key: index for index, key in enumerate(SUMMARY_ORDER)}
+    return {key: items[key] for key in sorted(items, key=lambda key: (rank.get(key, len(rank)), key))}
 
 
 @require_GET
@@ -258,12 +274,13 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
     states = engine.ensure_states(tenant)
     state = next((s for s in states if s.step_id == "activate"), None)
     result = state.result if state else {}
+    webhook = result.get("webhook") or {}
     context = {
         "tenant": tenant,
         "state": state,
         "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_for(tenant.profile)],
-        "summary": _activation_summary(tenant),
-        "webhook": dict(selectors.public_items(result.get("webhook") or {})),
+        "summary": selectors.display_items(_activation_summary(tenant)),
+        "webhook": selectors.display_items(webhook) if webhook.get("status") != "not_configured" else [],
         "now": timezone.now(),
     }
     return render(request, "wizard/activation.html", context)

@@ -314,3 +314,34 @@ def test_result_never_shows_secret_keys(tenant, support_client):
     engine.record_event(tenant, "alice", "save", "succeeded", "connect", {"token": "tok-zzz", "client_id": "cid"})
     page = support_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
     assert "Contoso" in page and "zzz" not in page
+
+
+def test_rooms_preview_lists_problems_first_and_offers_confirm(tenant, admin_client, sent_tasks):
+    preview = [
+        {"line": 2, "address": "room-1@contoso.com", "status": "valid", "reason": ""},
+        {"line": 3, "address": "room-1@contoso.com", "status": "duplicate", "reason": "Same address as row 2."},
+        {"line": 4, "address": "=cmd()", "status": "formula", "reason": "Looks like a formula."},
+    ]
+    set_state(
+        tenant,
+        "rooms",
+        status=StepStatus.NEEDS_INPUT,
+        inputs={"source": "csv", "csv": {}},
+        result={"preview": preview, "preview_summary": {"valid": 1, "duplicate": 1, "formula": 1, "total": 3}},
+    )
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    assert page.index("Same address as row 2.") < page.index(
+        'room-1@contoso.com</td>\n        <td data-label="Status"><span class="pill status-valid"'
+    )
+    assert "Confirm and add 1 room" in page
+    assert 'name="confirm" value="1"' in page
+    assert "Choose other rooms instead" in page
+
+
+def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, support_client):
+    admin_page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert 'type="password"' in admin_page and "Consent as administrator" in admin_page
+    support_page = support_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert 'type="password"' not in support_page and "Consent as administrator" not in support_page
+    response = support_client.post(reverse("wizard:run", args=[tenant.slug, "connect"]), {"client_secret": "x"})
+    assert response.status_code == 404
