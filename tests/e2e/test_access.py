@@ -58,3 +58,18 @@ def test_keyboard_reaches_the_run_button_and_copy_works(open_browser, make_user)
             reached = True
             break
     assert reached, "Tab never reached the Run button"
+
+
+def test_exchange_server_steps_show_the_script_to_run(open_browser, make_user):
+    from wizard.steps.registry import steps_for
+
+    alice = make_user("alice")
+    create_tenant(creator=alice, display_name="On-prem Ltd", slug="onprem", profile="exchange_server")
+    browser = open_browser()
+    page = browser.sign_in("alice")
+    for index, step in enumerate(steps_for("exchange_server")):
+        browser.goto(f"/t/onprem/steps/{step.id}/")
+        expect(page.get_by_role("heading", name=step.title, exact=True, level=1)).to_be_visible()
+        if step.manual:
+            expect(page.locator(".powershell pre")).to_be_visible()
+        screenshot(page, f"exchange-server-step{index}-{step.id}")

@@ -345,3 +345,18 @@ def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, 
     assert 'type="password"' not in support_page and "Consent as administrator" not in support_page
     response = support_client.post(reverse("wizard:run", args=[tenant.slug, "connect"]), {"client_secret": "x"})
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("profile", ["exchange_online", "exchange_server"])
+def test_every_step_page_of_every_profile_renders(admin_user, admin_client, support_client, profile):
+    from tenants.services import create_tenant
+    from wizard.steps.registry import steps_for
+
+    tenant = create_tenant(
+        creator=admin_user, display_name=f"Org {profile}", slug=profile.replace("_", "-"), profile=profile
+    )
+    for step in steps_for(profile):
+        for client in (admin_client, support_client):
+            response = client.get(reverse("wizard:step", args=[tenant.slug, step.id]))
+            assert response.status_code == 200, (profile, step.id)
+            assert step.title in response.content.decode()
