@@ -28,9 +28,12 @@ def step(tenant: Tenant, step_id: str) -> StepState:
     return StepState.objects.get(tenant=tenant, step_id=step_id)
 
 
-def ended(tenant: Tenant, step_id: str, watchdog: bool = False) -> StepState | None:
+def ended(tenant: Tenant, step_id: str, watchdog: bool = False, supervised: Any = None) -> StepState | None:
     """The step once it has stopped running. With `watchdog`, first do what the periodic watch task does in
-    production (beat is not running in the tests): mark dead steps interrupted, send lost messages again."""
+    production (beat is not running in the tests): mark dead steps interrupted, send lost messages again. With a
+    `supervised` worker, start it again if it has exited, as the deployment's restart policy does."""
+    if supervised is not None and supervised.process is not None and supervised.process.poll() is not None:
+        supervised.start()
     if watchdog:
         engine.mark_interrupted_steps()
         engine.redeliver_lost_tasks()
@@ -38,15 +41,22 @@ def ended(tenant: Tenant, step_id: str, watchdog: bool = False) -> StepState | N
     return state if state.status in STOPPED else None
 
 
-def run_step(tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False) -> StepState:
+def run_step(
+    tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False, supervised: Any = None
+) -> StepState:
     """Queue a step as the Run button does, wait for it to stop, and insist it succeeded."""
     engine.enqueue_step(tenant, step_id, ADMIN, inputs=STEP_INPUTS.get(step_id))
-    return finished(tenant, step_id, timeout, watchdog)
+    return finished(tenant, step_id, timeout, watchdog, supervised)
 
 
-def finished(tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False) -> StepState:
+def finished(
+    tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False, supervised: Any = None
+) -> StepState:
     state = wait_for(
-        lambda: ended(tenant, step_id, watchdog), timeout, interval=1 if watchdog else 0.1, what=f"step {step_id}"
+        lambda: ended(tenant, step_id, watchdog, supervised),
+        timeout,
+        interval=1 if watchdog else 0.1,
+        what=f"step {step_id}",
     )
     assert state.status in FINISHED_STATUSES, f"{step_id} {state.status}: {state.error_code} {state.error_message}"
     return state
