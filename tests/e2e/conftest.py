@@ -32,12 +32,6 @@ NARROW = {"width": 360, "height": 780}
 PASSWORD = "e2e-Password-1234"
 
 
-def pytest_collection_modifyitems(items) -> None:
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.e2e)
-
-
 @pytest.fixture(autouse=True)
 def browser_friendly_settings(settings) -> None:
     """The live server speaks plain http on loopback: production's secure cookies would never come back, and
