@@ -37,6 +37,18 @@ def wait_for(condition: Callable[[], object], timeout: float = 30, interval: flo
         time.sleep(interval)
 
 
+@pytest.fixture(autouse=True)
+def plain_http_settings(settings) -> None:
+    """Test servers speak plain http on loopback and no collectstatic runs: production's secure cookies would
+    never come back and the manifest storage would have no manifest."""
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -122,8 +134,20 @@ class Worker:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
-                "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
             ],
             cwd=ROOT,
             env=self.env,

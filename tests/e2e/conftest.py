@@ -32,18 +32,6 @@ NARROW = {"width": 360, "height": 780}
 PASSWORD = "e2e-Password-1234"
 
 
-@pytest.fixture(autouse=True)
-def browser_friendly_settings(settings) -> None:
-    """The live server speaks plain http on loopback: production's secure cookies would never come back, and
-    collectstatic's manifest is not built for a test run."""
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not os.path.exists(CHROMIUM):

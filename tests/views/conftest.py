@@ -1,7 +1,10 @@
 """Users and tenants for the view tests: an admin with a tenant, a second tenant's admin, and support staff."""
 
+from collections.abc import Callable
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from tenants.models import Tenant
@@ -55,21 +58,7 @@ def support_client(support_user) -> Client:
 
 
 @pytest.fixture
-def sent_tasks(monkeypatch) -> list[tuple[int, str]]:
-    """Tasks the views queue, captured instead of sent: these tests look at pages, not at the worker."""
-    sent: list[tuple[int, str]] = []
-    # The test's transaction never commits, so on-commit sends run at once here.
-    monkeypatch.setattr("django.db.transaction.on_commit", lambda func, using=None, robust=False: func())
-    monkeypatch.setattr(
-        "wizard.engine._send_run_task", lambda state_id, task_id, countdown=None: sent.append((state_id, task_id))
-    )
-    return sent
-
-
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings) -> None:
-    """Production settings hash static names from collectstatic's manifest, which a test run does not build."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def pending_sends(db) -> Callable[[], int]:
+    """How many task sends the views have queued on commit. The test's transaction never commits, so they stay
+    pending and no worker is involved: these tests look at pages."""
+    return lambda: len(connection.run_on_commit)
