@@ -14,7 +14,7 @@ from tenants.models import Tenant
 from wizard.engine import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients, parallel
-from wizard.microsoft.errors import AlreadyExists
+from wizard.microsoft.errors import AlreadyExists, NotFound
 from wizard.models import MembershipStatus, Room
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, plan_room_lists
 from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classify_rows, summary
@@ -27,6 +27,9 @@ SOURCE_CSV = "csv"
 ROOM_MAILBOX = "RoomMailbox"
 EQUIPMENT_MAILBOX = "EquipmentMailbox"
 APPLIED_STATUSES = (RowStatus.VALID, RowStatus.ALREADY_MEMBER)
+# Calls in flight at once: enough to hide Microsoft's latency (~250 ms) behind the tenant's budget (~10 calls/s);
+# the client's shared rate limiter holds the pace, so more threads would only wait in the limiter.
+CONCURRENT_CALLS = 10
 
 
 def all_rooms_inputs(*, include_equipment: bool = False, confirmed: bool = False) -> dict[str, Any]:
@@ -59,14 +62,22 @@ def _preview_row(row: PreviewRow) -> dict[str, Any]:
 
 
 class _Lists:
-    """The tenant's room lists of this tenant's naming scheme, and their members, read once per run."""
+    """The room lists of this tenant's naming scheme and their members, each list read in one call."""
 
-    def __init__(self, exchange, base_name: str) -> None:
+    def __init__(self, exchange, groups: dict[str, dict[str, Any]]) -> None:
         self.exchange = exchange
+        self.groups = groups
+        self.members = {
+            outcome.item: outcome.result()
+            for outcome in parallel(self._read_members, list(groups), max_workers=CONCURRENT_CALLS)
+        }
+
+    @classmethod
+    def read(cls, exchange, base_name: str) -> "_Lists":
+        """Every room list of the tenant named `<base_name>` or `<base_name> NN`."""
         scheme = re.compile(re.escape(base_name.strip()) + r"( \d{2,})?", re.IGNORECASE)
         room_lists = exchange.invoke("Get-DistributionGroup", RecipientTypeDetails="RoomList", ResultSize="Unlimited")
-        self.groups = {group["Name"]: group for group in room_lists if scheme.fullmatch(group["Name"].strip())}
-        self.members = {outcome.item: outcome.result() for outcome in parallel(self._read_members, list(self.groups))}
+        return cls(exchange, {group["Name"]: group for group in room_lists if scheme.fullmatch(group["Name"].strip())})
 
     def _read_members(self, name: str) -> set[str]:
         found = self.exchange.invoke(
@@ -135,10 +146,17 @@ def perform(ctx: StepContext) -> Outcome:
 
 def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], manager: str) -> Outcome:
     tenant = ctx.tenant
-    ctx.progress(5, "Reading the room and equipment mailboxes")
-    directory = _directory(exchange, resource_only=ctx.inputs["source"] == SOURCE_ALL)
-    ctx.progress(10, "Reading the room lists")
-    lists = _Lists(exchange, room_list["name"])
+    ctx.progress(5, "Reading the mailboxes and the room lists")
+    directory, lists = (
+        outcome.result()
+        for outcome in parallel(
+            lambda read: read(),
+            [
+                lambda: _directory(exchange, resource_only=ctx.inputs["source"] == SOURCE_ALL),
+                lambda: _Lists.read(exchange, room_list["name"]),
+            ],
+        )
+    )
     chosen, preview = _selection(ctx.inputs, directory, lists.member_addresses())
     preview_result = {"preview": preview, "preview_summary": _preview_summary(preview)}
     if not ctx.inputs.get("confirmed"):
@@ -186,7 +204,9 @@ def _record_rooms(tenant: Tenant, chosen: list[str], directory: dict[str, dict[s
 
 
 def _write_list(exchange, planned: PlannedList, identity: str, manager: str) -> dict[str, Any]:
-    """One call for one list: create it with its members, add the one missing member, or set the full set."""
+    """One call writes one list: create it with its members, add its one missing member, or set its full member
+    set. Then one call reads it back, in the same thread, so checking overlaps the other lists' writes."""
+    written: dict[str, Any] = {"created": planned.is_new}
     if planned.is_new:
         group = exchange.invoke_one(
             "New-DistributionGroup",
@@ -197,14 +217,20 @@ def _write_list(exchange, planned: PlannedList, identity: str, manager: str) -> 
             ManagedBy=[manager],
             Members=list(planned.members_to_add),
         )
-        return {"dn": group["DistinguishedName"], "address": group["PrimarySmtpAddress"].lower(), "created": True}
-    if len(planned.members_to_add) == 1:
+        identity = group["DistinguishedName"]
+        written.update(dn=identity, address=group["PrimarySmtpAddress"].lower())
+    elif len(planned.members_to_add) == 1:
         # Added meanwhile (another run, an admin): the room is where it should be.
         with suppress(AlreadyExists):
             exchange.invoke("Add-DistributionGroupMember", Identity=identity, Member=planned.members_to_add[0])
-    elif planned.members_to_add:
+    else:
         exchange.invoke("Update-DistributionGroupMember", Identity=identity, Members=list(planned.members))
-    return {"created": False}
+    try:
+        found = exchange.invoke("Get-DistributionGroupMember", Identity=identity, ResultSize="Unlimited")
+    except NotFound:
+        # A list created a moment ago may not have replicated yet; step 6 checks every room's access anyway.
+        return {**written, "members": None}
+    return {**written, "members": sorted(member["PrimarySmtpAddress"].lower() for member in found)}
 
 
 def _apply(
@@ -229,14 +255,27 @@ def _apply(
             )
             return
         outcome[planned.name] = done.value
-        Room.objects.filter(tenant=ctx.tenant, address__in=added).update(
+        read_back = done.value["members"]
+        absent = [] if read_back is None else sorted(set(added) - set(read_back))
+        if absent:
+            failures.append(
+                {"list": planned.name, "code": "not_in_list", "message": f"{len(absent)} room(s) absent when read back"}
+            )
+            Room.objects.filter(tenant=ctx.tenant, address__in=absent).update(
+                membership_status=MembershipStatus.FAILED,
+                reason=f"Not in {planned.name} when read back after writing it."[:500],
+            )
+        Room.objects.filter(tenant=ctx.tenant, address__in=set(added) - set(absent)).update(
             membership_status=MembershipStatus.MEMBER, reason=""
         )
-        placed += len(added)
+        placed += len(added) - len(absent)
         ctx.progress(15 + int(80 * placed / max(total, 1)), f"{placed} of {total} rooms in room lists")
 
     parallel(
-        lambda planned: _write_list(exchange, planned, lists.identity(planned.name), manager), to_write, on_done=written
+        lambda planned: _write_list(exchange, planned, lists.identity(planned.name), manager),
+        to_write,
+        max_workers=CONCURRENT_CALLS,
+        on_done=written,
     )
     for planned in to_write:
         if planned.is_new and planned.name in outcome:
@@ -250,6 +289,7 @@ def _apply(
             fix="Run this step again: it reads the lists and adds only the rooms still missing.",
             extra={"failures": failures},
         )
+    _check_placement(plan, lists, outcome)
     summary_lists = []
     for planned in plan:
         group = lists.groups.get(planned.name, {})
@@ -271,24 +311,28 @@ def _apply(
     }
 
 
-def verify(ctx: StepContext) -> dict[str, Any]:
-    """Every chosen room is in exactly one of the lists, and no list holds more than 75 members."""
-    with connector_clients(ctx.tenant) as ms:
-        lists = _Lists(ms.exchange, ctx.state.result["lists"][0]["name"])
+def _check_placement(plan: list[PlannedList], lists: _Lists, outcome: dict[str, dict[str, Any]]) -> None:
+    """After writing: every planned room is in exactly one list and no list holds more than 75 members, as the
+    lists were read (at the start for lists left alone, right after writing for the others)."""
+    members = {
+        planned.name: outcome.get(planned.name, {}).get("members") or lists.members.get(planned.name, set())
+        for planned in plan
+    }
     where: dict[str, list[str]] = {}
-    for name, members in lists.members.items():
-        for address in members:
+    for name, addresses in members.items():
+        for address in addresses:
             where.setdefault(address, []).append(name)
-    chosen = set(Room.objects.filter(tenant=ctx.tenant).values_list("address", flat=True))
-    missing = sorted(address for address in chosen if not where.get(address))
-    doubled = sorted(address for address in chosen if len(where.get(address, [])) > 1)
-    oversized = sorted(name for name, members in lists.members.items() if len(members) > ROOM_LIST_MAX_MEMBERS)
-    if missing or doubled or oversized:
+    planned_rooms = {address.lower() for planned in plan for address in planned.members}
+    doubled = sorted(address for address in planned_rooms if len(where.get(address, [])) > 1)
+    oversized = sorted(name for name, addresses in members.items() if len(addresses) > ROOM_LIST_MAX_MEMBERS)
+    if doubled or oversized:
         raise StepError(
             code="room_lists_inconsistent",
-            message=f"{len(missing)} room(s) in no list, {len(doubled)} in several, {len(oversized)} list(s) over "
+            message=f"{len(doubled)} room(s) are in several lists, {len(oversized)} list(s) hold more than "
             f"{ROOM_LIST_MAX_MEMBERS} members.",
-            fix="Run this step again; remove rooms from extra lists by hand if an admin added them twice.",
-            extra={"missing": missing[:50], "in_several_lists": doubled[:50], "oversized_lists": oversized},
+            explanation="Someone changed the lists by hand: a room in two lists is offered twice, and Outlook's room "
+            "finder shows at most 75 rooms of a list.",
+            fix="Remove the extra memberships in the Exchange admin center (Groups → the room list → Members), then "
+            "run this step again.",
+            extra={"in_several_lists": doubled[:50], "oversized_lists": oversized},
         )
-    return {"verified_rooms": len(chosen), "verified_lists": len(lists.members)}

@@ -154,7 +154,6 @@ STEPS = (
         summary="Adds the chosen room and equipment mailboxes to room lists of at most 75 members.",
         why="Outlook's room finder shows at most 75 rooms per list; larger sets are split into numbered lists.",
         perform=rooms.perform,
-        verify=rooms.verify,
         form=forms.RoomsForm,
         powershell=_rooms_ps,
     ),
