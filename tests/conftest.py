@@ -8,8 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,13 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from tests.helpers import wait_for
 
 pytest_plugins = ["sandbox.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_HEARTBEAT_SECONDS = 1
 WORKER_HEARTBEAT_TIMEOUT_SECONDS = 4
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30, interval: float = 0.1, what: str = "") -> object:
-    """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(interval)
 
 
 @pytest.fixture(autouse=True)

@@ -76,9 +76,15 @@ def _locked(state_id: int) -> StepState:
 
 
 def enqueue_step(
-    tenant: Tenant, step_id: str, actor: str, inputs: dict[str, Any] | None = None, action: str = "run"
+    tenant: Tenant,
+    step_id: str,
+    actor: str,
+    inputs: dict[str, Any] | None = None,
+    action: str = "run",
+    verify_only: bool = False,
 ) -> StepState:
-    """Queue a step for the worker. `inputs` replaces the saved inputs when given (a retry keeps them)."""
+    """Queue a step for the worker. `inputs` replaces the saved inputs when given (a retry keeps them).
+    `verify_only` runs just the step's check, for re-verifying a finished step without touching the tenant."""
     ensure_states(tenant)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
@@ -96,14 +102,14 @@ def enqueue_step(
             fields["inputs"] = inputs
         _transition(state, S.QUEUED, **fields)
         record_event(tenant, actor, action, "queued", step_id, {"task_id": task_id})
-        transaction.on_commit(lambda: _send_run_task(state.pk, task_id))
+        transaction.on_commit(lambda: _send_run_task(state.pk, task_id, verify_only=verify_only))
     return state
 
 
-def _send_run_task(state_id: int, task_id: str, countdown: int | None = None) -> None:
+def _send_run_task(state_id: int, task_id: str, countdown: int | None = None, verify_only: bool = False) -> None:
     from wizard.tasks import run_step
 
-    run_step.apply_async((state_id, task_id), countdown=countdown)
+    run_step.apply_async((state_id, task_id, verify_only), countdown=countdown)
 
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
@@ -152,8 +158,9 @@ def _progress_writer(state_id: int):
     return progress
 
 
-def execute_step(state_id: int, task_id: str) -> int | None:
-    """Run the step's service and its check. Returns a countdown in seconds when the step must be re-run later."""
+def execute_step(state_id: int, task_id: str, verify_only: bool = False) -> int | None:
+    """Run the step's service and its check (or the check alone when re-verifying a step that has one).
+    Returns a countdown in seconds when the step must be re-run later."""
     with transaction.atomic():
         state = _locked(state_id)
         if state.task_id != task_id or state.status not in (S.QUEUED, S.WAITING):
@@ -170,10 +177,13 @@ def execute_step(state_id: int, task_id: str) -> int | None:
     ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id))
     try:
         with _Heartbeat(state_id):
-            outcome = step.perform(ctx)
-            if isinstance(outcome, Done) and step.verify is not None:
-                state.result = {**state.result, **outcome.result}
-                outcome = Done({**outcome.result, **step.verify(ctx)})
+            if verify_only and step.verify is not None:
+                outcome = Done(step.verify(ctx))
+            else:
+                outcome = step.perform(ctx)
+                if isinstance(outcome, Done) and step.verify is not None:
+                    state.result = {**state.result, **outcome.result}
+                    outcome = Done({**outcome.result, **step.verify(ctx)})
     except StepError as error:
         _finish_failed(state_id, tenant, step, error.code, error.message, error.detail())
         return None

@@ -6,8 +6,8 @@ from wizard import engine
 
 
 @shared_task(name="wizard.tasks.run_step", acks_late=True, reject_on_worker_lost=True)
-def run_step(state_id: int, task_id: str) -> int | None:
-    return engine.execute_step(state_id, task_id)
+def run_step(state_id: int, task_id: str, verify_only: bool = False) -> int | None:
+    return engine.execute_step(state_id, task_id, verify_only)
 
 
 @shared_task(name="wizard.tasks.watch_steps")

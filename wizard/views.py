@@ -170,7 +170,9 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
 
 def _enqueue(request: HttpRequest, tenant: Tenant, step: Step, inputs: dict | None, action: str) -> None:
     try:
-        engine.enqueue_step(tenant, step.id, request.user.get_username(), inputs=inputs, action=action)
+        engine.enqueue_step(
+            tenant, step.id, request.user.get_username(), inputs=inputs, action=action, verify_only=action == "reverify"
+        )
     except IllegalTransition:
         messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
 

@@ -3,10 +3,10 @@
 from collections.abc import Callable
 
 import pytest
-from conftest import wait_for
 
 from tenants.models import Cloud, Profile, SecretKind, Tenant
 from tenants.secrets import store_secret
+from tests.helpers import wait_for
 from wizard.engine import enqueue_step
 from wizard.microsoft import connector_clients
 from wizard.models import StepState, StepStatus

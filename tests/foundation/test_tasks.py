@@ -1,10 +1,10 @@
 """The generic step task on a real worker process and a real Redis: state changes are observed in the database."""
 
 import pytest
-from conftest import wait_for
 from django.contrib.auth import get_user_model
 
 from tenants.services import create_tenant
+from tests.helpers import wait_for
 from wizard import engine
 from wizard.models import AuditEvent, StepState, StepStatus
 
@@ -45,3 +45,5 @@ def test_retry_keeps_inputs_and_counts_attempts(celery_worker, tenant):
 
     assert state.inputs == {"note": "first"}
     assert AuditEvent.objects.filter(tenant=tenant, action="retry").exists()
+
+
