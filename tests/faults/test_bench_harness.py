@@ -1,0 +1,32 @@
+"""The benchmark harness runs end to end (the CSV benchmark, quick): it writes its JSON and prints its table.
+No timing is asserted here; `make bench` reports the figures against the targets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_quick_csv_writes_results_and_table(tmp_path):
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "csv", "--results", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(results.read_text())
+    (csv_result,) = document["benchmarks"]
+    assert csv_result["name"] == "csv" and not csv_result["error"]
+    assert {target["name"] for target in csv_result["targets"]} == {
+        "validate upload: time",
+        "validate upload: peak memory",
+    }
+    assert all(target["measured"] is not None and target["met"] in (True, False) for target in csv_result["targets"])
+    assert csv_result["load"]["cpus"] >= 1
+    assert "validate upload: time" in done.stdout and "load during csv" in done.stdout

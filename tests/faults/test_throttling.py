@@ -1,0 +1,45 @@
+"""A full run with 30 % of calls throttled (429) and bursts of 503: every step succeeds, no room fails, and every
+request refused with `Retry-After: R` is sent again no sooner than R seconds later (seen from the sandbox)."""
+
+from conftest import wait_for
+
+from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, run_step, step_ids
+from wizard import engine
+from wizard.models import MembershipStatus, Room, StepStatus, VerificationStatus
+
+ROOMS = 160  # three room lists
+BURST_FAULTS = 6  # 503s in a row while every call fails
+
+
+def _burst_of_503(sandbox) -> None:
+    """Every call answers 503 until the sandbox has refused BURST_FAULTS more, then back to normal."""
+    before = sandbox.control.calls()["faults"]
+    sandbox.control.set_knobs(error_fraction=1.0)
+    wait_for(lambda: sandbox.control.calls()["faults"] - before >= BURST_FAULTS, 60, what="a burst of 503s")
+    sandbox.control.set_knobs(error_fraction=0.0)
+
+
+def test_full_run_under_throttling_and_503_bursts(celery_worker, make_sandbox, connected_tenant, retry_after_recorder):
+    sandbox = make_sandbox(rooms=ROOMS, throttle_fraction=0.3, latency_ms=20)
+    tenant = connected_tenant(sandbox.info)
+    for step_id in step_ids(tenant):
+        if step_id in ("rooms", "verify"):
+            engine.enqueue_step(tenant, step_id, ADMIN, inputs=STEP_INPUTS.get(step_id))
+            _burst_of_503(sandbox)
+            finished(tenant, step_id, timeout=240)
+        else:
+            run_step(tenant, step_id, timeout=240)
+
+    assert all(state.status == StepStatus.SUCCEEDED for state in tenant.step_states.all())
+    rooms = Room.objects.filter(tenant=tenant)
+    assert rooms.count() == ROOMS
+    assert not rooms.exclude(membership_status=MembershipStatus.MEMBER).exists()
+    assert not rooms.exclude(verification_status=VerificationStatus.PASS).exists()
+    placement = room_placement(sandbox.control.state())
+    assert placement.lost == [] and placement.duplicated == []
+
+    calls = sandbox.control.calls()
+    assert calls["throttled"] >= 10 and calls["faults"] >= 2 * BURST_FAULTS  # the faults really happened
+    assert retry_after_recorder.refusals == calls["throttled"] + calls["faults"]  # every refusal said Retry-After
+    assert retry_after_recorder.retried >= 10
+    assert retry_after_recorder.violations == []
