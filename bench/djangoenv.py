@@ -5,7 +5,9 @@ Called before anything imports Django models, since settings are read from the e
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,6 +31,7 @@ def setup_django(database: str | None = None, extra_env: dict[str, str] | None =
     Returns the environment a server or worker process for this benchmark needs to see the same settings.
     """
     var_dir = Path(tempfile.mkdtemp(prefix="onramp-bench-"))
+    atexit.register(shutil.rmtree, var_dir, ignore_errors=True)  # the child process owns it; its servers are gone
     os.environ["ONRAMP_VAR_DIR"] = str(var_dir)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ.pop("REDIS_URL", None)  # the embedded broker and an in-process rate limit unless a benchmark says
