@@ -9,6 +9,7 @@ urlpatterns = [
     path("activation.json", views.activation_json, name="activation_json"),
     path("connect/consent", views.start_consent, name="start_consent"),
     path("service-account/password", views.reveal_password, name="reveal_password"),
+    path("room-lists/<int:number>.csv", views.room_list_csv, name="room_list_csv"),
     path("steps/<str:step_id>/", views.step_page, name="step"),
     path("steps/<str:step_id>/run", views.run_step, name="run"),
     path("steps/<str:step_id>/progress", views.step_progress, name="progress"),

@@ -12,12 +12,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from tenants.access import can_change_secrets, can_operate, get_tenant_for
-from tenants.models import SecretKind, Tenant
+from tenants.models import Profile, SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard import engine, selectors
 from wizard.errors import IllegalTransition, StepError
 from wizard.models import StepState, StepStatus
-from wizard.services import connect, service_account
+from wizard.services import connect, exchange_server, service_account
 from wizard.steps.registry import Step, get_step, steps_for
 
 ROOM_STEPS = ("rooms", "verify")
@@ -66,10 +66,16 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "powershell": step.powershell(tenant, state),
         "can_operate": may_run,
         "result_items": selectors.display_items(state.result),
-        "step_templates": [f"wizard/steps/{step.id}.html", "wizard/steps/_default.html"],
+        "step_templates": [
+            f"wizard/steps/{tenant.profile}/{step.id}.html",
+            f"wizard/steps/{step.id}.html",
+            "wizard/steps/_default.html",
+        ],
     }
     if step.id in ROOM_STEPS:
         context.update(_rooms_context(request, tenant, step))
+    if tenant.profile == Profile.EXCHANGE_SERVER and step.id == "rooms":
+        context["room_list_downloads"] = exchange_server.room_plan(tenant)
     if step.id == "connect":
         context["may_connect"] = can_change_secrets(request.user, tenant)
     if step.id == "service_account":
@@ -293,4 +299,19 @@ def activation_json(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     response = JsonResponse(_activation_summary(tenant), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="onramp-{tenant.slug}.json"'
+    return response
+
+
+@require_GET
+def room_list_csv(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """One planned room list's CSV, the file the Exchange Server script's Import-Csv line reads."""
+    tenant = get_tenant_for(request.user, slug)
+    if tenant.profile != Profile.EXCHANGE_SERVER:
+        raise Http404("No such file")
+    try:
+        filename, text = exchange_server.room_list_csv(tenant, number)
+    except LookupError:
+        raise Http404("No such room list") from None
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
