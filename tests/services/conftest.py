@@ -40,7 +40,7 @@ def run_steps(celery_worker) -> RunSteps:
         return headless.run_steps(
             tenant,
             actor="test",
-            start=headless.first_step_to_run(tenant, start),
+            start=headless.first_step_to_run(tenant, start, inputs),
             until=until,
             inputs=inputs or {},
             wait_on_microsoft=True,

@@ -28,12 +28,18 @@ class RunOutcome:
         return self.stopped_at is None
 
 
-def first_step_to_run(tenant: Tenant, requested: str | None = None) -> str | None:
-    """`requested`, else the first step neither succeeded nor skipped (None when all are)."""
+def first_step_to_run(tenant: Tenant, requested: str | None = None, inputs: dict[str, Any] | None = None) -> str | None:
+    """`requested`; else the first step neither succeeded nor skipped, or an earlier step given new `inputs` (new
+    choices re-run that step and those after it). None when every step is done and nothing new is asked."""
     if requested:
         return requested
-    current = engine.resume_state(engine.ensure_states(tenant))
-    return current.step_id if current else None
+    states = engine.ensure_states(tenant)
+    ids = [state.step_id for state in states]
+    current = engine.resume_state(states)
+    candidates = [ids.index(step_id) for step_id in inputs or {} if step_id in ids]
+    if current is not None:
+        candidates.append(ids.index(current.step_id))
+    return ids[min(candidates)] if candidates else None
 
 
 def run_steps(

@@ -70,8 +70,8 @@ class Command(BaseCommand):
         run_parser.add_argument(
             "--from",
             dest="start",
-            help="Run again from this step id (default: the first "
-            "unfinished step, or the rooms step when rooms are given).",
+            help="Run again from this step id (default: the first unfinished step, or an earlier step given new "
+            "choices by these options).",
         )
         run_parser.add_argument("--until", help="Stop after this step id.")
         run_parser.add_argument("--yes", action="store_true", help="Apply the rooms preview without asking.")
@@ -177,9 +177,7 @@ class Command(BaseCommand):
         for name in (start, until):
             if name and name not in step_ids:
                 raise CommandError(f"No step {name!r}; steps are {', '.join(step_ids)}.")
-        first = headless.first_step_to_run(tenant, start)
-        if "rooms" in inputs and not start and (first is None or step_ids.index(first) > step_ids.index("rooms")):
-            first = "rooms"  # new room choices apply to a tenant that had finished: re-run from the rooms step on
+        first = headless.first_step_to_run(tenant, start, inputs)
         if first is None:
             self.stdout.write("Every step has succeeded; nothing to run (use --from STEP to run again).")
             self._print_status(tenant)

@@ -1,0 +1,113 @@
+"""Steps 5-7 after the tenant changes: drift found by verify, the scope following new lists, and activation with a
+signed webhook delivered with retries."""
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tenants.models import SecretKind
+from tenants.secrets import has_secret, store_secret
+from tests.services.conftest import connected_tenant, state_of
+from wizard.models import Room, StepStatus, VerificationStatus
+from wizard.services.rooms import all_rooms_inputs
+
+ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
+
+
+def test_verify_reports_rooms_gone_and_rooms_in_no_list(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=6, equipment=0, users=1)
+    tenant = connected_tenant(sandbox)
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+    sandbox.control.remove_mailbox("room-001@contoso.onmicrosoft.com")
+    sandbox.control.add_mailbox("room", alias="room-new")
+
+    failed = run_steps(tenant, start="verify", until="verify").stopped_at
+
+    assert failed.status == StepStatus.FAILED and failed.error_code == "verification_failed"
+    result = failed.error_detail["result"]
+    assert result["drift"] == {
+        "unlisted_rooms": ["room-new@contoso.onmicrosoft.com"],
+        "gone_rooms": ["room-001@contoso.onmicrosoft.com"],
+    }
+    assert result["rooms_passed"] == 5 and result["control_out_of_scope"]
+    gone = Room.objects.get(tenant=tenant, address="room-001@contoso.onmicrosoft.com")
+    assert gone.verification_status == VerificationStatus.FAIL and "no longer exists" in gone.reason
+
+
+def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=75, equipment=0, users=1)
+    tenant = connected_tenant(sandbox)
+    assert run_steps(tenant, until="scoped_access", inputs=ALL_ROOMS).finished
+    sandbox.control.add_mailbox("room", alias="room-076")
+    sandbox.control.reset_calls()
+
+    again = run_steps(tenant, until="scoped_access", inputs=ALL_ROOMS)
+
+    assert again.ran == ["rooms", "scoped_access"]  # new room choices re-run the rooms step and those after it
+
+    state = sandbox.control.state()
+    lists = {group["name"]: group for group in state["groups"]}
+    assert lists["Onramp Rooms 02"]["members"] == ["room-076@contoso.onmicrosoft.com"]
+    [scope] = state["scopes"]
+    assert {value.lower() for _, value in scope["clauses"]} == {group["dn"].lower() for group in lists.values()}
+    assert sandbox.control.calls()["write_calls"] == {"New-DistributionGroup": 1, "Set-ManagementScope": 1}
+    [check] = sandbox.control.invoke(
+        "Test-ServicePrincipalAuthorization",
+        Identity=sandbox.info["integration_app_id"],
+        Resource="room-076@contoso.onmicrosoft.com",
+    )
+    assert check["InScope"] is True
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    answers: list[int] = []
+    received: list[tuple[dict, bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(self.answers.pop(0) if self.answers else 204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook_receiver():
+    _Receiver.answers, _Receiver.received = [503], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/onramp", _Receiver.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_activation_sends_a_signed_webhook_retrying_and_erases_the_password(make_sandbox, run_steps, webhook_receiver):
+    url, received = webhook_receiver
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    tenant = connected_tenant(sandbox)
+    store_secret(tenant, SecretKind.WEBHOOK_SECRET, "shared-with-the-integration")
+
+    outcome = run_steps(tenant, inputs={**ALL_ROOMS, "activate": {"webhook_url": url}})
+
+    assert outcome.finished
+    webhook = state_of(tenant, "activate").result["webhook"]
+    assert webhook["status"] == "delivered" and webhook["attempts"] == 2
+    assert len(received) == 2
+    headers, body = received[-1]
+    expected = hmac.new(b"shared-with-the-integration", body, hashlib.sha256).hexdigest()
+    assert headers["X-Onramp-Signature"] == f"sha256={expected}"
+    payload = json.loads(body)
+    assert payload["event"] == "tenant.activated" and payload["tenant_id"] == sandbox.info["tenant_id"]
+    assert payload["service_account"] == "onramp-svc@contoso.com"
+    assert payload["room_lists"] == ["onramp-rooms@contoso.com"] and payload["rooms"] == 3
+    assert payload["app_id"] == sandbox.info["integration_app_id"]
+    assert not has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
+    tenant.refresh_from_db()
+    assert tenant.status == "active"
