@@ -3,7 +3,6 @@
 calendar through Graph. A control mailbox that is not a room must be out of scope. Rooms added to the tenant but in
 no list, and rooms that disappeared, are reported as drift. Results go on the Room rows, for the per-room table."""
 
-
 from django.db import transaction
 
 from tenants.models import SecretKind, Tenant
@@ -13,7 +12,7 @@ from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.models import MembershipStatus, Room, VerificationStatus
 from wizard.services.common import required_result
-from wizard.services.rooms import ROOM_MAILBOX
+from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE
 from wizard.steps.registry import Done, Outcome, StepContext
 
@@ -71,7 +70,12 @@ def perform(ctx: StepContext) -> Outcome:
             if checked % 10 == 0 or checked == total:
                 ctx.progress(5 + int(75 * checked / total), f"Checked the scope of {checked} of {total} mailboxes")
 
-        parallel(lambda address: _in_scope(ms.exchange, app_id, address), [*addresses, control], on_done=done)
+        parallel(
+            lambda address: _in_scope(ms.exchange, app_id, address),
+            [*addresses, control],
+            max_workers=CONCURRENT_CALLS,
+            on_done=done,
+        )
     calendar: dict[str, str] = {}
     if has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
         ctx.progress(85, "Reading calendars as the integration")

@@ -1,0 +1,155 @@
+"""The step forms' contract with the page, and admin consent through the sandbox's /adminconsent redirect."""
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tenants.models import Cloud, SecretKind
+from tenants.secrets import has_secret, read_secret
+from tests.services.conftest import connected_tenant, state_of
+from wizard.errors import StepError
+from wizard.forms import ActivateForm, ConnectForm, RoomsForm, ServiceAccountForm
+from wizard.models import AuditEvent
+from wizard.services import connect
+from wizard.services.rooms import SOURCE_CSV
+
+
+@pytest.fixture
+def tenant(sandbox_tenant, db):
+    return connected_tenant(sandbox_tenant)
+
+
+def test_connect_form_stores_secrets_encrypted_and_never_in_the_inputs(tenant):
+    form = ConnectForm(
+        {
+            "microsoft_tenant_id": "11111111-2222-3333-4444-555555555555",
+            "client_id": "app-id",
+            "client_secret": "s3cret-value",
+            "integration_app_id": "integration-id",
+            "integration_client_secret": "",
+            "cloud": Cloud.USGOV_HIGH,
+        },
+        tenant=tenant,
+        state=state_of(tenant, "connect"),
+        actor="alice",
+    )
+
+    assert form.is_valid(), form.errors
+    inputs = form.to_inputs()
+
+    assert "s3cret" not in str(inputs)
+    tenant.refresh_from_db()
+    assert (tenant.microsoft_tenant_id, tenant.client_id, tenant.cloud) == (
+        "11111111-2222-3333-4444-555555555555",
+        "app-id",
+        Cloud.USGOV_HIGH,
+    )
+    assert read_secret(tenant, SecretKind.CLIENT_SECRET) == "s3cret-value"
+    assert has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)  # an empty field keeps the stored one
+    event = AuditEvent.objects.get(tenant=tenant, action="save_app_credentials", actor="alice")
+    assert "s3cret" not in str(event.detail)
+
+
+def test_service_account_form_offers_the_verified_domains_and_exchange_licences(tenant):
+    state = state_of(tenant, "connect")
+    state.result = {
+        "verified_domains": ["contoso.onmicrosoft.com", "contoso.com"],
+        "default_domain": "contoso.com",
+        "licences": [
+            {"sku_id": "a", "sku_part_number": "EXCHANGESTANDARD", "free_units": 2, "has_exchange": True},
+            {"sku_id": "b", "sku_part_number": "POWER_BI_STANDARD", "free_units": 9, "has_exchange": False},
+        ],
+    }
+    state.save()
+    data = {"local_part": "rooms-svc", "domain": "contoso.com", "display_name": "Rooms", "usage_location": "gb"}
+
+    form = ServiceAccountForm(data, tenant=tenant, state=state_of(tenant, "service_account"))
+
+    assert [value for value, _ in form.fields["domain"].choices] == ["contoso.onmicrosoft.com", "contoso.com"]
+    assert [value for value, _ in form.fields["sku_id"].choices] == ["", "a"]
+    assert form.is_valid(), form.errors
+    assert form.to_inputs() == {
+        "user_principal_name": "rooms-svc@contoso.com",
+        "display_name": "Rooms",
+        "usage_location": "GB",
+        "sku_id": "",
+    }
+    unverified = ServiceAccountForm({**data, "domain": "fabrikam.com"}, tenant=tenant, state=state)
+    assert not unverified.is_valid() and "domain" in unverified.errors
+
+
+def test_rooms_form_parses_the_csv_then_confirms_the_saved_choice(tenant):
+    state = state_of(tenant, "rooms")
+    upload = SimpleUploadedFile("rooms.csv", b"ResourceAccounts\nroom-001@contoso.onmicrosoft.com\n=cmd()\n")
+
+    form = RoomsForm({"source": SOURCE_CSV}, {"csv_file": upload}, tenant=tenant, state=state)
+
+    assert form.is_valid(), form.errors
+    inputs = form.to_inputs()
+    assert inputs["source"] == SOURCE_CSV and inputs["confirmed"] is False
+    assert [row[3] for row in inputs["csv"]["rows"]] == ["valid", "formula"]
+    state.inputs = inputs
+    state.save()
+    confirm = RoomsForm({"confirm": "1"}, tenant=tenant, state=state)
+    assert confirm.is_valid(), confirm.errors
+    assert confirm.to_inputs() == {**inputs, "confirmed": True}
+
+
+def test_rooms_form_names_a_whole_file_problem(tenant):
+    upload = SimpleUploadedFile("rooms.csv", b"Name\nBoardroom\n")
+
+    form = RoomsForm({"source": SOURCE_CSV}, {"csv_file": upload}, tenant=tenant, state=state_of(tenant, "rooms"))
+
+    assert not form.is_valid()
+    assert "ResourceAccounts" in form.errors["csv_file"][0]
+    nothing_to_confirm = RoomsForm({"confirm": "1"}, tenant=tenant, state=state_of(tenant, "rooms"))
+    assert not nothing_to_confirm.is_valid()
+
+
+def test_activate_form_needs_a_signing_secret_for_a_webhook(tenant):
+    state = state_of(tenant, "activate")
+    assert not ActivateForm({"webhook_url": "https://example.com/hook"}, tenant=tenant, state=state).is_valid()
+
+    form = ActivateForm({"webhook_url": "https://example.com/hook", "webhook_secret": "k"}, tenant=tenant, state=state)
+
+    assert form.is_valid()
+    assert form.to_inputs() == {"webhook_url": "https://example.com/hook"}
+    assert read_secret(tenant, SecretKind.WEBHOOK_SECRET) == "k"
+
+
+def _follow_consent(sandbox_tenant, url: str) -> dict[str, str]:
+    session = requests.Session()
+    session.trust_env = False
+    response = session.get(url, verify=sandbox_tenant.info["ca_bundle"], allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
+
+
+def test_admin_consent_round_trip_through_the_sandbox(sandbox_tenant, tenant):
+    tenant.microsoft_tenant_id = ""
+    tenant.save()
+    url, state = connect.admin_consent_url(tenant, redirect_uri="https://onramp.example/consent/callback")
+
+    answer = _follow_consent(sandbox_tenant, url)
+    connect.complete_admin_consent(tenant, query=answer, expected_state=state, actor="alice")
+
+    tenant.refresh_from_db()
+    assert tenant.microsoft_tenant_id == sandbox_tenant.info["tenant_id"]
+    with pytest.raises(StepError) as forged:
+        connect.complete_admin_consent(tenant, query=answer, expected_state="another", actor="mallory")
+    assert forged.value.code == "consent_state_mismatch"
+
+
+def test_refused_admin_consent_is_an_error_with_the_fix(sandbox_tenant, tenant):
+    sandbox_tenant.control.set_consent_refused()
+    url, state = connect.admin_consent_url(tenant, redirect_uri="https://onramp.example/consent/callback")
+
+    with pytest.raises(StepError) as refused:
+        connect.complete_admin_consent(
+            tenant, query=_follow_consent(sandbox_tenant, url), expected_state=state, actor="a"
+        )
+
+    assert refused.value.code == "consent_access_denied"
+    assert "Global Administrator" in refused.value.fix
