@@ -22,11 +22,13 @@ class Route:
     params: frozenset[str]
 
     def urls(self, tenant: Tenant) -> list[str]:
-        """The route with `slug` = `tenant`'s slug, once per step id of its profile and per action name."""
+        """The route with `slug` = `tenant`'s slug, once per step id of its profile, per action name and per list
+        number (the first room list, and one past the 27 that 2,000 rooms need)."""
         values = {
             "slug": [tenant.slug],
             "step_id": [step.id for step in steps_for(tenant.profile)],
             "action": list(ACTIONS),
+            "number": [1, 28],
         }
         unknown = self.params - values.keys()
         if unknown:
