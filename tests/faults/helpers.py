@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import Worker, wait_for
 
 from sandbox.server import Sandbox
 from tenants.models import Tenant
@@ -28,7 +28,7 @@ def step(tenant: Tenant, step_id: str) -> StepState:
     return StepState.objects.get(tenant=tenant, step_id=step_id)
 
 
-def ended(tenant: Tenant, step_id: str, watchdog: bool = False, supervised: Any = None) -> StepState | None:
+def ended(tenant: Tenant, step_id: str, watchdog: bool = False, supervised: Worker | None = None) -> StepState | None:
     """The step once it has stopped running. With `watchdog`, first do what the periodic watch task does in
     production (beat is not running in the tests): mark dead steps interrupted, send lost messages again. With a
     `supervised` worker, start it again if it has exited, as the deployment's restart policy does."""
@@ -42,7 +42,7 @@ def ended(tenant: Tenant, step_id: str, watchdog: bool = False, supervised: Any 
 
 
 def run_step(
-    tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False, supervised: Any = None
+    tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False, supervised: Worker | None = None
 ) -> StepState:
     """Queue a step as the Run button does, wait for it to stop, and insist it succeeded."""
     engine.enqueue_step(tenant, step_id, ADMIN, inputs=STEP_INPUTS.get(step_id))
@@ -50,7 +50,7 @@ def run_step(
 
 
 def finished(
-    tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False, supervised: Any = None
+    tenant: Tenant, step_id: str, timeout: float = 120, watchdog: bool = False, supervised: Worker | None = None
 ) -> StepState:
     state = wait_for(
         lambda: ended(tenant, step_id, watchdog, supervised),
