@@ -1,12 +1,14 @@
 """Read-only queries for the pages. Views ask here; nothing here writes."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 
 from tenants.models import Profile, SecretKind, Tenant, TenantSecret, TenantStatus
 from wizard.models import (
@@ -20,6 +22,7 @@ from wizard.models import (
     VerificationStatus,
 )
 from wizard.rooms_csv import RowStatus
+from wizard.services.rooms import SOURCE_CSV
 from wizard.steps.registry import steps_for
 
 STUCK_AFTER = timedelta(hours=1)
@@ -193,11 +196,32 @@ def public_items(data: dict) -> list[tuple[str, object]]:
     return [(key, value) for key, value in data.items() if not is_secret_key(key)]
 
 
-def _display(value: object) -> str:
+DATE_FORMAT = "j M Y, H:i e"
+
+
+def result_time(value: object) -> datetime | None:
+    """A result's time (a Unix timestamp or an ISO string, as the services save them) as an aware datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, UTC)
+        return parsed
+    return None
+
+
+def _display(value: object, key: str = "") -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if key.endswith(("_at", "_started", "_since")) and (moment := result_time(value)) is not None:
+        return date_format(timezone.localtime(moment), DATE_FORMAT)
     if isinstance(value, dict):
-        return "; ".join(f"{key}: {_display(item)}" for key, item in value.items() if not is_secret_key(str(key)))
+        return "; ".join(
+            f"{str(name).replace('_', ' ')}: {_display(item, str(name))}"
+            for name, item in value.items()
+            if not is_secret_key(str(name))
+        )
     if isinstance(value, list | tuple):
         if any(isinstance(item, dict | list) for item in value):
             return f"{len(value)} item{'s' if len(value) != 1 else ''}"
@@ -206,8 +230,62 @@ def _display(value: object) -> str:
 
 
 def display_items(data: dict) -> list[tuple[str, str]]:
-    """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted."""
-    return [(key.replace("_", " ").capitalize(), _display(value)) for key, value in public_items(data)]
+    """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted,
+    times as dates."""
+    return [(key.replace("_", " ").capitalize(), _display(value, key)) for key, value in public_items(data)]
+
+
+def shown_result(state: StepState) -> dict:
+    """What a step's page presents as its result: the saved result once it succeeded (or while it waits), and
+    for a failed step what the failing run found, which the services keep in the error's detail."""
+    if state.status == StepStatus.FAILED:
+        found = state.error_detail.get("result")
+        return found if isinstance(found, dict) else dict(state.error_detail)
+    return dict(state.result)
+
+
+@dataclass(frozen=True)
+class RoomsOutcome:
+    """The rooms step at a glance: what happened to each row, and the room lists that hold the rooms."""
+
+    added: int
+    already_members: int
+    not_applied: list[tuple[str, str, int]]
+    rows: int
+    from_csv: bool
+    lists: list[dict]
+
+
+def rooms_outcome(result: dict) -> RoomsOutcome:
+    counts = result.get("preview_summary") or {}
+    applied = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
+    return RoomsOutcome(
+        added=int(result.get("rooms_added") or 0),
+        already_members=int(result.get("rooms_already_members") or 0),
+        not_applied=[
+            (status.value, status.label, counts[status.value])
+            for status in RowStatus
+            if status not in applied and counts.get(status.value)
+        ],
+        rows=int(counts.get("total") or 0),
+        from_csv=result.get("source") == SOURCE_CSV,
+        lists=room_lists(result),
+    )
+
+
+def room_lists(result: dict) -> list[dict]:
+    """The rooms step's lists with a member count: Exchange Online's result counts the members ("lists"),
+    Exchange Server's lists them ("room_lists")."""
+    found = result.get("lists") or result.get("room_lists") or []
+    return [
+        {
+            "name": entry.get("name", ""),
+            "address": entry.get("address", ""),
+            "members": len(entry["members"]) if isinstance(entry.get("members"), list) else entry.get("members", 0),
+            "created": bool(entry.get("created")),
+        }
+        for entry in found
+    ]
 
 
 def password_reveal(tenant: Tenant) -> AuditEvent | None:

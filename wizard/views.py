@@ -65,6 +65,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "form": form,
         "powershell": step.powershell(tenant, state),
         "can_operate": may_run,
+        "result": selectors.shown_result(state),
         "result_items": selectors.display_items(state.result),
         "step_templates": [
             f"wizard/steps/{tenant.profile}/{step.id}.html",
@@ -74,6 +75,8 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
     }
     if step.id in ROOM_STEPS:
         context.update(_rooms_context(request, tenant, step))
+    if step.id == "rooms":
+        context["rooms_outcome"] = selectors.rooms_outcome(state.result)
     if tenant.profile == Profile.EXCHANGE_SERVER and step.id == "rooms":
         context["room_list_downloads"] = exchange_server.room_plan(tenant)
     if step.id == "connect":
@@ -288,7 +291,7 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
         "state": state,
         "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_for(tenant.profile)],
         "summary": selectors.display_items(_activation_summary(tenant)),
-        "webhook": selectors.display_items(webhook) if webhook.get("status") != "not_configured" else [],
+        "webhook": webhook,
         "now": timezone.now(),
     }
     return render(request, "wizard/activation.html", context)

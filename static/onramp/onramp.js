@@ -25,3 +25,16 @@ document.addEventListener("click", async (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
 });
+
+// The steps list (templates/wizard/_nav.html) is rendered open, which is right beside the step on a wide screen.
+// On a phone it would fill the first screen before the step, so there it folds to its one-line summary. htmx:load
+// also fires for the wizard area swapped in when a step finishes, which brings a fresh, open list.
+const narrowScreen = window.matchMedia("(max-width: 760px)");
+
+function fitStepsList(root) {
+  for (const list of root.querySelectorAll("details.steps-list")) list.open = !narrowScreen.matches;
+}
+
+fitStepsList(document);
+document.addEventListener("htmx:load", (event) => fitStepsList(event.detail.elt));
+narrowScreen.addEventListener("change", () => fitStepsList(document));

@@ -286,7 +286,7 @@ def test_activation_page_and_json(tenant, admin_client):
     )
     page = admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
     assert "svc@contoso.com" in page and "rooms@contoso.com" in page
-    assert "delivered" in page
+    assert "Delivered" in page
     assert "data-print" in page
     assert "nope" not in page
     download = admin_client.get(reverse("wizard:activation_json", args=[tenant.slug]))

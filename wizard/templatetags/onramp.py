@@ -1,0 +1,43 @@
+"""Formatting for the wizard's pages: the services keep times as Unix timestamps or ISO strings, and a person
+reads a date, "just now" or "3 minutes ago", never "0 minutes" or a float."""
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from wizard.selectors import result_time
+
+register = template.Library()
+
+# Below this, timesince would say "0 minutes".
+JUST_NOW = timedelta(minutes=1)
+
+
+@register.filter
+def as_datetime(value: object) -> datetime | None:
+    """A datetime from what a step's result holds: a datetime, a Unix timestamp or an ISO 8601 string."""
+    return value if isinstance(value, datetime) else result_time(value)
+
+
+@register.filter
+def ago(value: object) -> str:
+    """'just now', '5 minutes ago', '2 days, 3 hours ago'; '' when there is no time."""
+    moment = as_datetime(value)
+    if moment is None:
+        return ""
+    if timezone.now() - moment < JUST_NOW:
+        return "just now"
+    return f"{timesince(moment)} ago"
+
+
+@register.filter
+def elapsed(value: object) -> str:
+    """How long since `value`, for "waiting … so far" and ages: 'less than a minute', '4 minutes'."""
+    moment = as_datetime(value)
+    if moment is None:
+        return ""
+    if timezone.now() - moment < JUST_NOW:
+        return "less than a minute"
+    return timesince(moment)
