@@ -88,7 +88,10 @@ def perform(ctx: StepContext) -> Outcome:
 
 
 def _entra_service_principal(graph, app_id: str) -> dict[str, Any]:
-    found = graph.get("/servicePrincipals", {"$filter": f"appId eq '{app_id}'", "$select": "id,appId,displayName"})
+    odata_literal = app_id.replace("'", "''")
+    found = graph.get(
+        "/servicePrincipals", {"$filter": f"appId eq '{odata_literal}'", "$select": "id,appId,displayName"}
+    )
     principals = found.get("value", [])
     if not principals:
         raise StepError(

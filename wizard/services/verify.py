@@ -3,6 +3,8 @@
 calendar through Graph. A control mailbox that is not a room must be out of scope. Rooms added to the tenant but in
 no list, and rooms that disappeared, are reported as drift. Results go on the Room rows, for the per-room table."""
 
+from urllib.parse import quote
+
 from django.db import transaction
 
 from tenants.models import SecretKind, Tenant
@@ -15,8 +17,6 @@ from wizard.services.common import required_result
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE
 from wizard.steps.registry import Done, Outcome, StepContext
-
-STEP_ID = "verify"
 
 
 def _in_scope(exchange, app_id: str, mailbox: str) -> bool | None:
@@ -32,7 +32,10 @@ def _calendar_reads(tenant: Tenant, addresses: list[str]) -> dict[str, str]:
     """For each mailbox, '' when the integration's app opened its calendar, else why not."""
     with integration_clients(tenant) as app:
         answers = app.graph.batch(
-            [{"method": "GET", "url": f"/users/{address}/calendar?$select=id"} for address in addresses]
+            [
+                {"method": "GET", "url": f"/users/{quote(address, safe='@')}/calendar?$select=id"}
+                for address in addresses
+            ]
         )
     reasons = {}
     for address, answer in zip(addresses, answers, strict=True):
@@ -80,6 +83,15 @@ def perform(ctx: StepContext) -> Outcome:
     if has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
         ctx.progress(85, "Reading calendars as the integration")
         calendar = _calendar_reads(tenant, [*addresses, control])
+    if scope[control] is None:
+        raise StepError(
+            code="control_mailbox_missing",
+            message=f"The control mailbox {control} does not exist.",
+            explanation="Verification proves the scope by showing that a mailbox which is not a room stays out of "
+            "reach; it needs an existing mailbox for that.",
+            fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
+            "the service account's.",
+        )
     return _report(ctx, rooms, scope, calendar, control, directory)
 
 
