@@ -6,9 +6,15 @@ document.addEventListener("click", async (event) => {
   if (!source) return;
   const text = "value" in source && source.tagName !== "BUTTON" ? source.value : source.textContent;
   const label = button.textContent;
+  const spokenLabel = button.getAttribute("aria-label");
+  // A button named for what it copies ("Copy the PowerShell") says "Copied" too, not only on screen.
+  const say = (words) => {
+    button.textContent = words;
+    if (spokenLabel) button.setAttribute("aria-label", words);
+  };
   try {
     await navigator.clipboard.writeText(text.trim());
-    button.textContent = "Copied";
+    say("Copied");
   } catch {
     // No clipboard permission (plain http, old browser): select the text so Ctrl+C works.
     const range = document.createRange();
@@ -16,9 +22,12 @@ document.addEventListener("click", async (event) => {
     const selection = window.getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
-    button.textContent = "Press Ctrl+C";
+    say("Press Ctrl+C");
   }
-  setTimeout(() => { button.textContent = label; }, 2000);
+  setTimeout(() => {
+    button.textContent = label;
+    if (spokenLabel) button.setAttribute("aria-label", spokenLabel);
+  }, 2000);
 });
 
 // <button data-print> opens the browser's print dialog; the print stylesheet shapes the report.
