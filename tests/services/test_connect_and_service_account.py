@@ -3,7 +3,9 @@ replication lag, and no licence left."""
 
 from tenants.models import SecretKind
 from tenants.secrets import has_secret, store_secret
+from tests.conftest import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from tests.services.conftest import connected_tenant, state_of
+from wizard import engine
 from wizard.models import AuditEvent, StepStatus
 from wizard.services.service_account import reveal_password_once
 
@@ -98,3 +100,22 @@ def test_no_free_licence_is_a_clear_error_naming_the_sku(make_sandbox, run_steps
     sandbox.control.set_knobs(free_licenses=1)
     assert run_steps(tenant, until="service_account").finished
     assert sandbox.control.calls()["write_calls"]["POST /users"] == 1  # the account made by the first run is adopted
+
+
+def test_the_mailbox_wait_survives_a_killed_worker(make_sandbox, run_steps, celery_worker, settings):
+    settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = WORKER_HEARTBEAT_TIMEOUT_SECONDS
+    sandbox = make_sandbox(provisioning_delay_s=8)
+    tenant = connected_tenant(sandbox)
+    assert run_steps(tenant, until="org_customization").finished
+    engine.enqueue_step(tenant, "service_account", "test")
+    wait_for(lambda: state_of(tenant, "service_account").status == StepStatus.WAITING, 30, what="the mailbox wait")
+
+    celery_worker.kill()  # holding the re-scheduled check, as a machine that dies would
+    celery_worker.start()
+    # The watchdog (celery beat in production) re-sends a check that is overdue.
+    wait_for(engine.redeliver_lost_tasks, 60, interval=0.5, what="the overdue check to be re-sent")
+    wait_for(lambda: state_of(tenant, "service_account").status == StepStatus.SUCCEEDED, 60, what="the mailbox")
+
+    writes = sandbox.control.calls()["write_calls"]
+    assert writes["POST /users"] == 1 and writes["POST /users/{id}/assignLicense"] == 1
+    assert state_of(tenant, "service_account").result["mailbox_ready"]
