@@ -18,7 +18,6 @@ from wizard.steps.registry import Done, Outcome, StepContext
 STEP_ID = "scoped_access"
 ROLE = "Application Calendars.ReadWrite"
 SCOPE_NAME = "Onramp rooms of {name}"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # Microsoft Graph application roles that open every mailbox's calendar (Graph permissions reference).
 TENANT_WIDE_CALENDAR_ROLES = {
     "ef54d2bf-783f-4e0f-bca1-3210c0444d99": "Calendars.ReadWrite",
