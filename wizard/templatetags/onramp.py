@@ -7,6 +7,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.selectors import result_time
 
 register = template.Library()
@@ -41,3 +42,8 @@ def elapsed(value: object) -> str:
     if timezone.now() - moment < JUST_NOW:
         return "less than a minute"
     return timesince(moment)
+
+
+@register.simple_tag
+def room_list_max_members() -> int:
+    return ROOM_LIST_MAX_MEMBERS
