@@ -61,8 +61,10 @@ class ConnectForm(StepForm):
         super().__init__(*args, **kwargs)
         for name in ("microsoft_tenant_id", "client_id", "integration_app_id"):
             self.fields[name].initial = getattr(self.tenant, name)
-        if self.tenant.cloud != Cloud.CUSTOM:
-            self.fields["cloud"].initial = self.tenant.cloud
+        if self.tenant.cloud == Cloud.CUSTOM:
+            # Offered only to a tenant already on explicit endpoints (the sandbox's), so saving keeps them.
+            self.fields["cloud"].choices = [*self.fields["cloud"].choices, (Cloud.CUSTOM, Cloud.CUSTOM.label)]
+        self.fields["cloud"].initial = self.tenant.cloud
         if has_secret(self.tenant, SecretKind.CLIENT_SECRET):
             self.fields["client_secret"].help_text = "A secret is stored; leave empty to keep it."
 
@@ -74,8 +76,6 @@ class ConnectForm(StepForm):
 
     def to_inputs(self) -> dict[str, Any]:
         data = self.cleaned_data
-        # Endpoints the tenant already has (the sandbox's) are kept when the cloud is not changed from them.
-        keep_custom = self.tenant.cloud == Cloud.CUSTOM and self.data.get("cloud") in (None, "")
         connect.save_app_credentials(
             self.tenant,
             actor=self.actor,
@@ -84,7 +84,7 @@ class ConnectForm(StepForm):
             client_secret=data["client_secret"] or None,
             integration_app_id=data["integration_app_id"],
             integration_client_secret=data["integration_client_secret"] or None,
-            cloud=None if keep_custom else data["cloud"],
+            cloud=data["cloud"],
         )
         return {"method": "app_credentials"}
 

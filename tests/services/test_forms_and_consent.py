@@ -153,3 +153,24 @@ def test_refused_admin_consent_is_an_error_with_the_fix(sandbox_tenant, tenant):
 
     assert refused.value.code == "consent_access_denied"
     assert "Global Administrator" in refused.value.fix
+
+
+def test_connect_form_keeps_a_sandbox_tenant_on_its_endpoints(tenant):
+    form = ConnectForm(tenant=tenant, state=state_of(tenant, "connect"))
+    assert form.fields["cloud"].initial == Cloud.CUSTOM
+
+    posted = ConnectForm(
+        {
+            "microsoft_tenant_id": tenant.microsoft_tenant_id,
+            "client_id": tenant.client_id,
+            "integration_app_id": tenant.integration_app_id,
+            "cloud": Cloud.CUSTOM,
+        },
+        tenant=tenant,
+        state=state_of(tenant, "connect"),
+    )
+
+    assert posted.is_valid(), posted.errors
+    posted.to_inputs()
+    tenant.refresh_from_db()
+    assert tenant.cloud == Cloud.CUSTOM and tenant.custom_endpoints["graph_url"].endswith("/v1.0")
