@@ -30,7 +30,7 @@ run: install
 
 test: install system-deps
 	$(VENV)/bin/ruff check .
-	$(PY) manage.py makemigrations --check --dry-run >/dev/null
+	env -u DATABASE_URL $(PY) manage.py makemigrations --check --dry-run >/dev/null
 	$(PY) -m pytest
 
 lint: install

@@ -1,9 +1,22 @@
-"""Helpers shared by test modules (fixtures live in conftest.py files)."""
+"""Helpers shared by test modules (fixtures live in conftest.py files): waiting on a condition, a private
+redis-server, and a Celery worker in its own process."""
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_HEARTBEAT_SECONDS = 1
+WORKER_HEARTBEAT_TIMEOUT_SECONDS = 4
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30, interval: float = 0.1, what: str = "") -> object:
@@ -16,3 +29,113 @@ def wait_for(condition: Callable[[], object], timeout: float = 30, interval: flo
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class RedisServer:
+    def __init__(self, url: str, process: subprocess.Popen | None, port: int | None) -> None:
+        self.url = url
+        self.process = process
+        self.port = port
+        self._datadir = tempfile.mkdtemp(prefix="onramp-redis-") if process else None
+
+    @classmethod
+    def start_private(cls) -> "RedisServer":
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("Set REDIS_URL or install redis-server (make test installs it): task tests need a real Redis")
+        port = _free_port()
+        server = cls(f"redis://127.0.0.1:{port}/0", None, port)
+        server.process = server._spawn(binary)
+        return server
+
+    def _spawn(self, binary: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: _port_open(self.port), 10, what="redis-server to listen")
+        return process
+
+    def restart(self) -> None:
+        """Stop and start the private server on the same port (the queue is lost, as after a real crash)."""
+        if self.process is None:
+            pytest.skip("restarting Redis needs the private redis-server, not the shared REDIS_URL")
+        self.process.terminate()
+        self.process.wait(10)
+        self.process = self._spawn(shutil.which("redis-server"))
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+class Worker:
+    """`celery worker` in its own process, on the suite's test database and Redis."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: b"ready." in self.log_path.read_bytes(), 60, what="the Celery worker to be ready")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as when a machine dies: no chance to finish or hand back the task."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import Worker, wait_for
 
 from sandbox.server import Sandbox
 from tenants.models import Tenant
+from tests.helpers import Worker, wait_for
 from wizard import engine
 from wizard.models import FINISHED_STATUSES, StepState, StepStatus
 from wizard.services import rooms as rooms_service

@@ -7,9 +7,8 @@ Celery 5.7 / kombu's Redis transport currently ends the worker on a lost broker 
 AttributeError: 'NoneType' object has no attribute 'hostname'"); the test restarts an exited worker as the
 deployment's restart policy does, so it proves that nothing is lost either way."""
 
-from conftest import wait_for
-
 from tests.faults.helpers import ADMIN, STEP_INPUTS, ended, finished, room_placement, run_step, step, step_ids
+from tests.helpers import wait_for
 from wizard import engine
 from wizard.models import StepStatus
 

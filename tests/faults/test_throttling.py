@@ -1,9 +1,8 @@
 """A full run with 30 % of calls throttled (429) and bursts of 503: every step succeeds, no room fails, and every
 request refused with `Retry-After: R` is sent again no sooner than R seconds later (seen from the sandbox)."""
 
-from conftest import wait_for
-
 from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, run_step, step_ids
+from tests.helpers import wait_for
 from wizard import engine
 from wizard.models import MembershipStatus, Room, StepStatus, VerificationStatus
 

@@ -4,10 +4,10 @@ in exactly one room list, once, although some lists were written before the kill
 
 import time
 
-from conftest import WORKER_HEARTBEAT_SECONDS, WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from django.test import Client
 
 from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, run_through, step
+from tests.helpers import WORKER_HEARTBEAT_SECONDS, WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from wizard import engine
 from wizard.models import MembershipStatus, Room, StepStatus
 
