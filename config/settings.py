@@ -177,6 +177,9 @@ LOGGING = {
 }
 
 # Microsoft client
+# Onramp's own multi-tenant Entra app, for the admin-consent path of step 0. Empty: admins paste an app of theirs.
+ONRAMP_CONNECTOR_CLIENT_ID = env.str("ONRAMP_CONNECTOR_CLIENT_ID", default="")
+ONRAMP_CONNECTOR_CLIENT_SECRET = env.str("ONRAMP_CONNECTOR_CLIENT_SECRET", default="")
 # Calls per second to one Microsoft tenant, shared by every worker (through Redis when REDIS_URL is set).
 ONRAMP_CALLS_PER_SECOND = env.float("ONRAMP_CALLS_PER_SECOND", default=10.0)
 ONRAMP_CALLS_BURST = env.int("ONRAMP_CALLS_BURST", default=1)

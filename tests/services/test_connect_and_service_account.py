@@ -3,7 +3,7 @@ replication lag, and no licence left."""
 
 from tenants.models import SecretKind
 from tenants.secrets import has_secret, store_secret
-from tests.conftest import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
+from tests.helpers import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from tests.services.conftest import connected_tenant, state_of
 from wizard import engine
 from wizard.models import AuditEvent, StepStatus

@@ -7,10 +7,11 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import Cloud, SecretKind
-from tenants.secrets import has_secret, read_secret
+from tenants.secrets import erase_secret, has_secret, read_secret
 from tests.services.conftest import connected_tenant, state_of
 from wizard.errors import StepError
 from wizard.forms import ActivateForm, ConnectForm, RoomsForm, ServiceAccountForm
+from wizard.microsoft import connector_clients
 from wizard.models import AuditEvent
 from wizard.services import connect
 from wizard.services.rooms import SOURCE_CSV
@@ -140,6 +141,24 @@ def test_admin_consent_round_trip_through_the_sandbox(sandbox_tenant, tenant):
     with pytest.raises(StepError) as forged:
         connect.complete_admin_consent(tenant, query=answer, expected_state="another", actor="mallory")
     assert forged.value.code == "consent_state_mismatch"
+
+
+def test_consent_to_onramps_own_app_uses_the_deployments_secret(sandbox_tenant, tenant, settings):
+    """A tenant that consented to Onramp's multi-tenant app stores no secret of its own: the deployment's works."""
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = sandbox_tenant.info["client_id"]
+    settings.ONRAMP_CONNECTOR_CLIENT_SECRET = sandbox_tenant.info["client_secret"]
+    tenant.client_id = ""
+    tenant.save()
+    erase_secret(tenant, SecretKind.CLIENT_SECRET)
+    url, state = connect.admin_consent_url(tenant, redirect_uri="https://onramp.example/consent/callback")
+
+    connect.complete_admin_consent(tenant, query=_follow_consent(sandbox_tenant, url), expected_state=state, actor="a")
+
+    tenant.refresh_from_db()
+    assert tenant.client_id == sandbox_tenant.info["client_id"]
+    assert not has_secret(tenant, SecretKind.CLIENT_SECRET)
+    with connector_clients(tenant) as ms:
+        assert ms.graph.get("/organization")["value"][0]["id"] == sandbox_tenant.info["tenant_id"]
 
 
 def test_refused_admin_consent_is_an_error_with_the_fix(sandbox_tenant, tenant):

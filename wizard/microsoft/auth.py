@@ -18,6 +18,7 @@ import threading
 
 import msal
 import requests
+from django.conf import settings
 
 from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import read_secret, store_secret
@@ -152,6 +153,9 @@ def load_credentials(
     else:
         client_id, kind, label = tenant.client_id, SecretKind.CLIENT_SECRET, "connector app"
     secret = read_secret(tenant, kind)
+    if not secret and not integration and client_id and client_id == settings.ONRAMP_CONNECTOR_CLIENT_ID:
+        # Consented to Onramp's own multi-tenant app: its secret is the deployment's, not the tenant's.
+        secret = settings.ONRAMP_CONNECTOR_CLIENT_SECRET
     if not client_id or not secret:
         raise CredentialsMissing(
             code="credentials_missing",

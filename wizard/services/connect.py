@@ -112,7 +112,7 @@ def save_sandbox_info(tenant: Tenant, info: Mapping[str, Any], *, actor: str) ->
 
 def connector_app_id(tenant: Tenant) -> str:
     """Onramp's multi-tenant app (settings), unless the admin connected an app registration of their own."""
-    return tenant.client_id or getattr(settings, "ONRAMP_CONNECTOR_CLIENT_ID", "")
+    return tenant.client_id or settings.ONRAMP_CONNECTOR_CLIENT_ID
 
 
 def admin_consent_url(tenant: Tenant, *, redirect_uri: str) -> tuple[str, str]:
