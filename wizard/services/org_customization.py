@@ -3,7 +3,10 @@ Enable-OrganizationCustomization has run and Exchange reports IsDehydrated false
 read tells the admin where the tenant stands on EWS before its shutdown in Exchange Online."""
 
 import time
+from datetime import date
 from typing import Any
+
+from django.utils import timezone
 
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
@@ -13,11 +16,25 @@ from wizard.steps.registry import Done, Outcome, StepContext, Wait
 
 # Microsoft says customisation usually finishes within minutes; past this, something is wrong on their side.
 CUSTOMIZATION_TIMEOUT_SECONDS = 4 * 3600
+# Microsoft's EWS retirement in Exchange Online: blocked by default unless allowed, then off for every tenant.
+EWS_BLOCKED_BY_DEFAULT = date(2026, 10, 1)
+EWS_SHUTDOWN = date(2027, 4, 1)
 EWS_NOTE = (
     "Exchange Online blocks EWS by default from 1 October 2026 unless the organisation allows it, and switches it "
     "off for good on 1 April 2027. An integration that still uses EWS keeps working only until then; Microsoft "
     "Graph, scoped by the RBAC for Applications assignment Onramp sets up in step 5, is the way forward."
 )
+
+
+def default_ews_summary(today: date) -> str:
+    if today < EWS_BLOCKED_BY_DEFAULT:
+        return "EWS follows Microsoft's default: allowed until 1 October 2026, blocked from then on."
+    if today < EWS_SHUTDOWN:
+        return (
+            "EWS follows Microsoft's default, which since 1 October 2026 blocks it: an integration that needs EWS "
+            "must be allowed explicitly, and only until 1 April 2027."
+        )
+    return "EWS has been switched off in Exchange Online since 1 April 2027: only Graph-based integrations work."
 
 
 def ews_state(config: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +46,7 @@ def ews_state(config: dict[str, Any]) -> dict[str, Any]:
     elif enabled is True:
         summary = "EWS is explicitly allowed for this organisation (until the April 2027 shutdown)."
     else:
-        summary = "EWS follows Microsoft's default: allowed until 1 October 2026, blocked from then on."
+        summary = default_ews_summary(timezone.localdate())
     return {
         "ews_enabled": enabled,
         "ews_application_access_policy": config.get("EwsApplicationAccessPolicy"),
