@@ -43,14 +43,20 @@ class Scale:
     sequential_requests: int
     polling_seconds: float
 
+    @property
+    def poller_tenants(self) -> list[int]:
+        """Spread over all tenants, so the small set the query counts start from has the same mix of statuses
+        as the full one (an all-running sample would make the `failed` filter an empty page there)."""
+        return list(range(0, self.tenants, self.tenants // self.pollers))[: self.pollers]
+
 
 FULL = Scale(tenants=10_000, pollers=200, sequential_requests=300, polling_seconds=30)
 QUICK = Scale(tenants=1_000, pollers=50, sequential_requests=60, polling_seconds=8)
 
 
-def _fill(start: int, stop: int, pollers: int) -> None:
+def _fill(start: int, stop: int, pollers: frozenset[int]) -> None:
     """Tenants [start, stop) with their 8 step states and 3 audit events each, in bulk. Tenant i stands at step
-    i % 9 (9: all done) with a status cycling through every kind; the first `pollers` tenants are running step 4."""
+    i % 9 (9: all done) with a status cycling through every kind; the `pollers` are running step 4."""
     from tenants.models import Profile, Tenant
     from wizard.models import AuditEvent, StepState, StepStatus
     from wizard.steps.registry import steps_for
@@ -73,8 +79,8 @@ def _fill(start: int, stop: int, pollers: int) -> None:
         )
         states, events = [], []
         for n, tenant in zip(numbers, tenants, strict=True):
-            current = 4 if n < pollers else n % (len(steps) + 1)
-            status = StepStatus.RUNNING if n < pollers else current_statuses[n % len(current_statuses)]
+            current = 4 if n in pollers else n % (len(steps) + 1)
+            status = StepStatus.RUNNING if n in pollers else current_statuses[n % len(current_statuses)]
             for position, step in enumerate(steps):
                 if position < current:
                     state_status = StepStatus.SUCCEEDED
@@ -100,15 +106,15 @@ def _fill(start: int, stop: int, pollers: int) -> None:
         AuditEvent.objects.bulk_create(events)
 
 
-def _admins(count: int) -> list[Any]:
-    """One admin per tenant-00000 … : the pollers."""
+def _admins(numbers: list[int]) -> list[Any]:
+    """One admin for each of these tenants: the pollers."""
     from django.contrib.auth import get_user_model
 
     from tenants.models import Membership, Role, Tenant
 
     user_model = get_user_model()
-    users = user_model.objects.bulk_create(user_model(username=f"admin-{n:03d}", password="!") for n in range(count))
-    tenants = Tenant.objects.filter(slug__in=[f"tenant-{n:05d}" for n in range(count)]).order_by("slug")
+    users = user_model.objects.bulk_create(user_model(username=f"admin-{n:05d}", password="!") for n in numbers)
+    tenants = Tenant.objects.filter(slug__in=[f"tenant-{n:05d}" for n in numbers]).order_by("slug")
     Membership.objects.bulk_create(
         Membership(user=user, tenant=tenant, role=Role.ADMIN) for user, tenant in zip(users, tenants, strict=True)
     )
@@ -252,14 +258,14 @@ def _poller(session: requests.Session, url: str, until: float, log: _PollerLog) 
         time.sleep(POLL_INTERVAL_S)
 
 
-def _concurrent_pollers(base: str, cookies: list[str], seconds: float) -> dict:
+def _concurrent_pollers(base: str, cookies: dict[int, str], seconds: float) -> dict:
     log = _PollerLog()
     until = time.monotonic() + seconds
     threads = [
         threading.Thread(
             target=_poller, args=(_http_session(cookie), f"{base}/t/tenant-{n:05d}/steps/rooms/progress", until, log)
         )
-        for n, cookie in enumerate(cookies)
+        for n, cookie in cookies.items()
     ]
     for thread in threads:
         thread.start()
@@ -286,12 +292,13 @@ def run(name: str, quick: bool) -> BenchResult:
 
     call_command("collectstatic", interactive=False, verbosity=0)  # the manifest whitenoise serves in production
     support = get_user_model().objects.create_user("support", password=None, is_staff=True)
-    _fill(0, SMALL_TENANTS, scale.pollers)
+    poller_tenants = frozenset(scale.poller_tenants)
+    _fill(0, SMALL_TENANTS, poller_tenants)
     queries_small = _dashboard_queries(support, SMALL_TENANTS)
     started = time.monotonic()
-    _fill(SMALL_TENANTS, scale.tenants, scale.pollers)
+    _fill(SMALL_TENANTS, scale.tenants, poller_tenants)
     fill_seconds = time.monotonic() - started
-    admins = _admins(scale.pollers)
+    admins = _admins(scale.poller_tenants)
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -299,7 +306,7 @@ def run(name: str, quick: bool) -> BenchResult:
     queries_full = _dashboard_queries(support, scale.tenants)
     poll_path = "/t/tenant-00000/steps/rooms/progress"
     poll_queries = _queries(admins[0], poll_path)
-    cookies = [_session_cookie(user) for user in admins]
+    cookies = {n: _session_cookie(user) for n, user in zip(scale.poller_tenants, admins, strict=True)}
     support_cookie = _session_cookie(support)
 
     with _gunicorn(env) as base:
