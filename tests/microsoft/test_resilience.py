@@ -65,6 +65,21 @@ def test_throttling_inside_a_batch_is_retried(sandbox_tenant, tenant, rate):
 
 
 @pytest.mark.django_db
+def test_batches_paced_at_the_tenants_budget_are_not_refused(sandbox_tenant, tenant, rate):
+    """Onramp paced at the tenant's own budget sends batches of half a second of it, each when its last slot is
+    due: Graph counts every request inside a batch, so none is refused."""
+    rate(10)
+    sandbox_tenant.control.set_knobs(budget_rps=10)  # 10 a second, burst 10
+    rooms = sandbox_tenant.control.invoke("Get-Mailbox", RecipientTypeDetails="RoomMailbox")
+    sandbox_tenant.control.reset_calls()
+    with connector_clients(tenant) as ms:
+        answers = ms.graph.batch([{"method": "GET", "url": f"/users/{r['PrimarySmtpAddress']}"} for r in rooms])
+    assert [a.status for a in answers] == [200] * 20
+    assert rejections(sandbox_tenant) == (0, 0)
+    assert sandbox_tenant.control.calls()["calls"]["POST /$batch"] == 4  # 20 requests, 5 a batch
+
+
+@pytest.mark.django_db
 def test_random_503s_are_retried(sandbox_tenant, tenant, rate):
     sandbox_tenant.control.set_knobs(error_fraction=0.3)
     sandbox_tenant.control.reset_calls()

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wizard.microsoft import ratelimit
 from wizard.microsoft.errors import GRAPH, MicrosoftError, graph_error, still_throttled
 from wizard.microsoft.http import Transport, response_json
 
@@ -145,8 +146,11 @@ class GraphClient:
             retry: list[tuple[str, dict[str, Any]]] = []
             delay = 0.0
             by_id = dict(pending)
-            for start in range(0, len(pending), BATCH_LIMIT):
-                chunk = [item for _, item in pending[start : start + BATCH_LIMIT]]
+            # Graph counts each request inside a batch against the tenant's budget, so a batch arrives as a burst:
+            # at most half a second of the budget, which leaves the tenant's bucket headroom for network jitter.
+            size = min(BATCH_LIMIT, max(1, int(ratelimit.calls_per_second() / 2)))
+            for start in range(0, len(pending), size):
+                chunk = [item for _, item in pending[start : start + size]]
                 # Graph counts every request inside a batch against the tenant's limits, so does the pacing.
                 body = self.post("/$batch", {"requests": chunk}, cost=len(chunk))
                 for answer in body.get("responses", []):

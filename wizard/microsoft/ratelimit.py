@@ -25,18 +25,20 @@ log = logging.getLogger(__name__)
 DEFAULT_CALLS_PER_SECOND = 10.0
 KEY_PREFIX = "onramp:ratelimit:"
 
-# KEYS[1] the tenant's key; ARGV[1] interval (times the cost) in µs; ARGV[2] tolerance (burst - 1) * interval in µs.
-# Returns the µs to wait before the reserved slot.
+# KEYS[1] the tenant's key; ARGV[1] interval in µs; ARGV[2] tolerance (burst - 1) * interval in µs; ARGV[3] cost.
+# Returns the µs to wait before the reserved slots. Calls sent together (a $batch) wait for the last of their slots,
+# so they never arrive ahead of the budget all at once.
 _GCRA_RESERVE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local wait = tat - tolerance - now
+local wait = tat + (cost - 1) * interval - tolerance - now
 if wait < 0 then wait = 0 end
-local new_tat = tat + interval
+local new_tat = tat + cost * interval
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 return wait
 """
@@ -61,7 +63,7 @@ class LocalLimiter:
             now = time.monotonic()
             tat = max(self._tat.get(key, now), now)
             self._tat[key] = tat + cost * interval
-            return max(0.0, tat - tolerance - now)
+            return max(0.0, tat + (cost - 1) * interval - tolerance - now)
 
 
 class RedisLimiter:
@@ -72,7 +74,7 @@ class RedisLimiter:
     def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
         interval_us = int(1_000_000 / rate)
         waited_us = self._script(
-            keys=[KEY_PREFIX + key], args=[cost * interval_us, (burst - 1) * interval_us]
+            keys=[KEY_PREFIX + key], args=[interval_us, (burst - 1) * interval_us, cost]
         )
         return int(waited_us) / 1_000_000
 
