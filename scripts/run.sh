@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export DEBUG="${DEBUG:-1}"
 PY=.venv/bin/python
 mkdir -p var
+: > var/worker.log
 SANDBOX_PORT="${ONRAMP_SANDBOX_PORT:-8443}"
 
 pids=()
@@ -30,8 +31,19 @@ for _ in $(seq 100); do [ -s var/sandbox.json ] && break; sleep 0.1; done
 "$PY" manage.py onramp connect --slug demo --sandbox-info var/sandbox.json --actor make-run || \
   echo "Connecting the demo tenant failed; open it in the wizard to see why."
 
-"$PY" -m celery -A config worker --beat --pool threads --concurrency 4 --loglevel INFO \
-  --schedule var/celerybeat-schedule > var/worker.log 2>&1 &
+# Restarted if it exits (Celery's Redis transport can end the worker when Redis restarts); the watchdog in its
+# beat then re-sends whatever was lost.
+(
+  trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    "$PY" -m celery -A config worker --beat --pool threads --concurrency 4 --loglevel INFO \
+      --schedule var/celerybeat-schedule >> var/worker.log 2>&1 &
+    worker=$!
+    wait "$worker" || true
+    echo "$(date -Is) worker exited; restarting it" >> var/worker.log
+    sleep 2
+  done
+) &
 pids+=($!)
 
 echo "Onramp: http://127.0.0.1:8000  (worker log: var/worker.log, sandbox: var/sandbox.log; Ctrl-C stops all)"

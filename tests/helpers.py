@@ -129,13 +129,17 @@ class Worker:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is not None:
+        """SIGTERM (a warm shutdown), then SIGKILL if it hangs; a worker that already exited is just reaped."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
-            self.process = None
+                self.process.wait(10)
+        self.process = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
