@@ -180,6 +180,8 @@ LOGGING = {
 # Onramp's own multi-tenant Entra app, for the admin-consent path of step 0. Empty: admins paste an app of theirs.
 ONRAMP_CONNECTOR_CLIENT_ID = env.str("ONRAMP_CONNECTOR_CLIENT_ID", default="")
 ONRAMP_CONNECTOR_CLIENT_SECRET = env.str("ONRAMP_CONNECTOR_CLIENT_SECRET", default="")
+# Webhooks to loopback or private addresses: refused unless allowed (development, tests, an internal integration).
+ONRAMP_WEBHOOK_ALLOW_PRIVATE = env.bool("ONRAMP_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # Calls per second to one Microsoft tenant, shared by every worker (through Redis when REDIS_URL is set).
 ONRAMP_CALLS_PER_SECOND = env.float("ONRAMP_CALLS_PER_SECOND", default=10.0)
 ONRAMP_CALLS_BURST = env.int("ONRAMP_CALLS_BURST", default=1)

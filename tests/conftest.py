@@ -69,6 +69,8 @@ def worker_env(redis_server: RedisServer, django_db_setup, django_db_blocker) ->
         "ONRAMP_HEARTBEAT_TIMEOUT_SECONDS": str(WORKER_HEARTBEAT_TIMEOUT_SECONDS),
         # The sandbox's own budget (a knob) is what tests about throttling tighten; Onramp's pace only sets speed.
         "ONRAMP_CALLS_PER_SECOND": os.environ.get("ONRAMP_CALLS_PER_SECOND", "40"),
+        # The tests' webhook receivers listen on loopback.
+        "ONRAMP_WEBHOOK_ALLOW_PRIVATE": "true",
     }
 
 

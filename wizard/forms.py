@@ -15,7 +15,7 @@ from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import has_secret, store_secret
 from wizard.models import StepState
 from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, parse_rooms_csv
-from wizard.services import connect, room_list, rooms, service_account
+from wizard.services import activate, connect, room_list, rooms, service_account
 from wizard.services.common import step_result
 
 
@@ -233,6 +233,8 @@ class ActivateForm(StepForm):
             and not has_secret(self.tenant, SecretKind.WEBHOOK_SECRET)
         ):
             self.add_error("webhook_secret", "Enter the secret the integration checks the signature with.")
+        if cleaned.get("webhook_url") and (problem := activate.webhook_address_problem(cleaned["webhook_url"])):
+            self.add_error("webhook_url", problem)
         return cleaned
 
     def to_inputs(self) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def test_rooms_form_names_a_whole_file_problem(tenant):
     assert not nothing_to_confirm.is_valid()
 
 
-def test_activate_form_needs_a_signing_secret_for_a_webhook(tenant):
+def test_activate_form_needs_a_signing_secret_for_a_webhook(tenant, settings):
+    settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = True  # example.com does not resolve on an offline machine
     state = state_of(tenant, "activate")
     assert not ActivateForm({"webhook_url": "https://example.com/hook"}, tenant=tenant, state=state).is_valid()
 
@@ -193,3 +194,31 @@ def test_connect_form_keeps_a_sandbox_tenant_on_its_endpoints(tenant):
     posted.to_inputs()
     tenant.refresh_from_db()
     assert tenant.cloud == Cloud.CUSTOM and tenant.custom_endpoints["graph_url"].endswith("/v1.0")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://10.1.2.3/hook",
+        "https://[::1]/hook",
+        "https://192.168.0.10/hook",
+    ],
+)
+def test_webhooks_to_internal_addresses_are_refused(tenant, settings, url):
+    settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = False
+    state = state_of(tenant, "activate")
+    form = ActivateForm({"webhook_url": url, "webhook_secret": "k"}, tenant=tenant, state=state)
+
+    assert not form.is_valid()
+    assert "internal address" in form.errors["webhook_url"][0]
+
+
+def test_webhook_to_a_public_address_is_accepted(tenant, settings):
+    settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = False
+    state = state_of(tenant, "activate")
+    form = ActivateForm({"webhook_url": "https://20.190.128.1/hook", "webhook_secret": "k"}, tenant=tenant, state=state)
+
+    assert form.is_valid(), form.errors

@@ -7,12 +7,16 @@ after the last attempt the step still succeeds, with the delivery recorded as fa
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.db import transaction
 
 from tenants.models import SecretKind, Tenant, TenantStatus
@@ -45,6 +49,25 @@ def summary(tenant: Tenant) -> dict[str, Any]:
         "role": scoped.get("role", ""),
         "rooms": Room.objects.filter(tenant=tenant, verification_status=VerificationStatus.PASS).count(),
     }
+
+
+def webhook_address_problem(url: str) -> str:
+    """Why Onramp will not call this URL, or ''. A webhook the admin types must not reach Onramp's own network
+    (loopback, private, link-local: the cloud metadata service) unless the deployment allows it."""
+    host = urlsplit(url).hostname or ""
+    if not host:
+        return "The webhook URL has no host name."
+    if settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE:
+        return ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except OSError:
+        return f"The webhook's host name {host} does not resolve."
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            return f"The webhook's host {host} resolves to {ip}, an internal address Onramp does not call."
+    return ""
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -104,6 +127,16 @@ def _webhook(ctx: StepContext, url: str, payload: dict[str, Any], result: dict[s
             code="webhook_secret_missing",
             message="A webhook URL is set but no signing secret is stored.",
             fix="Enter the webhook's signing secret on this page and run the step again.",
+        )
+    refused = webhook_address_problem(url)
+    if refused:
+        # Checked again at delivery, not only in the form: a host name can resolve elsewhere by now.
+        raise StepError(
+            code="webhook_address_refused",
+            message=refused,
+            explanation="Webhooks go to the integration's public endpoint; internal addresses are refused so that "
+            "a URL typed into Onramp cannot reach services inside Onramp's own network.",
+            fix="Enter the integration's public https address, or leave the webhook empty.",
         )
     ctx.progress(60, f"Sending the webhook (attempt {attempt} of {WEBHOOK_ATTEMPTS})")
     body = json.dumps({"event": "tenant.activated", "delivery_id": delivery_id, **payload}, sort_keys=True).encode()
