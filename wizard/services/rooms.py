@@ -331,7 +331,7 @@ def _check_placement(plan: list[PlannedList], lists: _Lists, outcome: dict[str, 
             message=f"{len(doubled)} room(s) are in several lists, {len(oversized)} list(s) hold more than "
             f"{ROOM_LIST_MAX_MEMBERS} members.",
             explanation="Someone changed the lists by hand: a room in two lists is offered twice, and Outlook's room "
-            "finder shows at most 75 rooms of a list.",
+            f"finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms of a list.",
             fix="Remove the extra memberships in the Exchange admin center (Groups → the room list → Members), then "
             "run this step again.",
             extra={"in_several_lists": doubled[:50], "oversized_lists": oversized},

@@ -4,6 +4,7 @@ from tenants.models import Tenant
 from wizard import forms
 from wizard.models import StepState
 from wizard.powershell import quote
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services import (
     activate,
     connect,
@@ -72,7 +73,7 @@ def _room_list_ps(tenant: Tenant, state: StepState) -> str:
 def _rooms_ps(tenant: Tenant, state: StepState) -> str:
     name = _value(state, "name", "Onramp Rooms")
     return (
-        "# rooms.csv has one column, ResourceAccounts; at most 75 rooms per list.\n"
+        f"# rooms.csv has one column, ResourceAccounts; at most {ROOM_LIST_MAX_MEMBERS} rooms per list.\n"
         "Import-Csv .\\rooms.csv | ForEach-Object {\n"
         f"    Add-DistributionGroupMember -Identity {quote(name)} -Member $_.ResourceAccounts\n"
         "}\n"
@@ -151,8 +152,10 @@ STEPS = (
     Step(
         id="rooms",
         title="Rooms",
-        summary="Adds the chosen room and equipment mailboxes to room lists of at most 75 members.",
-        why="Outlook's room finder shows at most 75 rooms per list; larger sets are split into numbered lists.",
+        summary="Adds the chosen room and equipment mailboxes to room lists of at most "
+        f"{ROOM_LIST_MAX_MEMBERS} members.",
+        why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
+        "numbered lists.",
         perform=rooms.perform,
         form=forms.RoomsForm,
         powershell=_rooms_ps,

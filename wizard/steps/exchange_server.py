@@ -15,6 +15,7 @@ from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.forms import StepForm, VerifyForm
 from wizard.models import StepState
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, RowStatus, parse_rooms_csv
 from wizard.services import exchange_server as service
 from wizard.services.room_list import DEFAULT_NAME, alias_for
@@ -158,8 +159,9 @@ STEPS = (
     Step(
         id="rooms",
         title="Rooms",
-        summary="You add the rooms from a CSV to room lists of at most 75 members.",
-        why="Outlook's room finder shows at most 75 rooms per list; larger sets are split into numbered lists.",
+        summary=f"You add the rooms from a CSV to room lists of at most {ROOM_LIST_MAX_MEMBERS} members.",
+        why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
+        "numbered lists.",
         perform=service.rooms,
         powershell=_script("rooms"),
         form=RoomsForm,
