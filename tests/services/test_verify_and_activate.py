@@ -38,6 +38,21 @@ def test_verify_reports_rooms_gone_and_rooms_in_no_list(make_sandbox, run_steps)
     assert gone.verification_status == VerificationStatus.FAIL and "no longer exists" in gone.reason
 
 
+def test_verify_waits_while_microsoft_applies_the_new_access(make_sandbox, run_steps):
+    """Right after scoped access, Exchange reports the rooms in scope but refuses their calendars for a while
+    (Microsoft applies RBAC for Applications within up to 2 hours): verify waits instead of failing."""
+    sandbox = make_sandbox(rooms=4, equipment=0, users=1, rbac_delay_s=6)
+    tenant = connected_tenant(sandbox)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+
+    verify = state_of(tenant, "verify")
+    assert verify.status == StepStatus.SUCCEEDED
+    assert verify.result["rooms_passed"] == 4
+    waited = tenant.audit_events.filter(step_id="verify", outcome="waiting").get()
+    assert "new access to 4 of 4 room(s)" in waited.detail["waiting_for"]
+
+
 def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=75, equipment=0, users=1)
     tenant = connected_tenant(sandbox)

@@ -6,17 +6,22 @@ no list, and rooms that disappeared, are reported as drift. Results go on the Ro
 from urllib.parse import quote
 
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
-from wizard.models import MembershipStatus, Room, VerificationStatus
-from wizard.services.common import required_result
+from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
+from wizard.services.common import poll_delay, required_result
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE
-from wizard.steps.registry import Done, Outcome, StepContext
+from wizard.steps.registry import Done, Outcome, StepContext, Wait
+
+# Microsoft applies a new RBAC for Applications assignment to mailbox access within 30 minutes to 2 hours, while
+# Test-ServicePrincipalAuthorization already reports it: calendar refusals in that window are waited out.
+RBAC_PROPAGATION_SECONDS = 2 * 3600
 
 
 def _in_scope(exchange, app_id: str, mailbox: str) -> bool | None:
@@ -137,6 +142,9 @@ def _report(
             "gone_rooms": sorted(address for address in listed if scope.get(address) is None),
         },
     }
+    propagation = _waiting_for_propagation(ctx.tenant, rooms, scope, calendar, failed, result)
+    if propagation is not None:
+        return propagation
     if failed or not result["control_out_of_scope"]:
         problems = []
         if failed:
@@ -155,3 +163,32 @@ def _report(
             extra={"result": result},
         )
     return Done(result)
+
+
+def _waiting_for_propagation(
+    tenant: Tenant,
+    rooms: list[Room],
+    scope: dict[str, bool | None],
+    calendar: dict[str, str],
+    failed: list[dict[str, str]],
+    result: dict,
+) -> Wait | None:
+    """A Wait when the only failures are calendar refusals of rooms Exchange already reports in scope, and the
+    access was granted recently enough that Microsoft may still be applying it."""
+    if not failed or not result["control_out_of_scope"]:
+        return None
+    if any(scope.get(entry["address"]) is not True or not calendar.get(entry["address"]) for entry in failed):
+        return None
+    granted = StepState.objects.filter(tenant=tenant, step_id="scoped_access").values_list("finished_at", flat=True)
+    granted_at = granted.first()
+    if granted_at is None:
+        return None
+    age = (timezone.now() - granted_at).total_seconds()
+    if age > RBAC_PROPAGATION_SECONDS:
+        return None
+    return Wait(
+        seconds=poll_delay(age, first=5, longest=300),
+        waiting_for=f"Microsoft to apply the integration's new access to {len(failed)} of {len(rooms)} room(s) "
+        "(up to 2 hours after scoped access)",
+        result=result,
+    )
