@@ -9,7 +9,10 @@ ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 
 
 def _room_lists(state: dict) -> list[dict]:
-    return [group for group in state["groups"] if group["recipientTypeDetails"] == "RoomList"]
+    """The room lists by name (`Rooms`, `Rooms 02`, …): lists are written concurrently, so creation order varies."""
+    return sorted(
+        (group for group in state["groups"] if group["recipientTypeDetails"] == "RoomList"), key=lambda g: g["name"]
+    )
 
 
 def _in_scope(sandbox, app_id: str, mailbox: str) -> bool:
