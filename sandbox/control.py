@@ -71,8 +71,9 @@ class SandboxControl:
 
     def invoke(self, cmdlet: str, **params: Any) -> list[dict[str, Any]]:
         """Run a cmdlet as the organisation's admin in the Exchange Management Shell (no token, no throttling)."""
-        response = self.session.post(f"{self.url}/invoke", json={"CmdletName": cmdlet, "Parameters": params},
-                                     timeout=30)
+        response = self.session.post(
+            f"{self.url}/invoke", json={"CmdletName": cmdlet, "Parameters": params}, timeout=30
+        )
         if response.status_code == 400:
             raise CmdletFailed(response.json())
         response.raise_for_status()

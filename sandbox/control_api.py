@@ -38,8 +38,13 @@ def _permissions(tenant: Tenant, body: dict[str, Any]) -> Response:
                     tenant.revoke_app_role(app_id, permission)
             except KeyError as err:
                 return _error(400, str(err))
-    return Response.json(200, {"app_roles": sorted(tenant.app_roles(app_id)),
-                               "directory_roles": sorted(tenant.directory_roles.get(app_id, ()))})
+    return Response.json(
+        200,
+        {
+            "app_roles": sorted(tenant.app_roles(app_id)),
+            "directory_roles": sorted(tenant.directory_roles.get(app_id, ())),
+        },
+    )
 
 
 def _add_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
@@ -52,10 +57,19 @@ def _add_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
         return _error(409, f"{upn} exists")
     now = tenant.now()
     user = User(
-        id=str(uuid.uuid4()), upn=upn, display_name=body.get("display_name") or nick, mail_nickname=nick,
-        kind=kind, created_at=now - 86400, account_enabled=kind == "user", usage_location="US",
-        mailbox_at=now - 86400, building=body.get("building"), floor=body.get("floor"),
-        capacity=body.get("capacity"), exchange_guid=str(uuid.uuid4()),
+        id=str(uuid.uuid4()),
+        upn=upn,
+        display_name=body.get("display_name") or nick,
+        mail_nickname=nick,
+        kind=kind,
+        created_at=now - 86400,
+        account_enabled=kind == "user",
+        usage_location="US",
+        mailbox_at=now - 86400,
+        building=body.get("building"),
+        floor=body.get("floor"),
+        capacity=body.get("capacity"),
+        exchange_guid=str(uuid.uuid4()),
     )
     tenant.users[user.id] = user
     return Response.json(201, {"id": user.id, "userPrincipalName": upn})
@@ -73,7 +87,7 @@ def _remove_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
 
 
 def handle(tenant: Tenant, req: Request) -> Response:
-    action = req.path[len("/_sandbox"):].strip("/")
+    action = req.path[len("/_sandbox") :].strip("/")
     try:
         body = req.json() if req.body else {}
     except ValueError:

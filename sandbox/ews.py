@@ -25,8 +25,11 @@ _VERSION = (
     f'<h:ServerVersionInfo MajorVersion="15" MinorVersion="2" MajorBuildNumber="1544" MinorBuildNumber="4" '
     f'Version="V2017_07_11" xmlns:h="{TYPES}" xmlns="{TYPES}"/>'
 )
-FOLDER_NAMES = {"calendar": ("CalendarFolder", "Calendar"), "inbox": ("Folder", "Inbox"),
-                "msgfolderroot": ("Folder", "Top of Information Store")}
+FOLDER_NAMES = {
+    "calendar": ("CalendarFolder", "Calendar"),
+    "inbox": ("Folder", "Inbox"),
+    "msgfolderroot": ("Folder", "Top of Information Store"),
+}
 
 
 def _envelope(body: str) -> bytes:
@@ -39,8 +42,10 @@ def _envelope(body: str) -> bytes:
 def fault(code: str, text: str, back_off_ms: int | None = None) -> Response:
     extra = ""
     if back_off_ms is not None:
-        extra = (f'<t:MessageXml xmlns:t="{TYPES}"><t:Value Name="BackOffMilliseconds">{back_off_ms}</t:Value>'
-                 "</t:MessageXml>")
+        extra = (
+            f'<t:MessageXml xmlns:t="{TYPES}"><t:Value Name="BackOffMilliseconds">{back_off_ms}</t:Value>'
+            "</t:MessageXml>"
+        )
     body = (
         f'<s:Fault><faultcode xmlns:a="{TYPES}">a:{code}</faultcode>'
         f'<faultstring xml:lang="en-US">{escape(text)}</faultstring><detail>'
@@ -126,8 +131,11 @@ def handle(tenant: Tenant, req: Request) -> Response:
         kind, retry_after = rejection
         if kind == "fault":
             return Response(503, b"", {"Retry-After": str(retry_after)})
-        return fault("ErrorServerBusy", "The server cannot service this request right now. Try again later.",
-                     back_off_ms=retry_after * 1000)
+        return fault(
+            "ErrorServerBusy",
+            "The server cannot service this request right now. Try again later.",
+            back_off_ms=retry_after * 1000,
+        )
     tenant.calls.record("EWS GetFolder", write=False)
 
     with tenant.lock:
@@ -136,28 +144,37 @@ def handle(tenant: Tenant, req: Request) -> Response:
             if target is None or not tenant.has_mailbox(target):
                 return fault("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
             if principal_user is not None and not tenant.can_impersonate(principal_user.id, target):
-                return fault("ErrorImpersonateUserDenied",
-                             "The account does not have permission to impersonate the requested user.")
+                return fault(
+                    "ErrorImpersonateUserDenied",
+                    "The account does not have permission to impersonate the requested user.",
+                )
         elif explicit is not None:
             target = tenant.user_by_key((explicit.text or "").strip())
             if target is None or not tenant.has_mailbox(target):
-                return _folder_response(_error_message(
-                    "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."))
+                return _folder_response(
+                    _error_message("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+                )
             if principal_user is not None and target.id != principal_user.id:
-                return _folder_response(_error_message("ErrorAccessDenied",
-                                                       "Access is denied. Check credentials and try again."))
+                return _folder_response(
+                    _error_message("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+                )
         elif principal_user is not None:
             target = principal_user
             if not tenant.has_mailbox(target):
-                return _folder_response(_error_message(
-                    "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."))
+                return _folder_response(
+                    _error_message("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+                )
         else:
-            return fault("ErrorMissingEmailAddress", "When making a request as an account that does not have a "
-                         "mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.")
+            return fault(
+                "ErrorMissingEmailAddress",
+                "When making a request as an account that does not have a "
+                "mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
+            )
         if app_id is not None and not (
             "full_access_as_app" in tenant.app_roles(app_id)
             or tenant.app_rbac_covers(app_id, target, {"EWS.AccessAsApp"})
         ):
-            return _folder_response(_error_message("ErrorAccessDenied",
-                                                   "Access is denied. Check credentials and try again."))
+            return _folder_response(
+                _error_message("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+            )
         return _folder_response(_folder_message(target, folder))

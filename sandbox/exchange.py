@@ -65,7 +65,8 @@ def _not_found(identity: str) -> ExchangeError:
 
 def _param_not_found(identity: str) -> ExchangeError:
     return ExchangeError(
-        NOT_FOUND, f"Couldn't find object \"{identity}\". Please make sure that it was spelled correctly or "
+        NOT_FOUND,
+        f'Couldn\'t find object "{identity}". Please make sure that it was spelled correctly or '
         "specify a different object.",
     )
 
@@ -137,40 +138,76 @@ class Shell:
 # -- object views ---------------------------------------------------------------------------------
 def recipient_json(user: User) -> dict[str, Any]:
     return {
-        "Name": user.mail_nickname, "Alias": user.mail_nickname, "DisplayName": user.display_name,
-        "Identity": user.mail_nickname, "Id": user.mail_nickname, "PrimarySmtpAddress": user.upn,
-        "UserPrincipalName": user.upn, "WindowsEmailAddress": user.upn, "EmailAddresses": [f"SMTP:{user.upn}"],
-        "RecipientType": "UserMailbox", "RecipientTypeDetails": user.recipient_type_details,
-        "DistinguishedName": user.dn, "Guid": user.exchange_guid, "ExchangeGuid": user.exchange_guid,
-        "ExternalDirectoryObjectId": user.id, "ResourceCapacity": user.capacity, "Office": user.building,
-        "IsResource": user.kind in ("room", "equipment"), "OrganizationalUnit": DN_SUFFIX.split(",", 1)[0][3:],
+        "Name": user.mail_nickname,
+        "Alias": user.mail_nickname,
+        "DisplayName": user.display_name,
+        "Identity": user.mail_nickname,
+        "Id": user.mail_nickname,
+        "PrimarySmtpAddress": user.upn,
+        "UserPrincipalName": user.upn,
+        "WindowsEmailAddress": user.upn,
+        "EmailAddresses": [f"SMTP:{user.upn}"],
+        "RecipientType": "UserMailbox",
+        "RecipientTypeDetails": user.recipient_type_details,
+        "DistinguishedName": user.dn,
+        "Guid": user.exchange_guid,
+        "ExchangeGuid": user.exchange_guid,
+        "ExternalDirectoryObjectId": user.id,
+        "ResourceCapacity": user.capacity,
+        "Office": user.building,
+        "IsResource": user.kind in ("room", "equipment"),
+        "OrganizationalUnit": DN_SUFFIX.split(",", 1)[0][3:],
     }
 
 
 def group_json(tenant: Tenant, group: Group) -> dict[str, Any]:
     users = tenant.users
     return {
-        "Name": group.name, "DisplayName": group.name, "Alias": group.alias, "Identity": group.name,
-        "Id": group.name, "PrimarySmtpAddress": group.smtp, "WindowsEmailAddress": group.smtp,
-        "EmailAddresses": [f"SMTP:{group.smtp}"], "DistinguishedName": group.dn, "Guid": group.guid,
-        "ExternalDirectoryObjectId": group.guid, "RecipientType": "MailUniversalDistributionGroup",
-        "RecipientTypeDetails": group.recipient_type_details, "GroupType": "Universal",
+        "Name": group.name,
+        "DisplayName": group.name,
+        "Alias": group.alias,
+        "Identity": group.name,
+        "Id": group.name,
+        "PrimarySmtpAddress": group.smtp,
+        "WindowsEmailAddress": group.smtp,
+        "EmailAddresses": [f"SMTP:{group.smtp}"],
+        "DistinguishedName": group.dn,
+        "Guid": group.guid,
+        "ExternalDirectoryObjectId": group.guid,
+        "RecipientType": "MailUniversalDistributionGroup",
+        "RecipientTypeDetails": group.recipient_type_details,
+        "GroupType": "Universal",
         "ManagedBy": [users[m].mail_nickname for m in group.managed_by if m in users],
-        "MemberJoinRestriction": "Closed", "MemberDepartRestriction": "Closed",
+        "MemberJoinRestriction": "Closed",
+        "MemberDepartRestriction": "Closed",
         "RequireSenderAuthenticationEnabled": True,
     }
 
 
 def sp_json(sp: ExoServicePrincipal) -> dict[str, Any]:
-    return {"DisplayName": sp.display_name, "AppId": sp.app_id, "ObjectId": sp.object_id,
-            "Identity": sp.object_id, "Name": sp.object_id, "Id": sp.object_id, "Guid": sp.guid}
+    return {
+        "DisplayName": sp.display_name,
+        "AppId": sp.app_id,
+        "ObjectId": sp.object_id,
+        "Identity": sp.object_id,
+        "Name": sp.object_id,
+        "Id": sp.object_id,
+        "Guid": sp.guid,
+    }
 
 
 def scope_json(scope: ManagementScope) -> dict[str, Any]:
-    return {"Name": scope.name, "Identity": scope.name, "Id": scope.name, "Guid": scope.guid,
-            "RecipientRestrictionFilter": scope.filter, "RecipientRoot": None,
-            "ScopeRestrictionType": "RecipientScope", "Exclusive": False,
-            "DistinguishedName": f"CN={scope.name},CN=Scopes,CN=RBAC,{DN_SUFFIX}"}
+    return {
+        "Name": scope.name,
+        "Identity": scope.name,
+        "Id": scope.name,
+        "Guid": scope.guid,
+        "RecipientRestrictionFilter": scope.filter,
+        "RecipientRoot": None,
+        "ScopeRestrictionType": "RecipientScope",
+        "Exclusive": False,
+        "DistinguishedName": f"CN={scope.name},CN=Scopes,CN=RBAC,{DN_SUFFIX}",
+    }
 
 
 def _assignee_name(tenant: Tenant, a: RoleAssignment) -> str:
@@ -184,10 +221,18 @@ def _assignee_name(tenant: Tenant, a: RoleAssignment) -> str:
 def assignment_json(tenant: Tenant, a: RoleAssignment) -> dict[str, Any]:
     scope = a.resource_scope or a.write_scope
     return {
-        "Name": a.name, "Identity": a.name, "Id": a.name, "Guid": a.guid, "Role": a.role,
-        "RoleAssignee": _assignee_name(tenant, a), "RoleAssigneeName": _assignee_name(tenant, a),
-        "RoleAssigneeType": a.assignee_type, "AssignmentMethod": "Direct", "Enabled": True,
-        "CustomResourceScope": a.resource_scope, "CustomRecipientWriteScope": a.write_scope,
+        "Name": a.name,
+        "Identity": a.name,
+        "Id": a.name,
+        "Guid": a.guid,
+        "Role": a.role,
+        "RoleAssignee": _assignee_name(tenant, a),
+        "RoleAssigneeName": _assignee_name(tenant, a),
+        "RoleAssigneeType": a.assignee_type,
+        "AssignmentMethod": "Direct",
+        "Enabled": True,
+        "CustomResourceScope": a.resource_scope,
+        "CustomRecipientWriteScope": a.write_scope,
         "RecipientWriteScope": "CustomRecipientScope" if scope else "Organization",
         "App": a.assignee if a.assignee_type == "ServicePrincipal" else None,
     }
@@ -211,8 +256,11 @@ def find_mailbox(tenant: Tenant, identity: str) -> User | None:
 def find_group(tenant: Tenant, identity: str) -> Group | None:
     key = identity.strip().lower()
     return next(
-        (g for g in tenant.groups.values()
-         if key in (g.name.lower(), g.alias.lower(), g.smtp.lower(), g.dn.lower(), g.guid)),
+        (
+            g
+            for g in tenant.groups.values()
+            if key in (g.name.lower(), g.alias.lower(), g.smtp.lower(), g.dn.lower(), g.guid)
+        ),
         None,
     )
 
@@ -234,8 +282,11 @@ def _member(shell: Shell, identity: str) -> User:
 def _exo_sp(shell: Shell, identity: str) -> ExoServicePrincipal | None:
     key = identity.strip().lower()
     return next(
-        (s for s in shell.tenant.exo_sps.values()
-         if key in (s.app_id.lower(), s.object_id.lower(), s.display_name.lower(), s.guid)),
+        (
+            s
+            for s in shell.tenant.exo_sps.values()
+            if key in (s.app_id.lower(), s.object_id.lower(), s.display_name.lower(), s.guid)
+        ),
         None,
     )
 
@@ -243,7 +294,8 @@ def _exo_sp(shell: Shell, identity: str) -> ExoServicePrincipal | None:
 def _require_hydrated(shell: Shell) -> None:
     if shell.online and shell.tenant.is_dehydrated():
         raise ExchangeError(
-            DEHYDRATED, "The operation on this object is not supported for dehydrated tenants. "
+            DEHYDRATED,
+            "The operation on this object is not supported for dehydrated tenants. "
             "Run Enable-OrganizationCustomization and try again.",
         )
 
@@ -267,13 +319,20 @@ def _limit(shell: Shell, items: list[dict[str, Any]], params: Params) -> list[di
 # -- cmdlets --------------------------------------------------------------------------------------
 def get_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]]:
     org = shell.tenant.org
-    return [{
-        "Name": DOMAIN, "DisplayName": ORG_NAME, "Identity": DOMAIN, "Guid": TENANT_ID,
-        "IsDehydrated": shell.tenant.is_dehydrated(), "EwsEnabled": org["EwsEnabled"],
-        "EwsApplicationAccessPolicy": org["EwsApplicationAccessPolicy"], "EwsAllowList": org["EwsAllowList"],
-        "OrganizationId": f"NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{DOMAIN} - "
-                          f"NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/{DOMAIN}/Configuration",
-    }]
+    return [
+        {
+            "Name": DOMAIN,
+            "DisplayName": ORG_NAME,
+            "Identity": DOMAIN,
+            "Guid": TENANT_ID,
+            "IsDehydrated": shell.tenant.is_dehydrated(),
+            "EwsEnabled": org["EwsEnabled"],
+            "EwsApplicationAccessPolicy": org["EwsApplicationAccessPolicy"],
+            "EwsAllowList": org["EwsAllowList"],
+            "OrganizationId": f"NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{DOMAIN} - "
+            f"NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/{DOMAIN}/Configuration",
+        }
+    ]
 
 
 def set_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]]:
@@ -287,8 +346,9 @@ def set_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]
 def enable_organization_customization(shell: Shell, params: Params) -> list[dict[str, Any]]:
     tenant = shell.tenant
     if not tenant.is_dehydrated():
-        raise ExchangeError(NOT_REQUIRED, "This operation is not required. Organization is already enabled for "
-                                          "customization.")
+        raise ExchangeError(
+            NOT_REQUIRED, "This operation is not required. Organization is already enabled for customization."
+        )
     if tenant.org["customization_requested_at"] is None:
         tenant.org["customization_requested_at"] = tenant.now()
     return []
@@ -324,25 +384,29 @@ def _check_unique(tenant: Tenant, name: str, alias: str, smtp: str) -> None:
     for user in tenant.users.values():
         if user.upn.lower() == smtp.lower():
             raise ExchangeError(
-                PROXY_EXISTS, f"The proxy address \"SMTP:{smtp}\" is already being used by the proxy addresses or "
-                f"LegacyExchangeDN of \"{user.mail_nickname}\". Please choose another proxy address.",
+                PROXY_EXISTS,
+                f'The proxy address "SMTP:{smtp}" is already being used by the proxy addresses or '
+                f'LegacyExchangeDN of "{user.mail_nickname}". Please choose another proxy address.',
             )
     for group in tenant.groups.values():
         if group.smtp.lower() == smtp.lower():
             raise ExchangeError(
-                PROXY_EXISTS, f"The proxy address \"SMTP:{smtp}\" is already being used by the proxy addresses or "
-                f"LegacyExchangeDN of \"{group.name}\". Please choose another proxy address.",
+                PROXY_EXISTS,
+                f'The proxy address "SMTP:{smtp}" is already being used by the proxy addresses or '
+                f'LegacyExchangeDN of "{group.name}". Please choose another proxy address.',
             )
     owners = [(u.mail_nickname, u.mail_nickname) for u in tenant.users.values()]
     owners += [(g.alias, g.name) for g in tenant.groups.values()]
     for taken, owner in owners:
         if taken.lower() == alias.lower():
             raise ExchangeError(
-                PROXY_EXISTS, f"The alias \"{alias}\" is already being used by \"{owner}\". Please choose another "
-                "alias.",
+                PROXY_EXISTS,
+                f'The alias "{alias}" is already being used by "{owner}". Please choose another alias.',
             )
-    if any(n.lower() == name.lower() for n in [g.name for g in tenant.groups.values()]
-           + [u.mail_nickname for u in tenant.users.values()]):
+    if any(
+        n.lower() == name.lower()
+        for n in [g.name for g in tenant.groups.values()] + [u.mail_nickname for u in tenant.users.values()]
+    ):
         raise _already_exists(make_dn(name))
 
 
@@ -358,8 +422,14 @@ def new_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]
         admin = tenant.user_by_key(ADMIN_UPN)
         managers = [admin.id] if admin else []
     group = Group(
-        guid=str(uuid.uuid4()), name=name, alias=alias, smtp=smtp, room_list=params.switch("RoomList"),
-        created_at=tenant.now(), managed_by=managers, members=list(dict.fromkeys(members)),
+        guid=str(uuid.uuid4()),
+        name=name,
+        alias=alias,
+        smtp=smtp,
+        room_list=params.switch("RoomList"),
+        created_at=tenant.now(),
+        managed_by=managers,
+        members=list(dict.fromkeys(members)),
     )
     tenant.groups[group.guid] = group
     return [group_json(tenant, group)]
@@ -428,7 +498,7 @@ def add_distribution_group_member(shell: Shell, params: Params) -> list[dict[str
     user = _member(shell, member_id)
     if user.id in group.members:
         raise ExchangeError(
-            MEMBER_EXISTS, f"The recipient \"{member_id}\" is already a member of the group \"{group.name}\"."
+            MEMBER_EXISTS, f'The recipient "{member_id}" is already a member of the group "{group.name}".'
         )
     group.members.append(user.id)
     return []
@@ -440,7 +510,7 @@ def remove_distribution_group_member(shell: Shell, params: Params) -> list[dict[
     user = _member(shell, member_id)
     if user.id not in group.members:
         raise ExchangeError(
-            MEMBER_NOT_FOUND, f"The recipient \"{member_id}\" isn't a member of the group \"{group.name}\"."
+            MEMBER_NOT_FOUND, f'The recipient "{member_id}" isn\'t a member of the group "{group.name}".'
         )
     group.members.remove(user.id)
     return []
@@ -457,14 +527,17 @@ def new_service_principal(shell: Shell, params: Params) -> list[dict[str, Any]]:
     app_id = params.required("AppId")
     object_id = params.text("ObjectId") or params.text("ServiceId")
     if not object_id:
-        raise ExchangeError(BINDING, "Cannot process command because of one or more missing mandatory "
-                                     "parameters: ObjectId.")
+        raise ExchangeError(
+            BINDING, "Cannot process command because of one or more missing mandatory parameters: ObjectId."
+        )
     tenant = shell.tenant
-    if any(s.app_id.lower() == app_id.lower() or s.object_id.lower() == object_id.lower()
-           for s in tenant.exo_sps.values()):
+    if any(
+        s.app_id.lower() == app_id.lower() or s.object_id.lower() == object_id.lower() for s in tenant.exo_sps.values()
+    ):
         raise _already_exists(f"CN={object_id},CN=ServicePrincipals,{DN_SUFFIX}")
-    sp = ExoServicePrincipal(guid=str(uuid.uuid4()), app_id=app_id, object_id=object_id,
-                             display_name=params.text("DisplayName") or app_id)
+    sp = ExoServicePrincipal(
+        guid=str(uuid.uuid4()), app_id=app_id, object_id=object_id, display_name=params.text("DisplayName") or app_id
+    )
     tenant.exo_sps[sp.guid] = sp
     return [sp_json(sp)]
 
@@ -493,8 +566,9 @@ def _parse_filter(text: str) -> list[tuple[str, str]]:
         return parse_scope_filter(text)
     except FilterError as err:
         raise ExchangeError(
-            BINDING, "Cannot bind parameter 'RecipientRestrictionFilter' to the target. Exception setting "
-            f"\"RecipientRestrictionFilter\": \"{err}\"",
+            BINDING,
+            "Cannot bind parameter 'RecipientRestrictionFilter' to the target. Exception setting "
+            f'"RecipientRestrictionFilter": "{err}"',
         ) from err
 
 
@@ -574,7 +648,7 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
         if role not in APPLICATION_ROLES or write_scope:
             raise ExchangeError(
                 "Microsoft.Exchange.Management.RbacTasks.InvalidServicePrincipalRoleAssignmentException",
-                f"The role \"{role}\" can't be assigned to a service principal with these scope parameters.",
+                f'The role "{role}" can\'t be assigned to a service principal with these scope parameters.',
             )
         assignee_type, assignee, display = "ServicePrincipal", sp.app_id, sp.display_name
     else:
@@ -582,8 +656,9 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
         if user is None or not tenant.visible(user):
             raise _param_not_found(user_key or "")
         if resource_scope:
-            raise ExchangeError(BINDING, "A parameter cannot be found that matches parameter name "
-                                         "'CustomResourceScope'.")
+            raise ExchangeError(
+                BINDING, "A parameter cannot be found that matches parameter name 'CustomResourceScope'."
+            )
         assignee_type, assignee, display = "User", user.id, user.mail_nickname
     scope_name = resource_scope or write_scope
     if scope_name:
@@ -592,8 +667,13 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
     if any(a.name.lower() == name.lower() for a in tenant.assignments.values()):
         raise _already_exists(f"CN={name},CN=Role Assignments,CN=RBAC,{DN_SUFFIX}")
     assignment = RoleAssignment(
-        guid=str(uuid.uuid4()), name=name, role=role, assignee_type=assignee_type, assignee=assignee,
-        resource_scope=scope_name if app else None, write_scope=None if app else scope_name,
+        guid=str(uuid.uuid4()),
+        name=name,
+        role=role,
+        assignee_type=assignee_type,
+        assignee=assignee,
+        resource_scope=scope_name if app else None,
+        write_scope=None if app else scope_name,
         created_at=tenant.now(),
     )
     tenant.assignments[assignment.guid] = assignment
@@ -652,12 +732,15 @@ def test_service_principal_authorization(shell: Shell, params: Params) -> list[d
     for a in tenant.assignments.values():
         if a.assignee_type != "ServicePrincipal" or a.assignee != sp.app_id:
             continue
-        rows.append({
-            "RoleName": a.role, "GrantedPermissions": APPLICATION_ROLES[a.role],
-            "AllowedResourceScope": a.resource_scope or "Organization",
-            "ScopeType": "CustomRecipientScope" if a.resource_scope else "Organization",
-            "InScope": tenant.scope_covers(a.resource_scope, resource) if resource else None,
-        })
+        rows.append(
+            {
+                "RoleName": a.role,
+                "GrantedPermissions": APPLICATION_ROLES[a.role],
+                "AllowedResourceScope": a.resource_scope or "Organization",
+                "ScopeType": "CustomRecipientScope" if a.resource_scope else "Organization",
+                "InScope": tenant.scope_covers(a.resource_scope, resource) if resource else None,
+            }
+        )
     return rows
 
 
@@ -669,11 +752,15 @@ CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
     "Enable-OrganizationCustomization": (enable_organization_customization, set()),
     "Get-Mailbox": (get_mailbox, {"identity", "recipienttypedetails", "resultsize"}),
     "Get-Recipient": (get_recipient, {"identity", "recipienttypedetails", "resultsize"}),
-    "New-DistributionGroup": (new_distribution_group, {"name", "alias", "primarysmtpaddress", "roomlist",
-                                                        "managedby", "members", "displayname", "type"}),
+    "New-DistributionGroup": (
+        new_distribution_group,
+        {"name", "alias", "primarysmtpaddress", "roomlist", "managedby", "members", "displayname", "type"},
+    ),
     "Get-DistributionGroup": (get_distribution_group, {"identity", "recipienttypedetails", "resultsize"}),
-    "Set-DistributionGroup": (set_distribution_group, {"identity", "managedby", "roomlist", "displayname"}
-                              | _GROUP_BYPASS),
+    "Set-DistributionGroup": (
+        set_distribution_group,
+        {"identity", "managedby", "roomlist", "displayname"} | _GROUP_BYPASS,
+    ),
     "Remove-DistributionGroup": (remove_distribution_group, {"identity"} | _GROUP_BYPASS),
     "Get-DistributionGroupMember": (get_distribution_group_member, {"identity", "resultsize"}),
     "Add-DistributionGroupMember": (add_distribution_group_member, {"identity", "member"} | _GROUP_BYPASS),
@@ -686,8 +773,10 @@ CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
     "Get-ManagementScope": (get_management_scope, {"identity"}),
     "Set-ManagementScope": (set_management_scope, {"identity", "recipientrestrictionfilter"}),
     "Remove-ManagementScope": (remove_management_scope, {"identity"}),
-    "New-ManagementRoleAssignment": (new_management_role_assignment, {
-        "name", "role", "app", "user", "customresourcescope", "customrecipientwritescope"}),
+    "New-ManagementRoleAssignment": (
+        new_management_role_assignment,
+        {"name", "role", "app", "user", "customresourcescope", "customrecipientwritescope"},
+    ),
     "Get-ManagementRoleAssignment": (get_management_role_assignment, {"identity", "role", "roleassignee", "app"}),
     "Remove-ManagementRoleAssignment": (remove_management_role_assignment, {"identity"}),
     "Test-ServicePrincipalAuthorization": (test_service_principal_authorization, {"identity", "resource"}),
@@ -721,25 +810,33 @@ def run_cmdlet(shell: Shell, name: str, raw_params: dict[str, Any]) -> list[dict
 def error_body(exc_type: str, text: str) -> dict[str, Any]:
     code = "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324 - an id, not security
     message = f"{code}|{exc_type}|{text}"
-    return {"error": {
-        "code": "BadRequest", "message": message,
-        "details": [{"code": "Context", "target": "", "message": message}],
-        "innererror": {
-            "message": message, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException", "stacktrace": "",
-            "internalexception": {"message": text, "type": exc_type, "stacktrace": ""},
-        },
-    }}
+    return {
+        "error": {
+            "code": "BadRequest",
+            "message": message,
+            "details": [{"code": "Context", "target": "", "message": message}],
+            "innererror": {
+                "message": message,
+                "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                "stacktrace": "",
+                "internalexception": {"message": text, "type": exc_type, "stacktrace": ""},
+            },
+        }
+    }
 
 
 def _simple_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response.json(status, {"error": {"code": code, "message": message}}, headers)
 
 
-def success_body(context: str, warnings: list[str], value: list[dict[str, Any]],
-                 next_link: str | None = None) -> dict[str, Any]:
+def success_body(
+    context: str, warnings: list[str], value: list[dict[str, Any]], next_link: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "@odata.context": context, "adminapi.warnings@odata.type": "#Collection(String)",
-        "adminapi.warnings": warnings, "value": value,
+        "@odata.context": context,
+        "adminapi.warnings@odata.type": "#Collection(String)",
+        "adminapi.warnings": warnings,
+        "value": value,
     }
     if next_link:
         body["@odata.nextLink"] = next_link
@@ -776,7 +873,9 @@ def handle(tenant: Tenant, req: Request) -> Response:
         )
     if not directory_roles & {EXCHANGE_ADMIN_ROLE, "Global Administrator"}:
         return _simple_error(
-            403, "Forbidden", "The service principal has no Exchange role: assign the Exchange Administrator role "
+            403,
+            "Forbidden",
+            "The service principal has no Exchange role: assign the Exchange Administrator role "
             "to the application in Microsoft Entra ID.",
         )
     try:
@@ -784,16 +883,22 @@ def handle(tenant: Tenant, req: Request) -> Response:
         name = str(cmdlet_input["CmdletName"])
         raw_params = cmdlet_input.get("Parameters") or {}
     except (ValueError, KeyError, TypeError):
-        return _simple_error(400, "BadRequest", "The request body must be {\"CmdletInput\": {\"CmdletName\": ..., "
-                                                "\"Parameters\": {...}}}.")
+        return _simple_error(
+            400, "BadRequest", 'The request body must be {"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}.'
+        )
     rejection = tenant.admit(app_id)
     if rejection:
         kind, retry_after = rejection
         if kind == "throttled":
-            return _simple_error(429, "TooManyRequests", f"The request was throttled. Retry after {retry_after} "
-                                 "seconds.", {"Retry-After": str(retry_after)})
-        return _simple_error(503, "ServiceUnavailable", "The service is temporarily unavailable.",
-                             {"Retry-After": str(retry_after)})
+            return _simple_error(
+                429,
+                "TooManyRequests",
+                f"The request was throttled. Retry after {retry_after} seconds.",
+                {"Retry-After": str(retry_after)},
+            )
+        return _simple_error(
+            503, "ServiceUnavailable", "The service is temporarily unavailable.", {"Retry-After": str(retry_after)}
+        )
     canonical = canonical_cmdlet(name) or name
     tenant.calls.record(canonical, write=is_write(canonical))
     shell = Shell(tenant, app_id, online=True)
@@ -806,8 +911,12 @@ def handle(tenant: Tenant, req: Request) -> Response:
     base = f"{req.base_url}/adminapi/beta/{segments[2]}"
     offset = int(req.query.get("$skiptoken", "0") or 0)
     next_link = f"{base}/InvokeCommand?$skiptoken={offset + page_size}" if offset + page_size < len(value) else None
-    body = success_body(f"{base}/$metadata#Collection(Exchange.GenericHashTable)", shell.warnings,
-                        value[offset: offset + page_size], next_link)
+    body = success_body(
+        f"{base}/$metadata#Collection(Exchange.GenericHashTable)",
+        shell.warnings,
+        value[offset : offset + page_size],
+        next_link,
+    )
     return Response.json(200, body)
 
 

@@ -32,8 +32,17 @@ from .tokens import TokenError, verify_token
 MAX_BATCH = 20
 SKUS = {sku["skuId"]: sku for sku in (EXCHANGE_SKU, NO_EXCHANGE_SKU)}
 DEFAULT_USER_PROPS = (
-    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
-    "preferredLanguage", "surname", "userPrincipalName", "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
 )
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
@@ -60,7 +69,8 @@ class Call:
 # -- helpers --------------------------------------------------------------------------------------
 def _not_found(key: str) -> GraphError:
     return GraphError(
-        404, "Request_ResourceNotFound",
+        404,
+        "Request_ResourceNotFound",
         f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.",
     )
 
@@ -101,15 +111,16 @@ def _offset(token: str | None) -> int:
         raise _bad("Invalid $skiptoken.", "BadRequest") from exc
 
 
-def _page(call: Call, items: list[dict[str, Any]], context: str, default_top: int = 100,
-          max_top: int = 999) -> dict[str, Any]:
+def _page(
+    call: Call, items: list[dict[str, Any]], context: str, default_top: int = 100, max_top: int = 999
+) -> dict[str, Any]:
     try:
         top = min(int(call.query.get("$top", default_top)), max_top)
     except ValueError as exc:
         raise _bad(f"Invalid value '{call.query['$top']}' for $top.", "BadRequest") from exc
     offset = _offset(call.query.get("$skiptoken"))
     page: dict[str, Any] = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}"}
-    page["value"] = items[offset: offset + top]
+    page["value"] = items[offset : offset + top]
     if offset + top < len(items):
         query = {k: v for k, v in call.query.items() if k != "$skiptoken"}
         query["$skiptoken"] = _skiptoken(offset + top)
@@ -144,11 +155,21 @@ def _select(obj: dict[str, Any], call: Call, default: tuple[str, ...]) -> dict[s
 
 def _user_json(tenant: Tenant, user: User) -> dict[str, Any]:
     return {
-        "id": user.id, "businessPhones": [], "displayName": user.display_name, "givenName": None,
-        "jobTitle": None, "mail": user.upn if tenant.has_mailbox(user) else None, "mobilePhone": None,
-        "officeLocation": user.building, "preferredLanguage": None, "surname": None,
-        "userPrincipalName": user.upn, "accountEnabled": user.account_enabled,
-        "usageLocation": user.usage_location, "mailNickname": user.mail_nickname, "userType": "Member",
+        "id": user.id,
+        "businessPhones": [],
+        "displayName": user.display_name,
+        "givenName": None,
+        "jobTitle": None,
+        "mail": user.upn if tenant.has_mailbox(user) else None,
+        "mobilePhone": None,
+        "officeLocation": user.building,
+        "preferredLanguage": None,
+        "surname": None,
+        "userPrincipalName": user.upn,
+        "accountEnabled": user.account_enabled,
+        "usageLocation": user.usage_location,
+        "mailNickname": user.mail_nickname,
+        "userType": "Member",
         "assignedLicenses": [{"disabledPlans": [], "skuId": s} for s in user.licenses],
     }
 
@@ -162,29 +183,60 @@ def _require(call: Call, roles: tuple[str, ...]) -> None:
 def get_organization(call: Call) -> Response:
     _require(call, ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"))
     org = {
-        "id": TENANT_ID, "displayName": ORG_NAME, "countryLetterCode": "US", "tenantType": "AAD",
+        "id": TENANT_ID,
+        "displayName": ORG_NAME,
+        "countryLetterCode": "US",
+        "tenantType": "AAD",
         "verifiedDomains": [
-            {"name": d, "isDefault": d == VERIFIED_DOMAIN, "isInitial": d == DOMAIN, "type": "Managed",
-             "capabilities": "Email, OfficeCommunicationsOnline"}
+            {
+                "name": d,
+                "isDefault": d == VERIFIED_DOMAIN,
+                "isInitial": d == DOMAIN,
+                "type": "Managed",
+                "capabilities": "Email, OfficeCommunicationsOnline",
+            }
             for d in (DOMAIN, VERIFIED_DOMAIN)
         ],
     }
-    return Response.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization",
-                               "value": [org]})
+    return Response.json(
+        200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization", "value": [org]}
+    )
 
 
 def get_domains(call: Call) -> Response:
     _require(call, ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All"))
     domains = [
-        {"id": DOMAIN, "authenticationType": "Managed", "isDefault": False, "isInitial": True,
-         "isRoot": True, "isVerified": True, "supportedServices": ["Email", "OfficeCommunicationsOnline"]},
-        {"id": VERIFIED_DOMAIN, "authenticationType": "Managed", "isDefault": True, "isInitial": False,
-         "isRoot": True, "isVerified": True, "supportedServices": ["Email", "OfficeCommunicationsOnline"]},
-        {"id": UNVERIFIED_DOMAIN, "authenticationType": "Managed", "isDefault": False, "isInitial": False,
-         "isRoot": True, "isVerified": False, "supportedServices": []},
+        {
+            "id": DOMAIN,
+            "authenticationType": "Managed",
+            "isDefault": False,
+            "isInitial": True,
+            "isRoot": True,
+            "isVerified": True,
+            "supportedServices": ["Email", "OfficeCommunicationsOnline"],
+        },
+        {
+            "id": VERIFIED_DOMAIN,
+            "authenticationType": "Managed",
+            "isDefault": True,
+            "isInitial": False,
+            "isRoot": True,
+            "isVerified": True,
+            "supportedServices": ["Email", "OfficeCommunicationsOnline"],
+        },
+        {
+            "id": UNVERIFIED_DOMAIN,
+            "authenticationType": "Managed",
+            "isDefault": False,
+            "isInitial": False,
+            "isRoot": True,
+            "isVerified": False,
+            "supportedServices": [],
+        },
     ]
-    return Response.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#domains",
-                               "value": domains})
+    return Response.json(
+        200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#domains", "value": domains}
+    )
 
 
 def list_users(call: Call) -> Response:
@@ -200,10 +252,14 @@ def list_users(call: Call) -> Response:
 
 
 def _password_ok(password: str) -> bool:
-    classes = sum((
-        any(c.islower() for c in password), any(c.isupper() for c in password),
-        any(c.isdigit() for c in password), any(not c.isalnum() for c in password),
-    ))
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
     return 8 <= len(password) <= 256 and classes >= 3
 
 
@@ -229,10 +285,16 @@ def create_user(call: Call) -> Response:
             "Please provide a different password."
         )
     user = User(
-        id=str(uuid.uuid4()), upn=upn, display_name=str(body["displayName"]),
-        mail_nickname=str(body["mailNickname"]), kind="user", created_at=call.tenant.now(),
-        account_enabled=bool(body["accountEnabled"]), usage_location=body.get("usageLocation"),
-        password=password, exchange_guid=str(uuid.uuid4()),
+        id=str(uuid.uuid4()),
+        upn=upn,
+        display_name=str(body["displayName"]),
+        mail_nickname=str(body["mailNickname"]),
+        kind="user",
+        created_at=call.tenant.now(),
+        account_enabled=bool(body["accountEnabled"]),
+        usage_location=body.get("usageLocation"),
+        password=password,
+        exchange_guid=str(uuid.uuid4()),
     )
     call.tenant.users[user.id] = user
     payload = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity"}
@@ -315,17 +377,31 @@ def get_mailbox_settings(call: Call, key: str) -> Response:
     _require(call, ("MailboxSettings.Read", "MailboxSettings.ReadWrite"))
     user = _mailbox_user(call, key)
     purpose = {"room": "room", "equipment": "equipment"}.get(user.kind, "user")
-    return Response.json(200, {
-        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/mailboxSettings",
-        "archiveFolder": None, "timeZone": "UTC", "dateFormat": "M/d/yyyy", "timeFormat": "h:mm tt",
-        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly", "userPurpose": purpose,
-        "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all",
-                                    "internalReplyMessage": "", "externalReplyMessage": ""},
-        "language": {"locale": "en-US", "displayName": "English (United States)"},
-        "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-                         "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-                         "timeZone": {"name": "UTC"}},
-    })
+    return Response.json(
+        200,
+        {
+            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/mailboxSettings",
+            "archiveFolder": None,
+            "timeZone": "UTC",
+            "dateFormat": "M/d/yyyy",
+            "timeFormat": "h:mm tt",
+            "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+            "userPurpose": purpose,
+            "automaticRepliesSetting": {
+                "status": "disabled",
+                "externalAudience": "all",
+                "internalReplyMessage": "",
+                "externalReplyMessage": "",
+            },
+            "language": {"locale": "en-US", "displayName": "English (United States)"},
+            "workingHours": {
+                "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                "startTime": "08:00:00.0000000",
+                "endTime": "17:00:00.0000000",
+                "timeZone": {"name": "UTC"},
+            },
+        },
+    )
 
 
 def _calendar_user(call: Call, key: str) -> User:
@@ -341,22 +417,37 @@ def _calendar_user(call: Call, key: str) -> User:
 
 def get_calendar(call: Call, key: str) -> Response:
     user = _calendar_user(call, key)
-    return Response.json(200, {
-        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/calendar/$entity",
-        "id": base64.urlsafe_b64encode(f"calendar:{user.id}".encode()).decode(), "name": "Calendar",
-        "color": "auto", "hexColor": "", "isDefaultCalendar": True, "changeKey": "sandbox",
-        "canShare": True, "canViewPrivateItems": True, "canEdit": True,
-        "allowedOnlineMeetingProviders": ["teamsForBusiness"], "defaultOnlineMeetingProvider": "teamsForBusiness",
-        "isTallyingResponses": True, "isRemovable": False,
-        "owner": {"name": user.display_name, "address": user.upn},
-    })
+    return Response.json(
+        200,
+        {
+            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/calendar/$entity",
+            "id": base64.urlsafe_b64encode(f"calendar:{user.id}".encode()).decode(),
+            "name": "Calendar",
+            "color": "auto",
+            "hexColor": "",
+            "isDefaultCalendar": True,
+            "changeKey": "sandbox",
+            "canShare": True,
+            "canViewPrivateItems": True,
+            "canEdit": True,
+            "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+            "defaultOnlineMeetingProvider": "teamsForBusiness",
+            "isTallyingResponses": True,
+            "isRemovable": False,
+            "owner": {"name": user.display_name, "address": user.upn},
+        },
+    )
 
 
 def list_events(call: Call, key: str) -> Response:
     user = _calendar_user(call, key)
-    return Response.json(200, {
-        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/events", "value": [],
-    })
+    return Response.json(
+        200,
+        {
+            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user.id}')/events",
+            "value": [],
+        },
+    )
 
 
 def list_skus(call: Call) -> Response:
@@ -364,30 +455,46 @@ def list_skus(call: Call) -> Response:
     tenant = call.tenant
     skus = [
         {
-            "id": f"{TENANT_ID}_{sku['skuId']}", "skuId": sku["skuId"], "skuPartNumber": sku["skuPartNumber"],
-            "appliesTo": "User", "capabilityStatus": "Enabled", "consumedUnits": tenant.sku_consumed[sku["skuId"]],
-            "prepaidUnits": {"enabled": tenant.sku_enabled[sku["skuId"]], "suspended": 0, "warning": 0,
-                             "lockedOut": 0},
+            "id": f"{TENANT_ID}_{sku['skuId']}",
+            "skuId": sku["skuId"],
+            "skuPartNumber": sku["skuPartNumber"],
+            "appliesTo": "User",
+            "capabilityStatus": "Enabled",
+            "consumedUnits": tenant.sku_consumed[sku["skuId"]],
+            "prepaidUnits": {"enabled": tenant.sku_enabled[sku["skuId"]], "suspended": 0, "warning": 0, "lockedOut": 0},
             "servicePlans": [
-                {"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": "Success",
-                 "appliesTo": "User"}
+                {"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": "Success", "appliesTo": "User"}
                 for pid, name in sku["servicePlans"]
             ],
         }
         for sku in SKUS.values()
     ]
-    return Response.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscribedSkus",
-                               "value": skus})
+    return Response.json(
+        200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscribedSkus", "value": skus}
+    )
 
 
 def _room_json(user: User) -> dict[str, Any]:
     return {
-        "@odata.type": "#microsoft.graph.room", "id": user.exchange_guid, "emailAddress": user.upn,
-        "displayName": user.display_name, "nickname": user.display_name, "label": None,
-        "address": None, "geoCoordinates": None, "phone": None, "capacity": user.capacity,
-        "building": user.building, "floorNumber": user.floor, "floorLabel": None,
-        "isWheelChairAccessible": False, "bookingType": "standard", "tags": [],
-        "audioDeviceName": None, "videoDeviceName": None, "displayDeviceName": None,
+        "@odata.type": "#microsoft.graph.room",
+        "id": user.exchange_guid,
+        "emailAddress": user.upn,
+        "displayName": user.display_name,
+        "nickname": user.display_name,
+        "label": None,
+        "address": None,
+        "geoCoordinates": None,
+        "phone": None,
+        "capacity": user.capacity,
+        "building": user.building,
+        "floorNumber": user.floor,
+        "floorLabel": None,
+        "isWheelChairAccessible": False,
+        "bookingType": "standard",
+        "tags": [],
+        "audioDeviceName": None,
+        "videoDeviceName": None,
+        "displayDeviceName": None,
     }
 
 
@@ -400,7 +507,8 @@ def list_rooms(call: Call) -> Response:
 def _visible_room_lists(call: Call) -> list[Any]:
     tenant = call.tenant
     return [
-        g for g in tenant.groups.values()
+        g
+        for g in tenant.groups.values()
         if g.room_list and tenant.now() >= g.created_at + tenant.knobs.replication_lag_s
     ]
 
@@ -408,8 +516,15 @@ def _visible_room_lists(call: Call) -> list[Any]:
 def list_room_lists(call: Call) -> Response:
     _require(call, ("Place.Read.All",))
     lists = [
-        {"@odata.type": "#microsoft.graph.roomList", "id": g.guid, "displayName": g.name,
-         "emailAddress": g.smtp, "address": None, "geoCoordinates": None, "phone": None}
+        {
+            "@odata.type": "#microsoft.graph.roomList",
+            "id": g.guid,
+            "displayName": g.name,
+            "emailAddress": g.smtp,
+            "address": None,
+            "geoCoordinates": None,
+            "phone": None,
+        }
         for g in _visible_room_lists(call)
     ]
     return Response.json(200, _page(call, lists, "places/microsoft.graph.roomList"))
@@ -428,13 +543,17 @@ def list_room_list_rooms(call: Call, key: str) -> Response:
 def _sp_json(call: Call, app_id: str) -> dict[str, Any]:
     sp = call.tenant.entra_sps[app_id]
     payload: dict[str, Any] = {
-        "id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "accountEnabled": True,
-        "servicePrincipalType": "Application", "appOwnerOrganizationId": TENANT_ID, "appRoles": [],
+        "id": sp.id,
+        "appId": sp.app_id,
+        "displayName": sp.display_name,
+        "accountEnabled": True,
+        "servicePrincipalType": "Application",
+        "appOwnerOrganizationId": TENANT_ID,
+        "appRoles": [],
     }
     if app_id == GRAPH_APP_ID:
         payload["appRoles"] = [
-            {"id": rid, "value": name, "allowedMemberTypes": ["Application"], "isEnabled": True,
-             "displayName": name}
+            {"id": rid, "value": name, "allowedMemberTypes": ["Application"], "isEnabled": True, "displayName": name}
             for name, rid in GRAPH_APP_ROLES.items()
         ]
     return payload
@@ -471,11 +590,19 @@ def list_app_role_assignments(call: Call, key: str) -> Response:
     sp = tenant.entra_sps[_sp_by_key(call, key)]
     by_object = {s.id: s for s in tenant.entra_sps.values()}
     rows = [
-        {"id": a.id, "appRoleId": a.app_role_id, "createdDateTime": a.created, "deletedDateTime": None,
-         "principalDisplayName": sp.display_name, "principalId": a.principal_id,
-         "principalType": "ServicePrincipal", "resourceDisplayName": by_object[a.resource_id].display_name,
-         "resourceId": a.resource_id}
-        for a in tenant.app_role_assignments if a.principal_id == sp.id
+        {
+            "id": a.id,
+            "appRoleId": a.app_role_id,
+            "createdDateTime": a.created,
+            "deletedDateTime": None,
+            "principalDisplayName": sp.display_name,
+            "principalId": a.principal_id,
+            "principalType": "ServicePrincipal",
+            "resourceDisplayName": by_object[a.resource_id].display_name,
+            "resourceId": a.resource_id,
+        }
+        for a in tenant.app_role_assignments
+        if a.principal_id == sp.id
     ]
     return Response.json(200, _page(call, rows, f"servicePrincipals('{sp.id}')/appRoleAssignments"))
 
@@ -497,14 +624,25 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
         ("GET", r"^/subscribedSkus", "GET /subscribedSkus", list_skus),
         ("GET", r"^/places/microsoft\.graph\.room", "GET /places/microsoft.graph.room", list_rooms),
         ("GET", r"^/places/microsoft\.graph\.roomlist", "GET /places/microsoft.graph.roomlist", list_room_lists),
-        ("GET", r"^/places/([^/]+)/microsoft\.graph\.roomlist/rooms",
-         "GET /places/{id}/microsoft.graph.roomlist/rooms", list_room_list_rooms),
+        (
+            "GET",
+            r"^/places/([^/]+)/microsoft\.graph\.roomlist/rooms",
+            "GET /places/{id}/microsoft.graph.roomlist/rooms",
+            list_room_list_rooms,
+        ),
         ("GET", r"^/servicePrincipals", "GET /servicePrincipals", list_service_principals),
-        ("GET", r"^/servicePrincipals(\(appId='[^']+'\)|/[^/(]+)", "GET /servicePrincipals/{id}",
-         lambda call, key: get_service_principal(call, key.lstrip("/"))),
-        ("GET", r"^/servicePrincipals(\(appId='[^']+'\)|/[^/(]+)/appRoleAssignments",
-         "GET /servicePrincipals/{id}/appRoleAssignments",
-         lambda call, key: list_app_role_assignments(call, key.lstrip("/"))),
+        (
+            "GET",
+            r"^/servicePrincipals(\(appId='[^']+'\)|/[^/(]+)",
+            "GET /servicePrincipals/{id}",
+            lambda call, key: get_service_principal(call, key.lstrip("/")),
+        ),
+        (
+            "GET",
+            r"^/servicePrincipals(\(appId='[^']+'\)|/[^/(]+)/appRoleAssignments",
+            "GET /servicePrincipals/{id}/appRoleAssignments",
+            lambda call, key: list_app_role_assignments(call, key.lstrip("/")),
+        ),
     )
 ]
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
@@ -523,14 +661,23 @@ def _route(method: str, path: str) -> tuple[str, Callable[[Call], Response]] | N
 
 def _throttled_response(kind: str, retry_after: int) -> Response:
     if kind == "throttled":
-        return graph_error(429, "TooManyRequests", "Too many requests. Please retry after some time.",
-                           {"Retry-After": str(retry_after)})
-    return graph_error(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry.",
-                       {"Retry-After": str(retry_after)})
+        return graph_error(
+            429,
+            "TooManyRequests",
+            "Too many requests. Please retry after some time.",
+            {"Retry-After": str(retry_after)},
+        )
+    return graph_error(
+        503,
+        "ServiceUnavailable",
+        "The service is temporarily unavailable. Please retry.",
+        {"Retry-After": str(retry_after)},
+    )
 
 
-def _execute(tenant: Tenant, method: str, path: str, query: dict[str, str], body: Any, base_url: str,
-             app_id: str) -> Response:
+def _execute(
+    tenant: Tenant, method: str, path: str, query: dict[str, str], body: Any, base_url: str, app_id: str
+) -> Response:
     """One Graph call after authentication: admission, counting, then the handler under the lock."""
     routed = _route(method, path)
     if routed is None:
@@ -561,12 +708,16 @@ def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
             return graph_error(400, "BadRequest", "Invalid batch payload format.")
         parts = urlsplit(str(item["url"]))
         path = unquote(parts.path)
-        path = path[len("/v1.0"):] if path.lower().startswith("/v1.0") else path
+        path = path[len("/v1.0") :] if path.lower().startswith("/v1.0") else path
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        result = _execute(tenant, str(item["method"]).upper(), "/" + path.lstrip("/"), query, item.get("body"),
-                          base_url, app_id)
-        entry: dict[str, Any] = {"id": str(item["id"]), "status": result.status,
-                                 "headers": {k: v for k, v in result.headers.items() if k != "request-id"}}
+        result = _execute(
+            tenant, str(item["method"]).upper(), "/" + path.lstrip("/"), query, item.get("body"), base_url, app_id
+        )
+        entry: dict[str, Any] = {
+            "id": str(item["id"]),
+            "status": result.status,
+            "headers": {k: v for k, v in result.headers.items() if k != "request-id"},
+        }
         if result.body:
             entry["body"] = json.loads(result.body)
         responses.append(entry)
@@ -580,7 +731,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
         claims = verify_token(req.headers.get("authorization"), GRAPH_AUDIENCE)
     except TokenError as err:
         return graph_error(401, "InvalidAuthenticationToken", str(err), client_request_id=client_request_id)
-    path = unquote(req.path)[len("/v1.0"):] or "/"
+    path = unquote(req.path)[len("/v1.0") :] or "/"
     try:
         body = req.json() if req.body else None
     except ValueError:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
-PROPERTIES = {"memberofgroup": "MemberOfGroup", "recipienttypedetails": "RecipientTypeDetails",
-              "primarysmtpaddress": "PrimarySmtpAddress"}
+PROPERTIES = {
+    "memberofgroup": "MemberOfGroup",
+    "recipienttypedetails": "RecipientTypeDetails",
+    "primarysmtpaddress": "PrimarySmtpAddress",
+}
 _TOKEN = re.compile(
     r"\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<op>-\w+)|'(?P<sq>(?:[^']|'')*)'|\"(?P<dq>(?:[^\"]|\"\")*)\"|(?P<word>[\w.]+))"
 )
@@ -24,7 +27,7 @@ class FilterError(ValueError):
 def _syntax(text: str, position: int) -> FilterError:
     return FilterError(
         "Invalid filter syntax. For a description of the filter parameter syntax see the command help.\r\n"
-        f"\"{text}\" at position {position + 1}."
+        f'"{text}" at position {position + 1}.'
     )
 
 
@@ -67,7 +70,7 @@ def parse_scope_filter(text: str) -> list[tuple[str, str]]:
             raise _syntax(text, prop[2])
         if prop[1].lower() not in PROPERTIES:
             raise FilterError(
-                f"\"{prop[1]}\" is not a recognized filterable property. For a description of the filterable "
+                f'"{prop[1]}" is not a recognized filterable property. For a description of the filterable '
                 "properties see the command help."
             )
         if op[0] != "op" or op[1].lower() != "-eq":
@@ -94,7 +97,5 @@ def parse_scope_filter(text: str) -> list[tuple[str, str]]:
         expect_clause()
     for prop, value in clauses:
         if prop == "memberofgroup" and not re.match(r"(?i)^CN=.+,(OU|DC|CN)=", value):
-            raise FilterError(
-                f"The value \"{value}\" of property \"MemberOfGroup\" isn't a valid distinguished name."
-            )
+            raise FilterError(f'The value "{value}" of property "MemberOfGroup" isn\'t a valid distinguished name.')
     return clauses

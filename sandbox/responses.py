@@ -45,7 +45,10 @@ def utc_now_iso() -> str:
 
 
 def graph_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
     client_request_id: str | None = None,
 ) -> Response:
     """Microsoft Graph's error envelope, with the request-id header Graph always sends."""

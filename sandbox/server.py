@@ -61,8 +61,12 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
         req = Request(
-            method=self.command, path=url.path, query_string=url.query,
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body, base_url=f"https://{host}",
+            method=self.command,
+            path=url.path,
+            query_string=url.query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            base_url=f"https://{host}",
         )
         try:
             response = self.server.sandbox.route(req)
@@ -135,12 +139,19 @@ class Sandbox:
 def build_info(port: int, ca_bundle: str) -> dict[str, Any]:
     base = f"https://127.0.0.1:{port}"
     return {
-        "tenant_id": TENANT_ID, "domain": DOMAIN, "authority": f"{base}/{TENANT_ID}",
-        "graph_url": f"{base}/v1.0", "exchange_admin_url": f"{base}/adminapi/beta/{TENANT_ID}",
-        "ews_url": f"{base}/EWS/Exchange.asmx", "ca_bundle": ca_bundle,
-        "client_id": CONNECTOR_APP_ID, "client_secret": CONNECTOR_SECRET,
-        "integration_app_id": INTEGRATION_APP_ID, "integration_client_secret": INTEGRATION_SECRET,
-        "admin_upn": ADMIN_UPN, "control_url": f"{base}/_sandbox",
+        "tenant_id": TENANT_ID,
+        "domain": DOMAIN,
+        "authority": f"{base}/{TENANT_ID}",
+        "graph_url": f"{base}/v1.0",
+        "exchange_admin_url": f"{base}/adminapi/beta/{TENANT_ID}",
+        "ews_url": f"{base}/EWS/Exchange.asmx",
+        "ca_bundle": ca_bundle,
+        "client_id": CONNECTOR_APP_ID,
+        "client_secret": CONNECTOR_SECRET,
+        "integration_app_id": INTEGRATION_APP_ID,
+        "integration_client_secret": INTEGRATION_SECRET,
+        "admin_upn": ADMIN_UPN,
+        "control_url": f"{base}/_sandbox",
         "graph_scope": "https://graph.microsoft.com/.default",
         "exchange_scope": "https://outlook.office365.com/.default",
     }
@@ -175,8 +186,12 @@ def start_sandbox(port: int = 0, host: str = "127.0.0.1", verbose: bool = False,
     material = loopback_material()
     tenant = Tenant(settings)
     server = _SandboxServer((host, port), Sandbox(tenant), material.server_context(), verbose)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"sandbox-{server.server_address[1]}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"sandbox-{server.server_address[1]}",
+        daemon=True,
+    )
     thread.start()
     info = build_info(server.server_address[1], str(material.ca_bundle))
     return RunningSandbox(info, tenant, SandboxControl(info["control_url"], info["ca_bundle"]), server, thread)

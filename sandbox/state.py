@@ -59,8 +59,12 @@ EXCHANGE_APP_ROLES = {
     "full_access_as_app": "dc890d15-9560-4a4c-9b7f-a736ec74ec40",
 }
 CONNECTOR_GRAPH_ROLES = (
-    "User.ReadWrite.All", "Organization.Read.All", "Domain.Read.All", "Place.Read.All",
-    "Application.Read.All", "MailboxSettings.Read",
+    "User.ReadWrite.All",
+    "Organization.Read.All",
+    "Domain.Read.All",
+    "Place.Read.All",
+    "Application.Read.All",
+    "MailboxSettings.Read",
 )
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
 
@@ -98,7 +102,7 @@ IMPERSONATION_ROLE = "ApplicationImpersonation"
 
 def dn_escape(value: str) -> str:
     out = value
-    for ch in "\\,+\"<>;=":
+    for ch in '\\,+"<>;=':
         out = out.replace(ch, "\\" + ch)
     return out
 
@@ -349,8 +353,11 @@ class Tenant:
             self.scopes: dict[str, ManagementScope] = {}
             self.assignments: dict[str, RoleAssignment] = {}
             self.org = {
-                "dehydrated": self.knobs.dehydrated, "customization_requested_at": None,
-                "EwsEnabled": None, "EwsApplicationAccessPolicy": None, "EwsAllowList": None,
+                "dehydrated": self.knobs.dehydrated,
+                "customization_requested_at": None,
+                "EwsEnabled": None,
+                "EwsApplicationAccessPolicy": None,
+                "EwsAllowList": None,
             }
             self.sku_consumed = {EXCHANGE_SKU["skuId"]: 0, NO_EXCHANGE_SKU["skuId"]: 0}
             for i in range(1, self.knobs.rooms + 1):
@@ -383,9 +390,15 @@ class Tenant:
     def _seed_resource(self, kind: str, i: int, start: float) -> None:
         nick = f"{kind}-{i:03d}"
         user = User(
-            id=stable_id(f"user:{nick}"), upn=f"{nick}@{DOMAIN}",
-            display_name=f"{kind.capitalize()} {i:03d}", mail_nickname=nick, kind=kind,
-            created_at=start - 86400, account_enabled=False, usage_location="US", mailbox_at=start - 86400,
+            id=stable_id(f"user:{nick}"),
+            upn=f"{nick}@{DOMAIN}",
+            display_name=f"{kind.capitalize()} {i:03d}",
+            mail_nickname=nick,
+            kind=kind,
+            created_at=start - 86400,
+            account_enabled=False,
+            usage_location="US",
+            mailbox_at=start - 86400,
             exchange_guid=stable_id(f"mailbox:{nick}"),
         )
         if kind == "room":
@@ -396,9 +409,15 @@ class Tenant:
 
     def _seed_user(self, nick: str, display: str, kind: str, start: float) -> None:
         user = User(
-            id=stable_id(f"user:{nick}"), upn=f"{nick}@{DOMAIN}", display_name=display,
-            mail_nickname=nick, kind=kind, created_at=start - 86400, usage_location="US",
-            licenses=[EXCHANGE_SKU["skuId"]], mailbox_at=start - 86400,
+            id=stable_id(f"user:{nick}"),
+            upn=f"{nick}@{DOMAIN}",
+            display_name=display,
+            mail_nickname=nick,
+            kind=kind,
+            created_at=start - 86400,
+            usage_location="US",
+            licenses=[EXCHANGE_SKU["skuId"]],
+            mailbox_at=start - 86400,
             exchange_guid=stable_id(f"mailbox:{nick}"),
         )
         self.sku_consumed[EXCHANGE_SKU["skuId"]] += 1
@@ -437,18 +456,21 @@ class Tenant:
         if role in self.app_roles(app_id):
             return
         resource_app, role_id = self._role_resource(role)
-        self.app_role_assignments.append(AppRoleAssignment(
-            id=stable_id(f"ara:{app_id}:{role}"), principal_id=self.entra_sps[app_id].id,
-            resource_id=self.entra_sps[resource_app].id, app_role_id=role_id,
-            created="2025-01-01T00:00:00Z",
-        ))
+        self.app_role_assignments.append(
+            AppRoleAssignment(
+                id=stable_id(f"ara:{app_id}:{role}"),
+                principal_id=self.entra_sps[app_id].id,
+                resource_id=self.entra_sps[resource_app].id,
+                app_role_id=role_id,
+                created="2025-01-01T00:00:00Z",
+            )
+        )
 
     def revoke_app_role(self, app_id: str, role: str) -> None:
         _, role_id = self._role_resource(role)
         principal = self.entra_sps[app_id].id
         self.app_role_assignments = [
-            a for a in self.app_role_assignments
-            if not (a.principal_id == principal and a.app_role_id == role_id)
+            a for a in self.app_role_assignments if not (a.principal_id == principal and a.app_role_id == role_id)
         ]
 
     def app_roles(self, app_id: str) -> set[str]:
@@ -517,7 +539,8 @@ class Tenant:
         """Whether an effective Exchange RBAC assignment gives `app_id` one of `permissions` on `mailbox`."""
         now = self.now()
         return any(
-            a.assignee_type == "ServicePrincipal" and a.assignee == app_id
+            a.assignee_type == "ServicePrincipal"
+            and a.assignee == app_id
             and APPLICATION_ROLES.get(a.role) in permissions
             and now >= a.created_at + self.knobs.rbac_delay_s
             and self.scope_covers(a.resource_scope, mailbox)
@@ -526,7 +549,9 @@ class Tenant:
 
     def can_impersonate(self, user_id: str, mailbox: User) -> bool:
         return any(
-            a.assignee_type == "User" and a.assignee == user_id and a.role == IMPERSONATION_ROLE
+            a.assignee_type == "User"
+            and a.assignee == user_id
+            and a.role == IMPERSONATION_ROLE
             and self.scope_covers(a.write_scope, mailbox)
             for a in self.assignments.values()
         )
@@ -543,15 +568,21 @@ class Tenant:
                 },
                 "users": [
                     {
-                        "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name,
-                        "kind": u.kind, "usageLocation": u.usage_location, "licenses": list(u.licenses),
-                        "hasMailbox": self.has_mailbox(u), "visible": self.visible(u),
+                        "id": u.id,
+                        "userPrincipalName": u.upn,
+                        "displayName": u.display_name,
+                        "kind": u.kind,
+                        "usageLocation": u.usage_location,
+                        "licenses": list(u.licenses),
+                        "hasMailbox": self.has_mailbox(u),
+                        "visible": self.visible(u),
                     }
                     for u in by_id.values()
                 ],
                 "licenses": [
                     {
-                        "skuId": sku["skuId"], "skuPartNumber": sku["skuPartNumber"],
+                        "skuId": sku["skuId"],
+                        "skuPartNumber": sku["skuPartNumber"],
                         "enabled": self.sku_enabled[sku["skuId"]],
                         "consumed": self.sku_consumed[sku["skuId"]],
                     }
@@ -559,7 +590,10 @@ class Tenant:
                 ],
                 "groups": [
                     {
-                        "name": g.name, "alias": g.alias, "primarySmtpAddress": g.smtp, "dn": g.dn,
+                        "name": g.name,
+                        "alias": g.alias,
+                        "primarySmtpAddress": g.smtp,
+                        "dn": g.dn,
                         "recipientTypeDetails": g.recipient_type_details,
                         "managedBy": [by_id[m].upn for m in g.managed_by if m in by_id],
                         "members": [by_id[m].upn for m in g.members if m in by_id],
@@ -573,9 +607,13 @@ class Tenant:
                 "role_assignments": [dataclasses.asdict(a) for a in self.assignments.values()],
                 "exchange_service_principals": [dataclasses.asdict(s) for s in self.exo_sps.values()],
                 "entra_service_principals": [
-                    {"id": s.id, "appId": s.app_id, "displayName": s.display_name,
-                     "appRoles": sorted(self.app_roles(s.app_id)),
-                     "directoryRoles": sorted(self.directory_roles.get(s.app_id, ()))}
+                    {
+                        "id": s.id,
+                        "appId": s.app_id,
+                        "displayName": s.display_name,
+                        "appRoles": sorted(self.app_roles(s.app_id)),
+                        "directoryRoles": sorted(self.directory_roles.get(s.app_id, ())),
+                    }
                     for s in self.entra_sps.values()
                 ],
             }

@@ -34,10 +34,13 @@ from .state import (
 TOKEN_LIFETIME_S = 3599
 _KEY = secrets.token_bytes(32)
 _RESOURCES = {
-    GRAPH_AUDIENCE: GRAPH_AUDIENCE, GRAPH_APP_ID: GRAPH_AUDIENCE,
+    GRAPH_AUDIENCE: GRAPH_AUDIENCE,
+    GRAPH_APP_ID: GRAPH_AUDIENCE,
     "https://graph.microsoft.com/": GRAPH_AUDIENCE,
-    EXCHANGE_AUDIENCE: EXCHANGE_AUDIENCE, EXCHANGE_APP_ID: EXCHANGE_AUDIENCE,
-    "https://outlook.office365.com/": EXCHANGE_AUDIENCE, "https://outlook.office.com": EXCHANGE_AUDIENCE,
+    EXCHANGE_AUDIENCE: EXCHANGE_AUDIENCE,
+    EXCHANGE_APP_ID: EXCHANGE_AUDIENCE,
+    "https://outlook.office365.com/": EXCHANGE_AUDIENCE,
+    "https://outlook.office.com": EXCHANGE_AUDIENCE,
 }
 TENANT_ALIASES = {TENANT_ID, DOMAIN, VERIFIED_DOMAIN}
 ORG_DIRECTORY = DOMAIN
@@ -59,9 +62,19 @@ def issue_token(tenant: Tenant, app_id: str, audience: str) -> str:
     graph_roles = set(GRAPH_APP_ROLES)
     roles = sorted(r for r in held if (r in graph_roles) == (audience == GRAPH_AUDIENCE))
     claims = {
-        "aud": audience, "iss": f"https://sts.windows.net/{TENANT_ID}/", "iat": now, "nbf": now,
-        "exp": now + TOKEN_LIFETIME_S, "appid": app_id, "app_displayname": sp.display_name,
-        "idtyp": "app", "oid": sp.id, "sub": sp.id, "tid": TENANT_ID, "roles": roles, "ver": "1.0",
+        "aud": audience,
+        "iss": f"https://sts.windows.net/{TENANT_ID}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + TOKEN_LIFETIME_S,
+        "appid": app_id,
+        "app_displayname": sp.display_name,
+        "idtyp": "app",
+        "oid": sp.id,
+        "sub": sp.id,
+        "tid": TENANT_ID,
+        "roles": roles,
+        "ver": "1.0",
         "uti": _b64(secrets.token_bytes(16)),
     }
     header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
@@ -95,38 +108,49 @@ def verify_token(authorization: str | None, audience: str) -> dict[str, Any]:
 def _aad_error(status: int, error: str, code: int, text: str) -> Response:
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    description = (
-        f"AADSTS{code}: {text} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {stamp}"
+    description = f"AADSTS{code}: {text} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {stamp}"
+    return Response.json(
+        status,
+        {
+            "error": error,
+            "error_description": description,
+            "error_codes": [code],
+            "timestamp": stamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+        },
     )
-    return Response.json(status, {
-        "error": error, "error_description": description, "error_codes": [code], "timestamp": stamp,
-        "trace_id": trace_id, "correlation_id": correlation_id,
-        "error_uri": f"https://login.microsoftonline.com/error?code={code}",
-    })
 
 
 def _discovery(req: Request) -> Response:
     authority = f"{req.base_url}/{TENANT_ID}"
-    return Response.json(200, {
-        "token_endpoint": f"{authority}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": f"{authority}/discovery/v2.0/keys",
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0",
-        "request_uri_parameter_supported": False,
-        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
-        "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
-        "device_authorization_endpoint": f"{authority}/oauth2/v2.0/devicecode",
-        "http_logout_supported": True, "frontchannel_logout_supported": True,
-        "end_session_endpoint": f"{authority}/oauth2/v2.0/logout",
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "tid", "ver"],
-        "tenant_region_scope": "NA", "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net", "msgraph_host": "graph.microsoft.com",
-    })
+    return Response.json(
+        200,
+        {
+            "token_endpoint": f"{authority}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": f"{authority}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{authority}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{authority}/oauth2/v2.0/logout",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "tid", "ver"],
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+        },
+    )
 
 
 def _token(tenant: Tenant, req: Request) -> Response:
@@ -139,14 +163,18 @@ def _token(tenant: Tenant, req: Request) -> Response:
         client_id, _, secret = base64.b64decode(req.headers["authorization"][6:]).decode().partition(":")
     if form.get("grant_type") != "client_credentials":
         return _aad_error(
-            400, "unsupported_grant_type", 70003,
+            400,
+            "unsupported_grant_type",
+            70003,
             "The app requested an unsupported grant type. The sandbox supports client_credentials only.",
         )
     with tenant.lock:
         sp = tenant.entra_sps.get(client_id)
     if sp is None or sp.secret is None:
         return _aad_error(
-            400, "unauthorized_client", 700016,
+            400,
+            "unauthorized_client",
+            700016,
             f"Application with identifier '{client_id}' was not found in the directory '{ORG_DIRECTORY}'. "
             "This can happen if the application has not been installed by the administrator of the tenant "
             "or consented to by any user in the tenant. You may have sent your authentication request to "
@@ -154,7 +182,9 @@ def _token(tenant: Tenant, req: Request) -> Response:
         )
     if not secret or not hmac.compare_digest(secret, sp.secret):
         return _aad_error(
-            401, "invalid_client", 7000215,
+            401,
+            "invalid_client",
+            7000215,
             "Invalid client secret provided. Ensure the secret being sent in the request is the client "
             f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
         )
@@ -162,7 +192,9 @@ def _token(tenant: Tenant, req: Request) -> Response:
     default = [s for s in scopes if s.endswith("/.default")]
     if not default:
         return _aad_error(
-            400, "invalid_scope", 1002012,
+            400,
+            "invalid_scope",
+            1002012,
             f"The provided value for scope {' '.join(scopes)} is not valid. Client credential flows must "
             "have a scope value with /.default suffixed to the resource identifier (application ID URI).",
         )
@@ -170,16 +202,23 @@ def _token(tenant: Tenant, req: Request) -> Response:
     audience = _RESOURCES.get(resource) or _RESOURCES.get(resource.rstrip("/"))
     if audience is None:
         return _aad_error(
-            400, "invalid_resource", 500011,
+            400,
+            "invalid_resource",
+            500011,
             f"The resource principal named {resource} was not found in the tenant named {ORG_DIRECTORY}. "
             "This can happen if the application has not been installed by the administrator of the tenant "
             "or consented to by any user in the tenant. You might have sent your authentication request "
             "to the wrong tenant.",
         )
-    return Response.json(200, {
-        "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
-        "access_token": issue_token(tenant, client_id, audience),
-    })
+    return Response.json(
+        200,
+        {
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_S,
+            "ext_expires_in": TOKEN_LIFETIME_S,
+            "access_token": issue_token(tenant, client_id, audience),
+        },
+    )
 
 
 def _admin_consent(tenant: Tenant, req: Request) -> Response:
@@ -191,13 +230,15 @@ def _admin_consent(tenant: Tenant, req: Request) -> Response:
         refused = tenant.knobs.consent_refused
     if not known or not redirect_uri:
         return Response(
-            400, f"AADSTS700016: Application with identifier '{client_id}' was not found.".encode(),
+            400,
+            f"AADSTS700016: Application with identifier '{client_id}' was not found.".encode(),
             {"Content-Type": "text/plain; charset=utf-8"},
         )
     params: dict[str, str]
     if refused:
         params = {
-            "error": "access_denied", "error_subcode": "cancel",
+            "error": "access_denied",
+            "error_subcode": "cancel",
             "error_description": "AADSTS65004: User declined to consent to access the app.",
         }
     else:
@@ -220,7 +261,9 @@ def handle(tenant: Tenant, req: Request) -> tuple[str, Response]:
         return "GET /{tenant}/adminconsent", _admin_consent(tenant, req)
     if tenant_segment.lower() not in {t.lower() for t in TENANT_ALIASES}:
         return "identity", _aad_error(
-            400, "invalid_request", 90002,
+            400,
+            "invalid_request",
+            90002,
             f"Tenant '{tenant_segment}' not found. Check to make sure you have the correct tenant ID and are "
             "signing into the correct cloud. Check with your subscription administrator, this may happen if "
             "there are no active subscriptions for the tenant.",

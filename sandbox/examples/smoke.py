@@ -1,7 +1,7 @@
 """Smoke test of a running sandbox with only msal and requests (no sandbox imports).
 
-    python -m sandbox serve --port 8443 --rooms 200 --info /tmp/s.json &
-    python sandbox/examples/smoke.py /tmp/s.json
+python -m sandbox serve --port 8443 --rooms 200 --info /tmp/s.json &
+python sandbox/examples/smoke.py /tmp/s.json
 """
 
 import json
@@ -18,8 +18,11 @@ def main(info_path: str) -> None:
     session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides verify
     session.verify = info["ca_bundle"]
     app = msal.ConfidentialClientApplication(
-        info["client_id"], client_credential=info["client_secret"], authority=info["authority"],
-        instance_discovery=False, http_client=session,
+        info["client_id"],
+        client_credential=info["client_secret"],
+        authority=info["authority"],
+        instance_discovery=False,
+        http_client=session,
     )
     graph_token = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])["access_token"]
     rooms, url = [], info["graph_url"] + "/places/microsoft.graph.room"
@@ -34,7 +37,8 @@ def main(info_path: str) -> None:
     response = session.post(
         info["exchange_admin_url"] + "/InvokeCommand",
         json={"CmdletInput": {"CmdletName": "Get-OrganizationConfig", "Parameters": {}}},
-        headers={"Authorization": f"Bearer {exchange_token}"}, timeout=30,
+        headers={"Authorization": f"Bearer {exchange_token}"},
+        timeout=30,
     )
     response.raise_for_status()
     config = response.json()["value"][0]

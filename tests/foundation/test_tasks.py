@@ -39,11 +39,7 @@ def test_retry_keeps_inputs_and_counts_attempts(celery_worker, tenant):
     wait_for(lambda: _settled(state.pk), 60, what="the first attempt")
 
     engine.enqueue_step(tenant, "connect", "alice", action="retry")
-    state = wait_for(
-        lambda: (s := _settled(state.pk)) and s.attempts == 2 and s, 60, what="the second attempt"
-    )
+    state = wait_for(lambda: (s := _settled(state.pk)) and s.attempts == 2 and s, 60, what="the second attempt")
 
     assert state.inputs == {"note": "first"}
     assert AuditEvent.objects.filter(tenant=tenant, action="retry").exists()
-
-

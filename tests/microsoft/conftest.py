@@ -8,8 +8,15 @@ import pytest
 from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import store_secret
 
-ENDPOINT_KEYS = ("authority", "graph_url", "exchange_admin_url", "ews_url", "ca_bundle", "graph_scope",
-                 "exchange_scope")
+ENDPOINT_KEYS = (
+    "authority",
+    "graph_url",
+    "exchange_admin_url",
+    "ews_url",
+    "ca_bundle",
+    "graph_scope",
+    "exchange_scope",
+)
 
 
 def tenant_for(info: dict[str, Any], slug: str = "contoso", *, client_secret: str | None = None) -> Tenant:

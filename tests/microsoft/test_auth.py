@@ -36,8 +36,13 @@ def test_token_cache_is_persisted_encrypted_and_reused(sandbox_tenant, tenant, r
     with connection.cursor() as cursor:
         cursor.execute("SELECT ciphertext FROM tenants_tenantsecret")
         stored = b"".join(bytes(row[0]) for row in cursor.fetchall())
-    for plaintext in (info["client_secret"], info["integration_client_secret"], graph_token,
-                      graph_token.split(".")[1], "access_token"):
+    for plaintext in (
+        info["client_secret"],
+        info["integration_client_secret"],
+        graph_token,
+        graph_token.split(".")[1],
+        "access_token",
+    ):
         assert plaintext.encode() not in stored
     row_count = TenantSecret.objects.filter(tenant=tenant, kind=SecretKind.TOKEN_CACHE).count()
     assert row_count == 1
@@ -99,9 +104,11 @@ def test_audiences_are_separate(sandbox_tenant, tenant, rate):
     # And an API refuses a token of the other audience (as Microsoft does).
     import requests
 
-    response = requests.get(f"{sandbox_tenant.info['graph_url']}/organization",
-                            headers={"Authorization": f"Bearer {exchange_token}"},
-                            verify=sandbox_tenant.info["ca_bundle"])
+    response = requests.get(
+        f"{sandbox_tenant.info['graph_url']}/organization",
+        headers={"Authorization": f"Bearer {exchange_token}"},
+        verify=sandbox_tenant.info["ca_bundle"],
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
 
@@ -144,8 +151,10 @@ def test_granted_permission_is_picked_up_without_waiting_for_token_expiry(sandbo
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("removed", "permission", "fix_words"),
-    [("Exchange.ManageAsApp", "Exchange.ManageAsApp", "Office 365 Exchange Online"),
-     ("Exchange Administrator", "Exchange Administrator role", "Roles & admins")],
+    [
+        ("Exchange.ManageAsApp", "Exchange.ManageAsApp", "Office 365 Exchange Online"),
+        ("Exchange Administrator", "Exchange Administrator role", "Roles & admins"),
+    ],
 )
 def test_missing_exchange_permission_or_role_is_named(sandbox_tenant, tenant, rate, removed, permission, fix_words):
     sandbox_tenant.control.remove_connector_permission(removed)

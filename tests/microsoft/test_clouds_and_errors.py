@@ -58,10 +58,16 @@ def test_custom_endpoints_must_be_complete():
 def test_exchange_message_without_error_id():
     error = exchange_error(
         400,
-        {"error": {"code": "BadRequest", "message": "|Microsoft.Exchange.Configuration.Tasks."
-                   "ManagementObjectNotFoundException|The operation couldn't be performed because object 'x' "
-                   "couldn't be found on 'DC01'."}},
-        {"request-id": "r-1"}, cmdlet="Get-Mailbox",
+        {
+            "error": {
+                "code": "BadRequest",
+                "message": "|Microsoft.Exchange.Configuration.Tasks."
+                "ManagementObjectNotFoundException|The operation couldn't be performed because object 'x' "
+                "couldn't be found on 'DC01'.",
+            }
+        },
+        {"request-id": "r-1"},
+        cmdlet="Get-Mailbox",
     )
     assert isinstance(error, ExchangeObjectNotFound) and isinstance(error, NotFound)
     assert error.message.startswith("The operation") and error.request_id == "r-1"
@@ -81,8 +87,11 @@ def test_graph_error_without_json_body():
 @pytest.mark.parametrize(
     ("message", "kind", "words"),
     [
-        ("Another object with the same value for property userPrincipalName already exists.", AlreadyExists,
-         "already exists"),
+        (
+            "Another object with the same value for property userPrincipalName already exists.",
+            AlreadyExists,
+            "already exists",
+        ),
         ("License assignment cannot be done for user with invalid usage location.", BadRequest, "usage location"),
         ("Subscription with SKU 123 does not have any available licenses.", BadRequest, "Buy more units"),
     ],
@@ -94,8 +103,13 @@ def test_graph_bad_requests_are_told_apart(message, kind, words):
 
 
 def test_permission_missing_names_the_permission():
-    error = graph_error(403, {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient"}}, {},
-                        permission="User.ReadWrite.All", app="app-1")
+    error = graph_error(
+        403,
+        {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient"}},
+        {},
+        permission="User.ReadWrite.All",
+        app="app-1",
+    )
     assert isinstance(error, PermissionMissing) and error.permission == "User.ReadWrite.All"
     assert "User.ReadWrite.All" in error.fix and "app-1" in error.fix
 

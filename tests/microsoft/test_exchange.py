@@ -43,21 +43,33 @@ def test_not_found_is_typed(sandbox_tenant, tenant, rate):
 def test_duplicates_and_existing_members_are_typed(sandbox_tenant, tenant, rate):
     room = sandbox_tenant.control.invoke("Get-Mailbox", RecipientTypeDetails="RoomMailbox")[0]
     with connector_clients(tenant) as ms:
-        group = ms.exchange.invoke_one("New-DistributionGroup", Name="Rooms HQ", Alias="rooms-hq",
-                                       PrimarySmtpAddress="rooms-hq@contoso.com", RoomList=True)
+        group = ms.exchange.invoke_one(
+            "New-DistributionGroup",
+            Name="Rooms HQ",
+            Alias="rooms-hq",
+            PrimarySmtpAddress="rooms-hq@contoso.com",
+            RoomList=True,
+        )
         assert group["RecipientTypeDetails"] == "RoomList"
 
         with pytest.raises(ExchangeObjectAlreadyExists) as duplicate:
-            ms.exchange.invoke("New-DistributionGroup", Name="Rooms HQ", Alias="rooms-hq",
-                               PrimarySmtpAddress="rooms-hq@contoso.com", RoomList=True)
+            ms.exchange.invoke(
+                "New-DistributionGroup",
+                Name="Rooms HQ",
+                Alias="rooms-hq",
+                PrimarySmtpAddress="rooms-hq@contoso.com",
+                RoomList=True,
+            )
         assert isinstance(duplicate.value, AlreadyExists)
         assert duplicate.value.is_already_exists and not duplicate.value.is_already_member
 
-        ms.exchange.invoke("Add-DistributionGroupMember", Identity="rooms-hq@contoso.com",
-                           Member=room["PrimarySmtpAddress"])
+        ms.exchange.invoke(
+            "Add-DistributionGroupMember", Identity="rooms-hq@contoso.com", Member=room["PrimarySmtpAddress"]
+        )
         with pytest.raises(ExchangeCmdletError) as member:
-            ms.exchange.invoke("Add-DistributionGroupMember", Identity="rooms-hq@contoso.com",
-                               Member=room["PrimarySmtpAddress"])
+            ms.exchange.invoke(
+                "Add-DistributionGroupMember", Identity="rooms-hq@contoso.com", Member=room["PrimarySmtpAddress"]
+            )
         assert member.value.is_already_member
         assert "already a member" in member.value.message
 

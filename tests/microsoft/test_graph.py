@@ -12,12 +12,17 @@ def calls(sandbox, key):
 
 
 def new_user(ms, nick, **extra):
-    return ms.graph.post("/users", {
-        "accountEnabled": True, "displayName": nick, "mailNickname": nick,
-        "userPrincipalName": f"{nick}@contoso.onmicrosoft.com",
-        "passwordProfile": {"password": "Xy9!very-long-pass-phrase", "forceChangePasswordNextSignIn": False},
-        **extra,
-    })
+    return ms.graph.post(
+        "/users",
+        {
+            "accountEnabled": True,
+            "displayName": nick,
+            "mailNickname": nick,
+            "userPrincipalName": f"{nick}@contoso.onmicrosoft.com",
+            "passwordProfile": {"password": "Xy9!very-long-pass-phrase", "forceChangePasswordNextSignIn": False},
+            **extra,
+        },
+    )
 
 
 @pytest.mark.django_db
@@ -62,8 +67,10 @@ def test_licence_without_usage_location_is_explained(sandbox_tenant, tenant, rat
         user = new_user(ms, "no-location")
         sku = ms.graph.get_all("/subscribedSkus")[0]
         with pytest.raises(BadRequest) as caught:
-            ms.graph.post(f"/users/{user['id']}/assignLicense",
-                          {"addLicenses": [{"skuId": sku["skuId"], "disabledPlans": []}], "removeLicenses": []})
+            ms.graph.post(
+                f"/users/{user['id']}/assignLicense",
+                {"addLicenses": [{"skuId": sku["skuId"], "disabledPlans": []}], "removeLicenses": []},
+            )
     assert "usage location" in caught.value.explanation
     assert "usage location" in caught.value.fix
 
@@ -75,8 +82,7 @@ def test_batch_splits_into_twenties_and_keeps_order(sandbox_tenant, tenant, rate
     assert len(addresses) == 45
     sandbox_tenant.control.reset_calls()
     with connector_clients(tenant) as ms:
-        answers = ms.graph.batch([{"method": "GET", "url": f"/users/{a}?$select=userPrincipalName"}
-                                  for a in addresses])
+        answers = ms.graph.batch([{"method": "GET", "url": f"/users/{a}?$select=userPrincipalName"} for a in addresses])
     assert calls(sandbox_tenant, "POST /$batch") == 3  # ceil(45 / 20)
     assert len(answers) == 45
     for address, answer in zip(addresses[:40], answers[:40], strict=True):
@@ -94,8 +100,9 @@ def test_batch_splits_into_twenties_and_keeps_order(sandbox_tenant, tenant, rate
 def test_batch_with_bodies(sandbox_tenant, tenant, rate):
     with connector_clients(tenant) as ms:
         users = [new_user(ms, f"batch-{i}") for i in range(3)]
-        answers = ms.graph.batch([{"method": "PATCH", "url": f"/users/{u['id']}", "body": {"usageLocation": "FR"}}
-                                  for u in users])
+        answers = ms.graph.batch(
+            [{"method": "PATCH", "url": f"/users/{u['id']}", "body": {"usageLocation": "FR"}} for u in users]
+        )
         assert [a.status for a in answers] == [204, 204, 204]
         located = {ms.graph.get(f"/users/{u['id']}", {"$select": "usageLocation"})["usageLocation"] for u in users}
         assert located == {"FR"}

@@ -22,8 +22,11 @@ def within_budget(stamps: list[float], rate: float, burst: int = 1) -> bool:
     (k - burst) / rate after call i. The one call of tolerance absorbs the thread's wake-up jitter after its slot
     (the stamps are taken after sleeping); a limiter that let a second extra call through would still fail."""
     stamps = sorted(stamps)
-    return all(stamps[i + k] - stamps[i] >= (k - burst) / rate - 0.002
-               for i in range(len(stamps)) for k in range(1, len(stamps) - i))
+    return all(
+        stamps[i + k] - stamps[i] >= (k - burst) / rate - 0.002
+        for i in range(len(stamps))
+        for k in range(1, len(stamps) - i)
+    )
 
 
 def slots_from_threads(key: str, threads: int, each: int) -> list[float]:
@@ -58,11 +61,21 @@ def test_two_threads_share_the_budget_through_redis(redis_server, settings):
 def test_two_processes_share_the_budget_through_redis(redis_server, settings):
     settings.REDIS_URL = redis_server.url
     key, go = f"test-{uuid.uuid4()}", f"onramp:test:go:{uuid.uuid4()}"
-    env = {**os.environ, "REDIS_URL": redis_server.url, "ONRAMP_CALLS_PER_SECOND": "20",
-           "ONRAMP_CALLS_BURST": "1", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "ONRAMP_CALLS_PER_SECOND": "20",
+        "ONRAMP_CALLS_BURST": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
     processes = [
-        subprocess.Popen([sys.executable, "-m", "tests.microsoft.limiter_worker", key, go, "15"],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.microsoft.limiter_worker", key, go, "15"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     try:

@@ -17,8 +17,11 @@ class MsClient:
         self.session.trust_env = False
         self.session.verify = info["ca_bundle"]
         self.app = msal.ConfidentialClientApplication(
-            client_id or info["client_id"], client_credential=secret or info["client_secret"],
-            authority=info["authority"], instance_discovery=False, http_client=self.session,
+            client_id or info["client_id"],
+            client_credential=secret or info["client_secret"],
+            authority=info["authority"],
+            instance_discovery=False,
+            http_client=self.session,
         )
 
     def token(self, scope: str) -> str:
@@ -46,7 +49,9 @@ class MsClient:
         headers = {"Authorization": "Bearer " + self.token(self.info["exchange_scope"])}
         return self.session.post(
             url or self.info["exchange_admin_url"] + "/InvokeCommand",
-            json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}, headers=headers, timeout=30,
+            json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
+            headers=headers,
+            timeout=30,
         )
 
     def invoke(self, cmdlet: str, **params: Any) -> list[dict[str, Any]]:

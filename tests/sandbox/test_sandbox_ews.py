@@ -26,16 +26,29 @@ def get_folder(info, mailbox, user=SERVICE, password=PASSWORD):
     session = requests.Session()
     session.trust_env = False
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return session.post(info["ews_url"], data=body.encode(), verify=info["ca_bundle"], timeout=30,
-                        headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": "Basic " + auth})
+    return session.post(
+        info["ews_url"],
+        data=body.encode(),
+        verify=info["ca_bundle"],
+        timeout=30,
+        headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": "Basic " + auth},
+    )
 
 
 @pytest.fixture
 def service_account(sandbox_tenant):
     ms = MsClient(sandbox_tenant.info)
-    response = ms.graph("POST", "/users", json={
-        "accountEnabled": True, "displayName": "EWS service", "mailNickname": "svc-ews", "userPrincipalName": SERVICE,
-        "passwordProfile": {"password": PASSWORD, "forceChangePasswordNextSignIn": False}})
+    response = ms.graph(
+        "POST",
+        "/users",
+        json={
+            "accountEnabled": True,
+            "displayName": "EWS service",
+            "mailNickname": "svc-ews",
+            "userPrincipalName": SERVICE,
+            "passwordProfile": {"password": PASSWORD, "forceChangePasswordNextSignIn": False},
+        },
+    )
     assert response.status_code == 201
     control = sandbox_tenant.control
     control.invoke("New-DistributionGroup", Name="Rooms", Alias="rooms", RoomList=True)
@@ -52,8 +65,13 @@ def test_no_assignment_means_impersonation_denied(sandbox_tenant, service_accoun
 
 
 def test_impersonation_inside_and_outside_the_scope(sandbox_tenant, service_account):
-    sandbox_tenant.control.invoke("New-ManagementRoleAssignment", Name="Rooms impersonation", User=service_account,
-                                  Role="ApplicationImpersonation", CustomRecipientWriteScope="Rooms")
+    sandbox_tenant.control.invoke(
+        "New-ManagementRoleAssignment",
+        Name="Rooms impersonation",
+        User=service_account,
+        Role="ApplicationImpersonation",
+        CustomRecipientWriteScope="Rooms",
+    )
     inside = get_folder(sandbox_tenant.info, "room-001@contoso.onmicrosoft.com")
     assert inside.status_code == 200
     assert 'ResponseClass="Success"' in inside.text and "<t:CalendarFolder>" in inside.text

@@ -63,8 +63,12 @@ def test_latency_is_applied_without_serialising_requests(make_sandbox):
     ms.token(sandbox.info["graph_scope"])
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: MsClient(sandbox.info).session.get(
-            sandbox.info["graph_url"] + "/organization").status_code, range(8)))
+        results = list(
+            pool.map(
+                lambda _: MsClient(sandbox.info).session.get(sandbox.info["graph_url"] + "/organization").status_code,
+                range(8),
+            )
+        )
     elapsed = time.monotonic() - started
     assert results == [401] * 8  # no token: still waited for the latency
     assert 0.3 <= elapsed < 1.5
@@ -94,7 +98,10 @@ def test_cli_serve_writes_the_info_file(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--rooms", "7", "--info", str(info_path)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 15

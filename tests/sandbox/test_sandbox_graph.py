@@ -5,17 +5,25 @@ POWER_BI_SKU = "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235"
 
 
 def new_user(ms, upn="svc-rooms@contoso.com", usage_location="US", **extra):
-    body = {"accountEnabled": True, "displayName": "Room service", "mailNickname": upn.split("@")[0],
-            "userPrincipalName": upn, "passwordProfile": {"password": "Sandbox-Passw0rd!",
-                                                          "forceChangePasswordNextSignIn": False}, **extra}
+    body = {
+        "accountEnabled": True,
+        "displayName": "Room service",
+        "mailNickname": upn.split("@")[0],
+        "userPrincipalName": upn,
+        "passwordProfile": {"password": "Sandbox-Passw0rd!", "forceChangePasswordNextSignIn": False},
+        **extra,
+    }
     if usage_location:
         body["usageLocation"] = usage_location
     return ms.graph("POST", "/users", json=body)
 
 
 def license(ms, user_id, sku=EXCHANGE_SKU):
-    return ms.graph("POST", f"/users/{user_id}/assignLicense",
-                    json={"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []})
+    return ms.graph(
+        "POST",
+        f"/users/{user_id}/assignLicense",
+        json={"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []},
+    )
 
 
 def test_error_envelope_and_request_id(ms):
@@ -41,9 +49,11 @@ def test_create_user_then_duplicate_upn(ms):
     assert created.json()["userPrincipalName"] == "svc-rooms@contoso.com"
     duplicate = new_user(ms, upn="SVC-rooms@contoso.com")
     assert duplicate.status_code == 400
-    assert duplicate.json()["error"] == {**duplicate.json()["error"], "code": "Request_BadRequest",
-                                         "message": "Another object with the same value for property "
-                                                    "userPrincipalName already exists."}
+    assert duplicate.json()["error"] == {
+        **duplicate.json()["error"],
+        "code": "Request_BadRequest",
+        "message": "Another object with the same value for property userPrincipalName already exists.",
+    }
 
 
 def test_create_user_validation(ms):
@@ -141,8 +151,9 @@ def test_paging_with_next_link(make_sandbox):
 
 
 def test_batch_of_twenty_with_per_request_status(sandbox_tenant, ms):
-    requests_ = [{"id": str(i), "method": "GET", "url": f"/users/room-{i:03d}@contoso.onmicrosoft.com"}
-                 for i in range(1, 20)]
+    requests_ = [
+        {"id": str(i), "method": "GET", "url": f"/users/room-{i:03d}@contoso.onmicrosoft.com"} for i in range(1, 20)
+    ]
     requests_.append({"id": "missing", "method": "GET", "url": "/users/ghost@contoso.com"})
     sandbox_tenant.control.reset_calls()
     body = ms.graph("POST", "/$batch", json={"requests": requests_}).json()
@@ -152,9 +163,21 @@ def test_batch_of_twenty_with_per_request_status(sandbox_tenant, ms):
     assert calls["writes"] == 0 and calls["calls"]["GET /users/{id}"] == 20
     too_many = ms.graph("POST", "/$batch", json={"requests": requests_ + [requests_[0]]})
     assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "BadRequest"
-    writes = ms.graph("POST", "/$batch", json={"requests": [
-        {"id": "1", "method": "PATCH", "url": "/users/user-001@contoso.onmicrosoft.com",
-         "body": {"usageLocation": "DE"}, "headers": {"Content-Type": "application/json"}}]}).json()
+    writes = ms.graph(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                {
+                    "id": "1",
+                    "method": "PATCH",
+                    "url": "/users/user-001@contoso.onmicrosoft.com",
+                    "body": {"usageLocation": "DE"},
+                    "headers": {"Content-Type": "application/json"},
+                }
+            ]
+        },
+    ).json()
     assert writes["responses"][0]["status"] == 204
     assert sandbox_tenant.control.calls()["writes"] == 1
 
@@ -176,8 +199,13 @@ def test_missing_exchange_permission_and_role(sandbox_tenant, ms):
 
 def test_places_reflect_exchange_room_lists(sandbox_tenant, ms):
     assert ms.graph("GET", "/places/microsoft.graph.roomlist").json()["value"] == []
-    ms.invoke("New-DistributionGroup", Name="Rooms HQ", Alias="rooms-hq",
-              PrimarySmtpAddress="rooms-hq@contoso.com", RoomList=True)
+    ms.invoke(
+        "New-DistributionGroup",
+        Name="Rooms HQ",
+        Alias="rooms-hq",
+        PrimarySmtpAddress="rooms-hq@contoso.com",
+        RoomList=True,
+    )
     for i in (1, 2, 3):
         ms.invoke("Add-DistributionGroupMember", Identity="rooms-hq", Member=f"room-00{i}@contoso.onmicrosoft.com")
     lists = ms.graph("GET", "/places/microsoft.graph.roomlist").json()["value"]
@@ -208,10 +236,17 @@ def test_calendar_read_only_inside_the_rbac_scope(sandbox_tenant, ms, integratio
     ms.invoke("Add-DistributionGroupMember", Identity="rooms", Member="room-001@contoso.onmicrosoft.com")
     app_id = sandbox_tenant.info["integration_app_id"]
     ms.invoke("New-ServicePrincipal", AppId=app_id, ObjectId="sp-object-id")
-    ms.invoke("New-ManagementScope", Name="Rooms scope",
-              RecipientRestrictionFilter=f"MemberOfGroup -eq '{group['DistinguishedName']}'")
-    ms.invoke("New-ManagementRoleAssignment", App=app_id, Role="Application Calendars.ReadWrite",
-              CustomResourceScope="Rooms scope")
+    ms.invoke(
+        "New-ManagementScope",
+        Name="Rooms scope",
+        RecipientRestrictionFilter=f"MemberOfGroup -eq '{group['DistinguishedName']}'",
+    )
+    ms.invoke(
+        "New-ManagementRoleAssignment",
+        App=app_id,
+        Role="Application Calendars.ReadWrite",
+        CustomResourceScope="Rooms scope",
+    )
     ok = integration.graph("GET", inside)
     assert ok.status_code == 200 and ok.json()["owner"]["address"] == "room-001@contoso.onmicrosoft.com"
     denied = integration.graph("GET", outside)

@@ -50,8 +50,11 @@ def test_msal_gets_tokens_for_each_audience_unchanged(ms):
 def test_wrong_secret_gets_invalid_client_7000215(sandbox_tenant):
     info = sandbox_tenant.info
     app = msal.ConfidentialClientApplication(
-        info["client_id"], client_credential="not-the-secret", authority=info["authority"],
-        instance_discovery=False, http_client=_session(info),
+        info["client_id"],
+        client_credential="not-the-secret",
+        authority=info["authority"],
+        instance_discovery=False,
+        http_client=_session(info),
     )
     result = app.acquire_token_for_client(scopes=[info["graph_scope"]])
     assert result["error"] == "invalid_client"
@@ -63,8 +66,12 @@ def test_unknown_app_tenant_and_scope_errors(sandbox_tenant):
     info = sandbox_tenant.info
     session = _session(info)
     token_url = info["authority"] + "/oauth2/v2.0/token"
-    form = {"grant_type": "client_credentials", "client_id": info["client_id"],
-            "client_secret": info["client_secret"], "scope": info["graph_scope"]}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": info["client_id"],
+        "client_secret": info["client_secret"],
+        "scope": info["graph_scope"],
+    }
     unknown_app = session.post(token_url, data={**form, "client_id": "11111111-1111-1111-1111-111111111111"})
     assert unknown_app.status_code == 400 and unknown_app.json()["error"] == "unauthorized_client"
     assert unknown_app.json()["error_codes"] == [700016]
@@ -76,14 +83,17 @@ def test_unknown_app_tenant_and_scope_errors(sandbox_tenant):
 
 def test_a_token_is_only_accepted_by_its_audience(ms):
     exchange_token = ms.token(ms.info["exchange_scope"])
-    graph = ms.session.get(ms.info["graph_url"] + "/organization",
-                           headers={"Authorization": "Bearer " + exchange_token})
+    graph = ms.session.get(
+        ms.info["graph_url"] + "/organization", headers={"Authorization": "Bearer " + exchange_token}
+    )
     assert graph.status_code == 401
     assert graph.json()["error"]["code"] == "InvalidAuthenticationToken"
     graph_token = ms.token(ms.info["graph_scope"])
-    exchange = ms.session.post(ms.info["exchange_admin_url"] + "/InvokeCommand",
-                               json={"CmdletInput": {"CmdletName": "Get-OrganizationConfig"}},
-                               headers={"Authorization": "Bearer " + graph_token})
+    exchange = ms.session.post(
+        ms.info["exchange_admin_url"] + "/InvokeCommand",
+        json={"CmdletInput": {"CmdletName": "Get-OrganizationConfig"}},
+        headers={"Authorization": "Bearer " + graph_token},
+    )
     assert exchange.status_code == 401
     assert 'error="invalid_token"' in exchange.headers["WWW-Authenticate"]
     assert ms.session.get(ms.info["graph_url"] + "/organization").status_code == 401
@@ -99,8 +109,10 @@ def test_discovery_document_points_at_the_sandbox(sandbox_tenant):
 def test_admin_consent_redirects_with_result(sandbox_tenant):
     info = sandbox_tenant.info
     session = _session(info)
-    url = (f"{info['authority'].rsplit('/', 1)[0]}/common/adminconsent?client_id={info['client_id']}"
-           "&redirect_uri=https://onramp.example/consent/callback&state=xyz")
+    url = (
+        f"{info['authority'].rsplit('/', 1)[0]}/common/adminconsent?client_id={info['client_id']}"
+        "&redirect_uri=https://onramp.example/consent/callback&state=xyz"
+    )
     granted = session.get(url, allow_redirects=False)
     assert granted.status_code == 302
     query = parse_qs(urlsplit(granted.headers["Location"]).query)

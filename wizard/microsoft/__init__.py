@@ -106,8 +106,11 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
 
     def transport(service: str, scope: str) -> Transport:
         return Transport(
-            session, service=service, limit_key=key,
-            token=lambda: credentials.token(scope), renew=lambda: credentials.renew(scope),
+            session,
+            service=service,
+            limit_key=key,
+            token=lambda: credentials.token(scope),
+            renew=lambda: credentials.renew(scope),
         )
 
     return MicrosoftClients(
@@ -116,8 +119,10 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
         credentials=credentials,
         graph=GraphClient(transport(GRAPH, endpoints.graph_scope), endpoints.graph_url, credentials.client_id),
         exchange=ExchangeAdminClient(
-            transport(EXCHANGE, endpoints.exchange_scope), endpoints.exchange_admin_url,
-            tenant.microsoft_tenant_id, credentials.client_id,
+            transport(EXCHANGE, endpoints.exchange_scope),
+            endpoints.exchange_admin_url,
+            tenant.microsoft_tenant_id,
+            credentials.client_id,
         ),
         session=session,
     )

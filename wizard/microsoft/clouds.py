@@ -46,12 +46,15 @@ class _Cloud:
 # Hosts from Microsoft's "national cloud deployments" pages (Graph and Entra ID) and the Exchange Online
 # PowerShell connection settings for each environment.
 _CLOUDS: dict[str, _Cloud] = {
-    Cloud.WORLDWIDE: _Cloud("https://login.microsoftonline.com", "https://graph.microsoft.com",
-                            "https://outlook.office365.com"),
-    Cloud.USGOV_HIGH: _Cloud("https://login.microsoftonline.us", "https://graph.microsoft.us",
-                             "https://outlook.office365.us"),
-    Cloud.CHINA: _Cloud("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn",
-                        "https://partner.outlook.cn"),
+    Cloud.WORLDWIDE: _Cloud(
+        "https://login.microsoftonline.com", "https://graph.microsoft.com", "https://outlook.office365.com"
+    ),
+    Cloud.USGOV_HIGH: _Cloud(
+        "https://login.microsoftonline.us", "https://graph.microsoft.us", "https://outlook.office365.us"
+    ),
+    Cloud.CHINA: _Cloud(
+        "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn", "https://partner.outlook.cn"
+    ),
 }
 
 # The sandbox issues tokens for the worldwide audiences, so a custom cloud that names no scope means these.

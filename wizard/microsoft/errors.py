@@ -148,7 +148,8 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "Try again; if it persists, connect the tenant again.",
     ),
     "Authorization_RequestDenied": (
-        "The app lacks a Microsoft Graph application permission this operation needs: {permission}.", _GRANT_GRAPH,
+        "The app lacks a Microsoft Graph application permission this operation needs: {permission}.",
+        _GRANT_GRAPH,
     ),
     "ErrorAccessDenied": (
         "The app may not open this mailbox: no Exchange RBAC assignment (or Graph permission) covers it.",
@@ -255,8 +256,13 @@ def graph_error(
                 cls = AlreadyExists if phrase == "already exists" else BadRequest
     explanation, fix = explain(key, **context)
     kwargs: dict[str, Any] = dict(
-        code=code, message=message, explanation=explanation, fix=fix, request_id=request_id,
-        status=status, service=GRAPH,
+        code=code,
+        message=message,
+        explanation=explanation,
+        fix=fix,
+        request_id=request_id,
+        status=status,
+        service=GRAPH,
     )
     if cls is PermissionMissing:
         kwargs["permission"] = permission
@@ -281,8 +287,12 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
         permission = "Exchange.ManageAsApp" if status == 401 else "Exchange Administrator role"
         explanation, fix = explain(f"Exchange:{status}", **context)
         return PermissionMissing(
-            code=code, message=message or f"HTTP {status} from the Exchange admin API",
-            explanation=explanation, fix=fix, permission=permission, **common,
+            code=code,
+            message=message or f"HTTP {status} from the Exchange admin API",
+            explanation=explanation,
+            fix=fix,
+            permission=permission,
+            **common,
         )
     if status == 429:
         explanation, fix = explain("TooManyRequests")
@@ -302,8 +312,14 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
         cls = ExchangeObjectAlreadyExists
     explanation, fix = explain(short or code, **context)
     return cls(
-        code=short or code, message=text, explanation=explanation, fix=fix,
-        exception_type=exception_type, cmdlet=cmdlet, extra={"error_id": error_id} if error_id else {}, **common,
+        code=short or code,
+        message=text,
+        explanation=explanation,
+        fix=fix,
+        exception_type=exception_type,
+        cmdlet=cmdlet,
+        extra={"error_id": error_id} if error_id else {},
+        **common,
     )
 
 
@@ -320,10 +336,14 @@ def identity_error(result: Mapping[str, Any], *, app: str = "") -> Authenticatio
         explanation = "Microsoft's sign-in service refused to issue a token to the app."
         fix = "Check the tenant id, client id and secret in the tenant's settings."
     return AuthenticationFailed(
-        code=code, message=description.splitlines()[0], explanation=explanation, fix=fix,
+        code=code,
+        message=description.splitlines()[0],
+        explanation=explanation,
+        fix=fix,
         request_id=str(result.get("correlation_id") or result.get("trace_id") or ""),
         status=int(result.get("status") or 0) if str(result.get("status") or "").isdigit() else 0,
-        service=IDENTITY, extra={"error": str(result.get("error") or "")},
+        service=IDENTITY,
+        extra={"error": str(result.get("error") or "")},
     )
 
 
@@ -331,7 +351,10 @@ def unreachable(service: str, what: str, cause: BaseException | str) -> ServiceU
     """Microsoft could not be reached (or kept failing) within the retry bound."""
     explanation, fix = explain("ServiceUnavailable")
     return ServiceUnavailable(
-        code="ServiceUnavailable", message=f"{what}: {cause}", explanation=explanation, fix=fix,
+        code="ServiceUnavailable",
+        message=f"{what}: {cause}",
+        explanation=explanation,
+        fix=fix,
         service=service,
     )
 
@@ -339,6 +362,10 @@ def unreachable(service: str, what: str, cause: BaseException | str) -> ServiceU
 def still_throttled(service: str, what: str, waited: float) -> Throttled:
     explanation, fix = explain("TooManyRequests")
     return Throttled(
-        code="TooManyRequests", message=f"{what}: still throttled after waiting {waited:.0f} s",
-        explanation=explanation, fix=fix, status=429, service=service,
+        code="TooManyRequests",
+        message=f"{what}: still throttled after waiting {waited:.0f} s",
+        explanation=explanation,
+        fix=fix,
+        status=429,
+        service=service,
     )

@@ -32,8 +32,9 @@ class ExchangeAdminClient:
         the same body to the link. Raises an ExchangeCmdletError (ExchangeObjectNotFound,
         ExchangeObjectAlreadyExists, ...) or PermissionMissing.
         """
-        body = {"CmdletInput": {"CmdletName": cmdlet,
-                                "Parameters": {k: v for k, v in parameters.items() if v is not None}}}
+        body = {
+            "CmdletInput": {"CmdletName": cmdlet, "Parameters": {k: v for k, v in parameters.items() if v is not None}}
+        }
         url = f"{self.admin_url}/InvokeCommand"
         results: list[dict] = []
         while True:

@@ -78,7 +78,7 @@ class GraphClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _relative(self, path: str) -> str:
-        return "/" + (path[len(self.base_url):] if path.startswith(self.base_url) else path).lstrip("/")
+        return "/" + (path[len(self.base_url) :] if path.startswith(self.base_url) else path).lstrip("/")
 
     def request(
         self,
@@ -98,8 +98,11 @@ class GraphClient:
         if response.ok:
             return response_json(response) or {}
         raise graph_error(
-            response.status_code, response_json(response), response.headers,
-            permission=permission or permission_for(method, self._relative(path)), app=self.app_id,
+            response.status_code,
+            response_json(response),
+            response.headers,
+            permission=permission or permission_for(method, self._relative(path)),
+            app=self.app_id,
         )
 
     # -- verbs --------------------------------------------------------------------------------------------------
@@ -165,7 +168,9 @@ class GraphClient:
                     if status >= 400:
                         item = by_id.get(answer_id, {})
                         error = graph_error(
-                            status, answer.get("body"), headers,
+                            status,
+                            answer.get("body"),
+                            headers,
                             permission=permission_for(item.get("method", "GET"), item.get("url", "")),
                             app=self.app_id,
                         )
@@ -184,8 +189,11 @@ class GraphClient:
         return [answers.get(str(i)) or _missing(str(i)) for i in range(len(requests_))]
 
     def _batch_item(self, item_id: str, item: dict[str, Any]) -> dict[str, Any]:
-        entry: dict[str, Any] = {"id": item_id, "method": item.get("method", "GET").upper(),
-                                 "url": self._relative(item["url"])}
+        entry: dict[str, Any] = {
+            "id": item_id,
+            "method": item.get("method", "GET").upper(),
+            "url": self._relative(item["url"]),
+        }
         headers = dict(item.get("headers") or {})
         if item.get("body") is not None:
             entry["body"] = item["body"]
@@ -204,6 +212,14 @@ def _retry_after(headers: dict[str, str]) -> float:
 
 
 def _missing(answer_id: str) -> BatchResponse:
-    error = graph_error(502, {"error": {"code": "BatchResponseMissing",
-                                         "message": "Graph returned no answer for this request of the batch."}}, {})
+    error = graph_error(
+        502,
+        {
+            "error": {
+                "code": "BatchResponseMissing",
+                "message": "Graph returned no answer for this request of the batch.",
+            }
+        },
+        {},
+    )
     return BatchResponse(answer_id, 502, None, {}, error)

@@ -177,8 +177,11 @@ class Transport:
             self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for_slot(self.limit_key, cost))
             try:
                 response = self.session.request(
-                    method, url, headers={**headers, "Authorization": f"Bearer {self.token()}"},
-                    timeout=TIMEOUT, **kwargs,
+                    method,
+                    url,
+                    headers={**headers, "Authorization": f"Bearer {self.token()}"},
+                    timeout=TIMEOUT,
+                    **kwargs,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 transient += 1

@@ -73,9 +73,7 @@ class RedisLimiter:
 
     def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
         interval_us = int(1_000_000 / rate)
-        waited_us = self._script(
-            keys=[KEY_PREFIX + key], args=[interval_us, (burst - 1) * interval_us, cost]
-        )
+        waited_us = self._script(keys=[KEY_PREFIX + key], args=[interval_us, (burst - 1) * interval_us, cost])
         return int(waited_us) / 1_000_000
 
 
@@ -119,8 +117,11 @@ def wait_for_slot(key: str, cost: int = 1) -> float:
     except redis.RedisError as exc:
         # Losing Redis must not stop a setup half-way: pace this process alone for a while, and say so.
         _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER
-        log.warning("rate limiter: Redis unavailable (%s); pacing this process only for %.0f s",
-                    type(exc).__name__, _REDIS_RETRY_AFTER)
+        log.warning(
+            "rate limiter: Redis unavailable (%s); pacing this process only for %.0f s",
+            type(exc).__name__,
+            _REDIS_RETRY_AFTER,
+        )
         delay = _local.reserve(key, rate, size, cost)
     if delay > 0:
         time.sleep(delay)
