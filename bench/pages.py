@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import requests
 
 from bench.djangoenv import setup_django
+from bench.processes import free_port, stop, wait_until
 from bench.report import BenchResult, Target
 
 DATABASE = "onramp_bench"
@@ -159,39 +159,29 @@ def _dashboard_queries(support: Any, tenants: int) -> dict[str, int]:
     return {view: _queries(support, path) for view, path in views.items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _healthy(base: str) -> bool:
+    with contextlib.suppress(requests.ConnectionError):
+        return requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    return False
 
 
 @contextlib.contextmanager
 def _gunicorn(env: dict[str, str]) -> Iterator[str]:
     """The Dockerfile's server command (3 sync workers) on a free loopback port; its log goes to the scratch dir
     (a pipe nobody reads would fill and block the workers)."""
-    port = _free_port()
+    port = free_port()
     log_path = Path(env["ONRAMP_VAR_DIR"]) / "gunicorn.log"
     command = [str(GUNICORN), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_until(lambda: _healthy(base) or process.poll() is not None, 60, f"gunicorn (log: {log_path})")
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
 
 
 def _http_session(cookie: str) -> requests.Session:

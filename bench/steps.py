@@ -25,6 +25,7 @@ from typing import Any
 import requests
 
 from bench.djangoenv import setup_django
+from bench.processes import free_port, stop, wait_until
 from bench.report import BenchResult, Target
 
 DATABASE = "onramp_bench_steps"
@@ -41,37 +42,21 @@ TARGET_SPEEDUP = 10.0
 UNBUDGETED_PREFIXES = ("GET /{tenant}", "POST /{tenant}", "identity", "POST /$batch")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(condition: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-    return value
-
-
 @contextlib.contextmanager
 def _redis(scratch: Path) -> Iterator[str]:
     """A private redis-server: the broker and the shared rate limit, as in production."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (make bench installs it)")
-    port = _free_port()
+    port = free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     with (scratch / "redis.log").open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 10, "redis-server")
+        wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 10, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process, grace=10)
 
 
 @contextlib.contextmanager
@@ -84,15 +69,10 @@ def _worker(env: dict[str, str]) -> Iterator[None]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: b"ready." in log_path.read_bytes(), 60, "the Celery worker", 0.5)
+        wait_until(lambda: b"ready." in log_path.read_bytes(), 60, "the Celery worker", 0.5)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
 
 
 def _run_step(tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout: float) -> Any:
@@ -108,7 +88,7 @@ def _run_step(tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout:
         state = StepState.objects.get(tenant=tenant, step_id=step_id)
         return state if state.status in stopped else None
 
-    state = _wait(ended, timeout, f"step {step_id}")
+    state = wait_until(ended, timeout, f"step {step_id}")
     if state.status not in FINISHED_STATUSES:
         raise RuntimeError(f"step {step_id} ended {state.status}: {state.error_code} {state.error_message}")
     return state

@@ -21,7 +21,7 @@ _TOKEN = re.compile(
 
 
 class FilterError(ValueError):
-    pass
+    """A RecipientRestrictionFilter the sandbox cannot parse (Exchange answers "Invalid filter syntax")."""
 
 
 def _syntax(text: str, position: int) -> FilterError:

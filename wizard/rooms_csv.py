@@ -25,6 +25,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Set
+from contextlib import suppress
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -323,11 +324,8 @@ def _row_problem(value: str, record: list[str], width: int, name: str) -> tuple[
 
 def _malformed_reason(value: str) -> str | None:
     """None for a valid address (Django's EmailValidator decides), else the likeliest mistake in plain words."""
-    try:
+    with suppress(ValidationError):
         _validate_email(value)
-    except ValidationError:
-        pass
-    else:
         return None
     if "<" in value or ">" in value:
         return "Write the address alone, without a display name or angle brackets."

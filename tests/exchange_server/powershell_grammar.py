@@ -12,7 +12,7 @@ QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
 class ParseError(Exception):
-    pass
+    """The line is not a well-formed cmdlet call under PowerShell's quoting rules."""
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def autodiscover_server(sandbox_tenant) -> Iterator[str]:
             self.wfile.write(answer)
 
         def log_message(self, *args) -> None:
-            pass
+            """Quiet: the test reads what was received, not the server's log."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = loopback_material().server_context().wrap_socket(server.socket, server_side=True)

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class CredentialsMissing(StepError):
-    pass
+    """The tenant lacks an app id, a secret or its Microsoft tenant id."""
 
 
 class TenantTokenCache:

@@ -66,7 +66,7 @@ _CUSTOM_REQUIRED = ("authority", "graph_url", "exchange_admin_url", "ews_url")
 
 
 class CloudMisconfigured(StepError):
-    pass
+    """A tenant on explicit endpoints is missing one of them."""
 
 
 def endpoints_for(tenant: Tenant) -> Endpoints:

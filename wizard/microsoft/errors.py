@@ -51,7 +51,7 @@ class NotFound(MicrosoftError):
 
 
 class AlreadyExists(MicrosoftError):
-    pass
+    """Microsoft already has an object with this name, alias or address: a step adopts it."""
 
 
 class BadRequest(MicrosoftError):
@@ -99,11 +99,11 @@ class ExchangeCmdletError(MicrosoftError):
 
 
 class ExchangeObjectNotFound(ExchangeCmdletError, NotFound):
-    pass
+    """A cmdlet's ManagementObjectNotFoundException, catchable as NotFound."""
 
 
 class ExchangeObjectAlreadyExists(ExchangeCmdletError, AlreadyExists):
-    pass
+    """A cmdlet's duplicate name, alias or address, catchable as AlreadyExists."""
 
 
 _EXCHANGE_EXISTS = {"MemberAlreadyExistsException", "ADObjectAlreadyExistsException", "ProxyAddressExistsException"}

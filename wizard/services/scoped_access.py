@@ -4,6 +4,7 @@ Calendars.ReadWrite` assignment limited to that scope. Access granted in Entra I
 tenant-wide Calendars grant makes the scope meaningless: the step refuses to succeed while one exists."""
 
 import re
+from contextlib import suppress
 from typing import Any
 
 from tenants.models import Tenant
@@ -105,10 +106,8 @@ def _entra_service_principal(graph, app_id: str) -> dict[str, Any]:
 
 
 def _ensure_exchange_service_principal(ctx: StepContext, exchange, app_id: str, entra_sp: dict) -> dict[str, Any]:
-    try:
+    with suppress(NotFound):
         return exchange.invoke_one("Get-ServicePrincipal", Identity=app_id) or {}
-    except NotFound:
-        pass
     created = exchange.invoke_one(
         "New-ServicePrincipal",
         AppId=app_id,
