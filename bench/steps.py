@@ -98,7 +98,7 @@ def _prepare(info: dict[str, Any], through: str) -> Any:
     """An Onramp tenant connected to the sandbox, its steps run up to and including `through`."""
     from django.contrib.auth import get_user_model
 
-    from tenants.services import create_tenant
+    from wizard.actions import create_tenant
     from wizard.services import rooms as rooms_service
     from wizard.services.connect import save_sandbox_info
     from wizard.steps.registry import steps_for

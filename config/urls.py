@@ -10,5 +10,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("t/<slug:slug>/", include("wizard.urls")),
-    path("", include("tenants.urls")),
+    path("", include("wizard.organisation_urls")),
 ]

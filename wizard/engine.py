@@ -3,18 +3,21 @@
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
+from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
-from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, AuditEvent, StepState, StepStatus
-from wizard.steps.registry import Done, NeedsInput, Step, StepContext, Wait, get_step, steps_for
+from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, StepState, StepStatus
+from wizard.outcomes import Done, NeedsInput, StepContext, Wait
+from wizard.steps.registry import Step, get_step, steps_for
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +33,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SKIPPED: frozenset({S.QUEUED}),
     S.INTERRUPTED: frozenset({S.QUEUED}),
 }
-SYSTEM_ACTOR = "onramp"
-
-
-def record_event(
-    tenant: Tenant, actor: str, action: str, outcome: str, step_id: str = "", detail: dict | None = None
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        tenant=tenant, actor=actor, step_id=step_id, action=action, outcome=outcome, detail=detail or {}
-    )
+# Sent by name: wizard.tasks imports this module, never the other way round.
+RUN_STEP_TASK = "wizard.tasks.run_step"
 
 
 def ensure_states(tenant: Tenant) -> list[StepState]:
@@ -82,13 +78,21 @@ def enqueue_step(
     inputs: dict[str, Any] | None = None,
     action: str = "run",
     verify_only: bool = False,
+    inputs_from: Callable[[StepState], dict[str, Any]] | None = None,
+    send_task: bool = True,
 ) -> StepState:
-    """Queue a step for the worker. `inputs` replaces the saved inputs when given (a retry keeps them).
-    `verify_only` runs just the step's check, for re-verifying a finished step without touching the tenant."""
+    """Queue a step for the worker. `inputs` replaces the saved inputs when given (a retry keeps them);
+    `inputs_from(state)` computes them instead, called only once the step is locked and may be queued, so a refused
+    submission stores nothing. `verify_only` runs just the step's check, for re-verifying a finished step without
+    touching the tenant. Without `send_task` the caller runs execute_step itself, in its own process."""
     ensure_states(tenant)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
+        if S.QUEUED not in ALLOWED_TRANSITIONS[state.status]:
+            raise IllegalTransition(f"{state.step_id}: {state.status} → {S.QUEUED} is not allowed")
+        if inputs_from is not None:
+            inputs = inputs_from(state)
         fields: dict[str, Any] = {
             "task_id": task_id,
             "progress_percent": 0,
@@ -102,14 +106,13 @@ def enqueue_step(
             fields["inputs"] = inputs
         _transition(state, S.QUEUED, **fields)
         record_event(tenant, actor, action, "queued", step_id, {"task_id": task_id})
-        transaction.on_commit(lambda: _send_run_task(state.pk, task_id, verify_only=verify_only))
+        if send_task:
+            transaction.on_commit(lambda: _send_run_task(state.pk, task_id, verify_only=verify_only))
     return state
 
 
 def _send_run_task(state_id: int, task_id: str, countdown: int | None = None, verify_only: bool = False) -> None:
-    from wizard.tasks import run_step
-
-    run_step.apply_async((state_id, task_id, verify_only), countdown=countdown)
+    current_app.send_task(RUN_STEP_TASK, (state_id, task_id, verify_only), countdown=countdown)
 
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:

@@ -1,9 +1,8 @@
 """The input forms of the exchange_online steps.
 
-Contract with the step page (wizard.views): `FormClass(data=None, files=None, *, tenant, state, actor="web")`,
-`is_valid()`, then `to_inputs()` → the JSON-serialisable inputs the engine saves on the step. A secret typed into a
-form never goes into the inputs: `to_inputs()` stores it encrypted (tenants.secrets) and the inputs only say that
-it was given. Pass `actor=request.user.get_username()` so the audit trail names who saved credentials.
+Forms only clean: `FormClass(data=None, files=None, *, tenant, state)`, `is_valid()`, then the view or the CLI
+hands `cleaned_data` to wizard.actions.submit_step, which checks the step may run and only then turns it into the
+step's inputs (the step's `save_inputs`, which stores any secret encrypted and never in the inputs).
 """
 
 from typing import Any
@@ -12,24 +11,18 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from tenants.models import Cloud, SecretKind, Tenant
-from tenants.secrets import has_secret, store_secret
+from tenants.secrets import has_secret
 from wizard.models import StepState
 from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, parse_rooms_csv
-from wizard.services import activate, connect, room_list, rooms, service_account
+from wizard.services import activate, room_list, rooms, service_account
 from wizard.services.common import step_result
 
 
 class StepForm(forms.Form):
-    def __init__(
-        self, data=None, files=None, *, tenant: Tenant, state: StepState, actor: str = "web", **kwargs: Any
-    ) -> None:
+    def __init__(self, data=None, files=None, *, tenant: Tenant, state: StepState, **kwargs: Any) -> None:
         super().__init__(data, files, **kwargs)
         self.tenant = tenant
         self.state = state
-        self.actor = actor
-
-    def to_inputs(self) -> dict[str, Any]:
-        return dict(self.cleaned_data)
 
 
 class ConnectForm(StepForm):
@@ -74,20 +67,6 @@ class ConnectForm(StepForm):
             self.add_error("client_secret", "Paste the client secret's Value.")
         return cleaned
 
-    def to_inputs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        connect.save_app_credentials(
-            self.tenant,
-            actor=self.actor,
-            microsoft_tenant_id=data["microsoft_tenant_id"],
-            client_id=data["client_id"],
-            client_secret=data["client_secret"] or None,
-            integration_app_id=data["integration_app_id"],
-            integration_client_secret=data["integration_client_secret"] or None,
-            cloud=data["cloud"],
-        )
-        return {"method": "app_credentials"}
-
 
 _USAGE_LOCATION = RegexValidator(r"^[A-Za-z]{2}$", "Two letters, the ISO country code (e.g. US, GB, DE).")
 _LOCAL_PART = RegexValidator(r"^[A-Za-z0-9._-]+$", "Letters, digits, dots, dashes and underscores only.")
@@ -127,15 +106,6 @@ class ServiceAccountForm(StepForm):
         if upn:
             self.fields["local_part"].initial, _, self.fields["domain"].initial = upn.partition("@")
 
-    def to_inputs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "user_principal_name": f"{data['local_part']}@{data['domain']}".lower(),
-            "display_name": data["display_name"],
-            "usage_location": data["usage_location"].upper(),
-            "sku_id": data["sku_id"],
-        }
-
 
 class RoomListForm(StepForm):
     """Name and address of the first room list. When the step failed with code `not_a_room_list`, show the
@@ -146,14 +116,6 @@ class RoomListForm(StepForm):
         required=False, help_text="Empty: the name's alias in the organisation's default domain."
     )
     convert_existing_group = forms.BooleanField(label="Convert the existing group to a room list", required=False)
-
-    def to_inputs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "name": data["name"].strip(),
-            "address": data["address"].lower(),
-            "convert_existing_group": data["convert_existing_group"],
-        }
 
 
 class RoomsForm(StepForm):
@@ -199,14 +161,6 @@ class RoomsForm(StepForm):
                     self.add_error("csv_file", error.message)
         return cleaned
 
-    def to_inputs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        if data.get("confirm"):
-            return {**self.state.inputs, "confirmed": True}
-        if data["source"] == rooms.SOURCE_CSV:
-            return rooms.csv_inputs(data["parsed"])
-        return rooms.all_rooms_inputs(include_equipment=data["include_equipment"])
-
 
 class VerifyForm(StepForm):
     control_mailbox = forms.EmailField(
@@ -236,8 +190,3 @@ class ActivateForm(StepForm):
         if cleaned.get("webhook_url") and (problem := activate.webhook_address_problem(cleaned["webhook_url"])):
             self.add_error("webhook_url", problem)
         return cleaned
-
-    def to_inputs(self) -> dict[str, Any]:
-        if self.cleaned_data.get("webhook_secret"):
-            store_secret(self.tenant, SecretKind.WEBHOOK_SECRET, self.cleaned_data["webhook_secret"])
-        return {"webhook_url": self.cleaned_data.get("webhook_url") or ""}

@@ -1,16 +1,15 @@
-"""Read-only queries for the pages. Views ask here; nothing here writes."""
+"""Read-only queries for the pages. Views ask here; nothing here writes, and nothing here formats (wizard.presenters
+does)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 
-from tenants.models import Profile, SecretKind, Tenant, TenantSecret, TenantStatus
+from tenants.models import Profile, SecretKind, Tenant, TenantSecret
 from wizard.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -21,21 +20,14 @@ from wizard.models import (
     StepStatus,
     VerificationStatus,
 )
-from wizard.rooms_csv import RowStatus
-from wizard.services.rooms import SOURCE_CSV
-from wizard.steps.registry import steps_for
+from wizard.steps.registry import RoomsTable, steps_for
 
 STUCK_AFTER = timedelta(hours=1)
 # The audit action wizard.services.service_account records when it shows the password.
 PASSWORD_REVEAL_ACTION = "reveal_service_account_password"
-PREVIEW_ROWS_SHOWN = 500
 DASHBOARD_PAGE_SIZE = 50
 ROOMS_PAGE_SIZE = 100
 TIMELINE_PAGE_SIZE = 100
-
-# Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
-# second fence in case one ever lands in a step's result.
-_SECRET_WORDS = ("password", "secret", "token", "credential", "private_key")
 
 
 class DashboardFilter:
@@ -118,13 +110,6 @@ def step_titles() -> dict[tuple[str, str], str]:
     return titles
 
 
-def tenant_status_label(tenant: Tenant) -> str:
-    """The status column: the current step's status, or the tenant's own once every step is done."""
-    if tenant.current_status is None:
-        return TenantStatus(tenant.status).label
-    return StepStatus(tenant.current_status).label
-
-
 @dataclass(frozen=True)
 class RoomFilter:
     name: str
@@ -139,10 +124,10 @@ ROOM_FILTERS = (
 )
 
 
-def rooms_for(tenant: Tenant, step_id: str, filter_name: str = "") -> QuerySet[Room]:
-    """The tenant's rooms as the step sees them: the rooms step judges membership, the others verification."""
+def rooms_for(tenant: Tenant, table: str, filter_name: str = "") -> QuerySet[Room]:
+    """The tenant's rooms as a step's rooms table (RoomsTable) judges them: by membership or by verification."""
     rooms = Room.objects.filter(tenant=tenant)
-    if step_id == "rooms":
+    if table == RoomsTable.MEMBERSHIP:
         by_filter = {
             "pass": Q(membership_status=MembershipStatus.MEMBER),
             "fail": Q(membership_status=MembershipStatus.FAILED),
@@ -159,11 +144,12 @@ def rooms_for(tenant: Tenant, step_id: str, filter_name: str = "") -> QuerySet[R
     return rooms.order_by("room_list", "address")
 
 
-def room_counts(tenant: Tenant, step_id: str) -> dict[str, int]:
+def room_counts(tenant: Tenant, table: str) -> dict[str, int]:
     """How many rooms pass, fail and wait, in one query."""
-    field = "membership_status" if step_id == "rooms" else "verification_status"
-    passed = MembershipStatus.MEMBER if step_id == "rooms" else VerificationStatus.PASS
-    failed = MembershipStatus.FAILED if step_id == "rooms" else VerificationStatus.FAIL
+    by_membership = table == RoomsTable.MEMBERSHIP
+    field = "membership_status" if by_membership else "verification_status"
+    passed = MembershipStatus.MEMBER if by_membership else VerificationStatus.PASS
+    failed = MembershipStatus.FAILED if by_membership else VerificationStatus.FAIL
     counts = Room.objects.filter(tenant=tenant).aggregate(
         all=Count("pk"),
         passed=Count("pk", filter=Q(**{field: passed})),
@@ -177,115 +163,13 @@ def room_counts(tenant: Tenant, step_id: str) -> dict[str, int]:
     }
 
 
-def rooms_page(tenant: Tenant, step_id: str, filter_name: str, page_number: str | int | None) -> Page:
-    return Paginator(rooms_for(tenant, step_id, filter_name), ROOMS_PAGE_SIZE).get_page(page_number)
+def rooms_page(tenant: Tenant, table: str, filter_name: str, page_number: str | int | None) -> Page:
+    return Paginator(rooms_for(tenant, table, filter_name), ROOMS_PAGE_SIZE).get_page(page_number)
 
 
 def timeline_page(tenant: Tenant, page_number: str | int | None) -> Page:
     events = AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")
     return Paginator(events, TIMELINE_PAGE_SIZE).get_page(page_number)
-
-
-def is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
-
-
-def public_items(data: dict) -> list[tuple[str, object]]:
-    """The (key, value) pairs of a result or detail that a page may show: no secrets, no nested bulk."""
-    return [(key, value) for key, value in data.items() if not is_secret_key(key)]
-
-
-DATE_FORMAT = "j M Y, H:i e"
-
-
-def result_time(value: object) -> datetime | None:
-    """A result's time (a Unix timestamp or an ISO string, as the services save them) as an aware datetime."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is not None and timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed, UTC)
-        return parsed
-    return None
-
-
-def _display(value: object, key: str = "") -> str:
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if key.endswith(("_at", "_started", "_since")) and (moment := result_time(value)) is not None:
-        return date_format(timezone.localtime(moment), DATE_FORMAT)
-    if isinstance(value, dict):
-        return "; ".join(
-            f"{str(name).replace('_', ' ')}: {_display(item, str(name))}"
-            for name, item in value.items()
-            if not is_secret_key(str(name))
-        )
-    if isinstance(value, list | tuple):
-        if any(isinstance(item, dict | list) for item in value):
-            return f"{len(value)} item{'s' if len(value) != 1 else ''}"
-        return ", ".join(str(item) for item in value) or "—"
-    return "—" if value in (None, "") else str(value)
-
-
-def display_items(data: dict) -> list[tuple[str, str]]:
-    """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted,
-    times as dates."""
-    return [(key.replace("_", " ").capitalize(), _display(value, key)) for key, value in public_items(data)]
-
-
-def shown_result(state: StepState) -> dict:
-    """What a step's page presents as its result: the saved result once it succeeded (or while it waits), and
-    for a failed step what the failing run found, which the services keep in the error's detail."""
-    if state.status == StepStatus.FAILED:
-        found = state.error_detail.get("result")
-        return found if isinstance(found, dict) else dict(state.error_detail)
-    return dict(state.result)
-
-
-@dataclass(frozen=True)
-class RoomsOutcome:
-    """The rooms step at a glance: what happened to each row, and the room lists that hold the rooms."""
-
-    added: int
-    already_members: int
-    not_applied: list[tuple[str, str, int]]
-    rows: int
-    from_csv: bool
-    lists: list[dict]
-
-
-def rooms_outcome(result: dict) -> RoomsOutcome:
-    counts = result.get("preview_summary") or {}
-    applied = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
-    return RoomsOutcome(
-        added=int(result.get("rooms_added") or 0),
-        already_members=int(result.get("rooms_already_members") or 0),
-        not_applied=[
-            (status.value, status.label, counts[status.value])
-            for status in RowStatus
-            if status not in applied and counts.get(status.value)
-        ],
-        rows=int(counts.get("total") or 0),
-        from_csv=result.get("source") == SOURCE_CSV,
-        lists=room_lists(result),
-    )
-
-
-def room_lists(result: dict) -> list[dict]:
-    """The rooms step's lists with a member count: Exchange Online's result counts the members ("lists"),
-    Exchange Server's lists them ("room_lists")."""
-    found = result.get("lists") or result.get("room_lists") or []
-    return [
-        {
-            "name": entry.get("name", ""),
-            "address": entry.get("address", ""),
-            "members": len(entry["members"]) if isinstance(entry.get("members"), list) else entry.get("members", 0),
-            "created": bool(entry.get("created")),
-        }
-        for entry in found
-    ]
 
 
 def password_reveal(tenant: Tenant) -> AuditEvent | None:
@@ -295,45 +179,6 @@ def password_reveal(tenant: Tenant) -> AuditEvent | None:
     if secret is not None:
         events = events.filter(created_at__gte=secret.updated_at)
     return events.order_by("-created_at").first()
-
-
-@dataclass(frozen=True)
-class RoomsPreview:
-    rows: list[dict]
-    counts: list[tuple[str, str, int]]
-    total: int
-    applicable: int
-    hidden: int
-
-
-def rooms_preview(result: dict) -> RoomsPreview:
-    """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
-    a 50,000-row upload still renders a usable page."""
-    rows = result.get("preview") or []
-    applicable_statuses = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
-    ordered = sorted(rows, key=lambda row: (row.get("status") in applicable_statuses, row.get("line", 0)))
-    shown = [
-        {
-            **row,
-            "status_label": RowStatus(row["status"]).label
-            if row.get("status") in RowStatus.values
-            else row.get("status", ""),
-        }
-        for row in ordered[:PREVIEW_ROWS_SHOWN]
-    ]
-    by_status: dict[str, int] = {}
-    for row in rows:
-        by_status[row.get("status", "")] = by_status.get(row.get("status", ""), 0) + 1
-    counts = [
-        (status.value, status.label, by_status[status.value]) for status in RowStatus if by_status.get(status.value)
-    ]
-    return RoomsPreview(
-        rows=shown,
-        counts=counts,
-        total=len(rows),
-        applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
-        hidden=max(0, len(rows) - len(shown)),
-    )
 
 
 def step_states(tenant: Tenant) -> list[StepState]:

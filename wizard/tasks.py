@@ -5,7 +5,7 @@ from celery import shared_task
 from wizard import engine
 
 
-@shared_task(name="wizard.tasks.run_step", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=engine.RUN_STEP_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_step(state_id: int, task_id: str, verify_only: bool = False) -> int | None:
     return engine.execute_step(state_id, task_id, verify_only)
 

@@ -1,5 +1,7 @@
 """The wizard's pages. Every view gets its tenant through get_tenant_for, so another tenant's URL is a 404; queries
-live in wizard.selectors, actions in wizard.engine and the step services."""
+live in wizard.selectors, formatting in wizard.presenters, and every change goes through wizard.actions. What a
+particular step adds to its page is that step's own declaration (Step.page_context, Step.rooms_table): no view
+branches on a step id."""
 
 from django import forms
 from django.contrib import messages
@@ -12,15 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from tenants.access import can_change_secrets, can_operate, get_tenant_for
-from tenants.models import Profile, SecretKind, Tenant
-from tenants.secrets import has_secret
-from wizard import engine, selectors
+from tenants.models import Profile, Tenant
+from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
 from wizard.models import StepState, StepStatus
 from wizard.services import connect, exchange_server, service_account
 from wizard.steps.registry import Step, get_step, steps_for
-
-ROOM_STEPS = ("rooms", "verify")
 
 
 def _step_or_404(tenant: Tenant, step_id: str) -> Step:
@@ -52,7 +51,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
     index = [s.id for s in steps].index(step.id)
     may_run = _may_run(request, tenant, step)
     if form is None and step.form is not None and may_run:
-        form = step.form(tenant=tenant, state=state, actor=request.user.get_username())
+        form = step.form(tenant=tenant, state=state)
     context = {
         "tenant": tenant,
         "step": step,
@@ -65,26 +64,18 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "form": form,
         "powershell": step.powershell(tenant, state),
         "can_operate": may_run,
-        "result": selectors.shown_result(state),
-        "result_items": selectors.display_items(state.result),
+        "result": presenters.shown_result(state),
+        "result_items": presenters.display_items(state.result),
         "step_templates": [
             f"wizard/steps/{tenant.profile}/{step.id}.html",
             f"wizard/steps/{step.id}.html",
             "wizard/steps/_default.html",
         ],
     }
-    if step.id in ROOM_STEPS:
+    if step.rooms_table:
         context.update(_rooms_context(request, tenant, step))
-    if step.id == "rooms":
-        context["rooms_outcome"] = selectors.rooms_outcome(state.result)
-    if tenant.profile == Profile.EXCHANGE_SERVER and step.id == "rooms":
-        context["room_list_downloads"] = exchange_server.room_plan(tenant)
-    if step.id == "connect":
-        context["may_connect"] = can_change_secrets(request.user, tenant)
-    if step.id == "service_account":
-        context.update(_password_context(request, tenant))
-    if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
-        context["preview"] = selectors.rooms_preview(state.result)
+    if step.page_context is not None:
+        context.update(step.page_context(tenant, state, can_change_secrets(request.user, tenant)))
     return context
 
 
@@ -95,16 +86,8 @@ def _rooms_context(request: HttpRequest, tenant: Tenant, step: Step) -> dict:
     return {
         "room_filter": room_filter,
         "room_filters": selectors.ROOM_FILTERS,
-        "room_counts": selectors.room_counts(tenant, step.id),
-        "rooms": selectors.rooms_page(tenant, step.id, room_filter, request.GET.get("page")),
-    }
-
-
-def _password_context(request: HttpRequest, tenant: Tenant) -> dict:
-    return {
-        "password_stored": has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD),
-        "password_revealed": selectors.password_reveal(tenant),
-        "may_see_password": can_change_secrets(request.user, tenant),
+        "room_counts": selectors.room_counts(tenant, step.rooms_table),
+        "rooms": selectors.rooms_page(tenant, step.rooms_table, room_filter, request.GET.get("page")),
     }
 
 
@@ -130,7 +113,7 @@ def rooms_table(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     """The per-room table alone, for the filter links (htmx swaps it in place)."""
     tenant = get_tenant_for(request.user, slug)
     step = _step_or_404(tenant, step_id)
-    if step.id not in ROOM_STEPS:
+    if not step.rooms_table:
         raise Http404("This step has no rooms")
     context = {"tenant": tenant, "step": step, **_rooms_context(request, tenant, step)}
     return render(request, "wizard/_rooms.html", context)
@@ -166,22 +149,20 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     if not _may_run(request, tenant, step):
         raise Http404("No such tenant")
     state = StepState.objects.get(tenant=tenant, step_id=step.id)
-    inputs = None
+    cleaned_data = None
     if step.form is not None:
-        form = step.form(request.POST, request.FILES, tenant=tenant, state=state, actor=request.user.get_username())
+        form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
         if not form.is_valid():
             return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
-        inputs = form.to_inputs()
+        cleaned_data = form.cleaned_data
     action = "retry" if state.status == StepStatus.FAILED else "run"
-    _enqueue(request, tenant, step, inputs=inputs, action=action)
+    _submit(request, tenant, step, cleaned_data=cleaned_data, action=action)
     return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
 
 
-def _enqueue(request: HttpRequest, tenant: Tenant, step: Step, inputs: dict | None, action: str) -> None:
+def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> None:
     try:
-        engine.enqueue_step(
-            tenant, step.id, request.user.get_username(), inputs=inputs, action=action, verify_only=action == "reverify"
-        )
+        actions.submit_step(tenant, step.id, request.user.get_username(), cleaned_data=cleaned_data, action=action)
     except IllegalTransition:
         messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
 
@@ -196,11 +177,11 @@ def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> H
         raise Http404("No such tenant")
     if action == "skip":
         try:
-            engine.skip_step(tenant, step.id, request.user.get_username())
+            actions.skip_step(tenant, step.id, request.user.get_username())
         except IllegalTransition as error:
             messages.error(request, str(error))
     elif action in ("retry", "reverify", "resume"):
-        _enqueue(request, tenant, step, inputs=None, action=action)
+        _submit(request, tenant, step, cleaned_data=None, action=action)
     else:
         raise Http404("No such action")
     return _back_to(request, tenant, step)
@@ -216,7 +197,7 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
-    redirect_uri = request.build_absolute_uri(reverse("tenants:consent_callback"))
+    redirect_uri = request.build_absolute_uri(reverse("orgs:consent_callback"))
     try:
         url, state = connect.admin_consent_url(tenant, redirect_uri=redirect_uri)
     except StepError as error:
@@ -242,7 +223,7 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     messages.success(request, "Admin consent granted. Onramp is checking the connection.")
-    _enqueue(request, tenant, _step_or_404(tenant, "connect"), inputs=None, action="run")
+    _submit(request, tenant, _step_or_404(tenant, "connect"), cleaned_data=None, action="run")
     return redirect("wizard:step", slug=tenant.slug, step_id="connect")
 
 
@@ -253,7 +234,9 @@ def reveal_password(request: HttpRequest, slug: str) -> HttpResponse:
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
     password = service_account.reveal_password_once(tenant, request.user.get_username())
-    context = {"tenant": tenant, "password": password, **_password_context(request, tenant)}
+    step = _step_or_404(tenant, "service_account")
+    state = StepState.objects.get(tenant=tenant, step_id=step.id)
+    context = {"tenant": tenant, "password": password, **presenters.service_account_page(tenant, state, True)}
     return render(request, "wizard/_password.html", context)
 
 
@@ -274,7 +257,7 @@ SUMMARY_ORDER = (
 def _activation_summary(tenant: Tenant) -> dict:
     state = StepState.objects.filter(tenant=tenant, step_id="activate").first()
     summary = (state.result.get("summary") if state else None) or {}
-    items = dict(selectors.public_items(summary))
+    items = dict(presenters.public_items(summary))
     rank = {key: index for index, key in enumerate(SUMMARY_ORDER)}
     return {key: items[key] for key in sorted(items, key=lambda key: (rank.get(key, len(rank)), key))}
 
@@ -290,7 +273,7 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
         "tenant": tenant,
         "state": state,
         "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_for(tenant.profile)],
-        "summary": selectors.display_items(_activation_summary(tenant)),
+        "summary": presenters.display_items(_activation_summary(tenant)),
         "webhook": webhook,
         "now": timezone.now(),
     }

@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from tenants.services import create_tenant
 from tests.e2e.conftest import screenshot
+from wizard.actions import create_tenant
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from playwright.sync_api import Page, expect
 
 from tenants.models import SecretKind
 from tenants.secrets import store_secret
-from tenants.services import create_tenant
 from tests.e2e.conftest import NARROW, WIDE, screenshot
+from wizard.actions import create_tenant
 from wizard.models import StepState, StepStatus
 from wizard.services.connect import save_sandbox_info
 

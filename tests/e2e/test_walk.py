@@ -5,8 +5,8 @@ the admin leaves half-way and resumes from a new session. Every step is photogra
 import pytest
 from playwright.sync_api import Page, expect
 
-from tenants.services import create_tenant
 from tests.e2e.conftest import BrowserSession, screenshot
+from wizard.actions import create_tenant
 from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e

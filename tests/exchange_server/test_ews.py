@@ -23,8 +23,8 @@ from wizard.microsoft.ews import (
 )
 from wizard.microsoft.http import build_session
 from wizard.models import StepState
+from wizard.outcomes import Done, StepContext
 from wizard.services import exchange_server as service
-from wizard.steps.registry import Done, StepContext
 
 from .conftest import SERVICE_PASSWORD, create_service_account, exchange_server_tenant
 

@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import SecretKind, TenantStatus
 from tenants.secrets import has_secret
+from tests.factories import inputs_from_form
 from wizard.models import AuditEvent, Room, StepState, StepStatus, VerificationStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services.exchange_server import (
@@ -45,7 +46,7 @@ def form_inputs(tenant, step_id, data=None, files=None):
     form_class = get_step(tenant.profile, step_id).form
     form = form_class(data or {}, files, tenant=tenant, state=StepState.objects.get(tenant=tenant, step_id=step_id))
     assert form.is_valid(), form.errors
-    return form.to_inputs()
+    return inputs_from_form(tenant, step_id, form.cleaned_data)
 
 
 def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):

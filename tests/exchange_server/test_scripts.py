@@ -8,11 +8,11 @@ from tenants.models import Profile, Tenant
 from wizard.engine import ensure_states
 from wizard.errors import StepError
 from wizard.models import AuditEvent, StepState
+from wizard.outcomes import Done, NeedsInput, StepContext
 from wizard.powershell import Command
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services import exchange_server as service
 from wizard.services.exchange_server_scripts import Check, ImportCsvPipeline
-from wizard.steps.registry import Done, NeedsInput, StepContext
 
 from .powershell_grammar import command_arguments, opath_member_of_clauses
 

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.http import Http404
 
 from tenants.access import can_change_secrets, can_operate, get_tenant_for, visible_tenants
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 
 pytestmark = pytest.mark.django_db
 

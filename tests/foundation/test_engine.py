@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from tenants.services import create_tenant
 from wizard import engine
+from wizard.actions import create_tenant
 from wizard.errors import IllegalTransition
 from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.steps.registry import steps_for

@@ -3,9 +3,9 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from tenants.services import create_tenant
 from tests.helpers import wait_for
 from wizard import engine
+from wizard.actions import create_tenant
 from wizard.models import AuditEvent, StepState, StepStatus
 
 

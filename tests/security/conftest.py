@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tenants.models import Profile, Tenant
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 from wizard.models import StepState, StepStatus
 from wizard.rooms_csv import MAX_ROWS, MAX_UPLOAD_BYTES
 

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 # URL patterns without a tenant in them, and who may use them.
 PUBLIC = frozenset({"login", "logout", "healthz"})
-ANY_SIGNED_IN = frozenset({"tenants:home", "tenants:create", "tenants:consent_callback"})
-SUPPORT_ONLY = frozenset({"tenants:support", "tenants:support_export", "tenants:support_tenant"})
+ANY_SIGNED_IN = frozenset({"orgs:home", "orgs:create", "orgs:consent_callback"})
+SUPPORT_ONLY = frozenset({"orgs:support", "orgs:support_export", "orgs:support_tenant"})
 UNKNOWN_SLUG = "no-such-tenant"
 
 

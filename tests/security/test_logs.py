@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 
 from tenants.models import SecretKind
 from tenants.secrets import read_secret, store_secret
-from tenants.services import create_tenant
 from tests.faults.helpers import STEP_INPUTS, room_placement, step
 from tests.helpers import wait_for
 from wizard import engine
+from wizard.actions import create_tenant
 from wizard.microsoft import connector_clients
 from wizard.models import FINISHED_STATUSES, StepStatus
 from wizard.services.connect import save_sandbox_info

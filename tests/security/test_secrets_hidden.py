@@ -11,7 +11,7 @@ from django.test import Client
 from tenants.models import SecretKind, TenantSecret
 from tenants.secrets import read_secret, store_secret
 from tests.security.urlwalk import all_routes
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.models import StepState
 
 pytestmark = pytest.mark.django_db

@@ -3,15 +3,15 @@ replication lag, and no licence left."""
 
 from tenants.models import SecretKind
 from tenants.secrets import has_secret, store_secret
+from tests.factories import connected_tenant, state_of
 from tests.helpers import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
-from tests.services.conftest import connected_tenant, state_of
 from wizard import engine
 from wizard.models import AuditEvent, StepStatus
 from wizard.services.service_account import reveal_password_once
 
 
 def test_wrong_client_secret_fails_connect_with_the_fix(sandbox_tenant, run_steps):
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
     store_secret(tenant, SecretKind.CLIENT_SECRET, "not-the-secret")
 
     outcome = run_steps(tenant, until="connect")
@@ -24,7 +24,7 @@ def test_wrong_client_secret_fails_connect_with_the_fix(sandbox_tenant, run_step
 
 
 def test_connect_reads_the_organisation_and_names_a_missing_permission(sandbox_tenant, run_steps):
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
     sandbox_tenant.control.remove_connector_permission("Domain.Read.All")
 
     failed = run_steps(tenant, until="connect").stopped_at
@@ -41,7 +41,7 @@ def test_connect_reads_the_organisation_and_names_a_missing_permission(sandbox_t
 
 def test_dehydrated_organisation_is_customised_and_waited_for(make_sandbox, run_steps):
     sandbox = make_sandbox(dehydrated=True, customization_delay_s=3)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     outcome = run_steps(tenant, until="org_customization")
 
@@ -55,7 +55,7 @@ def test_dehydrated_organisation_is_customised_and_waited_for(make_sandbox, run_
 
 def test_service_account_waits_for_its_mailbox_without_holding_a_worker(make_sandbox, run_steps):
     sandbox = make_sandbox(provisioning_delay_s=4)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     outcome = run_steps(tenant, until="service_account")
 
@@ -76,7 +76,7 @@ def test_service_account_waits_for_its_mailbox_without_holding_a_worker(make_san
 
 def test_service_account_rides_out_replication_lag(make_sandbox, run_steps):
     sandbox = make_sandbox(replication_lag_s=3)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     outcome = run_steps(
         tenant, until="service_account", inputs={"service_account": {"user_principal_name": "svc@contoso.com"}}
@@ -89,7 +89,7 @@ def test_service_account_rides_out_replication_lag(make_sandbox, run_steps):
 
 def test_no_free_licence_is_a_clear_error_naming_the_sku(make_sandbox, run_steps):
     sandbox = make_sandbox(free_licenses=0)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     state = run_steps(tenant, until="service_account").stopped_at
 
@@ -105,7 +105,7 @@ def test_no_free_licence_is_a_clear_error_naming_the_sku(make_sandbox, run_steps
 def test_the_mailbox_wait_survives_a_killed_worker(make_sandbox, run_steps, celery_worker, settings):
     settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = WORKER_HEARTBEAT_TIMEOUT_SECONDS
     sandbox = make_sandbox(provisioning_delay_s=8)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
     assert run_steps(tenant, until="org_customization").finished
     engine.enqueue_step(tenant, "service_account", "test")
     wait_for(lambda: state_of(tenant, "service_account").status == StepStatus.WAITING, 30, what="the mailbox wait")

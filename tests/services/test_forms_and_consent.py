@@ -8,18 +8,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import Cloud, SecretKind
 from tenants.secrets import erase_secret, has_secret, read_secret
-from tests.services.conftest import connected_tenant, state_of
-from wizard.errors import StepError
+from tests.factories import connected_tenant, inputs_from_form, set_state, state_of
+from wizard import actions
+from wizard.errors import IllegalTransition, StepError
 from wizard.forms import ActivateForm, ConnectForm, RoomsForm, ServiceAccountForm
 from wizard.microsoft import connector_clients
-from wizard.models import AuditEvent
+from wizard.models import AuditEvent, StepStatus
 from wizard.services import connect
 from wizard.services.rooms import SOURCE_CSV
 
 
 @pytest.fixture
 def tenant(sandbox_tenant, db):
-    return connected_tenant(sandbox_tenant)
+    return connected_tenant(sandbox_tenant.info)
 
 
 def test_connect_form_stores_secrets_encrypted_and_never_in_the_inputs(tenant):
@@ -34,11 +35,11 @@ def test_connect_form_stores_secrets_encrypted_and_never_in_the_inputs(tenant):
         },
         tenant=tenant,
         state=state_of(tenant, "connect"),
-        actor="alice",
     )
 
     assert form.is_valid(), form.errors
-    inputs = form.to_inputs()
+    actions.submit_step(tenant, "connect", "alice", cleaned_data=form.cleaned_data)
+    inputs = state_of(tenant, "connect").inputs
 
     assert "s3cret" not in str(inputs)
     tenant.refresh_from_db()
@@ -51,6 +52,31 @@ def test_connect_form_stores_secrets_encrypted_and_never_in_the_inputs(tenant):
     assert has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)  # an empty field keeps the stored one
     event = AuditEvent.objects.get(tenant=tenant, action="save_app_credentials", actor="alice")
     assert "s3cret" not in str(event.detail)
+
+
+def test_a_refused_submission_stores_nothing(tenant):
+    """A probe saved a new client id while the page said "already running": the transition is checked first."""
+    set_state(tenant, "connect", status=StepStatus.RUNNING)
+    before = (tenant.microsoft_tenant_id, tenant.client_id, read_secret(tenant, SecretKind.CLIENT_SECRET))
+    form = ConnectForm(
+        {
+            "microsoft_tenant_id": "99999999-2222-3333-4444-555555555555",
+            "client_id": "probe-app",
+            "client_secret": "probe-secret",
+            "integration_app_id": "integration-id",
+            "cloud": Cloud.WORLDWIDE,
+        },
+        tenant=tenant,
+        state=state_of(tenant, "connect"),
+    )
+    assert form.is_valid(), form.errors
+
+    with pytest.raises(IllegalTransition):
+        actions.submit_step(tenant, "connect", "mallory", cleaned_data=form.cleaned_data)
+
+    tenant.refresh_from_db()
+    assert (tenant.microsoft_tenant_id, tenant.client_id, read_secret(tenant, SecretKind.CLIENT_SECRET)) == before
+    assert not AuditEvent.objects.filter(tenant=tenant, actor="mallory").exists()
 
 
 def test_service_account_form_offers_the_verified_domains_and_exchange_licences(tenant):
@@ -71,7 +97,7 @@ def test_service_account_form_offers_the_verified_domains_and_exchange_licences(
     assert [value for value, _ in form.fields["domain"].choices] == ["contoso.onmicrosoft.com", "contoso.com"]
     assert [value for value, _ in form.fields["sku_id"].choices] == ["", "a"]
     assert form.is_valid(), form.errors
-    assert form.to_inputs() == {
+    assert inputs_from_form(tenant, "service_account", form.cleaned_data) == {
         "user_principal_name": "rooms-svc@contoso.com",
         "display_name": "Rooms",
         "usage_location": "GB",
@@ -88,14 +114,14 @@ def test_rooms_form_parses_the_csv_then_confirms_the_saved_choice(tenant):
     form = RoomsForm({"source": SOURCE_CSV}, {"csv_file": upload}, tenant=tenant, state=state)
 
     assert form.is_valid(), form.errors
-    inputs = form.to_inputs()
+    inputs = inputs_from_form(tenant, "rooms", form.cleaned_data)
     assert inputs["source"] == SOURCE_CSV and inputs["confirmed"] is False
     assert [row[3] for row in inputs["csv"]["rows"]] == ["valid", "formula"]
     state.inputs = inputs
     state.save()
     confirm = RoomsForm({"confirm": "1"}, tenant=tenant, state=state)
     assert confirm.is_valid(), confirm.errors
-    assert confirm.to_inputs() == {**inputs, "confirmed": True}
+    assert inputs_from_form(tenant, "rooms", confirm.cleaned_data) == {**inputs, "confirmed": True}
 
 
 def test_rooms_form_names_a_whole_file_problem(tenant):
@@ -117,7 +143,7 @@ def test_activate_form_needs_a_signing_secret_for_a_webhook(tenant, settings):
     form = ActivateForm({"webhook_url": "https://example.com/hook", "webhook_secret": "k"}, tenant=tenant, state=state)
 
     assert form.is_valid()
-    assert form.to_inputs() == {"webhook_url": "https://example.com/hook"}
+    assert inputs_from_form(tenant, "activate", form.cleaned_data) == {"webhook_url": "https://example.com/hook"}
     assert read_secret(tenant, SecretKind.WEBHOOK_SECRET) == "k"
 
 
@@ -191,7 +217,7 @@ def test_connect_form_keeps_a_sandbox_tenant_on_its_endpoints(tenant):
     )
 
     assert posted.is_valid(), posted.errors
-    posted.to_inputs()
+    inputs_from_form(tenant, "connect", posted.cleaned_data)
     tenant.refresh_from_db()
     assert tenant.cloud == Cloud.CUSTOM and tenant.custom_endpoints["graph_url"].endswith("/v1.0")
 

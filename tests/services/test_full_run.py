@@ -1,6 +1,6 @@
 """Every step of the exchange_online profile, end to end on the worker against the sandbox tenant."""
 
-from tests.services.conftest import connected_tenant, state_of
+from tests.factories import connected_tenant, state_of
 from wizard.models import MembershipStatus, Room, StepStatus, VerificationStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services.rooms import all_rooms_inputs
@@ -22,7 +22,7 @@ def _in_scope(sandbox, app_id: str, mailbox: str) -> bool:
 
 def test_full_run_on_200_rooms_then_a_second_run_writes_nothing(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=200, equipment=4, users=3)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     outcome = run_steps(tenant, inputs=ALL_ROOMS)
 
@@ -64,7 +64,7 @@ def test_full_run_on_200_rooms_then_a_second_run_writes_nothing(make_sandbox, ru
 
 def test_full_run_completes_with_30_percent_of_calls_throttled(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=12, equipment=0, users=2, throttle_fraction=0.3)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     outcome = run_steps(tenant, inputs=ALL_ROOMS)
 

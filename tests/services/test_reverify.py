@@ -1,13 +1,13 @@
 """Re-verify on the worker: a finished step's check alone runs; the tenant is read, never written."""
 
+from tests.factories import connected_tenant, state_of
 from tests.helpers import wait_for
-from tests.services.conftest import connected_tenant, state_of
 from wizard import engine
 from wizard.models import StepStatus
 
 
 def test_reverify_runs_only_the_check_and_writes_nothing(sandbox_tenant, run_steps):
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
     assert run_steps(tenant, until="room_list").finished
     sandbox_tenant.control.reset_calls()
 

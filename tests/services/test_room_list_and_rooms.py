@@ -1,7 +1,7 @@
 """Steps 3 and 4: adopting or refusing an existing group, and rooms from a CSV with a preview before anything is
 applied."""
 
-from tests.services.conftest import connected_tenant, state_of
+from tests.factories import connected_tenant, state_of
 from wizard.models import MembershipStatus, Room, StepStatus
 from wizard.rooms_csv import parse_rooms_csv
 from wizard.services.rooms import csv_inputs
@@ -17,7 +17,7 @@ def test_an_existing_room_list_with_the_address_is_adopted(sandbox_tenant, run_s
         PrimarySmtpAddress=ROOM_LIST_ADDRESS,
         RoomList=True,
     )
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
 
     assert run_steps(tenant, until="room_list").finished
 
@@ -33,7 +33,7 @@ def test_a_plain_distribution_group_is_refused_with_the_fix_then_converted_on_re
     sandbox_tenant.control.invoke(
         "New-DistributionGroup", Name="Onramp Rooms", Alias="onramp-rooms", PrimarySmtpAddress=ROOM_LIST_ADDRESS
     )
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
 
     failed = run_steps(tenant, until="room_list").stopped_at
 
@@ -61,7 +61,7 @@ def test_rooms_from_a_csv_are_previewed_then_applied_on_confirmation(sandbox_ten
         "equipment-001@contoso.onmicrosoft.com;a projector\r\n"
     ).encode()
     inputs = csv_inputs(parse_rooms_csv(csv))
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
 
     preview = run_steps(tenant, until="rooms", inputs={"rooms": inputs}).stopped_at
 

@@ -1,13 +1,13 @@
 """Step 5 refuses to call the access scoped while the integration's app holds tenant-wide calendar access."""
 
-from tests.services.conftest import connected_tenant
+from tests.factories import connected_tenant
 from wizard.models import StepStatus
 from wizard.services.rooms import all_rooms_inputs
 
 
 def test_a_tenant_wide_calendar_grant_makes_scoped_access_fail_and_say_why(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=5, tenant_wide_calendar_grant=True)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     failed = run_steps(tenant, inputs={"rooms": all_rooms_inputs(confirmed=True)}).stopped_at
 

@@ -11,7 +11,7 @@ import pytest
 
 from tenants.models import SecretKind
 from tenants.secrets import has_secret, store_secret
-from tests.services.conftest import connected_tenant, state_of
+from tests.factories import connected_tenant, state_of
 from wizard.models import Room, StepStatus, VerificationStatus
 from wizard.services.rooms import all_rooms_inputs
 
@@ -20,7 +20,7 @@ ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 
 def test_verify_reports_rooms_gone_and_rooms_in_no_list(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=6, equipment=0, users=1)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
     assert run_steps(tenant, inputs=ALL_ROOMS).finished
     sandbox.control.remove_mailbox("room-001@contoso.onmicrosoft.com")
     sandbox.control.add_mailbox("room", alias="room-new")
@@ -42,7 +42,7 @@ def test_verify_waits_while_microsoft_applies_the_new_access(make_sandbox, run_s
     """Right after scoped access, Exchange reports the rooms in scope but refuses their calendars for a while
     (Microsoft applies RBAC for Applications within up to 2 hours): verify waits instead of failing."""
     sandbox = make_sandbox(rooms=4, equipment=0, users=1, rbac_delay_s=6)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     assert run_steps(tenant, inputs=ALL_ROOMS).finished
 
@@ -55,7 +55,7 @@ def test_verify_waits_while_microsoft_applies_the_new_access(make_sandbox, run_s
 
 def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=75, equipment=0, users=1)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
     assert run_steps(tenant, until="scoped_access", inputs=ALL_ROOMS).finished
     sandbox.control.add_mailbox("room", alias="room-076")
     sandbox.control.reset_calls()
@@ -106,7 +106,7 @@ def webhook_receiver():
 def test_activation_sends_a_signed_webhook_retrying_and_erases_the_password(make_sandbox, run_steps, webhook_receiver):
     url, received = webhook_receiver
     sandbox = make_sandbox(rooms=3, equipment=0, users=1)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
     store_secret(tenant, SecretKind.WEBHOOK_SECRET, "shared-with-the-integration")
 
     outcome = run_steps(tenant, inputs={**ALL_ROOMS, "activate": {"webhook_url": url}})

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from tenants.models import Tenant
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 
 
 @pytest.fixture

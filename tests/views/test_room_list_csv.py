@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tenants.models import Profile
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 from wizard.models import StepState
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenants.models import Profile
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 from wizard.models import StepState, StepStatus
 
 CREATED_AT = 1795619850.46  # 25 Nov 2026, 13:17:30 UTC
@@ -274,7 +274,7 @@ def test_the_steps_list_has_a_one_line_summary_for_phones(tenant, admin_client):
 
 
 def test_the_catch_all_shows_dates_not_timestamps():
-    from wizard.selectors import display_items
+    from wizard.presenters import display_items
 
     items = dict(display_items({"created_at": CREATED_AT, "nested": {"last_attempt_at": CREATED_AT}}))
     assert items["Created at"].startswith("25 Nov 2026")

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from tenants.models import SecretKind
 from tenants.secrets import store_secret
-from tenants.services import create_tenant
-from tenants.support import neutralise
-from wizard.models import StepState, StepStatus
+from tests.factories import set_state
+from wizard.actions import create_tenant
+from wizard.models import StepStatus
+from wizard.support_views import neutralise
 
 pytestmark = pytest.mark.django_db
 
@@ -27,32 +28,28 @@ def make_tenants(count: int, prefix: str = "org") -> list:
     ]
 
 
-def set_state(tenant, step_id: str, **fields) -> None:
-    StepState.objects.filter(tenant=tenant, step_id=step_id).update(**fields)
-
-
 def test_console_is_a_404_to_tenant_admins(tenant, admin_client):
     for url in (
-        reverse("tenants:support"),
-        reverse("tenants:support_export"),
-        reverse("tenants:support_tenant", args=[tenant.slug]),
+        reverse("orgs:support"),
+        reverse("orgs:support_export"),
+        reverse("orgs:support_tenant", args=[tenant.slug]),
     ):
         assert admin_client.get(url).status_code == 404, url
 
 
 def test_console_needs_sign_in(client):
-    response = client.get(reverse("tenants:support"))
+    response = client.get(reverse("orgs:support"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
 def test_support_home_is_the_console(support_client):
-    assert support_client.get(reverse("tenants:home"))["Location"] == reverse("tenants:support")
+    assert support_client.get(reverse("orgs:home"))["Location"] == reverse("orgs:support")
 
 
 def test_dashboard_lists_every_tenant_with_step_status_and_activity(tenant, other_tenant, support_client):
     set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
     set_state(tenant, "org_customization", status=StepStatus.FAILED)
-    page = support_client.get(reverse("tenants:support")).content.decode()
+    page = support_client.get(reverse("orgs:support")).content.decode()
     assert "Contoso" in page and "Fabrikam" in page
     assert "Organisation customisation" in page
     assert "Failed" in page
@@ -73,7 +70,7 @@ def test_dashboard_lists_every_tenant_with_step_status_and_activity(tenant, othe
 )
 def test_filters(tenant, other_tenant, support_client, filter_name, fields, expected):
     set_state(tenant, "service_account", **fields)
-    page = support_client.get(reverse("tenants:support"), {"filter": filter_name}).content.decode()
+    page = support_client.get(reverse("orgs:support"), {"filter": filter_name}).content.decode()
     assert ("Contoso" in page) is expected
     assert "Fabrikam" not in page
 
@@ -82,13 +79,13 @@ def test_search_by_name_slug_or_microsoft_tenant_id(tenant, other_tenant, suppor
     tenant.microsoft_tenant_id = "11111111-2222-3333-4444-555555555555"
     tenant.save()
     for query in ("conto", "CONTOSO", "11111111-2222-3333-4444-555555555555"):
-        page = support_client.get(reverse("tenants:support"), {"q": query}).content.decode()
+        page = support_client.get(reverse("orgs:support"), {"q": query}).content.decode()
         assert "Contoso" in page and "Fabrikam" not in page, query
 
 
 def test_search_and_filters_swap_only_the_table_for_htmx(tenant, support_client):
     response = support_client.get(
-        reverse("tenants:support"), {"q": "conto"}, headers={"HX-Request": "true", "HX-Target": "tenant-table"}
+        reverse("orgs:support"), {"q": "conto"}, headers={"HX-Request": "true", "HX-Target": "tenant-table"}
     )
     page = response.content.decode()
     assert page.lstrip().startswith('<section id="tenant-table"')
@@ -97,17 +94,17 @@ def test_search_and_filters_swap_only_the_table_for_htmx(tenant, support_client)
 
 def test_pagination(support_client):
     make_tenants(55)
-    first = support_client.get(reverse("tenants:support")).content.decode()
+    first = support_client.get(reverse("orgs:support")).content.decode()
     assert "org 049" in first and "org 050" not in first
     assert "Page 1 of 2" in first
-    second = support_client.get(reverse("tenants:support"), {"page": 2}).content.decode()
+    second = support_client.get(reverse("orgs:support"), {"page": 2}).content.decode()
     assert "org 050" in second and "org 054" in second
 
 
 def test_dashboard_query_count_does_not_grow_with_tenants(support_client):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert support_client.get(reverse("tenants:support")).status_code == 200
+            assert support_client.get(reverse("orgs:support")).status_code == 200
         return len(captured)
 
     make_tenants(3, "small")
@@ -121,7 +118,7 @@ def test_dashboard_query_count_does_not_grow_with_tenants(support_client):
 def test_export_csv_neutralises_formulas(support_client, support_user):
     create_tenant(creator=support_user, display_name='=HYPERLINK("http://x")', slug="formula")
     create_tenant(creator=support_user, display_name="Plain", slug="plain")
-    response = support_client.get(reverse("tenants:support_export"))
+    response = support_client.get(reverse("orgs:support_export"))
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -132,7 +129,7 @@ def test_export_csv_neutralises_formulas(support_client, support_user):
 
 def test_export_follows_the_filter(tenant, other_tenant, support_client):
     set_state(other_tenant, "connect", status=StepStatus.FAILED)
-    response = support_client.get(reverse("tenants:support_export"), {"filter": "failed"})
+    response = support_client.get(reverse("orgs:support_export"), {"filter": "failed"})
     body = b"".join(response.streaming_content).decode()
     assert "fabrikam" in body and "contoso" not in body
 
@@ -154,7 +151,7 @@ def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, suppo
         error_detail={"request_id": "req-9"},
     )
     set_state(tenant, "connect", status=StepStatus.SUCCEEDED, result={"client_secret": "very-secret-value"})
-    page = support_client.get(reverse("tenants:support_tenant", args=[tenant.slug])).content.decode()
+    page = support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
     assert "create_tenant" in page and "alice" in page
     assert "ErrorAccessDenied" in page and "req-9" in page
     assert reverse("wizard:action", args=[tenant.slug, "room_list", "retry"]) in page
@@ -162,4 +159,4 @@ def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, suppo
 
 
 def test_unknown_tenant_is_a_404(support_client):
-    assert support_client.get(reverse("tenants:support_tenant", args=["nope"])).status_code == 404
+    assert support_client.get(reverse("orgs:support_tenant", args=["nope"])).status_code == 404

@@ -9,18 +9,18 @@ pytestmark = pytest.mark.django_db
 
 
 def test_home_lists_only_my_tenants_with_where_they_stand(tenant, other_tenant, admin_client):
-    page = admin_client.get(reverse("tenants:home")).content.decode()
+    page = admin_client.get(reverse("orgs:home")).content.decode()
     assert "Contoso" in page and "Fabrikam" not in page
     assert "Next: Connect the tenant" in page
 
 
 def test_home_needs_sign_in(client):
-    assert client.get(reverse("tenants:home"))["Location"].startswith(reverse("login"))
+    assert client.get(reverse("orgs:home"))["Location"].startswith(reverse("login"))
 
 
 def test_create_tenant_makes_me_its_admin_and_opens_the_wizard(admin_client, admin_user):
     response = admin_client.post(
-        reverse("tenants:create"), {"display_name": "Northwind Traders", "slug": "", "profile": "exchange_online"}
+        reverse("orgs:create"), {"display_name": "Northwind Traders", "slug": "", "profile": "exchange_online"}
     )
     assert response["Location"] == reverse("wizard:resume", args=["northwind-traders"])
     assert Membership.objects.filter(user=admin_user, tenant__slug="northwind-traders").exists()
@@ -28,7 +28,7 @@ def test_create_tenant_makes_me_its_admin_and_opens_the_wizard(admin_client, adm
 
 def test_create_tenant_refuses_a_taken_short_name(tenant, admin_client):
     response = admin_client.post(
-        reverse("tenants:create"), {"display_name": "Contoso", "slug": "contoso", "profile": "exchange_online"}
+        reverse("orgs:create"), {"display_name": "Contoso", "slug": "contoso", "profile": "exchange_online"}
     )
     assert response.status_code == 200
     assert "is taken" in response.content.decode()

@@ -7,16 +7,11 @@ from django.utils import timezone
 
 from tenants.models import SecretKind
 from tenants.secrets import store_secret
-from wizard import engine
+from tests.factories import set_state
+from wizard.audit import record_event
 from wizard.models import AuditEvent, MembershipStatus, Room, StepState, StepStatus, VerificationStatus
 
 pytestmark = pytest.mark.django_db
-
-
-def set_state(tenant, step_id: str, **fields) -> StepState:
-    """Put a step in a status directly: these tests look at pages, the engine has its own tests."""
-    StepState.objects.filter(tenant=tenant, step_id=step_id).update(**fields)
-    return StepState.objects.get(tenant=tenant, step_id=step_id)
 
 
 def finish(tenant, *step_ids: str) -> None:
@@ -207,7 +202,7 @@ def test_unknown_action_is_a_404(tenant, admin_client):
 def test_action_returns_to_a_local_next_url_only(tenant, support_client, pending_sends):
     set_state(tenant, "connect", status=StepStatus.FAILED)
     url = reverse("wizard:action", args=[tenant.slug, "connect", "retry"])
-    back = reverse("tenants:support_tenant", args=[tenant.slug])
+    back = reverse("orgs:support_tenant", args=[tenant.slug])
     assert support_client.post(url, {"next": back})["Location"] == back
     set_state(tenant, "connect", status=StepStatus.FAILED)
     response = support_client.post(url, {"next": "https://evil.example/"})
@@ -304,14 +299,14 @@ def test_support_cannot_start_admin_consent(tenant, support_client):
 
 
 def test_consent_callback_without_a_pending_consent_is_a_404(admin_client):
-    assert admin_client.get(reverse("tenants:consent_callback"), {"admin_consent": "True"}).status_code == 404
+    assert admin_client.get(reverse("orgs:consent_callback"), {"admin_consent": "True"}).status_code == 404
 
 
 def test_result_never_shows_secret_keys(tenant, support_client):
     set_state(
         tenant, "connect", status=StepStatus.SUCCEEDED, result={"organization_name": "Contoso", "client_secret": "zzz"}
     )
-    engine.record_event(tenant, "alice", "save", "succeeded", "connect", {"token": "tok-zzz", "client_id": "cid"})
+    record_event(tenant, "alice", "save", "succeeded", "connect", {"token": "tok-zzz", "client_id": "cid"})
     page = support_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
     assert "Contoso" in page and "zzz" not in page
 
@@ -349,7 +344,7 @@ def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, 
 
 @pytest.mark.parametrize("profile", ["exchange_online", "exchange_server"])
 def test_every_step_page_of_every_profile_renders(admin_user, admin_client, support_client, profile):
-    from tenants.services import create_tenant
+    from wizard.actions import create_tenant
     from wizard.steps.registry import steps_for
 
     tenant = create_tenant(

@@ -21,11 +21,11 @@ from django.db import transaction
 
 from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import erase_secret, read_secret
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.models import Room, VerificationStatus
+from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import required_result, step_result
-from wizard.steps.registry import Done, Outcome, StepContext, Wait
 
 STEP_ID = "activate"
 SIGNATURE_HEADER = "X-Onramp-Signature"

@@ -11,12 +11,12 @@ from django.db import transaction
 
 from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import store_secret
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.clouds import endpoints_for
 from wizard.microsoft.errors import PermissionMissing
-from wizard.steps.registry import Done, Outcome, StepContext
+from wizard.outcomes import Done, Outcome, StepContext
 
 EXCHANGE_PLAN_PREFIX = "EXCHANGE_S_"
 

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import erase_secret, read_secret, store_secret
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import parallel
 from wizard.microsoft.auth import TenantTokenCache, load_credentials
@@ -32,11 +32,11 @@ from wizard.microsoft.ews import (
 )
 from wizard.microsoft.http import build_session
 from wizard.models import AuditEvent, MembershipStatus, Room, StepState, VerificationStatus
+from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.room_plan import PlannedList, plan_room_lists
 from wizard.services import exchange_server_scripts as scripts
 from wizard.services.common import required_result, step_result
 from wizard.services.room_list import DEFAULT_NAME, alias_for
-from wizard.steps.registry import Done, NeedsInput, Outcome, StepContext
 
 PROFILE = "exchange_server"
 MANUAL_STEPS = ("room_list", "rooms", "scoped_access")

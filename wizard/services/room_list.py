@@ -6,13 +6,13 @@ import re
 from typing import Any
 
 from tenants.models import Tenant
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
+from wizard.outcomes import Done, Outcome, StepContext
 from wizard.powershell import quote
 from wizard.services.common import required_result, step_result
-from wizard.steps.registry import Done, Outcome, StepContext
 
 STEP_ID = "room_list"
 DEFAULT_NAME = "Onramp Rooms"

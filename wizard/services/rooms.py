@@ -11,15 +11,15 @@ from contextlib import suppress
 from typing import Any
 
 from tenants.models import Tenant
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients, parallel
 from wizard.microsoft.errors import AlreadyExists, NotFound
 from wizard.models import MembershipStatus, Room
+from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, plan_room_lists
 from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classify_rows, summary
 from wizard.services.common import required_result, step_result
-from wizard.steps.registry import Done, NeedsInput, Outcome, StepContext
 
 STEP_ID = "rooms"
 SOURCE_ALL = "all"

@@ -10,14 +10,14 @@ from urllib.parse import quote
 
 from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import read_secret, store_secret
-from wizard.engine import record_event
+from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
 from wizard.models import AuditEvent
+from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, step_result
 from wizard.services.connect import licences_from_skus
-from wizard.steps.registry import Done, Outcome, StepContext, Wait
 
 STEP_ID = "service_account"
 DEFAULT_LOCAL_PART = "onramp-svc"

@@ -14,10 +14,10 @@ from wizard.errors import StepError
 from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
+from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE
-from wizard.steps.registry import Done, Outcome, StepContext, Wait
 
 # Microsoft applies a new RBAC for Applications assignment to mailbox access within 30 minutes to 2 hours, while
 # Test-ServicePrincipalAuthorization already reports it: calendar refusals in that window are waited out.

@@ -1,7 +1,7 @@
 """Steps 0-7 of the exchange_online profile (DESIGN section 3)."""
 
 from tenants.models import Tenant
-from wizard import forms
+from wizard import forms, presenters
 from wizard.models import StepState
 from wizard.powershell import quote
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
@@ -13,9 +13,10 @@ from wizard.services import (
     rooms,
     scoped_access,
     service_account,
+    step_inputs,
     verify,
 )
-from wizard.steps.registry import Step, register_profile
+from wizard.steps.registry import RoomsTable, Step, register_profile
 
 PROFILE = "exchange_online"
 
@@ -117,6 +118,8 @@ STEPS = (
         perform=connect.perform,
         verify=connect.verify,
         form=forms.ConnectForm,
+        save_inputs=step_inputs.connect_inputs,
+        page_context=presenters.connect_page,
         powershell=_connect_ps,
     ),
     Step(
@@ -137,6 +140,8 @@ STEPS = (
         perform=service_account.perform,
         verify=service_account.verify,
         form=forms.ServiceAccountForm,
+        save_inputs=step_inputs.service_account_inputs,
+        page_context=presenters.service_account_page,
         powershell=_service_account_ps,
     ),
     Step(
@@ -147,6 +152,7 @@ STEPS = (
         perform=room_list.perform,
         verify=room_list.verify,
         form=forms.RoomListForm,
+        save_inputs=step_inputs.room_list_inputs,
         powershell=_room_list_ps,
     ),
     Step(
@@ -158,6 +164,10 @@ STEPS = (
         "numbered lists.",
         perform=rooms.perform,
         form=forms.RoomsForm,
+        save_inputs=step_inputs.rooms_inputs,
+        page_context=presenters.rooms_page,
+        rooms_table=RoomsTable.MEMBERSHIP,
+        confirms_preview=True,
         powershell=_rooms_ps,
     ),
     Step(
@@ -177,6 +187,7 @@ STEPS = (
         why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
         perform=verify.perform,
         form=forms.VerifyForm,
+        rooms_table=RoomsTable.VERIFICATION,
         powershell=_verify_ps,
     ),
     Step(
@@ -187,6 +198,7 @@ STEPS = (
         perform=activate.perform,
         verify=activate.verify,
         form=forms.ActivateForm,
+        save_inputs=step_inputs.activate_inputs,
         powershell=_activate_ps,
     ),
 )

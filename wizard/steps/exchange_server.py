@@ -4,7 +4,8 @@ Step ids match exchange_online's where the steps mean the same. Onramp connects 
 scoped access are PowerShell the admin runs in the Exchange Management Shell and confirms (`manual=True`); verify
 proves the result over EWS with ApplicationImpersonation; activate hands over and erases the password.
 
-Forms follow wizard.forms' contract: `Form(data, files, *, tenant, state, actor)`, `is_valid()`, `to_inputs()`.
+Forms follow wizard.forms' contract: they only clean; each step's `save_inputs` (wizard.services.exchange_server_inputs)
+turns the cleaned data into its inputs.
 """
 
 from typing import Any
@@ -13,13 +14,15 @@ from django import forms
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
+from wizard import presenters
 from wizard.forms import StepForm, VerifyForm
 from wizard.models import StepState
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, RowStatus, parse_rooms_csv
+from wizard.rooms_csv import MAX_UPLOAD_BYTES, ParsedRooms, RoomsCsvError, parse_rooms_csv
 from wizard.services import exchange_server as service
-from wizard.services.room_list import DEFAULT_NAME, alias_for
-from wizard.steps.registry import PowerShell, Step, register_profile
+from wizard.services import exchange_server_inputs as inputs
+from wizard.services.room_list import DEFAULT_NAME
+from wizard.steps.registry import PowerShell, RoomsTable, Step, register_profile
 
 PROFILE = service.PROFILE
 
@@ -63,25 +66,10 @@ class ConnectForm(StepForm):
             self.add_error("ews_url", "Use the https:// URL: the password must not cross the network in clear.")
         return cleaned
 
-    def to_inputs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return service.save_connection(
-            self.tenant,
-            self.actor,
-            service_account_upn=data["service_account_upn"].lower(),
-            password=data["password"] or None,
-            ews_url=data["ews_url"] or "",
-            auth=data["auth"],
-        )
-
 
 class RoomListForm(StepForm):
     name = forms.CharField(initial=DEFAULT_NAME, max_length=64)
     address = forms.EmailField(required=False, help_text="Empty: the name's alias in the service account's domain.")
-
-    def to_inputs(self) -> dict[str, Any]:
-        name = self.cleaned_data["name"].strip()
-        return {"name": name, "alias": alias_for(name), "address": self.cleaned_data["address"].lower()}
 
 
 class RoomsForm(StepForm):
@@ -90,24 +78,14 @@ class RoomsForm(StepForm):
 
     csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)")
 
-    def clean_csv_file(self) -> Any:
+    def clean_csv_file(self) -> ParsedRooms:
         upload = self.cleaned_data["csv_file"]
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
         try:
-            self.parsed = parse_rooms_csv(upload.read())
+            return parse_rooms_csv(upload.read())
         except RoomsCsvError as error:
             raise forms.ValidationError(error.message) from error
-        return upload
-
-    def to_inputs(self) -> dict[str, Any]:
-        valid = [row.address for row in self.parsed.rows if row.status == RowStatus.VALID and row.address]
-        refused = [
-            {"line": row.line, "raw": row.raw, "status": row.status, "reason": row.reason}
-            for row in self.parsed.rows
-            if row.status != RowStatus.VALID
-        ]
-        return {"rooms": valid, "refused_rows": refused}
 
 
 class ScopedAccessForm(StepForm):
@@ -123,9 +101,6 @@ class ScopedAccessForm(StepForm):
         if bad:
             raise forms.ValidationError(f"Not a distinguished name: {bad[0]}")
         return list(dict.fromkeys(lines))
-
-    def to_inputs(self) -> dict[str, Any]:
-        return {"room_list_dns": self.cleaned_data["room_list_dns"]}
 
 
 def _script(step_id: str) -> PowerShell:
@@ -144,6 +119,7 @@ STEPS = (
         " EWS, as the account the integration will use.",
         perform=service.connect,
         powershell=_script("connect"),
+        save_inputs=inputs.connect_inputs,
         form=ConnectForm,
     ),
     Step(
@@ -153,6 +129,7 @@ STEPS = (
         why="The impersonation scope is defined by membership of this list, so adding a room later is one change.",
         perform=service.room_list,
         powershell=_script("room_list"),
+        save_inputs=inputs.room_list_inputs,
         form=RoomListForm,
         manual=True,
     ),
@@ -164,6 +141,9 @@ STEPS = (
         "numbered lists.",
         perform=service.rooms,
         powershell=_script("rooms"),
+        save_inputs=inputs.rooms_inputs,
+        page_context=presenters.exchange_server_rooms_page,
+        rooms_table=RoomsTable.MEMBERSHIP,
         form=RoomsForm,
         manual=True,
     ),
@@ -185,6 +165,7 @@ STEPS = (
         perform=service.verify,
         powershell=_script("verify"),
         form=VerifyForm,
+        rooms_table=RoomsTable.VERIFICATION,
     ),
     Step(
         id="activate",

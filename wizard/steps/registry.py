@@ -1,8 +1,13 @@
-"""The Step type and the profiles. A step is data: adding one is adding one entry to a profile module."""
+"""The Step type and the profiles. A step is data: adding one is adding one entry to a profile module.
+
+The profile modules (wizard.steps.exchange_online, ...) register themselves when imported; WizardConfig.ready()
+imports them, so this module never looks up at them."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from wizard.outcomes import Outcome, StepContext, Submission
 
 if TYPE_CHECKING:
     from django import forms
@@ -11,48 +16,24 @@ if TYPE_CHECKING:
     from wizard.models import StepState
 
 
-@dataclass(frozen=True)
-class StepContext:
-    """What a service gets: the tenant, the step's saved inputs and earlier result, and a way to report progress."""
-
-    tenant: "Tenant"
-    state: "StepState"
-    actor: str
-    progress: Callable[[int, str], None]
-
-    @property
-    def inputs(self) -> dict[str, Any]:
-        return self.state.inputs
-
-    @property
-    def previous_result(self) -> dict[str, Any]:
-        return self.state.result
-
-
-@dataclass(frozen=True)
-class Done:
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Microsoft is not ready yet: the engine re-schedules the step after `seconds` instead of sleeping."""
-
-    seconds: int
-    waiting_for: str
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class NeedsInput:
-    reason: str
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-Outcome = Done | Wait | NeedsInput
 Service = Callable[[StepContext], Outcome]
 Check = Callable[[StepContext], dict[str, Any]]
 PowerShell = Callable[["Tenant", "StepState"], str]
+SaveInputs = Callable[[Submission], dict[str, Any]]
+# Extra context for the step's page: (tenant, state, may the viewer change secrets) → template variables.
+PageContext = Callable[["Tenant", "StepState", bool], dict[str, Any]]
+
+
+def cleaned_data_as_inputs(submission: Submission) -> dict[str, Any]:
+    return dict(submission.cleaned_data)
+
+
+class RoomsTable:
+    """Which per-room status a step's rooms table judges."""
+
+    NONE = ""
+    MEMBERSHIP = "membership"
+    VERIFICATION = "verification"
 
 
 @dataclass(frozen=True)
@@ -68,6 +49,12 @@ class Step:
     optional: bool = False
     # Exchange Server: the admin runs the PowerShell and confirms; Onramp cannot perform it.
     manual: bool = False
+    # Turns the form's cleaned data into the saved inputs, storing any secret it holds (never in the inputs).
+    save_inputs: SaveInputs = cleaned_data_as_inputs
+    page_context: PageContext | None = None
+    rooms_table: str = RoomsTable.NONE
+    # The step first ends in needs_input with a preview; running it again with `confirmed` applies the preview.
+    confirms_preview: bool = False
 
 
 _PROFILES: dict[str, tuple[Step, ...]] = {}
@@ -80,14 +67,7 @@ def register_profile(profile: str, steps: tuple[Step, ...]) -> None:
     _PROFILES[profile] = steps
 
 
-def _load_profiles() -> None:
-    # Imported here, not at module top, because the profile modules import this one.
-    from wizard.steps import exchange_online, exchange_server  # noqa: F401
-
-
 def steps_for(profile: str) -> tuple[Step, ...]:
-    if profile not in _PROFILES:
-        _load_profiles()
     try:
         return _PROFILES[profile]
     except KeyError:

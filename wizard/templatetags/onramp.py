@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.selectors import result_time
+from wizard.presenters import result_time
 
 register = template.Library()
 

@@ -17,11 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.models import Cloud, Tenant
-from tenants.services import create_tenant
-from wizard import engine
+from wizard import actions, engine, headless
 from wizard.models import StepState, StepStatus
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
-from wizard.services import connect, headless, rooms
+from wizard.services import connect, rooms
 from wizard.steps.registry import steps_for
 
 DEFAULT_ACTOR = "cli"
@@ -106,9 +105,8 @@ class Command(BaseCommand):
             connect.save_sandbox_info(tenant, info, actor=actor)
         else:
             self._save_pasted_credentials(tenant, actor, options)
-        state = engine.enqueue_step(tenant, "connect", actor, inputs={"method": "cli"})
-        # Step 0 runs here, in this process, so the admin learns at once whether the credentials work; the task the
-        # engine also queued finds the step finished and does nothing.
+        # Step 0 runs here, in this process, so the admin learns at once whether the credentials work.
+        state = actions.submit_step(tenant, "connect", actor, inputs={"method": "cli"}, send_task=False)
         engine.execute_step(state.pk, state.task_id)
         state.refresh_from_db()
         if state.status != StepStatus.SUCCEEDED:
@@ -128,7 +126,7 @@ class Command(BaseCommand):
             user.set_unusable_password()
             user.save(update_fields=["password"])
         self.stdout.write(f"Creating tenant {slug}, administered by {admin}.")
-        return create_tenant(creator=user, display_name=name or slug, slug=slug)
+        return actions.create_tenant(creator=user, display_name=name or slug, slug=slug)
 
     def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
         needed = ("tenant_id", "client_id", "client_secret_env", "integration_app_id")

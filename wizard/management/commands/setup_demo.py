@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from tenants.models import Tenant
-from tenants.services import create_tenant
+from wizard.actions import create_tenant
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from tenants.access import get_tenant_for, is_support
-from wizard import engine, selectors
+from wizard import engine, presenters, selectors
 from wizard.steps.registry import steps_for
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -52,7 +52,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "tenant": tenant,
             "step_title": titles.get((tenant.profile, tenant.current_step_id), tenant.current_step_id or "All done"),
-            "status": selectors.tenant_status_label(tenant),
+            "status": presenters.tenant_status_label(tenant),
             "status_key": tenant.current_status or tenant.status,
         }
         for tenant in page.object_list
@@ -93,7 +93,7 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
                     tenant.profile,
                     tenant.microsoft_tenant_id,
                     titles.get((tenant.profile, tenant.current_step_id), "") if tenant.current_step_id else "",
-                    selectors.tenant_status_label(tenant),
+                    presenters.tenant_status_label(tenant),
                     tenant.last_activity.isoformat() if tenant.last_activity else "",
                     tenant.created_at.isoformat(),
                 )
@@ -118,13 +118,13 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 "state": state,
                 "step": steps[state.step_id],
                 "stuck_for": selectors.stuck_since(state),
-                "result": selectors.display_items(state.result),
+                "result": presenters.display_items(state.result),
             }
             for state in states
             if state.step_id in steps
         ],
         "timeline": timeline,
-        "events": [(event, selectors.display_items(event.detail)) for event in timeline.object_list],
+        "events": [(event, presenters.display_items(event.detail)) for event in timeline.object_list],
         "resume_state": engine.resume_state(states),
     }
     return render(request, "support/tenant.html", context)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenants.models import Tenant
-from wizard import engine
+from wizard import actions, engine
 from wizard.models import FINISHED_STATUSES, StepState, StepStatus
 from wizard.steps.registry import steps_for
 
@@ -63,7 +63,7 @@ def run_steps(
     for step_id in ids[ids.index(start) : last + 1]:
         state = StepState.objects.get(tenant=tenant, step_id=step_id)
         if not state.is_active:
-            state = engine.enqueue_step(tenant, step_id, actor, inputs=inputs.get(step_id))
+            state = actions.submit_step(tenant, step_id, actor, inputs=inputs.get(step_id))
         ran.append(step_id)
         state = _follow(state, wait_on_microsoft, on_update, deadline)
         if state.status not in FINISHED_STATUSES:

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from wizard import organisation_views, support_views
+from wizard import views as wizard_views
+
+app_name = "orgs"
+urlpatterns = [
+    path("", organisation_views.home, name="home"),
+    path("tenants/new/", organisation_views.create_tenant, name="create"),
+    # One fixed redirect URI for Microsoft's admin consent, whichever tenant asked: the session says which.
+    path("connect/callback", wizard_views.consent_callback, name="consent_callback"),
+    path("support/", support_views.dashboard, name="support"),
+    path("support/tenants.csv", support_views.export_csv, name="support_export"),
+    path("support/t/<slug:slug>/", support_views.tenant_detail, name="support_tenant"),
+]

@@ -1,0 +1,196 @@
+"""How the pages present what the services saved: results in plain words, the rooms step's outcome and preview,
+and each step's extra page context (a Step's `page_context`). Formatting only: queries live in wizard.selectors."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+
+from tenants.models import SecretKind, Tenant, TenantStatus
+from tenants.secrets import has_secret
+from wizard import selectors
+from wizard.models import StepState, StepStatus
+from wizard.rooms_csv import RowStatus
+from wizard.services import exchange_server
+from wizard.services.rooms import SOURCE_CSV
+
+PREVIEW_ROWS_SHOWN = 500
+
+# Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
+# second fence in case one ever lands in a step's result.
+_SECRET_WORDS = ("password", "secret", "token", "credential", "private_key")
+
+
+def tenant_status_label(tenant: Tenant) -> str:
+    """The status column: the current step's status, or the tenant's own once every step is done."""
+    if tenant.current_status is None:
+        return TenantStatus(tenant.status).label
+    return StepStatus(tenant.current_status).label
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def public_items(data: dict) -> list[tuple[str, object]]:
+    """The (key, value) pairs of a result or detail that a page may show: no secrets, no nested bulk."""
+    return [(key, value) for key, value in data.items() if not is_secret_key(key)]
+
+
+DATE_FORMAT = "j M Y, H:i e"
+
+
+def result_time(value: object) -> datetime | None:
+    """A result's time (a Unix timestamp or an ISO string, as the services save them) as an aware datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, UTC)
+        return parsed
+    return None
+
+
+def _display(value: object, key: str = "") -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if key.endswith(("_at", "_started", "_since")) and (moment := result_time(value)) is not None:
+        return date_format(timezone.localtime(moment), DATE_FORMAT)
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{str(name).replace('_', ' ')}: {_display(item, str(name))}"
+            for name, item in value.items()
+            if not is_secret_key(str(name))
+        )
+    if isinstance(value, list | tuple):
+        if any(isinstance(item, dict | list) for item in value):
+            return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        return ", ".join(str(item) for item in value) or "—"
+    return "—" if value in (None, "") else str(value)
+
+
+def display_items(data: dict) -> list[tuple[str, str]]:
+    """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted,
+    times as dates."""
+    return [(key.replace("_", " ").capitalize(), _display(value, key)) for key, value in public_items(data)]
+
+
+def shown_result(state: StepState) -> dict:
+    """What a step's page presents as its result: the saved result once it succeeded (or while it waits), and
+    for a failed step what the failing run found, which the services keep in the error's detail."""
+    if state.status == StepStatus.FAILED:
+        found = state.error_detail.get("result")
+        return found if isinstance(found, dict) else dict(state.error_detail)
+    return dict(state.result)
+
+
+@dataclass(frozen=True)
+class RoomsOutcome:
+    """The rooms step at a glance: what happened to each row, and the room lists that hold the rooms."""
+
+    added: int
+    already_members: int
+    not_applied: list[tuple[str, str, int]]
+    rows: int
+    from_csv: bool
+    lists: list[dict]
+
+
+def rooms_outcome(result: dict) -> RoomsOutcome:
+    counts = result.get("preview_summary") or {}
+    applied = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
+    return RoomsOutcome(
+        added=int(result.get("rooms_added") or 0),
+        already_members=int(result.get("rooms_already_members") or 0),
+        not_applied=[
+            (status.value, status.label, counts[status.value])
+            for status in RowStatus
+            if status not in applied and counts.get(status.value)
+        ],
+        rows=int(counts.get("total") or 0),
+        from_csv=result.get("source") == SOURCE_CSV,
+        lists=room_lists(result),
+    )
+
+
+def room_lists(result: dict) -> list[dict]:
+    """The rooms step's lists with a member count: Exchange Online's result counts the members ("lists"),
+    Exchange Server's lists them ("room_lists")."""
+    found = result.get("lists") or result.get("room_lists") or []
+    return [
+        {
+            "name": entry.get("name", ""),
+            "address": entry.get("address", ""),
+            "members": len(entry["members"]) if isinstance(entry.get("members"), list) else entry.get("members", 0),
+            "created": bool(entry.get("created")),
+        }
+        for entry in found
+    ]
+
+
+@dataclass(frozen=True)
+class RoomsPreview:
+    rows: list[dict]
+    counts: list[tuple[str, str, int]]
+    total: int
+    applicable: int
+    hidden: int
+
+
+def rooms_preview(result: dict) -> RoomsPreview:
+    """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
+    a 50,000-row upload still renders a usable page."""
+    rows = result.get("preview") or []
+    applicable_statuses = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
+    ordered = sorted(rows, key=lambda row: (row.get("status") in applicable_statuses, row.get("line", 0)))
+    shown = [
+        {
+            **row,
+            "status_label": RowStatus(row["status"]).label
+            if row.get("status") in RowStatus.values
+            else row.get("status", ""),
+        }
+        for row in ordered[:PREVIEW_ROWS_SHOWN]
+    ]
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row.get("status", "")] = by_status.get(row.get("status", ""), 0) + 1
+    counts = [
+        (status.value, status.label, by_status[status.value]) for status in RowStatus if by_status.get(status.value)
+    ]
+    return RoomsPreview(
+        rows=shown,
+        counts=counts,
+        total=len(rows),
+        applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
+        hidden=max(0, len(rows) - len(shown)),
+    )
+
+
+def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
+    return {"may_connect": may_change_secrets}
+
+
+def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
+    return {
+        "password_stored": has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD),
+        "password_revealed": selectors.password_reveal(tenant),
+        "may_see_password": may_change_secrets,
+    }
+
+
+def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
+    context: dict[str, Any] = {"rooms_outcome": rooms_outcome(state.result)}
+    if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
+        context["preview"] = rooms_preview(state.result)
+    return context
+
+
+def exchange_server_rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
+    """The rooms outcome and one CSV download per planned room list (the files the script imports)."""
+    return {"rooms_outcome": rooms_outcome(state.result), "room_list_downloads": exchange_server.room_plan(tenant)}
