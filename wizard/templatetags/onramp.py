@@ -7,8 +7,8 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.presenters import result_time
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 
 register = template.Library()
 
