@@ -5,7 +5,6 @@ COPY pyproject.toml ./
 COPY config config
 COPY tenants tenants
 COPY wizard wizard
-COPY sandbox sandbox
 RUN pip install --no-cache-dir .
 COPY manage.py ./
 COPY templates templates

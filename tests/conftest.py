@@ -5,6 +5,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -15,6 +16,7 @@ from tests.helpers import (
     RedisServer,
     Worker,
 )
+from wizard.microsoft import ratelimit
 
 pytest_plugins = ["sandbox.pytest_plugin"]
 
@@ -87,21 +89,38 @@ def _purge_queue() -> None:
     celery_app.control.purge()
 
 
+def _clear_call_budgets(redis_server: RedisServer) -> None:
+    """Every sandbox has the same tenant id, so an earlier test's reservations (up to minutes of calls ahead of
+    now) would make this test's first call wait for them."""
+    client = redis.Redis.from_url(redis_server.url)
+    for key in client.scan_iter(f"{ratelimit.KEY_PREFIX}*"):
+        client.delete(key)
+    client.close()
+
+
 @pytest.fixture
-def celery_worker(session_worker: Worker, transactional_db) -> Worker:
-    """The shared worker, (re)started when needed. Tests using it see committed data only."""
+def celery_worker(session_worker: Worker, redis_server: RedisServer, transactional_db) -> Worker:
+    """The shared worker, idle, with an empty queue and fresh call budgets; tests using it see committed data only.
+    A worker still running an earlier test's task (retrying against that test's stopped sandbox, say) is replaced:
+    its pool's threads would otherwise starve this test's steps."""
     _purge_queue()
+    if session_worker.running and session_worker.busy():
+        session_worker.kill()
     if not session_worker.running:
         session_worker.start()
+    _clear_call_budgets(redis_server)
     return session_worker
 
 
 @pytest.fixture
-def own_worker(session_worker: Worker, worker_env: dict[str, str], tmp_path, transactional_db) -> Iterator[Worker]:
+def own_worker(
+    session_worker: Worker, worker_env: dict[str, str], redis_server: RedisServer, tmp_path, transactional_db
+) -> Iterator[Worker]:
     """A worker this test may kill and restart. The shared worker is stopped first, so that this one is the
     queue's only consumer: a task must not slip to a worker the test does not control."""
     session_worker.stop()
     _purge_queue()
+    _clear_call_budgets(redis_server)
     worker = Worker(worker_env, tmp_path / "worker.log")
     worker.start()
     yield worker

@@ -121,6 +121,14 @@ class Worker:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def busy(self) -> bool:
+        """Still running a task (a thread of its pool cannot be cancelled). No answer within the timeout counts as
+        busy: a worker too loaded to answer is no fresh start either."""
+        from config.celery import app
+
+        active = app.control.inspect(timeout=3).active()
+        return active is None or any(active.values())
+
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to finish or hand back the task."""
         assert self.process is not None
