@@ -215,3 +215,20 @@ def test_summary_counts_every_status():
 
 def test_every_status_has_a_human_label():
     assert all(status.label and status.label != status.value for status in RowStatus)
+
+
+@pytest.mark.parametrize(
+    ("address", "code_point"),
+    [
+        ("room-001@conto\u200bso.onmicrosoft.com", "U+200B"),  # in the domain, which IDNA would map away
+        ("room\u200d-001@contoso.onmicrosoft.com", "U+200D"),
+        ("\ufeffroom-001@contoso.onmicrosoft.com", "U+FEFF"),  # a BOM inside the data, not at the file's start
+    ],
+)
+def test_an_invisible_character_is_named_at_preview(address, code_point):
+    parsed = parse_rooms_csv(f"ResourceAccounts\nroom-002@contoso.onmicrosoft.com\n{address}\n".encode())
+
+    row = parsed.rows[1]
+    assert row.status == RowStatus.MALFORMED
+    assert "invisible character" in row.reason and code_point in row.reason
+    assert parsed.rows[0].status == RowStatus.VALID

@@ -23,6 +23,7 @@ from the caller.
 import codecs
 import csv
 import io
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Set
 from contextlib import suppress
@@ -318,8 +319,25 @@ def _row_problem(value: str, record: list[str], width: int, name: str) -> tuple[
             f"{len(record)} cells where the header has {width} column{'s' if width > 1 else ''}: "
             f"a value containing the delimiter must be in double quotes.",
         )
+    invisible = _invisible_character(value)
+    if invisible:
+        return RowStatus.MALFORMED, invisible
     reason = _malformed_reason(value)
     return (RowStatus.MALFORMED, reason) if reason else None
+
+
+def _invisible_character(value: str) -> str | None:
+    """Zero-width and other format characters (Unicode category Cf) come with addresses copied from web pages and
+    chat. They must be named here: the address validator maps them away in the domain (IDNA), and Exchange would
+    then answer "no such mailbox" for an address that looks right."""
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) == "Cf":
+            name = unicodedata.name(char, "FORMAT CHARACTER")
+            return (
+                f"Contains an invisible character (U+{ord(char):04X} {name}) at character {position}: "
+                "delete the address and type it again."
+            )
+    return None
 
 
 def _malformed_reason(value: str) -> str | None:
