@@ -136,14 +136,14 @@ def test_rooms_form_names_a_whole_file_problem(tenant):
 
 
 def test_activate_form_needs_a_signing_secret_for_a_webhook(tenant, settings):
-    settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = True  # example.com does not resolve on an offline machine
+    settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = True  # a documentation address (RFC 5737): no DNS on an offline machine
     state = state_of(tenant, "activate")
-    assert not ActivateForm({"webhook_url": "https://example.com/hook"}, tenant=tenant, state=state).is_valid()
+    assert not ActivateForm({"webhook_url": "https://192.0.2.10/hook"}, tenant=tenant, state=state).is_valid()
 
-    form = ActivateForm({"webhook_url": "https://example.com/hook", "webhook_secret": "k"}, tenant=tenant, state=state)
+    form = ActivateForm({"webhook_url": "https://192.0.2.10/hook", "webhook_secret": "k"}, tenant=tenant, state=state)
 
     assert form.is_valid()
-    assert inputs_from_form(tenant, "activate", form.cleaned_data) == {"webhook_url": "https://example.com/hook"}
+    assert inputs_from_form(tenant, "activate", form.cleaned_data) == {"webhook_url": "https://192.0.2.10/hook"}
     assert read_secret(tenant, SecretKind.WEBHOOK_SECRET) == "k"
 
 

@@ -7,16 +7,12 @@ after the last attempt the step still succeeds, with the delivery recorded as fa
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 from django.db import transaction
 
 from tenants.models import SecretKind, Tenant, TenantStatus
@@ -25,6 +21,7 @@ from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.models import Room, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
+from wizard.services import webhooks
 from wizard.services.common import required_result, step_result
 
 STEP_ID = "activate"
@@ -52,21 +49,11 @@ def summary(tenant: Tenant) -> dict[str, Any]:
 
 
 def webhook_address_problem(url: str) -> str:
-    """Why Onramp will not call this URL, or ''. A webhook the admin types must not reach Onramp's own network
-    (loopback, private, link-local: the cloud metadata service) unless the deployment allows it."""
-    host = urlsplit(url).hostname or ""
-    if not host:
-        return "The webhook URL has no host name."
-    if settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE:
-        return ""
+    """Why Onramp will not call this URL, or ''. The form asks; delivery checks again (wizard.services.webhooks)."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
-    except OSError:
-        return f"The webhook's host name {host} does not resolve."
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            return f"The webhook's host {host} resolves to {ip}, an internal address Onramp does not call."
+        webhooks.check_address(url)
+    except webhooks.WebhookAddressRefused as refused:
+        return str(refused)
     return ""
 
 
@@ -74,7 +61,7 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _deliver(url: str, body: bytes, secret: str, delivery_id: str) -> str:
+def _deliver(checked: webhooks.CheckedAddress, url: str, body: bytes, secret: str, delivery_id: str) -> str:
     """'' when the integration accepted the webhook (2xx), else why not."""
     headers = {
         "Content-Type": "application/json",
@@ -83,9 +70,7 @@ def _deliver(url: str, body: bytes, secret: str, delivery_id: str) -> str:
         "User-Agent": "Onramp",
     }
     try:
-        response = requests.post(
-            url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False
-        )
+        response = webhooks.post(checked, url, body, headers, WEBHOOK_TIMEOUT_SECONDS)
     except requests.RequestException as error:
         return f"{type(error).__name__}: could not reach {url}"
     return "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
@@ -128,19 +113,20 @@ def _webhook(ctx: StepContext, url: str, payload: dict[str, Any], result: dict[s
             message="A webhook URL is set but no signing secret is stored.",
             fix="Enter the webhook's signing secret on this page and run the step again.",
         )
-    refused = webhook_address_problem(url)
-    if refused:
+    try:
         # Checked again at delivery, not only in the form: a host name can resolve elsewhere by now.
+        checked = webhooks.check_address(url)
+    except webhooks.WebhookAddressRefused as refused:
         raise StepError(
             code="webhook_address_refused",
-            message=refused,
+            message=str(refused),
             explanation="Webhooks go to the integration's public endpoint; internal addresses are refused so that "
             "a URL typed into Onramp cannot reach services inside Onramp's own network.",
             fix="Enter the integration's public https address, or leave the webhook empty.",
-        )
+        ) from None
     ctx.progress(60, f"Sending the webhook (attempt {attempt} of {WEBHOOK_ATTEMPTS})")
     body = json.dumps({"event": "tenant.activated", "delivery_id": delivery_id, **payload}, sort_keys=True).encode()
-    error = _deliver(url, body, secret, delivery_id)
+    error = _deliver(checked, url, body, secret, delivery_id)
     delivery = {
         "url": url,
         "delivery_id": delivery_id,
