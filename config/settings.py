@@ -177,6 +177,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 ONRAMP_HEARTBEAT_SECONDS = env.int("ONRAMP_HEARTBEAT_SECONDS", default=5)
 ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = env.int("ONRAMP_HEARTBEAT_TIMEOUT_SECONDS", default=30)
+# A step whose worker died is re-queued by the watchdog this many times (its work is idempotent), after
+# ONRAMP_HEARTBEAT_SECONDS × 2, × 4, …; then it waits for a person's Resume.
+ONRAMP_AUTO_RESUMES = env.int("ONRAMP_AUTO_RESUMES", default=3)
 CELERY_BEAT_SCHEDULE = {
     "watch-steps": {
         "task": "wizard.tasks.watch_steps",

@@ -101,6 +101,7 @@ def enqueue_step(
             "error_message": "",
             "error_detail": {},
             "finished_at": None,
+            "auto_resumes": 0,
         }
         if inputs is not None:
             fields["inputs"] = inputs
@@ -279,7 +280,8 @@ def redeliver_lost_tasks() -> list[StepState]:
 
 
 def mark_interrupted_steps() -> list[StepState]:
-    """A running step whose heartbeat stopped (its worker died) becomes `interrupted`, which Resume re-queues."""
+    """A running step whose heartbeat stopped (its worker died) becomes `interrupted`, and is queued again by itself
+    a bounded number of times with growing delays (the services are idempotent); after that, Resume re-queues it."""
     cutoff = timezone.now() - timedelta(seconds=settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS)
     interrupted = []
     for state_id in StepState.objects.filter(status=S.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True):
@@ -289,8 +291,30 @@ def mark_interrupted_steps() -> list[StepState]:
                 continue
             _transition(state, S.INTERRUPTED, progress_message="The worker stopped while this step ran.")
             record_event(state.tenant, SYSTEM_ACTOR, "heartbeat", "interrupted", state.step_id)
+            if state.auto_resumes < settings.ONRAMP_AUTO_RESUMES:
+                _resume_automatically(state)
             interrupted.append(state)
     return interrupted
+
+
+def _resume_automatically(state: StepState) -> None:
+    attempt = state.auto_resumes + 1
+    delay = settings.ONRAMP_HEARTBEAT_SECONDS * 2**attempt
+    task_id = str(uuid.uuid4())
+    message = (
+        f"The worker stopped while this step ran; resuming by itself in {delay} s "
+        f"(automatic resume {attempt} of {settings.ONRAMP_AUTO_RESUMES})."
+    )
+    _transition(state, S.QUEUED, task_id=task_id, auto_resumes=attempt, progress_percent=0, progress_message=message)
+    record_event(
+        state.tenant,
+        SYSTEM_ACTOR,
+        "auto_resume",
+        "queued",
+        state.step_id,
+        {"task_id": task_id, "attempt": attempt, "of": settings.ONRAMP_AUTO_RESUMES, "delay_seconds": delay},
+    )
+    transaction.on_commit(lambda: _send_run_task(state.pk, task_id, countdown=delay))
 
 
 def active_states(tenant: Tenant) -> bool:

@@ -33,6 +33,8 @@ class StepState(models.Model):
     # Plain-words explanation, the fix, Microsoft's request id: what the error panel shows.
     error_detail = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Times the watchdog re-queued this run after its worker died; a person's run, retry or resume resets it.
+    auto_resumes = models.PositiveSmallIntegerField(default=0)
     task_id = models.CharField(max_length=64, blank=True)
     progress_percent = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=300, blank=True)

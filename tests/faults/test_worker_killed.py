@@ -1,21 +1,19 @@
 """SIGKILL of the worker in the middle of the rooms step: the watchdog marks the step interrupted within the
-heartbeat timeout, Resume (the button's POST) runs it again on a restarted worker, and it finishes with every room
-in exactly one room list, once, although some lists were written before the kill and some answers were lost."""
+heartbeat timeout and queues it again by itself; the restarted worker runs it, and it finishes with every room in
+exactly one room list, once, although some lists were written before the kill and some answers were lost."""
 
 import time
-
-from django.test import Client
 
 from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, run_through, step
 from tests.helpers import WORKER_HEARTBEAT_SECONDS, WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from wizard import engine
-from wizard.models import MembershipStatus, Room, StepStatus
+from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
 
 ROOMS = 1_500  # 20 lists: the writes take a few seconds at the latency below
 LATENCY_MS = 400
 
 
-def test_worker_killed_during_rooms_step_then_resumed(own_worker, make_sandbox, connected_tenant, settings):
+def test_worker_killed_during_rooms_step_then_resumed_by_itself(own_worker, make_sandbox, connected_tenant, settings):
     settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = WORKER_HEARTBEAT_TIMEOUT_SECONDS
     sandbox = make_sandbox(rooms=ROOMS)
     tenant = connected_tenant(sandbox.info)
@@ -35,15 +33,15 @@ def test_worker_killed_during_rooms_step_then_resumed(own_worker, make_sandbox, 
     deadline = WORKER_HEARTBEAT_TIMEOUT_SECONDS + WORKER_HEARTBEAT_SECONDS + 2
     wait_for(lambda: engine.mark_interrupted_steps(), deadline, what="the watchdog to mark the step interrupted")
     assert time.monotonic() - killed_at <= deadline
-    assert step(tenant, "rooms").status == StepStatus.INTERRUPTED
+    resumed = step(tenant, "rooms")
+    assert resumed.status == StepStatus.QUEUED and resumed.auto_resumes == 1
+    assert "resuming by itself" in resumed.progress_message
 
     own_worker.start()
-    client = Client()
-    client.force_login(tenant.memberships.get().user)
-    assert client.post(f"/t/{tenant.slug}/steps/rooms/resume").status_code == 302
     state = finished(tenant, "rooms", timeout=180)
 
     assert state.attempts == 2
+    assert AuditEvent.objects.filter(tenant=tenant, step_id="rooms", action="auto_resume").count() == 1
     placement = room_placement(sandbox.control.state())
     assert placement.rooms == ROOMS
     assert placement.lost == [] and placement.duplicated == []

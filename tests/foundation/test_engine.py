@@ -108,6 +108,7 @@ def test_stale_task_is_ignored(tenant, django_capture_on_commit_callbacks):
 
 def test_running_step_without_heartbeat_becomes_interrupted(tenant, settings):
     settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = 30
+    settings.ONRAMP_AUTO_RESUMES = 0
     states = engine.ensure_states(tenant)
     StepState.objects.filter(pk=states[0].pk).update(
         status=StepStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=31)
@@ -119,6 +120,36 @@ def test_running_step_without_heartbeat_becomes_interrupted(tenant, settings):
     assert [s.step_id for s in interrupted] == ["connect"]
     assert StepState.objects.get(pk=states[1].pk).status == StepStatus.RUNNING
     assert AuditEvent.objects.filter(tenant=tenant, outcome="interrupted", step_id="connect").exists()
+
+
+def _kill_heartbeat(state: StepState) -> None:
+    StepState.objects.filter(pk=state.pk).update(
+        status=StepStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=31)
+    )
+
+
+def test_an_interrupted_step_resumes_by_itself_a_bounded_number_of_times(tenant, settings):
+    settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = 30
+    settings.ONRAMP_HEARTBEAT_SECONDS = 5
+    settings.ONRAMP_AUTO_RESUMES = 2
+    state = engine.ensure_states(tenant)[0]
+
+    for attempt in (1, 2):
+        _kill_heartbeat(state)
+        engine.mark_interrupted_steps()
+        state.refresh_from_db()
+        assert state.status == StepStatus.QUEUED and state.auto_resumes == attempt
+        assert f"automatic resume {attempt} of 2" in state.progress_message
+    _kill_heartbeat(state)
+    engine.mark_interrupted_steps()
+
+    state.refresh_from_db()
+    assert state.status == StepStatus.INTERRUPTED, "after the last automatic resume it waits for a person"
+    resumes = AuditEvent.objects.filter(tenant=tenant, action="auto_resume").order_by("id")
+    assert [event.detail["delay_seconds"] for event in resumes] == [10, 20]
+    engine.enqueue_step(tenant, "connect", "alice", action="resume")
+    state.refresh_from_db()
+    assert state.status == StepStatus.QUEUED and state.auto_resumes == 0
 
 
 def test_audit_events_are_append_only(tenant):
