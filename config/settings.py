@@ -180,10 +180,14 @@ ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = env.int("ONRAMP_HEARTBEAT_TIMEOUT_SECONDS", d
 # A step whose worker died is re-queued by the watchdog this many times (its work is idempotent), after
 # ONRAMP_HEARTBEAT_SECONDS × 2, × 4, …; then it waits for a person's Resume.
 ONRAMP_AUTO_RESUMES = env.int("ONRAMP_AUTO_RESUMES", default=3)
+_WATCH_EVERY_SECONDS = max(5, ONRAMP_HEARTBEAT_TIMEOUT_SECONDS // 2)
 CELERY_BEAT_SCHEDULE = {
     "watch-steps": {
         "task": "wizard.tasks.watch_steps",
-        "schedule": timedelta(seconds=max(5, ONRAMP_HEARTBEAT_TIMEOUT_SECONDS // 2)),
+        "schedule": timedelta(seconds=_WATCH_EVERY_SECONDS),
+        # Runs coalesce: a watchdog message older than one interval is dropped, so a worker that was away does not
+        # run a backlog of them at once when it comes back.
+        "options": {"expires": _WATCH_EVERY_SECONDS},
     },
 }
 

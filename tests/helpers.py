@@ -76,6 +76,15 @@ class RedisServer:
         self.process.wait(10)
         self.process = self._spawn(shutil.which("redis-server"))
 
+    def outage(self, seconds: float) -> None:
+        """Down for `seconds`, then up again on the same port, empty (a Redis without persistence)."""
+        if self.process is None:
+            pytest.skip("an outage needs the private redis-server, not the shared REDIS_URL")
+        self.process.terminate()
+        self.process.wait(10)
+        time.sleep(seconds)
+        self.process = self._spawn(shutil.which("redis-server"))
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()

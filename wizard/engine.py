@@ -151,8 +151,15 @@ class _Heartbeat:
             connection.close()
 
 
-def _progress_writer(state_id: int):
+class WorkerStopping(BaseException):
+    """The worker is shutting down: the running step gives up its thread at its next progress report. A
+    BaseException, so that a service's `except Exception` does not swallow it."""
+
+
+def _progress_writer(state_id: int, should_stop: Callable[[], bool]):
     def progress(percent: int, message: str) -> None:
+        if should_stop():
+            raise WorkerStopping
         StepState.objects.filter(pk=state_id).update(
             progress_percent=max(0, min(100, int(percent))),
             progress_message=message[:300],
@@ -162,9 +169,12 @@ def _progress_writer(state_id: int):
     return progress
 
 
-def execute_step(state_id: int, task_id: str, verify_only: bool = False) -> int | None:
+def execute_step(
+    state_id: int, task_id: str, verify_only: bool = False, should_stop: Callable[[], bool] = lambda: False
+) -> int | None:
     """Run the step's service and its check (or the check alone when re-verifying a step that has one).
-    Returns a countdown in seconds when the step must be re-run later."""
+    Returns a countdown in seconds when the step must be re-run later. When `should_stop()` turns true the step
+    stops at its next progress report and stays `running` with its heartbeat stopped, for the watchdog to resume."""
     with transaction.atomic():
         state = _locked(state_id)
         if state.task_id != task_id or state.status not in (S.QUEUED, S.WAITING):
@@ -178,7 +188,7 @@ def execute_step(state_id: int, task_id: str, verify_only: bool = False) -> int 
         _transition(state, S.RUNNING, **fields)
     tenant = state.tenant
     step = get_step(tenant.profile, state.step_id)
-    ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id))
+    ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id, should_stop))
     try:
         with _Heartbeat(state_id):
             if verify_only and step.verify is not None:
@@ -188,6 +198,9 @@ def execute_step(state_id: int, task_id: str, verify_only: bool = False) -> int 
                 if isinstance(outcome, Done) and step.verify is not None:
                     state.result = {**state.result, **outcome.result}
                     outcome = Done({**outcome.result, **step.verify(ctx)})
+    except WorkerStopping:
+        logger.warning("worker stopping: %s of %s left for the watchdog to resume", step.id, tenant.slug)
+        return None
     except StepError as error:
         _finish_failed(state_id, tenant, step, error.code, error.message, error.detail())
         return None

@@ -181,7 +181,13 @@ def parallel(
         return index
 
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="onramp-ms") as pool:
-        for future in as_completed([pool.submit(run, i) for i in range(len(items))]):
-            if on_done is not None:
-                on_done(outcomes[future.result()])
+        futures = [pool.submit(run, i) for i in range(len(items))]
+        try:
+            for future in as_completed(futures):
+                if on_done is not None:
+                    on_done(outcomes[future.result()])
+        except BaseException:
+            # The caller gives up (its worker is stopping): items not started yet must not run after it.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return outcomes
