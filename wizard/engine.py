@@ -33,14 +33,17 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SKIPPED: frozenset({S.QUEUED}),
     S.INTERRUPTED: frozenset({S.QUEUED}),
 }
+# A step's bulky JSON (an upload of up to 50,000 rows, its preview): loaded only when a caller reads it.
+PAYLOAD_FIELDS = ("inputs", "result", "error_detail")
 # Sent by name: wizard.tasks imports this module, never the other way round.
 RUN_STEP_TASK = "wizard.tasks.run_step"
 
 
 def ensure_states(tenant: Tenant) -> list[StepState]:
-    """One state row per step of the tenant's profile, created on first sight."""
+    """One state row per step of the tenant's profile, created on first sight. The payload fields are deferred:
+    the steps list and resume read statuses only, and a page loads its own step's payload when it reads it."""
     steps = steps_for(tenant.profile)
-    existing = {state.step_id: state for state in tenant.step_states.all()}
+    existing = {state.step_id: state for state in tenant.step_states.defer(*PAYLOAD_FIELDS)}
     missing = [
         StepState(tenant=tenant, step_id=step.id, position=index)
         for index, step in enumerate(steps)
@@ -48,7 +51,7 @@ def ensure_states(tenant: Tenant) -> list[StepState]:
     ]
     if missing:
         StepState.objects.bulk_create(missing, ignore_conflicts=True)
-        existing = {state.step_id: state for state in tenant.step_states.all()}
+        existing = {state.step_id: state for state in tenant.step_states.defer(*PAYLOAD_FIELDS)}
     return [existing[step.id] for step in steps]
 
 
