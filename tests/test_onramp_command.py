@@ -4,7 +4,8 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.test import Client
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret
@@ -83,3 +84,38 @@ def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenan
     assert exit_info.value.code == 1
     assert "connect failed: AADSTS7000215" in err.getvalue()
     assert "Fix:" in err.getvalue() and "New client secret" in err.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("slug", "words"),
+    [("bad slug/x", "valid “slug”"), ("x" * 51, "at most 50 characters")],
+)
+def test_connect_refuses_a_slug_no_page_could_link_to(slug, words, tmp_path):
+    info = tmp_path / "sandbox.json"
+    info.write_text("{}")
+
+    with pytest.raises(CommandError) as refused:
+        onramp("connect", "--slug", slug, "--sandbox-info", str(info))
+
+    assert "--slug" in str(refused.value) and words in str(refused.value)
+    assert not Tenant.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_slug_saved_earlier_is_repaired_by_the_migration(django_user_model):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    Tenant.objects.create(slug="bad slug/x", display_name="Bad")
+    Tenant.objects.create(slug="bad-slugx", display_name="Taken")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("tenants", "0001_initial")])
+    executor.loader.build_graph()
+    executor.migrate([("tenants", "0002_normalise_slugs")])
+
+    assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["bad-slugx", "bad-slugx-2"]
+    support = django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
+    client = Client()
+    client.force_login(support)
+    assert client.get("/support/").status_code == 200

@@ -21,8 +21,11 @@ from wizard.steps.registry import get_step
 def create_tenant(
     *, creator: AbstractBaseUser, display_name: str, slug: str, profile: str = Profile.EXCHANGE_ONLINE
 ) -> Tenant:
-    """A new tenant, with its creator as admin, its step rows and an audit entry."""
-    tenant = Tenant.objects.create(display_name=display_name, slug=slug, profile=profile)
+    """A new tenant, with its creator as admin, its step rows and an audit entry. ValidationError for a slug no
+    page could link to (callers validate with tenants.forms.TenantForm first and show its words)."""
+    tenant = Tenant(display_name=display_name, slug=slug, profile=profile)
+    tenant.full_clean()
+    tenant.save()
     Membership.objects.create(user=creator, tenant=tenant, role=Role.ADMIN)
     engine.ensure_states(tenant)
     record_event(tenant, creator.get_username(), "create_tenant", "succeeded", detail={"profile": profile})

@@ -16,7 +16,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.models import Cloud, Tenant
+from tenants.forms import TenantForm
+from tenants.models import Cloud, Profile, Tenant
 from wizard import actions, engine, headless
 from wizard.models import StepState, StepStatus
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
@@ -121,12 +122,19 @@ class Command(BaseCommand):
         )
 
     def _create_tenant(self, slug: str, name: str | None, admin: str) -> Tenant:
+        """A new organisation, checked by the same form the page uses (slug characters and length, uniqueness)."""
         user, created = get_user_model().objects.get_or_create(username=admin)
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
+        form = TenantForm({"display_name": name or slug, "slug": slug, "profile": Profile.EXCHANGE_ONLINE})
+        if not form.is_valid():
+            problems = "; ".join(f"--{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+            raise CommandError(f"Cannot create the organisation: {problems}")
         self.stdout.write(f"Creating tenant {slug}, administered by {admin}.")
-        return actions.create_tenant(creator=user, display_name=name or slug, slug=slug)
+        return actions.create_tenant(
+            creator=user, display_name=form.cleaned_data["display_name"], slug=form.cleaned_data["slug"]
+        )
 
     def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
         needed = ("tenant_id", "client_id", "client_secret_env", "integration_app_id")
