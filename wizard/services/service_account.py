@@ -8,6 +8,8 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from django.db import transaction
+
 from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import read_secret, store_secret
 from wizard.audit import record_event
@@ -45,13 +47,16 @@ def generate_password(length: int = PASSWORD_LENGTH) -> str:
 def reveal_password_once(tenant: Tenant, actor: str) -> str | None:
     """The generated password, the first time it is asked for after it was stored; None afterwards (it stays
     encrypted until activation erases it). The audit trail records the one reveal."""
-    row = TenantSecret.objects.filter(tenant=tenant, kind=SecretKind.SERVICE_ACCOUNT_PASSWORD).first()
-    if row is None:
-        return None
-    if AuditEvent.objects.filter(tenant=tenant, action=_REVEAL_ACTION, created_at__gte=row.updated_at).exists():
-        return None
-    record_event(tenant, actor, _REVEAL_ACTION, "succeeded", STEP_ID)
-    return read_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
+    with transaction.atomic():
+        # Locked, so that simultaneous requests see each other's reveal: exactly one gets the password.
+        locked = TenantSecret.objects.select_for_update()
+        row = locked.filter(tenant=tenant, kind=SecretKind.SERVICE_ACCOUNT_PASSWORD).first()
+        if row is None:
+            return None
+        if AuditEvent.objects.filter(tenant=tenant, action=_REVEAL_ACTION, created_at__gte=row.updated_at).exists():
+            return None
+        record_event(tenant, actor, _REVEAL_ACTION, "succeeded", STEP_ID)
+        return read_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
 
 
 def default_user_principal_name(tenant: Tenant) -> str:
