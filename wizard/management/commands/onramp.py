@@ -284,10 +284,14 @@ class Command(BaseCommand):
         state = StepState.objects.get(tenant=tenant, step_id="verify")
         result = state.result if state.status == StepStatus.SUCCEEDED else state.error_detail.get("result", {})
         if result:
+            control = (
+                "out of scope, as it must be"
+                if result["control_out_of_scope"]
+                else "REACHABLE: the integration opened its calendar, so the access is wider than the rooms"
+            )
             self.stdout.write(
                 f"Rooms: {result['rooms_passed']} passed, {result['rooms_failed']} failed; control "
-                f"mailbox {result['control_mailbox']} "
-                f"{'out of scope' if result['control_out_of_scope'] else 'IN SCOPE'}."
+                f"mailbox {result['control_mailbox']} {control}."
             )
             for failure in result["failures"]:
                 self.stdout.write(f"  {failure['address']}: {failure['reason']}")
