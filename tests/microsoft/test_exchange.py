@@ -36,7 +36,7 @@ def test_not_found_is_typed(sandbox_tenant, tenant, rate):
     assert error.code == "ManagementObjectNotFoundException"
     assert "couldn't be found" in error.message and not error.message.startswith("|")
     assert error.cmdlet == "Get-DistributionGroup"
-    assert error.status == 400 and error.service == "exchange"
+    assert error.status == 404 and error.service == "exchange"
 
 
 @pytest.mark.django_db
