@@ -50,7 +50,8 @@ def test_verify_waits_while_microsoft_applies_the_new_access(make_sandbox, run_s
     assert verify.status == StepStatus.SUCCEEDED
     assert verify.result["rooms_passed"] == 4
     waited = tenant.audit_events.filter(step_id="verify", outcome="waiting").get()
-    assert "new access to 4 of 4 room(s)" in waited.detail["waiting_for"]
+    assert "4 of 4 room(s) are in scope but still refused" in waited.detail["waiting_for"]
+    assert "(made at " in waited.detail["waiting_for"]
 
 
 def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):

@@ -57,6 +57,11 @@ def mailbox_identities(exchange, address: str) -> list[str]:
             explanation="The room list is managed by the service account's mailbox.",
             fix="Run “Service account” again and wait for its mailbox.",
         ) from None
+    return identities_of(mailbox, address)
+
+
+def identities_of(mailbox: dict[str, Any], address: str) -> list[str]:
+    """The lower-cased identities of a Get-Mailbox object (and the address it was looked up by)."""
     found = {str(mailbox.get(name) or "").lower() for name in _IDENTITY_FIELDS} | {address.lower()}
     return sorted(found - {""})
 

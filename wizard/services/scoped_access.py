@@ -167,11 +167,18 @@ def assignments_of_app(exchange, app_identities: set[str]) -> list[dict[str, Any
     """Every assignment of a calendar role to the app, read by role and matched by the assignee's identity."""
     found = []
     for role in CALENDAR_ROLES:
-        for assignment in exchange.invoke("Get-ManagementRoleAssignment", Role=role):
-            assignees = {str(assignment.get(key) or "").lower() for key in ("App", "RoleAssigneeName", "RoleAssignee")}
-            if assignees & app_identities:
-                found.append(assignment)
+        found += assigned_to(exchange.invoke("Get-ManagementRoleAssignment", Role=role), app_identities)
     return found
+
+
+def assigned_to(assignments: list[dict[str, Any]], app_identities: set[str]) -> list[dict[str, Any]]:
+    """The assignments whose assignee (App, RoleAssigneeName or RoleAssignee) is one of the app's identities."""
+    return [
+        assignment
+        for assignment in assignments
+        if {str(assignment.get(key) or "").lower() for key in ("App", "RoleAssigneeName", "RoleAssignee")}
+        & app_identities
+    ]
 
 
 def _ours(assignment: dict[str, Any], name: str) -> bool:
