@@ -78,6 +78,32 @@ def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):
     )
     assert check["InScope"] is True
 
+    # Microsoft's RBAC cache has not seen the changed scope yet: verify waits, naming the change and its time.
+    sandbox.control.set_knobs(rbac_delay_s=15)
+    assert run_steps(tenant, start="verify", until="verify").finished
+    assert "the new role assignment or scope (made at " in _waits(tenant)
+
+
+def _waits(tenant) -> str:
+    return " | ".join(e.detail["waiting_for"] for e in tenant.audit_events.filter(step_id="verify", outcome="waiting"))
+
+
+def test_verify_waits_for_new_members_of_a_scoped_list(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    tenant = connected_tenant(sandbox)
+    assert run_steps(tenant, until="verify", inputs=ALL_ROOMS).finished
+    sandbox.control.add_mailbox("room", alias="room-004")
+    sandbox.control.set_knobs(rbac_delay_s=15)
+    sandbox.control.reset_calls()
+
+    again = run_steps(tenant, start="rooms", until="verify", inputs=ALL_ROOMS)
+
+    assert again.finished and again.ran == ["rooms", "scoped_access", "verify"]
+    writes = sandbox.control.calls()["write_calls"]
+    assert writes == {"Add-DistributionGroupMember": 1}  # no new assignment, no scope change: only a member
+    assert "the room lists' new members (made at " in _waits(tenant)
+    assert state_of(tenant, "verify").result["rooms_passed"] == 4
+
 
 class _Receiver(BaseHTTPRequestHandler):
     answers: list[int] = []
