@@ -157,7 +157,8 @@ def _ensure_scope(ctx: StepContext, exchange, name: str, recipient_filter: str, 
 
 def _app_identities(app_id: str, entra_sp: dict[str, Any], exchange_sp: dict[str, Any]) -> set[str]:
     """The names an assignment may carry for the app: its app id, its Entra object id, its Exchange service
-    principal's identity and name."""
+    principal's identity and name. Which one Exchange puts in RoleAssigneeName is unconfirmed, so display names count
+    too: a namesake app can only make the step stop and report, never grant more."""
     values = [app_id, entra_sp.get("id"), entra_sp.get("displayName")]
     values += [exchange_sp.get(key) for key in ("Identity", "ObjectId", "Name", "AppId", "DisplayName", "Id")]
     return {str(value).lower() for value in values if value}
