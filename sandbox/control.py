@@ -12,7 +12,8 @@ class CmdletFailed(Exception):
 
     def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
-        message = body.get("error", {}).get("message", "")
+        error = body.get("error", {})
+        message = next((d.get("message", "") for d in error.get("details") or []), "") or error.get("message", "")
         parts = message.split("|", 2)
         self.exception_type = parts[1] if len(parts) == 3 else ""
         self.text = parts[2] if len(parts) == 3 else message

@@ -42,11 +42,19 @@ ALREADY_EXISTS = "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsExcepti
 PROXY_EXISTS = "Microsoft.Exchange.Data.Directory.ProxyAddressExistsException"
 MEMBER_EXISTS = "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException"
 MEMBER_NOT_FOUND = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException"
+NOT_MANAGER = "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException"
 BINDING = "System.Management.Automation.ParameterBindingException"
 DEHYDRATED = "Microsoft.Exchange.Management.Tasks.InvalidOperationInDehydratedContextException"
 NOT_REQUIRED = "Microsoft.Exchange.Management.Deployment.OrganizationCustomizationNotRequiredException"
 NO_CHANGE_WARNING = "The command completed successfully but no settings of '{}' have been modified."
 WRITE_VERBS = ("New-", "Set-", "Add-", "Update-", "Remove-", "Enable-")
+TRUNCATED_WARNING = (
+    "There are more results available than are currently displayed. To view them, increase the value for the "
+    "ResultSize parameter."
+)
+# The error ids Exchange puts before the exception type; only the not-found one is seen in public captures.
+ERROR_IDS = {NOT_FOUND: "Ex6F9304"}
+HASHTABLE_TYPE = "#Exchange.GenericHashTable"
 COMMON_PARAMS = {"confirm", "erroraction", "warningaction", "verbose", "whatif"}
 
 
@@ -138,11 +146,11 @@ class Shell:
 # -- object views ---------------------------------------------------------------------------------
 def recipient_json(user: User) -> dict[str, Any]:
     return {
-        "Name": user.mail_nickname,
+        "Name": user.name,
         "Alias": user.mail_nickname,
         "DisplayName": user.display_name,
-        "Identity": user.mail_nickname,
-        "Id": user.mail_nickname,
+        "Identity": user.name,
+        "Id": user.name,
         "PrimarySmtpAddress": user.upn,
         "UserPrincipalName": user.upn,
         "WindowsEmailAddress": user.upn,
@@ -177,7 +185,7 @@ def group_json(tenant: Tenant, group: Group) -> dict[str, Any]:
         "RecipientType": "MailUniversalDistributionGroup",
         "RecipientTypeDetails": group.recipient_type_details,
         "GroupType": "Universal",
-        "ManagedBy": [users[m].mail_nickname for m in group.managed_by if m in users],
+        "ManagedBy": [users[m].name for m in group.managed_by if m in users],
         "MemberJoinRestriction": "Closed",
         "MemberDepartRestriction": "Closed",
         "RequireSenderAuthenticationEnabled": True,
@@ -202,7 +210,8 @@ def scope_json(scope: ManagementScope) -> dict[str, Any]:
         "Identity": scope.name,
         "Id": scope.name,
         "Guid": scope.guid,
-        "RecipientRestrictionFilter": scope.filter,
+        # Set with -RecipientRestrictionFilter, read back as RecipientFilter (Get-ManagementScope reference).
+        "RecipientFilter": scope.filter,
         "RecipientRoot": None,
         "ScopeRestrictionType": "RecipientScope",
         "Exclusive": False,
@@ -215,7 +224,7 @@ def _assignee_name(tenant: Tenant, a: RoleAssignment) -> str:
         sp = next((s for s in tenant.exo_sps.values() if s.app_id == a.assignee), None)
         return sp.object_id if sp else a.assignee
     user = tenant.users.get(a.assignee)
-    return user.mail_nickname if user else a.assignee
+    return user.name if user else a.assignee
 
 
 def assignment_json(tenant: Tenant, a: RoleAssignment) -> dict[str, Any]:
@@ -240,7 +249,14 @@ def assignment_json(tenant: Tenant, a: RoleAssignment) -> dict[str, Any]:
 
 # -- resolution -----------------------------------------------------------------------------------
 def _matches_user(user: User, key: str) -> bool:
-    return key in (user.mail_nickname.lower(), user.upn.lower(), user.dn.lower(), user.exchange_guid, user.id)
+    return key in (
+        user.name.lower(),
+        user.mail_nickname.lower(),
+        user.upn.lower(),
+        user.dn.lower(),
+        user.exchange_guid,
+        user.id,
+    )
 
 
 def find_mailbox(tenant: Tenant, identity: str) -> User | None:
@@ -308,10 +324,7 @@ def _filter_types(items: list[dict[str, Any]], params: Params) -> list[dict[str,
 def _limit(shell: Shell, items: list[dict[str, Any]], params: Params) -> list[dict[str, Any]]:
     size = params.result_size()
     if size is not None and len(items) > size:
-        shell.warnings.append(
-            "There are more results available than are currently displayed. To view them, increase the value "
-            "for the ResultSize parameter."
-        )
+        shell.warnings.append(TRUNCATED_WARNING)
         return items[:size]
     return items
 
@@ -429,8 +442,8 @@ def new_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]
         room_list=params.switch("RoomList"),
         created_at=tenant.now(),
         managed_by=managers,
-        members=list(dict.fromkeys(members)),
     )
+    group.set_members(members, tenant.now())
     tenant.groups[group.guid] = group
     return [group_json(tenant, group)]
 
@@ -446,7 +459,8 @@ def get_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]
 def _apply_multi(current: list[str], value: Any, resolve: Callable[[str], str]) -> list[str]:
     """A multi-valued parameter: a list replaces; {"Add": [...], "Remove": [...]} edits."""
     if isinstance(value, dict):
-        lowered = {k.lower(): v for k, v in value.items()}
+        # A hashtable parameter, as clients send it: {"@odata.type": "#Exchange.GenericHashTable", "Add": [...]}.
+        lowered = {k.lower(): v for k, v in value.items() if not k.startswith("@")}
         result = list(current)
         for item in _as_list(lowered.get("add")):
             rid = resolve(item)
@@ -465,8 +479,23 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _require_manager(shell: Shell, group: Group, params: Params) -> None:
+    """Changing a group or its members takes a manager (in ManagedBy) or -BypassSecurityGroupManagerCheck; an app
+    is never in ManagedBy, which holds mailboxes (Add-DistributionGroupMember reference; the "You don't have
+    sufficient permissions" support article)."""
+    if params.switch("BypassSecurityGroupManagerCheck"):
+        return
+    caller = shell.tenant.user_by_key(ADMIN_UPN) if shell.caller == "admin" else None
+    if caller is None or caller.id not in group.managed_by:
+        raise ExchangeError(
+            NOT_MANAGER,
+            "You don't have sufficient permissions. This operation can only be performed by a manager of the group.",
+        )
+
+
 def set_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]:
     group = _group(shell, params.required("Identity"))
+    _require_manager(shell, group, params)
     before = (list(group.managed_by), group.room_list, group.name)
     if params.has("ManagedBy"):
         group.managed_by = _apply_multi(group.managed_by, params.get("ManagedBy"), lambda i: _member(shell, i).id)
@@ -481,6 +510,7 @@ def set_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]
 
 def remove_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]:
     group = _group(shell, params.required("Identity"))
+    _require_manager(shell, group, params)
     del shell.tenant.groups[group.guid]
     return []
 
@@ -494,32 +524,35 @@ def get_distribution_group_member(shell: Shell, params: Params) -> list[dict[str
 
 def add_distribution_group_member(shell: Shell, params: Params) -> list[dict[str, Any]]:
     group = _group(shell, params.required("Identity"))
+    _require_manager(shell, group, params)
     member_id = params.required("Member")
     user = _member(shell, member_id)
     if user.id in group.members:
         raise ExchangeError(
             MEMBER_EXISTS, f'The recipient "{member_id}" is already a member of the group "{group.name}".'
         )
-    group.members.append(user.id)
+    group.set_members([*group.members, user.id], shell.tenant.now())
     return []
 
 
 def remove_distribution_group_member(shell: Shell, params: Params) -> list[dict[str, Any]]:
     group = _group(shell, params.required("Identity"))
+    _require_manager(shell, group, params)
     member_id = params.required("Member")
     user = _member(shell, member_id)
     if user.id not in group.members:
         raise ExchangeError(
             MEMBER_NOT_FOUND, f'The recipient "{member_id}" isn\'t a member of the group "{group.name}".'
         )
-    group.members.remove(user.id)
+    group.set_members([m for m in group.members if m != user.id], shell.tenant.now())
     return []
 
 
 def update_distribution_group_member(shell: Shell, params: Params) -> list[dict[str, Any]]:
     group = _group(shell, params.required("Identity"))
+    _require_manager(shell, group, params)
     members = [_member(shell, m).id for m in params.values("Members")]
-    group.members = list(dict.fromkeys(members))
+    group.set_members(members, shell.tenant.now())
     return []
 
 
@@ -579,7 +612,9 @@ def new_management_scope(shell: Shell, params: Params) -> list[dict[str, Any]]:
     clauses = _parse_filter(text)
     if name.lower() in shell.tenant.scopes:
         raise _already_exists(f"CN={name},CN=Scopes,CN=RBAC,{DN_SUFFIX}")
-    scope = ManagementScope(guid=str(uuid.uuid4()), name=name, filter=text, clauses=clauses)
+    scope = ManagementScope(
+        guid=str(uuid.uuid4()), name=name, filter=text, clauses=clauses, changed_at=shell.tenant.now()
+    )
     shell.tenant.scopes[name.lower()] = scope
     return [scope_json(scope)]
 
@@ -608,6 +643,8 @@ def set_management_scope(shell: Shell, params: Params) -> list[dict[str, Any]]:
         clauses = _parse_filter(text)
         if text == scope.filter:
             shell.warnings.append(NO_CHANGE_WARNING.format(scope.name))
+        else:
+            scope.previous_clauses, scope.changed_at = scope.clauses, shell.tenant.now()
         scope.filter, scope.clauses = text, clauses
     return []
 
@@ -680,13 +717,13 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
     return [assignment_json(tenant, assignment)]
 
 
-def _assignee_matches(shell: Shell, a: RoleAssignment, key: str) -> bool:
-    key = key.lower()
-    if a.assignee_type == "ServicePrincipal":
-        sp = _exo_sp(shell, key)
-        return (sp is not None and sp.app_id == a.assignee) or a.assignee.lower() == key
-    user = shell.tenant.users.get(a.assignee)
-    return user is not None and _matches_user(user, key)
+def _role_assignee(shell: Shell, key: str) -> User:
+    """-RoleAssignee names a user, group or policy (Get-ManagementRoleAssignment reference). What Exchange answers
+    for a service principal there is unconfirmed; the sandbox does not resolve one."""
+    user = find_mailbox(shell.tenant, key)
+    if user is None:
+        raise _param_not_found(key)
+    return user
 
 
 def get_management_role_assignment(shell: Shell, params: Params) -> list[dict[str, Any]]:
@@ -699,9 +736,10 @@ def get_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
             raise _not_found(identity)
     if params.text("Role"):
         items = [a for a in items if a.role.lower() == (params.text("Role") or "").lower()]
-    assignee = params.text("RoleAssignee") or params.text("App")
+    assignee = params.text("RoleAssignee")
     if assignee:
-        items = [a for a in items if _assignee_matches(shell, a, assignee)]
+        user = _role_assignee(shell, assignee)
+        items = [a for a in items if a.assignee_type == "User" and a.assignee == user.id]
     return [assignment_json(tenant, a) for a in items]
 
 
@@ -777,7 +815,7 @@ CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
         new_management_role_assignment,
         {"name", "role", "app", "user", "customresourcescope", "customrecipientwritescope"},
     ),
-    "Get-ManagementRoleAssignment": (get_management_role_assignment, {"identity", "role", "roleassignee", "app"}),
+    "Get-ManagementRoleAssignment": (get_management_role_assignment, {"identity", "role", "roleassignee"}),
     "Remove-ManagementRoleAssignment": (remove_management_role_assignment, {"identity"}),
     "Test-ServicePrincipalAuthorization": (test_service_principal_authorization, {"identity", "resource"}),
 }
@@ -807,19 +845,26 @@ def run_cmdlet(shell: Shell, name: str, raw_params: dict[str, Any]) -> list[dict
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
+def error_status(exc_type: str) -> int:
+    """Not found answers 404 (public captures); other cmdlet errors 400 (unconfirmed)."""
+    return 404 if exc_type == NOT_FOUND else 400
+
+
 def error_body(exc_type: str, text: str) -> dict[str, Any]:
-    code = "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324 - an id, not security
-    message = f"{code}|{exc_type}|{text}"
+    """InvokeCommand's error envelope: the typed text in error.details[].message, the exception again in
+    innererror.internalexception (CIPP-API's New-ExoRequest reads them in that order)."""
+    error_id = ERROR_IDS.get(exc_type) or "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324
+    typed = f"{error_id}|{exc_type}|{text}"
     return {
         "error": {
-            "code": "BadRequest",
-            "message": message,
-            "details": [{"code": "Context", "target": "", "message": message}],
+            "code": "NotFound" if error_status(exc_type) == 404 else "BadRequest",
+            "message": "Error executing cmdlet",
+            "details": [{"code": "Context", "target": "", "message": typed}],
             "innererror": {
-                "message": message,
+                "message": "Error executing cmdlet",
                 "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
                 "stacktrace": "",
-                "internalexception": {"message": text, "type": exc_type, "stacktrace": ""},
+                "internalexception": {"message": typed, "type": exc_type, "stacktrace": ""},
             },
         }
     }
@@ -832,12 +877,8 @@ def _simple_error(status: int, code: str, message: str, headers: dict[str, str] 
 def success_body(
     context: str, warnings: list[str], value: list[dict[str, Any]], next_link: str | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "@odata.context": context,
-        "adminapi.warnings@odata.type": "#Collection(String)",
-        "adminapi.warnings": warnings,
-        "value": value,
-    }
+    # The warnings are an instance annotation, with its "@" (CIPP-API's New-ExoRequest reads '@adminapi.warnings').
+    body: dict[str, Any] = {"@odata.context": context, "@adminapi.warnings": warnings, "value": value}
     if next_link:
         body["@odata.nextLink"] = next_link
     return body
@@ -907,7 +948,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
             value = run_cmdlet(shell, name, raw_params)
             page_size = max(1, tenant.knobs.exchange_page_size)
     except ExchangeError as err:
-        return Response.json(400, error_body(err.exc_type, err.text))
+        return Response.json(error_status(err.exc_type), error_body(err.exc_type, err.text))
     base = f"{req.base_url}/adminapi/beta/{segments[2]}"
     offset = int(req.query.get("$skiptoken", "0") or 0)
     next_link = f"{base}/InvokeCommand?$skiptoken={offset + page_size}" if offset + page_size < len(value) else None
@@ -927,5 +968,6 @@ def run_as_admin(tenant: Tenant, name: str, raw_params: dict[str, Any]) -> Respo
         with tenant.lock:
             value = run_cmdlet(shell, name, raw_params)
     except ExchangeError as err:
+        # The control shell is the sandbox's own contract: every cmdlet error is a 400 there.
         return Response.json(400, error_body(err.exc_type, err.text))
     return Response.json(200, success_body("shell", shell.warnings, value))

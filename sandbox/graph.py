@@ -13,13 +13,12 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from .responses import Request, Response, graph_error
 from .state import (
+    ALL_SKUS,
     DOMAIN,
     EXCHANGE_PLAN_NAMES,
-    EXCHANGE_SKU,
     GRAPH_APP_ID,
     GRAPH_APP_ROLES,
     GRAPH_AUDIENCE,
-    NO_EXCHANGE_SKU,
     ORG_NAME,
     TENANT_ID,
     UNVERIFIED_DOMAIN,
@@ -30,7 +29,7 @@ from .state import (
 from .tokens import TokenError, verify_token
 
 MAX_BATCH = 20
-SKUS = {sku["skuId"]: sku for sku in (EXCHANGE_SKU, NO_EXCHANGE_SKU)}
+SKUS = {sku["skuId"]: sku for sku in ALL_SKUS}
 DEFAULT_USER_PROPS = (
     "businessPhones",
     "displayName",
@@ -296,6 +295,7 @@ def create_user(call: Call) -> Response:
         password=password,
         exchange_guid=str(uuid.uuid4()),
     )
+    user.exchange_name = user.id  # MC365786: a new mailbox's Name is its Entra object id
     call.tenant.users[user.id] = user
     payload = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity"}
     payload.update({k: _user_json(call.tenant, user)[k] for k in DEFAULT_USER_PROPS})

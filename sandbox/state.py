@@ -81,13 +81,51 @@ EXCHANGE_SKU = {
         ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1"),
     ],
 }
+# Free and app-only SKUs real tenants hold with many free units. Their Exchange plan, EXCHANGE_S_FOUNDATION, backs
+# the apps' own storage and gives the user no mailbox (Microsoft's licensing service plan reference).
+EXCHANGE_FOUNDATION_PLAN = ("113feb6c-3fe4-4440-bddc-54d774bf0318", "EXCHANGE_S_FOUNDATION")
 NO_EXCHANGE_SKU = {
     "skuId": "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235",
     "skuPartNumber": "POWER_BI_STANDARD",
-    "servicePlans": [("2049e525-b859-401b-b2a0-e0a31c4b1fe4", "BI_AZURE_P0")],
+    "servicePlans": [EXCHANGE_FOUNDATION_PLAN, ("2049e525-b859-401b-b2a0-e0a31c4b1fe4", "BI_AZURE_P0")],
 }
-EXCHANGE_PLAN_NAMES = {"EXCHANGE_S_STANDARD", "EXCHANGE_S_ENTERPRISE", "EXCHANGE_S_DESKLESS"}
-NO_EXCHANGE_SKU_UNITS = 100
+FREE_SKUS = (
+    (NO_EXCHANGE_SKU, 1000000),
+    (
+        {
+            "skuId": "f30db892-07e9-47e9-837c-80727f46fd3d",
+            "skuPartNumber": "FLOW_FREE",
+            "servicePlans": [EXCHANGE_FOUNDATION_PLAN, ("50e68c76-46c6-4674-81f9-75456511b170", "FLOW_P2_VIRAL")],
+        },
+        10000,
+    ),
+    (
+        {
+            "skuId": "710779e8-3d4a-4c88-adb9-386c958d1fdf",
+            "skuPartNumber": "TEAMS_EXPLORATORY",
+            "servicePlans": [EXCHANGE_FOUNDATION_PLAN, ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1")],
+        },
+        100,
+    ),
+    (
+        {
+            "skuId": "cdd28e44-67e3-425e-be4c-737fab2899d3",
+            "skuPartNumber": "O365_BUSINESS",
+            "servicePlans": [EXCHANGE_FOUNDATION_PLAN, ("094e7854-93fc-4d55-b2c0-3ab5369ebdc1", "OFFICE_BUSINESS")],
+        },
+        25,
+    ),
+)
+ALL_SKUS = (EXCHANGE_SKU, *(sku for sku, _ in FREE_SKUS))
+# Service plans that give the user an Exchange Online mailbox (licensing service plan reference).
+EXCHANGE_PLAN_NAMES = {
+    "EXCHANGE_S_STANDARD",
+    "EXCHANGE_S_ENTERPRISE",
+    "EXCHANGE_S_DESKLESS",
+    "EXCHANGE_S_STANDARD_GOV",
+    "EXCHANGE_S_ENTERPRISE_GOV",
+    "EXCHANGE_S_DESKLESS_GOV",
+}
 
 # Roles the sandbox knows. ApplicationImpersonation only exists in the Exchange Server shell (it was
 # removed from Exchange Online in 2025).
@@ -167,6 +205,13 @@ class User:
     floor: int | None = None
     capacity: int | None = None
     exchange_guid: str = ""
+    # Exchange's Name (and so the DN's CN). Since MC365786 (2022) a new mailbox is named after its Entra object id;
+    # older mailboxes, like the seeded ones, keep their alias.
+    exchange_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.exchange_name or self.mail_nickname
 
     @property
     def recipient_type_details(self) -> str:
@@ -174,7 +219,7 @@ class User:
 
     @property
     def dn(self) -> str:
-        return make_dn(self.mail_nickname)
+        return make_dn(self.name)
 
 
 @dataclass
@@ -187,10 +232,15 @@ class Group:
     created_at: float
     managed_by: list[str] = field(default_factory=list)  # user ids
     members: list[str] = field(default_factory=list)  # user ids, in insertion order
+    member_since: dict[str, float] = field(default_factory=dict)  # user id -> clock time it joined
 
     @property
     def dn(self) -> str:
         return make_dn(self.name)
+
+    def set_members(self, members: list[str], now: float) -> None:
+        self.members = list(dict.fromkeys(members))
+        self.member_since = {m: self.member_since.get(m, now) for m in self.members}
 
     @property
     def recipient_type_details(self) -> str:
@@ -228,6 +278,8 @@ class ManagementScope:
     name: str
     filter: str
     clauses: list[tuple[str, str]]  # (property, value) joined with -or
+    changed_at: float = 0.0
+    previous_clauses: list[tuple[str, str]] = field(default_factory=list)  # what RBAC caches until the change lands
 
 
 @dataclass
@@ -359,7 +411,7 @@ class Tenant:
                 "EwsApplicationAccessPolicy": None,
                 "EwsAllowList": None,
             }
-            self.sku_consumed = {EXCHANGE_SKU["skuId"]: 0, NO_EXCHANGE_SKU["skuId"]: 0}
+            self.sku_consumed = {sku["skuId"]: 0 for sku in ALL_SKUS}
             for i in range(1, self.knobs.rooms + 1):
                 self._seed_resource("room", i, start)
             for i in range(1, self.knobs.equipment + 1):
@@ -370,7 +422,7 @@ class Tenant:
             self._seed_apps()
             self.sku_enabled = {
                 EXCHANGE_SKU["skuId"]: self.sku_consumed[EXCHANGE_SKU["skuId"]] + self.knobs.free_licenses,
-                NO_EXCHANGE_SKU["skuId"]: NO_EXCHANGE_SKU_UNITS,
+                **{sku["skuId"]: units for sku, units in FREE_SKUS},
             }
             self.bucket.clear()
 
@@ -517,16 +569,24 @@ class Tenant:
         return True
 
     # -- RBAC ------------------------------------------------------------------------------------
-    def scope_covers(self, scope_name: str | None, mailbox: User) -> bool:
+    def scope_covers(self, scope_name: str | None, mailbox: User, as_of: float | None = None) -> bool:
+        """Whether the scope covers `mailbox`: now (as_of None), or as RBAC's permission cache saw the tenant at
+        `as_of` (a scope change or a membership made later has not reached the cache yet)."""
         if scope_name is None:
             return True  # no custom scope: the whole organisation
         scope = self.scopes.get(scope_name.lower())
         if scope is None:
             return False
-        for prop, value in scope.clauses:
+        clauses = scope.clauses if as_of is None or scope.changed_at <= as_of else scope.previous_clauses
+        for prop, value in clauses:
             low = value.lower()
             if prop == "memberofgroup":
-                if any(g.dn.lower() == low and mailbox.id in g.members for g in self.groups.values()):
+                if any(
+                    g.dn.lower() == low
+                    and mailbox.id in g.members
+                    and (as_of is None or g.member_since.get(mailbox.id, 0.0) <= as_of)
+                    for g in self.groups.values()
+                ):
                     return True
             elif prop == "recipienttypedetails":
                 if mailbox.recipient_type_details.lower() == low:
@@ -536,14 +596,17 @@ class Tenant:
         return False
 
     def app_rbac_covers(self, app_id: str, mailbox: User, permissions: set[str]) -> bool:
-        """Whether an effective Exchange RBAC assignment gives `app_id` one of `permissions` on `mailbox`."""
-        now = self.now()
+        """Whether an effective Exchange RBAC assignment gives `app_id` one of `permissions` on `mailbox`.
+
+        RBAC for Applications caches permissions: a new assignment, a scope change and a new member of a scoped
+        group reach mailbox access only `rbac_delay_s` after they were made."""
+        as_of = self.now() - self.knobs.rbac_delay_s
         return any(
             a.assignee_type == "ServicePrincipal"
             and a.assignee == app_id
             and APPLICATION_ROLES.get(a.role) in permissions
-            and now >= a.created_at + self.knobs.rbac_delay_s
-            and self.scope_covers(a.resource_scope, mailbox)
+            and a.created_at <= as_of
+            and self.scope_covers(a.resource_scope, mailbox, as_of)
             for a in self.assignments.values()
         )
 
@@ -586,7 +649,7 @@ class Tenant:
                         "enabled": self.sku_enabled[sku["skuId"]],
                         "consumed": self.sku_consumed[sku["skuId"]],
                     }
-                    for sku in (EXCHANGE_SKU, NO_EXCHANGE_SKU)
+                    for sku in ALL_SKUS
                 ],
                 "groups": [
                     {

@@ -9,7 +9,9 @@ from wizard.microsoft.errors import (
     ExchangeObjectAlreadyExists,
     ExchangeObjectNotFound,
     NotFound,
+    ResultsTruncated,
 )
+from wizard.microsoft.exchange_admin import hashtable
 
 
 @pytest.mark.django_db
@@ -36,7 +38,7 @@ def test_not_found_is_typed(sandbox_tenant, tenant, rate):
     assert error.code == "ManagementObjectNotFoundException"
     assert "couldn't be found" in error.message and not error.message.startswith("|")
     assert error.cmdlet == "Get-DistributionGroup"
-    assert error.status == 400 and error.service == "exchange"
+    assert error.status == 404 and error.service == "exchange"
 
 
 @pytest.mark.django_db
@@ -81,3 +83,29 @@ def test_duplicates_and_existing_members_are_typed(sandbox_tenant, tenant, rate)
 def test_none_parameters_are_left_out(sandbox_tenant, tenant, rate):
     with connector_clients(tenant) as ms:
         assert ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails="RoomMailbox", Identity=None)
+
+
+@pytest.mark.django_db
+def test_a_truncated_result_is_an_error_never_a_short_list(sandbox_tenant, tenant, rate):
+    with connector_clients(tenant) as ms, pytest.raises(ResultsTruncated) as caught:
+        ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails="RoomMailbox", ResultSize=5)
+    assert caught.value.cmdlet == "Get-Mailbox" and "more results available" in caught.value.message
+
+
+@pytest.mark.django_db
+def test_group_changes_carry_the_manager_check_bypass_and_typed_hashtables(sandbox_tenant, tenant, rate, caplog):
+    with connector_clients(tenant) as ms:
+        ms.exchange.invoke("New-DistributionGroup", Name="Rooms", Alias="rooms", RoomList=True)
+        # The app is not in ManagedBy: the sandbox refuses these without -BypassSecurityGroupManagerCheck.
+        ms.exchange.invoke("Add-DistributionGroupMember", Identity="rooms", Member="room-001")
+        ms.exchange.invoke("Update-DistributionGroupMember", Identity="rooms", Members=["room-002", "room-003"])
+        ms.exchange.invoke("Remove-DistributionGroupMember", Identity="rooms", Member="room-003")
+        ms.exchange.invoke("Set-DistributionGroup", Identity="rooms", ManagedBy=hashtable(Add=["user-001"]))
+        with caplog.at_level("WARNING"):
+            ms.exchange.invoke("Set-DistributionGroup", Identity="rooms", ManagedBy=hashtable(Add=["user-001"]))
+        members = ms.exchange.invoke("Get-DistributionGroupMember", Identity="rooms", ResultSize="Unlimited")
+        group = ms.exchange.invoke_one("Get-DistributionGroup", Identity="rooms")
+    assert [m["PrimarySmtpAddress"] for m in members] == ["room-002@contoso.onmicrosoft.com"]
+    assert group["ManagedBy"] == ["user-001"]
+    assert "no settings of 'Rooms' have been modified" in caplog.text
+    assert hashtable(Add=["x"]) == {"@odata.type": "#Exchange.GenericHashTable", "Add": ["x"]}

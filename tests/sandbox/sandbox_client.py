@@ -60,8 +60,13 @@ class MsClient:
         return response.json()["value"]
 
     def invoke_error(self, cmdlet: str, **params: Any) -> tuple[str, str]:
-        """The exception type and text of a failing cmdlet, read as a client must: between the first `|`s."""
+        """The exception type and text of a failing cmdlet, read as a client must: from error.details[].message,
+        between the first `|`s. Not found is a 404, other cmdlet errors a 400."""
         response = self.invoke_raw(cmdlet, **params)
-        assert response.status_code == 400, response.text
-        _, exc_type, text = response.json()["error"]["message"].split("|", 2)
+        assert response.status_code in (400, 404), response.text
+        error = response.json()["error"]
+        assert error["message"] == "Error executing cmdlet", error
+        _, exc_type, text = error["details"][0]["message"].split("|", 2)
+        assert (response.status_code == 404) == exc_type.endswith(".ManagementObjectNotFoundException"), error
+        assert error["code"] == ("NotFound" if response.status_code == 404 else "BadRequest"), error
         return exc_type, text

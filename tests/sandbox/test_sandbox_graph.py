@@ -92,7 +92,11 @@ def test_assign_license_with_no_free_units(make_sandbox):
     premium = skus["O365_BUSINESS_PREMIUM"]
     assert premium["prepaidUnits"]["enabled"] == premium["consumedUnits"]
     assert "EXCHANGE_S_STANDARD" in {p["servicePlanName"] for p in premium["servicePlans"]}
-    assert "EXCHANGE" not in str(skus["POWER_BI_STANDARD"]["servicePlans"])
+    mailbox_plans = {"EXCHANGE_S_STANDARD", "EXCHANGE_S_ENTERPRISE", "EXCHANGE_S_DESKLESS"}
+    for free in ("POWER_BI_STANDARD", "FLOW_FREE", "TEAMS_EXPLORATORY", "O365_BUSINESS"):
+        plans = {p["servicePlanName"] for p in skus[free]["servicePlans"]}
+        assert "EXCHANGE_S_FOUNDATION" in plans and not plans & mailbox_plans, free
+        assert skus[free]["prepaidUnits"]["enabled"] - skus[free]["consumedUnits"] >= 25, free
     user_id = new_user(ms).json()["id"]
     refused = license(ms, user_id)
     assert refused.json()["error"]["message"] == (
@@ -207,7 +211,12 @@ def test_places_reflect_exchange_room_lists(sandbox_tenant, ms):
         RoomList=True,
     )
     for i in (1, 2, 3):
-        ms.invoke("Add-DistributionGroupMember", Identity="rooms-hq", Member=f"room-00{i}@contoso.onmicrosoft.com")
+        ms.invoke(
+            "Add-DistributionGroupMember",
+            Identity="rooms-hq",
+            Member=f"room-00{i}@contoso.onmicrosoft.com",
+            BypassSecurityGroupManagerCheck=True,
+        )
     lists = ms.graph("GET", "/places/microsoft.graph.roomlist").json()["value"]
     assert [(x["displayName"], x["emailAddress"]) for x in lists] == [("Rooms HQ", "rooms-hq@contoso.com")]
     rooms = ms.graph("GET", "/places/rooms-hq@contoso.com/microsoft.graph.roomlist/rooms").json()["value"]
@@ -232,8 +241,13 @@ def test_calendar_read_only_inside_the_rbac_scope(sandbox_tenant, ms, integratio
     outside = "/users/room-003@contoso.onmicrosoft.com/calendar"
     assert integration.graph("GET", inside).status_code == 403
     assert ms.graph("GET", inside).status_code == 403  # Onramp's own app has no calendar access
-    group = ms.invoke("New-DistributionGroup", Name="Rooms", Alias="rooms", RoomList=True)[0]
-    ms.invoke("Add-DistributionGroupMember", Identity="rooms", Member="room-001@contoso.onmicrosoft.com")
+    group = ms.invoke(
+        "New-DistributionGroup",
+        Name="Rooms",
+        Alias="rooms",
+        RoomList=True,
+        Members=["room-001@contoso.onmicrosoft.com"],
+    )[0]
     app_id = sandbox_tenant.info["integration_app_id"]
     ms.invoke("New-ServicePrincipal", AppId=app_id, ObjectId="sp-object-id")
     ms.invoke(

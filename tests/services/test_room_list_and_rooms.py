@@ -29,6 +29,23 @@ def test_an_existing_room_list_with_the_address_is_adopted(sandbox_tenant, run_s
     assert "onramp-svc@contoso.com" in group["managedBy"]
 
 
+def test_the_list_is_managed_by_the_service_account_under_its_object_id_and_a_rerun_writes_nothing(
+    sandbox_tenant, run_steps
+):
+    tenant = connected_tenant(sandbox_tenant)
+    assert run_steps(tenant, until="room_list").finished
+    user_id = state_of(tenant, "service_account").result["user_id"]
+    result = state_of(tenant, "room_list").result
+    [group] = sandbox_tenant.control.invoke("Get-DistributionGroup", Identity=result["address"])
+    assert group["ManagedBy"] == [user_id]  # MC365786: a new mailbox's Name is its Entra object id
+    assert user_id in result["manager_identities"] and "onramp-svc" not in result["manager_identities"]
+    sandbox_tenant.control.reset_calls()
+
+    assert run_steps(tenant, start="room_list", until="room_list").finished
+
+    assert sandbox_tenant.control.calls()["writes"] == 0
+
+
 def test_a_plain_distribution_group_is_refused_with_the_fix_then_converted_on_request(sandbox_tenant, run_steps):
     sandbox_tenant.control.invoke(
         "New-DistributionGroup", Name="Onramp Rooms", Alias="onramp-rooms", PrimarySmtpAddress=ROOM_LIST_ADDRESS

@@ -50,7 +50,8 @@ def test_verify_waits_while_microsoft_applies_the_new_access(make_sandbox, run_s
     assert verify.status == StepStatus.SUCCEEDED
     assert verify.result["rooms_passed"] == 4
     waited = tenant.audit_events.filter(step_id="verify", outcome="waiting").get()
-    assert "new access to 4 of 4 room(s)" in waited.detail["waiting_for"]
+    assert "4 of 4 room(s) are in scope but still refused" in waited.detail["waiting_for"]
+    assert "(made at " in waited.detail["waiting_for"]
 
 
 def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):
@@ -76,6 +77,32 @@ def test_a_new_list_is_added_to_the_one_scope(make_sandbox, run_steps):
         Resource="room-076@contoso.onmicrosoft.com",
     )
     assert check["InScope"] is True
+
+    # Microsoft's RBAC cache has not seen the changed scope yet: verify waits, naming the change and its time.
+    sandbox.control.set_knobs(rbac_delay_s=15)
+    assert run_steps(tenant, start="verify", until="verify").finished
+    assert "the new role assignment or scope (made at " in _waits(tenant)
+
+
+def _waits(tenant) -> str:
+    return " | ".join(e.detail["waiting_for"] for e in tenant.audit_events.filter(step_id="verify", outcome="waiting"))
+
+
+def test_verify_waits_for_new_members_of_a_scoped_list(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    tenant = connected_tenant(sandbox)
+    assert run_steps(tenant, until="verify", inputs=ALL_ROOMS).finished
+    sandbox.control.add_mailbox("room", alias="room-004")
+    sandbox.control.set_knobs(rbac_delay_s=15)
+    sandbox.control.reset_calls()
+
+    again = run_steps(tenant, start="rooms", until="verify", inputs=ALL_ROOMS)
+
+    assert again.finished and again.ran == ["rooms", "scoped_access", "verify"]
+    writes = sandbox.control.calls()["write_calls"]
+    assert writes == {"Add-DistributionGroupMember": 1}  # no new assignment, no scope change: only a member
+    assert "the room lists' new members (made at " in _waits(tenant)
+    assert state_of(tenant, "verify").result["rooms_passed"] == 4
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -8,7 +8,7 @@ the short exception type of an Exchange cmdlet error.
 Services catch by meaning, not by service:
     NotFound, AlreadyExists      also raised for Exchange cmdlet errors (ExchangeObjectNotFound / ...AlreadyExists)
     PermissionMissing            `.permission` names what is missing when known
-    AuthenticationFailed, Throttled, ServiceUnavailable, BadRequest, ExchangeCmdletError
+    AuthenticationFailed, Throttled, ServiceUnavailable, BadRequest, ExchangeCmdletError, ResultsTruncated
 """
 
 from __future__ import annotations
@@ -104,6 +104,11 @@ class ExchangeObjectNotFound(ExchangeCmdletError, NotFound):
 
 class ExchangeObjectAlreadyExists(ExchangeCmdletError, AlreadyExists):
     """A cmdlet's duplicate name, alias or address, catchable as AlreadyExists."""
+
+
+class ResultsTruncated(ExchangeCmdletError):
+    """Exchange returned only part of the results ("There are more results available than are currently
+    displayed"): acting on a partial list would be wrong, so it is an error, never a warning."""
 
 
 _EXCHANGE_EXISTS = {"MemberAlreadyExistsException", "ADObjectAlreadyExistsException", "ProxyAddressExistsException"}
@@ -212,6 +217,16 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "Another recipient already uses this alias or email address.",
         "Choose another address, or adopt the recipient that holds it if it is the intended object.",
     ),
+    "OperationRequiresGroupManagerException": (
+        "Exchange refused to change the group: the caller is not in its ManagedBy and did not pass"
+        " -BypassSecurityGroupManagerCheck.",
+        "Run the command with -BypassSecurityGroupManagerCheck (Onramp always does), or add yourself to the"
+        " group's managers.",
+    ),
+    "ResultsTruncated": (
+        "Exchange returned only part of the results (its ResultSize limit), so Onramp did not act on them.",
+        "Report this to Onramp's support: every list read must ask for ResultSize Unlimited.",
+    ),
 }
 
 _DEFAULT = ("Microsoft refused the operation.", "Check Microsoft's message; try again if it looks transient.")
@@ -269,12 +284,38 @@ def graph_error(
     return cls(**kwargs)
 
 
-# Exchange's message is "<error id>|<.NET exception type>|<text>", the error id (e.g. "Ex6F9304") often empty.
+# Exchange's typed text is "<error id>|<.NET exception type>|<text>", the error id (e.g. "Ex6F9304") sometimes empty.
 _EXCEPTION_IN_MESSAGE = re.compile(r"^(?P<error_id>[^|]*)\|(?P<type>[^|]+)\|(?P<text>.*)$", re.DOTALL)
 
 
+def _field(mapping: Any, name: str) -> Any:
+    """A key of Exchange's error JSON, whatever its case (internalexception / internalException)."""
+    if not isinstance(mapping, Mapping):
+        return None
+    return next((value for key, value in mapping.items() if key.lower() == name.lower()), None)
+
+
+def cmdlet_error_text(error: Mapping[str, Any]) -> tuple[str, str]:
+    """(exception type, typed text) of an InvokeCommand error: from error.details[].message, else
+    innererror.internalexception, else error.message (the order CIPP-API's New-ExoRequest reads them in)."""
+    candidates = [str(_field(detail, "message") or "") for detail in _field(error, "details") or []]
+    internal = _field(_field(error, "innererror"), "internalexception")
+    candidates.append(str(_field(internal, "message") or ""))
+    candidates.append(str(_field(error, "message") or ""))
+    for text in candidates:
+        match = _EXCEPTION_IN_MESSAGE.match(text.strip())
+        if match:
+            return match["type"].strip(), text.strip()
+    internal_type = str(_field(internal, "type") or "")
+    if internal_type and candidates[-2]:
+        return internal_type, candidates[-2]
+    return "", next((text for text in candidates if text), "")
+
+
 def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet: str, app: str = "") -> MicrosoftError:
-    """The exception for an Exchange admin API error; cmdlet errors carry `|<ExceptionType>|<text>` in message."""
+    """The exception for an Exchange admin API error. Cmdlet failures come as {"error": {"code": "NotFound" |
+    "BadRequest" | ..., "message": "Error executing cmdlet", "details": [{"message": "Ex..|<Type>|<text>"}],
+    "innererror": {"internalexception": {...}}}}; not-found as HTTP 404."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
     code = str(error.get("code") or f"HTTP{status}")
@@ -283,7 +324,8 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
     context = {"app": app or "Onramp's app"}
     common: dict[str, Any] = dict(request_id=request_id, status=status, service=EXCHANGE)
 
-    if status in (401, 403):
+    exception_type, typed = cmdlet_error_text(error)
+    if status in (401, 403) and not exception_type:
         permission = "Exchange.ManageAsApp" if status == 401 else "Exchange Administrator role"
         explanation, fix = explain(f"Exchange:{status}", **context)
         return PermissionMissing(
@@ -297,29 +339,41 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
     if status == 429:
         explanation, fix = explain("TooManyRequests")
         return Throttled(code=code, message=message, explanation=explanation, fix=fix, **common)
-    if status >= 500:
+    if status >= 500 and not exception_type:
         explanation, fix = explain("ServiceUnavailable")
         return ServiceUnavailable(code=code, message=message, explanation=explanation, fix=fix, **common)
 
-    match = _EXCEPTION_IN_MESSAGE.match(message)
-    exception_type, text = (match["type"].strip(), match["text"].strip()) if match else ("", message)
+    match = _EXCEPTION_IN_MESSAGE.match(typed)
+    text = match["text"].strip() if match else typed
     error_id = match["error_id"].strip() if match else ""
     short = exception_type.rsplit(".", 1)[-1]
     cls: type[ExchangeCmdletError] = ExchangeCmdletError
-    if short == "ManagementObjectNotFoundException":
+    if short == "ManagementObjectNotFoundException" or (status == 404 and not short):
         cls = ExchangeObjectNotFound
     elif short in _EXCHANGE_EXISTS:
         cls = ExchangeObjectAlreadyExists
     explanation, fix = explain(short or code, **context)
     return cls(
         code=short or code,
-        message=text,
+        message=text or message,
         explanation=explanation,
         fix=fix,
         exception_type=exception_type,
         cmdlet=cmdlet,
         extra={"error_id": error_id} if error_id else {},
         **common,
+    )
+
+
+def results_truncated(cmdlet: str, warning: str) -> ResultsTruncated:
+    explanation, fix = explain("ResultsTruncated")
+    return ResultsTruncated(
+        code="ResultsTruncated",
+        message=f"{cmdlet}: {warning}",
+        explanation=explanation,
+        fix=fix,
+        cmdlet=cmdlet,
+        service=EXCHANGE,
     )
 
 

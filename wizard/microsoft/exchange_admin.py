@@ -4,9 +4,10 @@ v3 itself uses), with an app-only token of the Exchange audience."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.microsoft.errors import exchange_error
+from wizard.microsoft.errors import exchange_error, results_truncated
 from wizard.microsoft.http import Transport, response_json
 
 log = logging.getLogger(__name__)
@@ -14,6 +15,51 @@ log = logging.getLogger(__name__)
 # Exchange routes app-only admin calls by this anchor; it is what the EXO v3 module sends for an app
 # (unconfirmed in Microsoft's public docs; the sandbox ignores it).
 _ANCHOR = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"
+WARNINGS = "@adminapi.warnings"
+TRUNCATED = "There are more results available than are currently displayed"
+# An app is never in a group's ManagedBy (it holds mailboxes), so every change to a distribution group or its
+# members needs this switch (Add-DistributionGroupMember reference); the client adds it so no call can forget it.
+GROUP_MANAGER_CHECK = "BypassSecurityGroupManagerCheck"
+GROUP_MANAGER_CMDLETS = frozenset(
+    {
+        "Set-DistributionGroup",
+        "Remove-DistributionGroup",
+        "Add-DistributionGroupMember",
+        "Remove-DistributionGroupMember",
+        "Update-DistributionGroupMember",
+    }
+)
+
+
+def hashtable(**edits: list[str]) -> dict[str, Any]:
+    """A multi-valued parameter edit such as ManagedBy=hashtable(Add=[...]): InvokeCommand binds a JSON object to
+    a hashtable only with this type annotation (as CIPP-API sends it)."""
+    return {"@odata.type": "#Exchange.GenericHashTable", **edits}
+
+
+@dataclass
+class ResultPage:
+    """One InvokeCommand answer: its objects, Exchange's warnings and the link to the next page."""
+
+    value: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    next_link: str = ""
+
+
+def read_page(payload: Any, cmdlet: str) -> ResultPage:
+    """Parse a 200 answer. Warnings are logged; a truncated result raises ResultsTruncated, never passes."""
+    payload = payload if isinstance(payload, dict) else {}
+    warnings = [str(warning) for warning in payload.get(WARNINGS) or []]
+    for warning in warnings:
+        log.warning("%s: Exchange warning: %s", cmdlet, warning)
+        if TRUNCATED.lower() in warning.lower():
+            raise results_truncated(cmdlet, warning)
+    value = payload.get("value", [])
+    return ResultPage(
+        value=value if isinstance(value, list) else [value],
+        warnings=warnings,
+        next_link=str(payload.get("@odata.nextLink") or ""),
+    )
 
 
 class ExchangeAdminClient:
@@ -30,11 +76,12 @@ class ExchangeAdminClient:
 
         None-valued parameters are left out, as PowerShell would. Pages (`@odata.nextLink`) are followed by POSTing
         the same body to the link. Raises an ExchangeCmdletError (ExchangeObjectNotFound,
-        ExchangeObjectAlreadyExists, ...) or PermissionMissing.
+        ExchangeObjectAlreadyExists, ResultsTruncated, ...) or PermissionMissing.
         """
-        body = {
-            "CmdletInput": {"CmdletName": cmdlet, "Parameters": {k: v for k, v in parameters.items() if v is not None}}
-        }
+        parameters = {k: v for k, v in parameters.items() if v is not None}
+        if cmdlet in GROUP_MANAGER_CMDLETS:
+            parameters[GROUP_MANAGER_CHECK] = True
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         url = f"{self.admin_url}/InvokeCommand"
         results: list[dict] = []
         while True:
@@ -42,12 +89,9 @@ class ExchangeAdminClient:
             payload = response_json(response)
             if not response.ok:
                 raise exchange_error(response.status_code, payload, response.headers, cmdlet=cmdlet, app=self.app_id)
-            payload = payload or {}
-            for warning in payload.get("adminapi.warnings") or []:
-                log.info("%s: Exchange warning: %s", cmdlet, warning)
-            value = payload.get("value", [])
-            results.extend(value if isinstance(value, list) else [value])
-            url = payload.get("@odata.nextLink") or ""
+            page = read_page(payload, cmdlet)
+            results.extend(page.value)
+            url = page.next_link
             if not url:
                 return results
             if not url.startswith(self.admin_url.split("/adminapi/", 1)[0] + "/"):

@@ -18,7 +18,19 @@ from wizard.microsoft.clouds import endpoints_for
 from wizard.microsoft.errors import PermissionMissing
 from wizard.outcomes import Done, Outcome, StepContext
 
-EXCHANGE_PLAN_PREFIX = "EXCHANGE_S_"
+# Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
+# EXCHANGE_S_FOUNDATION, in free and app-only SKUs (POWER_BI_STANDARD, FLOW_FREE, TEAMS_EXPLORATORY, Apps for
+# business), only backs those apps' data and gives no mailbox.
+MAILBOX_PLANS = frozenset(
+    {
+        "EXCHANGE_S_STANDARD",
+        "EXCHANGE_S_ENTERPRISE",
+        "EXCHANGE_S_DESKLESS",
+        "EXCHANGE_S_STANDARD_GOV",
+        "EXCHANGE_S_ENTERPRISE_GOV",
+        "EXCHANGE_S_DESKLESS_GOV",
+    }
+)
 
 # What each read needs, so a refusal names the permission to grant rather than the URL that failed.
 _GRAPH_PROBES: tuple[tuple[str, str, str], ...] = (
@@ -170,7 +182,7 @@ def _licence(sku: Mapping[str, Any]) -> dict[str, Any]:
         "sku_id": sku["skuId"],
         "sku_part_number": sku.get("skuPartNumber", ""),
         "free_units": max(0, enabled - int(sku.get("consumedUnits") or 0)),
-        "has_exchange": any(plan.startswith(EXCHANGE_PLAN_PREFIX) for plan in plans),
+        "has_exchange": any(plan in MAILBOX_PLANS for plan in plans),
     }
 
 

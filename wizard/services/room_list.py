@@ -1,6 +1,9 @@
 """Step 3: the room list. A distribution group of type RoomList, managed by the service account. A group that
 already has the address is adopted when it is a RoomList; a plain distribution group is converted only when the
-admin asks for it, because converting changes how Outlook shows it to everyone."""
+admin asks for it, because converting changes how Outlook shows it to everyone.
+
+ManagedBy lists mailbox Names, and since 2022 (MC365786) a new mailbox's Name is its Entra object id, not its alias:
+the service account's mailbox is resolved once and a manager is recognised by any of its identities."""
 
 import re
 from typing import Any
@@ -10,6 +13,7 @@ from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
+from wizard.microsoft.exchange_admin import hashtable
 from wizard.outcomes import Done, Outcome, StepContext
 from wizard.powershell import quote
 from wizard.services.common import required_result, step_result
@@ -37,9 +41,34 @@ def wanted_list(tenant: Tenant, inputs: dict[str, Any]) -> dict[str, str]:
     return {"name": name, "alias": alias, "address": address}
 
 
-def is_manager(group: dict[str, Any], manager_upn: str) -> bool:
-    """Exchange lists managers by name (the alias), not by address; accept either."""
-    wanted = {manager_upn.lower(), manager_upn.partition("@")[0].lower()}
+# The properties that identify a mailbox wherever Exchange names it (ManagedBy holds its Name). Not the alias: two
+# recipients' Names may equal one's alias.
+_IDENTITY_FIELDS = ("Name", "ExternalDirectoryObjectId", "DistinguishedName", "PrimarySmtpAddress", "Guid")
+
+
+def mailbox_identities(exchange, address: str) -> list[str]:
+    """Every identity of the mailbox at `address`, lower-cased, read once with Get-Mailbox."""
+    try:
+        mailbox = exchange.invoke_one("Get-Mailbox", Identity=address) or {}
+    except NotFound:
+        raise StepError(
+            code="service_account_mailbox_missing",
+            message=f"Exchange Online has no mailbox for {address}.",
+            explanation="The room list is managed by the service account's mailbox.",
+            fix="Run “Service account” again and wait for its mailbox.",
+        ) from None
+    return identities_of(mailbox, address)
+
+
+def identities_of(mailbox: dict[str, Any], address: str) -> list[str]:
+    """The lower-cased identities of a Get-Mailbox object (and the address it was looked up by)."""
+    found = {str(mailbox.get(name) or "").lower() for name in _IDENTITY_FIELDS} | {address.lower()}
+    return sorted(found - {""})
+
+
+def is_manager(group: dict[str, Any], manager_identities: list[str]) -> bool:
+    """Whether one of the group's ManagedBy entries is the manager's mailbox, by identity."""
+    wanted = {identity.lower() for identity in manager_identities}
     return any(str(entry).lower() in wanted for entry in group.get("ManagedBy") or [])
 
 
@@ -66,7 +95,8 @@ def not_a_room_list_error(address: str) -> StepError:
         message=f"{address} is an ordinary distribution group, not a room list.",
         explanation="A group with this address already exists. Onramp does not change an existing group's type "
         "without asking: Outlook will then offer it in the room finder, and it can hold only rooms.",
-        fix=f"Run Set-DistributionGroup -Identity {quote(address)} -RoomList in Exchange Online PowerShell, or tick "
+        fix=f"Run Set-DistributionGroup -Identity {quote(address)} -RoomList -BypassSecurityGroupManagerCheck in "
+        "Exchange Online PowerShell, or tick "
         "“Convert the existing group to a room list” on this page and run the step again; or choose another "
         "address.",
         extra={"address": address, "convertible": True},
@@ -83,6 +113,8 @@ def perform(ctx: StepContext) -> Outcome:
 
 def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manager: str) -> Outcome:
     tenant = ctx.tenant
+    ctx.progress(10, f"Reading the mailbox of {manager}")
+    manager_identities = mailbox_identities(exchange, manager)
     ctx.progress(20, f"Looking for {wanted['address']}")
     group = get_group(exchange, wanted["address"])
     adopted = group is not None
@@ -104,23 +136,26 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
         exchange.invoke("Set-DistributionGroup", Identity=wanted["address"], RoomList=True)
         record_event(tenant, ctx.actor, "convert_to_room_list", "succeeded", STEP_ID, {"address": wanted["address"]})
         group = {**group, "RecipientTypeDetails": ROOM_LIST}
-    if not is_manager(group, manager):
+    if not is_manager(group, manager_identities):
         ctx.progress(70, f"Making {manager} its manager")
-        exchange.invoke("Set-DistributionGroup", Identity=wanted["address"], ManagedBy={"Add": [manager]})
-    return Done({**group_summary(group), "manager": manager, "adopted": adopted})
+        exchange.invoke("Set-DistributionGroup", Identity=wanted["address"], ManagedBy=hashtable(Add=[manager]))
+    return Done(
+        {**group_summary(group), "manager": manager, "manager_identities": manager_identities, "adopted": adopted}
+    )
 
 
 def verify(ctx: StepContext) -> dict[str, Any]:
     result = ctx.state.result
     with connector_clients(ctx.tenant) as ms:
         group = get_group(ms.exchange, result["address"])
+        manager_identities = result.get("manager_identities") or mailbox_identities(ms.exchange, result["manager"])
     if group is None or group.get("RecipientTypeDetails") != ROOM_LIST:
         raise StepError(
             code="room_list_missing",
             message=f"{result['address']} is not a room list any more.",
             fix="Run this step again to create it.",
         )
-    if not is_manager(group, result["manager"]):
+    if not is_manager(group, manager_identities):
         raise StepError(
             code="room_list_manager_missing",
             message=f"{result['manager']} does not manage {result['address']}.",

@@ -4,9 +4,13 @@
 Membership is written in the fewest calls the admin API allows: each list's members are read once, then a list
 that needs several rooms gets one Update-DistributionGroupMember with its full member set, a list that needs one
 gets one Add-DistributionGroupMember, and a new list is created with its members in its New-DistributionGroup.
-Lists are written concurrently; the client's shared rate limiter keeps the pace within the tenant's budget."""
+Lists are written concurrently; the client's shared rate limiter keeps the pace within the tenant's budget.
+
+A room that joins a list only reaches the integration's calendar access once Microsoft's RBAC cache notices it
+(30 minutes to 2 hours): the result records when membership last changed, for verification to wait on."""
 
 import re
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -178,7 +182,16 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], man
     )
     _record_rooms(tenant, chosen, directory, plan)
     applied = _apply(ctx, exchange, plan, lists, manager, len(chosen))
-    return Done({**preview_result, **applied, "source": ctx.inputs["source"], "rooms_selected": len(chosen)})
+    changed_at = time.time() if applied["write_calls"] else ctx.previous_result.get("members_changed_at")
+    return Done(
+        {
+            **preview_result,
+            **applied,
+            "source": ctx.inputs["source"],
+            "rooms_selected": len(chosen),
+            "members_changed_at": changed_at,
+        }
+    )
 
 
 def _record_rooms(tenant: Tenant, chosen: list[str], directory: dict[str, dict[str, Any]], plan: list[PlannedList]):

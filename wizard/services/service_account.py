@@ -205,7 +205,7 @@ def _choose_licence(requested_sku_id: str | None, licences: list[dict[str, Any]]
     described = (
         "; ".join(
             f"{lic['sku_part_number']}: "
-            + (f"{lic['free_units']} free" if lic["has_exchange"] else "no Exchange Online plan")
+            + (f"{lic['free_units']} free" if lic["has_exchange"] else "no Exchange Online mailbox plan")
             for lic in candidates
         )
         or "no licences at all"
@@ -213,9 +213,11 @@ def _choose_licence(requested_sku_id: str | None, licences: list[dict[str, Any]]
     full = [lic["sku_part_number"] for lic in candidates if lic["has_exchange"]]
     raise StepError(
         code="no_free_exchange_licence",
-        message=f"No licence with Exchange Online has a free unit ({described}).",
-        explanation="The service account needs a mailbox, and only a licence that includes an Exchange Online "
-        "service plan gives it one.",
+        message=f"No licence that gives a mailbox has a free unit. Considered: {described}.",
+        explanation="The service account needs a mailbox, and only a licence with an Exchange Online mailbox plan "
+        "(Exchange Online Plan 1 or 2, Kiosk, or their government versions) gives it one. Free and app-only licences "
+        "(Power BI, Power Automate Free, Teams Exploratory, Apps for business) carry only Exchange Foundation, which "
+        "gives no mailbox, so Onramp never picks them.",
         fix=(f"Buy or free one unit of {' or '.join(full)}" if full else "Buy a licence that includes Exchange Online")
         + " in the Microsoft 365 admin center (Billing → Licenses), then run this step again.",
         extra={"licences": candidates},

@@ -3,10 +3,11 @@
 calendar through Graph. A control mailbox that is not a room must be out of scope. Rooms added to the tenant but in
 no list, and rooms that disappeared, are reported as drift. Results go on the Room rows, for the per-room table."""
 
+import datetime as dt
+import time
 from urllib.parse import quote
 
 from django.db import transaction
-from django.utils import timezone
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
@@ -15,12 +16,13 @@ from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
-from wizard.services.common import poll_delay, required_result
+from wizard.services.common import poll_delay, required_result, step_result
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE
 
-# Microsoft applies a new RBAC for Applications assignment to mailbox access within 30 minutes to 2 hours, while
-# Test-ServicePrincipalAuthorization already reports it: calendar refusals in that window are waited out.
+# RBAC for Applications caches permissions for 30 minutes to 2 hours after any change (a new assignment, a changed
+# scope, new members of a scoped list), while Test-ServicePrincipalAuthorization already reports the change:
+# calendar refusals of in-scope rooms in that window are waited out.
 RBAC_PROPAGATION_SECONDS = 2 * 3600
 
 
@@ -179,16 +181,32 @@ def _waiting_for_propagation(
         return None
     if any(scope.get(entry["address"]) is not True or not calendar.get(entry["address"]) for entry in failed):
         return None
-    granted = StepState.objects.filter(tenant=tenant, step_id="scoped_access").values_list("finished_at", flat=True)
-    granted_at = granted.first()
-    if granted_at is None:
+    change = last_access_change(tenant)
+    if change is None:
         return None
-    age = (timezone.now() - granted_at).total_seconds()
+    what, changed_at = change
+    age = time.time() - changed_at
     if age > RBAC_PROPAGATION_SECONDS:
         return None
+    since = dt.datetime.fromtimestamp(changed_at, dt.UTC).strftime("%H:%M UTC")
     return Wait(
         seconds=poll_delay(age, first=5, longest=300),
-        waiting_for=f"Microsoft to apply the integration's new access to {len(failed)} of {len(rooms)} room(s) "
-        "(up to 2 hours after scoped access)",
-        result=result,
+        waiting_for=f"Microsoft to apply {what} (made at {since}) to the integration's access: {len(failed)} of "
+        f"{len(rooms)} room(s) are in scope but still refused; RBAC for Applications takes 30 minutes to 2 hours",
+        result={**result, "waiting_since": changed_at},
     )
+
+
+def last_access_change(tenant: Tenant) -> tuple[str, float] | None:
+    """The latest change Microsoft's RBAC cache may not have applied yet, as (what, when): the scoped-access step's
+    assignment or scope, or new members of the room lists."""
+    changes = [
+        ("the new role assignment or scope", step_result(tenant, "scoped_access").get("access_changed_at")),
+        ("the room lists' new members", step_result(tenant, "rooms").get("members_changed_at")),
+    ]
+    known = [(what, float(when)) for what, when in changes if when]
+    if not known:
+        granted = StepState.objects.filter(tenant=tenant, step_id="scoped_access").values_list("finished_at", flat=True)
+        granted_at = granted.first()
+        return ("the scoped access", granted_at.timestamp()) if granted_at else None
+    return max(known, key=lambda change: change[1])

@@ -66,7 +66,8 @@ def _room_list_ps(tenant: Tenant, state: StepState) -> str:
     return (
         f"New-DistributionGroup -Name {quote(name)} -Alias {quote(alias)} "
         f"-PrimarySmtpAddress {quote(address)} -RoomList\n"
-        f"Set-DistributionGroup -Identity {quote(address)} -ManagedBy {quote(manager)}\n"
+        f"Set-DistributionGroup -Identity {quote(address)} -ManagedBy {quote(manager)} "
+        "-BypassSecurityGroupManagerCheck\n"
         f"Get-DistributionGroup -Identity {quote(address)} | Format-List RecipientTypeDetails,ManagedBy"
     )
 
@@ -76,7 +77,8 @@ def _rooms_ps(tenant: Tenant, state: StepState) -> str:
     return (
         f"# rooms.csv has one column, ResourceAccounts; at most {ROOM_LIST_MAX_MEMBERS} rooms per list.\n"
         "Import-Csv .\\rooms.csv | ForEach-Object {\n"
-        f"    Add-DistributionGroupMember -Identity {quote(name)} -Member $_.ResourceAccounts\n"
+        f"    Add-DistributionGroupMember -Identity {quote(name)} -Member $_.ResourceAccounts "
+        "-BypassSecurityGroupManagerCheck\n"
         "}\n"
         f"Get-DistributionGroupMember -Identity {quote(name)} -ResultSize Unlimited"
     )
@@ -106,7 +108,12 @@ def _verify_ps(tenant: Tenant, state: StepState) -> str:
 
 def _activate_ps(tenant: Tenant, state: StepState) -> str:
     app_id = tenant.integration_app_id or "<integration app id>"
-    return f"Get-ManagementRoleAssignment -RoleAssignee {quote(app_id)} | Format-List Name,Role,CustomResourceScope"
+    # -RoleAssignee is documented for users, groups and policies: list the role's assignments and find the app.
+    return (
+        "Get-ManagementRoleAssignment -Role 'Application Calendars.ReadWrite' | "
+        f"Where-Object {{ $_.App -eq {quote(app_id)} -or $_.RoleAssigneeName -eq {quote(app_id)} }} | "
+        "Format-List Name,Role,RoleAssigneeName,App,CustomResourceScope"
+    )
 
 
 STEPS = (
