@@ -32,7 +32,7 @@ def test_an_existing_room_list_with_the_address_is_adopted(sandbox_tenant, run_s
 def test_the_list_is_managed_by_the_service_account_under_its_object_id_and_a_rerun_writes_nothing(
     sandbox_tenant, run_steps
 ):
-    tenant = connected_tenant(sandbox_tenant)
+    tenant = connected_tenant(sandbox_tenant.info)
     assert run_steps(tenant, until="room_list").finished
     user_id = state_of(tenant, "service_account").result["user_id"]
     result = state_of(tenant, "room_list").result

@@ -29,7 +29,7 @@ def test_another_calendar_assignment_of_the_app_is_found_by_role_and_reported(ma
     app_id = sandbox.info["integration_app_id"]
     sandbox.control.invoke("New-ServicePrincipal", AppId=app_id, ObjectId="5e6f7a8b-0000-4000-8000-000000000001")
     sandbox.control.invoke("New-ManagementRoleAssignment", App=app_id, Role="Application Calendars.Read")
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
 
     failed = run_steps(tenant, inputs={"rooms": all_rooms_inputs(confirmed=True)}).stopped_at
 

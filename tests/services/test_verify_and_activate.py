@@ -90,7 +90,7 @@ def _waits(tenant) -> str:
 
 def test_verify_waits_for_new_members_of_a_scoped_list(make_sandbox, run_steps):
     sandbox = make_sandbox(rooms=3, equipment=0, users=1)
-    tenant = connected_tenant(sandbox)
+    tenant = connected_tenant(sandbox.info)
     assert run_steps(tenant, until="verify", inputs=ALL_ROOMS).finished
     sandbox.control.add_mailbox("room", alias="room-004")
     sandbox.control.set_knobs(rbac_delay_s=15)
