@@ -9,6 +9,7 @@ Forms follow wizard.forms' contract: `Form(data, files, *, tenant, state, actor)
 
 from typing import Any
 
+from cryptography import x509
 from django import forms
 
 from tenants.models import SecretKind, Tenant
@@ -18,10 +19,31 @@ from wizard.models import StepState
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, RowStatus, parse_rooms_csv
 from wizard.services import exchange_server as service
+from wizard.services import exchange_server_scripts as scripts
 from wizard.services.room_list import DEFAULT_NAME, alias_for
 from wizard.steps.registry import PowerShell, Step, register_profile
 
 PROFILE = service.PROFILE
+
+
+class ServiceAccountForm(StepForm):
+    service_account_upn = forms.EmailField(
+        label="Service account (user principal name)",
+        help_text="The account the integration signs in as; the commands below create it with a mailbox.",
+    )
+    display_name = forms.CharField(initial=service.DEFAULT_DISPLAY_NAME, max_length=64, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        saved = self.state.inputs
+        self.fields["service_account_upn"].initial = saved.get("service_account_upn")
+        self.fields["display_name"].initial = saved.get("display_name") or service.DEFAULT_DISPLAY_NAME
+
+    def to_inputs(self) -> dict[str, Any]:
+        return {
+            "service_account_upn": self.cleaned_data["service_account_upn"].lower(),
+            "display_name": self.cleaned_data["display_name"].strip() or service.DEFAULT_DISPLAY_NAME,
+        }
 
 
 class ConnectForm(StepForm):
@@ -38,26 +60,39 @@ class ConnectForm(StepForm):
         assume_scheme="https",
         help_text="Like https://mail.contoso.com/EWS/Exchange.asmx. Empty: Onramp asks Autodiscover.",
     )
-    auth = forms.ChoiceField(
-        choices=[(service.AUTH_BASIC, "Basic (service account password)"), (service.AUTH_OAUTH, "OAuth (hybrid)")],
-        initial=service.AUTH_BASIC,
+    ca_certificates = forms.CharField(
+        label="Your organisation's CA certificate (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="Only when the Exchange server's certificate comes from your own CA: paste the CA certificate"
+        " (-----BEGIN CERTIFICATE----- …). Empty: public CAs only.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         saved = self.state.inputs
-        self.fields["service_account_upn"].initial = saved.get("service_account_upn")
+        self.fields["service_account_upn"].initial = saved.get("service_account_upn") or _planned_account(self.tenant)
         self.fields["ews_url"].initial = saved.get("ews_url") or (self.tenant.custom_endpoints or {}).get("ews_url")
         if has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD):
             self.fields["password"].help_text = "A password is stored; leave empty to keep it."
+        if (self.tenant.custom_endpoints or {}).get("ca_bundle"):
+            self.fields["ca_certificates"].help_text = "A CA bundle is set; leave empty to keep it."
+
+    def clean_ca_certificates(self) -> str:
+        text = self.cleaned_data["ca_certificates"].strip()
+        if text:
+            try:
+                x509.load_pem_x509_certificates(text.encode())
+            except ValueError as error:
+                raise forms.ValidationError(
+                    "Not a PEM certificate: paste the text from -----BEGIN CERTIFICATE----- to"
+                    " -----END CERTIFICATE-----."
+                ) from error
+        return text
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if (
-            cleaned.get("auth") == service.AUTH_BASIC
-            and not cleaned.get("password")
-            and not has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
-        ):
+        if not cleaned.get("password") and not has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD):
             self.add_error("password", "Enter the service account's password.")
         if cleaned.get("ews_url", "").startswith("http://"):
             self.add_error("ews_url", "Use the https:// URL: the password must not cross the network in clear.")
@@ -71,8 +106,13 @@ class ConnectForm(StepForm):
             service_account_upn=data["service_account_upn"].lower(),
             password=data["password"] or None,
             ews_url=data["ews_url"] or "",
-            auth=data["auth"],
+            ca_certificates=data["ca_certificates"] or None,
         )
+
+
+def _planned_account(tenant: Tenant) -> str | None:
+    found = StepState.objects.filter(tenant=tenant, step_id="service_account").only("inputs").first()
+    return found.inputs.get("service_account_upn") if found is not None else None
 
 
 class RoomListForm(StepForm):
@@ -86,12 +126,25 @@ class RoomListForm(StepForm):
 
 class RoomsForm(StepForm):
     """A CSV of the rooms (column ResourceAccounts). Onramp cannot list an on-premises organisation's mailboxes, so
-    rows are checked for form only; the admin's shell reports an unknown mailbox when the script runs."""
+    the upload is checked for form here, and the script checks each row in Exchange: a row without a mailbox or
+    whose mailbox is not a room is left out with a warning. Pasting those warnings back takes the rows out of the
+    plan (and shows them). Once uploaded, the CSV is kept: confirming again needs no new file."""
 
-    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)")
+    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)", required=False)
+    left_out = forms.CharField(
+        label="Rows the script left out (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Paste the script's “left out” warnings here: those rows leave the room lists' plan.",
+    )
 
     def clean_csv_file(self) -> Any:
         upload = self.cleaned_data["csv_file"]
+        self.parsed = None
+        if upload is None:
+            if not self.state.inputs.get("rooms"):
+                raise forms.ValidationError("Choose the rooms CSV.")
+            return upload
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
         try:
@@ -101,13 +154,23 @@ class RoomsForm(StepForm):
         return upload
 
     def to_inputs(self) -> dict[str, Any]:
-        valid = [row.address for row in self.parsed.rows if row.status == RowStatus.VALID and row.address]
-        refused = [
-            {"line": row.line, "raw": row.raw, "status": row.status, "reason": row.reason}
-            for row in self.parsed.rows
-            if row.status != RowStatus.VALID
-        ]
-        return {"rooms": valid, "refused_rows": refused}
+        if self.parsed is not None:
+            rooms = [row.address.lower() for row in self.parsed.rows if row.status == RowStatus.VALID and row.address]
+            refused = [
+                {"line": row.line, "raw": row.raw, "address": row.address, "status": row.status, "reason": row.reason}
+                for row in self.parsed.rows
+                if row.status != RowStatus.VALID
+            ]
+        else:
+            rooms = list(self.state.inputs.get("rooms") or [])
+            refused = list(self.state.inputs.get("refused_rows") or [])
+        for status, address in scripts.left_out_in_warnings(self.cleaned_data["left_out"]):
+            if address in rooms:
+                rooms.remove(address)
+                refused.append(
+                    {"line": None, "raw": address, "address": address, "status": status, "reason": status.label}
+                )
+        return {"rooms": rooms, "refused_rows": refused}
 
 
 class ScopedAccessForm(StepForm):
@@ -136,6 +199,17 @@ def _script(step_id: str) -> PowerShell:
 
 
 STEPS = (
+    Step(
+        id="service_account",
+        title="Service account",
+        summary="You create the mailbox-enabled account the integration signs in as; PowerShell asks for its password.",
+        why="The integration reads and writes the rooms' calendars as this account, through EWS impersonation. Its"
+        " password is typed into PowerShell and, later, into Connect: it is never on this page or in the audit trail.",
+        perform=service.create_service_account,
+        powershell=_script("service_account"),
+        form=ServiceAccountForm,
+        manual=True,
+    ),
     Step(
         id="connect",
         title="Connect to Exchange Server",
