@@ -29,7 +29,7 @@ PROFILE = service.PROFILE
 class ServiceAccountForm(StepForm):
     service_account_upn = forms.EmailField(
         label="Service account (user principal name)",
-        help_text="The account the integration signs in as; the commands below create it with a mailbox.",
+        help_text="The account the integration signs in as; the commands above create it with a mailbox.",
     )
     display_name = forms.CharField(initial=service.DEFAULT_DISPLAY_NAME, max_length=64, required=False)
 
@@ -138,6 +138,14 @@ class RoomsForm(StepForm):
         help_text="Paste the script's “left out” warnings here: those rows leave the room lists' plan.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        saved = len(self.state.inputs.get("rooms") or [])
+        if saved:
+            self.fields["csv_file"].help_text = f"{saved} rooms are uploaded; leave empty to keep them."
+        else:  # nothing ran yet, so nothing can have been left out
+            del self.fields["left_out"]
+
     def clean_csv_file(self) -> Any:
         upload = self.cleaned_data["csv_file"]
         self.parsed = None
@@ -164,7 +172,7 @@ class RoomsForm(StepForm):
         else:
             rooms = list(self.state.inputs.get("rooms") or [])
             refused = list(self.state.inputs.get("refused_rows") or [])
-        for status, address in scripts.left_out_in_warnings(self.cleaned_data["left_out"]):
+        for status, address in scripts.left_out_in_warnings(self.cleaned_data.get("left_out", "")):
             if address in rooms:
                 rooms.remove(address)
                 refused.append(
