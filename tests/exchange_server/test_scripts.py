@@ -241,3 +241,12 @@ def test_left_out_warnings_are_read_back_from_the_shell_output():
         (RowStatus.NOT_A_RESOURCE_MAILBOX, "bob@contoso.com"),
         (RowStatus.UNKNOWN_MAILBOX, "ghost@contoso.com"),
     ]
+
+
+def test_a_room_exchange_refused_leaves_the_plan_even_when_an_earlier_run_placed_it(tenant):
+    rooms = ["room-001@contoso.com", "room-002@contoso.com", "room-003@contoso.com"]
+    refused = [{"address": "room-002@contoso.com", "status": "unknown_mailbox", "reason": "Unknown mailbox"}]
+    placed = {"room_lists": [{"name": HOSTILE_NAME, "address": "rooms@contoso.com", "members": rooms}]}
+    set_step(tenant, "rooms", {"rooms": [rooms[0], rooms[2]], "refused_rows": refused}, placed)
+    assert [list(p.members) for p in service.room_plan(tenant)] == [[rooms[0], rooms[2]]]
+    assert "room-002" not in service.room_list_csv(tenant, 1)[1]

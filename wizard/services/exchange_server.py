@@ -1,10 +1,12 @@
 """The exchange_server profile's services: connect over EWS, the admin's "I ran this" confirmations, verify, activate.
 
-Onramp cannot reach an on-premises Exchange Management Shell. For the room list, the rooms and the scoped access it
-shows generated PowerShell (`exchange_server_scripts`); the admin runs it and confirms, and the confirmation is kept
-in the audit trail with the SHA-256 of the exact script. A manual step succeeds only when a confirmation exists for
-the script as it reads now: change an input and the script, its hash, and the needed confirmation change with it.
-Verification then proves the result from outside, over EWS with the service account's credentials.
+Onramp cannot reach an on-premises Exchange Management Shell. For the service account, the room list, the rooms and
+the scoped access it shows generated PowerShell (`exchange_server_scripts`), safe to run more than once; the admin
+runs it and confirms (`confirm_manual_step`, naming the script by its text or its `script_digest`), and the
+confirmation is kept in the audit trail with the SHA-256 of the exact script. A manual step succeeds only when a
+confirmation exists for the script as it reads now: change an input and the script, its hash, and the needed
+confirmation change with it. Verification then proves the result from outside, over EWS with the service account's
+credentials.
 """
 
 import dataclasses
@@ -171,7 +173,12 @@ def room_plan(tenant: Tenant) -> list[PlannedList]:
     if not rooms:
         return []
     first = room_list_values(tenant)
-    placed = {entry["name"]: set(entry["members"]) for entry in step_result(tenant, "rooms").get("room_lists", [])}
+    # A row Exchange refused is in no list, even when an earlier plan had placed it.
+    refused = {str(row.get("address") or "").lower() for row in left_out_rows(tenant)}
+    placed = {
+        entry["name"]: {address for address in entry["members"] if address.lower() not in refused}
+        for entry in step_result(tenant, "rooms").get("room_lists", [])
+    }
     plan = plan_room_lists(first["name"], first["alias"], first["address"].rpartition("@")[2], rooms, placed)
     # The first list is the one the room-list step created, whatever address the admin gave it.
     return [dataclasses.replace(p, address=first["address"]) if p.number == 1 else p for p in plan]
