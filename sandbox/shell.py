@@ -624,7 +624,6 @@ def _write(prefix: str) -> Callable[..., list[Any]]:
 
 _BUILTINS: dict[str, Callable[..., list[Any]]] = {
     "foreach-object": _for_each,
-    "%": _for_each,
     "where-object": _where,
     "format-list": _format,
     "format-table": _format,
