@@ -5,10 +5,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
 
+from tenants.models import Profile
+from tenants.services import create_tenant
 from wizard.engine import ensure_states
 from wizard.microsoft.errors import MicrosoftError
-from wizard.models import StepState
+from wizard.models import StepState, StepStatus
 from wizard.services import exchange_server as service
 from wizard.steps.exchange_server import ConnectForm, RoomsForm
 from wizard.steps.registry import Done, StepContext
@@ -61,7 +65,7 @@ def test_the_ca_certificate_pasted_on_the_form_is_what_ews_calls_trust(sandbox_t
 
 
 def test_confirming_again_does_not_ask_for_the_csv_again(db):
-    from tenants.models import Profile, Tenant
+    from tenants.models import Tenant
 
     tenant = Tenant.objects.create(slug="onprem-csv", display_name="On premises", profile=Profile.EXCHANGE_SERVER)
     ensure_states(tenant)
@@ -88,3 +92,42 @@ def test_confirming_again_does_not_ask_for_the_csv_again(db):
         "unknown_mailbox",
         "room-2@contoso.com",
     )
+
+
+def test_the_rooms_page_lists_the_rows_left_out_and_the_service_account_page_its_result(admin_user, admin_client):
+    tenant = create_tenant(
+        creator=admin_user, display_name="Onprem", slug="onprem-page", profile=Profile.EXCHANGE_SERVER
+    )
+    ensure_states(tenant)
+    refused = [
+        {"line": 4, "raw": "=cmd", "address": None, "status": "formula", "reason": "Looks like a formula"},
+        {
+            "line": None,
+            "raw": "bob@contoso.com",
+            "address": "bob@contoso.com",
+            "status": "not_a_resource_mailbox",
+            "reason": "Not a room or equipment mailbox",
+        },
+    ]
+    StepState.objects.filter(tenant=tenant, step_id="rooms").update(
+        inputs={"rooms": ["room-1@contoso.com"], "refused_rows": refused}
+    )
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    assert "Rows left out of the room lists" in page and "2 rows of your upload are not in the commands" in page
+    assert "bob@contoso.com" in page and "Not a room or equipment mailbox" in page and "=cmd" in page
+    assert "1 rooms are uploaded; leave empty to keep them." in page
+
+    StepState.objects.filter(tenant=tenant, step_id="service_account").update(
+        status=StepStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        result={
+            "service_account_upn": SERVICE_ACCOUNT,
+            "display_name": "Rooms",
+            "script_sha256": "ab" * 32,
+            "confirmed_by": "alice",
+            "confirmed_at": "2026-11-25T13:17:30+00:00",
+        },
+    )
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "service_account"])).content.decode()
+    assert SERVICE_ACCOUNT in page and "alice confirmed running them" in page
+    assert "Read-Host -AsSecureString" in page and SERVICE_PASSWORD not in page
