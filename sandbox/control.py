@@ -20,6 +20,10 @@ class CmdletFailed(Exception):
         super().__init__(message)
 
 
+class ScriptNotParsed(Exception):
+    """The control shell could not parse a script (PowerShell would run none of it)."""
+
+
 class SandboxControl:
     def __init__(self, control_url: str, ca_bundle: str) -> None:
         self.url = control_url.rstrip("/")
@@ -79,6 +83,22 @@ class SandboxControl:
             raise CmdletFailed(response.json())
         response.raise_for_status()
         return response.json()["value"]
+
+    def run_script(
+        self, script: str, files: dict[str, str] | None = None, typed: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Run a whole script in the admin's Exchange Management Shell (Exchange Server): `files` are the files in
+        the folder it runs in (for Import-Csv), `typed` the lines the admin types at Read-Host prompts.
+
+        Returns {"output", "host", "errors", "writes", "changes"}; raises ScriptNotParsed when PowerShell would
+        refuse to parse the script (then nothing ran)."""
+        response = self.session.post(
+            f"{self.url}/script", json={"Script": script, "Files": files or {}, "Input": typed or []}, timeout=120
+        )
+        if response.status_code == 400:
+            raise ScriptNotParsed(response.json()["error"]["message"])
+        response.raise_for_status()
+        return response.json()
 
     def set_consent_refused(self, refused: bool = True) -> None:
         self.set_knobs(consent_refused=refused)

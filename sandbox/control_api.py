@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from . import exchange
+from . import exchange, shell
 from .responses import Request, Response
 from .state import CONNECTOR_APP_ID, DOMAIN, EXCHANGE_ADMIN_ROLE, Tenant, User
 
@@ -121,6 +121,8 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return Response(204)
     if action == "invoke":
         return exchange.run_as_admin(tenant, str(body.get("CmdletName", "")), body.get("Parameters") or {})
+    if action == "script":
+        return shell.run_script(tenant, body)
     if action == "advance":
         with tenant.lock:
             tenant.clock_offset += float(body.get("seconds", 0))

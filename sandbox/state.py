@@ -611,10 +611,14 @@ class Tenant:
         )
 
     def can_impersonate(self, user_id: str, mailbox: User) -> bool:
+        """Exchange Server's EWS honours a new ApplicationImpersonation assignment only once its RBAC cache holds it:
+        `rbac_delay_s` after the assignment (unconfirmed, see WIRE.md)."""
+        now = self.now()
         return any(
             a.assignee_type == "User"
             and a.assignee == user_id
             and a.role == IMPERSONATION_ROLE
+            and now >= a.created_at + self.knobs.rbac_delay_s
             and self.scope_covers(a.write_scope, mailbox)
             for a in self.assignments.values()
         )

@@ -10,9 +10,7 @@ from tests.helpers import wait_for
 from wizard.engine import enqueue_step
 from wizard.microsoft import connector_clients
 from wizard.models import StepState, StepStatus
-from wizard.powershell import Command
-from wizard.services.exchange_server import room_list_csv, room_plan, script_lines
-from wizard.services.exchange_server_scripts import Check, ImportCsvPipeline
+from wizard.services.exchange_server import room_list_csv, room_plan, script_text
 
 SERVICE_ACCOUNT = "svc-rooms@contoso.onmicrosoft.com"
 SERVICE_PASSWORD = "Sandbox-Svc-Passw0rd!"
@@ -37,7 +35,8 @@ def exchange_server_tenant(info: dict, slug: str = "contoso-onprem") -> Tenant:
 
 
 def create_service_account(tenant: Tenant) -> str:
-    """A licensed user with a mailbox and a password: what New-Mailbox makes on Exchange Server."""
+    """A licensed user with a mailbox and a password, made through Graph: for the EWS tests, which start from an
+    existing account (the flow test creates it with the service account step's New-Mailbox script)."""
     with connector_clients(tenant) as ms:
         user = ms.graph.post(
             "/users",
@@ -59,20 +58,24 @@ def create_service_account(tenant: Tenant) -> str:
     return SERVICE_ACCOUNT
 
 
-def apply_script(control, tenant: Tenant, step_id: str) -> list[list[dict]]:
-    """Run the step's generated script in the sandbox as the admin's shell would: each cmdlet line as written,
-    each Import-Csv pipeline once per row of the CSV Onramp offers for download. Returns the checks' output."""
-    csv_files = dict(room_list_csv(tenant, planned.number) for planned in room_plan(tenant))
-    checks = []
-    for line in script_lines(tenant, step_id):
-        if isinstance(line, Command):
-            control.invoke(line.cmdlet, **line.arguments())
-        elif isinstance(line, ImportCsvPipeline):
-            for call in line.commands_for(csv_files[line.csv_file]):
-                control.invoke(call.cmdlet, **call.arguments())
-        elif isinstance(line, Check):
-            checks.append(control.invoke(line.command.cmdlet, **line.command.arguments()))
-    return checks
+def run_script(control, tenant: Tenant, step_id: str, typed: list[str] | None = None) -> dict:
+    """The admin pastes the step's script, as the page shows it, into the Exchange Management Shell (the sandbox's
+    control shell), with the room lists' CSV files Onramp offers for download in the folder, typing `typed` at any
+    Read-Host prompt. Returns what the shell reports: output, host lines, errors, writes and changes."""
+    files = dict(room_list_csv(tenant, planned.number) for planned in room_plan(tenant))
+    return control.run_script(script_text(tenant, step_id), files, typed)
+
+
+def run_twice(control, tenant: Tenant, step_id: str, typed: list[str] | None = None) -> dict:
+    """Run the step's script, then run it again: the second run must change nothing and report no error."""
+    first = run_script(control, tenant, step_id, typed)
+    assert first["errors"] == [], first["errors"]
+    before = control.state()
+    again = run_script(control, tenant, step_id, typed)
+    assert again["errors"] == [], again["errors"]
+    assert again["changes"] == 0, again
+    assert control.state() == before
+    return first
 
 
 @pytest.fixture

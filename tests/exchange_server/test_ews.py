@@ -156,7 +156,6 @@ def test_connect_finds_the_ews_url_by_autodiscover(tenant, sandbox_tenant, autod
         service_account_upn="svc-rooms@contoso.onmicrosoft.com",
         password=SERVICE_PASSWORD,
         ews_url="",
-        auth="basic",
     )
     StepState.objects.filter(tenant=tenant, step_id="connect").update(inputs=inputs)
     state = StepState.objects.get(tenant=tenant, step_id="connect")

@@ -1,117 +1,178 @@
 """An exchange_server tenant through every step against the sandbox: the test applies the generated PowerShell to
 the sandbox's Exchange Management Shell (its control endpoint), confirms, and runs each step with the real worker."""
 
+from datetime import timedelta
+
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import SecretKind, TenantStatus
 from tenants.secrets import has_secret
 from tests.factories import inputs_from_form
+from wizard.engine import ensure_states
+from wizard.errors import StepError
 from wizard.models import AuditEvent, Room, StepState, StepStatus, VerificationStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
+from wizard.services import exchange_server as service
 from wizard.services.exchange_server import (
     confirm_manual_step,
     room_list_csv,
     save_connection,
-    script_sha256,
-    script_text,
+    script_digest,
 )
-from wizard.steps.registry import get_step
+from wizard.steps.registry import StepContext, Wait, get_step
 
 from .conftest import (
     ADMIN,
+    SERVICE_ACCOUNT,
     SERVICE_PASSWORD,
-    apply_script,
     create_service_account,
     exchange_server_tenant,
+    run_script,
+    run_twice,
 )
 
 ROOMS = ROOM_LIST_MAX_MEMBERS + 5  # two room lists, so the scope filter joins two DNs with -or
 LIST_NAME = "O'Brien's Rooms"  # a quote in the DN, inside the OPATH literal, inside the PowerShell literal
+USER_MAILBOX = "user-001@contoso.onmicrosoft.com"
+NO_MAILBOX = "ghost@contoso.onmicrosoft.com"
 
 
-def run_manual_step(run_step, control, tenant, step_id, inputs=None):
-    """The admin's round: the step waits for a confirmation, the admin runs the script and confirms, it succeeds."""
+def state_of(tenant, step_id):
+    return StepState.objects.get(tenant=tenant, step_id=step_id)
+
+
+def run_manual_step(run_step, control, tenant, step_id, inputs=None, typed=None):
+    """The admin's round: the step waits for a confirmation, the admin runs the script (twice: the second run
+    changes nothing) and confirms with the digest the page showed, the step succeeds."""
     state = run_step(tenant, step_id, inputs)
     assert state.status == StepStatus.NEEDS_INPUT, state.error_message
-    checks = apply_script(control, tenant, step_id)
-    event = confirm_manual_step(tenant, step_id, ADMIN, script_text(tenant, step_id))
+    shown = script_digest(tenant, state)
+    ran = run_twice(control, tenant, step_id, typed)
+    event = confirm_manual_step(tenant, step_id, ADMIN, digest=shown)
     state = run_step(tenant, step_id)
     assert state.status == StepStatus.SUCCEEDED, (state.error_code, state.error_message)
-    assert state.result["script_sha256"] == event.detail["script_sha256"] == script_sha256(script_text(tenant, step_id))
-    return state, checks
+    assert state.result["script_sha256"] == event.detail["script_sha256"] == script_digest(tenant, state)
+    return state, ran
 
 
 def form_inputs(tenant, step_id, data=None, files=None):
     # The form as the step page finds it, through the registry.
     form_class = get_step(tenant.profile, step_id).form
-    form = form_class(data or {}, files, tenant=tenant, state=StepState.objects.get(tenant=tenant, step_id=step_id))
+    form = form_class(data or {}, files, tenant=tenant, state=state_of(tenant, step_id))
     assert form.is_valid(), form.errors
-    return inputs_from_form(tenant, step_id, form.cleaned_data)
+    return inputs_from_form(tenant, step_id, form.cleaned_data, actor=ADMIN)
 
 
 def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
-    sandbox = make_sandbox(rooms=ROOMS)
+    sandbox = make_sandbox(rooms=ROOMS, users=2)
     control, info = sandbox.control, sandbox.info
     tenant = exchange_server_tenant(info)
-    service_account = create_service_account(tenant)
+    ensure_states(tenant)
+
+    # Service account: New-Mailbox, guarded by Get-Mailbox; the password is typed at PowerShell's prompt only.
+    account_inputs = form_inputs(tenant, "service_account", {"service_account_upn": SERVICE_ACCOUNT})
+    state, ran = run_manual_step(run_step, control, tenant, "service_account", account_inputs, [SERVICE_PASSWORD])
+    assert ran["changes"] == 1 and ran["output"][-1]["RecipientTypeDetails"] == "UserMailbox"
+    assert SERVICE_PASSWORD not in script_digest(tenant, state) + str(state.result) + str(state.inputs)
+    assert "Read-Host -AsSecureString" in service.script_text(tenant, "service_account")
+    assert not AuditEvent.objects.filter(tenant=tenant, detail__icontains=SERVICE_PASSWORD).exists()
 
     # Connect: the EWS URL as entered, the service account's own calendar opened with Basic auth.
-    inputs = save_connection(
-        tenant,
-        ADMIN,
-        service_account_upn=service_account,
-        password=SERVICE_PASSWORD,
-        ews_url=info["ews_url"],
-        auth="basic",
+    connect_form = form_inputs(
+        tenant, "connect", {"service_account_upn": SERVICE_ACCOUNT, "password": SERVICE_PASSWORD, "ews_url": ""}
     )
-    assert SERVICE_PASSWORD not in str(inputs)
+    assert connect_form["service_account_upn"] == SERVICE_ACCOUNT and SERVICE_PASSWORD not in str(connect_form)
+    inputs = save_connection(
+        tenant, ADMIN, service_account_upn=SERVICE_ACCOUNT, password=SERVICE_PASSWORD, ews_url=info["ews_url"]
+    )
     state = run_step(tenant, "connect", inputs)
     assert state.status == StepStatus.SUCCEEDED, (state.error_code, state.error_message)
     assert state.result["ews_url"] == info["ews_url"] and state.result["ews_url_source"] == "entered"
 
-    # Room list: New-DistributionGroup -RoomList and -ManagedBy, and the admin's check reads RoomList.
-    _, checks = run_manual_step(
+    # Room list: New-DistributionGroup -RoomList only when missing, the manager set; the check reads RoomList.
+    state, ran = run_manual_step(
         run_step, control, tenant, "room_list", {"name": LIST_NAME, "alias": "obrien-rooms", "address": ""}
     )
-    first_list = checks[0][0]
+    first_list = ran["output"][-1]
     assert first_list["RecipientTypeDetails"] == "RoomList" and first_list["Name"] == LIST_NAME
 
-    # Rooms: a CSV upload, split into lists of at most 75, each list's CSV offered for download.
+    # Rooms: a CSV with a user mailbox and an address without a mailbox. The script leaves both out, saying so.
     addresses = [f"room-{i:03d}@contoso.onmicrosoft.com" for i in range(1, ROOMS + 1)]
-    upload = SimpleUploadedFile("rooms.csv", ("ResourceAccounts\n" + "\n".join(addresses)).encode())
+    csv_text = "ResourceAccounts\n" + "\n".join([*addresses, USER_MAILBOX, NO_MAILBOX, "not-an-address"])
+    upload = SimpleUploadedFile("rooms.csv", csv_text.encode())
     rooms_inputs = form_inputs(tenant, "rooms", files={"csv_file": upload})
-    state, _ = run_manual_step(run_step, control, tenant, "rooms", rooms_inputs)
+    assert [row["raw"] for row in rooms_inputs["refused_rows"]] == ["not-an-address"]
+    state = run_step(tenant, "rooms", rooms_inputs)
+    assert state.status == StepStatus.NEEDS_INPUT
+    ran = run_twice(control, tenant, "rooms")
+    warnings = [line for line in ran["host"] if "left out" in line]
+    assert warnings == [
+        f"WARNING: Not a room or equipment mailbox, left out: {USER_MAILBOX}",
+        f"WARNING: No mailbox has this address, left out: {NO_MAILBOX}",
+    ]
+    groups = {g["primarySmtpAddress"]: g for g in control.state()["groups"]}
+    assert sum(len(g["members"]) for g in groups.values()) == ROOMS
+
+    # The admin pastes the warnings back, without the CSV: those rows leave the plan, and the script changes.
+    stale = script_digest(tenant, state)
+    rooms_inputs = form_inputs(tenant, "rooms", {"left_out": "\n".join(ran["host"])})
+    StepState.objects.filter(pk=state.pk).update(inputs=rooms_inputs)
+    assert [row["status"] for row in rooms_inputs["refused_rows"]] == [
+        "malformed",
+        "not_a_resource_mailbox",
+        "unknown_mailbox",
+    ]
+    with pytest.raises(StepError) as error:
+        confirm_manual_step(tenant, "rooms", ADMIN, digest=stale)
+    assert error.value.code == "script_changed"
+    state, _ = run_manual_step(run_step, control, tenant, "rooms")
     lists = state.result["room_lists"]
     assert [len(entry["members"]) for entry in lists] == [ROOM_LIST_MAX_MEMBERS, 5]
+    assert state.result["rooms"] == ROOMS and state.result["left_out"] == 3
+    assert Room.objects.get(tenant=tenant, address=USER_MAILBOX).membership_status == "failed"
     file_name, csv_text = room_list_csv(tenant, 2)
     assert file_name == "obrien-rooms-02.csv" and csv_text.splitlines()[0] == "ResourceAccounts"
     groups = {g["primarySmtpAddress"]: g for g in control.state()["groups"]}
     assert sorted(len(groups[entry["address"]]["members"]) for entry in lists) == [5, ROOM_LIST_MAX_MEMBERS]
-    assert all(groups[entry["address"]]["managedBy"] == [service_account] for entry in lists)
+    assert all(groups[entry["address"]]["managedBy"] == [SERVICE_ACCOUNT] for entry in lists)
 
     # Scoped access: the admin reads the DNs with Get-DistributionGroup and pastes them; then the scope and the
-    # ApplicationImpersonation assignment with -CustomRecipientWriteScope.
+    # ApplicationImpersonation assignment with -CustomRecipientWriteScope, each created only when missing.
     state = run_step(tenant, "scoped_access")
     assert state.status == StepStatus.NEEDS_INPUT
-    dns = [rows[0]["DistinguishedName"] for rows in apply_script(control, tenant, "scoped_access")]
+    dns = [row["DistinguishedName"] for row in run_twice(control, tenant, "scoped_access")["output"]]
     assert any("O'Brien" in dn for dn in dns)
     dn_inputs = form_inputs(tenant, "scoped_access", {"room_list_dns": "\r\n".join(dns)})
-    _, checks = run_manual_step(run_step, control, tenant, "scoped_access", dn_inputs)
-    scope, assignments = checks
-    assert scope[0]["Name"] == f"{LIST_NAME} scope"
-    assert [a["Role"] for a in assignments] == ["ApplicationImpersonation"]
+    control.set_knobs(rbac_delay_s=3600)  # Exchange has not picked up the new assignment yet
+    _, ran = run_manual_step(run_step, control, tenant, "scoped_access", dn_inputs)
+    scope, assignment = ran["output"][-2:]
+    assert scope["Name"] == f"{LIST_NAME} scope" and assignment["Role"] == "ApplicationImpersonation"
     sandbox_scope = control.state()["scopes"][0]
     assert sorted(value for _, value in sandbox_scope["clauses"]) == sorted(dns)
+
+    # Verify right after scoped access: every room refused impersonation, so it waits, saying why.
+    verify_state = state_of(tenant, "verify")
+    outcome = service.verify(StepContext(tenant=tenant, state=verify_state, actor=ADMIN, progress=lambda p, m: None))
+    assert isinstance(outcome, Wait) and "caches role assignments" in outcome.waiting_for
+    assert outcome.result["rooms_failed"] == ROOMS
+    control.set_knobs(rbac_delay_s=0)
 
     # Verify: every room's calendar opens as the room; the control mailbox (the service account) is refused.
     state = run_step(tenant, "verify")
     assert state.status == StepStatus.SUCCEEDED, (state.error_code, state.error_message, state.error_detail)
     assert state.result["rooms_passed"] == ROOMS and state.result["control_code"] == "ErrorImpersonateUserDenied"
-    assert set(Room.objects.filter(tenant=tenant).values_list("verification_status", flat=True)) == {
-        VerificationStatus.PASS
-    }
+    assert set(
+        Room.objects.filter(tenant=tenant, membership_status="member").values_list("verification_status", flat=True)
+    ) == {VerificationStatus.PASS}
+    for step_id in ("verify", "activate"):  # read-only checks: safe to run again too
+        run_twice(control, tenant, step_id)
 
-    # A room left out of the scope (removed from its list) fails, with Exchange's code and the reason.
+    # A room left out of the scope (removed from its list) fails, with Exchange's code and the reason, long after
+    # scoped access (no waiting then).
+    StepState.objects.filter(tenant=tenant, step_id="scoped_access").update(
+        finished_at=state.finished_at - timedelta(seconds=service.RBAC_CACHE_SECONDS + 1)
+    )
     left_out = addresses[-1]
     control.invoke(
         "Remove-DistributionGroupMember",
@@ -127,14 +188,9 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     room = Room.objects.get(tenant=tenant, address=left_out)
     assert room.verification_status == VerificationStatus.FAIL
     assert room.reason.startswith("ErrorImpersonateUserDenied: ") and "room list" in room.reason
-    assert Room.objects.filter(tenant=tenant, verification_status=VerificationStatus.PASS).count() == ROOMS - 1
 
-    control.invoke(
-        "Add-DistributionGroupMember",
-        Identity=lists[1]["address"],
-        Member=left_out,
-        BypassSecurityGroupManagerCheck=True,  # the admin is not the list's manager
-    )
+    # Running the rooms script again puts it back (it adds only what is missing) and verify passes.
+    assert run_script(control, tenant, "rooms")["changes"] == 1
     assert run_step(tenant, "verify").status == StepStatus.SUCCEEDED
 
     # Activate: the summary for the integration; the password is erased; the tenant is active.
@@ -146,7 +202,12 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     assert tenant.status == TenantStatus.ACTIVE
 
     confirmations = AuditEvent.objects.filter(tenant=tenant, action="confirm_manual")
-    assert sorted(confirmations.values_list("step_id", flat=True)) == ["room_list", "rooms", "scoped_access"]
+    assert sorted(set(confirmations.values_list("step_id", flat=True))) == [
+        "room_list",
+        "rooms",
+        "scoped_access",
+        "service_account",
+    ]
     assert all(len(event.detail["script_sha256"]) == 64 and event.actor == ADMIN for event in confirmations)
 
 
@@ -160,7 +221,6 @@ def test_wrong_credentials_fail_connect_with_the_reason(celery_worker, sandbox_t
         service_account_upn=service_account,
         password="not-the-password",
         ews_url=info["ews_url"],
-        auth="basic",
     )
     state = run_step(tenant, "connect", wrong)
     assert state.status == StepStatus.FAILED and state.error_code == "HTTP401"

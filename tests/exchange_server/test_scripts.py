@@ -4,15 +4,23 @@ exact script."""
 import pytest
 
 from sandbox.opath import parse_scope_filter
+from sandbox.shell import Parser, tokenize
 from tenants.models import Profile, Tenant
 from wizard.engine import ensure_states
 from wizard.errors import StepError
 from wizard.models import AuditEvent, StepState
 from wizard.outcomes import Done, NeedsInput, StepContext
-from wizard.powershell import Command
+from wizard.powershell import Command, Expression
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
+from wizard.rooms_csv import RowStatus
 from wizard.services import exchange_server as service
-from wizard.services.exchange_server_scripts import Check, ImportCsvPipeline
+from wizard.services.exchange_server_scripts import (
+    SAFE_TO_RERUN,
+    AddRoomsFromCsv,
+    Check,
+    IfMissing,
+    left_out_in_warnings,
+)
 
 from .powershell_grammar import command_arguments, opath_member_of_clauses
 
@@ -38,38 +46,74 @@ def tenant() -> Tenant:
     return tenant
 
 
+def assert_command_reads_back(line: Command) -> None:
+    """The literal parameters read back exactly; Onramp's own expressions (never tenant data) stand as written."""
+    literal = Command(line.cmdlet, tuple((n, v) for n, v in line.parameters if not isinstance(v, Expression)))
+    assert command_arguments(literal.render()) == (line.cmdlet, literal.arguments())
+    for name, value in line.parameters:
+        if isinstance(value, Expression):
+            assert f" -{name} {value.code}" in line.render()
+
+
 def assert_reads_back(line) -> None:
     """Each generated line parses, with PowerShell's rules, into exactly the call it stands for."""
+    if isinstance(line, str):
+        assert line.startswith("# ") and "\n" not in line
+        return
     text = line.render()
     if isinstance(line, Command):
-        assert command_arguments(text) == (line.cmdlet, line.arguments())
+        assert_command_reads_back(line)
     elif isinstance(line, Check):
         call, _, properties = text.partition(" | Format-List ")
         assert command_arguments(call) == (line.command.cmdlet, line.command.arguments())
         assert properties.replace(",", "").isalnum()
-    elif isinstance(line, ImportCsvPipeline):
-        source, _, block = text.partition(" | ForEach-Object { ")
-        assert command_arguments(source) == ("Import-Csv", {"Path": ".\\" + line.csv_file})
-        add, _, rest = block.partition(" -Member $_.ResourceAccounts ")
-        assert command_arguments(add) == ("Add-DistributionGroupMember", {"Identity": line.group})
-        assert rest == "-BypassSecurityGroupManagerCheck }"
+    elif isinstance(line, IfMissing):
+        probe, _, rest = text.partition("\n")
+        assert probe == f"if (-not ({line.probe.render()} -ErrorAction SilentlyContinue)) {{"
+        assert_command_reads_back(line.probe)
+        for inner in (*line.create, *line.existing):
+            assert_reads_back(inner)
+            assert f"\n    {inner.render()}\n" in f"\n{rest}"
+    elif isinstance(line, AddRoomsFromCsv):
+        members, _, rest = text.partition("\n")
+        assert members == f"$members = {line.members_command().render()}"
+        assert_command_reads_back(line.members_command())
+        add = line.add_command().render()
+        call, _, tail = add.partition(" -Member $row.ResourceAccounts ")
+        assert command_arguments(call) == ("Add-DistributionGroupMember", {"Identity": line.group})
+        assert tail == "-BypassSecurityGroupManagerCheck" and f"        {add}\n" in rest
+        assert f"Import-Csv -Path '.\\{line.csv_file}')" in rest
     else:
-        assert text.startswith("# ") and "\n" not in text
+        raise AssertionError(f"unknown script line {line!r}")
 
 
-@pytest.mark.parametrize("step_id", ["connect", "room_list", "rooms", "scoped_access", "verify", "activate"])
+STEP_IDS = ["service_account", "connect", "room_list", "rooms", "scoped_access", "verify", "activate"]
+
+
+@pytest.mark.parametrize("step_id", STEP_IDS)
 def test_every_line_of_every_script_reads_back_as_its_call(tenant, step_id):
     set_step(tenant, "scoped_access", {"room_list_dns": DNS})
     lines = service.script_lines(tenant, step_id)
     assert lines
     for line in lines:
-        if not isinstance(line, str):
-            assert_reads_back(line)
-    assert service.script_text(tenant, step_id).count("\n") == len(lines)
+        assert_reads_back(line)
+
+
+@pytest.mark.parametrize("step_id", STEP_IDS)
+def test_every_script_says_it_is_safe_to_run_twice_and_parses_as_a_whole(tenant, step_id):
+    for dns in ([], DNS):  # scoped access shows the DN lookup first, then the scope and the assignment
+        set_step(tenant, "scoped_access", {"room_list_dns": dns})
+        text = service.script_text(tenant, step_id)
+        first = text.splitlines()[0]
+        writes = any(verb in text for verb in ("New-", "Set-", "Add-"))
+        assert first == (SAFE_TO_RERUN if writes else "# Only reads: safe to run more than once.")
+        assert Parser(tokenize(text)).script()  # within the shell subset the sandbox runs (and PowerShell parses)
 
 
 def test_the_room_list_script_names_the_list_and_its_manager_as_literals(tenant):
-    calls = [line for line in service.script_lines(tenant, "room_list") if isinstance(line, Command)]
+    lines = service.script_lines(tenant, "room_list")
+    calls = [c for line in lines for c in (line.create if isinstance(line, IfMissing) else [line])]
+    calls = [c for c in calls if isinstance(c, Command)]
     assert [(c.cmdlet, c.arguments()) for c in calls] == [
         (
             "New-DistributionGroup",
@@ -87,15 +131,20 @@ def test_rooms_are_split_into_lists_of_75_with_a_csv_each(tenant):
     assert [len(p.members) for p in plan] == [75, 75, 10]
     assert [p.address for p in plan] == ["rooms@contoso.com", "rooms-02@contoso.com", "rooms-03@contoso.com"]
     lines = service.script_lines(tenant, "rooms")
-    created = [line.arguments()["Name"] for line in lines if isinstance(line, Command) and "New-" in line.cmdlet]
+    created = [
+        inner.arguments()["Name"]
+        for line in lines
+        if isinstance(line, IfMissing)
+        for inner in line.create
+        if inner.cmdlet == "New-DistributionGroup"
+    ]
     assert created == [f"{HOSTILE_NAME} 02", f"{HOSTILE_NAME} 03"]  # the first list is the room-list step's
-    pipelines = [line for line in lines if isinstance(line, ImportCsvPipeline)]
-    for planned, pipeline in zip(plan, pipelines, strict=True):
+    additions = [line for line in lines if isinstance(line, AddRoomsFromCsv)]
+    for planned, addition in zip(plan, additions, strict=True):
         name, text = service.room_list_csv(tenant, planned.number)
-        assert name == pipeline.csv_file == f"{planned.alias}.csv"
-        calls = pipeline.commands_for(text)
-        assert [c.arguments()["Member"] for c in calls] == list(planned.members)
-        assert {c.arguments()["Identity"] for c in calls} == {planned.address}
+        assert name == addition.csv_file == f"{planned.alias}.csv"
+        assert addition.group == planned.address
+        assert text.splitlines()[1:] == list(planned.members)
     with pytest.raises(LookupError):
         service.room_list_csv(tenant, 4)
 
@@ -103,8 +152,13 @@ def test_rooms_are_split_into_lists_of_75_with_a_csv_each(tenant):
 def test_the_scope_filter_reaches_exchange_as_the_dns_and_nothing_more(tenant):
     set_step(tenant, "rooms", {}, {"room_lists": [{"address": "rooms@contoso.com"}, {"address": "b@contoso.com"}]})
     set_step(tenant, "scoped_access", {"room_list_dns": DNS})
-    calls = {c.cmdlet: c for c in service.script_lines(tenant, "scoped_access") if isinstance(c, Command)}
+    lines = service.script_lines(tenant, "scoped_access")
+    calls = {c.cmdlet: c for line in lines if isinstance(line, IfMissing) for c in (*line.create, *line.existing)}
     scope = calls["New-ManagementScope"]
+    assert (
+        calls["Set-ManagementScope"].arguments()["RecipientRestrictionFilter"]
+        == scope.arguments()["RecipientRestrictionFilter"]
+    )
     _, arguments = command_arguments(scope.render())
     # Read with PowerShell's quote rules (which Exchange's filter syntax follows): exactly the two DNs.
     assert opath_member_of_clauses(arguments["RecipientRestrictionFilter"]) == DNS
@@ -147,3 +201,52 @@ def test_only_manual_steps_take_a_confirmation(tenant):
     with pytest.raises(StepError) as error:
         service.confirm_manual_step(tenant, "verify", "admin", service.script_text(tenant, "verify"))
     assert error.value.code == "not_a_manual_step"
+
+
+def test_a_confirmation_may_name_the_script_by_its_digest(tenant):
+    state = StepState.objects.get(tenant=tenant, step_id="room_list")
+    digest = service.script_digest(tenant, state)
+    assert digest == service.script_sha256(service.script_text(tenant, "room_list"))
+    with pytest.raises(StepError) as stale:
+        service.confirm_manual_step(tenant, "room_list", "admin", digest="0" * 64)
+    assert stale.value.code == "script_changed" and stale.value.extra["current_script_sha256"] == digest
+    with pytest.raises(ValueError):
+        service.confirm_manual_step(
+            tenant, "room_list", "admin", service.script_text(tenant, "room_list"), digest=digest
+        )
+    event = service.confirm_manual_step(tenant, "room_list", "admin", digest=digest.upper())
+    assert event.detail == {"script_sha256": digest}
+    assert isinstance(service.room_list(context(tenant, "room_list")), Done)
+
+
+def test_the_service_account_script_asks_powershell_for_the_password(tenant):
+    set_step(tenant, "service_account", {"service_account_upn": "svc@contoso.com", "display_name": "Rooms"})
+    lines = service.script_lines(tenant, "service_account")
+    guarded = next(line for line in lines if isinstance(line, IfMissing))
+    assert guarded.probe.arguments() == {"Identity": "svc@contoso.com"}
+    assert guarded.create[0].render() == (
+        "New-Mailbox -Name 'svc' -DisplayName 'Rooms' -UserPrincipalName 'svc@contoso.com'"
+        " -Password (Read-Host -AsSecureString -Prompt 'Password of the service account')"
+    )
+    outcome = service.create_service_account(context(tenant, "service_account"))
+    assert isinstance(outcome, NeedsInput)
+
+
+def test_left_out_warnings_are_read_back_from_the_shell_output():
+    output = """WARNING: Not a room or equipment mailbox, left out: Bob@Contoso.com
+    No mailbox has this address, left out: ghost@contoso.com
+    WARNING: The command completed successfully but no settings of 'Rooms' have been modified.
+    No mailbox has this address, left out:"""
+    assert left_out_in_warnings(output) == [
+        (RowStatus.NOT_A_RESOURCE_MAILBOX, "bob@contoso.com"),
+        (RowStatus.UNKNOWN_MAILBOX, "ghost@contoso.com"),
+    ]
+
+
+def test_a_room_exchange_refused_leaves_the_plan_even_when_an_earlier_run_placed_it(tenant):
+    rooms = ["room-001@contoso.com", "room-002@contoso.com", "room-003@contoso.com"]
+    refused = [{"address": "room-002@contoso.com", "status": "unknown_mailbox", "reason": "Unknown mailbox"}]
+    placed = {"room_lists": [{"name": HOSTILE_NAME, "address": "rooms@contoso.com", "members": rooms}]}
+    set_step(tenant, "rooms", {"rooms": [rooms[0], rooms[2]], "refused_rows": refused}, placed)
+    assert [list(p.members) for p in service.room_plan(tenant)] == [[rooms[0], rooms[2]]]
+    assert "room-002" not in service.room_list_csv(tenant, 1)[1]

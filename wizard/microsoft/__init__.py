@@ -20,6 +20,10 @@ Facade (stable):
 
     endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state)   # consent link of the tenant's cloud
 
+    ews = exchange_server_ews(tenant, url, upn, password)   # Exchange Server's EWS as the service account (Basic)
+    ews.calendar_access(room)                          # CalendarAccess: opened / denied / code and plain words
+    url, attempts = exchange_server_autodiscover(tenant, upn, password)  # POX Autodiscover of the account's domain
+
 Every call takes a slot of the tenant's shared budget (ONRAMP_CALLS_PER_SECOND, Redis when REDIS_URL is set), waits
 out 429/503 by Retry-After and retries transient failures with back-off, all bounded. Clients are thread-safe; use
 `parallel` to overlap latency (the budget still holds). `close()` (or the `with` block) writes the token cache.
@@ -38,18 +42,30 @@ from tenants.models import Tenant
 from wizard.microsoft.auth import AppCredentials, CredentialsMissing, TenantTokenCache, load_credentials
 from wizard.microsoft.clouds import Endpoints, endpoints_for
 from wizard.microsoft.errors import EXCHANGE, GRAPH
+from wizard.microsoft.ews import (
+    AutodiscoverAttempt,
+    CalendarAccess,
+    EwsClient,
+    autodiscover_candidates,
+    autodiscover_ews_url,
+    basic_auth,
+)
 from wizard.microsoft.exchange_admin import ExchangeAdminClient
 from wizard.microsoft.graph import BatchResponse, GraphClient
 from wizard.microsoft.http import Transport, build_session
 
 __all__ = [
+    "AutodiscoverAttempt",
     "BatchResponse",
+    "CalendarAccess",
     "CredentialsMissing",
     "Endpoints",
     "MicrosoftClients",
     "Outcome",
     "connector_clients",
     "endpoints_for",
+    "exchange_server_autodiscover",
+    "exchange_server_ews",
     "integration_clients",
     "parallel",
 ]
@@ -136,6 +152,30 @@ def connector_clients(tenant: Tenant) -> MicrosoftClients:
 def integration_clients(tenant: Tenant) -> MicrosoftClients:
     """Clients acting as the calendar product's app, to verify what it can (and cannot) reach."""
     return _clients(tenant, integration=True)
+
+
+def _exchange_server_session(tenant: Tenant) -> requests.Session:
+    # An on-premises server often has a certificate from the organisation's own CA: custom_endpoints.ca_bundle.
+    ca_bundle = (tenant.custom_endpoints or {}).get("ca_bundle") or None
+    return build_session(Endpoints("", "", "", "", "", "", ca_bundle=ca_bundle))
+
+
+def exchange_server_ews(tenant: Tenant, url: str, username: str, password: str) -> EwsClient:
+    """Exchange Server's EWS at `url`, signed in as `username` with Basic authentication (refused unless https)."""
+    return EwsClient(url, _exchange_server_session(tenant), basic_auth(url, username, password), _limit_key(tenant))
+
+
+def exchange_server_autodiscover(
+    tenant: Tenant, email: str, password: str
+) -> tuple[str | None, list[AutodiscoverAttempt]]:
+    """The EWS URL POX Autodiscover gives for `email` (the tenant's configured Autodiscover URL first), signed in as
+    that account, and what each URL tried answered."""
+    candidates = autodiscover_candidates(email, (tenant.custom_endpoints or {}).get("autodiscover_url"))
+    if not candidates:
+        return None, []
+    # Every candidate is https (autodiscover_candidates builds them so), which basic_auth checks on the first.
+    auth = basic_auth(candidates[0], email, password)
+    return autodiscover_ews_url(_exchange_server_session(tenant), auth, email, candidates)
 
 
 T = TypeVar("T")

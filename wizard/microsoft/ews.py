@@ -4,10 +4,11 @@ Exchange Server keeps EWS and ApplicationImpersonation, so the exchange_server p
 `GetFolder` of the `calendar` distinguished folder with an `ExchangeImpersonation` header naming the mailbox. Success
 means the service account may act as that mailbox; `ErrorImpersonateUserDenied` means the scope leaves it out.
 
-Authentication: Basic (the service account's UPN and password; HTTPS only) or an OAuth bearer token (hybrid
-deployments). NTLM/Negotiate is not offered: it needs requests-ntlm or requests-negotiate-sspi, which are not
-dependencies of Onramp; an Exchange Server whose EWS virtual directory allows only Windows authentication must also
-enable Basic (over TLS) or OAuth for the check.
+Authentication: Basic (the service account's UPN and password; HTTPS only). An app-only token from Microsoft Entra
+is not offered: Microsoft documents hybrid modern authentication for Outlook and other clients signing in users, not
+app-only ExchangeImpersonation against an on-premises EWS. NTLM/Negotiate is not offered: it needs requests-ntlm or
+requests-negotiate-sspi, which are not dependencies of Onramp; an Exchange Server whose EWS virtual directory allows
+only Windows authentication must also enable Basic (over TLS) for the check.
 
 XML: responses are parsed with the standard library's ElementTree because defusedxml is not installed. They come
 only from the EWS or Autodiscover URL the admin configured, over verified TLS; expat never fetches external entities
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
@@ -146,17 +147,6 @@ class CalendarAccess:
     def reason(self) -> str:
         """One line for a table: the code and what it means."""
         return f"{self.code}: {self.explanation}"
-
-
-class BearerAuth(AuthBase):
-    """OAuth for hybrid deployments: the token is fetched for each request (msal serves it from its cache)."""
-
-    def __init__(self, token: Callable[[], str]) -> None:
-        self.token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.token()}"
-        return request
 
 
 def basic_auth(url: str, username: str, password: str) -> HTTPBasicAuth:

@@ -1,47 +1,51 @@
 """The exchange_server profile's services: connect over EWS, the admin's "I ran this" confirmations, verify, activate.
 
-Onramp cannot reach an on-premises Exchange Management Shell. For the room list, the rooms and the scoped access it
-shows generated PowerShell (`exchange_server_scripts`); the admin runs it and confirms, and the confirmation is kept
-in the audit trail with the SHA-256 of the exact script. A manual step succeeds only when a confirmation exists for
-the script as it reads now: change an input and the script, its hash, and the needed confirmation change with it.
-Verification then proves the result from outside, over EWS with the service account's credentials.
+Onramp cannot reach an on-premises Exchange Management Shell. For the service account, the room list, the rooms and
+the scoped access it shows generated PowerShell (`exchange_server_scripts`), safe to run more than once; the admin
+runs it and confirms (`confirm_manual_step`, naming the script by its text or its `script_digest`), and the
+confirmation is kept in the audit trail with the SHA-256 of the exact script. A manual step succeeds only when a
+confirmation exists for the script as it reads now: change an input and the script, its hash, and the needed
+confirmation change with it. Verification then proves the result from outside, over EWS with the service account's
+credentials.
 """
 
 import dataclasses
 import hashlib
+from pathlib import Path
 from typing import Any
 
-import requests
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import parallel
-from wizard.microsoft.auth import TenantTokenCache, load_credentials
-from wizard.microsoft.clouds import Endpoints, endpoints_for
-from wizard.microsoft.errors import EWS
-from wizard.microsoft.ews import (
-    BearerAuth,
+from wizard.microsoft import (
     CalendarAccess,
     EwsClient,
-    autodiscover_candidates,
-    autodiscover_ews_url,
-    basic_auth,
+    exchange_server_autodiscover,
+    exchange_server_ews,
+    parallel,
 )
-from wizard.microsoft.http import build_session
+from wizard.microsoft.errors import EWS
 from wizard.models import AuditEvent, MembershipStatus, Room, StepState, VerificationStatus
-from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
+from wizard.outcomes import Done, NeedsInput, Outcome, StepContext, Wait
 from wizard.room_plan import PlannedList, plan_room_lists
 from wizard.services import exchange_server_scripts as scripts
-from wizard.services.common import required_result, step_result
+from wizard.services.common import poll_delay, required_result, step_result
 from wizard.services.room_list import DEFAULT_NAME, alias_for
 
 PROFILE = "exchange_server"
-MANUAL_STEPS = ("room_list", "rooms", "scoped_access")
+MANUAL_STEPS = ("service_account", "room_list", "rooms", "scoped_access")
 CONFIRM_ACTION = "confirm_manual"
-AUTH_BASIC, AUTH_OAUTH = "basic", "oauth"
+DEFAULT_DISPLAY_NAME = "Room booking service"
+# Exchange Server reads role assignments through a cache: a new assignment reaches EWS after the cache refreshes (or
+# the service's app pool restarts), not at once. Microsoft documents no figure for it (unconfirmed, see
+# sandbox/WIRE.md); impersonation refusals this soon after scoped access are waited out, then reported.
+RBAC_CACHE_SECONDS = 2 * 3600
+IMPERSONATION_REFUSALS = frozenset({"ErrorImpersonateUserDenied", "ErrorImpersonationDenied"})
 # Shown in scripts for values an earlier step has not produced yet; such a script cannot pass its step, because
 # the step first requires that earlier step's result.
 SERVICE_ACCOUNT_PLACEHOLDER = "svc-rooms@contoso.com"
@@ -50,33 +54,32 @@ FAILURES_KEPT = 50
 
 # -- connection -------------------------------------------------------------------------------------------------
 def save_connection(
-    tenant: Tenant, actor: str, *, service_account_upn: str, password: str | None, ews_url: str, auth: str
+    tenant: Tenant,
+    actor: str,
+    *,
+    service_account_upn: str,
+    password: str | None,
+    ews_url: str,
+    ca_certificates: str | None = None,
 ) -> dict[str, Any]:
-    """Store the service account's password encrypted and return the connect step's inputs (which never hold it)."""
+    """Store the service account's password encrypted (and the organisation's CA certificates, when given, as the
+    bundle EWS calls trust) and return the connect step's inputs, which never hold the password."""
     if password:
         store_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD, password)
         record_event(tenant, actor, "store_secret", "stored", "connect", {"kind": SecretKind.SERVICE_ACCOUNT_PASSWORD})
-    return {"service_account_upn": service_account_upn.strip(), "ews_url": ews_url.strip(), "auth": auth}
+    if ca_certificates:
+        path = Path(settings.VAR_DIR) / "ca" / f"{tenant.slug}.pem"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(".pem.new")
+        staged.write_text(ca_certificates.strip() + "\n")
+        staged.replace(path)
+        tenant.custom_endpoints = {**(tenant.custom_endpoints or {}), "ca_bundle": str(path)}
+        tenant.save(update_fields=["custom_endpoints", "updated_at"])
+        record_event(tenant, actor, "store_ca_bundle", "stored", "connect", {"path": str(path)})
+    return {"service_account_upn": service_account_upn.strip(), "ews_url": ews_url.strip()}
 
 
-def _session(tenant: Tenant) -> requests.Session:
-    # An on-premises server often has a certificate from the organisation's own CA: custom_endpoints.ca_bundle.
-    ca_bundle = (tenant.custom_endpoints or {}).get("ca_bundle") or None
-    return build_session(Endpoints("", "", "", "", "", "", ca_bundle=ca_bundle))
-
-
-def _limit_key(tenant: Tenant) -> str:
-    return tenant.microsoft_tenant_id or f"onramp:{tenant.slug}"
-
-
-def _auth(tenant: Tenant, session: requests.Session, url: str, upn: str, auth: str) -> requests.auth.AuthBase:
-    if auth == AUTH_OAUTH:
-        # Hybrid: an app-only token for Exchange from the tenant's connector app.
-        endpoints = endpoints_for(tenant)
-        credentials = load_credentials(
-            tenant, integration=False, endpoints=endpoints, session=session, cache=TenantTokenCache(tenant)
-        )
-        return BearerAuth(lambda: credentials.token(endpoints.exchange_scope))
+def _password(upn: str, tenant: Tenant) -> str:
     password = read_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
     if not password:
         raise StepError(
@@ -86,25 +89,19 @@ def _auth(tenant: Tenant, session: requests.Session, url: str, upn: str, auth: s
             " keeps it only while setting up.",
             fix="Enter the service account's password again in the connect step.",
         )
-    return basic_auth(url, upn, password)
+    return password
 
 
 def ews_client(tenant: Tenant) -> EwsClient:
     """The EWS client of a connected tenant: the URL and account the connect step confirmed."""
     found = step_result(tenant, "connect")
     url = required_result(tenant, "connect", "ews_url", "Connect")
-    session = _session(tenant)
-    auth = _auth(tenant, session, url, found["service_account_upn"], found.get("auth", AUTH_BASIC))
-    return EwsClient(url, session, auth, _limit_key(tenant))
+    upn = found["service_account_upn"]
+    return exchange_server_ews(tenant, url, upn, _password(upn, tenant))
 
 
-def _find_ews_url(tenant: Tenant, session: requests.Session, upn: str, auth_kind: str) -> tuple[str, str]:
-    configured = (tenant.custom_endpoints or {}).get("autodiscover_url")
-    candidates = autodiscover_candidates(upn, configured)
-    # Autodiscover answers the account that asks, so the same credentials are used; the URL is not known yet,
-    # so Basic is checked against each candidate (all https) rather than a single EWS URL.
-    auth = _auth(tenant, session, candidates[0] if candidates else "https://", upn, auth_kind)
-    url, attempts = autodiscover_ews_url(session, auth, upn, candidates)
+def _find_ews_url(tenant: Tenant, upn: str) -> str:
+    url, attempts = exchange_server_autodiscover(tenant, upn, _password(upn, tenant))
     if url is None:
         raise StepError(
             code="autodiscover_failed",
@@ -113,7 +110,7 @@ def _find_ews_url(tenant: Tenant, session: requests.Session, upn: str, auth_kind
             fix="Enter the EWS URL yourself (Get-WebServicesVirtualDirectory | Format-List ExternalUrl).",
             extra={"attempts": [dataclasses.asdict(attempt) for attempt in attempts]},
         )
-    return url, "autodiscover"
+    return url
 
 
 def connect(ctx: StepContext) -> Outcome:
@@ -122,24 +119,21 @@ def connect(ctx: StepContext) -> Outcome:
     upn = str(inputs.get("service_account_upn") or "").strip()
     if not upn:
         return NeedsInput("Enter the service account's user principal name and password.")
-    auth_kind = inputs.get("auth") or AUTH_BASIC
-    session = _session(tenant)
     url, source = str(inputs.get("ews_url") or "").strip(), "entered"
     if not url:
         ctx.progress(20, "Looking up the EWS URL with Autodiscover")
-        url, source = _find_ews_url(tenant, session, upn, auth_kind)
+        url, source = _find_ews_url(tenant, upn), "autodiscover"
     ctx.progress(60, "Signing in to EWS as the service account")
-    client = EwsClient(url, session, _auth(tenant, session, url, upn, auth_kind), _limit_key(tenant))
-    own = client.calendar_access()
+    own = exchange_server_ews(tenant, url, upn, _password(upn, tenant)).calendar_access()
     if not own.opened:
         raise StepError(
             code=own.code,
             message=f"{upn} signed in to EWS but could not open its own calendar: {own.message or own.code}.",
             explanation=own.explanation,
-            fix="Give the service account a mailbox (New-Mailbox, or Enable-Mailbox for an existing user).",
+            fix="Run the Service account step's commands (New-Mailbox), or Enable-Mailbox for an existing user.",
             extra={"service": EWS},
         )
-    return Done({"ews_url": url, "ews_url_source": source, "service_account_upn": upn, "auth": auth_kind})
+    return Done({"ews_url": url, "ews_url_source": source, "service_account_upn": upn})
 
 
 # -- the scripts, from the tenant's values ----------------------------------------------------------------------
@@ -149,8 +143,13 @@ def _inputs(tenant: Tenant, step_id: str) -> dict[str, Any]:
 
 
 def service_account(tenant: Tenant) -> str:
-    found = step_result(tenant, "connect").get("service_account_upn")
-    return found or _inputs(tenant, "connect").get("service_account_upn") or SERVICE_ACCOUNT_PLACEHOLDER
+    """The service account's UPN: as connect proved it, else as entered in connect or in the service account step."""
+    return (
+        step_result(tenant, "connect").get("service_account_upn")
+        or _inputs(tenant, "connect").get("service_account_upn")
+        or _inputs(tenant, "service_account").get("service_account_upn")
+        or SERVICE_ACCOUNT_PLACEHOLDER
+    )
 
 
 def room_list_values(tenant: Tenant) -> dict[str, str]:
@@ -162,13 +161,24 @@ def room_list_values(tenant: Tenant) -> dict[str, str]:
     return {"name": name, "alias": alias, "address": address}
 
 
+def left_out_rows(tenant: Tenant) -> list[dict[str, Any]]:
+    """Rows of the rooms upload that are not in the script: refused by the upload's checks (malformed, duplicate,
+    formula) or reported by Exchange when the script ran (no such mailbox, not a room)."""
+    return list(_inputs(tenant, "rooms").get("refused_rows") or [])
+
+
 def room_plan(tenant: Tenant) -> list[PlannedList]:
     """The rooms of the upload spread over lists of at most 75; rooms placed by an earlier run stay where they are."""
     rooms = _inputs(tenant, "rooms").get("rooms") or []
     if not rooms:
         return []
     first = room_list_values(tenant)
-    placed = {entry["name"]: set(entry["members"]) for entry in step_result(tenant, "rooms").get("room_lists", [])}
+    # A row Exchange refused is in no list, even when an earlier plan had placed it.
+    refused = {str(row.get("address") or "").lower() for row in left_out_rows(tenant)}
+    placed = {
+        entry["name"]: {address for address in entry["members"] if address.lower() not in refused}
+        for entry in step_result(tenant, "rooms").get("room_lists", [])
+    }
     plan = plan_room_lists(first["name"], first["alias"], first["address"].rpartition("@")[2], rooms, placed)
     # The first list is the one the room-list step created, whatever address the admin gave it.
     return [dataclasses.replace(p, address=first["address"]) if p.number == 1 else p for p in plan]
@@ -177,6 +187,10 @@ def room_plan(tenant: Tenant) -> list[PlannedList]:
 def script_lines(tenant: Tenant, step_id: str) -> list[scripts.ScriptLine]:
     """The commands of one step of the profile, from the tenant's values as they are now."""
     account = service_account(tenant)
+    if step_id == "service_account":
+        inputs = _inputs(tenant, "service_account")
+        upn = inputs.get("service_account_upn") or account
+        return scripts.service_account_script(upn, inputs.get("display_name") or DEFAULT_DISPLAY_NAME)
     if step_id == "connect":
         return scripts.connect_script(account)
     if step_id == "room_list":
@@ -223,25 +237,39 @@ def script_sha256(script: str) -> str:
     return hashlib.sha256(script.replace("\r\n", "\n").encode()).hexdigest()
 
 
-def confirm_manual_step(tenant: Tenant, step_id: str, actor: str, script: str) -> AuditEvent:
-    """Record that `actor` ran `script` for `step_id`. Refused when the script is not the one Onramp generates now
-    (the page was stale, or an input changed since): the admin must confirm what the step will check."""
+def script_digest(tenant: Tenant, state: StepState) -> str:
+    """The SHA-256 of the script the step's page shows now: what a confirmation must name to count."""
+    return script_sha256(script_text(tenant, state.step_id))
+
+
+def confirm_manual_step(
+    tenant: Tenant, step_id: str, actor: str, script: str | None = None, *, digest: str | None = None
+) -> AuditEvent:
+    """Record that `actor` ran the step's script, named by its text (`script`) or its SHA-256 (`digest`, as the
+    page posts it back). Refused with `script_changed` when that is not the script Onramp generates now (the page
+    was stale, or an input changed since): the admin must confirm what the step will check. The audit event's
+    detail holds only the digest, never the script (nor anything typed into it)."""
     if step_id not in MANUAL_STEPS:
         raise StepError(
             code="not_a_manual_step",
             message=f"“{step_id}” is not a step the admin runs by hand.",
-            explanation="Only the room list, rooms and scoped access steps are run in the Exchange Management Shell.",
+            explanation="Only the service account, room list, rooms and scoped access steps are run in the Exchange"
+            " Management Shell.",
         )
-    digest = script_sha256(script)
-    if digest != script_sha256(script_text(tenant, step_id)):
+    if (script is None) == (digest is None):
+        raise ValueError("name the script by its text or by its digest, not both")
+    confirmed = script_sha256(script) if script is not None else str(digest).strip().lower()
+    current = script_sha256(script_text(tenant, step_id))
+    if confirmed != current:
         raise StepError(
             code="script_changed",
             message="These commands are not the current ones for this step.",
             explanation="The step's inputs changed after the page was shown, so Onramp now generates other commands.",
             fix="Reload the page, run the commands it shows, and confirm again.",
+            extra={"current_script_sha256": current},
         )
     with transaction.atomic():
-        return record_event(tenant, actor, CONFIRM_ACTION, "confirmed", step_id, {"script_sha256": digest})
+        return record_event(tenant, actor, CONFIRM_ACTION, "confirmed", step_id, {"script_sha256": current})
 
 
 def _confirmation(ctx: StepContext) -> AuditEvent | None:
@@ -266,6 +294,18 @@ def _confirmed(ctx: StepContext) -> dict[str, Any] | NeedsInput:
     }
 
 
+def create_service_account(ctx: StepContext) -> Outcome:
+    """The admin created (or already had) the mailbox-enabled account; connect proves it by signing in as it."""
+    upn = str(ctx.inputs.get("service_account_upn") or "").strip()
+    if not upn:
+        return NeedsInput("Enter the service account's user principal name.")
+    confirmed = _confirmed(ctx)
+    if isinstance(confirmed, NeedsInput):
+        return confirmed
+    display_name = ctx.inputs.get("display_name") or DEFAULT_DISPLAY_NAME
+    return Done({"service_account_upn": upn, "display_name": display_name, **confirmed})
+
+
 def room_list(ctx: StepContext) -> Outcome:
     required_result(ctx.tenant, "connect", "service_account_upn", "Connect")
     confirmed = _confirmed(ctx)
@@ -283,19 +323,29 @@ def rooms(ctx: StepContext) -> Outcome:
     confirmed = _confirmed(ctx)
     if isinstance(confirmed, NeedsInput):
         return confirmed
+    planned_addresses = {address.lower() for p in plan for address in p.members}
+    left_out = left_out_rows(tenant)
     with transaction.atomic():
         for planned in plan:
             for address in planned.members:
                 Room.objects.update_or_create(
                     tenant=tenant,
                     address=address.lower(),
-                    defaults={"room_list": planned.name, "membership_status": MembershipStatus.MEMBER},
+                    defaults={"room_list": planned.name, "membership_status": MembershipStatus.MEMBER, "reason": ""},
+                )
+        # Rows Exchange refused are not in any list (and not verified): kept with Exchange's reason, to be shown.
+        for row in left_out:
+            if row.get("status") in scripts.LEFT_OUT_WARNINGS and row.get("address"):
+                Room.objects.update_or_create(
+                    tenant=tenant,
+                    address=row["address"].lower(),
+                    defaults={"room_list": "", "membership_status": MembershipStatus.FAILED, "reason": row["reason"]},
                 )
     lists = [
         {"number": p.number, "name": p.name, "alias": p.alias, "address": p.address, "members": list(p.members)}
         for p in plan
     ]
-    return Done({"room_lists": lists, "rooms": sum(len(p.members) for p in plan), **confirmed})
+    return Done({"room_lists": lists, "rooms": len(planned_addresses), "left_out": len(left_out), **confirmed})
 
 
 def scoped_access(ctx: StepContext) -> Outcome:
@@ -376,6 +426,9 @@ def verify(ctx: StepContext) -> Outcome:
             " scope, or choose an existing mailbox that is not a room as the control mailbox.",
             extra=result,
         )
+    waiting = _waiting_for_rbac_cache(tenant, rooms, failures, result)
+    if waiting is not None:
+        return waiting
     if failures:
         raise StepError(
             code="rooms_not_reachable",
@@ -386,6 +439,31 @@ def verify(ctx: StepContext) -> Outcome:
             extra={**result, "failures": failures[:FAILURES_KEPT]},
         )
     return Done({**result, "passed": True})
+
+
+def _waiting_for_rbac_cache(
+    tenant: Tenant, rooms: list[Room], failures: list[dict[str, str]], result: dict[str, Any]
+) -> Wait | None:
+    """A Wait when every failing room was refused impersonation and the scoped-access commands were confirmed so
+    recently that Exchange may still be answering from its cached role assignments."""
+    if not failures or any(entry["reason"].split(":", 1)[0] not in IMPERSONATION_REFUSALS for entry in failures):
+        return None
+    granted_at = (
+        StepState.objects.filter(tenant=tenant, step_id="scoped_access").values_list("finished_at", flat=True).first()
+    )
+    if granted_at is None:
+        return None
+    age = (timezone.now() - granted_at).total_seconds()
+    if age > RBAC_CACHE_SECONDS:
+        return None
+    return Wait(
+        seconds=poll_delay(age, first=30, longest=300),
+        waiting_for=f"Exchange to pick up the new ApplicationImpersonation assignment: {len(failures)} of"
+        f" {len(rooms)} room(s) still refused. Exchange Server caches role assignments, so a new one can take a"
+        f" while to apply; Onramp checks again by itself (for up to {RBAC_CACHE_SECONDS // 3600} hours after scoped"
+        " access).",
+        result={**result, "failures": failures[:FAILURES_KEPT]},
+    )
 
 
 def _error_reason(error: BaseException | None) -> str:

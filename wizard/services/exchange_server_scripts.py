@@ -2,9 +2,10 @@
 
 Onramp cannot reach an on-premises Exchange Management Shell, so for the room list, the rooms and the scoped access
 it writes the article's commands for the admin. Each script is a list of `ScriptLine`s: cmdlet calls (`Command`),
-`Import-Csv` pipelines, read-only checks and comments. The same lines render the text the admin copies and, as data,
-the calls an Exchange shell would make (tests apply them to the sandbox). Every tenant value reaches the text through
-`wizard.powershell` quoting.
+creations guarded by a lookup (`IfMissing`), the rooms of a CSV (`AddRoomsFromCsv`), read-only checks and comments.
+Every script is safe to run more than once (its first line says so): a `New-…` runs only when the `Get-…` before it
+finds nothing, a `Set-…` writes what is already there, and a room already in its list is skipped. Every tenant value
+reaches the text through `wizard.powershell` quoting.
 
 Pure functions of their arguments: the service layer reads the tenant and the earlier steps and calls these.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from wizard.powershell import Command, Expression, command, comment, member_of_group_filter, quote
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList
+from wizard.rooms_csv import RowStatus
 
 CSV_COLUMN = "ResourceAccounts"
 IMPERSONATION_ROLE = "ApplicationImpersonation"
@@ -35,36 +37,108 @@ class Check:
         return f"{self.command.render()} | Format-List {','.join(self.properties)}"
 
 
-@dataclass(frozen=True)
-class ImportCsvPipeline:
-    """`Import-Csv <file> | ForEach-Object { Add-DistributionGroupMember -Identity <list> -Member $_.<column> }`.
+_INDENT = "    "
+# Recipient types a room list may hold: what the rooms step promises to add, and nothing that widens the scope.
+ROOM_TYPES = ("RoomMailbox", "EquipmentMailbox")
+# The warning the rooms script writes for a row it leaves out, by the status that row then gets in Onramp.
+LEFT_OUT_WARNINGS = {
+    RowStatus.UNKNOWN_MAILBOX: "No mailbox has this address, left out: ",
+    RowStatus.NOT_A_RESOURCE_MAILBOX: "Not a room or equipment mailbox, left out: ",
+}
+SAFE_TO_RERUN = comment(
+    "Safe to run more than once: it creates only what is missing and leaves what is already right unchanged."
+)
 
-    Each row's value is passed as an argument, never parsed as code, so the CSV cannot inject anything."""
+
+@dataclass(frozen=True)
+class IfMissing:
+    """`if (-not (<probe> -ErrorAction SilentlyContinue)) { <create> } else { <existing> }`: New-… only when the
+    object is not there yet, so running the script again changes nothing. The probe's "not found" is silenced
+    because it is the expected answer on a first run."""
+
+    probe: Command
+    create: tuple["ScriptLine", ...]
+    existing: tuple["ScriptLine", ...] = ()
+
+    def render(self) -> str:
+        lines = [f"if (-not ({self.probe.render()} -ErrorAction SilentlyContinue)) {{"]
+        lines += [_INDENT + line for line in render_lines(self.create)]
+        if self.existing:
+            lines.append("} else {")
+            lines += [_INDENT + line for line in render_lines(self.existing)]
+        lines.append("}")
+        return "\n".join(lines)
+
+    def commands(self) -> list[Command]:
+        return [self.probe, *(c for c in (*self.create, *self.existing) if isinstance(c, Command))]
+
+
+@dataclass(frozen=True)
+class AddRoomsFromCsv:
+    """Each row of a room list's CSV added to the list, unless it is one already; a row whose address has no
+    mailbox, or whose mailbox is not a room or equipment mailbox, is left out with a warning naming it.
+
+    Each row's value is passed as an argument, never parsed as code, so the CSV cannot inject anything. Members
+    are compared by Guid, so a row naming a room by another of its addresses is still recognised as a member.
+    Exchange refuses to add a member twice (MemberAlreadyExistsException), hence the membership test."""
 
     csv_file: str
     group: str
 
-    def render(self) -> str:
-        add = command(
+    def add_command(self) -> Command:
+        return command(
             "Add-DistributionGroupMember",
-            {"Identity": self.group, "Member": Expression(f"$_.{CSV_COLUMN}"), _BYPASS: True},
+            {"Identity": self.group, "Member": Expression(f"$row.{CSV_COLUMN}"), _BYPASS: True},
         )
+
+    def members_command(self) -> Command:
+        return command("Get-DistributionGroupMember", {"Identity": self.group, "ResultSize": "Unlimited"})
+
+    def render(self) -> str:
+        row = f"$row.{CSV_COLUMN}"
+        lookup = command("Get-Recipient", {"Identity": Expression(row)})
+        types = ",".join(quote(kind) for kind in ROOM_TYPES)
         path = quote(".\\" + self.csv_file)
-        return f"Import-Csv -Path {path} | ForEach-Object {{ {add.render()} }}"
+        unknown = quote(LEFT_OUT_WARNINGS[RowStatus.UNKNOWN_MAILBOX])
+        not_a_room = quote(LEFT_OUT_WARNINGS[RowStatus.NOT_A_RESOURCE_MAILBOX])
+        return "\n".join(
+            [
+                f"$members = {self.members_command().render()}",
+                f"foreach ($row in Import-Csv -Path {path}) {{",
+                f"{_INDENT}$room = {lookup.render()} -ErrorAction SilentlyContinue",
+                f"{_INDENT}if (-not $room) {{",
+                f"{_INDENT * 2}Write-Warning ({unknown} + {row})",
+                f"{_INDENT}}} elseif ({types} -notcontains $room.RecipientTypeDetails) {{",
+                f"{_INDENT * 2}Write-Warning ({not_a_room} + {row})",
+                f"{_INDENT}}} elseif ($members.Guid -notcontains $room.Guid) {{",
+                f"{_INDENT * 2}{self.add_command().render()}",
+                f"{_INDENT}}}",
+                "}",
+            ]
+        )
 
-    def commands_for(self, csv_text: str) -> list[Command]:
-        """The calls the pipeline makes for the rows of `csv_text`: one Add-DistributionGroupMember per row."""
-        return [
-            command("Add-DistributionGroupMember", {"Identity": self.group, "Member": row[CSV_COLUMN], _BYPASS: True})
-            for row in csv.DictReader(io.StringIO(csv_text))
-        ]
+
+ScriptLine = Command | IfMissing | AddRoomsFromCsv | Check | str  # str: a comment line, already made by `comment`
 
 
-ScriptLine = Command | ImportCsvPipeline | Check | str  # str: a comment line, already made by `comment`
+def render_lines(lines: Sequence[ScriptLine]) -> list[str]:
+    return [text for line in lines for text in (line if isinstance(line, str) else line.render()).split("\n")]
 
 
 def render(lines: Sequence[ScriptLine]) -> str:
-    return "\n".join(line if isinstance(line, str) else line.render() for line in lines) + "\n"
+    return "\n".join(render_lines(lines)) + "\n"
+
+
+def left_out_in_warnings(text: str) -> list[tuple[RowStatus, str]]:
+    """(status, address) of each "left out" warning in the rooms script's output, as the admin pastes it back
+    (with or without PowerShell's "WARNING: " prefix); other lines are ignored."""
+    found = []
+    for line in text.splitlines():
+        line = line.strip().removeprefix("WARNING:").strip()
+        for status, prefix in LEFT_OUT_WARNINGS.items():
+            if line.startswith(prefix) and line[len(prefix) :].strip():
+                found.append((status, line[len(prefix) :].strip().lower()))
+    return found
 
 
 def csv_file_name(planned: PlannedList) -> str:
@@ -87,10 +161,18 @@ def room_list_csv(members: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _new_room_list(name: str, alias: str, address: str, manager: str) -> list[ScriptLine]:
+def _room_list(name: str, alias: str, address: str, manager: str) -> list[ScriptLine]:
+    """The list, created only when missing, and the service account as its manager (a Set-… that changes nothing
+    when it already is)."""
     return [
-        command(
-            "New-DistributionGroup", {"Name": name, "Alias": alias, "PrimarySmtpAddress": address, "RoomList": True}
+        IfMissing(
+            command("Get-DistributionGroup", {"Identity": address}),
+            (
+                command(
+                    "New-DistributionGroup",
+                    {"Name": name, "Alias": alias, "PrimarySmtpAddress": address, "RoomList": True},
+                ),
+            ),
         ),
         command("Set-DistributionGroup", {"Identity": address, "ManagedBy": manager, _BYPASS: True}),
     ]
@@ -105,29 +187,31 @@ def _room_list_check(address: str) -> Check:
 
 def room_list_script(name: str, alias: str, address: str, manager: str) -> list[ScriptLine]:
     return [
+        SAFE_TO_RERUN,
         comment("Creates the room list and makes the service account its manager."),
-        *_new_room_list(name, alias, address, manager),
+        *_room_list(name, alias, address, manager),
         comment("Check: RecipientTypeDetails must read RoomList."),
         _room_list_check(address),
     ]
 
 
 def rooms_script(plan: Sequence[PlannedList], manager: str) -> list[ScriptLine]:
-    """Every list of the plan with all its rooms: running it again adds nothing new (Exchange answers "already a
-    member" for rooms that are there), so the same script serves a first run and a retry."""
+    """Every list of the plan with its rooms; rooms already in their list are skipped, so the same script serves a
+    first run and a retry."""
     lines: list[ScriptLine] = [
+        SAFE_TO_RERUN,
         comment(
             f"Adds {sum(len(p.members) for p in plan)} rooms to {len(plan)} room list(s) of at most "
             f"{ROOM_LIST_MAX_MEMBERS}."
         ),
         comment("Download each list's CSV from this page into the folder where you run these commands."),
-        comment("An error “is already a member of the group” for a room is harmless: it is in the list already."),
+        comment("A row that is not a room or equipment mailbox is left out, with a warning naming it."),
     ]
     for planned in plan:
         lines.append(comment(f"{planned.name}: {len(planned.members)} rooms from {csv_file_name(planned)}"))
         if planned.number > 1:
-            lines += _new_room_list(planned.name, planned.alias, planned.address, manager)
-        lines.append(ImportCsvPipeline(csv_file_name(planned), planned.address))
+            lines += _room_list(planned.name, planned.alias, planned.address, manager)
+        lines.append(AddRoomsFromCsv(csv_file_name(planned), planned.address))
     lines.append(comment("Check: each list is a RoomList and holds its rooms."))
     for planned in plan:
         lines.append(_room_list_check(planned.address))
@@ -143,6 +227,7 @@ def rooms_script(plan: Sequence[PlannedList], manager: str) -> list[ScriptLine]:
 def distinguished_names_script(list_addresses: Sequence[str]) -> list[ScriptLine]:
     """The first half of scoped access: read each list's DN, which the management scope's filter names."""
     return [
+        comment("Only reads: safe to run more than once."),
         comment("Run these, then paste each DistinguishedName into Onramp (one per line)."),
         *(
             Check(command("Get-DistributionGroup", {"Identity": address}), ("Name", "DistinguishedName"))
@@ -154,25 +239,34 @@ def distinguished_names_script(list_addresses: Sequence[str]) -> list[ScriptLine
 def scoped_access_script(
     scope_name: str, assignment_name: str, service_account: str, distinguished_names: Sequence[str]
 ) -> list[ScriptLine]:
-    """The management scope over the lists' members and the ApplicationImpersonation assignment limited to it."""
+    """The management scope over the lists' members and the ApplicationImpersonation assignment limited to it.
+
+    An existing scope gets the filter again (Set-ManagementScope), so a run after adding room lists widens it to
+    the new lists; an existing assignment of that name is left as it is."""
     recipient_filter = member_of_group_filter(distinguished_names)
     assignee = {"Role": IMPERSONATION_ROLE, "RoleAssignee": service_account}
     return [
+        SAFE_TO_RERUN,
         comment("A management scope matching the members of the room lists, and nobody else."),
-        command("New-ManagementScope", {"Name": scope_name, "RecipientRestrictionFilter": recipient_filter}),
-        comment("Lets the service account impersonate only the mailboxes in that scope."),
-        command(
-            "New-ManagementRoleAssignment",
-            {
-                "Name": assignment_name,
-                "Role": IMPERSONATION_ROLE,
-                "User": service_account,
-                "CustomRecipientWriteScope": scope_name,
-            },
+        IfMissing(
+            command("Get-ManagementScope", {"Identity": scope_name}),
+            (command("New-ManagementScope", {"Name": scope_name, "RecipientRestrictionFilter": recipient_filter}),),
+            (command("Set-ManagementScope", {"Identity": scope_name, "RecipientRestrictionFilter": recipient_filter}),),
         ),
-        comment(
-            f"Running this again after adding room lists? Use Set-ManagementScope -Identity {quote(scope_name)}"
-            " -RecipientRestrictionFilter with the filter above instead of New-ManagementScope."
+        comment("Lets the service account impersonate only the mailboxes in that scope."),
+        IfMissing(
+            command("Get-ManagementRoleAssignment", {"Identity": assignment_name}),
+            (
+                command(
+                    "New-ManagementRoleAssignment",
+                    {
+                        "Name": assignment_name,
+                        "Role": IMPERSONATION_ROLE,
+                        "User": service_account,
+                        "CustomRecipientWriteScope": scope_name,
+                    },
+                ),
+            ),
         ),
         comment("Check: the scope's filter, and one ApplicationImpersonation assignment with that scope."),
         Check(command("Get-ManagementScope", {"Identity": scope_name}), ("Name", "RecipientFilter")),
@@ -185,25 +279,52 @@ def scoped_access_script(
 
 def role_assignment_check(service_account: str) -> list[ScriptLine]:
     return [
+        comment("Only reads: safe to run more than once."),
         Check(
             command("Get-ManagementRoleAssignment", {"Role": IMPERSONATION_ROLE, "RoleAssignee": service_account}),
             ("Name", "Role", "RoleAssigneeName", "CustomRecipientWriteScope"),
-        )
+        ),
+    ]
+
+
+def service_account_script(service_account: str, display_name: str) -> list[ScriptLine]:
+    """The mailbox-enabled account the integration signs in as. PowerShell asks for the password (Read-Host
+    -AsSecureString): it is typed there, never shown on the page, stored in the script or sent to Onramp."""
+    return [
+        SAFE_TO_RERUN,
+        comment("Creates the service account with a mailbox; PowerShell asks for its password when it runs."),
+        comment("Use a long random password; you enter the same one in the Connect step."),
+        IfMissing(
+            command("Get-Mailbox", {"Identity": service_account}),
+            (
+                command(
+                    "New-Mailbox",
+                    {
+                        "Name": service_account.partition("@")[0],
+                        "DisplayName": display_name,
+                        "UserPrincipalName": service_account,
+                        "Password": Expression("(Read-Host -AsSecureString -Prompt 'Password of the service account')"),
+                    },
+                ),
+            ),
+        ),
+        comment("Check: a UserMailbox with this user principal name."),
+        Check(
+            command("Get-Mailbox", {"Identity": service_account}),
+            ("UserPrincipalName", "PrimarySmtpAddress", "RecipientTypeDetails"),
+        ),
     ]
 
 
 def connect_script(service_account: str) -> list[ScriptLine]:
-    """What the admin runs to find the EWS URL and to check (or create) the service account."""
+    """What the admin runs to find the EWS URL and to check the service account."""
     return [
+        comment("Only reads: safe to run more than once."),
         comment("The EWS URL (ExternalUrl from outside your network) and whether Basic authentication is on."),
         Check(
             command("Get-WebServicesVirtualDirectory", {}),
-            ("Server", "InternalUrl", "ExternalUrl", "BasicAuthentication", "OAuthAuthentication"),
+            ("Server", "InternalUrl", "ExternalUrl", "BasicAuthentication"),
         ),
-        comment("The service account must have a mailbox. Create it if needed with:"),
-        comment(
-            f"New-Mailbox -Name 'Room booking service' -UserPrincipalName {quote(service_account)} "
-            "-Password (Read-Host -AsSecureString)"
-        ),
+        comment("The service account (the Service account step creates it) must have a mailbox."),
         Check(command("Get-Mailbox", {"Identity": service_account}), ("UserPrincipalName", "PrimarySmtpAddress")),
     ]

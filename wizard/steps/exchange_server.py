@@ -10,6 +10,7 @@ turns the cleaned data into its inputs.
 
 from typing import Any
 
+from cryptography import x509
 from django import forms
 
 from tenants.models import SecretKind, Tenant
@@ -27,6 +28,20 @@ from wizard.steps.registry import PowerShell, RoomsTable, Step, register_profile
 PROFILE = service.PROFILE
 
 
+class ServiceAccountForm(StepForm):
+    service_account_upn = forms.EmailField(
+        label="Service account (user principal name)",
+        help_text="The account the integration signs in as; the commands above create it with a mailbox.",
+    )
+    display_name = forms.CharField(initial=service.DEFAULT_DISPLAY_NAME, max_length=64, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        saved = self.state.inputs
+        self.fields["service_account_upn"].initial = saved.get("service_account_upn")
+        self.fields["display_name"].initial = saved.get("display_name") or service.DEFAULT_DISPLAY_NAME
+
+
 class ConnectForm(StepForm):
     service_account_upn = forms.EmailField(
         label="Service account (user principal name)",
@@ -41,30 +56,48 @@ class ConnectForm(StepForm):
         assume_scheme="https",
         help_text="Like https://mail.contoso.com/EWS/Exchange.asmx. Empty: Onramp asks Autodiscover.",
     )
-    auth = forms.ChoiceField(
-        choices=[(service.AUTH_BASIC, "Basic (service account password)"), (service.AUTH_OAUTH, "OAuth (hybrid)")],
-        initial=service.AUTH_BASIC,
+    ca_certificates = forms.CharField(
+        label="Your organisation's CA certificate (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="Only when the Exchange server's certificate comes from your own CA: paste the CA certificate"
+        " (-----BEGIN CERTIFICATE----- …). Empty: public CAs only.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         saved = self.state.inputs
-        self.fields["service_account_upn"].initial = saved.get("service_account_upn")
+        self.fields["service_account_upn"].initial = saved.get("service_account_upn") or _planned_account(self.tenant)
         self.fields["ews_url"].initial = saved.get("ews_url") or (self.tenant.custom_endpoints or {}).get("ews_url")
         if has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD):
             self.fields["password"].help_text = "A password is stored; leave empty to keep it."
+        if (self.tenant.custom_endpoints or {}).get("ca_bundle"):
+            self.fields["ca_certificates"].help_text = "A CA bundle is set; leave empty to keep it."
+
+    def clean_ca_certificates(self) -> str:
+        text = self.cleaned_data["ca_certificates"].strip()
+        if text:
+            try:
+                x509.load_pem_x509_certificates(text.encode())
+            except ValueError as error:
+                raise forms.ValidationError(
+                    "Not a PEM certificate: paste the text from -----BEGIN CERTIFICATE----- to"
+                    " -----END CERTIFICATE-----."
+                ) from error
+        return text
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if (
-            cleaned.get("auth") == service.AUTH_BASIC
-            and not cleaned.get("password")
-            and not has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
-        ):
+        if not cleaned.get("password") and not has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD):
             self.add_error("password", "Enter the service account's password.")
         if cleaned.get("ews_url", "").startswith("http://"):
             self.add_error("ews_url", "Use the https:// URL: the password must not cross the network in clear.")
         return cleaned
+
+
+def _planned_account(tenant: Tenant) -> str | None:
+    found = StepState.objects.filter(tenant=tenant, step_id="service_account").only("inputs").first()
+    return found.inputs.get("service_account_upn") if found is not None else None
 
 
 class RoomListForm(StepForm):
@@ -74,12 +107,33 @@ class RoomListForm(StepForm):
 
 class RoomsForm(StepForm):
     """A CSV of the rooms (column ResourceAccounts). Onramp cannot list an on-premises organisation's mailboxes, so
-    rows are checked for form only; the admin's shell reports an unknown mailbox when the script runs."""
+    the upload is checked for form here, and the script checks each row in Exchange: a row without a mailbox or
+    whose mailbox is not a room is left out with a warning. Pasting those warnings back takes the rows out of the
+    plan (and shows them). Once uploaded, the CSV is kept: confirming again needs no new file."""
 
-    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)")
+    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)", required=False)
+    left_out = forms.CharField(
+        label="Rows the script left out (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Paste the script's “left out” warnings here: those rows leave the room lists' plan.",
+    )
 
-    def clean_csv_file(self) -> ParsedRooms:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        saved = len(self.state.inputs.get("rooms") or [])
+        if saved:
+            self.fields["csv_file"].help_text = f"{saved} rooms are uploaded; leave empty to keep them."
+        else:  # nothing ran yet, so nothing can have been left out
+            del self.fields["left_out"]
+
+    def clean_csv_file(self) -> ParsedRooms | None:
+        """The parsed upload, or None to keep the rooms already uploaded."""
         upload = self.cleaned_data["csv_file"]
+        if upload is None:
+            if not self.state.inputs.get("rooms"):
+                raise forms.ValidationError("Choose the rooms CSV.")
+            return None
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
         try:
@@ -112,6 +166,18 @@ def _script(step_id: str) -> PowerShell:
 
 STEPS = (
     Step(
+        id="service_account",
+        title="Service account",
+        summary="You create the mailbox-enabled account the integration signs in as; PowerShell asks for its password.",
+        why="The integration reads and writes the rooms' calendars as this account, through EWS impersonation. Its"
+        " password is typed into PowerShell and, later, into Connect: it is never on this page or in the audit trail.",
+        perform=service.create_service_account,
+        powershell=_script("service_account"),
+        form=ServiceAccountForm,
+        save_inputs=inputs.service_account_inputs,
+        manual=True,
+    ),
+    Step(
         id="connect",
         title="Connect to Exchange Server",
         summary="Finds your EWS URL (or takes the one you enter) and signs in as the service account.",
@@ -119,8 +185,8 @@ STEPS = (
         " EWS, as the account the integration will use.",
         perform=service.connect,
         powershell=_script("connect"),
-        save_inputs=inputs.connect_inputs,
         form=ConnectForm,
+        save_inputs=inputs.connect_inputs,
     ),
     Step(
         id="room_list",
@@ -129,8 +195,8 @@ STEPS = (
         why="The impersonation scope is defined by membership of this list, so adding a room later is one change.",
         perform=service.room_list,
         powershell=_script("room_list"),
-        save_inputs=inputs.room_list_inputs,
         form=RoomListForm,
+        save_inputs=inputs.room_list_inputs,
         manual=True,
     ),
     Step(
@@ -141,10 +207,10 @@ STEPS = (
         "numbered lists.",
         perform=service.rooms,
         powershell=_script("rooms"),
+        form=RoomsForm,
         save_inputs=inputs.rooms_inputs,
         page_context=presenters.exchange_server_rooms_page,
         rooms_table=RoomsTable.MEMBERSHIP,
-        form=RoomsForm,
         manual=True,
     ),
     Step(
