@@ -7,15 +7,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
-from tenants.services import create_tenant
 
 from tenants.models import Profile
+from tests.factories import inputs_from_form
+from wizard.actions import create_tenant
 from wizard.engine import ensure_states
 from wizard.microsoft.errors import MicrosoftError
 from wizard.models import StepState, StepStatus
+from wizard.outcomes import Done, StepContext
 from wizard.services import exchange_server as service
 from wizard.steps.exchange_server import ConnectForm, RoomsForm
-from wizard.steps.registry import Done, StepContext
 
 from .conftest import SERVICE_ACCOUNT, SERVICE_PASSWORD, create_service_account, exchange_server_tenant
 
@@ -24,7 +25,11 @@ pytestmark = pytest.mark.django_db
 
 def form(form_class, tenant, step_id, data=None, files=None):
     state = StepState.objects.get(tenant=tenant, step_id=step_id)
-    return form_class(data or {}, files, tenant=tenant, state=state, actor="admin")
+    return form_class(data or {}, files, tenant=tenant, state=state)
+
+
+def inputs_of(tenant, step_id, valid_form):
+    return inputs_from_form(tenant, step_id, valid_form.cleaned_data, actor="admin")
 
 
 def connect(tenant, inputs):
@@ -47,14 +52,14 @@ def test_the_ca_certificate_pasted_on_the_form_is_what_ews_calls_trust(sandbox_t
     assert untrusted.is_valid(), untrusted.errors
     assert "auth" not in untrusted.fields  # Basic over HTTPS only: no app-only token option
     with pytest.raises(MicrosoftError) as error:
-        connect(tenant, untrusted.to_inputs())
+        connect(tenant, inputs_of(tenant, "connect", untrusted))
     assert "SSLError" in error.value.message and "CA bundle" in error.value.fix
 
     assert not form(ConnectForm, tenant, "connect", {**data, "ca_certificates": "not a certificate"}).is_valid()
     pem = Path(info["ca_bundle"]).read_text()
     trusted = form(ConnectForm, tenant, "connect", {**data, "ca_certificates": pem})
     assert trusted.is_valid(), trusted.errors
-    inputs = trusted.to_inputs()
+    inputs = inputs_of(tenant, "connect", trusted)
     assert SERVICE_PASSWORD not in str(inputs) and pem not in str(inputs)
     tenant.refresh_from_db()
     assert Path(tenant.custom_endpoints["ca_bundle"]).read_text().strip() == pem.strip()
@@ -74,19 +79,19 @@ def test_confirming_again_does_not_ask_for_the_csv_again(db):
     upload = SimpleUploadedFile("rooms.csv", b"ResourceAccounts\nRoom-1@contoso.com\nroom-2@contoso.com\n=cmd\n")
     uploaded = form(RoomsForm, tenant, "rooms", files={"csv_file": upload})
     assert uploaded.is_valid(), uploaded.errors
-    inputs = uploaded.to_inputs()
+    inputs = inputs_of(tenant, "rooms", uploaded)
     assert inputs["rooms"] == ["room-1@contoso.com", "room-2@contoso.com"]
     assert [row["status"] for row in inputs["refused_rows"]] == ["formula"]
     StepState.objects.filter(tenant=tenant, step_id="rooms").update(inputs=inputs)
 
     kept = form(RoomsForm, tenant, "rooms")
     assert kept.is_valid(), kept.errors
-    assert kept.to_inputs() == inputs
+    assert inputs_of(tenant, "rooms", kept) == inputs
     reported = form(
         RoomsForm, tenant, "rooms", {"left_out": "WARNING: No mailbox has this address, left out: ROOM-2@contoso.com"}
     )
     assert reported.is_valid(), reported.errors
-    after = reported.to_inputs()
+    after = inputs_of(tenant, "rooms", reported)
     assert after["rooms"] == ["room-1@contoso.com"]
     assert [(row["status"], row["address"]) for row in after["refused_rows"]][-1] == (
         "unknown_mailbox",

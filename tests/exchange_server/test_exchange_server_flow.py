@@ -12,6 +12,7 @@ from tests.factories import inputs_from_form
 from wizard.engine import ensure_states
 from wizard.errors import StepError
 from wizard.models import AuditEvent, Room, StepState, StepStatus, VerificationStatus
+from wizard.outcomes import StepContext, Wait
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services import exchange_server as service
 from wizard.services.exchange_server import (
@@ -20,7 +21,7 @@ from wizard.services.exchange_server import (
     save_connection,
     script_digest,
 )
-from wizard.steps.registry import StepContext, Wait, get_step
+from wizard.steps.registry import get_step
 
 from .conftest import (
     ADMIN,
