@@ -17,8 +17,6 @@ and, from version 2.4.1, refuses entity-expansion bombs; bodies are also capped 
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,11 +26,8 @@ from xml.sax.saxutils import escape
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from wizard.microsoft import ratelimit
-from wizard.microsoft.errors import EWS, AuthenticationFailed, MicrosoftError, ServiceUnavailable, unreachable
-from wizard.microsoft.http import TIMEOUT, retry_after_seconds
-
-log = logging.getLogger(__name__)
+from wizard.microsoft.errors import EWS, AuthenticationFailed, MicrosoftError, ServiceUnavailable
+from wizard.microsoft.http import Transport, retry_after_seconds
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 TYPES_NS = "http://schemas.microsoft.com/exchange/services/2006/types"
@@ -47,8 +42,7 @@ NO_ERROR = "NoError"
 # Codes that mean "this account may not open that mailbox": the expected answer for a control mailbox.
 DENIED_CODES = frozenset({"ErrorImpersonateUserDenied", "ErrorAccessDenied", "ErrorImpersonationDenied"})
 _BUSY_CODES = frozenset({"ErrorServerBusy", "ErrorInternalServerTransientError", "ErrorMailboxStoreUnavailable"})
-_TRANSIENT_ATTEMPTS = 4
-_MAX_BUSY_WAIT_SECONDS = 120.0
+DEFAULT_BUSY_SECONDS = 2.0  # busy without saying for how long
 
 _DEFAULT_EXPLANATION = "Exchange refused the request with this code."
 # What each EWS response code (and each HTTP failure) means for the person setting up the room scope.
@@ -206,15 +200,35 @@ def _response_code(root: ET.Element) -> tuple[str, str, float | None]:
     return code, (message_element.findtext(f"{{{MESSAGES_NS}}}MessageText") or "").strip(), None
 
 
+def ews_busy_delay(response: requests.Response) -> float | None:
+    """Seconds Exchange asks EWS callers to wait: Retry-After on a 429 or 503, or `ErrorServerBusy` (and the other
+    transient codes) in a SOAP fault with its `BackOffMilliseconds`; None when it is not busy."""
+    if response.status_code in (429, 503):
+        return retry_after_seconds(response.headers.get("Retry-After")) or DEFAULT_BUSY_SECONDS
+    if response.status_code == 500:
+        root = _parse(response.content)
+        if root is not None:
+            code, _, back_off = _response_code(root)
+            if code in _BUSY_CODES:
+                return back_off or DEFAULT_BUSY_SECONDS
+    return None
+
+
 class EwsClient:
     """One EWS endpoint with one identity. Thread-safe (requests sessions are, for this use)."""
 
     def __init__(self, url: str, session: requests.Session, auth: AuthBase, limit_key: str) -> None:
         self.url = url
-        self.session = session
-        self.auth = auth
-        # Calls count against the tenant's shared budget like every other call to Microsoft.
-        self.limit_key = limit_key
+        # The same retry loop as every Microsoft call, with EWS's own idea of "busy"; a refusal comes back as HTTP
+        # 500 with a SOAP fault, which is an answer, so only 502 and 504 are retried as transient failures.
+        self.transport = Transport(
+            session,
+            service=EWS,
+            limit_key=limit_key,
+            auth=auth,
+            busy=ews_busy_delay,
+            transient_statuses=frozenset({502, 504}),
+        )
 
     def calendar_access(self, mailbox: str | None = None) -> CalendarAccess:
         """GetFolder of the calendar, as `mailbox` (ExchangeImpersonation) or, without one, as the account itself.
@@ -222,45 +236,18 @@ class EwsClient:
         Exchange's refusals are answers (a CalendarAccess that did not open); only a failure to talk to EWS at
         all (credentials refused, wrong URL, server down) raises a MicrosoftError.
         """
-        body = _get_folder_body(mailbox)
-        transient = 0
-        busy_waited = 0.0
-        while True:
-            ratelimit.wait_for_slot(self.limit_key)
-            try:
-                response = self.session.post(
-                    self.url,
-                    data=body,
-                    auth=self.auth,
-                    headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
-                    timeout=TIMEOUT,
-                    allow_redirects=False,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                transient += 1
-                if transient >= _TRANSIENT_ATTEMPTS:
-                    raise self._error("Unreachable", f"{self.url}: {type(exc).__name__}") from exc
-                time.sleep(min(8.0, 0.5 * 2**transient))
-                continue
-            delay = self._retry_delay(response)
-            if delay is not None and busy_waited + delay <= _MAX_BUSY_WAIT_SECONDS:
-                busy_waited += delay
-                log.info("EWS busy (HTTP %s); waiting %.1f s", response.status_code, delay)
-                time.sleep(delay)
-                continue
-            return self._answer(mailbox or "", response)
-
-    def _retry_delay(self, response: requests.Response) -> float | None:
-        """Seconds to wait before trying again when Exchange says it is busy; None when it is not."""
-        if response.status_code in (429, 503):
-            return retry_after_seconds(response) or 2.0
-        if response.status_code == 500:
-            root = _parse(response.content)
-            if root is not None:
-                code, _, back_off = _response_code(root)
-                if code in _BUSY_CODES:
-                    return back_off or 2.0
-        return None
+        try:
+            response = self.transport.request(
+                "POST",
+                self.url,
+                data=_get_folder_body(mailbox),
+                headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
+                allow_redirects=False,
+            )
+        except ServiceUnavailable as error:
+            error.explanation, error.fix = explain("Unreachable"), FIXES["Unreachable"]
+            raise
+        return self._answer(mailbox or "", response)
 
     def _answer(self, mailbox: str, response: requests.Response) -> CalendarAccess:
         status = response.status_code
@@ -283,10 +270,6 @@ class EwsClient:
     def _error(
         self, code: str, message: str, cls: type[MicrosoftError] = MicrosoftError, status: int = 0
     ) -> MicrosoftError:
-        if code == "Unreachable":
-            error = unreachable(EWS, self.url, message)
-            error.explanation, error.fix = explain(code), FIXES[code]
-            return error
         return cls(
             code=code, message=message, explanation=explain(code), fix=FIXES.get(code, ""), status=status, service=EWS
         )

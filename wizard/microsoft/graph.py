@@ -11,7 +11,7 @@ from typing import Any
 
 from wizard.microsoft import ratelimit
 from wizard.microsoft.errors import GRAPH, MicrosoftError, graph_error, still_throttled
-from wizard.microsoft.http import Transport, response_json
+from wizard.microsoft.http import Transport, response_json, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -204,11 +204,9 @@ class GraphClient:
 
 
 def _retry_after(headers: dict[str, str]) -> float:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 1.0  # throttled without a usable Retry-After: a short pause, then the next round
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    seconds = retry_after_seconds(value)
+    return 1.0 if seconds is None else seconds  # no usable Retry-After: a short pause, then the next round
 
 
 def _missing(answer_id: str) -> BatchResponse:

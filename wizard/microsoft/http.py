@@ -1,8 +1,10 @@
 """HTTP to Microsoft: one session factory, and a `Transport` that paces, retries and waits out throttling.
 
-Policy (DESIGN §4):
-- 429 and 503 carry `Retry-After`: wait exactly that long and try again. These are not failures and do not use
-  up retry attempts; only the total time spent waiting is bounded (`ONRAMP_THROTTLE_WAIT_SECONDS`).
+Policy (DESIGN §4), the one retry loop of every Microsoft service (Graph, the Exchange admin API, EWS):
+- "Microsoft is busy" answers carry how long to wait; each service says which answers those are (`busy`): for Graph
+  and the Exchange admin API a 429 or 503 with `Retry-After`, for EWS also `ErrorServerBusy` with its
+  `BackOffMilliseconds`. Wait exactly that long and try again. These are not failures and do not use up retry
+  attempts; only the total time spent waiting is bounded (`ONRAMP_THROTTLE_WAIT_SECONDS`).
 - Other transient failures (500, 502, 504, connection errors, timeouts) are retried with jittered exponential
   back-off, at most `ONRAMP_TRANSIENT_RETRIES` times. Onramp's steps are idempotent (they adopt what exists), so
   retrying a POST whose fate is unknown is safe: a repeat shows up as "already exists" and is adopted.
@@ -24,6 +26,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from requests.utils import should_bypass_proxies
 from urllib3.util.retry import Retry
 
@@ -98,15 +101,24 @@ class RetryPolicy:
 _retry_after_parser = Retry()
 
 
-def retry_after_seconds(response: requests.Response) -> float | None:
-    """Retry-After as seconds (it may be a number or an HTTP date); None when absent or unreadable."""
-    value = response.headers.get("Retry-After")
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After value as seconds (it may be a number or an HTTP date); None when absent or unreadable."""
     if not value:
         return None
     try:
         return max(0.0, float(_retry_after_parser.parse_retry_after(value)))
     except Exception:  # urllib3 raises InvalidHeader; a bad header means "use back-off"
         return None
+
+
+BusyDelay = Callable[[requests.Response], float | None]
+
+
+def retry_after_delay(response: requests.Response) -> float | None:
+    """Graph's and the Exchange admin API's "busy" answers: 429 or 503 with Retry-After."""
+    if response.status_code not in THROTTLE_STATUSES:
+        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def response_json(response: requests.Response) -> Any:
@@ -148,16 +160,25 @@ class Transport:
         *,
         service: str,
         limit_key: str,
-        token: Callable[[], str],
+        token: Callable[[], str] | None = None,
+        auth: AuthBase | None = None,
         renew: Callable[[], bool] | None = None,
         policy: RetryPolicy | None = None,
         extra_headers: dict[str, str] | None = None,
+        busy: BusyDelay = retry_after_delay,
+        transient_statuses: frozenset[int] = TRANSIENT_STATUSES,
     ) -> None:
+        """`token` (a bearer token) or `auth` (requests' auth, e.g. Basic for EWS on premises) signs each attempt;
+        `busy` says how long the service asks to wait (None: it is not busy); `transient_statuses` are failures
+        worth retrying with back-off (EWS answers refusals as HTTP 500, so its set leaves 500 out)."""
         self.session = session
         self.service = service
         self.limit_key = limit_key
         self.token = token
+        self.auth = auth
         self.renew = renew
+        self.busy = busy
+        self.transient_statuses = transient_statuses
         self.policy = policy or RetryPolicy.from_settings()
         self.extra_headers = extra_headers or {}
         self.stats = CallStats()
@@ -175,14 +196,9 @@ class Transport:
         headers.setdefault("client-request-id", str(uuid.uuid4()))
         while True:
             self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for_slot(self.limit_key, cost))
+            signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    headers={**headers, "Authorization": f"Bearer {self.token()}"},
-                    timeout=TIMEOUT,
-                    **kwargs,
-                )
+                response = self.session.request(method, url, headers=signed, auth=self.auth, timeout=TIMEOUT, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 transient += 1
                 if transient > self.policy.transient_retries:
@@ -193,23 +209,23 @@ class Transport:
                 continue
 
             status = response.status_code
-            delay = retry_after_seconds(response) if status in THROTTLE_STATUSES else None
+            delay = self.busy(response)
             if delay is None and status == 429:
                 delay = self.policy.backoff(3)  # throttled without a hint: pause like a late retry
             if delay is not None:
                 if waited + delay > self.policy.throttle_wait_budget:
                     if status == 429:
                         raise still_throttled(self.service, what, waited)
-                    raise unreachable(self.service, what, f"HTTP 503 after waiting {waited:.0f} s")
+                    raise unreachable(self.service, what, f"HTTP {status} (busy) after waiting {waited:.0f} s")
                 waited += delay
                 self.stats.add(throttled=1, throttle_wait=delay)
-                log.info("%s: HTTP %d, waiting %.1f s (Retry-After)", what, status, delay)
+                log.info("%s: HTTP %d, busy: waiting %.1f s as asked", what, status, delay)
                 time.sleep(delay)
                 continue
             if status in (401, 403) and self.renew is not None and self.renew():
                 log.info("%s: HTTP %d, retrying once with a new token", what, status)
                 continue
-            if status in TRANSIENT_STATUSES or status == 503:  # a 503 without Retry-After is plain transient
+            if status in self.transient_statuses or status == 503:  # a 503 without a wait is plain transient
                 transient += 1
                 if transient > self.policy.transient_retries:
                     return response  # the caller raises the typed error with Microsoft's code and message
