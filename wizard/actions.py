@@ -12,6 +12,7 @@ from django.db import transaction
 from tenants.models import Membership, Profile, Role, Tenant
 from wizard import engine
 from wizard.audit import record_event
+from wizard.errors import StepError
 from wizard.models import StepState
 from wizard.outcomes import Submission
 from wizard.steps.registry import get_step
@@ -68,3 +69,19 @@ def submit_step(
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
     return engine.skip_step(tenant, step_id, actor)
+
+
+def confirm_step(tenant: Tenant, step_id: str, actor: str, *, digest: str) -> StepState:
+    """The admin ran a manual step's script (named by its SHA-256, as the page showed it): the confirmation is
+    recorded and the step's check queued in one transaction. StepError `script_changed` when the page was stale,
+    `not_a_manual_step` for a step Onramp runs itself; IllegalTransition while the step runs."""
+    step = get_step(tenant.profile, step_id)
+    if step.confirmation is None:
+        raise StepError(
+            code="not_a_manual_step",
+            message=f"“{step.title}” is not a step you run yourself: Onramp runs it.",
+            fix="Use “Run this step” instead.",
+        )
+    with transaction.atomic():
+        step.confirmation.record(tenant, step.id, actor, digest=digest)
+        return engine.enqueue_step(tenant, step.id, actor, action="confirm")

@@ -63,6 +63,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "next_step": steps[index + 1] if index + 1 < len(steps) else None,
         "form": form,
         "powershell": step.powershell(tenant, state),
+        "script_digest": step.confirmation.digest(tenant, state) if step.confirmation else "",
         "can_operate": may_run,
         "result": presenters.shown_result(state),
         "result_items": presenters.display_items(state.result),
@@ -186,6 +187,24 @@ def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> H
     else:
         raise Http404("No such action")
     return _back_to(request, tenant, step)
+
+
+@require_POST
+def confirm_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
+    """ "I ran these commands": a manual step's confirmation, naming the script the page showed by its digest. A
+    stale page (the script changed since) is told so, and the page shows the current script. Only the tenant's own
+    admins confirm what they ran in their shell."""
+    tenant = get_tenant_for(request.user, slug)
+    step = _step_or_404(tenant, step_id)
+    if not can_change_secrets(request.user, tenant):
+        raise Http404("No such tenant")
+    try:
+        actions.confirm_step(tenant, step.id, request.user.get_username(), digest=request.POST.get("script_sha256", ""))
+    except StepError as error:
+        messages.error(request, f"{error.message} {error.fix}")
+    except IllegalTransition:
+        messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
+    return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
 
 
 CONSENT_SESSION_KEY = "onramp_admin_consent"

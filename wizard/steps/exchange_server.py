@@ -23,7 +23,7 @@ from wizard.rooms_csv import MAX_UPLOAD_BYTES, ParsedRooms, RoomsCsvError, parse
 from wizard.services import exchange_server as service
 from wizard.services import exchange_server_inputs as inputs
 from wizard.services.room_list import DEFAULT_NAME
-from wizard.steps.registry import PowerShell, RoomsTable, Step, register_profile
+from wizard.steps.registry import Confirmation, PowerShell, RoomsTable, Step, register_profile
 
 PROFILE = service.PROFILE
 
@@ -157,6 +157,9 @@ class ScopedAccessForm(StepForm):
         return list(dict.fromkeys(lines))
 
 
+CONFIRMATION = Confirmation(digest=service.script_digest, record=service.confirm_manual_step)
+
+
 def _script(step_id: str) -> PowerShell:
     def powershell(tenant: Tenant, state: StepState) -> str:
         return service.script_text(tenant, step_id)
@@ -176,6 +179,7 @@ STEPS = (
         form=ServiceAccountForm,
         save_inputs=inputs.service_account_inputs,
         manual=True,
+        confirmation=CONFIRMATION,
     ),
     Step(
         id="connect",
@@ -198,6 +202,7 @@ STEPS = (
         form=RoomListForm,
         save_inputs=inputs.room_list_inputs,
         manual=True,
+        confirmation=CONFIRMATION,
     ),
     Step(
         id="rooms",
@@ -212,6 +217,7 @@ STEPS = (
         page_context=presenters.exchange_server_rooms_page,
         rooms_table=RoomsTable.MEMBERSHIP,
         manual=True,
+        confirmation=CONFIRMATION,
     ),
     Step(
         id="scoped_access",
@@ -222,6 +228,7 @@ STEPS = (
         powershell=_script("scoped_access"),
         form=ScopedAccessForm,
         manual=True,
+        confirmation=CONFIRMATION,
     ),
     Step(
         id="verify",

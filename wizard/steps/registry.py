@@ -28,6 +28,15 @@ def cleaned_data_as_inputs(submission: Submission) -> dict[str, Any]:
     return dict(submission.cleaned_data)
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """How a manual step (one the admin runs in their own shell) is confirmed: the digest of the script its page
+    shows now, and the recorder of "I ran it", which refuses a digest that is not the current script's."""
+
+    digest: Callable[["Tenant", "StepState"], str]
+    record: Callable[..., object]  # (tenant, step_id, actor, *, digest) -> the audit event
+
+
 class RoomsTable:
     """Which per-room status a step's rooms table judges."""
 
@@ -55,6 +64,8 @@ class Step:
     rooms_table: str = RoomsTable.NONE
     # The step first ends in needs_input with a preview; running it again with `confirmed` applies the preview.
     confirms_preview: bool = False
+    # Manual steps only: how the admin confirms they ran the script.
+    confirmation: Confirmation | None = None
 
 
 _PROFILES: dict[str, tuple[Step, ...]] = {}

@@ -5,6 +5,7 @@ onramp connect --slug S (--sandbox-info FILE | --tenant-id T --client-id C --cli
 onramp run --slug S [--rooms-csv F | --all-rooms] [--room-list-name N] [--service-account UPN] [--yes] [--wait]
 onramp status [--slug S] [--json]
 onramp verify --slug S
+onramp confirm --slug S --step ID [--yes] [--wait]   (a manual step: print its script, record that it was run)
 """
 
 import json
@@ -19,10 +20,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tenants.forms import TenantForm
 from tenants.models import Cloud, Profile, Tenant
 from wizard import actions, engine, headless
+from wizard.errors import IllegalTransition, StepError
 from wizard.models import StepState, StepStatus
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
 from wizard.services import connect, rooms
-from wizard.steps.registry import steps_for
+from wizard.steps.registry import get_step, steps_for
 
 DEFAULT_ACTOR = "cli"
 DEFAULT_TIMEOUT_SECONDS = 3600
@@ -85,13 +87,25 @@ class Command(BaseCommand):
         status_parser.add_argument("--slug")
         status_parser.add_argument("--json", dest="as_json", action="store_true")
 
+        confirm_parser = sub.add_parser(
+            "confirm",
+            help="A step you run yourself (Exchange Server): print its script, then record that you ran it and check.",
+        )
+        confirm_parser.add_argument("--slug", required=True)
+        confirm_parser.add_argument("--step", required=True, dest="step_id")
+        confirm_parser.add_argument("--yes", action="store_true", help="Confirm without asking.")
+        confirm_parser.add_argument("--wait", action="store_true", help="Follow the check until it ends.")
+        confirm_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
+        confirm_parser.add_argument("--actor", default=DEFAULT_ACTOR)
+
         verify_parser = sub.add_parser("verify", help="Run the verify step again and print the result.")
         verify_parser.add_argument("--slug", required=True)
         verify_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
         verify_parser.add_argument("--actor", default=DEFAULT_ACTOR)
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
-        getattr(self, f"_{action}")(**options)
+        # `_confirm` is the rooms preview's prompt, so the confirm command's method has its own name.
+        getattr(self, "_confirm_step" if action == "confirm" else f"_{action}")(**options)
 
     # -- connect ---------------------------------------------------------------------------------------------------
     def _connect(self, *, slug: str, sandbox_info: Path | None, actor: str, **options: Any) -> None:
@@ -305,6 +319,49 @@ class Command(BaseCommand):
         if state.status != StepStatus.SUCCEEDED or (outcome.stopped_at and outcome.stopped_at.step_id == "verify"):
             self._print_failure(state)
             sys.exit(EXIT_FAILED)
+
+    def _confirm_step(
+        self, *, slug: str, step_id: str, yes: bool, wait: bool, timeout: float, actor: str, **options: Any
+    ) -> None:
+        tenant = self._tenant(slug)
+        try:
+            step = get_step(tenant.profile, step_id)
+        except LookupError:
+            known = ", ".join(known.id for known in steps_for(tenant.profile))
+            raise CommandError(f"No step {step_id!r}; steps are {known}.") from None
+        if step.confirmation is None:
+            raise CommandError(f"{step.title} is run by Onramp, not by you: use `onramp run --slug {slug}`.")
+        state = engine.ensure_states(tenant)[[s.id for s in steps_for(tenant.profile)].index(step.id)]
+        script = step.powershell(tenant, state)
+        digest = step.confirmation.digest(tenant, state)
+        self.stdout.write(f"# {step.title}: run this in the Exchange Management Shell\n{script}\n")
+        if not yes:
+            if not sys.stdin.isatty():
+                self.stderr.write("Pass --yes to confirm that you ran these commands.")
+                sys.exit(EXIT_NEEDS_INPUT)
+            if input("Did you run these commands? [y/N] ").strip().lower() not in ("y", "yes"):
+                sys.exit(EXIT_NEEDS_INPUT)
+        try:
+            actions.confirm_step(tenant, step.id, actor, digest=digest)
+        except StepError as error:
+            raise CommandError(f"{error.message} {error.fix}") from error
+        except IllegalTransition as error:
+            raise CommandError(f"{step.title} is already queued or running; wait for it to finish.") from error
+        self.stdout.write(f"Recorded that {actor} ran the commands of {step.title}; Onramp is checking them.")
+        if wait:
+            outcome = headless.run_steps(
+                tenant,
+                actor=actor,
+                start=step.id,
+                until=step.id,
+                inputs={},
+                wait_on_microsoft=True,
+                on_update=self._print_update,
+                timeout=timeout,
+            )
+            if outcome.stopped_at is not None:
+                self._print_failure(outcome.stopped_at)
+                sys.exit(EXIT_FAILED)
 
     # -- output ----------------------------------------------------------------------------------------------------
     def _tenant(self, slug: str) -> Tenant:
