@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import kombu.exceptions
 import pytest
+import redis.exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_HEARTBEAT_SECONDS = 1
@@ -135,7 +137,11 @@ class Worker:
         busy: a worker too loaded to answer is no fresh start either."""
         from config.celery import app
 
-        active = app.control.inspect(timeout=3).active()
+        try:
+            active = app.control.inspect(timeout=3).active()
+        except (redis.exceptions.RedisError, kombu.exceptions.OperationalError, OSError):
+            # This process's broker connection died with a Redis an earlier test restarted: start afresh.
+            return True
         return active is None or any(active.values())
 
     def kill(self) -> None:
