@@ -151,21 +151,24 @@ def _managed_tenant(request: HttpRequest, slug: str) -> Tenant:
 
 @require_GET
 def members(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = _managed_tenant(request, slug)
+    """Everyone who sees the organisation sees who is in it; its admins also invite, change roles and remove."""
+    tenant = access.get_tenant_for(request.user, slug)
     return _members_page(request, tenant, InvitationForm())
 
 
 def _members_page(request: HttpRequest, tenant: Tenant, form: InvitationForm, status: int = 200) -> HttpResponse:
+    manages = access.can_manage_members(request.user, tenant)
     invitations = [
         (
             invitation,
             people.invitation_expires_at(invitation),
             request.build_absolute_uri(reverse("people:invitation", args=[people.invitation_token(invitation)])),
         )
-        for invitation in people.pending_invitations(tenant)
+        for invitation in (people.pending_invitations(tenant) if manages else [])
     ]
     context = {
         "tenant": tenant,
+        "manages": manages,
         "members": people.members_of(tenant),
         "invitations": invitations,
         "form": form,

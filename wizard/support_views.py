@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tenants.access import get_tenant_for, is_support
+from tenants.access import can_operate, get_tenant_for, is_support
 from wizard import engine, presenters, selectors
 from wizard.steps.registry import steps_for
 
@@ -126,5 +126,6 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "timeline": timeline,
         "events": [(event, presenters.display_items(event.detail)) for event in timeline.object_list],
         "resume_state": engine.resume_state(states),
+        "can_operate": can_operate(request.user, tenant),
     }
     return render(request, "support/tenant.html", context)
