@@ -293,7 +293,9 @@ def _picker(tenant: Tenant, params: dict[str, str], tenant_segment: str, status:
 
 def _html(status: int, title: str, body: str) -> Response:
     heading = html.escape(title)
-    page = f"<!doctype html><html><head><title>{heading}</title></head><body><h1>{heading}</h1>{body}</body></html>"
+    # An empty icon: a browser would otherwise ask the sandbox for /favicon.ico, which it does not serve.
+    head = f'<title>{heading}</title><link rel="icon" href="data:,">'
+    page = f"<!doctype html><html><head>{head}</head><body><h1>{heading}</h1>{body}</body></html>"
     return Response(status, page.encode(), {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
 
 
