@@ -31,6 +31,7 @@ class Route:
             "number": [1, 28],
             "token": ["not-a-signed-invitation"],
             "pk": [1],
+            "fmt": ["csv", "json"],
         }
         unknown = self.params - values.keys()
         if unknown:
