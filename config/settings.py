@@ -211,3 +211,5 @@ ONRAMP_INVITATION_DAYS = env.int("ONRAMP_INVITATION_DAYS", default=7)
 # Outgoing email (invitations): console by default, SMTP with e.g. EMAIL_URL=smtp+tls://user:pass@host:587.
 globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="onramp@localhost")
+# Where people reach Onramp: the links in emails the worker sends (it has no request to take the host from).
+ONRAMP_BASE_URL = env.str("ONRAMP_BASE_URL", default="http://127.0.0.1:8000")

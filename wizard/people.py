@@ -191,6 +191,13 @@ def remove(membership: Membership, by: AbstractBaseUser) -> None:
     record_event(tenant, _actor(by), "member_removed", "removed", detail={"member": member})
 
 
+def set_notifications(membership: Membership, on: bool) -> None:
+    if membership.notify != on:
+        membership.notify = on
+        membership.save(update_fields=["notify"])
+        record_event(membership.tenant, _actor(membership.user), "notifications", "on" if on else "off", detail={})
+
+
 @dataclass(frozen=True)
 class MemberRow:
     membership: Membership

@@ -9,6 +9,7 @@ urlpatterns = [
     path("invitations/<str:token>/", people_views.invitation, name="invitation"),
     path("t/<slug:slug>/members/", people_views.members, name="members"),
     path("t/<slug:slug>/members/invite", people_views.invite, name="invite"),
+    path("t/<slug:slug>/members/notifications", people_views.notification_setting, name="notifications"),
     path("t/<slug:slug>/members/invitations/<int:pk>/revoke", people_views.revoke_invitation, name="revoke"),
     path("t/<slug:slug>/members/<int:pk>/role", people_views.change_role, name="change_role"),
     path("t/<slug:slug>/members/<int:pk>/remove", people_views.remove_member, name="remove"),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tenants import access
 from tenants.forms import InvitationForm, MemberRoleForm
-from tenants.models import Invitation, Membership, Tenant
+from tenants.models import Invitation, Membership, Role, Tenant
 from wizard import people
 from wizard.microsoft import signin
 
@@ -166,9 +166,11 @@ def _members_page(request: HttpRequest, tenant: Tenant, form: InvitationForm, st
         )
         for invitation in (people.pending_invitations(tenant) if manages else [])
     ]
+    own = Membership.objects.filter(tenant=tenant, user=request.user).first()
     context = {
         "tenant": tenant,
         "manages": manages,
+        "own_membership": own if own is not None and own.role == Role.ADMIN else None,
         "members": people.members_of(tenant),
         "invitations": invitations,
         "form": form,
@@ -223,4 +225,14 @@ def remove_member(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         people.remove(membership, request.user)
     except people.MembershipChangeRefused as refusal:
         messages.error(request, str(refusal))
+    return redirect("people:members", slug=tenant.slug)
+
+
+@require_POST
+def notification_setting(request: HttpRequest, slug: str) -> HttpResponse:
+    """Turn this organisation's emails on or off for oneself."""
+    tenant = access.get_tenant_for(request.user, slug)
+    membership = get_object_or_404(Membership, tenant=tenant, user=request.user)
+    people.set_notifications(membership, request.POST.get("notify") == "on")
+    messages.success(request, "Emails turned on." if membership.notify else "Emails turned off.")
     return redirect("people:members", slug=tenant.slug)
