@@ -100,11 +100,16 @@ def joinable_as_admin(user: AnyUser, microsoft_tenant_id: str, wids: Iterable[st
     return tenants_bound_to(microsoft_tenant_id).exclude(memberships__user=user)
 
 
+def is_support_tenant(tid: str) -> bool:
+    """Whether `tid` is the installation's own Microsoft tenant (ONRAMP_SUPPORT_TENANT_ID)."""
+    own = settings.ONRAMP_SUPPORT_TENANT_ID
+    return bool(own) and tid.lower() == own.lower()
+
+
 def support_role_from_microsoft(tid: str, groups: Iterable[str]) -> str | None:
     """Support staff are people of the installation's own Microsoft tenant (ONRAMP_SUPPORT_TENANT_ID), limited to
     a group when ONRAMP_SUPPORT_GROUP_ID is set; the operator group makes them operators."""
-    own = settings.ONRAMP_SUPPORT_TENANT_ID
-    if not own or tid.lower() != own.lower():
+    if not is_support_tenant(tid):
         return None
     held = {g.lower() for g in groups}
     operator_group = settings.ONRAMP_SUPPORT_OPERATOR_GROUP_ID.lower()

@@ -49,7 +49,8 @@ def user_for_microsoft_person(person: MicrosoftPerson) -> AbstractBaseUser:
     identity.username = person.username
     identity.last_sign_in = timezone.now()
     identity.save(update_fields=["username", "last_sign_in"])
-    if settings.ONRAMP_SUPPORT_TENANT_ID:
+    if access.is_support_tenant(person.tid):
+        # The tenant's groups decide at every sign-in; grants of other people (support_user) are left alone.
         _sync_support_grant(identity.user, access.support_role_from_microsoft(person.tid, person.groups))
     return identity.user
 
