@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.access",
             ],
         },
     },
@@ -213,3 +214,26 @@ ONRAMP_CALLS_BURST = env.int("ONRAMP_CALLS_BURST", default=1)
 ONRAMP_THROTTLE_WAIT_SECONDS = env.float("ONRAMP_THROTTLE_WAIT_SECONDS", default=300.0)
 ONRAMP_TRANSIENT_RETRIES = env.int("ONRAMP_TRANSIENT_RETRIES", default=4)
 ONRAMP_BACKOFF_BASE_SECONDS = env.float("ONRAMP_BACKOFF_BASE_SECONDS", default=0.5)
+
+# People: how they sign in, and who is support staff.
+# Username and password sign-in (local accounts). On by default so `make run` needs no Entra app.
+ONRAMP_PASSWORD_SIGNIN = env.bool("ONRAMP_PASSWORD_SIGNIN", default=True)
+# Onramp's multi-tenant Entra app for "Sign in with Microsoft". Empty: no Microsoft sign-in.
+ONRAMP_SIGNIN_CLIENT_ID = env.str("ONRAMP_SIGNIN_CLIENT_ID", default="")
+ONRAMP_SIGNIN_CLIENT_SECRET = env.str("ONRAMP_SIGNIN_CLIENT_SECRET", default="")
+# The Microsoft cloud people sign in to (worldwide, usgov_high, china), or an explicit authority (the sandbox's
+# https://127.0.0.1:8443/organizations) and the CA bundle to trust for it.
+ONRAMP_SIGNIN_CLOUD = env.str("ONRAMP_SIGNIN_CLOUD", default="worldwide")
+ONRAMP_SIGNIN_AUTHORITY = env.str("ONRAMP_SIGNIN_AUTHORITY", default="")
+ONRAMP_SIGNIN_CA_BUNDLE = env.str("ONRAMP_SIGNIN_CA_BUNDLE", default="")
+# People of this Microsoft tenant (the installation's own) are support staff: viewers, or operators when the
+# ID token's `groups` claim holds the operator group. With a support group set, only its members are support.
+ONRAMP_SUPPORT_TENANT_ID = env.str("ONRAMP_SUPPORT_TENANT_ID", default="")
+ONRAMP_SUPPORT_GROUP_ID = env.str("ONRAMP_SUPPORT_GROUP_ID", default="")
+ONRAMP_SUPPORT_OPERATOR_GROUP_ID = env.str("ONRAMP_SUPPORT_OPERATOR_GROUP_ID", default="")
+ONRAMP_INVITATION_DAYS = env.int("ONRAMP_INVITATION_DAYS", default=7)
+# Outgoing email (invitations): console by default, SMTP with e.g. EMAIL_URL=smtp+tls://user:pass@host:587.
+globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="onramp@localhost")
+# Where people reach Onramp: the links in emails the worker sends (it has no request to take the host from).
+ONRAMP_BASE_URL = env.str("ONRAMP_BASE_URL", default="http://127.0.0.1:8000")

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import control_api, ews, exchange, graph, tokens
+from . import control_api, ews, exchange, graph, oidc, tokens
 from .control import SandboxControl
 from .responses import Request, Response, graph_error
 from .state import (
@@ -131,7 +131,7 @@ class Sandbox:
             return exchange.handle(self.tenant, req)
         if path.startswith("/ews/exchange.asmx"):
             return ews.handle(self.tenant, req)
-        template, response = tokens.handle(self.tenant, req)
+        template, response = oidc.handle(self.tenant, req) if oidc.serves(req) else tokens.handle(self.tenant, req)
         self.tenant.calls.record(template, write=False)
         return response
 

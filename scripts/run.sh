@@ -28,6 +28,21 @@ pids+=($!)
 
 for _ in $(seq 100); do [ -s var/sandbox.json ] && break; sleep 0.1; done
 [ -s var/sandbox.json ] || { echo "The sandbox tenant did not start; see var/sandbox.log"; exit 1; }
+# "Sign in with Microsoft" at the sandbox tenant too, unless an Entra app is configured: its sign-in page lists
+# its people (admin@ is a Global Administrator, user-001@ an Exchange Administrator, user-002@ neither).
+if [ -z "${ONRAMP_SIGNIN_CLIENT_ID:-}" ]; then
+  eval "$("$PY" -c '
+import json, shlex
+info = json.load(open("var/sandbox.json"))
+values = {
+    "ONRAMP_SIGNIN_CLIENT_ID": info["client_id"],
+    "ONRAMP_SIGNIN_CLIENT_SECRET": info["client_secret"],
+    "ONRAMP_SIGNIN_AUTHORITY": info["authority"].rsplit("/", 1)[0] + "/organizations",
+    "ONRAMP_SIGNIN_CA_BUNDLE": info["ca_bundle"],
+}
+print("\n".join(f"export {name}={shlex.quote(value)}" for name, value in values.items()))
+')"
+fi
 "$PY" manage.py onramp connect --slug demo --sandbox-info var/sandbox.json --actor make-run || \
   echo "Connecting the demo tenant failed; open it in the wizard to see why."
 

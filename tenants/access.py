@@ -1,26 +1,53 @@
-"""The one access check. Every view and every task entry point that takes a tenant goes through here."""
+"""The one access check. Every view and every task entry point that takes a tenant goes through here, and so does
+every decision about people: who is support, who may join an organisation on their first visit, who manages its
+members."""
 
+from collections.abc import Iterable
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from tenants.models import Membership, Role, Tenant
+from tenants.models import Membership, Role, SupportGrant, SupportRole, Tenant
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+# Microsoft directory roles (role template ids, the ID token's `wids`) whose holders may join their tenant's
+# organisation as admin on their first visit.
+ADMIN_DIRECTORY_ROLES = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
+}
 
 
-def is_support(user: AbstractBaseUser | AnonymousUser) -> bool:
+def support_role(user: AnyUser) -> str | None:
+    """support_operator, support_viewer, or None. Django's superusers and staff (accounts from before support
+    roles) are operators."""
+    if not user.is_authenticated:
+        return None
+    grant = SupportGrant.objects.filter(user=user).values_list("role", flat=True).first()
+    if grant:
+        return grant
+    if user.is_superuser or user.is_staff:
+        return SupportRole.OPERATOR
+    return None
+
+
+def is_support(user: AnyUser) -> bool:
     """Support staff see every tenant, read-only on secrets."""
-    return bool(user.is_authenticated and (user.is_staff or user.is_superuser))
+    return support_role(user) is not None
 
 
-def visible_tenants(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
+def visible_tenants(user: AnyUser) -> QuerySet[Tenant]:
     if not user.is_authenticated:
         return Tenant.objects.none()
     if is_support(user):
         return Tenant.objects.all()
-    return Tenant.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    return Tenant.objects.filter(memberships__user=user)
 
 
-def get_tenant_for(user: AbstractBaseUser | AnonymousUser, slug: str) -> Tenant:
+def get_tenant_for(user: AnyUser, slug: str) -> Tenant:
     """The tenant if this user may see it; otherwise a 404, so another tenant's existence is not revealed."""
     tenant = visible_tenants(user).filter(slug=slug).first()
     if tenant is None:
@@ -28,13 +55,75 @@ def get_tenant_for(user: AbstractBaseUser | AnonymousUser, slug: str) -> Tenant:
     return tenant
 
 
-def can_operate(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> bool:
-    """Run, retry and re-verify steps: the tenant's admins and support."""
+def member_role(user: AnyUser, tenant: Tenant) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+
+
+def is_tenant_admin(user: AnyUser, tenant: Tenant) -> bool:
+    return member_role(user, tenant) == Role.ADMIN
+
+
+def can_operate(user: AnyUser, tenant: Tenant) -> bool:
+    """Run, retry and re-verify steps: the tenant's admins and support operators (not viewers of either kind)."""
+    return support_role(user) == SupportRole.OPERATOR or is_tenant_admin(user, tenant)
+
+
+def can_change_secrets(user: AnyUser, tenant: Tenant) -> bool:
+    """Support is read-only on secrets; only the tenant's own admins enter them."""
+    return is_tenant_admin(user, tenant)
+
+
+def can_manage_members(user: AnyUser, tenant: Tenant) -> bool:
+    """Invite, change roles, remove members: the tenant's own admins."""
+    return is_tenant_admin(user, tenant)
+
+
+def admin_roles_held(wids: Iterable[str]) -> list[str]:
+    """The names of the Microsoft directory roles among `wids` that make a person an admin on first visit."""
+    return [ADMIN_DIRECTORY_ROLES[w] for w in wids if w in ADMIN_DIRECTORY_ROLES]
+
+
+def tenants_bound_to(microsoft_tenant_id: str) -> QuerySet[Tenant]:
+    """Organisations whose step 0 found this Microsoft tenant id."""
+    if not microsoft_tenant_id:
+        return Tenant.objects.none()
+    return Tenant.objects.filter(microsoft_tenant_id__iexact=microsoft_tenant_id)
+
+
+def joinable_as_admin(user: AnyUser, microsoft_tenant_id: str, wids: Iterable[str]) -> QuerySet[Tenant]:
+    """The organisations bound to the person's Microsoft tenant that they may join as admin now, by holding
+    Global Administrator or Exchange Administrator there, and are not yet members of."""
+    if not admin_roles_held(wids):
+        return Tenant.objects.none()
+    return tenants_bound_to(microsoft_tenant_id).exclude(memberships__user=user)
+
+
+def is_support_tenant(tid: str) -> bool:
+    """Whether `tid` is the installation's own Microsoft tenant (ONRAMP_SUPPORT_TENANT_ID)."""
+    own = settings.ONRAMP_SUPPORT_TENANT_ID
+    return bool(own) and tid.lower() == own.lower()
+
+
+def support_role_from_microsoft(tid: str, groups: Iterable[str]) -> str | None:
+    """Support staff are people of the installation's own Microsoft tenant (ONRAMP_SUPPORT_TENANT_ID), limited to
+    a group when ONRAMP_SUPPORT_GROUP_ID is set; the operator group makes them operators."""
+    if not is_support_tenant(tid):
+        return None
+    held = {g.lower() for g in groups}
+    operator_group = settings.ONRAMP_SUPPORT_OPERATOR_GROUP_ID.lower()
+    if operator_group and operator_group in held:
+        return SupportRole.OPERATOR
+    support_group = settings.ONRAMP_SUPPORT_GROUP_ID.lower()
+    if support_group and support_group not in held:
+        return None
+    return SupportRole.VIEWER
+
+
+def may_sign_in(user: AnyUser, microsoft_tenant_id: str) -> bool:
+    """A person of a Microsoft tenant that an organisation is bound to gets in only as a member of an organisation
+    (or as support); people of other tenants get in and may create their own organisation."""
     if is_support(user):
         return True
-    return Membership.objects.filter(user=user, tenant=tenant, role=Role.ADMIN).exists()
-
-
-def can_change_secrets(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> bool:
-    """Support is read-only on secrets; only the tenant's own admins enter them."""
-    return bool(user.is_authenticated) and Membership.objects.filter(user=user, tenant=tenant, role=Role.ADMIN).exists()
+    return not tenants_bound_to(microsoft_tenant_id).exists() or visible_tenants(user).exists()

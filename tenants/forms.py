@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.text import slugify
 
-from tenants.models import Profile, Tenant
+from tenants.models import Profile, Role, Tenant
 
 
 class TenantForm(forms.ModelForm):
@@ -24,3 +24,12 @@ class TenantForm(forms.ModelForm):
         if Tenant.objects.filter(slug=slug).exists():
             raise forms.ValidationError(f"The short name “{slug}” is taken; choose another.")
         return slug
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="Colleague's email address")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER, widget=forms.RadioSelect)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

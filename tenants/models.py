@@ -64,13 +64,15 @@ class TenantSecret(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
+    ADMIN = "admin", "Admin"  # runs steps, enters secrets, manages members
+    VIEWER = "viewer", "Viewer"  # reads progress and results
 
 
 class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
+    notify = models.BooleanField("email me about this organisation", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,3 +80,60 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.tenant} ({self.role})"
+
+
+class MicrosoftIdentity(models.Model):
+    """A person as Microsoft knows them: object id `oid` in directory `tid`. Never matched by email, which a
+    directory can reassign; `username` (the ID token's preferred_username) is only shown."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="microsoft_identity")
+    tid = models.CharField("Microsoft tenant id", max_length=64)
+    oid = models.CharField("object id", max_length=64)
+    username = models.CharField(max_length=254, blank=True)
+    last_sign_in = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tid", "oid"], name="one_user_per_microsoft_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.username or self.oid} ({self.tid})"
+
+
+class SupportRole(models.TextChoices):
+    VIEWER = "support_viewer", "Support viewer"  # the console, read-only
+    OPERATOR = "support_operator", "Support operator"  # also retries and re-verifies steps
+
+
+class SupportGrant(models.Model):
+    """Makes a person support staff of this installation."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="support_grant")
+    role = models.CharField(max_length=20, choices=SupportRole.choices, default=SupportRole.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class Invitation(models.Model):
+    """An admin's invitation to join an organisation; the emailed link carries its signed id. Used once, expires,
+    can be revoked."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant} ({self.role})"

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
+from wizard import notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
 from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, StepState, StepStatus
@@ -230,6 +231,7 @@ def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | Ne
         now = timezone.now()
         result = {**state.result, **outcome.result}
         if isinstance(outcome, Done):
+            waited = state.waiting_since is not None
             _transition(
                 state,
                 S.SUCCEEDED,
@@ -241,6 +243,7 @@ def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | Ne
                 waiting_since=None,
             )
             record_event(tenant, SYSTEM_ACTOR, "run", "succeeded", step.id)
+            notifications.step_succeeded(tenant, step.id, waited=waited)
             return None
         if isinstance(outcome, Wait):
             first_wait = state.waiting_since is None
@@ -278,6 +281,7 @@ def _finish_failed(state_id: int, tenant: Tenant, step: Step, code: str, message
             waiting_since=None,
         )
         record_event(tenant, SYSTEM_ACTOR, "run", "failed", step.id, {"code": code, "message": message})
+        notifications.step_failed(tenant, step.id, message)
 
 
 def redeliver_lost_tasks() -> list[StepState]:

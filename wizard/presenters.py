@@ -36,6 +36,16 @@ def is_secret_key(key: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
+
+
 def public_items(data: dict) -> list[tuple[str, object]]:
     """The (key, value) pairs of a result or detail that a page may show: no secrets, no nested bulk."""
     return [(key, value) for key, value in data.items() if not is_secret_key(key)]

@@ -9,12 +9,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tenants.access import get_tenant_for, is_support
+from tenants.access import can_operate, get_tenant_for, is_support
 from wizard import engine, presenters, selectors
+from wizard.presenters import neutralise
 from wizard.steps.registry import steps_for
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
 
 
@@ -28,11 +27,6 @@ def support_only(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def _filters(request: HttpRequest) -> tuple[str, str]:
@@ -126,5 +120,6 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "timeline": timeline,
         "events": [(event, presenters.display_items(event.detail)) for event in timeline.object_list],
         "resume_state": engine.resume_state(states),
+        "can_operate": can_operate(request.user, tenant),
     }
     return render(request, "support/tenant.html", context)

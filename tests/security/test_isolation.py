@@ -13,7 +13,9 @@ from wizard.models import AuditEvent, StepState
 pytestmark = pytest.mark.django_db
 
 # URL patterns without a tenant in them, and who may use them.
-PUBLIC = frozenset({"login", "logout", "healthz"})
+PUBLIC = frozenset(
+    {"login", "logout", "healthz", "people:microsoft_start", "people:microsoft_callback", "people:invitation"}
+)
 ANY_SIGNED_IN = frozenset({"orgs:home", "orgs:create", "orgs:consent_callback"})
 SUPPORT_ONLY = frozenset({"orgs:support", "orgs:support_export", "orgs:support_tenant"})
 UNKNOWN_SLUG = "no-such-tenant"

@@ -29,6 +29,9 @@ class Route:
             "step_id": [step.id for step in steps_for(tenant.profile)],
             "action": list(ACTIONS),
             "number": [1, 28],
+            "token": ["not-a-signed-invitation"],
+            "pk": [1],
+            "fmt": ["csv", "json"],
         }
         unknown = self.params - values.keys()
         if unknown:

@@ -1,0 +1,97 @@
+"""Emails to an organisation's admins: a step failing through the real worker reaches their inbox from the worker;
+a wait ending and activation are told once; an admin who turned them off, viewers, and people without an address
+get nothing."""
+
+import time
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from config.celery import app as celery_app
+from tenants.models import Membership, Role, Tenant, TenantStatus
+from tests.factories import make_tenant, make_user, state_of
+from tests.helpers import Worker
+from wizard import actions, notifications
+from wizard.models import AuditEvent, StepStatus
+
+
+def _admin(tenant: Tenant):
+    return Membership.objects.get(tenant=tenant, role=Role.ADMIN).user
+
+
+def _with_email(user, address: str):
+    user.email = address
+    user.save(update_fields=["email"])
+    return user
+
+
+@pytest.fixture
+def mailing_worker(session_worker, worker_env, redis_server, tmp_path, transactional_db):
+    """A worker of this test's own whose mail backend writes files to `mail`: the email must leave from it."""
+    session_worker.stop()
+    celery_app.control.purge()
+    outbox = tmp_path / "mail"
+    outbox.mkdir()
+    # django-environ drops the path's first slash: four slashes make an absolute path.
+    worker = Worker({**worker_env, "EMAIL_URL": f"filemail:///{outbox}"}, tmp_path / "worker.log")
+    worker.start()
+    yield outbox
+    worker.stop()
+
+
+def test_a_failed_step_emails_the_admins_from_the_worker(mailing_worker):
+    tenant = make_tenant("contoso")
+    _with_email(_admin(tenant), "alice@contoso.com")
+    quiet = _with_email(make_user("quentin"), "quentin@contoso.com")
+    Membership.objects.create(user=quiet, tenant=tenant, role=Role.ADMIN, notify=False)
+    viewer = _with_email(make_user("vera"), "vera@contoso.com")
+    Membership.objects.create(user=viewer, tenant=tenant, role=Role.VIEWER)
+    # Not connected: the step fails at once for want of credentials.
+    actions.submit_step(tenant, "org_customization", "alice")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(mailing_worker.iterdir()):
+        time.sleep(0.5)
+    assert state_of(tenant, "org_customization").status == StepStatus.FAILED
+    messages = "".join(path.read_text() for path in mailing_worker.iterdir())
+    assert "To: alice@contoso.com" in messages
+    assert "quentin@" not in messages and "vera@" not in messages
+    assert "Organisation customisation failed" in messages
+    assert "/t/contoso/steps/org_customization/" in messages
+
+
+@pytest.mark.django_db
+def test_the_wait_ending_and_activation_are_told_once(django_capture_on_commit_callbacks):
+    tenant = make_tenant("contoso")
+    _with_email(_admin(tenant), "alice@contoso.com")
+    with django_capture_on_commit_callbacks() as scheduled:
+        notifications.step_succeeded(tenant, "service_account", waited=True)
+        notifications.step_succeeded(tenant, "room_list", waited=False)
+    assert len(scheduled) == 1
+    Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.ACTIVE)
+    with django_capture_on_commit_callbacks() as scheduled:
+        notifications.step_succeeded(tenant, "activate", waited=False)
+        notifications.step_succeeded(tenant, "activate", waited=False)
+    assert len(scheduled) == 1
+    assert AuditEvent.objects.filter(tenant=tenant, action="notify", outcome="activated").count() == 1
+
+    assert notifications.send_notification(tenant.pk, notifications.WAIT_ENDED, "service_account") == 1
+    assert notifications.send_notification(tenant.pk, notifications.ACTIVATED, "activate") == 1
+    wait_mail, active_mail = mail.outbox
+    assert wait_mail.subject == "[Onramp] Contoso: Service account is done, the wait is over"
+    assert "/t/contoso/steps/service_account/" in wait_mail.body
+    assert active_mail.subject == "[Onramp] Contoso is active" and "/t/contoso/activation/" in active_mail.body
+
+
+@pytest.mark.django_db
+def test_an_admin_turns_their_emails_off_and_on():
+    tenant = make_tenant("contoso")
+    admin = _with_email(_admin(tenant), "alice@contoso.com")
+    client = Client()
+    client.force_login(admin)
+    client.post(reverse("people:notifications", args=["contoso"]), {})
+    assert notifications.recipients(tenant) == []
+    client.post(reverse("people:notifications", args=["contoso"]), {"notify": "on"})
+    assert notifications.recipients(tenant) == ["alice@contoso.com"]
+    assert list(AuditEvent.objects.filter(action="notifications").values_list("outcome", flat=True)) == ["on", "off"]

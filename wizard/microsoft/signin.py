@@ -1,0 +1,169 @@
+"""Sign in with Microsoft: OpenID Connect's authorization code flow with PKCE through msal, and the ID token's
+validation, which msal leaves to the app (msal 1.38+ only decodes it).
+
+The authority is multi-tenant (`organizations`) on the configured cloud, or an explicit one (the sandbox's). The
+ID token is checked against the authority's published keys (RS256 only), its audience (our client id), its
+lifetime, and its issuer: the discovery document's issuer with the token's own `tid` in place of `{tenantid}`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import msal
+import requests
+from django.conf import settings
+
+from tenants.models import Cloud, Tenant
+from wizard.microsoft.clouds import endpoints_for
+from wizard.microsoft.http import build_session
+
+# Scopes sent besides the ones msal always adds (openid, profile, offline_access).
+SCOPES = ["email"]
+CLOCK_SKEW_S = 120  # the same allowance msal makes
+HTTP_TIMEOUT_S = 15
+
+
+class SignInRefused(Exception):
+    """Microsoft's answer cannot sign anyone in; the message says why, for the page (never a token or secret)."""
+
+
+@dataclass(frozen=True)
+class MicrosoftPerson:
+    """Who signed in, from a validated ID token."""
+
+    tid: str
+    oid: str
+    username: str  # preferred_username: shown, never used to identify
+    name: str
+    email: str
+    wids: tuple[str, ...]  # directory role template ids
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignInApp:
+    client_id: str
+    client_secret: str
+    authority: str  # https://<login host>/organizations
+    ca_bundle: str | None
+
+    def __repr__(self) -> str:  # no secret in reprs or tracebacks
+        return f"SignInApp(client_id={self.client_id!r}, authority={self.authority!r})"
+
+
+def configured_app() -> SignInApp | None:
+    """Onramp's Entra app for sign-in, from the settings; None when none is set (password sign-in only)."""
+    if not settings.ONRAMP_SIGNIN_CLIENT_ID:
+        return None
+    authority = settings.ONRAMP_SIGNIN_AUTHORITY.rstrip("/")
+    if not authority:
+        # The cloud table knows each cloud's login host; a tenant with no Microsoft tenant id yet gets the
+        # multi-tenant `organizations` authority, which is what sign-in uses.
+        authority = endpoints_for(Tenant(cloud=settings.ONRAMP_SIGNIN_CLOUD or Cloud.WORLDWIDE)).authority
+    return SignInApp(
+        client_id=settings.ONRAMP_SIGNIN_CLIENT_ID,
+        client_secret=settings.ONRAMP_SIGNIN_CLIENT_SECRET,
+        authority=authority,
+        ca_bundle=settings.ONRAMP_SIGNIN_CA_BUNDLE or None,
+    )
+
+
+def _session(app: SignInApp) -> requests.Session:
+    endpoints = dataclasses.replace(
+        endpoints_for(Tenant(cloud=Cloud.WORLDWIDE)), authority=app.authority, ca_bundle=app.ca_bundle
+    )
+    return build_session(endpoints)
+
+
+def _msal_app(app: SignInApp, session: requests.Session) -> msal.ConfidentialClientApplication:
+    try:
+        return msal.ConfidentialClientApplication(
+            app.client_id,
+            client_credential=app.client_secret,
+            authority=app.authority,
+            instance_discovery=False,  # the authority comes from our cloud table or the settings
+            http_client=session,
+        )
+    except (ValueError, requests.RequestException) as error:
+        raise SignInRefused(f"Microsoft's sign-in service at {app.authority} could not be reached.") from error
+
+
+def begin(app: SignInApp, redirect_uri: str) -> dict[str, Any]:
+    """msal's flow (state, nonce, PKCE verifier and the `auth_uri` to send the browser to); keep it server-side."""
+    with _session(app) as session, warnings.catch_warnings():
+        # msal recommends form_post; Onramp answers on a GET (response_mode=query) because the session cookie is
+        # SameSite=Lax and a cross-site POST from Microsoft would arrive without it. The code is useless without
+        # the PKCE verifier and client secret, which never leave the server.
+        warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+        return _msal_app(app, session).initiate_auth_code_flow(SCOPES, redirect_uri=redirect_uri)
+
+
+def complete(app: SignInApp, flow: dict[str, Any], response: dict[str, str]) -> MicrosoftPerson:
+    """Redeem the code Microsoft sent back (msal checks state, PKCE and nonce) and validate the ID token."""
+    if response.get("error"):
+        raise SignInRefused(f"Microsoft did not sign you in: {response.get('error_description') or response['error']}")
+    with _session(app) as session:
+        try:
+            result = _msal_app(app, session).acquire_token_by_auth_code_flow(flow, response)
+        except ValueError as error:  # state mismatch or a missing flow: a forged or stale answer
+            raise SignInRefused("This sign-in answer does not belong to a sign-in started here.") from error
+        except RuntimeError as error:  # msal's nonce check
+            raise SignInRefused("Microsoft's ID token does not match this sign-in.") from error
+        except requests.RequestException as error:
+            raise SignInRefused("Microsoft's sign-in service could not be reached.") from error
+        if "error" in result:
+            description = str(result.get("error_description") or result["error"]).split(" Trace ID:")[0]
+            raise SignInRefused(f"Microsoft refused the sign-in: {description}")
+        if "id_token" not in result:
+            raise SignInRefused("Microsoft's answer carried no ID token.")
+        claims = validate_id_token(app, result["id_token"], session)
+    return MicrosoftPerson(
+        tid=claims["tid"],
+        oid=claims["oid"],
+        username=str(claims.get("preferred_username") or ""),
+        name=str(claims.get("name") or ""),
+        email=str(claims.get("email") or ""),
+        wids=tuple(str(w) for w in claims.get("wids") or ()),
+        groups=tuple(str(g) for g in claims.get("groups") or ()),
+    )
+
+
+def _get_json(session: requests.Session, url: str) -> dict[str, Any]:
+    try:
+        response = session.get(url, timeout=HTTP_TIMEOUT_S)
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise SignInRefused("Microsoft's signing keys could not be fetched.") from error
+
+
+def validate_id_token(app: SignInApp, id_token: str, session: requests.Session) -> dict[str, Any]:
+    """The ID token's claims if Microsoft signed it for us and it is current; else SignInRefused."""
+    discovery = _get_json(session, f"{app.authority}/v2.0/.well-known/openid-configuration")
+    try:
+        header = jwt.get_unverified_header(id_token)
+        keys = jwt.PyJWKSet.from_dict(_get_json(session, discovery["jwks_uri"]))
+        key = next((k for k in keys.keys if k.key_id == header.get("kid")), None)
+        if key is None:
+            raise SignInRefused("Microsoft's ID token is signed with a key it does not publish.")
+        claims = jwt.decode(
+            id_token,
+            key.key,
+            algorithms=["RS256"],
+            audience=app.client_id,
+            leeway=CLOCK_SKEW_S,
+            options={"require": ["exp", "iat", "iss", "aud", "tid", "oid"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise SignInRefused("Microsoft's ID token has expired; sign in again.") from error
+    except (jwt.PyJWTError, KeyError) as error:
+        raise SignInRefused("Microsoft's ID token failed validation.") from error
+    expected_issuer = str(discovery.get("issuer", "")).replace("{tenantid}", claims["tid"])
+    if claims["iss"] != expected_issuer:
+        raise SignInRefused("Microsoft's ID token comes from another issuer.")
+    return claims

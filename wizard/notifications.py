@@ -1,0 +1,89 @@
+"""Email to an organisation's admins when something they wait for happens: a wait ends (a mailbox is ready,
+permissions have propagated), a step fails, the organisation is activated. The engine calls `step_succeeded` and
+`step_failed` inside its transaction; the email leaves from the worker once that commits, never from a request, and
+is retried when the mail server is unreachable. Each admin may turn them off per organisation (members page)."""
+
+import logging
+import smtplib
+
+from celery import current_app, shared_task
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.urls import reverse
+
+from tenants.models import Membership, Role, Tenant, TenantStatus
+from wizard.audit import SYSTEM_ACTOR, record_event
+from wizard.models import AuditEvent
+from wizard.steps.registry import get_step
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_TASK = "wizard.notifications.send_notification"
+WAIT_ENDED, FAILED, ACTIVATED = "wait_ended", "failed", "activated"
+
+
+def _schedule(tenant: Tenant, kind: str, step_id: str, message: str = "") -> None:
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: current_app.send_task(NOTIFY_TASK, args=[tenant_id, kind, step_id, message]))
+
+
+def step_succeeded(tenant: Tenant, step_id: str, *, waited: bool) -> None:
+    """A step finished: tell the admins if it had been waiting on Microsoft, and once when the organisation
+    becomes active."""
+    if waited:
+        _schedule(tenant, WAIT_ENDED, step_id)
+    activated = Tenant.objects.filter(pk=tenant.pk, status=TenantStatus.ACTIVE).exists()
+    if activated and not AuditEvent.objects.filter(tenant=tenant, action="notify", outcome=ACTIVATED).exists():
+        record_event(tenant, SYSTEM_ACTOR, "notify", ACTIVATED, step_id)
+        _schedule(tenant, ACTIVATED, step_id)
+
+
+def step_failed(tenant: Tenant, step_id: str, message: str) -> None:
+    _schedule(tenant, FAILED, step_id, message)
+
+
+def recipients(tenant: Tenant) -> list[str]:
+    """The organisation's admins who have an email address and have not turned notifications off."""
+    memberships = Membership.objects.filter(tenant=tenant, role=Role.ADMIN, notify=True).select_related("user")
+    return sorted({m.user.email for m in memberships if m.user.email})
+
+
+def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple[str, str]:
+    """(subject, body) of one notification, with a link straight to the step."""
+    title = get_step(tenant.profile, step_id).title
+    link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:step", args=[tenant.slug, step_id])
+    if kind == WAIT_ENDED:
+        subject = f"{tenant.display_name}: {title} is done, the wait is over"
+        text = f"Microsoft finished what “{title}” was waiting for, and the step is done. Continue with the next step:"
+    elif kind == FAILED:
+        subject = f"{tenant.display_name}: {title} failed"
+        text = f"“{title}” failed: {message}\n\nWhat to do is on the step's page:"
+    else:
+        subject = f"{tenant.display_name} is active"
+        text = f"Every step of {tenant.display_name} is done and the organisation is active. The summary:"
+        link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:activation", args=[tenant.slug])
+    footer = "You get these emails as an admin of this organisation in Onramp; turn them off on its Members page."
+    return f"[Onramp] {subject}", f"{text}\n{link}\n\n--\n{footer}\n"
+
+
+@shared_task(
+    name=NOTIFY_TASK,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+    acks_late=True,
+)
+def send_notification(tenant_id: int, kind: str, step_id: str, message: str = "") -> int:
+    """Send one notification to each current recipient; returns how many were sent."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return 0
+    to = recipients(tenant)
+    if not to:
+        return 0
+    subject, body = compose(tenant, kind, step_id, message)
+    sent = send_mass_mail([(subject, body, None, [address]) for address in to])
+    logger.info("notified %d admins of %s: %s %s", sent, tenant.slug, kind, step_id)
+    return sent

@@ -1,0 +1,238 @@
+"""Sign-in pages (password and Microsoft), invitations, and an organisation's members page. tenants.access decides
+who may do what; wizard.people acts."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants import access
+from tenants.forms import InvitationForm, MemberRoleForm
+from tenants.models import Invitation, Membership, Role, Tenant
+from wizard import people
+from wizard.microsoft import signin
+
+FLOW_SESSION_KEY = "onramp_signin_flow"
+NEXT_SESSION_KEY = "onramp_signin_next"
+INVITATION_SESSION_KEY = "onramp_invitation"
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SignInView(LoginView):
+    """Username and password (when ONRAMP_PASSWORD_SIGNIN is on) and "Sign in with Microsoft" (when an Entra app
+    is configured)."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["password_signin"] = settings.ONRAMP_PASSWORD_SIGNIN
+        context["microsoft_signin"] = signin.configured_app() is not None
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.ONRAMP_PASSWORD_SIGNIN:
+            return render(request, "registration/signin_refused.html", {"reason": _PASSWORD_OFF}, status=403)
+        return super().post(request, *args, **kwargs)
+
+
+_PASSWORD_OFF = "Sign-in with a username and password is turned off here. Sign in with Microsoft."
+
+
+def _safe_next(request: HttpRequest, value: str | None) -> str:
+    if value and url_has_allowed_host_and_scheme(value, {request.get_host()}, require_https=request.is_secure()):
+        return value
+    return ""
+
+
+@login_not_required
+@require_GET
+def microsoft_start(request: HttpRequest) -> HttpResponse:
+    app = signin.configured_app()
+    if app is None:
+        raise Http404("Sign in with Microsoft is not configured")
+    try:
+        flow = signin.begin(app, request.build_absolute_uri(reverse("people:microsoft_callback")))
+    except signin.SignInRefused as refusal:
+        return render(request, "registration/signin_refused.html", {"reason": str(refusal)}, status=502)
+    request.session[FLOW_SESSION_KEY] = flow
+    request.session[NEXT_SESSION_KEY] = _safe_next(request, request.GET.get("next"))
+    return redirect(flow["auth_uri"])
+
+
+@login_not_required
+@require_GET
+def microsoft_callback(request: HttpRequest) -> HttpResponse:
+    app = signin.configured_app()
+    if app is None:
+        raise Http404("Sign in with Microsoft is not configured")
+    flow = request.session.pop(FLOW_SESSION_KEY, None) or {}  # one answer per sign-in started here
+    next_url = request.session.pop(NEXT_SESSION_KEY, "")
+    try:
+        person = signin.complete(app, flow, request.GET.dict())
+    except signin.SignInRefused as refusal:
+        return render(request, "registration/signin_refused.html", {"reason": str(refusal)}, status=403)
+    user = people.user_for_microsoft_person(person)
+    invited_to = _accept_pending_invitation(request, user)
+    joined = people.join_as_admin_where_allowed(user, person)
+    if not access.may_sign_in(user, person.tid):
+        bound = access.tenants_bound_to(person.tid).first()
+        reason = (
+            f"You signed in as {person.username}, but you are not a member of {bound.display_name} in Onramp. "
+            "Only your organisation's Global Administrators and Exchange Administrators join on their own; "
+            "anyone else needs an invitation from one of its Onramp admins."
+        )
+        return render(request, "registration/signin_refused.html", {"reason": reason, "person": person}, status=403)
+    login(request, user, backend=BACKEND)
+    landing = invited_to or (joined[0] if len(joined) == 1 else None)
+    if landing is not None:
+        return redirect("wizard:resume", slug=landing.slug)
+    if next_url:
+        return redirect(next_url)
+    tenants = list(access.visible_tenants(user)[:2])
+    if len(tenants) == 1 and not access.is_support(user):
+        return redirect("wizard:resume", slug=tenants[0].slug)
+    return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+def _accept_pending_invitation(request: HttpRequest, user) -> Tenant | None:  # noqa: ANN001 - a user
+    token = request.session.pop(INVITATION_SESSION_KEY, None)
+    if not token:
+        return None
+    try:
+        return people.accept(token, user)
+    except people.InvitationUnusable as refusal:
+        messages.error(request, str(refusal))
+        return None
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link: shows whose invitation it is; signed in, accepting it joins; signed out, the next
+    Microsoft sign-in accepts it (or a password sign-in brings the person back here)."""
+    try:
+        pending = people.invitation_from_token(token)
+    except people.InvitationUnusable as refusal:
+        return render(request, "people/invitation.html", {"unusable": str(refusal)}, status=410)
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            tenant = people.accept(token, request.user)
+        except people.InvitationUnusable as refusal:
+            return render(request, "people/invitation.html", {"unusable": str(refusal)}, status=410)
+        messages.success(request, f"You joined {tenant.display_name}.")
+        return redirect("wizard:resume", slug=tenant.slug)
+    if not request.user.is_authenticated:
+        request.session[INVITATION_SESSION_KEY] = token
+    context = {
+        "invitation": pending,
+        "token": token,
+        "microsoft_signin": signin.configured_app() is not None,
+        "password_signin": settings.ONRAMP_PASSWORD_SIGNIN,
+        "here": request.get_full_path(),
+    }
+    return render(request, "people/invitation.html", context)
+
+
+def _managed_tenant(request: HttpRequest, slug: str) -> Tenant:
+    tenant = access.get_tenant_for(request.user, slug)
+    if not access.can_manage_members(request.user, tenant):
+        raise Http404("No such page")
+    return tenant
+
+
+@require_GET
+def members(request: HttpRequest, slug: str) -> HttpResponse:
+    """Everyone who sees the organisation sees who is in it; its admins also invite, change roles and remove."""
+    tenant = access.get_tenant_for(request.user, slug)
+    return _members_page(request, tenant, InvitationForm())
+
+
+def _members_page(request: HttpRequest, tenant: Tenant, form: InvitationForm, status: int = 200) -> HttpResponse:
+    manages = access.can_manage_members(request.user, tenant)
+    invitations = [
+        (
+            invitation,
+            people.invitation_expires_at(invitation),
+            request.build_absolute_uri(reverse("people:invitation", args=[people.invitation_token(invitation)])),
+        )
+        for invitation in (people.pending_invitations(tenant) if manages else [])
+    ]
+    own = Membership.objects.filter(tenant=tenant, user=request.user).first()
+    context = {
+        "tenant": tenant,
+        "manages": manages,
+        "own_membership": own if own is not None and own.role == Role.ADMIN else None,
+        "members": people.members_of(tenant),
+        "invitations": invitations,
+        "form": form,
+        "role_form": MemberRoleForm(),
+    }
+    return render(request, "people/members.html", context, status=status)
+
+
+@require_POST
+def invite(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = _managed_tenant(request, slug)
+    form = InvitationForm(request.POST)
+    if not form.is_valid():
+        return _members_page(request, tenant, form, status=400)
+    invitation = people.invite(
+        tenant,
+        form.cleaned_data["email"],
+        form.cleaned_data["role"],
+        request.user,
+        lambda token: request.build_absolute_uri(reverse("people:invitation", args=[token])),
+    )
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return redirect("people:members", slug=tenant.slug)
+
+
+@require_POST
+def revoke_invitation(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    tenant = _managed_tenant(request, slug)
+    people.revoke(get_object_or_404(Invitation, pk=pk, tenant=tenant), request.user)
+    messages.success(request, "Invitation withdrawn.")
+    return redirect("people:members", slug=tenant.slug)
+
+
+@require_POST
+def change_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    tenant = _managed_tenant(request, slug)
+    membership = get_object_or_404(Membership, pk=pk, tenant=tenant)
+    form = MemberRoleForm(request.POST)
+    if form.is_valid():
+        try:
+            people.change_role(membership, form.cleaned_data["role"], request.user)
+        except people.MembershipChangeRefused as refusal:
+            messages.error(request, str(refusal))
+    return redirect("people:members", slug=tenant.slug)
+
+
+@require_POST
+def remove_member(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    tenant = _managed_tenant(request, slug)
+    membership = get_object_or_404(Membership, pk=pk, tenant=tenant)
+    try:
+        people.remove(membership, request.user)
+    except people.MembershipChangeRefused as refusal:
+        messages.error(request, str(refusal))
+    return redirect("people:members", slug=tenant.slug)
+
+
+@require_POST
+def notification_setting(request: HttpRequest, slug: str) -> HttpResponse:
+    """Turn this organisation's emails on or off for oneself."""
+    tenant = access.get_tenant_for(request.user, slug)
+    membership = get_object_or_404(Membership, tenant=tenant, user=request.user)
+    people.set_notifications(membership, request.POST.get("notify") == "on")
+    messages.success(request, "Emails turned on." if membership.notify else "Emails turned off.")
+    return redirect("people:members", slug=tenant.slug)
