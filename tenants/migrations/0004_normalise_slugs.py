@@ -26,5 +26,5 @@ def normalise_slugs(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tenants", "0001_initial")]
+    dependencies = [("tenants", "0003_membership_notify")]
     operations = [migrations.RunPython(normalise_slugs, migrations.RunPython.noop)]
