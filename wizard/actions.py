@@ -10,11 +10,26 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from tenants.models import Membership, Profile, Role, Tenant
-from wizard import engine
+from wizard import engine, selectors
 from wizard.audit import record_event
+from wizard.errors import IllegalTransition
 from wizard.models import StepState
 from wizard.outcomes import Submission
-from wizard.steps.registry import get_step
+from wizard.steps.registry import Step, get_step
+
+# Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
+CHECK_ONLY_ACTIONS = ("reverify",)
+
+
+class PrerequisiteNotDone(IllegalTransition):
+    """A step was asked to run before a step it builds on has finished."""
+
+    def __init__(self, step: Step, first: Step) -> None:
+        self.step = step
+        self.first = first
+        super().__init__(
+            f"“{step.title}” builds on “{first.title}”, which has not finished: run “{first.title}” first."
+        )
 
 
 @transaction.atomic
@@ -42,9 +57,12 @@ def submit_step(
     """Queue a step: with a form's `cleaned_data` (the step's `save_inputs` turns it into the inputs and stores
     its secrets), with ready `inputs` (the command line), or with neither to keep the saved inputs (retry, resume,
     re-verify). Locking the step, checking the transition, storing secrets, saving the inputs, the audit event and
-    queueing the task happen in one transaction: IllegalTransition leaves everything as it was. Without
+    queueing the task happen in one transaction: IllegalTransition leaves everything as it was. A step whose
+    prerequisites (Step.requires) are not done is refused with PrerequisiteNotDone before anything is saved. Without
     `send_task` the caller runs the step in its own process (engine.execute_step)."""
     step = get_step(tenant.profile, step_id)
+    if action not in CHECK_ONLY_ACTIONS and (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
+        raise PrerequisiteNotDone(step, first)
     inputs_from = None
     if cleaned_data is not None:
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from wizard.models import (
     StepStatus,
     VerificationStatus,
 )
-from wizard.steps.registry import RoomsTable, steps_for
+from wizard.steps.registry import RoomsTable, Step, prerequisites, steps_for
 
 STUCK_AFTER = timedelta(hours=1)
 # The audit action wizard.services.service_account records when it shows the password.
@@ -46,11 +46,15 @@ class DashboardFilter:
 
 
 def _current_state(field: str) -> Subquery:
-    """The first unfinished step of the tenant, as resume lands on it."""
+    """The step that says where the tenant stands: the first one that has started without finishing (failed,
+    running, waiting, needing input), else the first not started, as resume lands on it. A failed step after one
+    not started (run before the ordering rule existed) is what the Failed filter found, so it is what the row
+    shows."""
     states = (
         StepState.objects.filter(tenant=OuterRef("pk"))
         .exclude(status__in=FINISHED_STATUSES)
-        .order_by("position")
+        .annotate(not_started=Case(When(status=StepStatus.NOT_STARTED, then=1), default=0))
+        .order_by("not_started", "position")
         .values(field)[:1]
     )
     return Subquery(states)
@@ -191,3 +195,16 @@ def stuck_since(state: StepState) -> timedelta | None:
     since = state.waiting_since or state.started_at or state.updated_at
     age = timezone.now() - since
     return age if age > STUCK_AFTER else None
+
+
+def unmet_prerequisite(tenant: Tenant, step_id: str, states: list[StepState] | None = None) -> Step | None:
+    """The first step (in the profile's order) that `step_id` builds on and that has neither succeeded nor been
+    skipped: the one to finish first. None when the step may run. `states`, when the caller has them, saves a
+    query."""
+    required = prerequisites(tenant.profile, step_id)
+    if not required:
+        return None
+    if states is None:
+        states = list(StepState.objects.filter(tenant=tenant, step_id__in=[step.id for step in required]))
+    done = {state.step_id for state in states if state.status in FINISHED_STATUSES}
+    return next((step for step in required if step.id not in done), None)

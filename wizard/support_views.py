@@ -118,6 +118,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 "state": state,
                 "step": steps[state.step_id],
                 "stuck_for": selectors.stuck_since(state),
+                "blocked_by": selectors.unmet_prerequisite(tenant, state.step_id, states),
                 "result": presenters.display_items(state.result),
             }
             for state in states
@@ -125,6 +126,6 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "timeline": timeline,
         "events": [(event, presenters.display_items(event.detail)) for event in timeline.object_list],
-        "resume_state": engine.resume_state(states),
+        "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
     }
     return render(request, "support/tenant.html", context)

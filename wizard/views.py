@@ -64,6 +64,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "form": form,
         "powershell": step.powershell(tenant, state),
         "can_operate": may_run,
+        "blocked_by": selectors.unmet_prerequisite(tenant, step.id),
         "result": presenters.shown_result(state),
         "result_items": presenters.display_items(state.result),
         "step_templates": [
@@ -163,6 +164,8 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
 def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> None:
     try:
         actions.submit_step(tenant, step.id, request.user.get_username(), cleaned_data=cleaned_data, action=action)
+    except actions.PrerequisiteNotDone as refusal:
+        messages.error(request, str(refusal))
     except IllegalTransition:
         messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
 

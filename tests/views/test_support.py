@@ -151,6 +151,7 @@ def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, suppo
         error_detail={"request_id": "req-9"},
     )
     set_state(tenant, "connect", status=StepStatus.SUCCEEDED, result={"client_secret": "very-secret-value"})
+    set_state(tenant, "service_account", status=StepStatus.SUCCEEDED)
     page = support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
     assert "create_tenant" in page and "alice" in page
     assert "ErrorAccessDenied" in page and "req-9" in page

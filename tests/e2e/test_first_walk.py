@@ -1,0 +1,30 @@
+"""What a first walk through the wizard found (issue 15), seen in Chromium: steps offered in order, one status on
+the page while a step runs, plain labels, and the support console's feedback, search and timeline export."""
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot
+from tests.factories import set_state
+from wizard.actions import create_tenant
+from wizard.models import StepStatus
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_step_before_its_prerequisites_names_the_step_to_run_first(open_browser, make_user):
+    alice = make_user("alice")
+    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    browser = open_browser()
+    page = browser.sign_in("alice")
+
+    browser.goto("/t/contoso/steps/room_list/")
+    expect(page.get_by_role("heading", name="Room list", exact=True, level=1)).to_be_visible()
+    expect(page.get_by_role("button", name="Run this step")).to_have_count(0)
+    expect(page.locator(".blocked")).to_contain_text("“Room list” builds on “Service account”, which has not finished")
+    screenshot(page, "issue15-step-out-of-order")
+    page.get_by_role("link", name="Go to “Service account” first →").click()
+    expect(page.get_by_role("heading", name="Service account", exact=True, level=1)).to_be_visible()
+    expect(page.get_by_role("button", name="Run this step")).to_be_visible()
