@@ -130,7 +130,9 @@ def step_progress(request: HttpRequest, slug: str, step_id: str) -> HttpResponse
     if state is None:
         raise Http404("No such step")
     if state.is_active:
-        return render(request, "wizard/_progress.html", {"tenant": tenant, "state": state})
+        position = [s.id for s in steps_for(tenant.profile)].index(step.id)
+        context = {"tenant": tenant, "state": state, "step": step, "position": position}
+        return render(request, "wizard/_progress_poll.html", context)
     response = render(request, "wizard/_wizard.html", _step_context(request, tenant, step))
     return reswap(retarget(response, "#wizard"), "outerHTML")
 

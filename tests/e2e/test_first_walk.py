@@ -28,3 +28,26 @@ def test_a_step_before_its_prerequisites_names_the_step_to_run_first(open_browse
     page.get_by_role("link", name="Go to “Service account” first →").click()
     expect(page.get_by_role("heading", name="Service account", exact=True, level=1)).to_be_visible()
     expect(page.get_by_role("button", name="Run this step")).to_be_visible()
+
+
+def test_while_a_step_runs_the_pill_the_steps_list_and_the_panel_agree(open_browser, make_user):
+    alice = make_user("alice")
+    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    set_state(tenant, "org_customization", status=StepStatus.QUEUED, progress_message="Queued")
+    browser = open_browser()
+    page = browser.sign_in("alice")
+    browser.goto("/t/contoso/steps/org_customization/")
+    pill = page.locator(".step-head .pill")
+    badge = page.locator("nav.steps li.current .badge")
+    expect(pill).to_have_text("Queued")
+
+    # The worker picks the step up; nothing reloads the page, only the progress panel polls.
+    set_state(tenant, "org_customization", status=StepStatus.RUNNING, progress_percent=66, progress_message="Reading")
+
+    expect(page.locator("#progress .progress-head strong")).to_have_text("Running")
+    expect(page.locator("#progress")).to_contain_text("66%")
+    expect(pill).to_have_text("Running")
+    expect(badge).to_have_text("Running")
+    expect(page.locator("nav.steps summary")).to_contain_text("Organisation customisation · Running")
+    screenshot(page, "issue15-progress-one-status")

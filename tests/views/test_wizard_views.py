@@ -366,3 +366,12 @@ def test_every_step_page_of_every_profile_renders(admin_user, admin_client, supp
             response = client.get(reverse("wizard:step", args=[tenant.slug, step.id]))
             assert response.status_code == 200, (profile, step.id)
             assert step.title in response.content.decode()
+
+
+def test_the_progress_poll_updates_the_pill_and_the_steps_list_too(tenant, admin_client):
+    finish_before(tenant, "org_customization")
+    set_state(tenant, "org_customization", status=StepStatus.RUNNING, progress_percent=66)
+    partial = admin_client.get(reverse("wizard:progress", args=[tenant.slug, "org_customization"])).content.decode()
+    assert '<span id="step-status" class="pill status-running" hx-swap-oob="true">Running</span>' in partial
+    assert 'id="nav-org_customization" class="status-running current" hx-swap-oob="true"' in partial
+    assert '<span id="nav-summary-status" hx-swap-oob="true">Running</span>' in partial
