@@ -174,7 +174,7 @@ class ActivateForm(StepForm):
     """An optional webhook to tell the integration that the tenant is ready. The signing secret is stored
     encrypted; the request carries `X-Onramp-Signature: sha256=<hex HMAC of the body>`."""
 
-    webhook_url = forms.URLField(required=False, assume_scheme="https")
+    webhook_url = forms.URLField(label="Webhook URL", required=False, assume_scheme="https")
     webhook_secret = forms.CharField(
         label="Webhook signing secret", required=False, widget=forms.PasswordInput(render_value=False)
     )

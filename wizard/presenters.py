@@ -63,7 +63,7 @@ def _display(value: object, key: str = "") -> str:
         return date_format(timezone.localtime(moment), DATE_FORMAT)
     if isinstance(value, dict):
         return "; ".join(
-            f"{str(name).replace('_', ' ')}: {_display(item, str(name))}"
+            f"{label(str(name))}: {_display(item, str(name))}"
             for name, item in value.items()
             if not is_secret_key(str(name))
         )
@@ -74,10 +74,35 @@ def _display(value: object, key: str = "") -> str:
     return "—" if value in (None, "") else str(value)
 
 
+# Words of a result key that a person reads as initials ("ews_url" is "EWS URL", not "Ews url").
+_INITIALISMS = {
+    "api": "API",
+    "csv": "CSV",
+    "dn": "DN",
+    "dns": "DNs",
+    "ews": "EWS",
+    "id": "ID",
+    "ids": "IDs",
+    "sku": "SKU",
+    "smtp": "SMTP",
+    "upn": "UPN",
+    "url": "URL",
+    "urls": "URLs",
+}
+
+
+def label(key: str) -> str:
+    """A result key as a label: words separated, the first capitalised, initialisms in capitals."""
+    words = [_INITIALISMS.get(word.lower(), word.lower()) for word in str(key).split("_") if word]
+    if words and words[0] == words[0].lower():
+        words[0] = words[0].capitalize()
+    return " ".join(words)
+
+
 def display_items(data: dict) -> list[tuple[str, str]]:
     """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted,
     times as dates."""
-    return [(key.replace("_", " ").capitalize(), _display(value, key)) for key, value in public_items(data)]
+    return [(label(key), _display(value, key)) for key, value in public_items(data)]
 
 
 def shown_result(state: StepState) -> dict:

@@ -125,7 +125,14 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
             if state.step_id in steps
         ],
         "timeline": timeline,
-        "events": [(event, presenters.display_items(event.detail)) for event in timeline.object_list],
+        "events": [
+            (
+                event,
+                steps[event.step_id].title if event.step_id in steps else event.step_id,
+                presenters.display_items(event.detail),
+            )
+            for event in timeline.object_list
+        ],
         "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
     }
     return render(request, "support/tenant.html", context)

@@ -183,8 +183,8 @@ def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> H
     if action == "skip":
         try:
             actions.skip_step(tenant, step.id, request.user.get_username())
-        except IllegalTransition as error:
-            messages.error(request, str(error))
+        except IllegalTransition:
+            messages.error(request, f"“{step.title}” cannot be skipped now.")
     elif action in ("retry", "reverify", "resume"):
         _submit(request, tenant, step, cleaned_data=None, action=action)
     else:

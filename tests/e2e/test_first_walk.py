@@ -1,6 +1,8 @@
 """What a first walk through the wizard found (issue 15), seen in Chromium: steps offered in order, one status on
 the page while a step runs, plain labels, and the support console's feedback, search and timeline export."""
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -51,3 +53,15 @@ def test_while_a_step_runs_the_pill_the_steps_list_and_the_panel_agree(open_brow
     expect(badge).to_have_text("Running")
     expect(page.locator("nav.steps summary")).to_contain_text("Organisation customisation · Running")
     screenshot(page, "issue15-progress-one-status")
+
+
+def test_the_webhook_field_says_url_in_capitals(open_browser, make_user):
+    alice = make_user("alice")
+    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    for step_id in ("connect", "org_customization", "service_account", "room_list", "rooms", "scoped_access", "verify"):
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    browser = open_browser()
+    page = browser.sign_in("alice")
+    browser.goto("/t/contoso/steps/activate/")
+    expect(page.get_by_label(re.compile(r"^Webhook URL"))).to_be_visible()
+    expect(page.get_by_text("Webhook url", exact=True)).to_have_count(0)

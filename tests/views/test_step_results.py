@@ -279,3 +279,15 @@ def test_the_catch_all_shows_dates_not_timestamps():
     items = dict(display_items({"created_at": CREATED_AT, "nested": {"last_attempt_at": CREATED_AT}}))
     assert items["Created at"].startswith("25 Nov 2026")
     assert "1795619850" not in items["Nested"]
+
+
+def test_labels_keep_initialisms_in_capitals():
+    from wizard.presenters import label
+
+    assert [label(key) for key in ("ews_url", "webhook_url", "tenant_id", "room_list_dns", "organization")] == [
+        "EWS URL",
+        "Webhook URL",
+        "Tenant ID",
+        "Room list DNs",
+        "Organization",
+    ]

@@ -161,3 +161,16 @@ def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, suppo
 
 def test_unknown_tenant_is_a_404(support_client):
     assert support_client.get(reverse("orgs:support_tenant", args=["nope"])).status_code == 404
+
+
+def test_labels_say_url_and_ews_in_capitals_and_steps_by_their_title(tenant, support_client):
+    from wizard.audit import record_event
+
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
+    record_event(tenant, "alice", "run", "succeeded", "org_customization", {"ews_url": "https://mail.contoso.com"})
+    record_event(tenant, "alice", "run", "queued", "activate", {"webhook_url": "https://hooks.example"})
+    page = support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
+    assert "EWS URL: https://mail.contoso.com" in page and "Webhook URL: https://hooks.example" in page
+    assert "Ews url" not in page and "Webhook url" not in page
+    assert "at “Organisation customisation”" in page and "“org_customization”" not in page
+    assert "run · Organisation customisation" in page and "· org_customization<" not in page
