@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from tenants.access import get_tenant_for, is_support
 from wizard import engine, presenters, selectors
+from wizard.models import ACTIVE_STATUSES
 from wizard.steps.registry import steps_for
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -65,7 +66,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "q": search,
         "now": timezone.now(),
     }
-    # The search box and filters swap only the table (htmx); a plain request gets the whole page.
+    context["any_active"] = any(row["status_key"] in ACTIVE_STATUSES for row in rows)
+    # The search box, the filters and the table's own polling swap only the table (htmx); a plain request gets the
+    # whole page.
     partial = request.htmx and request.htmx.target == "tenant-table"
     return render(request, "support/_tenant_table.html" if partial else "support/dashboard.html", context)
 
@@ -135,4 +138,6 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
     }
-    return render(request, "support/tenant.html", context)
+    context["any_active"] = any(state.is_active for state in states)
+    partial = request.htmx and request.htmx.target == "states"
+    return render(request, "support/_states.html" if partial else "support/tenant.html", context)

@@ -163,13 +163,24 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
 
 
-def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> None:
+def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> bool:
     try:
         actions.submit_step(tenant, step.id, request.user.get_username(), cleaned_data=cleaned_data, action=action)
     except actions.PrerequisiteNotDone as refusal:
         messages.error(request, str(refusal))
+        return False
     except IllegalTransition:
         messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
+        return False
+    return True
+
+
+# What the flash after a button says was queued.
+_QUEUED_MESSAGES = {
+    "retry": "Retry of “{title}” queued.",
+    "resume": "“{title}” queued to resume.",
+    "reverify": "Re-verification of “{title}” queued.",
+}
 
 
 @require_POST
@@ -185,8 +196,9 @@ def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> H
             actions.skip_step(tenant, step.id, request.user.get_username())
         except IllegalTransition:
             messages.error(request, f"“{step.title}” cannot be skipped now.")
-    elif action in ("retry", "reverify", "resume"):
-        _submit(request, tenant, step, cleaned_data=None, action=action)
+    elif action in _QUEUED_MESSAGES:
+        if _submit(request, tenant, step, cleaned_data=None, action=action):
+            messages.success(request, _QUEUED_MESSAGES[action].format(title=step.title))
     else:
         raise Http404("No such action")
     return _back_to(request, tenant, step)

@@ -65,3 +65,32 @@ def test_the_webhook_field_says_url_in_capitals(open_browser, make_user):
     browser.goto("/t/contoso/steps/activate/")
     expect(page.get_by_label(re.compile(r"^Webhook URL"))).to_be_visible()
     expect(page.get_by_text("Webhook url", exact=True)).to_have_count(0)
+
+
+def test_support_retries_and_watches_the_step_without_reloading(open_browser, make_user, redis_server):
+    make_user("sam", is_staff=True)
+    alice = make_user("alice")
+    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    set_state(tenant, "connect", status=StepStatus.FAILED, error_code="boom", error_message="Microsoft said no.")
+    browser = open_browser()
+    page = browser.sign_in("sam")
+    browser.goto("/support/t/contoso/")
+    row = page.locator("#state-connect")
+    row.get_by_role("button", name="Retry Connect the tenant").click()
+
+    expect(page.get_by_text("Retry of “Connect the tenant” queued.")).to_be_visible()
+    expect(row.locator(".pill")).to_have_text("Queued")
+    screenshot(page, "issue15-support-retry-queued")
+    set_state(tenant, "connect", status=StepStatus.RUNNING, started_at=timezone.now())
+    expect(row.locator(".pill")).to_have_text("Running", timeout=8_000)
+
+    dashboard = browser.new_page()
+    dashboard.goto(browser.base_url + "/support/")
+    tenant_row = dashboard.get_by_role("row").filter(has_text="Contoso")
+    expect(tenant_row).to_contain_text("Running")
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    expect(tenant_row).to_contain_text("Organisation customisation", timeout=8_000)
+    expect(tenant_row).to_contain_text("Not started")
+    expect(row.locator(".pill")).to_have_text("Done", timeout=8_000)
+    expect(page.locator("#states[hx-trigger]")).to_have_count(0)
+    screenshot(dashboard, "issue15-support-console")

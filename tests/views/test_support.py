@@ -174,3 +174,26 @@ def test_labels_say_url_and_ews_in_capitals_and_steps_by_their_title(tenant, sup
     assert "Ews url" not in page and "Webhook url" not in page
     assert "at “Organisation customisation”" in page and "“org_customization”" not in page
     assert "run · Organisation customisation" in page and "· org_customization<" not in page
+
+
+def test_retry_from_the_console_says_it_is_queued_and_the_table_polls_until_nothing_runs(
+    tenant, support_client, pending_sends
+):
+    set_state(tenant, "connect", status=StepStatus.FAILED, error_code="boom", error_message="Boom.")
+    back = reverse("orgs:support_tenant", args=[tenant.slug])
+    response = support_client.post(
+        reverse("wizard:action", args=[tenant.slug, "connect", "retry"]), {"next": back}, follow=True
+    )
+    page = response.content.decode()
+    assert "Retry of “Connect the tenant” queued." in page
+    assert 'id="states"' in page and 'hx-trigger="every 2s"' in page
+    partial = support_client.get(back, headers={"HX-Request": "true", "HX-Target": "states"}).content.decode()
+    assert 'id="states"' in partial and "<html" not in partial
+    assert "Queued" in partial and 'hx-trigger="every 2s"' in partial
+    dashboard = support_client.get(reverse("orgs:support")).content.decode()
+    assert 'id="tenant-table"' in dashboard and 'hx-trigger="every 2s"' in dashboard
+
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
+    partial = support_client.get(back, headers={"HX-Request": "true", "HX-Target": "states"}).content.decode()
+    assert "every 2s" not in partial
+    assert "every 2s" not in support_client.get(reverse("orgs:support")).content.decode()
