@@ -23,6 +23,8 @@ from wizard.models import (
 from wizard.steps.registry import RoomsTable, Step, prerequisites, steps_for
 
 STUCK_AFTER = timedelta(hours=1)
+# Step 0 of every profile: where the organisation's domains are found.
+CONNECT_STEP_ID = "connect"
 # The audit action wizard.services.service_account records when it shows the password.
 PASSWORD_REVEAL_ACTION = "reveal_service_account_password"
 DASHBOARD_PAGE_SIZE = 50
@@ -93,8 +95,15 @@ def dashboard_tenants(
         tenants = tenants.filter(Exists(states.filter(status__in=(StepStatus.QUEUED, StepStatus.RUNNING))))
     search = search.strip()
     if search:
+        # A domain is what step 0 found: Exchange Online's verified domains, Exchange Server's service account.
+        connect_found = states.filter(step_id=CONNECT_STEP_ID).filter(
+            Q(result__verified_domains__icontains=search) | Q(result__service_account_upn__icontains=search)
+        )
         tenants = tenants.filter(
-            Q(display_name__icontains=search) | Q(slug__icontains=search) | Q(microsoft_tenant_id__iexact=search)
+            Q(display_name__icontains=search)
+            | Q(slug__icontains=search)
+            | Q(microsoft_tenant_id__icontains=search)
+            | Exists(connect_found)
         )
     return tenants.order_by("display_name", "pk")
 

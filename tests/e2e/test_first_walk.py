@@ -94,3 +94,21 @@ def test_support_retries_and_watches_the_step_without_reloading(open_browser, ma
     expect(row.locator(".pill")).to_have_text("Done", timeout=8_000)
     expect(page.locator("#states[hx-trigger]")).to_have_count(0)
     screenshot(dashboard, "issue15-support-console")
+
+
+def test_support_finds_a_tenant_by_part_of_its_tenant_id_or_a_domain(open_browser, make_user):
+    make_user("sam", is_staff=True)
+    alice = make_user("alice")
+    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    create_tenant(creator=alice, display_name="Fabrikam", slug="fabrikam")
+    tenant.microsoft_tenant_id = "9d3c4a1e-5b6f-4c2d-8e7a-0f1b2c3d4e5f"
+    tenant.save()
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED, result={"verified_domains": ["contoso-rooms.example"]})
+    browser = open_browser()
+    page = browser.sign_in("sam")
+    browser.goto("/support/")
+    table = page.locator("#tenant-table")
+    for query in ("4c2d-8e7a", "contoso-rooms.example"):
+        page.get_by_role("searchbox", name="Search tenants").fill(query)
+        expect(table.get_by_text("Fabrikam")).to_have_count(0)
+        expect(table.get_by_role("link", name="Contoso")).to_be_visible()

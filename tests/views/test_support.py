@@ -197,3 +197,25 @@ def test_retry_from_the_console_says_it_is_queued_and_the_table_polls_until_noth
     partial = support_client.get(back, headers={"HX-Request": "true", "HX-Target": "states"}).content.decode()
     assert "every 2s" not in partial
     assert "every 2s" not in support_client.get(reverse("orgs:support")).content.decode()
+
+
+def test_search_by_any_part_of_the_microsoft_tenant_id_and_by_domain(tenant, other_tenant, support_client):
+    tenant.microsoft_tenant_id = "11111111-2222-3333-4444-555555555555"
+    tenant.save()
+    set_state(
+        tenant,
+        "connect",
+        status=StepStatus.SUCCEEDED,
+        result={"verified_domains": ["contoso.com", "rooms.contoso-hq.net"], "default_domain": "contoso.com"},
+    )
+    set_state(
+        other_tenant, "connect", status=StepStatus.SUCCEEDED, result={"service_account_upn": "svc@fabrikam.local"}
+    )
+    for query, found, hidden in (
+        ("3333-4444", "Contoso", "Fabrikam"),
+        ("5555555555", "Contoso", "Fabrikam"),
+        ("contoso-hq.net", "Contoso", "Fabrikam"),
+        ("fabrikam.local", "Fabrikam", "Contoso"),
+    ):
+        page = support_client.get(reverse("orgs:support"), {"q": query}).content.decode()
+        assert found in page and hidden not in page, query
