@@ -1,6 +1,9 @@
 """How the pages present what the services saved: results in plain words, the rooms step's outcome and preview,
 and each step's extra page context (a Step's `page_context`). Formatting only: queries live in wizard.selectors."""
 
+import csv
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +15,7 @@ from django.utils.formats import date_format
 from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard import selectors
-from wizard.models import StepState, StepStatus
+from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.rooms_csv import RowStatus
 from wizard.services import exchange_server
 from wizard.services.rooms import SOURCE_CSV
@@ -22,6 +25,50 @@ PREVIEW_ROWS_SHOWN = 500
 # Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
 # second fence in case one ever lands in a step's result.
 _SECRET_WORDS = ("password", "secret", "token", "credential", "private_key")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+TIMELINE_COLUMNS = ("when", "who", "what", "step", "step_id", "outcome", "detail")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula is prefixed with a quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Each row as one line of CSV, as it is needed (the exports stream)."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def timeline_record(event: AuditEvent, step_titles: dict[str, str]) -> dict[str, Any]:
+    """One audit event as the timeline export shows it: who, what, when, which step, the outcome, and the detail
+    without secrets."""
+    return {
+        "when": event.created_at.isoformat(),
+        "who": event.actor,
+        "what": event.action,
+        "step": step_titles.get(event.step_id, event.step_id),
+        "step_id": event.step_id,
+        "outcome": event.outcome,
+        "detail": dict(public_items(event.detail)),
+    }
+
+
+def timeline_csv_row(record: dict[str, Any]) -> list[str]:
+    cells = {**record, "detail": json.dumps(record["detail"], sort_keys=True, default=str) if record["detail"] else ""}
+    return [spreadsheet_safe(cells[column]) for column in TIMELINE_COLUMNS]
 
 
 def tenant_status_label(tenant: Tenant) -> str:

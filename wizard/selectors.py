@@ -185,6 +185,11 @@ def timeline_page(tenant: Tenant, page_number: str | int | None) -> Page:
     return Paginator(events, TIMELINE_PAGE_SIZE).get_page(page_number)
 
 
+def timeline_events(tenant: Tenant) -> QuerySet[AuditEvent]:
+    """Every audit event of the tenant, oldest first: the export reads the timeline the way it happened."""
+    return AuditEvent.objects.filter(tenant=tenant).order_by("created_at", "id")
+
+
 def password_reveal(tenant: Tenant) -> AuditEvent | None:
     """When and to whom the service account's current password was shown, if it was."""
     secret = TenantSecret.objects.filter(tenant=tenant, kind=SecretKind.SERVICE_ACCOUNT_PASSWORD).first()

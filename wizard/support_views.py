@@ -1,7 +1,6 @@
 """The support console: every tenant at a glance, a CSV export, and one tenant's timeline. Support staff only;
 nothing here reads or shows a secret."""
 
-import csv
 from functools import wraps
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -14,8 +13,6 @@ from wizard import engine, presenters, selectors
 from wizard.models import ACTIVE_STATUSES
 from wizard.steps.registry import steps_for
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
 
 
@@ -31,9 +28,7 @@ def support_only(view):
     return wrapper
 
 
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
+neutralise = presenters.spreadsheet_safe
 
 
 def _filters(request: HttpRequest) -> tuple[str, str]:
@@ -73,22 +68,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "support/_tenant_table.html" if partial else "support/dashboard.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 @support_only
 def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     filter_name, search = _filters(request)
     titles = selectors.step_titles()
-    writer = csv.writer(_Echo())
 
     def rows():
-        yield writer.writerow(CSV_COLUMNS)
+        yield CSV_COLUMNS
         for tenant in selectors.dashboard_tenants(filter_name, search).iterator(chunk_size=2000):
-            yield writer.writerow(
+            yield [
                 neutralise(value)
                 for value in (
                     tenant.slug,
@@ -100,9 +89,9 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
                     tenant.last_activity.isoformat() if tenant.last_activity else "",
                     tenant.created_at.isoformat(),
                 )
-            )
+            ]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(presenters.csv_lines(rows()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="onramp-tenants-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response
 

@@ -112,3 +112,23 @@ def test_support_finds_a_tenant_by_part_of_its_tenant_id_or_a_domain(open_browse
         page.get_by_role("searchbox", name="Search tenants").fill(query)
         expect(table.get_by_text("Fabrikam")).to_have_count(0)
         expect(table.get_by_role("link", name="Contoso")).to_be_visible()
+
+
+def test_the_timeline_downloads_from_the_console_and_the_organisations_summary(open_browser, make_user):
+    make_user("sam", is_staff=True)
+    alice = make_user("alice")
+    create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    for user, path, link in (
+        ("sam", "/support/t/contoso/", "Export timeline (CSV)"),
+        ("alice", "/t/contoso/activation/", "Download the timeline (CSV)"),
+    ):
+        browser = open_browser()
+        page = browser.sign_in(user)
+        browser.goto(path)
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name=link).click()
+        download = download_info.value
+        assert download.suggested_filename.startswith("onramp-contoso-timeline-")
+        text = open(download.path(), encoding="utf-8").read()
+        assert text.splitlines()[0] == "when,who,what,step,step_id,outcome,detail"
+        assert ",alice,create_tenant," in text

@@ -219,3 +219,33 @@ def test_search_by_any_part_of_the_microsoft_tenant_id_and_by_domain(tenant, oth
     ):
         page = support_client.get(reverse("orgs:support"), {"q": query}).content.decode()
         assert found in page and hidden not in page, query
+
+
+def test_timeline_export_csv_and_json_from_the_console_and_the_organisations_page(
+    tenant, other_tenant, support_client, admin_client, other_client
+):
+    from wizard.audit import record_event
+
+    record_event(tenant, '=HYPERLINK("http://evil")', "run", "failed", "room_list", {"message": "-1+2", "token": "t"})
+    csv_url = reverse("orgs:timeline_export", args=[tenant.slug, "csv"])
+    json_url = reverse("orgs:timeline_export", args=[tenant.slug, "json"])
+    assert csv_url in support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
+    assert csv_url in admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+    assert json_url in admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+
+    for client in (support_client, admin_client):
+        response = client.get(csv_url)
+        assert response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert rows[0] == ["when", "who", "what", "step", "step_id", "outcome", "detail"]
+        assert [row[1:6] for row in rows[1:]] == [
+            ["alice", "create_tenant", "", "", "succeeded"],
+            ['\'=HYPERLINK("http://evil")', "run", "Room list", "room_list", "failed"],
+        ]
+        assert "token" not in rows[2][6] and "-1+2" in rows[2][6]
+        document = client.get(json_url).json()
+        assert document["organisation"] == "contoso"
+        assert [event["what"] for event in document["events"]] == ["create_tenant", "run"]
+        assert document["events"][1]["step"] == "Room list" and "token" not in document["events"][1]["detail"]
+    assert other_client.get(csv_url).status_code == 404
+    assert support_client.get(reverse("orgs:timeline_export", args=[tenant.slug, "xml"])).status_code == 404
