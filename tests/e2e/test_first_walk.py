@@ -2,6 +2,7 @@
 the page while a step runs, plain labels, and the support console's feedback, search and timeline export."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -129,6 +130,6 @@ def test_the_timeline_downloads_from_the_console_and_the_organisations_summary(o
             page.get_by_role("link", name=link).click()
         download = download_info.value
         assert download.suggested_filename.startswith("onramp-contoso-timeline-")
-        text = open(download.path(), encoding="utf-8").read()
+        text = Path(download.path()).read_text(encoding="utf-8")
         assert text.splitlines()[0] == "when,who,what,step,step_id,outcome,detail"
         assert ",alice,create_tenant," in text
