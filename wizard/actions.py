@@ -83,3 +83,16 @@ def submit_step(
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
     return engine.skip_step(tenant, step_id, actor)
+
+
+@transaction.atomic
+def set_integration_app_id(tenant: Tenant, integration_app_id: str, actor: str) -> Tenant:
+    """The integration's app id, given on the admin-consent path (the pasted-credentials path saves it with the
+    credentials)."""
+    if tenant.integration_app_id != integration_app_id:
+        tenant.integration_app_id = integration_app_id
+        tenant.save(update_fields=["integration_app_id", "updated_at"])
+        record_event(
+            tenant, actor, "set_integration_app_id", "succeeded", "connect", {"integration_app_id": integration_app_id}
+        )
+    return tenant

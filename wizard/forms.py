@@ -8,6 +8,7 @@ step's inputs (the step's `save_inputs`, which stores any secret encrypted and n
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 
 from tenants.models import Cloud, SecretKind, Tenant
@@ -63,9 +64,32 @@ class ConnectForm(StepForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if not cleaned.get("client_secret") and not has_secret(self.tenant, SecretKind.CLIENT_SECRET):
+        # After admin consent to Onramp's own app the installation's secret signs in: there is none to paste.
+        consented_app = settings.ONRAMP_CONNECTOR_CLIENT_ID and cleaned.get("client_id") == (
+            settings.ONRAMP_CONNECTOR_CLIENT_ID
+        )
+        if (
+            not cleaned.get("client_secret")
+            and not consented_app
+            and not has_secret(self.tenant, SecretKind.CLIENT_SECRET)
+        ):
             self.add_error("client_secret", "Paste the client secret's Value.")
         return cleaned
+
+
+class ConsentForm(forms.Form):
+    """What the admin-consent path asks before sending the admin to Microsoft: the integration's app id, which
+    the scoped access (step 5) is granted to and which consent alone does not tell Onramp."""
+
+    integration_app_id = forms.CharField(
+        label="Integration's application ID",
+        max_length=64,
+        help_text="The app id of the room-booking product, which the scoped access is granted to.",
+        error_messages={"required": "Enter the integration's application ID before consenting."},
+    )
+
+    def clean_integration_app_id(self) -> str:
+        return self.cleaned_data["integration_app_id"].strip()
 
 
 _USAGE_LOCATION = RegexValidator(r"^[A-Za-z]{2}$", "Two letters, the ISO country code (e.g. US, GB, DE).")

@@ -17,7 +17,7 @@ from tenants.secrets import has_secret
 from wizard import selectors
 from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.rooms_csv import RowStatus
-from wizard.services import exchange_server
+from wizard.services import connect, exchange_server
 from wizard.services.rooms import SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
@@ -245,7 +245,8 @@ def rooms_preview(result: dict) -> RoomsPreview:
 
 
 def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    return {"may_connect": may_change_secrets}
+    """Admin consent is offered only when there is an app to consent to (the installation's, or the tenant's)."""
+    return {"may_connect": may_change_secrets, "consent_available": bool(connect.connector_app_id(tenant))}
 
 
 def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from tenants.access import can_change_secrets, can_operate, get_tenant_for
 from tenants.models import Profile, Tenant
 from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
+from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
 from wizard.services import connect, exchange_server, service_account
 from wizard.steps.registry import Step, get_step, steps_for
@@ -214,12 +215,18 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
+    consent_form = ConsentForm(request.POST)
+    if not consent_form.is_valid():
+        for errors in consent_form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     redirect_uri = request.build_absolute_uri(reverse("orgs:consent_callback"))
     try:
         url, state = connect.admin_consent_url(tenant, redirect_uri=redirect_uri)
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+    actions.set_integration_app_id(tenant, consent_form.cleaned_data["integration_app_id"], request.user.get_username())
     request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "state": state}
     return redirect(url)
 

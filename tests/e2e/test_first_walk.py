@@ -133,3 +133,24 @@ def test_the_timeline_downloads_from_the_console_and_the_organisations_summary(o
         text = Path(download.path()).read_text(encoding="utf-8")
         assert text.splitlines()[0] == "when,who,what,step,step_id,outcome,detail"
         assert ",alice,create_tenant," in text
+
+
+def test_consent_is_offered_only_when_configured_and_asks_for_the_integrations_app_id(
+    open_browser, make_user, settings
+):
+    alice = make_user("alice")
+    create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = ""
+    browser = open_browser()
+    page = browser.sign_in("alice")
+    browser.goto("/t/contoso/steps/connect/")
+    expect(page.get_by_role("button", name="Consent as administrator")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Connect with an app registration of your own")).to_be_visible()
+
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    browser.goto("/t/contoso/steps/connect/")
+    consent = page.locator(".consent")
+    expect(consent.get_by_label("Integration's application ID")).to_be_visible()
+    screenshot(page, "issue15-connect-consent")
+    consent.get_by_role("button", name="Consent as administrator").click()
+    expect(page.get_by_text("Enter the integration's application ID before consenting.")).to_be_visible()

@@ -1,5 +1,7 @@
 """The wizard's pages: access, every status's panel, actions, progress polling, rooms, password, activation."""
 
+import html
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -344,7 +346,8 @@ def test_rooms_preview_lists_problems_first_and_offers_confirm(tenant, admin_cli
     assert "Choose other rooms instead" in page
 
 
-def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, support_client):
+def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, support_client, settings):
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
     admin_page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
     assert 'type="password"' in admin_page and "Consent as administrator" in admin_page
     support_page = support_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
@@ -375,3 +378,46 @@ def test_the_progress_poll_updates_the_pill_and_the_steps_list_too(tenant, admin
     assert '<span id="step-status" class="pill status-running" hx-swap-oob="true">Running</span>' in partial
     assert 'id="nav-org_customization" class="status-running current" hx-swap-oob="true"' in partial
     assert '<span id="nav-summary-status" hx-swap-oob="true">Running</span>' in partial
+
+
+def test_admin_consent_is_offered_only_when_there_is_an_app_to_consent_to(tenant, admin_client, settings):
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = ""
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert "Consent as administrator" not in page
+    assert "Connect with an app registration of your own" in page
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert "Consent as administrator" in page
+    assert 'name="integration_app_id"' in page[page.index("consent-title") : page.index("Consent as administrator")]
+
+
+def test_the_consent_path_asks_for_the_integrations_app_id(tenant, admin_client, settings):
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    url = reverse("wizard:start_consent", args=[tenant.slug])
+    response = admin_client.post(url, {"integration_app_id": " "}, follow=True)
+    assert "Enter the integration's application ID before consenting." in html.unescape(response.content.decode())
+    assert response.redirect_chain[-1][0] == reverse("wizard:step", args=[tenant.slug, "connect"])
+
+    response = admin_client.post(url, {"integration_app_id": "11111111-2222-3333-4444-555555555555"})
+    assert response.status_code == 302 and "/adminconsent" in response["Location"]
+    tenant.refresh_from_db()
+    assert tenant.integration_app_id == "11111111-2222-3333-4444-555555555555"
+    assert AuditEvent.objects.filter(tenant=tenant, action="set_integration_app_id", actor="alice").exists()
+
+
+def test_after_consent_to_onramps_app_the_connect_form_needs_no_client_secret(tenant, settings):
+    from tests.factories import state_of
+    from wizard.forms import ConnectForm
+
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    data = {
+        "microsoft_tenant_id": "11111111-2222-3333-4444-555555555555",
+        "client_id": settings.ONRAMP_CONNECTOR_CLIENT_ID,
+        "integration_app_id": "22222222-2222-3333-4444-555555555555",
+        "cloud": "worldwide",
+    }
+    assert ConnectForm(data, tenant=tenant, state=state_of(tenant, "connect")).is_valid()
+    own_app = ConnectForm(
+        {**data, "client_id": "33333333-0000-0000-0000-000000000000"}, tenant=tenant, state=state_of(tenant, "connect")
+    )
+    assert not own_app.is_valid() and "client_secret" in own_app.errors
