@@ -154,3 +154,36 @@ def test_consent_is_offered_only_when_configured_and_asks_for_the_integrations_a
     screenshot(page, "issue15-connect-consent")
     consent.get_by_role("button", name="Consent as administrator").click()
     expect(page.get_by_text("Enter the integration's application ID before consenting.")).to_be_visible()
+
+
+def test_an_organisation_created_in_the_browser_connects_to_the_sandbox_on_explicit_endpoints(
+    open_browser, make_user, sandbox_tenant, celery_worker
+):
+    info = sandbox_tenant.info
+    make_user("alice")
+    browser = open_browser()
+    page = browser.sign_in("alice")
+    page.get_by_role("link", name="Set up an organisation").first.click()
+    page.get_by_label("Organisation name").fill("Sandbox Ltd")
+    page.get_by_label("Short name (used in links)").fill("sandbox-ltd")
+    page.get_by_role("button", name="Create and start").click()
+    expect(page.get_by_role("heading", name="Connect the tenant", level=1)).to_be_visible()
+
+    form = page.locator("form.run-form")
+    form.get_by_label("Tenant ID").fill(info["tenant_id"])
+    form.get_by_label("Application (client) ID").fill(info["client_id"])
+    form.get_by_label("Client secret (its Value)").fill(info["client_secret"])
+    form.get_by_label("Integration's application ID").fill(info["integration_app_id"])
+    form.get_by_label("Cloud").select_option(label="Explicit endpoints")
+    expect(form.locator("details.advanced")).to_have_attribute("open", "")
+    form.get_by_label("Authority URL").fill(info["authority"])
+    form.get_by_label("Microsoft Graph URL").fill(info["graph_url"])
+    form.get_by_label("Exchange admin API URL").fill(info["exchange_admin_url"])
+    form.get_by_label("EWS URL").fill(info["ews_url"])
+    form.get_by_label("CA bundle (PEM)").set_input_files(info["ca_bundle"])
+    screenshot(page, "issue15-connect-explicit-endpoints")
+    form.get_by_role("button", name="Run this step").click()
+
+    page.locator("#wizard .panel-ok, #wizard .panel-error").first.wait_for(timeout=90_000)
+    expect(page.locator("#wizard .panel-error")).to_have_count(0)
+    expect(page.locator(".result")).to_contain_text("Exchange admin access")

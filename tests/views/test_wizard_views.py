@@ -1,6 +1,7 @@
 """The wizard's pages: access, every status's panel, actions, progress polling, rooms, password, activation."""
 
 import html
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -421,3 +422,53 @@ def test_after_consent_to_onramps_app_the_connect_form_needs_no_client_secret(te
         {**data, "client_id": "33333333-0000-0000-0000-000000000000"}, tenant=tenant, state=state_of(tenant, "connect")
     )
     assert not own_app.is_valid() and "client_secret" in own_app.errors
+
+
+CONNECT_FIELDS = {
+    "microsoft_tenant_id": "11111111-2222-3333-4444-555555555555",
+    "client_id": "22222222-2222-3333-4444-555555555555",
+    "client_secret": "s3cret-value",
+    "integration_app_id": "33333333-2222-3333-4444-555555555555",
+    "cloud": "custom",
+}
+ENDPOINTS = {
+    "authority": "https://login.private.example/11111111-2222-3333-4444-555555555555",
+    "graph_url": "https://graph.private.example/v1.0",
+    "exchange_admin_url": "https://exchange.private.example/adminapi/beta/11111111-2222-3333-4444-555555555555",
+    "ews_url": "https://exchange.private.example/EWS/Exchange.asmx",
+}
+
+
+def test_the_connect_form_offers_explicit_endpoints_to_admins(tenant, admin_client):
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert '<option value="custom">Explicit endpoints</option>' in page
+    assert "<summary>Explicit endpoints</summary>" in page
+    for name in ("authority", "graph_url", "exchange_admin_url", "ews_url"):
+        assert f'name="{name}"' in page
+    assert 'type="file" name="ca_bundle"' in page
+
+
+def test_explicit_endpoints_and_a_ca_bundle_are_saved_with_the_credentials(
+    tenant, admin_client, pending_sends, settings, tmp_path, sandbox_tenant
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.VAR_DIR = tmp_path
+    url = reverse("wizard:run", args=[tenant.slug, "connect"])
+    missing = admin_client.post(url, {**CONNECT_FIELDS, **ENDPOINTS, "graph_url": "", "ews_url": "http://x.example/"})
+    assert missing.status_code == 400
+    page = missing.content.decode()
+    assert "Needed with explicit endpoints." in page and "Use an https:// URL" in page
+    assert '<details class="advanced" open>' in page
+    not_pem = SimpleUploadedFile("ca.pem", b"hello", content_type="application/x-pem-file")
+    bad = admin_client.post(url, {**CONNECT_FIELDS, **ENDPOINTS, "ca_bundle": not_pem})
+    assert "This is not a PEM file of certificates" in bad.content.decode()
+
+    pem = Path(sandbox_tenant.info["ca_bundle"]).read_bytes()
+    ca = SimpleUploadedFile("sandbox-ca.pem", pem, content_type="application/x-pem-file")
+    assert admin_client.post(url, {**CONNECT_FIELDS, **ENDPOINTS, "ca_bundle": ca}).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.cloud == "custom"
+    assert {key: tenant.custom_endpoints[key] for key in ENDPOINTS} == ENDPOINTS
+    stored = tenant.custom_endpoints["ca_bundle"]
+    assert stored.startswith(str(tmp_path)) and Path(stored).read_bytes() == pem
