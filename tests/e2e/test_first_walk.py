@@ -187,3 +187,82 @@ def test_an_organisation_created_in_the_browser_connects_to_the_sandbox_on_expli
     page.locator("#wizard .panel-ok, #wizard .panel-error").first.wait_for(timeout=90_000)
     expect(page.locator("#wizard .panel-error")).to_have_count(0)
     expect(page.locator(".result")).to_contain_text("Exchange admin access")
+
+
+# A pill, chip or summary item that ends beyond its card, or whose text is cut inside it.
+OVERFLOWING = """
+() => [...document.querySelectorAll('.pill, .chip, .tally li, .filters li')].filter((el) => {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0) return false;
+  const card = el.closest('.card, .panel, .result, section').getBoundingClientRect();
+  return box.right > card.right + 0.5 || box.left < card.left - 0.5 || el.scrollWidth > el.clientWidth + 1;
+}).map((el) => el.textContent.trim())
+"""
+PHONE = {"width": 390, "height": 844}
+
+
+def test_at_390_px_no_pill_or_chip_leaves_its_card(open_browser, make_user):
+    from wizard.models import MembershipStatus, Room
+
+    alice = make_user("alice")
+    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
+    for step_id in ("connect", "org_customization", "service_account", "room_list"):
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    statuses = ["valid", "not_a_resource_mailbox", "formula", "unknown_mailbox", "already_member", "malformed"]
+    preview = [
+        {
+            "line": n + 2,
+            "address": f"conference-room-{n:03}@contoso-international.onmicrosoft.com",
+            "status": status,
+            "reason": "Exchange knows no mailbox with this address." if status != "valid" else "",
+        }
+        for n, status in enumerate(statuses)
+    ]
+    summary = {status: 1 for status in statuses} | {"total": len(statuses)}
+    set_state(
+        tenant,
+        "rooms",
+        status=StepStatus.NEEDS_INPUT,
+        inputs={"source": "csv", "csv": {}},
+        result={"preview": preview, "preview_summary": summary, "source": "csv"},
+        progress_message="Check the preview, then confirm.",
+    )
+    browser = open_browser()
+    page = browser.sign_in("alice")
+    page.set_viewport_size(PHONE)
+    browser.goto("/t/contoso/steps/rooms/")
+    expect(page.locator(".preview")).to_be_visible()
+    assert page.evaluate(OVERFLOWING) == []
+    screenshot(page, "issue15-rooms-preview")
+
+    set_state(
+        tenant,
+        "rooms",
+        status=StepStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        result={
+            "preview_summary": summary,
+            "source": "csv",
+            "rooms_added": 1,
+            "rooms_already_members": 1,
+            "lists": [
+                {
+                    "name": "Onramp Rooms International Headquarters 02",
+                    "address": "x@contoso.com",
+                    "members": 2,
+                    "created": True,
+                }
+            ],
+        },
+    )
+    Room.objects.create(
+        tenant=tenant,
+        address="conference-room-000@contoso-international.onmicrosoft.com",
+        room_list="Onramp Rooms International Headquarters 02",
+        membership_status=MembershipStatus.MEMBER,
+    )
+    browser.goto("/t/contoso/steps/rooms/")
+    expect(page.locator(".result")).to_be_visible()
+    page.set_viewport_size(PHONE)
+    assert page.evaluate(OVERFLOWING) == []
+    screenshot(page, "issue15-rooms-results")
