@@ -13,7 +13,7 @@ from tenants.models import Membership, Profile, Role, Tenant
 from wizard import engine, selectors
 from wizard.audit import record_event
 from wizard.errors import IllegalTransition
-from wizard.models import StepState
+from wizard.models import StepState, StepStatus
 from wizard.outcomes import Submission
 from wizard.steps.registry import Step, get_step
 
@@ -96,3 +96,21 @@ def set_integration_app_id(tenant: Tenant, integration_app_id: str, actor: str) 
             tenant, actor, "set_integration_app_id", "succeeded", "connect", {"integration_app_id": integration_app_id}
         )
     return tenant
+
+
+# The keys a confirms_preview step keeps its preview under while it waits for confirmation.
+PREVIEW_KEYS = ("preview", "preview_summary")
+
+
+@transaction.atomic
+def discard_preview(tenant: Tenant, step_id: str, actor: str) -> StepState:
+    """A new choice was refused (a rejected upload): the preview of the earlier choice no longer stands, so it can
+    no longer be confirmed. The step keeps waiting for input; its status does not change."""
+    state = StepState.objects.select_for_update().get(tenant=tenant, step_id=step_id)
+    if state.status == StepStatus.NEEDS_INPUT and any(key in state.result for key in PREVIEW_KEYS):
+        state.result = {key: value for key, value in state.result.items() if key not in PREVIEW_KEYS}
+        state.inputs = {}
+        state.progress_message = "The last choice was refused; choose the rooms again."
+        state.save(update_fields=["result", "inputs", "progress_message", "updated_at"])
+        record_event(tenant, actor, "discard_preview", "succeeded", step_id)
+    return state

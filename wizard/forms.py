@@ -252,7 +252,9 @@ class RoomsForm(StepForm):
         elif cleaned["source"] == rooms.SOURCE_CSV:
             upload = cleaned.get("csv_file")
             if upload is None:
-                self.add_error("csv_file", "Choose the CSV file to upload.")
+                # An empty or unreadable file already has its own error; one is enough.
+                if "csv_file" not in self.errors:
+                    self.add_error("csv_file", "Choose the CSV file to upload.")
             elif upload.size > MAX_UPLOAD_BYTES:
                 self.add_error("csv_file", f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
             else:

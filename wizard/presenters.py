@@ -16,6 +16,7 @@ from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard import selectors
 from wizard.models import AuditEvent, StepState, StepStatus
+from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
 from wizard.services import connect, exchange_server
 from wizard.services.rooms import SOURCE_CSV
@@ -212,9 +213,19 @@ class RoomsPreview:
     total: int
     applicable: int
     hidden: int
+    # Said when the upload's addresses came from a column other than the article's ResourceAccounts.
+    column_note: str = ""
 
 
-def rooms_preview(result: dict) -> RoomsPreview:
+def column_note(inputs: dict) -> str:
+    """Which column of the upload the addresses were read from, when it is not the article's own."""
+    column = str((inputs.get("csv") or {}).get("column") or "")
+    if not column or "".join(char for char in column.casefold() if char.isalnum()) == CSV_COLUMN.casefold():
+        return ""
+    return f"Read addresses from the column ‘{column}’; the article's column is ‘{CSV_COLUMN}’."
+
+
+def rooms_preview(result: dict, inputs: dict | None = None) -> RoomsPreview:
     """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
     a 50,000-row upload still renders a usable page."""
     rows = result.get("preview") or []
@@ -241,6 +252,7 @@ def rooms_preview(result: dict) -> RoomsPreview:
         total=len(rows),
         applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
         hidden=max(0, len(rows) - len(shown)),
+        column_note=column_note(inputs or {}),
     )
 
 
@@ -260,7 +272,7 @@ def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: b
 def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
     context: dict[str, Any] = {"rooms_outcome": rooms_outcome(state.result)}
     if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
-        context["preview"] = rooms_preview(state.result)
+        context["preview"] = rooms_preview(state.result, state.inputs)
     return context
 
 

@@ -157,6 +157,8 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     if step.form is not None:
         form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
         if not form.is_valid():
+            if step.confirms_preview and not request.POST.get("confirm"):
+                actions.discard_preview(tenant, step.id, request.user.get_username())
             return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
         cleaned_data = form.cleaned_data
     action = "retry" if state.status == StepStatus.FAILED else "run"

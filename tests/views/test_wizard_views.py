@@ -472,3 +472,66 @@ def test_explicit_endpoints_and_a_ca_bundle_are_saved_with_the_credentials(
     assert {key: tenant.custom_endpoints[key] for key in ENDPOINTS} == ENDPOINTS
     stored = tenant.custom_endpoints["ca_bundle"]
     assert stored.startswith(str(tmp_path)) and Path(stored).read_bytes() == pem
+
+
+def rooms_waiting_on_a_preview(tenant) -> None:
+    finish_before(tenant, "rooms")
+    set_state(
+        tenant,
+        "rooms",
+        status=StepStatus.NEEDS_INPUT,
+        inputs={"source": "csv", "csv": {"column": "ResourceAccounts", "rows": []}, "confirmed": False},
+        result={
+            "preview": [{"line": 2, "address": "room-1@contoso.com", "status": "valid", "reason": ""}],
+            "preview_summary": {"valid": 1, "total": 1},
+        },
+    )
+
+
+def test_an_empty_upload_gets_one_error(tenant, admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    finish_before(tenant, "rooms")
+    empty = SimpleUploadedFile("rooms.csv", b"", content_type="text/csv")
+    response = admin_client.post(
+        reverse("wizard:run", args=[tenant.slug, "rooms"]), {"source": "csv", "csv_file": empty}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "The submitted file is empty." in page
+    assert "Choose the CSV file to upload." not in page
+
+
+def test_a_rejected_upload_clears_the_preview_it_would_replace(tenant, admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rooms_waiting_on_a_preview(tenant)
+    assert (
+        "Confirm and add 1 room"
+        in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    )
+    header_only = SimpleUploadedFile("rooms.csv", b"ResourceAccounts\r\n", content_type="text/csv")
+    url = reverse("wizard:run", args=[tenant.slug, "rooms"])
+    response = admin_client.post(url, {"source": "csv", "csv_file": header_only})
+    assert response.status_code == 400
+    assert "Confirm and add" not in response.content.decode()
+    state = StepState.objects.get(tenant=tenant, step_id="rooms")
+    assert state.status == StepStatus.NEEDS_INPUT and "preview" not in state.result and state.inputs == {}
+    assert (
+        "Confirm and add" not in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    )
+    confirm = admin_client.post(url, {"confirm": "1"})
+    assert "There is no preview to confirm" in confirm.content.decode()
+    assert AuditEvent.objects.filter(tenant=tenant, action="discard_preview").exists()
+
+
+def test_the_preview_names_a_column_other_than_the_articles(tenant, admin_client):
+    rooms_waiting_on_a_preview(tenant)
+    set_state(tenant, "rooms", inputs={"source": "csv", "csv": {"column": "Email", "rows": []}})
+    page = html.unescape(admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode())
+    assert "Read addresses from the column ‘Email’; the article's column is ‘ResourceAccounts’." in page
+    set_state(tenant, "rooms", inputs={"source": "csv", "csv": {"column": "Resource Accounts", "rows": []}})
+    assert (
+        "Read addresses from"
+        not in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    )
