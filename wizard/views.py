@@ -153,6 +153,10 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     if not _may_run(request, tenant, step):
         raise Http404("No such tenant")
     state = StepState.objects.get(tenant=tenant, step_id=step.id)
+    if (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
+        # Refused before the form is read: the page offers no form for this step yet, so it could show no error.
+        messages.error(request, str(actions.PrerequisiteNotDone(step, first)))
+        return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
     cleaned_data = None
     if step.form is not None:
         form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
