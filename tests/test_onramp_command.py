@@ -9,7 +9,8 @@ from django.test import Client
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret
-from wizard.models import AuditEvent
+from tests.factories import make_tenant, state_of
+from wizard.models import AuditEvent, StepStatus
 
 
 def onramp(*args: str) -> tuple[str, str]:
@@ -55,9 +56,20 @@ def test_connect_run_status_and_verify_on_the_demo_tenant(sandbox_tenant, info_f
     everyone = json.loads(onramp("status", "--json")[0])
     assert [t["slug"] for t in everyone["tenants"]] == ["demo"]
 
+    activate_before = state_of(tenant, "activate")
+    activate_events = AuditEvent.objects.filter(tenant=tenant, step_id="activate").count()
+
     out, _ = onramp("verify", "--slug", "demo")
 
     assert "Rooms: 20 passed, 0 failed" in out and "out of scope" in out
+    # Verify re-checks only: activation (and its webhook) is not run again.
+    assert "[activate]" not in out
+    activate_after = state_of(tenant, "activate")
+    assert (activate_after.attempts, activate_after.finished_at) == (
+        activate_before.attempts,
+        activate_before.finished_at,
+    )
+    assert AuditEvent.objects.filter(tenant=tenant, step_id="activate").count() == activate_events
 
 
 def test_run_without_yes_stops_at_the_rooms_preview(sandbox_tenant, info_file, celery_worker):
@@ -69,6 +81,28 @@ def test_run_without_yes_stops_at_the_rooms_preview(sandbox_tenant, info_file, c
     assert exit_info.value.code == 2
     writes = sandbox_tenant.control.calls()["write_calls"]
     assert "Update-DistributionGroupMember" not in writes and "Add-DistributionGroupMember" not in writes
+    tenant = Tenant.objects.get(slug="contoso")
+    preview = state_of(tenant, "rooms").result["preview"]
+
+    # --yes alone applies the preview that is there (it does not preview again and stop).
+    out, _ = onramp("run", "--slug", "contoso", "--yes", "--wait", "--until", "rooms")
+
+    rooms = state_of(tenant, "rooms")
+    assert rooms.status == StepStatus.SUCCEEDED, out
+    assert rooms.result["rooms_added"] == sum(row["status"] == "valid" for row in preview) > 0
+    assert rooms.inputs["confirmed"] is True
+
+
+@pytest.mark.django_db
+def test_run_refuses_a_step_before_its_prerequisites():
+    tenant = make_tenant("contoso")
+
+    with pytest.raises(CommandError, match="“Rooms” builds on “Connect the tenant”.*--from connect"):
+        onramp("run", "--slug", "contoso", "--from", "rooms")
+    with pytest.raises(CommandError, match="“Verify” builds on “Connect the tenant”"):
+        onramp("verify", "--slug", "contoso")
+
+    assert {state.status for state in tenant.step_states.all()} == {StepStatus.NOT_STARTED}
 
 
 def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenant, tmp_path, celery_worker):

@@ -10,12 +10,26 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from tenants.models import Membership, Profile, Role, Tenant
-from wizard import engine
+from wizard import engine, selectors
 from wizard.audit import record_event
-from wizard.errors import StepError
-from wizard.models import StepState
+from wizard.errors import IllegalTransition, StepError
+from wizard.models import StepState, StepStatus
 from wizard.outcomes import Submission
-from wizard.steps.registry import get_step
+from wizard.steps.registry import Step, get_step
+
+# Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
+CHECK_ONLY_ACTIONS = ("reverify",)
+
+
+class PrerequisiteNotDone(IllegalTransition):
+    """A step was asked to run before a step it builds on has finished."""
+
+    def __init__(self, step: Step, first: Step) -> None:
+        self.step = step
+        self.first = first
+        super().__init__(
+            f"“{step.title}” builds on “{first.title}”, which has not finished: run “{first.title}” first."
+        )
 
 
 @transaction.atomic
@@ -46,9 +60,12 @@ def submit_step(
     """Queue a step: with a form's `cleaned_data` (the step's `save_inputs` turns it into the inputs and stores
     its secrets), with ready `inputs` (the command line), or with neither to keep the saved inputs (retry, resume,
     re-verify). Locking the step, checking the transition, storing secrets, saving the inputs, the audit event and
-    queueing the task happen in one transaction: IllegalTransition leaves everything as it was. Without
+    queueing the task happen in one transaction: IllegalTransition leaves everything as it was. A step whose
+    prerequisites (Step.requires) are not done is refused with PrerequisiteNotDone before anything is saved. Without
     `send_task` the caller runs the step in its own process (engine.execute_step)."""
     step = get_step(tenant.profile, step_id)
+    if action not in CHECK_ONLY_ACTIONS and (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
+        raise PrerequisiteNotDone(step, first)
     inputs_from = None
     if cleaned_data is not None:
 
@@ -74,7 +91,8 @@ def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
 def confirm_step(tenant: Tenant, step_id: str, actor: str, *, digest: str) -> StepState:
     """The admin ran a manual step's script (named by its SHA-256, as the page showed it): the confirmation is
     recorded and the step's check queued in one transaction. StepError `script_changed` when the page was stale,
-    `not_a_manual_step` for a step Onramp runs itself; IllegalTransition while the step runs."""
+    `not_a_manual_step` for a step Onramp runs itself; IllegalTransition while the step runs, PrerequisiteNotDone
+    before the steps it builds on."""
     step = get_step(tenant.profile, step_id)
     if step.confirmation is None:
         raise StepError(
@@ -82,6 +100,39 @@ def confirm_step(tenant: Tenant, step_id: str, actor: str, *, digest: str) -> St
             message=f"“{step.title}” is not a step you run yourself: Onramp runs it.",
             fix="Use “Run this step” instead.",
         )
+    if (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
+        raise PrerequisiteNotDone(step, first)
     with transaction.atomic():
         step.confirmation.record(tenant, step.id, actor, digest=digest)
         return engine.enqueue_step(tenant, step.id, actor, action="confirm")
+
+
+@transaction.atomic
+def set_integration_app_id(tenant: Tenant, integration_app_id: str, actor: str) -> Tenant:
+    """The integration's app id, given on the admin-consent path (the pasted-credentials path saves it with the
+    credentials)."""
+    if tenant.integration_app_id != integration_app_id:
+        tenant.integration_app_id = integration_app_id
+        tenant.save(update_fields=["integration_app_id", "updated_at"])
+        record_event(
+            tenant, actor, "set_integration_app_id", "succeeded", "connect", {"integration_app_id": integration_app_id}
+        )
+    return tenant
+
+
+# The keys a confirms_preview step keeps its preview under while it waits for confirmation.
+PREVIEW_KEYS = ("preview", "preview_summary")
+
+
+@transaction.atomic
+def discard_preview(tenant: Tenant, step_id: str, actor: str) -> StepState:
+    """A new choice was refused (a rejected upload): the preview of the earlier choice no longer stands, so it can
+    no longer be confirmed. The step keeps waiting for input; its status does not change."""
+    state = StepState.objects.select_for_update().get(tenant=tenant, step_id=step_id)
+    if state.status == StepStatus.NEEDS_INPUT and any(key in state.result for key in PREVIEW_KEYS):
+        state.result = {key: value for key, value in state.result.items() if key not in PREVIEW_KEYS}
+        state.inputs = {}
+        state.progress_message = "The last choice was refused; choose the rooms again."
+        state.save(update_fields=["result", "inputs", "progress_message", "updated_at"])
+        record_event(tenant, actor, "discard_preview", "succeeded", step_id)
+    return state

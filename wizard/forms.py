@@ -5,9 +5,11 @@ hands `cleaned_data` to wizard.actions.submit_step, which checks the step may ru
 step's inputs (the step's `save_inputs`, which stores any secret encrypted and never in the inputs).
 """
 
+import ssl
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 
 from tenants.models import Cloud, SecretKind, Tenant
@@ -19,10 +21,43 @@ from wizard.services.common import step_result
 
 
 class StepForm(forms.Form):
+    # Fields the page folds under a <details> titled `advanced_title`, open when `advanced_open` or one has an error.
+    advanced_fields: tuple[str, ...] = ()
+    advanced_title = ""
+
     def __init__(self, data=None, files=None, *, tenant: Tenant, state: StepState, **kwargs: Any) -> None:
         super().__init__(data, files, **kwargs)
         self.tenant = tenant
         self.state = state
+
+    @property
+    def advanced_open(self) -> bool:
+        return any(name in self.errors for name in self.advanced_fields)
+
+
+# The explicit endpoints a tenant on Cloud.CUSTOM needs (wizard.microsoft.clouds reads them from custom_endpoints).
+ENDPOINT_FIELDS = ("authority", "graph_url", "exchange_admin_url", "ews_url")
+MAX_CA_BUNDLE_BYTES = 1024 * 1024
+
+
+def _endpoint_field(label: str, example: str) -> forms.URLField:
+    return forms.URLField(label=label, required=False, assume_scheme="https", help_text=f"Like {example}")
+
+
+def read_ca_bundle(upload: Any) -> str:
+    """The uploaded PEM file's text, once Python's TLS has loaded it as trusted certificates."""
+    if upload.size > MAX_CA_BUNDLE_BYTES:
+        raise forms.ValidationError("The CA bundle is larger than 1 MB.")
+    try:
+        text = upload.read().decode("ascii")
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ValueError("no certificate")
+        ssl.create_default_context(cadata=text)
+    except (UnicodeDecodeError, ValueError, ssl.SSLError) as error:
+        raise forms.ValidationError(
+            "This is not a PEM file of certificates (-----BEGIN CERTIFICATE----- …)."
+        ) from error
+    return text
 
 
 class ConnectForm(StepForm):
@@ -47,25 +82,91 @@ class ConnectForm(StepForm):
         help_text="Lets Onramp read a room calendar as the integration during verification.",
     )
     cloud = forms.ChoiceField(
-        choices=[(value, label) for value, label in Cloud.choices if value != Cloud.CUSTOM], initial=Cloud.WORLDWIDE
+        choices=Cloud.choices,
+        initial=Cloud.WORLDWIDE,
+        help_text="“Explicit endpoints” takes every URL below: the sandbox, or a test or private deployment.",
     )
+    authority = _endpoint_field("Authority URL", "https://login.microsoftonline.com/<tenant id>")
+    graph_url = _endpoint_field("Microsoft Graph URL", "https://graph.microsoft.com/v1.0")
+    exchange_admin_url = _endpoint_field(
+        "Exchange admin API URL", "https://outlook.office365.com/adminapi/beta/<tenant id>"
+    )
+    ews_url = _endpoint_field("EWS URL", "https://outlook.office365.com/EWS/Exchange.asmx")
+    ca_bundle = forms.FileField(
+        label="CA bundle (PEM)",
+        required=False,
+        help_text="The certificates to trust instead of the public CAs, for endpoints with a private CA (the "
+        "sandbox's sandbox-ca.pem).",
+    )
+
+    advanced_fields = (*ENDPOINT_FIELDS, "ca_bundle")
+    advanced_title = "Explicit endpoints"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in ("microsoft_tenant_id", "client_id", "integration_app_id"):
             self.fields[name].initial = getattr(self.tenant, name)
-        if self.tenant.cloud == Cloud.CUSTOM:
-            # Offered only to a tenant already on explicit endpoints (the sandbox's), so saving keeps them.
-            self.fields["cloud"].choices = [*self.fields["cloud"].choices, (Cloud.CUSTOM, Cloud.CUSTOM.label)]
         self.fields["cloud"].initial = self.tenant.cloud
+        saved = self.tenant.custom_endpoints or {}
+        for name in ENDPOINT_FIELDS:
+            self.fields[name].initial = saved.get(name, "")
+        if saved.get("ca_bundle"):
+            self.fields["ca_bundle"].help_text += " A bundle is stored; leave empty to keep it."
         if has_secret(self.tenant, SecretKind.CLIENT_SECRET):
             self.fields["client_secret"].help_text = "A secret is stored; leave empty to keep it."
 
+    @property
+    def advanced_open(self) -> bool:
+        return self.tenant.cloud == Cloud.CUSTOM or super().advanced_open
+
+    def clean_ca_bundle(self) -> str:
+        upload = self.cleaned_data.get("ca_bundle")
+        return read_ca_bundle(upload) if upload else ""
+
+    def _custom_endpoints(self, cleaned: dict[str, Any]) -> dict[str, Any] | None:
+        """The endpoints to save with Cloud.CUSTOM (a field left empty keeps the saved URL); None otherwise."""
+        if cleaned.get("cloud") != Cloud.CUSTOM:
+            return None
+        endpoints = dict(self.tenant.custom_endpoints or {})
+        for name in ENDPOINT_FIELDS:
+            value = cleaned.get(name) or endpoints.get(name)
+            if not value:
+                self.add_error(name, "Needed with explicit endpoints.")
+            elif not value.startswith("https://"):
+                self.add_error(name, "Use an https:// URL: the credentials must not cross the network in clear.")
+            else:
+                endpoints[name] = value
+        return endpoints
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if not cleaned.get("client_secret") and not has_secret(self.tenant, SecretKind.CLIENT_SECRET):
+        # After admin consent to Onramp's own app the installation's secret signs in: there is none to paste.
+        consented_app = settings.ONRAMP_CONNECTOR_CLIENT_ID and cleaned.get("client_id") == (
+            settings.ONRAMP_CONNECTOR_CLIENT_ID
+        )
+        if (
+            not cleaned.get("client_secret")
+            and not consented_app
+            and not has_secret(self.tenant, SecretKind.CLIENT_SECRET)
+        ):
             self.add_error("client_secret", "Paste the client secret's Value.")
+        cleaned["custom_endpoints"] = self._custom_endpoints(cleaned)
         return cleaned
+
+
+class ConsentForm(forms.Form):
+    """What the admin-consent path asks before sending the admin to Microsoft: the integration's app id, which
+    the scoped access (step 5) is granted to and which consent alone does not tell Onramp."""
+
+    integration_app_id = forms.CharField(
+        label="Integration's application ID",
+        max_length=64,
+        help_text="The app id of the room-booking product, which the scoped access is granted to.",
+        error_messages={"required": "Enter the integration's application ID before consenting."},
+    )
+
+    def clean_integration_app_id(self) -> str:
+        return self.cleaned_data["integration_app_id"].strip()
 
 
 _USAGE_LOCATION = RegexValidator(r"^[A-Za-z]{2}$", "Two letters, the ISO country code (e.g. US, GB, DE).")
@@ -151,7 +252,9 @@ class RoomsForm(StepForm):
         elif cleaned["source"] == rooms.SOURCE_CSV:
             upload = cleaned.get("csv_file")
             if upload is None:
-                self.add_error("csv_file", "Choose the CSV file to upload.")
+                # An empty or unreadable file already has its own error; one is enough.
+                if "csv_file" not in self.errors:
+                    self.add_error("csv_file", "Choose the CSV file to upload.")
             elif upload.size > MAX_UPLOAD_BYTES:
                 self.add_error("csv_file", f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
             else:
@@ -174,7 +277,7 @@ class ActivateForm(StepForm):
     """An optional webhook to tell the integration that the tenant is ready. The signing secret is stored
     encrypted; the request carries `X-Onramp-Signature: sha256=<hex HMAC of the body>`."""
 
-    webhook_url = forms.URLField(required=False, assume_scheme="https")
+    webhook_url = forms.URLField(label="Webhook URL", required=False, assume_scheme="https")
     webhook_secret = forms.CharField(
         label="Webhook signing secret", required=False, widget=forms.PasswordInput(render_value=False)
     )

@@ -12,4 +12,6 @@ urlpatterns = [
     path("support/", support_views.dashboard, name="support"),
     path("support/tenants.csv", support_views.export_csv, name="support_export"),
     path("support/t/<slug:slug>/", support_views.tenant_detail, name="support_tenant"),
+    path("t/<slug:slug>/timeline.csv", organisation_views.timeline_export, {"fmt": "csv"}, name="timeline_csv"),
+    path("t/<slug:slug>/timeline.json", organisation_views.timeline_export, {"fmt": "json"}, name="timeline_json"),
 ]

@@ -1,11 +1,18 @@
-"""The organisation pages: an admin's organisations with where each stands, and creating one."""
+"""The organisation pages: an admin's organisations with where each stands, creating one, and its timeline's
+export (the same file from the organisation's summary page and from the support console)."""
 
-from django.http import HttpRequest, HttpResponse
+import itertools
+import json
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
-from tenants.access import is_support, visible_tenants
+from tenants.access import get_tenant_for, is_support, visible_tenants
 from tenants.forms import TenantForm
 from wizard import actions, presenters, selectors
+from wizard.steps.registry import steps_for
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -32,3 +39,27 @@ def create_tenant(request: HttpRequest) -> HttpResponse:
         )
         return redirect("wizard:resume", slug=tenant.slug)
     return render(request, "tenants/create.html", {"form": form})
+
+
+@require_GET
+def timeline_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+    """The organisation's whole timeline (who, what, when, step, outcome, detail without secrets) as CSV, whose
+    cells a spreadsheet shows as text, or JSON. Whoever may see the organisation may download it."""
+    tenant = get_tenant_for(request.user, slug)
+    titles = {step.id: step.title for step in steps_for(tenant.profile)}
+    events = selectors.timeline_events(tenant).iterator(chunk_size=2000)
+    filename = f"onramp-{tenant.slug}-timeline-{timezone.now():%Y%m%d-%H%M}.{fmt}"
+    if fmt == "json":
+        document = {
+            "organisation": tenant.slug,
+            "name": tenant.display_name,
+            "microsoft_tenant_id": tenant.microsoft_tenant_id,
+            "events": [presenters.timeline_record(event, titles) for event in events],
+        }
+        response = HttpResponse(json.dumps(document, indent=2, default=str), content_type="application/json")
+    else:
+        rows = (presenters.timeline_csv_row(presenters.timeline_record(event, titles)) for event in events)
+        lines = presenters.csv_lines(itertools.chain([presenters.TIMELINE_COLUMNS], rows))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

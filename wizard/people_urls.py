@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wizard import audit_views, people_views
+from wizard import people_views
 
 app_name = "people"
 urlpatterns = [
@@ -13,5 +13,4 @@ urlpatterns = [
     path("t/<slug:slug>/members/invitations/<int:pk>/revoke", people_views.revoke_invitation, name="revoke"),
     path("t/<slug:slug>/members/<int:pk>/role", people_views.change_role, name="change_role"),
     path("t/<slug:slug>/members/<int:pk>/remove", people_views.remove_member, name="remove"),
-    path("t/<slug:slug>/audit.<str:fmt>", audit_views.audit_export, name="audit_export"),
 ]

@@ -1,6 +1,9 @@
 """How the pages present what the services saved: results in plain words, the rooms step's outcome and preview,
 and each step's extra page context (a Step's `page_context`). Formatting only: queries live in wizard.selectors."""
 
+import csv
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +15,10 @@ from django.utils.formats import date_format
 from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard import selectors
-from wizard.models import StepState, StepStatus
+from wizard.models import AuditEvent, StepState, StepStatus
+from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
-from wizard.services import exchange_server
+from wizard.services import connect, exchange_server
 from wizard.services.rooms import SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
@@ -22,6 +26,50 @@ PREVIEW_ROWS_SHOWN = 500
 # Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
 # second fence in case one ever lands in a step's result.
 _SECRET_WORDS = ("password", "secret", "token", "credential", "private_key")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+TIMELINE_COLUMNS = ("when", "who", "what", "step", "step_id", "outcome", "detail")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula is prefixed with a quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Each row as one line of CSV, as it is needed (the exports stream)."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def timeline_record(event: AuditEvent, step_titles: dict[str, str]) -> dict[str, Any]:
+    """One audit event as the timeline export shows it: who, what, when, which step, the outcome, and the detail
+    without secrets."""
+    return {
+        "when": event.created_at.isoformat(),
+        "who": event.actor,
+        "what": event.action,
+        "step": step_titles.get(event.step_id, event.step_id),
+        "step_id": event.step_id,
+        "outcome": event.outcome,
+        "detail": dict(public_items(event.detail)),
+    }
+
+
+def timeline_csv_row(record: dict[str, Any]) -> list[str]:
+    cells = {**record, "detail": json.dumps(record["detail"], sort_keys=True, default=str) if record["detail"] else ""}
+    return [spreadsheet_safe(cells[column]) for column in TIMELINE_COLUMNS]
 
 
 def tenant_status_label(tenant: Tenant) -> str:
@@ -34,16 +82,6 @@ def tenant_status_label(tenant: Tenant) -> str:
 def is_secret_key(key: str) -> bool:
     lowered = key.lower()
     return any(word in lowered for word in _SECRET_WORDS)
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text, never runs."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def public_items(data: dict) -> list[tuple[str, object]]:
@@ -73,7 +111,7 @@ def _display(value: object, key: str = "") -> str:
         return date_format(timezone.localtime(moment), DATE_FORMAT)
     if isinstance(value, dict):
         return "; ".join(
-            f"{str(name).replace('_', ' ')}: {_display(item, str(name))}"
+            f"{label(str(name))}: {_display(item, str(name))}"
             for name, item in value.items()
             if not is_secret_key(str(name))
         )
@@ -84,10 +122,35 @@ def _display(value: object, key: str = "") -> str:
     return "—" if value in (None, "") else str(value)
 
 
+# Words of a result key that a person reads as initials ("ews_url" is "EWS URL", not "Ews url").
+_INITIALISMS = {
+    "api": "API",
+    "csv": "CSV",
+    "dn": "DN",
+    "dns": "DNs",
+    "ews": "EWS",
+    "id": "ID",
+    "ids": "IDs",
+    "sku": "SKU",
+    "smtp": "SMTP",
+    "upn": "UPN",
+    "url": "URL",
+    "urls": "URLs",
+}
+
+
+def label(key: str) -> str:
+    """A result key as a label: words separated, the first capitalised, initialisms in capitals."""
+    words = [_INITIALISMS.get(word.lower(), word.lower()) for word in str(key).split("_") if word]
+    if words and words[0] == words[0].lower():
+        words[0] = words[0].capitalize()
+    return " ".join(words)
+
+
 def display_items(data: dict) -> list[tuple[str, str]]:
     """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted,
     times as dates."""
-    return [(key.replace("_", " ").capitalize(), _display(value, key)) for key, value in public_items(data)]
+    return [(label(key), _display(value, key)) for key, value in public_items(data)]
 
 
 def shown_result(state: StepState) -> dict:
@@ -150,9 +213,19 @@ class RoomsPreview:
     total: int
     applicable: int
     hidden: int
+    # Said when the upload's addresses came from a column other than the article's ResourceAccounts.
+    column_note: str = ""
 
 
-def rooms_preview(result: dict) -> RoomsPreview:
+def column_note(inputs: dict) -> str:
+    """Which column of the upload the addresses were read from, when it is not the article's own."""
+    column = str((inputs.get("csv") or {}).get("column") or "")
+    if not column or "".join(char for char in column.casefold() if char.isalnum()) == CSV_COLUMN.casefold():
+        return ""
+    return f"Read addresses from the column ‘{column}’; the article's column is ‘{CSV_COLUMN}’."
+
+
+def rooms_preview(result: dict, inputs: dict | None = None) -> RoomsPreview:
     """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
     a 50,000-row upload still renders a usable page."""
     rows = result.get("preview") or []
@@ -179,11 +252,13 @@ def rooms_preview(result: dict) -> RoomsPreview:
         total=len(rows),
         applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
         hidden=max(0, len(rows) - len(shown)),
+        column_note=column_note(inputs or {}),
     )
 
 
 def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    return {"may_connect": may_change_secrets}
+    """Admin consent is offered only when there is an app to consent to (the installation's, or the tenant's)."""
+    return {"may_connect": may_change_secrets, "consent_available": bool(connect.connector_app_id(tenant))}
 
 
 def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
@@ -197,7 +272,7 @@ def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: b
 def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
     context: dict[str, Any] = {"rooms_outcome": rooms_outcome(state.result)}
     if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
-        context["preview"] = rooms_preview(state.result)
+        context["preview"] = rooms_preview(state.result, state.inputs)
     return context
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -20,9 +20,11 @@ from wizard.models import (
     StepStatus,
     VerificationStatus,
 )
-from wizard.steps.registry import RoomsTable, steps_for
+from wizard.steps.registry import RoomsTable, Step, prerequisites, steps_for
 
 STUCK_AFTER = timedelta(hours=1)
+# Step 0 of every profile: where the organisation's domains are found.
+CONNECT_STEP_ID = "connect"
 # The audit action wizard.services.service_account records when it shows the password.
 PASSWORD_REVEAL_ACTION = "reveal_service_account_password"
 DASHBOARD_PAGE_SIZE = 50
@@ -46,11 +48,15 @@ class DashboardFilter:
 
 
 def _current_state(field: str) -> Subquery:
-    """The first unfinished step of the tenant, as resume lands on it."""
+    """The step that says where the tenant stands: the first one that has started without finishing (failed,
+    running, waiting, needing input), else the first not started, as resume lands on it. A failed step after one
+    not started (run before the ordering rule existed) is what the Failed filter found, so it is what the row
+    shows."""
     states = (
         StepState.objects.filter(tenant=OuterRef("pk"))
         .exclude(status__in=FINISHED_STATUSES)
-        .order_by("position")
+        .annotate(not_started=Case(When(status=StepStatus.NOT_STARTED, then=1), default=0))
+        .order_by("not_started", "position")
         .values(field)[:1]
     )
     return Subquery(states)
@@ -89,8 +95,15 @@ def dashboard_tenants(
         tenants = tenants.filter(Exists(states.filter(status__in=(StepStatus.QUEUED, StepStatus.RUNNING))))
     search = search.strip()
     if search:
+        # A domain is what step 0 found: Exchange Online's verified domains, Exchange Server's service account.
+        connect_found = states.filter(step_id=CONNECT_STEP_ID).filter(
+            Q(result__verified_domains__icontains=search) | Q(result__service_account_upn__icontains=search)
+        )
         tenants = tenants.filter(
-            Q(display_name__icontains=search) | Q(slug__icontains=search) | Q(microsoft_tenant_id__iexact=search)
+            Q(display_name__icontains=search)
+            | Q(slug__icontains=search)
+            | Q(microsoft_tenant_id__icontains=search)
+            | Exists(connect_found)
         )
     return tenants.order_by("display_name", "pk")
 
@@ -172,6 +185,11 @@ def timeline_page(tenant: Tenant, page_number: str | int | None) -> Page:
     return Paginator(events, TIMELINE_PAGE_SIZE).get_page(page_number)
 
 
+def timeline_events(tenant: Tenant) -> QuerySet[AuditEvent]:
+    """Every audit event of the tenant, oldest first: the export reads the timeline the way it happened."""
+    return AuditEvent.objects.filter(tenant=tenant).order_by("created_at", "id")
+
+
 def password_reveal(tenant: Tenant) -> AuditEvent | None:
     """When and to whom the service account's current password was shown, if it was."""
     secret = TenantSecret.objects.filter(tenant=tenant, kind=SecretKind.SERVICE_ACCOUNT_PASSWORD).first()
@@ -191,3 +209,16 @@ def stuck_since(state: StepState) -> timedelta | None:
     since = state.waiting_since or state.started_at or state.updated_at
     age = timezone.now() - since
     return age if age > STUCK_AFTER else None
+
+
+def unmet_prerequisite(tenant: Tenant, step_id: str, states: list[StepState] | None = None) -> Step | None:
+    """The first step (in the profile's order) that `step_id` builds on and that has neither succeeded nor been
+    skipped: the one to finish first. None when the step may run. `states`, when the caller has them, saves a
+    query."""
+    required = prerequisites(tenant.profile, step_id)
+    if not required:
+        return None
+    if states is None:
+        states = list(StepState.objects.filter(tenant=tenant, step_id__in=[step.id for step in required]))
+    done = {state.step_id for state in states if state.status in FINISHED_STATUSES}
+    return next((step for step in required if step.id not in done), None)

@@ -1,7 +1,6 @@
 """The support console: every tenant at a glance, a CSV export, and one tenant's timeline. Support staff only;
 nothing here reads or shows a secret."""
 
-import csv
 from functools import wraps
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from tenants.access import can_operate, get_tenant_for, is_support
 from wizard import engine, presenters, selectors
-from wizard.presenters import neutralise
+from wizard.models import ACTIVE_STATUSES
 from wizard.steps.registry import steps_for
 
 CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
@@ -59,14 +58,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "q": search,
         "now": timezone.now(),
     }
-    # The search box and filters swap only the table (htmx); a plain request gets the whole page.
+    context["any_active"] = any(row["status_key"] in ACTIVE_STATUSES for row in rows)
+    # The search box, the filters and the table's own polling swap only the table (htmx); a plain request gets the
+    # whole page.
     partial = request.htmx and request.htmx.target == "tenant-table"
     return render(request, "support/_tenant_table.html" if partial else "support/dashboard.html", context)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 @require_GET
@@ -74,13 +70,12 @@ class _Echo:
 def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     filter_name, search = _filters(request)
     titles = selectors.step_titles()
-    writer = csv.writer(_Echo())
 
     def rows():
-        yield writer.writerow(CSV_COLUMNS)
+        yield CSV_COLUMNS
         for tenant in selectors.dashboard_tenants(filter_name, search).iterator(chunk_size=2000):
-            yield writer.writerow(
-                neutralise(value)
+            yield [
+                presenters.spreadsheet_safe(value)
                 for value in (
                     tenant.slug,
                     tenant.display_name,
@@ -91,9 +86,9 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
                     tenant.last_activity.isoformat() if tenant.last_activity else "",
                     tenant.created_at.isoformat(),
                 )
-            )
+            ]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(presenters.csv_lines(rows()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="onramp-tenants-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response
 
@@ -112,14 +107,24 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 "state": state,
                 "step": steps[state.step_id],
                 "stuck_for": selectors.stuck_since(state),
+                "blocked_by": selectors.unmet_prerequisite(tenant, state.step_id, states),
                 "result": presenters.display_items(state.result),
             }
             for state in states
             if state.step_id in steps
         ],
         "timeline": timeline,
-        "events": [(event, presenters.display_items(event.detail)) for event in timeline.object_list],
-        "resume_state": engine.resume_state(states),
+        "events": [
+            (
+                event,
+                steps[event.step_id].title if event.step_id in steps else event.step_id,
+                presenters.display_items(event.detail),
+            )
+            for event in timeline.object_list
+        ],
+        "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
         "can_operate": can_operate(request.user, tenant),
     }
-    return render(request, "support/tenant.html", context)
+    context["any_active"] = any(state.is_active for state in states)
+    partial = request.htmx and request.htmx.target == "states"
+    return render(request, "support/_states.html" if partial else "support/tenant.html", context)

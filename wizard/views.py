@@ -17,6 +17,7 @@ from tenants.access import can_change_secrets, can_operate, get_tenant_for
 from tenants.models import Profile, Tenant
 from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
+from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
 from wizard.services import connect, exchange_server, service_account
 from wizard.steps.registry import Step, get_step, steps_for
@@ -65,6 +66,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "powershell": step.powershell(tenant, state),
         "script_digest": step.confirmation.digest(tenant, state) if step.confirmation else "",
         "can_operate": may_run,
+        "blocked_by": selectors.unmet_prerequisite(tenant, step.id),
         "result": presenters.shown_result(state),
         "result_items": presenters.display_items(state.result),
         "step_templates": [
@@ -131,7 +133,9 @@ def step_progress(request: HttpRequest, slug: str, step_id: str) -> HttpResponse
     if state is None:
         raise Http404("No such step")
     if state.is_active:
-        return render(request, "wizard/_progress.html", {"tenant": tenant, "state": state})
+        position = [s.id for s in steps_for(tenant.profile)].index(step.id)
+        context = {"tenant": tenant, "state": state, "step": step, "position": position}
+        return render(request, "wizard/_progress_poll.html", context)
     response = render(request, "wizard/_wizard.html", _step_context(request, tenant, step))
     return reswap(retarget(response, "#wizard"), "outerHTML")
 
@@ -151,10 +155,16 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     if not _may_run(request, tenant, step):
         raise Http404("No such tenant")
     state = StepState.objects.get(tenant=tenant, step_id=step.id)
+    if (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
+        # Refused before the form is read: the page offers no form for this step yet, so it could show no error.
+        messages.error(request, str(actions.PrerequisiteNotDone(step, first)))
+        return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
     cleaned_data = None
     if step.form is not None:
         form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
         if not form.is_valid():
+            if step.confirms_preview and not request.POST.get("confirm"):
+                actions.discard_preview(tenant, step.id, request.user.get_username())
             return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
         cleaned_data = form.cleaned_data
     action = "retry" if state.status == StepStatus.FAILED else "run"
@@ -162,11 +172,24 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
 
 
-def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> None:
+def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> bool:
     try:
         actions.submit_step(tenant, step.id, request.user.get_username(), cleaned_data=cleaned_data, action=action)
+    except actions.PrerequisiteNotDone as refusal:
+        messages.error(request, str(refusal))
+        return False
     except IllegalTransition:
         messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
+        return False
+    return True
+
+
+# What the flash after a button says was queued.
+_QUEUED_MESSAGES = {
+    "retry": "Retry of “{title}” queued.",
+    "resume": "“{title}” queued to resume.",
+    "reverify": "Re-verification of “{title}” queued.",
+}
 
 
 @require_POST
@@ -180,10 +203,11 @@ def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> H
     if action == "skip":
         try:
             actions.skip_step(tenant, step.id, request.user.get_username())
-        except IllegalTransition as error:
-            messages.error(request, str(error))
-    elif action in ("retry", "reverify", "resume"):
-        _submit(request, tenant, step, cleaned_data=None, action=action)
+        except IllegalTransition:
+            messages.error(request, f"“{step.title}” cannot be skipped now.")
+    elif action in _QUEUED_MESSAGES:
+        if _submit(request, tenant, step, cleaned_data=None, action=action):
+            messages.success(request, _QUEUED_MESSAGES[action].format(title=step.title))
     else:
         raise Http404("No such action")
     return _back_to(request, tenant, step)
@@ -202,6 +226,8 @@ def confirm_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
         actions.confirm_step(tenant, step.id, request.user.get_username(), digest=request.POST.get("script_sha256", ""))
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
+    except actions.PrerequisiteNotDone as refusal:
+        messages.error(request, str(refusal))
     except IllegalTransition:
         messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
     return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
@@ -217,12 +243,18 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
+    consent_form = ConsentForm(request.POST)
+    if not consent_form.is_valid():
+        for errors in consent_form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     redirect_uri = request.build_absolute_uri(reverse("orgs:consent_callback"))
     try:
         url, state = connect.admin_consent_url(tenant, redirect_uri=redirect_uri)
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+    actions.set_integration_app_id(tenant, consent_form.cleaned_data["integration_app_id"], request.user.get_username())
     request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "state": state}
     return redirect(url)
 

@@ -47,3 +47,11 @@ function fitStepsList(root) {
 fitStepsList(document);
 document.addEventListener("htmx:load", (event) => fitStepsList(event.detail.elt));
 narrowScreen.addEventListener("change", () => fitStepsList(document));
+
+// Choosing "Explicit endpoints" as the cloud opens the endpoint fields folded under it (wizard.forms.ConnectForm).
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("select[name=cloud]");
+  if (!select || select.value !== "custom") return;
+  const advanced = select.form && select.form.querySelector("details.advanced");
+  if (advanced) advanced.open = true;
+});

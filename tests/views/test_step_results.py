@@ -270,7 +270,7 @@ def test_waiting_for_the_mailbox_says_how_long_in_words(tenant, admin_client):
 
 def test_the_steps_list_has_a_one_line_summary_for_phones(tenant, admin_client):
     page = page_of(admin_client, tenant, "rooms", ONLINE_RESULTS["rooms"])
-    assert "<summary>Step 4 of 7 · Rooms · Done</summary>" in page
+    assert '<summary>Step 4 of 7 · Rooms · <span id="nav-summary-status">Done</span></summary>' in page
 
 
 def test_the_catch_all_shows_dates_not_timestamps():
@@ -279,3 +279,15 @@ def test_the_catch_all_shows_dates_not_timestamps():
     items = dict(display_items({"created_at": CREATED_AT, "nested": {"last_attempt_at": CREATED_AT}}))
     assert items["Created at"].startswith("25 Nov 2026")
     assert "1795619850" not in items["Nested"]
+
+
+def test_labels_keep_initialisms_in_capitals():
+    from wizard.presenters import label
+
+    assert [label(key) for key in ("ews_url", "webhook_url", "tenant_id", "room_list_dns", "organization")] == [
+        "EWS URL",
+        "Webhook URL",
+        "Tenant ID",
+        "Room list DNs",
+        "Organization",
+    ]

@@ -16,7 +16,7 @@ from tenants.secrets import store_secret
 from tests.factories import set_state
 from wizard.actions import create_tenant
 from wizard.models import StepStatus
-from wizard.support_views import neutralise
+from wizard.presenters import spreadsheet_safe as neutralise
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +151,7 @@ def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, suppo
         error_detail={"request_id": "req-9"},
     )
     set_state(tenant, "connect", status=StepStatus.SUCCEEDED, result={"client_secret": "very-secret-value"})
+    set_state(tenant, "service_account", status=StepStatus.SUCCEEDED)
     page = support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
     assert "create_tenant" in page and "alice" in page
     assert "ErrorAccessDenied" in page and "req-9" in page
@@ -160,3 +161,90 @@ def test_tenant_page_has_timeline_states_and_actions_but_no_secret(tenant, suppo
 
 def test_unknown_tenant_is_a_404(support_client):
     assert support_client.get(reverse("orgs:support_tenant", args=["nope"])).status_code == 404
+
+
+def test_labels_say_url_and_ews_in_capitals_and_steps_by_their_title(tenant, support_client):
+    from wizard.audit import record_event
+
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
+    record_event(tenant, "alice", "run", "succeeded", "org_customization", {"ews_url": "https://mail.contoso.com"})
+    record_event(tenant, "alice", "run", "queued", "activate", {"webhook_url": "https://hooks.example"})
+    page = support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
+    assert "EWS URL: https://mail.contoso.com" in page and "Webhook URL: https://hooks.example" in page
+    assert "Ews url" not in page and "Webhook url" not in page
+    assert "at “Organisation customisation”" in page and "“org_customization”" not in page
+    assert "run · Organisation customisation" in page and "· org_customization<" not in page
+
+
+def test_retry_from_the_console_says_it_is_queued_and_the_table_polls_until_nothing_runs(
+    tenant, support_client, pending_sends
+):
+    set_state(tenant, "connect", status=StepStatus.FAILED, error_code="boom", error_message="Boom.")
+    back = reverse("orgs:support_tenant", args=[tenant.slug])
+    response = support_client.post(
+        reverse("wizard:action", args=[tenant.slug, "connect", "retry"]), {"next": back}, follow=True
+    )
+    page = response.content.decode()
+    assert "Retry of “Connect the tenant” queued." in page
+    assert 'id="states"' in page and 'hx-trigger="every 2s"' in page
+    partial = support_client.get(back, headers={"HX-Request": "true", "HX-Target": "states"}).content.decode()
+    assert 'id="states"' in partial and "<html" not in partial
+    assert "Queued" in partial and 'hx-trigger="every 2s"' in partial
+    dashboard = support_client.get(reverse("orgs:support")).content.decode()
+    assert 'id="tenant-table"' in dashboard and 'hx-trigger="every 2s"' in dashboard
+
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
+    partial = support_client.get(back, headers={"HX-Request": "true", "HX-Target": "states"}).content.decode()
+    assert "every 2s" not in partial
+    assert "every 2s" not in support_client.get(reverse("orgs:support")).content.decode()
+
+
+def test_search_by_any_part_of_the_microsoft_tenant_id_and_by_domain(tenant, other_tenant, support_client):
+    tenant.microsoft_tenant_id = "11111111-2222-3333-4444-555555555555"
+    tenant.save()
+    set_state(
+        tenant,
+        "connect",
+        status=StepStatus.SUCCEEDED,
+        result={"verified_domains": ["contoso.com", "rooms.contoso-hq.net"], "default_domain": "contoso.com"},
+    )
+    set_state(
+        other_tenant, "connect", status=StepStatus.SUCCEEDED, result={"service_account_upn": "svc@fabrikam.local"}
+    )
+    for query, found, hidden in (
+        ("3333-4444", "Contoso", "Fabrikam"),
+        ("5555555555", "Contoso", "Fabrikam"),
+        ("contoso-hq.net", "Contoso", "Fabrikam"),
+        ("fabrikam.local", "Fabrikam", "Contoso"),
+    ):
+        page = support_client.get(reverse("orgs:support"), {"q": query}).content.decode()
+        assert found in page and hidden not in page, query
+
+
+def test_timeline_export_csv_and_json_from_the_console_and_the_organisations_page(
+    tenant, other_tenant, support_client, admin_client, other_client
+):
+    from wizard.audit import record_event
+
+    record_event(tenant, '=HYPERLINK("http://evil")', "run", "failed", "room_list", {"message": "-1+2", "token": "t"})
+    csv_url = reverse("orgs:timeline_csv", args=[tenant.slug])
+    json_url = reverse("orgs:timeline_json", args=[tenant.slug])
+    assert csv_url in support_client.get(reverse("orgs:support_tenant", args=[tenant.slug])).content.decode()
+    assert csv_url in admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+    assert json_url in admin_client.get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+
+    for client in (support_client, admin_client):
+        response = client.get(csv_url)
+        assert response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert rows[0] == ["when", "who", "what", "step", "step_id", "outcome", "detail"]
+        assert [row[1:6] for row in rows[1:]] == [
+            ["alice", "create_tenant", "", "", "succeeded"],
+            ['\'=HYPERLINK("http://evil")', "run", "Room list", "room_list", "failed"],
+        ]
+        assert "token" not in rows[2][6] and "-1+2" in rows[2][6]
+        document = client.get(json_url).json()
+        assert document["organisation"] == "contoso"
+        assert [event["what"] for event in document["events"]] == ["create_tenant", "run"]
+        assert document["events"][1]["step"] == "Room list" and "token" not in document["events"][1]["detail"]
+    assert other_client.get(csv_url).status_code == 404

@@ -1,5 +1,8 @@
 """The wizard's pages: access, every status's panel, actions, progress polling, rooms, password, activation."""
 
+import html
+from pathlib import Path
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -10,6 +13,7 @@ from tenants.secrets import store_secret
 from tests.factories import set_state
 from wizard.audit import record_event
 from wizard.models import AuditEvent, MembershipStatus, Room, StepState, StepStatus, VerificationStatus
+from wizard.steps.registry import prerequisites
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +21,11 @@ pytestmark = pytest.mark.django_db
 def finish(tenant, *step_ids: str) -> None:
     for step_id in step_ids:
         set_state(tenant, step_id, status=StepStatus.SUCCEEDED, finished_at=timezone.now(), attempts=1)
+
+
+def finish_before(tenant, step_id: str) -> None:
+    """Every step this one builds on is done, so it may run."""
+    finish(tenant, *(step.id for step in prerequisites(tenant.profile, step_id)))
 
 
 def tenant_urls(slug: str) -> list[tuple[str, str]]:
@@ -98,6 +107,7 @@ def test_unknown_step_is_a_404(tenant, admin_client):
 
 
 def test_run_queues_the_step(tenant, admin_client, pending_sends):
+    finish_before(tenant, "org_customization")
     response = admin_client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]))
     assert response.status_code == 302
     state = StepState.objects.get(tenant=tenant, step_id="org_customization")
@@ -149,6 +159,7 @@ def test_waiting_step_says_what_it_waits_for_and_how_long(tenant, admin_client):
 
 
 def test_failed_step_shows_microsofts_code_explanation_fix_and_retry(tenant, admin_client, pending_sends):
+    finish_before(tenant, "room_list")
     set_state(
         tenant,
         "room_list",
@@ -172,6 +183,7 @@ def test_failed_step_shows_microsofts_code_explanation_fix_and_retry(tenant, adm
 
 
 def test_interrupted_step_offers_resume(tenant, admin_client, pending_sends):
+    finish_before(tenant, "rooms")
     set_state(tenant, "rooms", status=StepStatus.INTERRUPTED, progress_message="The worker stopped.")
     page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
     resume = reverse("wizard:action", args=[tenant.slug, "rooms", "resume"])
@@ -188,6 +200,7 @@ def test_reverify_requeues_a_finished_step(tenant, admin_client, pending_sends):
 
 
 def test_a_second_run_while_queued_is_refused_politely(tenant, admin_client, pending_sends):
+    finish_before(tenant, "org_customization")
     admin_client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]))
     response = admin_client.post(reverse("wizard:run", args=[tenant.slug, "org_customization"]), follow=True)
     assert "already queued or running" in response.content.decode()
@@ -312,6 +325,7 @@ def test_result_never_shows_secret_keys(tenant, support_client):
 
 
 def test_rooms_preview_lists_problems_first_and_offers_confirm(tenant, admin_client, pending_sends):
+    finish_before(tenant, "rooms")
     preview = [
         {"line": 2, "address": "room-1@contoso.com", "status": "valid", "reason": ""},
         {"line": 3, "address": "room-1@contoso.com", "status": "duplicate", "reason": "Same address as row 2."},
@@ -333,7 +347,8 @@ def test_rooms_preview_lists_problems_first_and_offers_confirm(tenant, admin_cli
     assert "Choose other rooms instead" in page
 
 
-def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, support_client):
+def test_only_the_tenants_admin_sees_the_credentials_form(tenant, admin_client, support_client, settings):
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
     admin_page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
     assert 'type="password"' in admin_page and "Consent as administrator" in admin_page
     support_page = support_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
@@ -355,3 +370,168 @@ def test_every_step_page_of_every_profile_renders(admin_user, admin_client, supp
             response = client.get(reverse("wizard:step", args=[tenant.slug, step.id]))
             assert response.status_code == 200, (profile, step.id)
             assert step.title in response.content.decode()
+
+
+def test_the_progress_poll_updates_the_pill_and_the_steps_list_too(tenant, admin_client):
+    finish_before(tenant, "org_customization")
+    set_state(tenant, "org_customization", status=StepStatus.RUNNING, progress_percent=66)
+    partial = admin_client.get(reverse("wizard:progress", args=[tenant.slug, "org_customization"])).content.decode()
+    assert '<span id="step-status" class="pill status-running" hx-swap-oob="true">Running</span>' in partial
+    assert 'id="nav-org_customization" class="status-running current" hx-swap-oob="true"' in partial
+    assert '<span id="nav-summary-status" hx-swap-oob="true">Running</span>' in partial
+
+
+def test_admin_consent_is_offered_only_when_there_is_an_app_to_consent_to(tenant, admin_client, settings):
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = ""
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert "Consent as administrator" not in page
+    assert "Connect with an app registration of your own" in page
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert "Consent as administrator" in page
+    assert 'name="integration_app_id"' in page[page.index("consent-title") : page.index("Consent as administrator")]
+
+
+def test_the_consent_path_asks_for_the_integrations_app_id(tenant, admin_client, settings):
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    url = reverse("wizard:start_consent", args=[tenant.slug])
+    response = admin_client.post(url, {"integration_app_id": " "}, follow=True)
+    assert "Enter the integration's application ID before consenting." in html.unescape(response.content.decode())
+    assert response.redirect_chain[-1][0] == reverse("wizard:step", args=[tenant.slug, "connect"])
+
+    response = admin_client.post(url, {"integration_app_id": "11111111-2222-3333-4444-555555555555"})
+    assert response.status_code == 302 and "/adminconsent" in response["Location"]
+    tenant.refresh_from_db()
+    assert tenant.integration_app_id == "11111111-2222-3333-4444-555555555555"
+    assert AuditEvent.objects.filter(tenant=tenant, action="set_integration_app_id", actor="alice").exists()
+
+
+def test_after_consent_to_onramps_app_the_connect_form_needs_no_client_secret(tenant, settings):
+    from tests.factories import state_of
+    from wizard.forms import ConnectForm
+
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
+    data = {
+        "microsoft_tenant_id": "11111111-2222-3333-4444-555555555555",
+        "client_id": settings.ONRAMP_CONNECTOR_CLIENT_ID,
+        "integration_app_id": "22222222-2222-3333-4444-555555555555",
+        "cloud": "worldwide",
+    }
+    assert ConnectForm(data, tenant=tenant, state=state_of(tenant, "connect")).is_valid()
+    own_app = ConnectForm(
+        {**data, "client_id": "33333333-0000-0000-0000-000000000000"}, tenant=tenant, state=state_of(tenant, "connect")
+    )
+    assert not own_app.is_valid() and "client_secret" in own_app.errors
+
+
+CONNECT_FIELDS = {
+    "microsoft_tenant_id": "11111111-2222-3333-4444-555555555555",
+    "client_id": "22222222-2222-3333-4444-555555555555",
+    "client_secret": "s3cret-value",
+    "integration_app_id": "33333333-2222-3333-4444-555555555555",
+    "cloud": "custom",
+}
+ENDPOINTS = {
+    "authority": "https://login.private.example/11111111-2222-3333-4444-555555555555",
+    "graph_url": "https://graph.private.example/v1.0",
+    "exchange_admin_url": "https://exchange.private.example/adminapi/beta/11111111-2222-3333-4444-555555555555",
+    "ews_url": "https://exchange.private.example/EWS/Exchange.asmx",
+}
+
+
+def test_the_connect_form_offers_explicit_endpoints_to_admins(tenant, admin_client):
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
+    assert '<option value="custom">Explicit endpoints</option>' in page
+    assert "<summary>Explicit endpoints</summary>" in page
+    for name in ("authority", "graph_url", "exchange_admin_url", "ews_url"):
+        assert f'name="{name}"' in page
+    assert 'type="file" name="ca_bundle"' in page
+
+
+def test_explicit_endpoints_and_a_ca_bundle_are_saved_with_the_credentials(
+    tenant, admin_client, pending_sends, settings, tmp_path, sandbox_tenant
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.VAR_DIR = tmp_path
+    url = reverse("wizard:run", args=[tenant.slug, "connect"])
+    missing = admin_client.post(url, {**CONNECT_FIELDS, **ENDPOINTS, "graph_url": "", "ews_url": "http://x.example/"})
+    assert missing.status_code == 400
+    page = missing.content.decode()
+    assert "Needed with explicit endpoints." in page and "Use an https:// URL" in page
+    assert '<details class="advanced" open>' in page
+    not_pem = SimpleUploadedFile("ca.pem", b"hello", content_type="application/x-pem-file")
+    bad = admin_client.post(url, {**CONNECT_FIELDS, **ENDPOINTS, "ca_bundle": not_pem})
+    assert "This is not a PEM file of certificates" in bad.content.decode()
+
+    pem = Path(sandbox_tenant.info["ca_bundle"]).read_bytes()
+    ca = SimpleUploadedFile("sandbox-ca.pem", pem, content_type="application/x-pem-file")
+    assert admin_client.post(url, {**CONNECT_FIELDS, **ENDPOINTS, "ca_bundle": ca}).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.cloud == "custom"
+    assert {key: tenant.custom_endpoints[key] for key in ENDPOINTS} == ENDPOINTS
+    stored = tenant.custom_endpoints["ca_bundle"]
+    assert stored.startswith(str(tmp_path)) and Path(stored).read_bytes() == pem
+
+
+def rooms_waiting_on_a_preview(tenant) -> None:
+    finish_before(tenant, "rooms")
+    set_state(
+        tenant,
+        "rooms",
+        status=StepStatus.NEEDS_INPUT,
+        inputs={"source": "csv", "csv": {"column": "ResourceAccounts", "rows": []}, "confirmed": False},
+        result={
+            "preview": [{"line": 2, "address": "room-1@contoso.com", "status": "valid", "reason": ""}],
+            "preview_summary": {"valid": 1, "total": 1},
+        },
+    )
+
+
+def test_an_empty_upload_gets_one_error(tenant, admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    finish_before(tenant, "rooms")
+    empty = SimpleUploadedFile("rooms.csv", b"", content_type="text/csv")
+    response = admin_client.post(
+        reverse("wizard:run", args=[tenant.slug, "rooms"]), {"source": "csv", "csv_file": empty}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "The submitted file is empty." in page
+    assert "Choose the CSV file to upload." not in page
+
+
+def test_a_rejected_upload_clears_the_preview_it_would_replace(tenant, admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rooms_waiting_on_a_preview(tenant)
+    assert (
+        "Confirm and add 1 room"
+        in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    )
+    header_only = SimpleUploadedFile("rooms.csv", b"ResourceAccounts\r\n", content_type="text/csv")
+    url = reverse("wizard:run", args=[tenant.slug, "rooms"])
+    response = admin_client.post(url, {"source": "csv", "csv_file": header_only})
+    assert response.status_code == 400
+    assert "Confirm and add" not in response.content.decode()
+    state = StepState.objects.get(tenant=tenant, step_id="rooms")
+    assert state.status == StepStatus.NEEDS_INPUT and "preview" not in state.result and state.inputs == {}
+    assert (
+        "Confirm and add" not in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    )
+    confirm = admin_client.post(url, {"confirm": "1"})
+    assert "There is no preview to confirm" in confirm.content.decode()
+    assert AuditEvent.objects.filter(tenant=tenant, action="discard_preview").exists()
+
+
+def test_the_preview_names_a_column_other_than_the_articles(tenant, admin_client):
+    rooms_waiting_on_a_preview(tenant)
+    set_state(tenant, "rooms", inputs={"source": "csv", "csv": {"column": "Email", "rows": []}})
+    page = html.unescape(admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode())
+    assert "Read addresses from the column ‘Email’; the article's column is ‘ResourceAccounts’." in page
+    set_state(tenant, "rooms", inputs={"source": "csv", "csv": {"column": "Resource Accounts", "rows": []}})
+    assert (
+        "Read addresses from"
+        not in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    )

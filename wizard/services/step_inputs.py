@@ -8,11 +8,17 @@ from tenants.models import SecretKind
 from tenants.secrets import store_secret
 from wizard.audit import record_event
 from wizard.outcomes import Submission
-from wizard.services import connect, rooms
+from wizard.services import ca_bundles, connect, rooms
 
 
 def connect_inputs(submission: Submission) -> dict[str, Any]:
     data = submission.cleaned_data
+    custom_endpoints = data.get("custom_endpoints")
+    if custom_endpoints is not None and data.get("ca_bundle"):
+        custom_endpoints = {
+            **custom_endpoints,
+            "ca_bundle": ca_bundles.store_ca_bundle(submission.tenant, data["ca_bundle"]),
+        }
     connect.save_app_credentials(
         submission.tenant,
         actor=submission.actor,
@@ -22,6 +28,7 @@ def connect_inputs(submission: Submission) -> dict[str, Any]:
         integration_app_id=data["integration_app_id"],
         integration_client_secret=data["integration_client_secret"] or None,
         cloud=data["cloud"],
+        custom_endpoints=custom_endpoints,
     )
     return {"method": "app_credentials"}
 

@@ -131,6 +131,7 @@ STEPS = (
     ),
     Step(
         id="org_customization",
+        requires=("connect",),
         title="Organisation customisation",
         summary="Checks that Exchange Online lets this organisation create room lists and scopes.",
         why="New or small tenants are ‘dehydrated’: until Enable-OrganizationCustomization has run, "
@@ -141,6 +142,7 @@ STEPS = (
     ),
     Step(
         id="service_account",
+        requires=("connect",),
         title="Service account",
         summary="Creates a licensed account with a mailbox that the integration uses as its identity.",
         why="The room lists need a manager, and support and audits need one named account to trace.",
@@ -153,6 +155,7 @@ STEPS = (
     ),
     Step(
         id="room_list",
+        requires=("service_account",),
         title="Room list",
         summary="Creates the RoomList distribution group that names the rooms the integration may use.",
         why="The access scope is defined by membership of this list, so adding a room later is one change.",
@@ -164,6 +167,7 @@ STEPS = (
     ),
     Step(
         id="rooms",
+        requires=("room_list",),
         title="Rooms",
         summary="Adds the chosen room and equipment mailboxes to room lists of at most "
         f"{ROOM_LIST_MAX_MEMBERS} members.",
@@ -179,6 +183,7 @@ STEPS = (
     ),
     Step(
         id="scoped_access",
+        requires=("org_customization", "rooms"),
         title="Scoped access",
         summary="Grants the integration's app calendar access to the rooms in the lists, and nothing else.",
         why="ApplicationImpersonation is retired in Exchange Online; RBAC for Applications is how access is "
@@ -189,6 +194,7 @@ STEPS = (
     ),
     Step(
         id="verify",
+        requires=("scoped_access",),
         title="Verify",
         summary="Checks every room is in scope and a mailbox that is not a room is out of scope.",
         why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
@@ -199,6 +205,7 @@ STEPS = (
     ),
     Step(
         id="activate",
+        requires=("verify",),
         title="Activate",
         summary="Hands the integration what it needs and erases secrets that are no longer needed.",
         why="The integration needs the tenant id, the service account and the room lists to start booking.",

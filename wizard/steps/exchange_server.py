@@ -194,6 +194,7 @@ STEPS = (
     ),
     Step(
         id="room_list",
+        requires=("connect",),
         title="Room list",
         summary="You create the RoomList distribution group that names the rooms, managed by the service account.",
         why="The impersonation scope is defined by membership of this list, so adding a room later is one change.",
@@ -206,6 +207,7 @@ STEPS = (
     ),
     Step(
         id="rooms",
+        requires=("room_list",),
         title="Rooms",
         summary=f"You add the rooms from a CSV to room lists of at most {ROOM_LIST_MAX_MEMBERS} members.",
         why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
@@ -221,6 +223,7 @@ STEPS = (
     ),
     Step(
         id="scoped_access",
+        requires=("rooms",),
         title="Scoped impersonation",
         summary="You grant the service account ApplicationImpersonation over the rooms in the lists, and nothing else.",
         why="Without a management scope, ApplicationImpersonation reaches every mailbox of the organisation.",
@@ -232,6 +235,7 @@ STEPS = (
     ),
     Step(
         id="verify",
+        requires=("scoped_access",),
         title="Verify",
         summary="Opens every room's calendar as the room over EWS, and checks a mailbox that is not a room is refused.",
         why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
@@ -242,6 +246,7 @@ STEPS = (
     ),
     Step(
         id="activate",
+        requires=("verify",),
         title="Activate",
         summary="Hands the integration what it needs and erases the service account's password from Onramp.",
         why="The integration needs the EWS URL, the service account and the room lists to start booking.",

@@ -66,6 +66,8 @@ class Step:
     confirms_preview: bool = False
     # Manual steps only: how the admin confirms they ran the script.
     confirmation: Confirmation | None = None
+    # Ids of the earlier steps this one builds on: it runs only once they (and what they require) are done.
+    requires: tuple[str, ...] = ()
 
 
 _PROFILES: dict[str, tuple[Step, ...]] = {}
@@ -75,6 +77,10 @@ def register_profile(profile: str, steps: tuple[Step, ...]) -> None:
     ids = [step.id for step in steps]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate step ids in profile {profile}: {ids}")
+    for index, step in enumerate(steps):
+        later = [required for required in step.requires if required not in ids[:index]]
+        if later:
+            raise ValueError(f"step {step.id!r} of profile {profile} requires {later}, which are not earlier steps")
     _PROFILES[profile] = steps
 
 
@@ -90,3 +96,17 @@ def get_step(profile: str, step_id: str) -> Step:
         if step.id == step_id:
             return step
     raise LookupError(f"no step {step_id!r} in profile {profile!r}")
+
+
+def prerequisites(profile: str, step_id: str) -> list[Step]:
+    """Every step `step_id` builds on, directly or through another, in the profile's order."""
+    steps = steps_for(profile)
+    by_id = {step.id: step for step in steps}
+    needed: set[str] = set()
+    pending = list(get_step(profile, step_id).requires)
+    while pending:
+        required = pending.pop()
+        if required not in needed:
+            needed.add(required)
+            pending.extend(by_id[required].requires)
+    return [step for step in steps if step.id in needed]

@@ -98,7 +98,9 @@ class Command(BaseCommand):
         confirm_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
         confirm_parser.add_argument("--actor", default=DEFAULT_ACTOR)
 
-        verify_parser = sub.add_parser("verify", help="Run the verify step again and print the result.")
+        verify_parser = sub.add_parser(
+            "verify", help="Check again that every room is in scope (the verify step alone; nothing is changed)."
+        )
         verify_parser.add_argument("--slug", required=True)
         verify_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
         verify_parser.add_argument("--actor", default=DEFAULT_ACTOR)
@@ -193,6 +195,8 @@ class Command(BaseCommand):
     ) -> None:
         tenant = self._tenant(slug)
         inputs = self._step_inputs(options, confirmed=yes)
+        if yes and "rooms" not in inputs:
+            inputs.update(self._confirmed_preview(tenant))
         step_ids = [step.id for step in steps_for(tenant.profile)]
         for name in (start, until):
             if name and name not in step_ids:
@@ -202,25 +206,35 @@ class Command(BaseCommand):
             self.stdout.write("Every step has succeeded; nothing to run (use --from STEP to run again).")
             self._print_status(tenant)
             return
+        confirmed_here = False
         while True:
-            outcome = headless.run_steps(
-                tenant,
-                actor=actor,
-                start=first,
-                until=until,
-                inputs=inputs,
-                wait_on_microsoft=wait,
-                on_update=self._print_update,
-                timeout=timeout,
-            )
+            try:
+                outcome = headless.run_steps(
+                    tenant,
+                    actor=actor,
+                    start=first,
+                    until=until,
+                    inputs=inputs,
+                    wait_on_microsoft=wait,
+                    on_update=self._print_update,
+                    timeout=timeout,
+                )
+            except actions.PrerequisiteNotDone as refusal:
+                raise CommandError(f"{refusal} (onramp run --from {refusal.first.id})") from refusal
             stopped = outcome.stopped_at
             if stopped is None:
                 self.stdout.write(self.style.SUCCESS(f"{', '.join(outcome.ran)}: succeeded."))
                 self._print_status(tenant)
                 return
-            if stopped.status == StepStatus.NEEDS_INPUT and stopped.step_id == "rooms" and self._confirm(stopped):
+            if (
+                not confirmed_here
+                and stopped.status == StepStatus.NEEDS_INPUT
+                and stopped.step_id == "rooms"
+                and self._confirm(stopped, yes)
+            ):
                 inputs["rooms"] = {**stopped.inputs, "confirmed": True}
                 first = "rooms"
+                confirmed_here = True
                 continue
             break
         self._print_status(tenant)
@@ -263,13 +277,26 @@ class Command(BaseCommand):
             inputs["activate"] = {"webhook_url": options["webhook_url"]}
         return inputs
 
-    def _confirm(self, state: StepState) -> bool:
-        """Show the rooms preview; ask to apply it when a person is at the terminal."""
+    @staticmethod
+    def _confirmed_preview(tenant: Tenant) -> dict[str, dict[str, Any]]:
+        """With --yes and no new choice of rooms, the preview already waiting on the rooms step is the one to
+        apply, as the page's Confirm button applies it."""
+        state = StepState.objects.filter(tenant=tenant, step_id="rooms").first()
+        if state is None or state.status != StepStatus.NEEDS_INPUT or "preview" not in state.result:
+            return {}
+        return {"rooms": {**state.inputs, "confirmed": True}}
+
+    def _confirm(self, state: StepState, yes: bool) -> bool:
+        """Show the rooms preview; apply it with --yes, or ask when a person is at the terminal."""
+        if "preview" not in state.result:
+            return False
         summary = state.result.get("preview_summary", {})
         self.stdout.write("Rooms preview: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v))
         for row in state.result.get("preview", []):
             if row["status"] not in ("valid", "already_member"):
                 self.stdout.write(f"  row {row['line']}: {row['address']}: {row['status']} {row['reason']}")
+        if yes:
+            return True
         if not sys.stdin.isatty():
             return False
         return input("Apply? [y/N] ").strip().lower() in ("y", "yes")
@@ -286,15 +313,19 @@ class Command(BaseCommand):
 
     def _verify(self, *, slug: str, actor: str, timeout: float, **options: Any) -> None:
         tenant = self._tenant(slug)
-        outcome = headless.run_steps(
-            tenant,
-            actor=actor,
-            start="verify",
-            inputs={},
-            wait_on_microsoft=True,
-            on_update=self._print_update,
-            timeout=timeout,
-        )
+        try:
+            outcome = headless.run_steps(
+                tenant,
+                actor=actor,
+                start="verify",
+                until="verify",
+                inputs={},
+                wait_on_microsoft=True,
+                on_update=self._print_update,
+                timeout=timeout,
+            )
+        except actions.PrerequisiteNotDone as refusal:
+            raise CommandError(str(refusal)) from refusal
         state = StepState.objects.get(tenant=tenant, step_id="verify")
         result = state.result if state.status == StepStatus.SUCCEEDED else state.error_detail.get("result", {})
         if result:
@@ -345,6 +376,8 @@ class Command(BaseCommand):
             actions.confirm_step(tenant, step.id, actor, digest=digest)
         except StepError as error:
             raise CommandError(f"{error.message} {error.fix}") from error
+        except actions.PrerequisiteNotDone as refusal:
+            raise CommandError(str(refusal)) from refusal
         except IllegalTransition as error:
             raise CommandError(f"{step.title} is already queued or running; wait for it to finish.") from error
         self.stdout.write(f"Recorded that {actor} ran the commands of {step.title}; Onramp is checking them.")
