@@ -9,12 +9,17 @@ from django.test import Client
 from django.urls import reverse
 
 from tenants.models import Profile
+from tests.factories import set_state
 from wizard.actions import create_tenant
 from wizard.models import AuditEvent, StepState, StepStatus
 
 
 def onprem(admin_user):
-    return create_tenant(creator=admin_user, display_name="Onprem", slug="onprem", profile=Profile.EXCHANGE_SERVER)
+    """An Exchange Server organisation whose steps before the room list are done."""
+    tenant = create_tenant(creator=admin_user, display_name="Onprem", slug="onprem", profile=Profile.EXCHANGE_SERVER)
+    for step_id in ("service_account", "connect"):
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED)
+    return tenant
 
 
 def shown_digest(client, tenant, step_id: str) -> str:
@@ -60,6 +65,18 @@ def test_support_cannot_confirm(admin_user, support_user):
     response = support.post(reverse("wizard:confirm", args=[tenant.slug, "room_list"]), {"script_sha256": "0" * 64})
 
     assert response.status_code == 404
+    assert not AuditEvent.objects.filter(tenant=tenant, action="confirm_manual").exists()
+
+
+def test_a_step_whose_earlier_steps_are_not_done_is_not_confirmed(admin_user, admin_client):
+    tenant = onprem(admin_user)
+    digest = shown_digest(admin_client, tenant, "room_list")
+    set_state(tenant, "connect", status=StepStatus.FAILED)
+
+    response = admin_client.post(reverse("wizard:confirm", args=[tenant.slug, "room_list"]), {"script_sha256": digest})
+
+    words = " ".join(str(message) for message in get_messages(response.wsgi_request))
+    assert "run “Connect to Exchange Server” first" in words
     assert not AuditEvent.objects.filter(tenant=tenant, action="confirm_manual").exists()
 
 
