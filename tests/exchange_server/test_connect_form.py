@@ -117,6 +117,9 @@ def test_the_rooms_page_lists_the_rows_left_out_and_the_service_account_page_its
     StepState.objects.filter(tenant=tenant, step_id="rooms").update(
         inputs={"rooms": ["room-1@contoso.com"], "refused_rows": refused}
     )
+    StepState.objects.filter(tenant=tenant, step_id__in=("service_account", "connect", "room_list")).update(
+        status=StepStatus.SUCCEEDED
+    )
     page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
     assert "Rows left out of the room lists" in page and "2 rows of your upload are not in the commands" in page
     assert "bob@contoso.com" in page and "Not a room or equipment mailbox" in page and "=cmd" in page

@@ -49,16 +49,16 @@ def test_a_failed_step_emails_the_admins_from_the_worker(mailing_worker):
     viewer = _with_email(make_user("vera"), "vera@contoso.com")
     Membership.objects.create(user=viewer, tenant=tenant, role=Role.VIEWER)
     # Not connected: the step fails at once for want of credentials.
-    actions.submit_step(tenant, "org_customization", "alice")
+    actions.submit_step(tenant, "connect", "alice")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(mailing_worker.iterdir()):
         time.sleep(0.5)
-    assert state_of(tenant, "org_customization").status == StepStatus.FAILED
+    assert state_of(tenant, "connect").status == StepStatus.FAILED
     messages = "".join(path.read_text() for path in mailing_worker.iterdir())
     assert "To: alice@contoso.com" in messages
     assert "quentin@" not in messages and "vera@" not in messages
-    assert "Organisation customisation failed" in messages
-    assert "/t/contoso/steps/org_customization/" in messages
+    assert "Connect the tenant failed" in messages
+    assert "/t/contoso/steps/connect/" in messages
 
 
 @pytest.mark.django_db

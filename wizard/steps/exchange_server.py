@@ -189,6 +189,7 @@ STEPS = (
         " EWS, as the account the integration will use.",
         perform=service.connect,
         powershell=_script("connect"),
+        requires=("service_account",),
         form=ConnectForm,
         save_inputs=inputs.connect_inputs,
     ),
