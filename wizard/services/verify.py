@@ -17,8 +17,9 @@ from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
+from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
-from wizard.services.scoped_access import ROLE
+from wizard.services.scoped_access import ROLE, room_list_dns
 
 # RBAC for Applications caches permissions for 30 minutes to 2 hours after any change (a new assignment, a changed
 # scope, new members of a scoped list), while Test-ServicePrincipalAuthorization already reports the change:
@@ -55,6 +56,27 @@ def _calendar_reads(tenant: Tenant, addresses: list[str]) -> dict[str, str]:
     return reasons
 
 
+def scoped_members(exchange, dns: list[str]) -> dict[str, dict[str, str]]:
+    """Every member of the scoped room lists, by address: exactly what the scope's MemberOfGroup clauses reach."""
+    members: dict[str, dict[str, str]] = {}
+    for dn in dns:
+        for member in exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited"):
+            summary = member_summary(member)
+            members[summary["address"]] = summary
+    return members
+
+
+def scope_problems(members: dict[str, dict[str, str]], placed: set[str]) -> dict[str, list]:
+    """What the scoped lists hold beyond the rooms Onramp placed: people (or any recipient that is not a room or
+    equipment mailbox), and rooms nobody chose."""
+    return {
+        "non_room_members": [m for address, m in sorted(members.items()) if m["type"] not in RESOURCE_TYPES],
+        "unplaced_rooms": sorted(
+            address for address, m in members.items() if m["type"] in RESOURCE_TYPES and address not in placed
+        ),
+    }
+
+
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
     app_id = required_result(tenant, "scoped_access", "app_id", "Scoped access")
@@ -67,7 +89,9 @@ def perform(ctx: StepContext) -> Outcome:
     checked = 0
     scope: dict[str, bool | None] = {}
     with connector_clients(tenant) as ms:
-        ctx.progress(2, "Reading the tenant's room mailboxes")
+        ctx.progress(2, "Reading the members of the scoped room lists")
+        in_scope = scope_problems(scoped_members(ms.exchange, room_list_dns(tenant)), set(addresses))
+        ctx.progress(4, "Reading the tenant's room mailboxes")
         directory = {
             mailbox["PrimarySmtpAddress"].lower()
             for mailbox in ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails=ROOM_MAILBOX, ResultSize="Unlimited")
@@ -99,7 +123,7 @@ def perform(ctx: StepContext) -> Outcome:
             fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
             "the service account's.",
         )
-    return _report(ctx, rooms, scope, calendar, control, directory)
+    return _report(ctx, rooms, scope, calendar, control, directory, in_scope)
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
@@ -118,6 +142,7 @@ def _report(
     calendar: dict[str, str],
     control: str,
     directory: set[str],
+    in_scope: dict[str, list],
 ) -> Outcome:
     failed = []
     for room in rooms:
@@ -139,6 +164,8 @@ def _report(
         "control_mailbox": control,
         "control_out_of_scope": not control_in_scope and not control_calendar_opened,
         "calendar_checked": bool(calendar),
+        "scope_holds_only_rooms": not in_scope["non_room_members"],
+        **in_scope,
         "drift": {
             "unlisted_rooms": sorted(directory - listed),
             "gone_rooms": sorted(address for address in listed if scope.get(address) is None),
@@ -147,8 +174,18 @@ def _report(
     propagation = _waiting_for_propagation(ctx.tenant, rooms, scope, calendar, failed, result)
     if propagation is not None:
         return propagation
-    if failed or not result["control_out_of_scope"]:
+    if failed or not result["control_out_of_scope"] or in_scope["non_room_members"] or in_scope["unplaced_rooms"]:
         problems = []
+        if in_scope["non_room_members"]:
+            problems.append(
+                "the room lists hold members that are not rooms, so the integration can open their calendars: "
+                + describe_members(in_scope["non_room_members"])
+            )
+        if in_scope["unplaced_rooms"]:
+            problems.append(
+                f"{len(in_scope['unplaced_rooms'])} room(s) in the room lists were not chosen: "
+                + ", ".join(in_scope["unplaced_rooms"][:20])
+            )
         if failed:
             problems.append(f"{len(failed)} of {len(rooms)} room(s) failed")
         if control_in_scope:
@@ -161,7 +198,9 @@ def _report(
             explanation="Each failing room has its reason in the room table. A control mailbox within reach means "
             "the integration can open mailboxes that are not rooms.",
             fix="Run “Rooms” and “Scoped access” again for rooms outside the scope; for a control mailbox within "
-            "reach, check the app's permissions in Entra ID and its other Exchange role assignments.",
+            "reach, check the app's permissions in Entra ID and its other Exchange role assignments; remove members "
+            "that are not rooms with Remove-DistributionGroupMember -Identity <list> -Member <address> "
+            "-BypassSecurityGroupManagerCheck, and rooms nobody chose the same way or by choosing them in “Rooms”.",
             extra={"result": result},
         )
     return Done(result)
@@ -177,7 +216,7 @@ def _waiting_for_propagation(
 ) -> Wait | None:
     """A Wait when the only failures are calendar refusals of rooms Exchange already reports in scope, and the
     access was granted recently enough that Microsoft may still be applying it."""
-    if not failed or not result["control_out_of_scope"]:
+    if not failed or not result["control_out_of_scope"] or result["non_room_members"] or result["unplaced_rooms"]:
         return None
     if any(scope.get(entry["address"]) is not True or not calendar.get(entry["address"]) for entry in failed):
         return None
