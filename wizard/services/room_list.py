@@ -236,6 +236,7 @@ def verify(ctx: StepContext) -> dict[str, Any]:
     with connector_clients(ctx.tenant) as ms:
         group = get_group(ms.exchange, result["address"])
         manager_identities = result.get("manager_identities") or mailbox_identities(ms.exchange, result["manager"])
+        people = non_room_members(ms.exchange, result["address"]) if group is not None else []
     if group is None or group.get("RecipientTypeDetails") != ROOM_LIST:
         raise StepError(
             code="room_list_missing",
@@ -247,5 +248,13 @@ def verify(ctx: StepContext) -> dict[str, Any]:
             code="room_list_manager_missing",
             message=f"{result['manager']} does not manage {result['address']}.",
             fix="Run this step again to set the manager.",
+        )
+    if people:
+        raise StepError(
+            code="room_list_holds_non_rooms",
+            message=f"{result['address']} holds members that are not rooms: {describe_members(people)}.",
+            explanation="Every member of a scoped room list is within the integration's calendar access.",
+            fix="Run this step again: Onramp names them and removes them once you confirm.",
+            extra={"non_room_members": people},
         )
     return {"dn": group["DistinguishedName"]}

@@ -1,7 +1,10 @@
 """Step 6: verify. For every room: Exchange says the integration's app is in scope for it
 (Test-ServicePrincipalAuthorization), and, when the integration's secret is known, the app really opens its
-calendar through Graph. A control mailbox that is not a room must be out of scope. Rooms added to the tenant but in
-no list, and rooms that disappeared, are reported as drift. Results go on the Room rows, for the per-room table."""
+calendar through Graph. A control mailbox that is not a room must be out of scope. The scoped lists must hold only
+the rooms Onramp placed (a person in a list is a mailbox the integration can open), and the app must hold no grant
+beyond the room scope (wizard.services.grants): those checks never need the integration's secret, and every check
+that could not run is named with why. Rooms added to the tenant but in no list, and rooms that disappeared, are
+reported as drift. Results go on the Room rows, for the per-room table."""
 
 import datetime as dt
 import time
@@ -17,9 +20,15 @@ from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
+from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
-from wizard.services.scoped_access import ROLE, room_list_dns
+from wizard.services.scoped_access import ROLE, audit_from_result, room_list_dns
+
+NO_SECRET = (
+    "the integration's client secret is not stored in Onramp, so Onramp cannot sign in as the integration to read "
+    "calendars; its grants and role assignments were checked instead. Enter the secret in step 0 to add this check."
+)
 
 # RBAC for Applications caches permissions for 30 minutes to 2 hours after any change (a new assignment, a changed
 # scope, new members of a scoped list), while Test-ServicePrincipalAuthorization already reports the change:
@@ -91,6 +100,8 @@ def perform(ctx: StepContext) -> Outcome:
     with connector_clients(tenant) as ms:
         ctx.progress(2, "Reading the members of the scoped room lists")
         in_scope = scope_problems(scoped_members(ms.exchange, room_list_dns(tenant)), set(addresses))
+        ctx.progress(3, "Checking every grant the integration's app holds in Entra ID and Exchange")
+        found = audit_from_result(ms, step_result(tenant, "scoped_access"))
         ctx.progress(4, "Reading the tenant's room mailboxes")
         directory = {
             mailbox["PrimarySmtpAddress"].lower()
@@ -111,9 +122,13 @@ def perform(ctx: StepContext) -> Outcome:
             on_done=done,
         )
     calendar: dict[str, str] = {}
+    checks = list(found["checks"])
     if has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
         ctx.progress(85, "Reading calendars as the integration")
         calendar = _calendar_reads(tenant, [*addresses, control])
+        checks.append({"name": "calendar_read", "ran": True, "detail": ""})
+    else:
+        checks.append({"name": "calendar_read", "ran": False, "detail": NO_SECRET})
     if scope[control] is None:
         raise StepError(
             code="control_mailbox_missing",
@@ -123,7 +138,8 @@ def perform(ctx: StepContext) -> Outcome:
             fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
             "the service account's.",
         )
-    return _report(ctx, rooms, scope, calendar, control, directory, in_scope)
+    grants = {"findings": found["findings"], "widening": found["widening"], "checks": checks}
+    return _report(ctx, rooms, scope, calendar, control, directory, in_scope, grants)
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
@@ -143,6 +159,7 @@ def _report(
     control: str,
     directory: set[str],
     in_scope: dict[str, list],
+    grants: dict[str, list],
 ) -> Outcome:
     failed = []
     for room in rooms:
@@ -164,6 +181,9 @@ def _report(
         "control_mailbox": control,
         "control_out_of_scope": not control_in_scope and not control_calendar_opened,
         "calendar_checked": bool(calendar),
+        "grants": grants["findings"],
+        "checks": grants["checks"],
+        "checks_not_run": [f"{c['name']}: {c['detail']}" for c in grants["checks"] if not c["ran"]],
         "scope_holds_only_rooms": not in_scope["non_room_members"],
         **in_scope,
         "drift": {
@@ -174,8 +194,17 @@ def _report(
     propagation = _waiting_for_propagation(ctx.tenant, rooms, scope, calendar, failed, result)
     if propagation is not None:
         return propagation
-    if failed or not result["control_out_of_scope"] or in_scope["non_room_members"] or in_scope["unplaced_rooms"]:
+    widening = grants["widening"]
+    if (
+        failed
+        or not result["control_out_of_scope"]
+        or in_scope["non_room_members"]
+        or in_scope["unplaced_rooms"]
+        or widening
+    ):
         problems = []
+        if widening:
+            problems.append("the integration's app holds wider grants: " + describe(widening))
         if in_scope["non_room_members"]:
             problems.append(
                 "the room lists hold members that are not rooms, so the integration can open their calendars: "
@@ -195,9 +224,11 @@ def _report(
         raise StepError(
             code="verification_failed",
             message="Verification failed: " + "; ".join(problems) + ".",
-            explanation="Each failing room has its reason in the room table. A control mailbox within reach means "
+            explanation=" ".join(f["why"] for f in widening)
+            + " Each failing room has its reason in the room table. A control mailbox within reach means "
             "the integration can open mailboxes that are not rooms.",
-            fix="Run “Rooms” and “Scoped access” again for rooms outside the scope; for a control mailbox within "
+            fix="".join(f"{f['fix']} " for f in widening)
+            + "Run “Rooms” and “Scoped access” again for rooms outside the scope; for a control mailbox within "
             "reach, check the app's permissions in Entra ID and its other Exchange role assignments; remove members "
             "that are not rooms with Remove-DistributionGroupMember -Identity <list> -Member <address> "
             "-BypassSecurityGroupManagerCheck, and rooms nobody chose the same way or by choosing them in “Rooms”.",
@@ -216,7 +247,13 @@ def _waiting_for_propagation(
 ) -> Wait | None:
     """A Wait when the only failures are calendar refusals of rooms Exchange already reports in scope, and the
     access was granted recently enough that Microsoft may still be applying it."""
-    if not failed or not result["control_out_of_scope"] or result["non_room_members"] or result["unplaced_rooms"]:
+    if (
+        not failed
+        or not result["control_out_of_scope"]
+        or result["non_room_members"]
+        or result["unplaced_rooms"]
+        or any(f["widens"] for f in result["grants"])
+    ):
         return None
     if any(scope.get(entry["address"]) is not True or not calendar.get(entry["address"]) for entry in failed):
         return None
