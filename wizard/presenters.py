@@ -14,7 +14,7 @@ from tenants.secrets import has_secret
 from wizard import selectors
 from wizard.models import StepState, StepStatus
 from wizard.rooms_csv import RowStatus
-from wizard.services import exchange_server
+from wizard.services import connect, exchange_server
 from wizard.services.rooms import SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
@@ -173,7 +173,12 @@ def rooms_preview(result: dict) -> RoomsPreview:
 
 
 def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    return {"may_connect": may_change_secrets}
+    return {
+        "may_connect": may_change_secrets,
+        # The one list of what Onramp's app needs (wizard/services/connect.py), for the page to show.
+        "required_graph_permissions": [name for name, _ in connect.REQUIRED_GRAPH_PERMISSIONS],
+        "required_exchange_access": list(connect.REQUIRED_EXCHANGE_ACCESS),
+    }
 
 
 def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
