@@ -121,3 +121,33 @@ def test_verify_without_the_integration_secret_still_finds_a_tenant_wide_grant_a
     assert "wider grants" in failed.error_message and "Calendars.ReadWrite" in failed.error_message
     assert "Remove-MgServicePrincipalAppRoleAssignment" in failed.error_detail["fix"]
     assert failed.error_detail["result"]["calendar_checked"] is False
+
+
+def test_where_ews_is_open_to_the_integration_the_control_mailbox_is_also_tried_over_ews(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    app_id = sandbox.info["integration_app_id"]
+    sandbox.control.invoke("Set-OrganizationConfig", EwsEnabled=True, EwsAllowedAppIDs=[app_id])
+    tenant = connected_tenant(sandbox.info)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+    [ews] = [c for c in state_of(tenant, "verify").result["checks"] if c["name"] == "ews_control_read"]
+    assert ews["ran"] is True and "ErrorAccessDenied" in ews["detail"]
+    assert sandbox.control.calls()["calls"]["EWS GetFolder"] == 1
+
+    sandbox.control.grant_permission("full_access_as_app", app_id=app_id, resource="exchange")
+    failed = run_steps(tenant, start="verify", until="verify").stopped_at
+
+    assert failed.error_code == "verification_failed"
+    assert "over EWS" in failed.error_message and "full_access_as_app" in failed.error_message
+    assert failed.error_detail["result"]["control_opened_over_ews"] is True
+
+
+def test_the_ews_control_is_named_as_not_run_where_ews_is_blocked(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    tenant = connected_tenant(sandbox.info)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+
+    [ews] = [c for c in state_of(tenant, "verify").result["checks"] if c["name"] == "ews_control_read"]
+    assert ews["ran"] is False and "EWS is blocked for the integration's app" in ews["detail"]
+    assert "EWS GetFolder" not in sandbox.control.calls()["calls"]

@@ -3,6 +3,8 @@ names its members that are not rooms and removes them only on the admin's confir
 scoped list holds a member that is not a room, or a room nobody chose."""
 
 from tests.factories import connected_tenant, state_of
+from tests.helpers import wait_for
+from wizard import engine
 from wizard.models import StepStatus
 from wizard.services.rooms import all_rooms_inputs
 
@@ -87,3 +89,22 @@ def test_verify_fails_when_a_scoped_list_holds_a_person_or_an_unchosen_room(make
     assert failed.error_code == "verification_failed"
     assert failed.error_detail["result"]["unplaced_rooms"] == ["room-extra@contoso.onmicrosoft.com"]
     assert "were not chosen" in failed.error_message
+
+
+def test_reverifying_the_room_list_fails_while_it_holds_a_person(sandbox_tenant, run_steps, celery_worker):
+    tenant = connected_tenant(sandbox_tenant.info)
+    assert run_steps(tenant, until="room_list").finished
+    address = state_of(tenant, "room_list").result["address"]
+    sandbox_tenant.control.invoke(
+        "Add-DistributionGroupMember", Identity=address, Member=PEOPLE[0], BypassSecurityGroupManagerCheck=True
+    )
+
+    engine.enqueue_step(tenant, "room_list", "alice", action="reverify", verify_only=True)
+    state = wait_for(
+        lambda: (s := state_of(tenant, "room_list")).status not in (StepStatus.QUEUED, StepStatus.RUNNING) and s,
+        60,
+        what="the re-verification",
+    )
+
+    assert state.status == StepStatus.FAILED and state.error_code == "room_list_holds_non_rooms"
+    assert PEOPLE[0] in state.error_message

@@ -8,6 +8,7 @@ reported as drift. Results go on the Room rows, for the per-room table."""
 
 import datetime as dt
 import time
+from typing import Any
 from urllib.parse import quote
 
 from django.db import transaction
@@ -17,6 +18,7 @@ from tenants.secrets import has_secret
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
+from wizard.microsoft.ews import BearerAuth, EwsClient
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
@@ -63,6 +65,31 @@ def _calendar_reads(tenant: Tenant, addresses: list[str]) -> dict[str, str]:
         else:
             reasons[address] = f"Calendar read failed: {answer.error.code}: {answer.error.message}"
     return reasons
+
+
+def _ews_control_read(tenant: Tenant, control: str) -> str:
+    """'' when the integration's app opened the control mailbox's calendar over EWS, else why not. EWS ignores Graph
+    permissions: full_access_as_app or an Application EWS.AccessAsApp assignment is what opens a mailbox there."""
+    with integration_clients(tenant) as app:
+        client = EwsClient(
+            app.endpoints.ews_url,
+            app.session,
+            BearerAuth(lambda: app.credentials.token(app.endpoints.exchange_scope)),
+            tenant.microsoft_tenant_id or f"onramp:{tenant.slug}",
+        )
+        access = client.calendar_access(control)
+    return "" if access.opened else access.reason
+
+
+def _ews_check(tenant: Tenant, control: str, secret: bool) -> tuple[dict[str, Any], bool]:
+    """The EWS negative control, run where EWS is open to the integration's app: (the check, control opened)."""
+    if not secret:
+        return {"name": "ews_control_read", "ran": False, "detail": NO_SECRET}, False
+    if not step_result(tenant, "org_customization").get("integration_ews_now"):
+        detail = "EWS is blocked for the integration's app (step 1), so it cannot reach any mailbox that way."
+        return {"name": "ews_control_read", "ran": False, "detail": detail}, False
+    reason = _ews_control_read(tenant, control)
+    return {"name": "ews_control_read", "ran": True, "detail": reason or "opened"}, reason == ""
 
 
 def scoped_members(exchange, dns: list[str]) -> dict[str, dict[str, str]]:
@@ -123,7 +150,10 @@ def perform(ctx: StepContext) -> Outcome:
         )
     calendar: dict[str, str] = {}
     checks = list(found["checks"])
-    if has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
+    secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
+    ews_check, ews_opened = _ews_check(tenant, control, secret)
+    checks.append(ews_check)
+    if secret:
         ctx.progress(85, "Reading calendars as the integration")
         calendar = _calendar_reads(tenant, [*addresses, control])
         checks.append({"name": "calendar_read", "ran": True, "detail": ""})
@@ -138,7 +168,7 @@ def perform(ctx: StepContext) -> Outcome:
             fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
             "the service account's.",
         )
-    grants = {"findings": found["findings"], "widening": found["widening"], "checks": checks}
+    grants = {"findings": found["findings"], "widening": found["widening"], "checks": checks, "ews": ews_opened}
     return _report(ctx, rooms, scope, calendar, control, directory, in_scope, grants)
 
 
@@ -159,7 +189,7 @@ def _report(
     control: str,
     directory: set[str],
     in_scope: dict[str, list],
-    grants: dict[str, list],
+    grants: dict[str, Any],
 ) -> Outcome:
     failed = []
     for room in rooms:
@@ -179,7 +209,8 @@ def _report(
         "rooms_failed": len(failed),
         "failures": failed[:200],
         "control_mailbox": control,
-        "control_out_of_scope": not control_in_scope and not control_calendar_opened,
+        "control_out_of_scope": not control_in_scope and not control_calendar_opened and not grants["ews"],
+        "control_opened_over_ews": grants["ews"],
         "calendar_checked": bool(calendar),
         "grants": grants["findings"],
         "checks": grants["checks"],
@@ -221,6 +252,8 @@ def _report(
             problems.append(f"the control mailbox {control} is in scope")
         elif control_calendar_opened:
             problems.append(f"the integration opened the calendar of the control mailbox {control}")
+        if grants["ews"]:
+            problems.append(f"the integration opened the calendar of the control mailbox {control} over EWS")
         raise StepError(
             code="verification_failed",
             message="Verification failed: " + "; ".join(problems) + ".",
