@@ -108,8 +108,10 @@ class SandboxControl:
         "Exchange Administrator" directory role from Onramp's app (or `app_id`)."""
         return self._post("permissions", {"remove": [name], **({"app_id": app_id} if app_id else {})})
 
-    def grant_permission(self, name: str, app_id: str | None = None) -> dict[str, Any]:
-        return self._post("permissions", {"add": [name], **({"app_id": app_id} if app_id else {})})
+    def grant_permission(self, name: str, app_id: str | None = None, resource: str | None = None) -> dict[str, Any]:
+        """Grant an app role to Onramp's app (or `app_id`): on Graph, or on `resource` "exchange"."""
+        extra = {**({"app_id": app_id} if app_id else {}), **({"resource": resource} if resource else {})}
+        return self._post("permissions", {"add": [name], **extra})
 
     def add_mailbox(self, kind: str = "room", **fields: Any) -> dict[str, Any]:
         """Add a mailbox (kind room | equipment | user; alias, display_name, building, floor, capacity)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from . import exchange, shell
 from .responses import Request, Response
-from .state import CONNECTOR_APP_ID, DOMAIN, EXCHANGE_ADMIN_ROLE, Tenant, User
+from .state import CONNECTOR_APP_ID, DOMAIN, EXCHANGE_ADMIN_ROLE, EXCHANGE_APP_ID, GRAPH_APP_ID, Tenant, User
 
 
 def _error(status: int, message: str) -> Response:
@@ -18,8 +18,10 @@ def _error(status: int, message: str) -> Response:
 
 
 def _permissions(tenant: Tenant, body: dict[str, Any]) -> Response:
-    """Grant or revoke an app role (Graph or Exchange) or the Exchange Administrator directory role."""
+    """Grant or revoke an app role (on Graph, or on `resource`: "exchange" for Office 365 Exchange Online; unnamed,
+    Graph first) or the Exchange Administrator directory role."""
     app_id = body.get("app_id", CONNECTOR_APP_ID)
+    resource = {"graph": GRAPH_APP_ID, "exchange": EXCHANGE_APP_ID}.get(str(body.get("resource") or "").lower())
     if app_id not in tenant.entra_sps:
         return _error(404, f"unknown app {app_id}")
     for action in ("add", "remove"):
@@ -33,15 +35,16 @@ def _permissions(tenant: Tenant, body: dict[str, Any]) -> Response:
                 continue
             try:
                 if action == "add":
-                    tenant.grant_app_role(app_id, permission)
+                    tenant.grant_app_role(app_id, permission, resource)
                 else:
-                    tenant.revoke_app_role(app_id, permission)
+                    tenant.revoke_app_role(app_id, permission, resource)
             except KeyError as err:
                 return _error(400, str(err))
     return Response.json(
         200,
         {
-            "app_roles": sorted(tenant.app_roles(app_id)),
+            "app_roles": sorted(tenant.app_roles(app_id, GRAPH_APP_ID)),
+            "exchange_app_roles": sorted(tenant.app_roles(app_id, EXCHANGE_APP_ID)),
             "directory_roles": sorted(tenant.directory_roles.get(app_id, ())),
         },
     )

@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from .responses import Request, Response
-from .state import EXCHANGE_AUDIENCE, Tenant, User
+from .state import EXCHANGE_APP_ID, EXCHANGE_AUDIENCE, Tenant, User
 from .tokens import TokenError, verify_token
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -171,7 +171,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
                 "mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
             )
         if app_id is not None and not (
-            "full_access_as_app" in tenant.app_roles(app_id)
+            "full_access_as_app" in tenant.app_roles(app_id, EXCHANGE_APP_ID)
             or tenant.app_rbac_covers(app_id, target, {"EWS.AccessAsApp"})
         ):
             return _folder_response(

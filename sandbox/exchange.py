@@ -21,11 +21,13 @@ from .state import (
     DN_SUFFIX,
     DOMAIN,
     EXCHANGE_ADMIN_ROLE,
+    EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     EXCHANGE_SERVER,
     IMPERSONATION_ROLE,
     ORG_NAME,
     TENANT_ID,
+    AccessPolicy,
     ExoServicePrincipal,
     Group,
     ManagementScope,
@@ -342,6 +344,7 @@ def get_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]
             "EwsEnabled": org["EwsEnabled"],
             "EwsApplicationAccessPolicy": org["EwsApplicationAccessPolicy"],
             "EwsAllowList": org["EwsAllowList"],
+            "EwsAllowedAppIDs": list(org["EwsAllowedAppIDs"]),
             "OrganizationId": f"NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{DOMAIN} - "
             f"NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/{DOMAIN}/Configuration",
         }
@@ -350,9 +353,9 @@ def get_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]
 
 def set_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]]:
     org = shell.tenant.org
-    for name in ("EwsEnabled", "EwsApplicationAccessPolicy", "EwsAllowList"):
+    for name in ("EwsEnabled", "EwsApplicationAccessPolicy", "EwsAllowList", "EwsAllowedAppIDs"):
         if params.has(name):
-            org[name] = params.values(name) if name == "EwsAllowList" else params.get(name)
+            org[name] = params.values(name) if name in ("EwsAllowList", "EwsAllowedAppIDs") else params.get(name)
     return []
 
 
@@ -782,11 +785,73 @@ def test_service_principal_authorization(shell: Shell, params: Params) -> list[d
     return rows
 
 
+def access_policy_json(tenant: Tenant, policy: AccessPolicy) -> dict[str, Any]:
+    group = tenant.groups.get(policy.scope_group)
+    return {
+        "Identity": policy.identity,
+        "AppId": ",".join(policy.app_ids),
+        "ScopeName": group.name if group else "",
+        "ScopeIdentity": group.name if group else "",
+        "ScopeIdentityRaw": group.dn if group else "",
+        "Description": policy.description,
+        "AccessRight": policy.access_right,
+        "ShardType": "All",
+        "IsValid": group is not None,
+    }
+
+
+def new_application_access_policy(shell: Shell, params: Params) -> list[dict[str, Any]]:
+    tenant = shell.tenant
+    access_right = params.required("AccessRight")
+    if access_right not in ("RestrictAccess", "DenyAccess"):
+        raise ExchangeError(BINDING, f"Cannot bind parameter 'AccessRight' to the value \"{access_right}\".")
+    group = _group(shell, params.required("PolicyScopeGroupId"))
+    app_ids = [a.strip() for value in params.values("AppId") for a in value.split(",") if a.strip()]
+    policy = AccessPolicy(
+        # "<tenant id>\\<app id>:<scope group SID>;<scope group guid>" (Get-ApplicationAccessPolicy example).
+        identity=f"{TENANT_ID}\\{app_ids[0] if app_ids else ''}:S-1-5-21-{uuid.uuid4().int % 10**10};{group.guid}",
+        app_ids=app_ids,
+        access_right=access_right,
+        scope_group=group.guid,
+        description=params.text("Description") or "",
+    )
+    tenant.access_policies.append(policy)
+    return [access_policy_json(tenant, policy)]
+
+
+def get_application_access_policy(shell: Shell, params: Params) -> list[dict[str, Any]]:
+    tenant = shell.tenant
+    identity = params.text("Identity")
+    policies = [p for p in tenant.access_policies if not identity or p.identity.lower() == identity.lower()]
+    if identity and not policies:
+        raise _not_found(identity)
+    return [access_policy_json(tenant, p) for p in policies]
+
+
+def remove_application_access_policy(shell: Shell, params: Params) -> list[dict[str, Any]]:
+    tenant = shell.tenant
+    identity = params.required("Identity")
+    kept = [p for p in tenant.access_policies if p.identity.lower() != identity.lower()]
+    if len(kept) == len(tenant.access_policies):
+        raise _not_found(identity)
+    tenant.access_policies = kept
+    return []
+
+
 CmdletFn = Callable[[Shell, Params], list[dict[str, Any]]]
 _GROUP_BYPASS = {"bypasssecuritygroupmanagercheck"}
 CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
     "Get-OrganizationConfig": (get_organization_config, {"identity"}),
-    "Set-OrganizationConfig": (set_organization_config, {"ewsenabled", "ewsapplicationaccesspolicy", "ewsallowlist"}),
+    "Set-OrganizationConfig": (
+        set_organization_config,
+        {"ewsenabled", "ewsapplicationaccesspolicy", "ewsallowlist", "ewsallowedappids"},
+    ),
+    "New-ApplicationAccessPolicy": (
+        new_application_access_policy,
+        {"appid", "policyscopegroupid", "accessright", "description"},
+    ),
+    "Get-ApplicationAccessPolicy": (get_application_access_policy, {"identity"}),
+    "Remove-ApplicationAccessPolicy": (remove_application_access_policy, {"identity"}),
     "Enable-OrganizationCustomization": (enable_organization_customization, set()),
     "Get-Mailbox": (get_mailbox, {"identity", "recipienttypedetails", "resultsize"}),
     "Get-Recipient": (get_recipient, {"identity", "recipienttypedetails", "resultsize"}),
@@ -906,7 +971,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _unauthorized(str(err))
     app_id = claims["appid"]
     with tenant.lock:
-        has_role = "Exchange.ManageAsApp" in tenant.app_roles(app_id)
+        has_role = "Exchange.ManageAsApp" in tenant.app_roles(app_id, EXCHANGE_APP_ID)
         directory_roles = tenant.directory_roles.get(app_id, set())
     if not has_role:
         return _unauthorized(

@@ -17,9 +17,9 @@ from .state import (
     DOMAIN,
     EXCHANGE_PLAN_NAMES,
     GRAPH_APP_ID,
-    GRAPH_APP_ROLES,
     GRAPH_AUDIENCE,
     ORG_NAME,
+    RESOURCE_APP_ROLES,
     TENANT_ID,
     UNVERIFIED_DOMAIN,
     VERIFIED_DOMAIN,
@@ -45,7 +45,7 @@ DEFAULT_USER_PROPS = (
 )
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
-CALENDAR_ROLES = {"Calendars.Read", "Calendars.ReadWrite"}
+CALENDAR_ROLES = {"Calendars.Read", "Calendars.ReadBasic.All", "Calendars.ReadWrite"}
 
 
 class GraphError(Exception):
@@ -174,7 +174,7 @@ def _user_json(tenant: Tenant, user: User) -> dict[str, Any]:
 
 
 def _require(call: Call, roles: tuple[str, ...]) -> None:
-    if not call.tenant.app_roles(call.app_id) & set(roles):
+    if not call.tenant.app_roles(call.app_id, GRAPH_APP_ID) & set(roles):
         raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
 
@@ -407,8 +407,9 @@ def get_mailbox_settings(call: Call, key: str) -> Response:
 def _calendar_user(call: Call, key: str) -> User:
     user = _mailbox_user(call, key)
     tenant = call.tenant
-    # Entra app roles are tenant-wide and are added to whatever Exchange RBAC grants.
-    if tenant.app_roles(call.app_id) & CALENDAR_ROLES:
+    # Entra app roles are tenant-wide and are added to whatever Exchange RBAC grants; a legacy application access
+    # policy still restricts them (not RBAC).
+    if tenant.app_roles(call.app_id, GRAPH_APP_ID) & CALENDAR_ROLES and tenant.access_policy_allows(call.app_id, user):
         return user
     if tenant.app_rbac_covers(call.app_id, user, CALENDAR_ROLES):
         return user
@@ -551,10 +552,10 @@ def _sp_json(call: Call, app_id: str) -> dict[str, Any]:
         "appOwnerOrganizationId": TENANT_ID,
         "appRoles": [],
     }
-    if app_id == GRAPH_APP_ID:
+    if app_id in RESOURCE_APP_ROLES:
         payload["appRoles"] = [
             {"id": rid, "value": name, "allowedMemberTypes": ["Application"], "isEnabled": True, "displayName": name}
-            for name, rid in GRAPH_APP_ROLES.items()
+            for name, rid in RESOURCE_APP_ROLES[app_id].items()
         ]
     return payload
 

@@ -51,13 +51,23 @@ GRAPH_APP_ROLES = {
     "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
     "MailboxSettings.Read": "40f97065-3a51-4ff9-9d2b-7ab3fee2e7e8",
     "Calendars.Read": "798ee544-9d2d-430c-a058-570e29e34338",
+    "Calendars.ReadBasic.All": "8ba4a692-bc31-4128-9094-475872af8a53",
     "Calendars.ReadWrite": "ef54d2bf-783f-4e0f-bca1-3210c0444d99",
+    "Mail.Read": "810c84a8-4a9e-49e6-bf7d-12d183f40d01",
+    "Mail.ReadBasic.All": "693c5e45-0940-467d-9b8a-1022fb9d42ef",
+    "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
+    "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
+    "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
 }
+# The Office 365 Exchange Online resource's application roles (its service principal's appRoles).
 EXCHANGE_APP_ROLES = {
     "Exchange.ManageAsApp": "dc50a0fb-09a3-484d-be87-e023b12c6440",
     "full_access_as_app": "dc890d15-9560-4a4c-9b7f-a736ec74ec40",
+    "Calendars.Read": "2dfdc6dc-2fa7-4a2c-a922-dbd4f85d17be",
+    "MailboxSettings.Read": "d45fa9f8-36e5-4cd2-b601-b063c7cf9ac2",
 }
+RESOURCE_APP_ROLES = {GRAPH_APP_ID: GRAPH_APP_ROLES, EXCHANGE_APP_ID: EXCHANGE_APP_ROLES}
 CONNECTOR_GRAPH_ROLES = (
     "User.ReadWrite.All",
     "Organization.Read.All",
@@ -129,12 +139,30 @@ EXCHANGE_PLAN_NAMES = {
 
 # Roles the sandbox knows. ApplicationImpersonation only exists in the Exchange Server shell (it was
 # removed from Exchange Online in 2025).
+# RBAC for Applications roles and the permissions each grants (application-rbac); the two Full Access roles bundle
+# several.
 APPLICATION_ROLES = {
     "Application Calendars.Read": "Calendars.Read",
     "Application Calendars.ReadWrite": "Calendars.ReadWrite",
+    "Application Contacts.Read": "Contacts.Read",
+    "Application Contacts.ReadWrite": "Contacts.ReadWrite",
+    "Application Mail.Read": "Mail.Read",
+    "Application Mail.ReadBasic": "Mail.ReadBasic",
+    "Application Mail.ReadWrite": "Mail.ReadWrite",
+    "Application Mail.Send": "Mail.Send",
     "Application MailboxSettings.Read": "MailboxSettings.Read",
+    "Application MailboxSettings.ReadWrite": "MailboxSettings.ReadWrite",
+    "Application Mail Full Access": "Mail.ReadWrite, Mail.Send",
+    "Application Exchange Full Access": "Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite, Calendars.ReadWrite, "
+    "Contacts.ReadWrite",
     "Application EWS.AccessAsApp": "EWS.AccessAsApp",
 }
+
+
+def role_permissions(role: str) -> set[str]:
+    return {permission.strip() for permission in APPLICATION_ROLES.get(role, "").split(",") if permission.strip()}
+
+
 IMPERSONATION_ROLE = "ApplicationImpersonation"
 
 
@@ -294,6 +322,17 @@ class RoleAssignment:
     created_at: float
 
 
+@dataclass
+class AccessPolicy:
+    """New-ApplicationAccessPolicy: restricts (or denies) an app's Entra-granted mailbox access to a group's members."""
+
+    identity: str
+    app_ids: list[str]
+    access_right: str  # RestrictAccess | DenyAccess
+    scope_group: str  # group guid
+    description: str
+
+
 class TokenBucket:
     """Per-app token bucket: `rate` tokens a second, burst max(1, rate)."""
 
@@ -404,12 +443,14 @@ class Tenant:
             self.exo_sps: dict[str, ExoServicePrincipal] = {}
             self.scopes: dict[str, ManagementScope] = {}
             self.assignments: dict[str, RoleAssignment] = {}
+            self.access_policies: list[AccessPolicy] = []
             self.org = {
                 "dehydrated": self.knobs.dehydrated,
                 "customization_requested_at": None,
                 "EwsEnabled": None,
                 "EwsApplicationAccessPolicy": None,
                 "EwsAllowList": None,
+                "EwsAllowedAppIDs": [],
             }
             self.sku_consumed = {sku["skuId"]: 0 for sku in ALL_SKUS}
             for i in range(1, self.knobs.rooms + 1):
@@ -497,20 +538,21 @@ class Tenant:
 
     # -- Entra app permissions -------------------------------------------------------------------
     @staticmethod
-    def _role_resource(role: str) -> tuple[str, str]:
-        if role in GRAPH_APP_ROLES:
-            return GRAPH_APP_ID, GRAPH_APP_ROLES[role]
-        if role in EXCHANGE_APP_ROLES:
-            return EXCHANGE_APP_ID, EXCHANGE_APP_ROLES[role]
+    def _role_resource(role: str, resource: str | None = None) -> tuple[str, str]:
+        """The resource app and app role id of `role`: on `resource` (an app id), else Graph first."""
+        for resource_app in (resource,) if resource else (GRAPH_APP_ID, EXCHANGE_APP_ID):
+            roles = RESOURCE_APP_ROLES.get(resource_app, {})
+            if role in roles:
+                return resource_app, roles[role]
         raise KeyError(f"unknown app role {role!r}")
 
-    def grant_app_role(self, app_id: str, role: str) -> None:
-        if role in self.app_roles(app_id):
+    def grant_app_role(self, app_id: str, role: str, resource: str | None = None) -> None:
+        resource_app, role_id = self._role_resource(role, resource)
+        if role in self.app_roles(app_id, resource_app):
             return
-        resource_app, role_id = self._role_resource(role)
         self.app_role_assignments.append(
             AppRoleAssignment(
-                id=stable_id(f"ara:{app_id}:{role}"),
+                id=stable_id(f"ara:{app_id}:{resource_app}:{role}"),
                 principal_id=self.entra_sps[app_id].id,
                 resource_id=self.entra_sps[resource_app].id,
                 app_role_id=role_id,
@@ -518,19 +560,44 @@ class Tenant:
             )
         )
 
-    def revoke_app_role(self, app_id: str, role: str) -> None:
-        _, role_id = self._role_resource(role)
+    def revoke_app_role(self, app_id: str, role: str, resource: str | None = None) -> None:
+        resource_app, role_id = self._role_resource(role, resource)
         principal = self.entra_sps[app_id].id
+        resource_id = self.entra_sps[resource_app].id
         self.app_role_assignments = [
-            a for a in self.app_role_assignments if not (a.principal_id == principal and a.app_role_id == role_id)
+            a
+            for a in self.app_role_assignments
+            if not (a.principal_id == principal and a.app_role_id == role_id and a.resource_id == resource_id)
         ]
 
-    def app_roles(self, app_id: str) -> set[str]:
+    def app_roles(self, app_id: str, resource: str | None = None) -> set[str]:
+        """The app's application permissions by name: on one resource app, or on any."""
         sp = self.entra_sps.get(app_id)
         if sp is None:
             return set()
-        by_id = {v: k for k, v in {**GRAPH_APP_ROLES, **EXCHANGE_APP_ROLES}.items()}
-        return {by_id[a.app_role_id] for a in self.app_role_assignments if a.principal_id == sp.id}
+        names = set()
+        for resource_app, roles in RESOURCE_APP_ROLES.items():
+            if resource is not None and resource_app != resource:
+                continue
+            by_id = {v: k for k, v in roles.items()}
+            resource_id = self.entra_sps[resource_app].id
+            names |= {
+                by_id[a.app_role_id]
+                for a in self.app_role_assignments
+                if a.principal_id == sp.id and a.resource_id == resource_id and a.app_role_id in by_id
+            }
+        return names
+
+    def access_policy_allows(self, app_id: str, mailbox: User) -> bool:
+        """Whether the app's application access policies let its Entra-granted permissions reach `mailbox`: with no
+        policy, yes; RestrictAccess only to its group's members; DenyAccess never to them."""
+        policies = [p for p in self.access_policies if app_id.lower() in (a.lower() for a in p.app_ids)]
+        for policy in policies:
+            group = self.groups.get(policy.scope_group)
+            member = group is not None and mailbox.id in group.members
+            if (policy.access_right == "RestrictAccess") != member:
+                return False
+        return True
 
     def set_tenant_wide_grant(self, on: bool) -> None:
         """The integration app holding Calendars.ReadWrite in Entra: adds to (and defeats) RBAC scopes."""
@@ -604,7 +671,7 @@ class Tenant:
         return any(
             a.assignee_type == "ServicePrincipal"
             and a.assignee == app_id
-            and APPLICATION_ROLES.get(a.role) in permissions
+            and role_permissions(a.role) & permissions
             and a.created_at <= as_of
             and self.scope_covers(a.resource_scope, mailbox, as_of)
             for a in self.assignments.values()
@@ -633,6 +700,7 @@ class Tenant:
                     "IsDehydrated": self.is_dehydrated(),
                     **{k: v for k, v in self.org.items() if k.startswith("Ews")},
                 },
+                "application_access_policies": [dataclasses.asdict(p) for p in self.access_policies],
                 "users": [
                     {
                         "id": u.id,
@@ -678,7 +746,8 @@ class Tenant:
                         "id": s.id,
                         "appId": s.app_id,
                         "displayName": s.display_name,
-                        "appRoles": sorted(self.app_roles(s.app_id)),
+                        "appRoles": sorted(self.app_roles(s.app_id, GRAPH_APP_ID)),
+                        "exchangeAppRoles": sorted(self.app_roles(s.app_id, EXCHANGE_APP_ID)),
                         "directoryRoles": sorted(self.directory_roles.get(s.app_id, ())),
                     }
                     for s in self.entra_sps.values()

@@ -24,7 +24,6 @@ from .state import (
     EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     GRAPH_APP_ID,
-    GRAPH_APP_ROLES,
     GRAPH_AUDIENCE,
     TENANT_ID,
     VERIFIED_DOMAIN,
@@ -58,9 +57,7 @@ def issue_token(tenant: Tenant, app_id: str, audience: str) -> str:
     now = int(time.time())
     with tenant.lock:
         sp = tenant.entra_sps[app_id]
-        held = tenant.app_roles(app_id)
-    graph_roles = set(GRAPH_APP_ROLES)
-    roles = sorted(r for r in held if (r in graph_roles) == (audience == GRAPH_AUDIENCE))
+        roles = sorted(tenant.app_roles(app_id, GRAPH_APP_ID if audience == GRAPH_AUDIENCE else EXCHANGE_APP_ID))
     claims = {
         "aud": audience,
         "iss": f"https://sts.windows.net/{TENANT_ID}/",

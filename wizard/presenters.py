@@ -257,8 +257,14 @@ def rooms_preview(result: dict, inputs: dict | None = None) -> RoomsPreview:
 
 
 def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    """Admin consent is offered only when there is an app to consent to (the installation's, or the tenant's)."""
-    return {"may_connect": may_change_secrets, "consent_available": bool(connect.connector_app_id(tenant))}
+    """Admin consent is offered only when there is an app to consent to (the installation's, or the tenant's); the
+    permissions listed come from the one list of what Onramp's app needs (wizard/services/connect.py)."""
+    return {
+        "may_connect": may_change_secrets,
+        "consent_available": bool(connect.connector_app_id(tenant)),
+        "required_graph_permissions": [name for name, _ in connect.REQUIRED_GRAPH_PERMISSIONS],
+        "required_exchange_access": list(connect.REQUIRED_EXCHANGE_ACCESS),
+    }
 
 
 def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from tests.factories import connected_tenant, state_of
 from wizard.services.org_customization import default_ews_summary, ews_state
 
 
@@ -24,3 +25,59 @@ def test_explicit_settings_win_over_the_default():
     allow_list = ews_state({"EwsApplicationAccessPolicy": "EnforceAllowList", "EwsAllowList": ["app"]})
     assert "allow list" in allow_list["ews_summary"]
     assert allow_list["ews_allow_list"] == ["app"]
+
+
+APP = "1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+TODAY = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize(
+    ("config", "works", "reason"),
+    [
+        ({}, False, "since 1 October 2026 means EWS is blocked"),
+        ({"EwsEnabled": True, "EwsAllowedAppIDs": [APP.upper()]}, True, f"EwsAllowedAppIDs lists {APP}"),
+        ({"EwsEnabled": True, "EwsAllowedAppIDs": ["0000aaaa-0000-0000-0000-000000000000"]}, False, "but not"),
+        ({"EwsEnabled": True, "EwsAllowedAppIDs": []}, True, "every app may use EWS"),
+        ({"EwsEnabled": False, "EwsAllowedAppIDs": [APP]}, False, "EwsEnabled is False"),
+    ],
+)
+def test_the_integrations_own_ews_calls_are_judged_by_ews_enabled_and_the_app_id_allow_list(config, works, reason):
+    state = ews_state(config, APP, TODAY)
+
+    assert state["integration_ews_now"] is works
+    assert state["integration_ews_after_shutdown"] is False
+    assert reason in state["integration_ews_summary"]
+    assert "After 1 April 2027 it will not work" in state["ews_summary"]
+    assert "Microsoft Graph before 1 April 2027" in state["integration_ews_fix"]
+    if not works and config.get("EwsEnabled") is not False:
+        assert "-EwsEnabled $true -EwsAllowedAppIDs" in state["integration_ews_fix"]
+        assert f"'{APP}'" in state["integration_ews_fix"]
+
+
+def test_an_allow_list_fix_keeps_the_apps_already_listed():
+    state = ews_state({"EwsEnabled": True, "EwsAllowedAppIDs": ["0000aaaa-0000-0000-0000-000000000000"]}, APP, TODAY)
+
+    assert f"-EwsAllowedAppIDs '0000aaaa-0000-0000-0000-000000000000', '{APP}'" in state["integration_ews_fix"]
+
+
+def test_after_the_shutdown_nothing_works_and_the_fix_is_graph():
+    state = ews_state({"EwsEnabled": True, "EwsAllowedAppIDs": [APP]}, APP, date(2027, 4, 1))
+
+    assert state["integration_ews_now"] is False
+    assert "Set-OrganizationConfig" not in state["integration_ews_fix"]
+
+
+def test_step_1_reads_the_allow_list_from_exchange_for_the_integrations_app(sandbox_tenant, run_steps):
+    app_id = sandbox_tenant.info["integration_app_id"]
+    sandbox_tenant.control.invoke("Set-OrganizationConfig", EwsEnabled=True, EwsAllowedAppIDs=[app_id])
+    tenant = connected_tenant(sandbox_tenant.info)
+
+    assert run_steps(tenant, until="org_customization").finished
+
+    result = state_of(tenant, "org_customization").result
+    assert result["ews_allowed_app_ids"] == [app_id]
+    assert result["integration_ews_now"] is True and app_id in result["integration_ews_summary"]
+
+    sandbox_tenant.control.invoke("Set-OrganizationConfig", EwsAllowedAppIDs=["0000aaaa-0000-0000-0000-000000000000"])
+    assert run_steps(tenant, start="org_customization", until="org_customization").finished
+    assert state_of(tenant, "org_customization").result["integration_ews_now"] is False

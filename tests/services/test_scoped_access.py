@@ -34,6 +34,6 @@ def test_another_calendar_assignment_of_the_app_is_found_by_role_and_reported(ma
     failed = run_steps(tenant, inputs={"rooms": all_rooms_inputs(confirmed=True)}).stopped_at
 
     assert failed.step_id == "scoped_access" and failed.error_code == "other_role_assignment"
-    assert "Application Calendars.Read, scope none" in failed.error_message
+    assert "Application Calendars.Read over every mailbox in the organisation (no scope)" in failed.error_message
     assert "Remove-ManagementRoleAssignment" in failed.error_detail["fix"]
     assert "New-ManagementRoleAssignment" not in sandbox.control.calls()["write_calls"]

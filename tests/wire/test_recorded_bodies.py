@@ -15,8 +15,9 @@ from wizard.microsoft.errors import (
 )
 from wizard.microsoft.exchange_admin import read_page
 from wizard.services.connect import licences_from_skus
+from wizard.services.grants import assigned_to
 from wizard.services.room_list import identities_of, is_manager
-from wizard.services.scoped_access import assigned_to, filter_dns, scope_filter
+from wizard.services.scoped_access import filter_dns, scope_filter
 
 NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 NOT_MANAGER = "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException"

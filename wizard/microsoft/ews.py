@@ -17,7 +17,7 @@ and, from version 2.4.1, refuses entity-expansion bombs; bodies are also capped 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
@@ -141,6 +141,18 @@ class CalendarAccess:
     def reason(self) -> str:
         """One line for a table: the code and what it means."""
         return f"{self.code}: {self.explanation}"
+
+
+class BearerAuth(AuthBase):
+    """An app-only token for Exchange Online's EWS (the integration's app, as verify's EWS negative control signs
+    in): fetched for each request, which msal serves from its cache."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        return request
 
 
 def basic_auth(url: str, username: str, password: str) -> HTTPBasicAuth:

@@ -15,7 +15,7 @@ from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.clouds import endpoints_for
-from wizard.microsoft.errors import PermissionMissing
+from wizard.microsoft.errors import MicrosoftError, PermissionMissing
 from wizard.outcomes import Done, Outcome, StepContext
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
@@ -32,7 +32,18 @@ MAILBOX_PLANS = frozenset(
     }
 )
 
-# What each read needs, so a refusal names the permission to grant rather than the URL that failed.
+# Every Microsoft Graph application permission Onramp's connector app needs and what for: the one list the README
+# and the connect page show and step 0 probes (each with a read, so a missing one is named at step 0, not at the
+# step that needs it). Place.Read.All is not asked: no step reads /places.
+REQUIRED_GRAPH_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    ("Organization.Read.All", "the organisation's name and its licences"),
+    ("Domain.Read.All", "the verified domains for the service account and room list addresses"),
+    ("User.ReadWrite.All", "creating and licensing the service account"),
+    ("Application.Read.All", "finding the integration's app and every permission it holds"),
+    ("MailboxSettings.Read", "waiting until the service account's mailbox exists"),
+)
+REQUIRED_EXCHANGE_ACCESS = ("Exchange.ManageAsApp", "the Exchange Administrator role")
+# The read that proves each Graph permission, and what the read's answer is kept as.
 _GRAPH_PROBES: tuple[tuple[str, str, str], ...] = (
     ("organization", "/organization", "Organization.Read.All"),
     ("domains", "/domains", "Domain.Read.All"),
@@ -40,6 +51,7 @@ _GRAPH_PROBES: tuple[tuple[str, str, str], ...] = (
     ("users", "/users?$top=1&$select=id", "User.ReadWrite.All"),
     ("service_principals", "/servicePrincipals?$top=1&$select=id", "Application.Read.All"),
 )
+MAILBOX_SETTINGS_PERMISSION = "MailboxSettings.Read"
 _GRAPH_FIX = (
     "In the Entra admin center: App registrations → {app} → API permissions → Add a permission → Microsoft Graph → "
     "Application permissions → {permissions} → Grant admin consent for your organisation. Then run this step again."
@@ -203,6 +215,8 @@ def perform(ctx: StepContext) -> Outcome:
                 reads[name] = ms.graph.get(path).get("value", [])
             except PermissionMissing:
                 missing[name] = permission
+        if not _may_read_mailbox_settings(ms.graph, reads.get("users") or []):
+            missing["mailbox_settings"] = MAILBOX_SETTINGS_PERMISSION
         ctx.progress(60, "Checking Exchange Online admin access")
         try:
             org_config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
@@ -225,8 +239,23 @@ def perform(ctx: StepContext) -> Outcome:
             "default_domain": next((d["id"] for d in domains if d["is_default"]), domains[0]["id"] if domains else ""),
             "licences": licences_from_skus(reads["licences"]),
             "exchange_organization": org_config.get("Name") or org_config.get("Identity") or "",
+            "permissions_probed": [name for name, _ in REQUIRED_GRAPH_PERMISSIONS] + list(REQUIRED_EXCHANGE_ACCESS),
         }
     )
+
+
+def _may_read_mailbox_settings(graph, users: list[dict[str, Any]]) -> bool:
+    """Whether Graph lets the app read a user's mailbox settings: only a refusal says no (a user without a mailbox
+    answers 404 MailboxNotEnabledForRESTAPI, which still proves the permission)."""
+    if not users:
+        return True
+    try:
+        graph.get(f"/users/{users[0]['id']}/mailboxSettings")
+    except PermissionMissing:
+        return False
+    except MicrosoftError:
+        return True
+    return True
 
 
 def _missing_access(

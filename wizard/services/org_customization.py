@@ -1,6 +1,9 @@
 """Step 1: organisation customisation. A dehydrated tenant cannot hold management scopes or role assignments until
 Enable-OrganizationCustomization has run and Exchange reports IsDehydrated false, which can take minutes. The same
-read tells the admin where the tenant stands on EWS before its shutdown in Exchange Online."""
+read tells the admin where the tenant stands on EWS before its shutdown in Exchange Online, and whether the
+integration's own app can call EWS now and after 1 April 2027: EwsEnabled and the app-id allow list EwsAllowedAppIDs
+decide it (the older user-agent EwsAllowList does not). A non-empty EwsAllowedAppIDs applies when EwsEnabled is True;
+changes to it can take up to 24 hours to apply."""
 
 import time
 from datetime import date
@@ -37,22 +40,74 @@ def default_ews_summary(today: date) -> str:
     return "EWS has been switched off in Exchange Online since 1 April 2027: only Graph-based integrations work."
 
 
-def ews_state(config: dict[str, Any]) -> dict[str, Any]:
+def integration_ews(config: dict[str, Any], app_id: str, today: date) -> dict[str, Any]:
+    """Whether the integration's app can call EWS today and after the shutdown, why, and what to do."""
+    enabled = config.get("EwsEnabled")
+    allowed = [str(value).lower() for value in config.get("EwsAllowedAppIDs") or []]
+    listed = bool(app_id) and app_id.lower() in allowed
+    app = app_id or "the integration's app"
+    if today >= EWS_SHUTDOWN:
+        works, why = False, "EWS in Exchange Online is switched off for every app since 1 April 2027."
+    elif enabled is False:
+        works, why = False, "EwsEnabled is False: EWS is switched off for this organisation."
+    elif enabled is True and allowed and not listed:
+        works, why = False, f"EwsAllowedAppIDs lists {len(allowed)} app(s) but not {app}: only listed apps may use EWS."
+    elif enabled is True:
+        works = True
+        why = (
+            f"EwsAllowedAppIDs lists {app}."
+            if listed
+            else "EwsEnabled is True and EwsAllowedAppIDs is empty: every app may use EWS."
+        )
+    elif today >= EWS_BLOCKED_BY_DEFAULT:
+        works, why = False, "EwsEnabled is not set, which since 1 October 2026 means EWS is blocked."
+    else:
+        works, why = True, "EwsEnabled is not set, which allows EWS until 1 October 2026."
+    graph = (
+        "Move the integration to Microsoft Graph before 1 April 2027, when EWS stops for every app; the room scope "
+        "Onramp sets up in step 5 already covers Graph calendars."
+    )
+    if works or today >= EWS_SHUTDOWN:
+        fix = graph
+    else:
+        others = ", ".join(f"'{value}'" for value in allowed if value != app_id.lower())
+        wanted = f"{others}, '{app_id}'" if others else f"'{app_id}'"
+        fix = (
+            "Only if the integration still needs EWS: Set-OrganizationConfig -EwsEnabled $true -EwsAllowedAppIDs "
+            f"{wanted} (the parameter replaces the whole list; it can take up to 24 hours to apply). " + graph
+        )
+    verdict = "works now" if works else "is blocked now"
+    return {
+        "integration_ews_now": works,
+        "integration_ews_after_shutdown": False,
+        "integration_ews_summary": f"EWS for the integration's app {verdict}: {why} After 1 April 2027 it will not "
+        "work.",
+        "integration_ews_fix": fix,
+    }
+
+
+def ews_state(config: dict[str, Any], app_id: str = "", today: date | None = None) -> dict[str, Any]:
+    today = today or timezone.localdate()
     enabled = config.get("EwsEnabled")
     if enabled is False:
         summary = "EWS is switched off for this organisation: only Graph-based integrations will work."
+    elif config.get("EwsAllowedAppIDs") and enabled is True:
+        summary = "EWS is allowed only for the application ids in EwsAllowedAppIDs (until the April 2027 shutdown)."
     elif config.get("EwsApplicationAccessPolicy") == "EnforceAllowList":
         summary = "EWS is allowed only for the applications in the organisation's allow list."
     elif enabled is True:
         summary = "EWS is explicitly allowed for this organisation (until the April 2027 shutdown)."
     else:
-        summary = default_ews_summary(timezone.localdate())
+        summary = default_ews_summary(today)
+    integration = integration_ews(config, app_id, today)
     return {
         "ews_enabled": enabled,
         "ews_application_access_policy": config.get("EwsApplicationAccessPolicy"),
         "ews_allow_list": config.get("EwsAllowList") or [],
-        "ews_summary": summary,
+        "ews_allowed_app_ids": config.get("EwsAllowedAppIDs") or [],
+        "ews_summary": f"{summary} {integration['integration_ews_summary']}",
         "ews_note": EWS_NOTE,
+        **integration,
     }
 
 
@@ -60,7 +115,7 @@ def perform(ctx: StepContext) -> Outcome:
     with connector_clients(ctx.tenant) as ms:
         ctx.progress(20, "Reading the organisation configuration")
         config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
-        result = ews_state(config)
+        result = ews_state(config, ctx.tenant.integration_app_id)
         if not config.get("IsDehydrated"):
             return Done({**result, "is_dehydrated": False})
         requested_at = ctx.previous_result.get("customization_requested_at")
@@ -98,4 +153,8 @@ def verify(ctx: StepContext) -> dict[str, Any]:
             message="Exchange Online still reports IsDehydrated true.",
             fix="Run this step again; it enables customisation and waits for it.",
         )
-    return {"is_dehydrated": False, "customization_requested_at": None}
+    return {
+        **ews_state(config, ctx.tenant.integration_app_id),
+        "is_dehydrated": False,
+        "customization_requested_at": None,
+    }

@@ -3,7 +3,12 @@ already has the address is adopted when it is a RoomList; a plain distribution g
 admin asks for it, because converting changes how Outlook shows it to everyone.
 
 ManagedBy lists mailbox Names, and since 2022 (MC365786) a new mailbox's Name is its Entra object id, not its alias:
-the service account's mailbox is resolved once and a manager is recognised by any of its identities."""
+the service account's mailbox is resolved once and a manager is recognised by any of its identities.
+
+Every member of a room list is within the integration's reach once the scope names the list, so a group that is
+adopted or converted is first read: a member that is not a room or equipment mailbox (a person, a shared mailbox, a
+nested group) is named and the step stops until the admin confirms its removal; Onramp then removes exactly the
+members it named (a member that appeared since is named again, never removed unseen)."""
 
 import re
 from typing import Any
@@ -14,13 +19,16 @@ from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
 from wizard.microsoft.exchange_admin import hashtable
-from wizard.outcomes import Done, Outcome, StepContext
+from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.powershell import quote
 from wizard.services.common import required_result, step_result
 
 STEP_ID = "room_list"
 DEFAULT_NAME = "Onramp Rooms"
 ROOM_LIST = "RoomList"
+# The only recipients a room list may hold: anything else in a scoped list is a mailbox the integration can open.
+RESOURCE_TYPES = frozenset({"RoomMailbox", "EquipmentMailbox"})
+REMOVE_INPUT = "remove_non_room_members"
 
 
 def alias_for(name: str) -> str:
@@ -89,6 +97,68 @@ def group_summary(group: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def member_summary(member: dict[str, Any]) -> dict[str, str]:
+    address = str(member.get("PrimarySmtpAddress") or member.get("Name") or "").lower()
+    return {"address": address, "type": str(member.get("RecipientTypeDetails") or "")}
+
+
+def non_room_members(exchange, identity: str) -> list[dict[str, str]]:
+    """The members of the group at `identity` that are not room or equipment mailboxes, by address and type."""
+    members = exchange.invoke("Get-DistributionGroupMember", Identity=identity, ResultSize="Unlimited")
+    return sorted(
+        (member_summary(m) for m in members if m.get("RecipientTypeDetails") not in RESOURCE_TYPES),
+        key=lambda m: m["address"],
+    )
+
+
+def describe_members(members: list[dict[str, str]], limit: int = 200) -> str:
+    """The members as "address (type)", cut with "and N more" past about `limit` characters."""
+    shown: list[str] = []
+    for member in members:
+        text = f"{member['address']} ({member['type'] or 'unknown type'})"
+        if shown and len(", ".join([*shown, text])) > limit:
+            return ", ".join(shown) + f" and {len(members) - len(shown)} more"
+        shown.append(text)
+    return ", ".join(shown)
+
+
+def _members_need_confirmation(address: str, members: list[dict[str, str]]) -> NeedsInput:
+    # The reason is the step's progress message (300 characters); the full list is in the result.
+    return NeedsInput(
+        f"{address} holds {len(members)} member(s) that are not rooms, which the integration could then reach: "
+        f"{describe_members(members, limit=120)}. Confirm that Onramp removes them, or choose another address.",
+        {"address": address, "non_room_members": members},
+    )
+
+
+def _remove_confirmed_members(
+    ctx: StepContext, exchange, address: str, members: list[dict[str, str]]
+) -> NeedsInput | None:
+    """Remove the members the admin confirmed; a NeedsInput when there is anything the admin has not seen."""
+    named = {m["address"] for m in ctx.previous_result.get("non_room_members") or []}
+    if not ctx.inputs.get(REMOVE_INPUT):
+        return _members_need_confirmation(address, members)
+    unseen = [m for m in members if m["address"] not in named]
+    if unseen:
+        return NeedsInput(
+            f"{address} has {len(unseen)} more member(s) that are not rooms since you confirmed: "
+            f"{describe_members(unseen, limit=120)}. Confirm again to remove all {len(members)}.",
+            {"address": address, "non_room_members": members},
+        )
+    for index, member in enumerate(members):
+        ctx.progress(30 + int(10 * index / len(members)), f"Removing {member['address']} from {address}")
+        exchange.invoke("Remove-DistributionGroupMember", Identity=address, Member=member["address"])
+    record_event(
+        ctx.tenant,
+        ctx.actor,
+        "remove_non_room_members",
+        "succeeded",
+        STEP_ID,
+        {"address": address, "members": [m["address"] for m in members]},
+    )
+    return None
+
+
 def not_a_room_list_error(address: str) -> StepError:
     return StepError(
         code="not_a_room_list",
@@ -118,6 +188,16 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
     ctx.progress(20, f"Looking for {wanted['address']}")
     group = get_group(exchange, wanted["address"])
     adopted = group is not None
+    removed: list[dict[str, str]] = []
+    if group is not None and (
+        group.get("RecipientTypeDetails") == ROOM_LIST or ctx.inputs.get("convert_existing_group")
+    ):
+        ctx.progress(30, f"Reading the members of {wanted['address']}")
+        removed = non_room_members(exchange, wanted["address"])
+        if removed:
+            refused = _remove_confirmed_members(ctx, exchange, wanted["address"], removed)
+            if refused is not None:
+                return refused
     if group is None:
         ctx.progress(40, f"Creating the room list {wanted['name']}")
         group = exchange.invoke_one(
@@ -140,7 +220,14 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
         ctx.progress(70, f"Making {manager} its manager")
         exchange.invoke("Set-DistributionGroup", Identity=wanted["address"], ManagedBy=hashtable(Add=[manager]))
     return Done(
-        {**group_summary(group), "manager": manager, "manager_identities": manager_identities, "adopted": adopted}
+        {
+            **group_summary(group),
+            "manager": manager,
+            "manager_identities": manager_identities,
+            "adopted": adopted,
+            "removed_members": removed,
+            "non_room_members": [],
+        }
     )
 
 
@@ -149,6 +236,7 @@ def verify(ctx: StepContext) -> dict[str, Any]:
     with connector_clients(ctx.tenant) as ms:
         group = get_group(ms.exchange, result["address"])
         manager_identities = result.get("manager_identities") or mailbox_identities(ms.exchange, result["manager"])
+        people = non_room_members(ms.exchange, result["address"]) if group is not None else []
     if group is None or group.get("RecipientTypeDetails") != ROOM_LIST:
         raise StepError(
             code="room_list_missing",
@@ -160,5 +248,13 @@ def verify(ctx: StepContext) -> dict[str, Any]:
             code="room_list_manager_missing",
             message=f"{result['manager']} does not manage {result['address']}.",
             fix="Run this step again to set the manager.",
+        )
+    if people:
+        raise StepError(
+            code="room_list_holds_non_rooms",
+            message=f"{result['address']} holds members that are not rooms: {describe_members(people)}.",
+            explanation="Every member of a scoped room list is within the integration's calendar access.",
+            fix="Run this step again: Onramp names them and removes them once you confirm.",
+            extra={"non_room_members": people},
         )
     return {"dn": group["DistinguishedName"]}

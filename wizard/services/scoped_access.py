@@ -22,19 +22,13 @@ from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
 from wizard.outcomes import Done, Outcome, StepContext
-from wizard.powershell import member_of_group_filter, quote
+from wizard.powershell import member_of_group_filter
+from wizard.services import grants
 from wizard.services.common import required_result, step_result
 
 STEP_ID = "scoped_access"
 ROLE = "Application Calendars.ReadWrite"
-# Exchange application roles that open calendars: any other assignment of them to the app widens its reach.
-CALENDAR_ROLES = ("Application Calendars.ReadWrite", "Application Calendars.Read")
 SCOPE_NAME = "Onramp rooms of {name}"
-# Microsoft Graph application roles that open every mailbox's calendar (Graph permissions reference).
-TENANT_WIDE_CALENDAR_ROLES = {
-    "ef54d2bf-783f-4e0f-bca1-3210c0444d99": "Calendars.ReadWrite",
-    "798ee544-9d2d-430c-a058-570e29e34338": "Calendars.Read",
-}
 _MEMBER_OF_GROUP = re.compile(r"MemberOfGroup\s+-eq\s+'((?:[^']|'')*)'", re.IGNORECASE)
 
 
@@ -53,6 +47,13 @@ def room_list_dns(tenant: Tenant) -> list[str]:
 def filter_dns(recipient_filter: str) -> set[str]:
     """The groups a MemberOfGroup filter names, compared without case: Exchange may rewrite the filter's text."""
     return {dn.replace("''", "'").lower() for dn in _MEMBER_OF_GROUP.findall(recipient_filter or "")}
+
+
+def only_groups(recipient_filter: str) -> bool:
+    """Whether the filter is nothing but MemberOfGroup clauses joined by -or: any other clause (a recipient type, an
+    address) would widen the scope beyond the lists' members."""
+    rest = _MEMBER_OF_GROUP.sub("", recipient_filter or "")
+    return not re.sub(r"(?i)-or|[()\s]", "", rest)
 
 
 def scope_name(tenant: Tenant) -> str:
@@ -78,11 +79,15 @@ def perform(ctx: StepContext) -> Outcome:
         exchange_sp = _ensure_exchange_service_principal(ctx, ms.exchange, app_id, entra_sp)
         ctx.progress(50, f"Ensuring the management scope over {len(dns)} room list(s)")
         scope_written = _ensure_scope(ctx, ms.exchange, name, recipient_filter, dns)
-        ctx.progress(75, f"Ensuring the {ROLE} assignment")
         app_identities = _app_identities(app_id, entra_sp, exchange_sp)
-        assignment, assignment_created = _ensure_assignment(ctx, ms.exchange, app_identities, app_id, name)
-        ctx.progress(90, "Checking the app's permissions in Entra ID")
-        tenant_wide = tenant_wide_calendar_roles(ms.graph, entra_sp["id"])
+        ctx.progress(65, "Checking every grant the app holds in Entra ID and Exchange")
+        found = audit_grants(ms, app_id, entra_sp["id"], entra_sp.get("displayName") or app_id, app_identities, name)
+        others = [f for f in found["widening"] if f["kind"] == "rbac_assignment"]
+        if others:
+            raise wider_access_error("other_role_assignment", others, {})
+        ctx.progress(80, f"Ensuring the {ROLE} assignment")
+        assignment, assignment_created = _ensure_assignment(ctx, ms.exchange, found["own_assignments"], app_id, name)
+    entra_roles = sorted({f["permission"] for f in found["widening"] if f["kind"] == "entra_app_role"})
     result = {
         "app_id": app_id,
         "service_principal_object_id": entra_sp["id"],
@@ -92,14 +97,43 @@ def perform(ctx: StepContext) -> Outcome:
         "room_list_dns": dns,
         "role": ROLE,
         "role_assignment": assignment.get("Name", ""),
-        "tenant_wide_calendar_roles": tenant_wide,
+        "tenant_wide_calendar_roles": entra_roles,
+        "grants": {key: found[key] for key in ("findings", "checks")},
         "access_changed_at": time.time()
         if scope_written or assignment_created
         else ctx.previous_result.get("access_changed_at"),
     }
-    if tenant_wide:
-        raise tenant_wide_grant_error(app_id, entra_sp.get("displayName") or app_id, tenant_wide, result)
+    if found["widening"]:
+        raise wider_access_error("tenant_wide_calendar_access", found["widening"], result)
     return Done(result)
+
+
+def audit_grants(
+    ms, app_id: str, service_principal_id: str, app_name: str, app_identities: set[str], scope: str
+) -> dict[str, Any]:
+    """Every grant of the app beyond Onramp's own scoped assignment (wizard.services.grants)."""
+    return grants.audit(
+        ms.graph,
+        ms.exchange,
+        app_id=app_id,
+        service_principal_id=service_principal_id,
+        app_name=app_name,
+        app_identities=app_identities,
+        scope_name=scope,
+        is_ours=lambda assignment: _ours(assignment, scope),
+    )
+
+
+def audit_from_result(ms, result: dict[str, Any]) -> dict[str, Any]:
+    """The same audit for a finished step, from the identities it recorded."""
+    identities = {
+        str(value).lower()
+        for value in (result["app_id"], result["service_principal_object_id"], result["exchange_service_principal"])
+        if value
+    }
+    return audit_grants(
+        ms, result["app_id"], result["service_principal_object_id"], result["app_id"], identities, result["scope_name"]
+    )
 
 
 def _entra_service_principal(graph, app_id: str) -> dict[str, Any]:
@@ -164,109 +198,71 @@ def _app_identities(app_id: str, entra_sp: dict[str, Any], exchange_sp: dict[str
     return {str(value).lower() for value in values if value}
 
 
-def assignments_of_app(exchange, app_identities: set[str]) -> list[dict[str, Any]]:
-    """Every assignment of a calendar role to the app, read by role and matched by the assignee's identity."""
-    found = []
-    for role in CALENDAR_ROLES:
-        found += assigned_to(exchange.invoke("Get-ManagementRoleAssignment", Role=role), app_identities)
-    return found
-
-
-def assigned_to(assignments: list[dict[str, Any]], app_identities: set[str]) -> list[dict[str, Any]]:
-    """The assignments whose assignee (App, RoleAssigneeName or RoleAssignee) is one of the app's identities."""
-    return [
-        assignment
-        for assignment in assignments
-        if {str(assignment.get(key) or "").lower() for key in ("App", "RoleAssigneeName", "RoleAssignee")}
-        & app_identities
-    ]
-
-
 def _ours(assignment: dict[str, Any], name: str) -> bool:
     return assignment.get("Role") == ROLE and (assignment.get("CustomResourceScope") or "").lower() == name.lower()
 
 
-def wider_assignments_error(others: list[dict[str, Any]]) -> StepError:
-    names = ", ".join(
-        f"{a.get('Name', '?')} ({a.get('Role', '?')}, scope {a.get('CustomResourceScope') or 'none'})" for a in others
-    )
+def wider_access_error(code: str, findings: list[dict[str, Any]], result: dict[str, Any]) -> StepError:
+    """Every grant beyond the room scope, each with its own fix. Entra grants come first: they defeat any scope."""
+    if code == "tenant_wide_calendar_access":
+        explanation = (
+            "Permissions granted in Entra ID are added to Exchange RBAC grants: with a tenant-wide mailbox permission "
+            "the app can open every mailbox, whatever the management scope says. The scope and the role assignment "
+            "are in place; they take effect alone once the wider grants are removed."
+        )
+    else:
+        explanation = (
+            "Exchange adds every assignment's scope together, so another assignment widens the app's reach beyond "
+            "the room lists."
+        )
     return StepError(
-        code="other_role_assignment",
-        message=f"The app also holds calendar access through {names}.",
-        explanation="Exchange adds every assignment's scope together, so another calendar assignment widens the "
-        "app's reach beyond the room lists.",
-        fix="Remove it with Remove-ManagementRoleAssignment -Identity "
-        f"{quote(others[0].get('Name', ''))}, then run this step again.",
-        extra={"other_assignments": [a.get("Name", "") for a in others]},
+        code=code,
+        message=f"The integration's app can reach more than the rooms: {grants.describe(findings)}.",
+        explanation=explanation + " " + " ".join(f["why"] for f in findings),
+        fix=" ".join(f"{index}. {f['fix']}" for index, f in enumerate(findings, start=1))
+        + " Then run this step again.",
+        extra={
+            "findings": findings,
+            "other_assignments": [f["what"] for f in findings if f["kind"] == "rbac_assignment"],
+            "tenant_wide_calendar_roles": sorted({f["permission"] for f in findings if f["kind"] == "entra_app_role"}),
+            "result": result,
+        },
     )
 
 
 def _ensure_assignment(
-    ctx: StepContext, exchange, app_identities: set[str], app_id: str, name: str
+    ctx: StepContext, exchange, ours: list[dict[str, Any]], app_id: str, name: str
 ) -> tuple[dict[str, Any], bool]:
     """Our assignment, and whether it was created now."""
-    assignments = assignments_of_app(exchange, app_identities)
-    others = [assignment for assignment in assignments if not _ours(assignment, name)]
-    if others:
-        raise wider_assignments_error(others)
-    if assignments:
-        return assignments[0], False
+    if ours:
+        return ours[0], False
     created = exchange.invoke_one("New-ManagementRoleAssignment", App=app_id, Role=ROLE, CustomResourceScope=name)
     record_event(ctx.tenant, ctx.actor, "new_role_assignment", "succeeded", STEP_ID, {"role": ROLE})
     return created or {}, True
 
 
-def tenant_wide_calendar_roles(graph, service_principal_id: str) -> list[str]:
-    """The Graph calendar roles the app holds tenant-wide (granted in Entra ID, not limited by any scope)."""
-    assignments = graph.get_all(f"/servicePrincipals/{service_principal_id}/appRoleAssignments")
-    return sorted(
-        {
-            TENANT_WIDE_CALENDAR_ROLES[a["appRoleId"]]
-            for a in assignments
-            if a.get("appRoleId") in TENANT_WIDE_CALENDAR_ROLES
-        }
-    )
-
-
-def tenant_wide_grant_error(app_id: str, app_name: str, roles: list[str], result: dict[str, Any]) -> StepError:
-    return StepError(
-        code="tenant_wide_calendar_access",
-        message=f"{app_name} has tenant-wide {', '.join(roles)} in Entra ID, so the room scope does not limit it.",
-        explanation="Permissions granted in Entra ID are added to Exchange RBAC grants: with a tenant-wide "
-        "Calendars permission the app can open every mailbox's calendar, whatever the management scope says. "
-        "The scope and the role assignment are in place; they take effect alone once the grant is removed.",
-        fix=f"In the Microsoft Entra admin center open Enterprise applications → {app_name} ({app_id}) → "
-        f"Permissions, and revoke the Microsoft Graph application permission(s) {', '.join(roles)} (or run "
-        "Remove-MgServicePrincipalAppRoleAssignment for them). Then run this step again.",
-        extra={"tenant_wide_calendar_roles": roles, "result": result},
-    )
-
-
 def verify(ctx: StepContext) -> dict[str, Any]:
-    """The scope still names every list, the assignment still uses it, and no tenant-wide grant appeared."""
+    """The scope still names exactly the tenant's lists, the assignment still uses it, and no wider grant appeared."""
     result = ctx.state.result
-    identities = {
-        str(value).lower()
-        for value in (result["app_id"], result["service_principal_object_id"], result["exchange_service_principal"])
-        if value
-    }
     with connector_clients(ctx.tenant) as ms:
         scope = ms.exchange.invoke_one("Get-ManagementScope", Identity=result["scope_name"]) or {}
-        assignments = assignments_of_app(ms.exchange, identities)
-        tenant_wide = tenant_wide_calendar_roles(ms.graph, result["service_principal_object_id"])
-    if filter_dns(scope_filter(scope)) != {dn.lower() for dn in room_list_dns(ctx.tenant)}:
+        found = audit_from_result(ms, result)
+    recipient_filter = scope_filter(scope)
+    if filter_dns(recipient_filter) != {dn.lower() for dn in room_list_dns(ctx.tenant)} or not only_groups(
+        recipient_filter
+    ):
         raise StepError(
             code="scope_out_of_date",
-            message=f"The scope {result['scope_name']} does not cover exactly the tenant's room lists.",
+            message=f"The scope {result['scope_name']} does not cover exactly the tenant's room lists: "
+            f"{recipient_filter or 'no filter'}.",
             fix="Run this step again to update it.",
         )
-    if not any(_ours(a, result["scope_name"]) for a in assignments):
+    if not found["own_assignments"]:
         raise StepError(
             code="role_assignment_missing", message=f"The {ROLE} assignment is missing.", fix="Run this step again."
         )
-    others = [a for a in assignments if not _ours(a, result["scope_name"])]
-    if others:
-        raise wider_assignments_error(others)
-    if tenant_wide:
-        raise tenant_wide_grant_error(result["app_id"], result["app_id"], tenant_wide, result)
-    return {"scope_verified": True}
+    if found["widening"]:
+        entra = any(f["kind"] == "entra_app_role" for f in found["widening"])
+        code = "tenant_wide_calendar_access" if entra else "other_role_assignment"
+        raise wider_access_error(code, found["widening"], result)
+    return {"scope_verified": True, "grants": {key: found[key] for key in ("findings", "checks")}}

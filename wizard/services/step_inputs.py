@@ -8,7 +8,7 @@ from tenants.models import SecretKind
 from tenants.secrets import store_secret
 from wizard.audit import record_event
 from wizard.outcomes import Submission
-from wizard.services import ca_bundles, connect, rooms
+from wizard.services import ca_bundles, connect, room_list, rooms
 
 
 def connect_inputs(submission: Submission) -> dict[str, Any]:
@@ -49,6 +49,8 @@ def room_list_inputs(submission: Submission) -> dict[str, Any]:
         "name": data["name"].strip(),
         "address": data["address"].lower(),
         "convert_existing_group": data["convert_existing_group"],
+        # The confirmation that Onramp may remove the non-room members it named (room_list.REMOVE_INPUT).
+        room_list.REMOVE_INPUT: bool(data.get(room_list.REMOVE_INPUT)),
     }
 
 

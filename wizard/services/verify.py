@@ -1,10 +1,14 @@
 """Step 6: verify. For every room: Exchange says the integration's app is in scope for it
 (Test-ServicePrincipalAuthorization), and, when the integration's secret is known, the app really opens its
-calendar through Graph. A control mailbox that is not a room must be out of scope. Rooms added to the tenant but in
-no list, and rooms that disappeared, are reported as drift. Results go on the Room rows, for the per-room table."""
+calendar through Graph. A control mailbox that is not a room must be out of scope. The scoped lists must hold only
+the rooms Onramp placed (a person in a list is a mailbox the integration can open), and the app must hold no grant
+beyond the room scope (wizard.services.grants): those checks never need the integration's secret, and every check
+that could not run is named with why. Rooms added to the tenant but in no list, and rooms that disappeared, are
+reported as drift. Results go on the Room rows, for the per-room table."""
 
 import datetime as dt
 import time
+from typing import Any
 from urllib.parse import quote
 
 from django.db import transaction
@@ -14,11 +18,19 @@ from tenants.secrets import has_secret
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
+from wizard.microsoft.ews import BearerAuth, EwsClient
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
+from wizard.services.grants import describe
+from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
-from wizard.services.scoped_access import ROLE
+from wizard.services.scoped_access import ROLE, audit_from_result, room_list_dns
+
+NO_SECRET = (
+    "the integration's client secret is not stored in Onramp, so Onramp cannot sign in as the integration to read "
+    "calendars; its grants and role assignments were checked instead. Enter the secret in step 0 to add this check."
+)
 
 # RBAC for Applications caches permissions for 30 minutes to 2 hours after any change (a new assignment, a changed
 # scope, new members of a scoped list), while Test-ServicePrincipalAuthorization already reports the change:
@@ -55,6 +67,52 @@ def _calendar_reads(tenant: Tenant, addresses: list[str]) -> dict[str, str]:
     return reasons
 
 
+def _ews_control_read(tenant: Tenant, control: str) -> str:
+    """'' when the integration's app opened the control mailbox's calendar over EWS, else why not. EWS ignores Graph
+    permissions: full_access_as_app or an Application EWS.AccessAsApp assignment is what opens a mailbox there."""
+    with integration_clients(tenant) as app:
+        client = EwsClient(
+            app.endpoints.ews_url,
+            app.session,
+            BearerAuth(lambda: app.credentials.token(app.endpoints.exchange_scope)),
+            tenant.microsoft_tenant_id or f"onramp:{tenant.slug}",
+        )
+        access = client.calendar_access(control)
+    return "" if access.opened else access.reason
+
+
+def _ews_check(tenant: Tenant, control: str, secret: bool) -> tuple[dict[str, Any], bool]:
+    """The EWS negative control, run where EWS is open to the integration's app: (the check, control opened)."""
+    if not secret:
+        return {"name": "ews_control_read", "ran": False, "detail": NO_SECRET}, False
+    if not step_result(tenant, "org_customization").get("integration_ews_now"):
+        detail = "EWS is blocked for the integration's app (step 1), so it cannot reach any mailbox that way."
+        return {"name": "ews_control_read", "ran": False, "detail": detail}, False
+    reason = _ews_control_read(tenant, control)
+    return {"name": "ews_control_read", "ran": True, "detail": reason or "opened"}, reason == ""
+
+
+def scoped_members(exchange, dns: list[str]) -> dict[str, dict[str, str]]:
+    """Every member of the scoped room lists, by address: exactly what the scope's MemberOfGroup clauses reach."""
+    members: dict[str, dict[str, str]] = {}
+    for dn in dns:
+        for member in exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited"):
+            summary = member_summary(member)
+            members[summary["address"]] = summary
+    return members
+
+
+def scope_problems(members: dict[str, dict[str, str]], placed: set[str]) -> dict[str, list]:
+    """What the scoped lists hold beyond the rooms Onramp placed: people (or any recipient that is not a room or
+    equipment mailbox), and rooms nobody chose."""
+    return {
+        "non_room_members": [m for address, m in sorted(members.items()) if m["type"] not in RESOURCE_TYPES],
+        "unplaced_rooms": sorted(
+            address for address, m in members.items() if m["type"] in RESOURCE_TYPES and address not in placed
+        ),
+    }
+
+
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
     app_id = required_result(tenant, "scoped_access", "app_id", "Scoped access")
@@ -67,7 +125,11 @@ def perform(ctx: StepContext) -> Outcome:
     checked = 0
     scope: dict[str, bool | None] = {}
     with connector_clients(tenant) as ms:
-        ctx.progress(2, "Reading the tenant's room mailboxes")
+        ctx.progress(2, "Reading the members of the scoped room lists")
+        in_scope = scope_problems(scoped_members(ms.exchange, room_list_dns(tenant)), set(addresses))
+        ctx.progress(3, "Checking every grant the integration's app holds in Entra ID and Exchange")
+        found = audit_from_result(ms, step_result(tenant, "scoped_access"))
+        ctx.progress(4, "Reading the tenant's room mailboxes")
         directory = {
             mailbox["PrimarySmtpAddress"].lower()
             for mailbox in ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails=ROOM_MAILBOX, ResultSize="Unlimited")
@@ -87,9 +149,16 @@ def perform(ctx: StepContext) -> Outcome:
             on_done=done,
         )
     calendar: dict[str, str] = {}
-    if has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
+    checks = list(found["checks"])
+    secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
+    ews_check, ews_opened = _ews_check(tenant, control, secret)
+    checks.append(ews_check)
+    if secret:
         ctx.progress(85, "Reading calendars as the integration")
         calendar = _calendar_reads(tenant, [*addresses, control])
+        checks.append({"name": "calendar_read", "ran": True, "detail": ""})
+    else:
+        checks.append({"name": "calendar_read", "ran": False, "detail": NO_SECRET})
     if scope[control] is None:
         raise StepError(
             code="control_mailbox_missing",
@@ -99,7 +168,8 @@ def perform(ctx: StepContext) -> Outcome:
             fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
             "the service account's.",
         )
-    return _report(ctx, rooms, scope, calendar, control, directory)
+    grants = {"findings": found["findings"], "widening": found["widening"], "checks": checks, "ews": ews_opened}
+    return _report(ctx, rooms, scope, calendar, control, directory, in_scope, grants)
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
@@ -118,6 +188,8 @@ def _report(
     calendar: dict[str, str],
     control: str,
     directory: set[str],
+    in_scope: dict[str, list],
+    grants: dict[str, Any],
 ) -> Outcome:
     failed = []
     for room in rooms:
@@ -137,8 +209,14 @@ def _report(
         "rooms_failed": len(failed),
         "failures": failed[:200],
         "control_mailbox": control,
-        "control_out_of_scope": not control_in_scope and not control_calendar_opened,
+        "control_out_of_scope": not control_in_scope and not control_calendar_opened and not grants["ews"],
+        "control_opened_over_ews": grants["ews"],
         "calendar_checked": bool(calendar),
+        "grants": grants["findings"],
+        "checks": grants["checks"],
+        "checks_not_run": [f"{c['name']}: {c['detail']}" for c in grants["checks"] if not c["ran"]],
+        "scope_holds_only_rooms": not in_scope["non_room_members"],
+        **in_scope,
         "drift": {
             "unlisted_rooms": sorted(directory - listed),
             "gone_rooms": sorted(address for address in listed if scope.get(address) is None),
@@ -147,21 +225,46 @@ def _report(
     propagation = _waiting_for_propagation(ctx.tenant, rooms, scope, calendar, failed, result)
     if propagation is not None:
         return propagation
-    if failed or not result["control_out_of_scope"]:
+    widening = grants["widening"]
+    if (
+        failed
+        or not result["control_out_of_scope"]
+        or in_scope["non_room_members"]
+        or in_scope["unplaced_rooms"]
+        or widening
+    ):
         problems = []
+        if widening:
+            problems.append("the integration's app holds wider grants: " + describe(widening))
+        if in_scope["non_room_members"]:
+            problems.append(
+                "the room lists hold members that are not rooms, so the integration can open their calendars: "
+                + describe_members(in_scope["non_room_members"])
+            )
+        if in_scope["unplaced_rooms"]:
+            problems.append(
+                f"{len(in_scope['unplaced_rooms'])} room(s) in the room lists were not chosen: "
+                + ", ".join(in_scope["unplaced_rooms"][:20])
+            )
         if failed:
             problems.append(f"{len(failed)} of {len(rooms)} room(s) failed")
         if control_in_scope:
             problems.append(f"the control mailbox {control} is in scope")
         elif control_calendar_opened:
             problems.append(f"the integration opened the calendar of the control mailbox {control}")
+        if grants["ews"]:
+            problems.append(f"the integration opened the calendar of the control mailbox {control} over EWS")
         raise StepError(
             code="verification_failed",
             message="Verification failed: " + "; ".join(problems) + ".",
-            explanation="Each failing room has its reason in the room table. A control mailbox within reach means "
+            explanation=" ".join(f["why"] for f in widening)
+            + " Each failing room has its reason in the room table. A control mailbox within reach means "
             "the integration can open mailboxes that are not rooms.",
-            fix="Run “Rooms” and “Scoped access” again for rooms outside the scope; for a control mailbox within "
-            "reach, check the app's permissions in Entra ID and its other Exchange role assignments.",
+            fix="".join(f"{f['fix']} " for f in widening)
+            + "Run “Rooms” and “Scoped access” again for rooms outside the scope; for a control mailbox within "
+            "reach, check the app's permissions in Entra ID and its other Exchange role assignments; remove members "
+            "that are not rooms with Remove-DistributionGroupMember -Identity <list> -Member <address> "
+            "-BypassSecurityGroupManagerCheck, and rooms nobody chose the same way or by choosing them in “Rooms”.",
             extra={"result": result},
         )
     return Done(result)
@@ -177,7 +280,13 @@ def _waiting_for_propagation(
 ) -> Wait | None:
     """A Wait when the only failures are calendar refusals of rooms Exchange already reports in scope, and the
     access was granted recently enough that Microsoft may still be applying it."""
-    if not failed or not result["control_out_of_scope"]:
+    if (
+        not failed
+        or not result["control_out_of_scope"]
+        or result["non_room_members"]
+        or result["unplaced_rooms"]
+        or any(f["widens"] for f in result["grants"])
+    ):
         return None
     if any(scope.get(entry["address"]) is not True or not calendar.get(entry["address"]) for entry in failed):
         return None

@@ -1,0 +1,153 @@
+"""Issue 11.1 and 16.2: every grant that lets the integration's app reach more than the rooms is found and explained
+with its exact fix, at scoped access and at verify, and verify checks grants whether or not Onramp holds the
+integration's secret, saying which checks it could not run."""
+
+import pytest
+
+from tests.factories import connected_tenant, state_of
+from wizard.models import StepStatus
+from wizard.services.rooms import all_rooms_inputs
+
+ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
+
+
+def _plant_rbac(sandbox, role: str) -> None:
+    app_id = sandbox.info["integration_app_id"]
+    sandbox.control.invoke("New-ServicePrincipal", AppId=app_id, ObjectId="5e6f7a8b-0000-4000-8000-000000000001")
+    sandbox.control.invoke("New-ManagementRoleAssignment", App=app_id, Role=role)
+
+
+@pytest.mark.parametrize(
+    ("plant", "code", "named", "fix"),
+    [
+        (
+            lambda s: s.control.grant_permission("Calendars.ReadBasic.All", app_id=s.info["integration_app_id"]),
+            "tenant_wide_calendar_access",
+            "Microsoft Graph application permission Calendars.ReadBasic.All",
+            "Remove-MgServicePrincipalAppRoleAssignment -ServicePrincipalId",
+        ),
+        (
+            lambda s: s.control.grant_permission("Mail.Read", app_id=s.info["integration_app_id"]),
+            "tenant_wide_calendar_access",
+            "Microsoft Graph application permission Mail.Read",
+            "revoke Mail.Read (Microsoft Graph)",
+        ),
+        (
+            lambda s: s.control.grant_permission(
+                "full_access_as_app", app_id=s.info["integration_app_id"], resource="exchange"
+            ),
+            "tenant_wide_calendar_access",
+            "Office 365 Exchange Online application permission full_access_as_app",
+            "revoke full_access_as_app (Office 365 Exchange Online)",
+        ),
+        (
+            lambda s: _plant_rbac(s, "Application Exchange Full Access"),
+            "other_role_assignment",
+            "Application Exchange Full Access over every mailbox in the organisation (no scope)",
+            "Remove-ManagementRoleAssignment -Identity 'Application Exchange Full Access-",
+        ),
+        (
+            lambda s: _plant_rbac(s, "Application EWS.AccessAsApp"),
+            "other_role_assignment",
+            "Application EWS.AccessAsApp over every mailbox",
+            "Remove-ManagementRoleAssignment",
+        ),
+    ],
+    ids=["graph-calendars-readbasic", "graph-mail-read", "exchange-full-access-as-app", "rbac-full", "rbac-ews"],
+)
+def test_each_wider_grant_stops_scoped_access_with_its_fix(make_sandbox, run_steps, plant, code, named, fix):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    plant(sandbox)
+    tenant = connected_tenant(sandbox.info)
+
+    failed = run_steps(tenant, inputs=ALL_ROOMS).stopped_at
+
+    assert failed.step_id == "scoped_access" and failed.status == StepStatus.FAILED
+    assert failed.error_code == code
+    assert named in failed.error_message
+    assert fix in failed.error_detail["fix"]
+
+
+def test_a_leftover_application_access_policy_is_explained_as_superseded_without_failing(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    sandbox.control.invoke("New-DistributionGroup", Name="Old Scope", Alias="old-scope", Members=["room-001"])
+    sandbox.control.invoke(
+        "New-ApplicationAccessPolicy",
+        AppId=sandbox.info["integration_app_id"],
+        PolicyScopeGroupId="old-scope",
+        AccessRight="RestrictAccess",
+    )
+    tenant = connected_tenant(sandbox.info)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+
+    [policy] = state_of(tenant, "scoped_access").result["grants"]["findings"]
+    assert policy["kind"] == "application_access_policy" and policy["widens"] is False
+    assert "RBAC for Applications replaces" in policy["why"]
+    assert "Remove-ApplicationAccessPolicy -Identity" in policy["fix"]
+    assert "removing it changes nothing" in policy["fix"]
+    [found] = state_of(tenant, "verify").result["grants"]
+    assert found["kind"] == "application_access_policy"
+
+    # With a tenant-wide grant the policy is what limits the app: the fix says to revoke the grant first.
+    sandbox.control.set_knobs(tenant_wide_calendar_grant=True)
+    failed = run_steps(tenant, start="verify", until="verify").stopped_at
+    assert failed.error_code == "verification_failed"
+    policy = next(f for f in failed.error_detail["result"]["grants"] if f["kind"] == "application_access_policy")
+    assert "revoke that permission first" in policy["fix"]
+
+
+def test_verify_without_the_integration_secret_still_finds_a_tenant_wide_grant_and_says_what_it_skipped(
+    make_sandbox, run_steps
+):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    tenant = connected_tenant({**sandbox.info, "integration_client_secret": None})
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+    passed = state_of(tenant, "verify").result
+    assert passed["calendar_checked"] is False
+    assert [c for c in passed["checks_not_run"] if c.startswith("calendar_read: ")]
+    assert "client secret is not stored" in passed["checks_not_run"][0]
+    assert {c["name"] for c in passed["checks"] if c["ran"]} == {
+        "entra_app_permissions",
+        "exchange_role_assignments",
+        "application_access_policies",
+    }
+
+    sandbox.control.set_knobs(tenant_wide_calendar_grant=True)
+    failed = run_steps(tenant, start="verify", until="verify").stopped_at
+
+    assert failed.status == StepStatus.FAILED and failed.error_code == "verification_failed"
+    assert "wider grants" in failed.error_message and "Calendars.ReadWrite" in failed.error_message
+    assert "Remove-MgServicePrincipalAppRoleAssignment" in failed.error_detail["fix"]
+    assert failed.error_detail["result"]["calendar_checked"] is False
+
+
+def test_where_ews_is_open_to_the_integration_the_control_mailbox_is_also_tried_over_ews(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    app_id = sandbox.info["integration_app_id"]
+    sandbox.control.invoke("Set-OrganizationConfig", EwsEnabled=True, EwsAllowedAppIDs=[app_id])
+    tenant = connected_tenant(sandbox.info)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+    [ews] = [c for c in state_of(tenant, "verify").result["checks"] if c["name"] == "ews_control_read"]
+    assert ews["ran"] is True and "ErrorAccessDenied" in ews["detail"]
+    assert sandbox.control.calls()["calls"]["EWS GetFolder"] == 1
+
+    sandbox.control.grant_permission("full_access_as_app", app_id=app_id, resource="exchange")
+    failed = run_steps(tenant, start="verify", until="verify").stopped_at
+
+    assert failed.error_code == "verification_failed"
+    assert "over EWS" in failed.error_message and "full_access_as_app" in failed.error_message
+    assert failed.error_detail["result"]["control_opened_over_ews"] is True
+
+
+def test_the_ews_control_is_named_as_not_run_where_ews_is_blocked(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=3, equipment=0, users=1)
+    tenant = connected_tenant(sandbox.info)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+
+    [ews] = [c for c in state_of(tenant, "verify").result["checks"] if c["name"] == "ews_control_read"]
+    assert ews["ran"] is False and "EWS is blocked for the integration's app" in ews["detail"]
+    assert "EWS GetFolder" not in sandbox.control.calls()["calls"]
