@@ -187,11 +187,14 @@ def execute_step(
             return None
         now = timezone.now()
         fields: dict[str, Any] = {"heartbeat_at": now}
+        step = get_step(state.tenant.profile, state.step_id)
         if state.status == S.QUEUED:
-            fields.update(attempts=state.attempts + 1, started_at=now, waiting_since=None, waiting_for="")
+            fields.update(started_at=now, waiting_since=None, waiting_for="")
+            # Showing a preview applies nothing, so it is not an attempt at the step.
+            if not (step.confirms_preview and not state.inputs.get("confirmed")):
+                fields["attempts"] = state.attempts + 1
         _transition(state, S.RUNNING, **fields)
     tenant = state.tenant
-    step = get_step(tenant.profile, state.step_id)
     ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id, should_stop))
     try:
         with _Heartbeat(state_id):

@@ -217,6 +217,16 @@ class RoomListForm(StepForm):
         required=False, help_text="Empty: the name's alias in the organisation's default domain."
     )
     convert_existing_group = forms.BooleanField(label="Convert the existing group to a room list", required=False)
+    remove_non_room_members = forms.BooleanField(
+        label="Remove the members that are not rooms (named above) from the group",
+        required=False,
+        help_text="Otherwise the integration could reach their calendars. Shown only when the group holds people.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.state.result.get("non_room_members"):
+            del self.fields["remove_non_room_members"]
 
 
 class RoomsForm(StepForm):

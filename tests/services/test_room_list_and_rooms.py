@@ -94,12 +94,14 @@ def test_rooms_from_a_csv_are_previewed_then_applied_on_confirmation(sandbox_ten
         8: "valid",
     }
     assert preview.result["preview_summary"]["valid"] == 3
+    assert preview.attempts == 0, "a preview applies nothing: it is not an attempt"
     assert sandbox_tenant.control.calls()["write_calls"].get("Update-DistributionGroupMember") is None
     assert not Room.objects.filter(tenant=tenant).exists()
 
     applied = run_steps(tenant, until="rooms", inputs={"rooms": {**inputs, "confirmed": True}})
 
     assert applied.finished
+    assert state_of(tenant, "rooms").attempts == 1
     [group] = sandbox_tenant.control.state()["groups"]
     assert sorted(group["members"]) == [
         "equipment-001@contoso.onmicrosoft.com",
