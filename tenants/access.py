@@ -75,6 +75,12 @@ def can_change_secrets(user: AnyUser, tenant: Tenant) -> bool:
     return is_tenant_admin(user, tenant)
 
 
+def can_change_inputs(user: AnyUser, tenant: Tenant) -> bool:
+    """Choose what a step works on (its form: rooms, the control mailbox, converting a group, credentials): the
+    tenant's own admins. Support operators retry and re-verify with the inputs the admin gave, nothing more."""
+    return is_tenant_admin(user, tenant)
+
+
 def can_manage_members(user: AnyUser, tenant: Tenant) -> bool:
     """Invite, change roles, remove members: the tenant's own admins."""
     return is_tenant_admin(user, tenant)

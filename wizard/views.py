@@ -3,7 +3,6 @@ live in wizard.selectors, formatting in wizard.presenters, and every change goes
 particular step adds to its page is that step's own declaration (Step.page_context, Step.rooms_table): no view
 branches on a step id."""
 
-from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from tenants.access import can_change_secrets, can_operate, get_tenant_for
+from tenants.access import can_change_inputs, can_change_secrets, can_operate, get_tenant_for
 from tenants.models import Profile, Tenant
 from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
@@ -30,17 +29,10 @@ def _step_or_404(tenant: Tenant, step_id: str) -> Step:
         raise Http404("No such step") from None
 
 
-def _takes_secrets(step: Step) -> bool:
-    """A form with a password field takes a secret, which only the tenant's own admins may enter."""
-    if step.form is None:
-        return False
-    fields = getattr(step.form, "base_fields", {})
-    return any(isinstance(field.widget, forms.PasswordInput) for field in fields.values())
-
-
 def _may_run(request: HttpRequest, tenant: Tenant, step: Step) -> bool:
-    if _takes_secrets(step):
-        return can_change_secrets(request.user, tenant)
+    """Running a step with a form chooses its inputs: the tenant's admins only. Support retries and re-verifies."""
+    if step.form is not None:
+        return can_change_inputs(request.user, tenant)
     return can_operate(request.user, tenant)
 
 

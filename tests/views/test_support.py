@@ -15,7 +15,7 @@ from tenants.models import SecretKind
 from tenants.secrets import store_secret
 from tests.factories import set_state
 from wizard.actions import create_tenant
-from wizard.models import StepStatus
+from wizard.models import StepState, StepStatus
 from wizard.presenters import spreadsheet_safe as neutralise
 
 pytestmark = pytest.mark.django_db
@@ -248,3 +248,24 @@ def test_timeline_export_csv_and_json_from_the_console_and_the_organisations_pag
         assert [event["what"] for event in document["events"]] == ["create_tenant", "run"]
         assert document["events"][1]["step"] == "Room list" and "token" not in document["events"][1]["detail"]
     assert other_client.get(csv_url).status_code == 404
+
+
+def test_support_cannot_change_a_steps_inputs_through_the_run_route(tenant, support_client, pending_sends):
+    """Support may retry and re-verify with the admin's inputs; choosing the rooms or the control mailbox is the
+    admin's. A post of a step's form is refused and nothing is queued or saved."""
+    set_state(tenant, "connect", status=StepStatus.SUCCEEDED)
+    set_state(tenant, "verify", status=StepStatus.FAILED, inputs={"control_mailbox": "ceo@contoso.com"})
+    for step_id in ("org_customization", "service_account", "room_list", "rooms", "scoped_access"):
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED)
+
+    response = support_client.post(
+        reverse("wizard:run", args=[tenant.slug, "verify"]), {"control_mailbox": "room-001@contoso.com"}
+    )
+
+    assert response.status_code == 404
+    state = StepState.objects.get(tenant=tenant, step_id="verify")
+    assert state.status == StepStatus.FAILED and state.inputs == {"control_mailbox": "ceo@contoso.com"}
+    assert pending_sends() == 0
+    retried = support_client.post(reverse("wizard:action", args=[tenant.slug, "verify", "retry"]))
+    assert retried.status_code == 302 and pending_sends() == 1
+    assert StepState.objects.get(tenant=tenant, step_id="verify").inputs == {"control_mailbox": "ceo@contoso.com"}
