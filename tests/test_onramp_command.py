@@ -153,3 +153,18 @@ def test_a_bad_slug_saved_earlier_is_repaired_by_the_migration(django_user_model
     client = Client()
     client.force_login(support)
     assert client.get("/support/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_interrupted_step_is_reported_in_words(django_user_model):
+    from tests.factories import make_tenant, set_state
+    from wizard.management.commands.onramp import Command
+
+    tenant = make_tenant("contoso")
+    state = set_state(tenant, "rooms", status="interrupted", auto_resumes=3)
+    err = io.StringIO()
+
+    Command(stdout=io.StringIO(), stderr=err)._print_failure(state)
+
+    assert "rooms was interrupted" in err.getvalue() and "resumed it 3 time(s)" in err.getvalue()
+    assert "failed: :" not in err.getvalue()

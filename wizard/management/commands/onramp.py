@@ -436,6 +436,13 @@ class Command(BaseCommand):
         self.stdout.write(f"[{state.step_id}] {state.status} {state.progress_percent}% {state.progress_message}")
 
     def _print_failure(self, state: StepState) -> None:
+        if state.status == StepStatus.INTERRUPTED:
+            self.stderr.write(
+                f"{state.step_id} was interrupted: its worker stopped while it ran, and Onramp already resumed it "
+                f"{state.auto_resumes} time(s) by itself. Run `onramp run --slug {state.tenant.slug}` to resume it "
+                "again; what was done is not repeated."
+            )
+            return
         detail = state.error_detail or {}
         self.stderr.write(f"{state.step_id} failed: {state.error_code}: {state.error_message}")
         if detail.get("explanation"):
