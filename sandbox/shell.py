@@ -39,7 +39,8 @@ _COMPARISONS = {"-eq", "-ne", "-contains", "-notcontains", "-like"}
 
 
 class ParseError(Exception):
-    pass
+    """The script is outside the PowerShell subset the shell runs: PowerShell parses a whole script before running
+    any of it, so nothing runs."""
 
 
 class SecureString:

@@ -2,8 +2,6 @@
 a wait ending and activation are told once; an admin who turned them off, viewers, and people without an address
 get nothing."""
 
-import time
-
 import pytest
 from django.core import mail
 from django.test import Client
@@ -12,7 +10,7 @@ from django.urls import reverse
 from config.celery import app as celery_app
 from tenants.models import Membership, Role, Tenant, TenantStatus
 from tests.factories import make_tenant, make_user, state_of
-from tests.helpers import Worker
+from tests.helpers import Worker, wait_for
 from wizard import actions, notifications
 from wizard.models import AuditEvent, StepStatus
 
@@ -50,9 +48,7 @@ def test_a_failed_step_emails_the_admins_from_the_worker(mailing_worker):
     Membership.objects.create(user=viewer, tenant=tenant, role=Role.VIEWER)
     # Not connected: the step fails at once for want of credentials.
     actions.submit_step(tenant, "connect", "alice")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(mailing_worker.iterdir()):
-        time.sleep(0.5)
+    wait_for(lambda: list(mailing_worker.iterdir()), 60, what="the worker's email")
     assert state_of(tenant, "connect").status == StepStatus.FAILED
     messages = "".join(path.read_text() for path in mailing_worker.iterdir())
     assert "To: alice@contoso.com" in messages
