@@ -113,6 +113,14 @@ def celery_worker(session_worker: Worker, redis_server: RedisServer, transaction
 
 
 @pytest.fixture
+def no_worker(session_worker: Worker, redis_server: RedisServer, transactional_db) -> None:
+    """Nothing consumes the queue: for a test that watches a queued step stay queued. The shared worker, which an
+    earlier test may have started, is stopped (the next `celery_worker` test starts it again)."""
+    session_worker.stop()
+    _purge_queue()
+
+
+@pytest.fixture
 def own_worker(
     session_worker: Worker, worker_env: dict[str, str], redis_server: RedisServer, tmp_path, transactional_db
 ) -> Iterator[Worker]:

@@ -68,7 +68,7 @@ def test_the_webhook_field_says_url_in_capitals(open_browser, make_user):
     expect(page.get_by_text("Webhook url", exact=True)).to_have_count(0)
 
 
-def test_support_retries_and_watches_the_step_without_reloading(open_browser, make_user, redis_server):
+def test_support_retries_and_watches_the_step_without_reloading(open_browser, make_user, no_worker):
     make_user("sam", is_staff=True)
     alice = make_user("alice")
     tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
