@@ -87,9 +87,10 @@ def test_service_account_rides_out_replication_lag(make_sandbox, run_steps):
     assert state_of(tenant, "service_account").result["user_principal_name"] == "svc@contoso.com"
 
 
-def test_no_free_licence_is_a_clear_error_naming_the_sku(make_sandbox, run_steps):
+def test_no_free_licence_is_a_clear_error_naming_the_sku_and_leaves_the_tenant_untouched(make_sandbox, run_steps):
     sandbox = make_sandbox(free_licenses=0)
     tenant = connected_tenant(sandbox.info)
+    users_before = sandbox.control.state()["users"]
 
     state = run_steps(tenant, until="service_account").stopped_at
 
@@ -99,9 +100,13 @@ def test_no_free_licence_is_a_clear_error_naming_the_sku(make_sandbox, run_steps
     for free in ("POWER_BI_STANDARD", "FLOW_FREE", "TEAMS_EXPLORATORY", "O365_BUSINESS"):
         assert f"{free}: no Exchange Online mailbox plan" in state.error_message
     assert "O365_BUSINESS_PREMIUM" in state.error_detail["fix"]
+    # The licences are read before anything is written: no account is created that could never get a mailbox.
+    assert sandbox.control.calls()["writes"] == 0
+    assert sandbox.control.state()["users"] == users_before
+    assert not has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)
     sandbox.control.set_knobs(free_licenses=1)
     assert run_steps(tenant, until="service_account").finished
-    assert sandbox.control.calls()["write_calls"]["POST /users"] == 1  # the account made by the first run is adopted
+    assert sandbox.control.calls()["write_calls"]["POST /users"] == 1
 
 
 def test_the_mailbox_wait_survives_a_killed_worker(make_sandbox, run_steps, celery_worker, settings):

@@ -106,10 +106,16 @@ def perform(ctx: StepContext) -> Outcome:
         if user is None:
             if _recently_created(created_at):
                 return _replication_wait(upn, created_at)
+            # A tenant without a usable licence is left untouched: no account that could never get a mailbox.
+            ctx.progress(15, "Checking licences")
+            licences = _read_licences(ms.graph)
+            _choose_licence(ctx.inputs.get("sku_id"), list(licences.values()))
             ctx.progress(20, f"Creating {upn}")
             user, created_at = _create_user(ctx, ms.graph, wanted), time.time()
+        else:
+            licences = None
         try:
-            return _configure(ctx, ms.graph, wanted, user, created_at)
+            return _configure(ctx, ms.graph, wanted, user, created_at, licences)
         except NotFound:
             if _recently_created(created_at):
                 return _replication_wait(upn, created_at)
@@ -130,13 +136,18 @@ def _replication_wait(upn: str, created_at: float | None) -> Wait:
 
 
 def _configure(
-    ctx: StepContext, graph, wanted: dict[str, str], user: dict[str, Any], created_at: float | None
+    ctx: StepContext,
+    graph,
+    wanted: dict[str, str],
+    user: dict[str, Any],
+    created_at: float | None,
+    licences: dict[str, dict[str, Any]] | None,
 ) -> Outcome:
     usage_location = wanted["usage_location"] or user.get("usageLocation") or wanted["country"]
     if user.get("usageLocation") != usage_location:
         ctx.progress(35, f"Setting the usage location to {usage_location}")
         graph.patch(_user_path(user["id"]), {"usageLocation": usage_location})
-    licence = _ensure_licence(ctx, graph, user)
+    licence = _ensure_licence(ctx, graph, user, licences)
     result = {
         "user_id": user["id"],
         "user_principal_name": wanted["user_principal_name"],
@@ -175,14 +186,23 @@ def _create_user(ctx: StepContext, graph, wanted: dict[str, str]) -> dict[str, A
     return user
 
 
-def _ensure_licence(ctx: StepContext, graph, user: dict[str, Any]) -> dict[str, Any]:
+def _read_licences(graph) -> dict[str, dict[str, Any]]:
+    """The tenant's licences by SKU id, with their free units (prepaidUnits.enabled - consumedUnits)."""
+    return {lic["sku_id"]: lic for lic in licences_from_skus(graph.get("/subscribedSkus").get("value", []))}
+
+
+def _ensure_licence(
+    ctx: StepContext, graph, user: dict[str, Any], licences: dict[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The licence the user holds, or the one assigned now; `licences` as read before creating the user, if so."""
     held_ids = {assigned.get("skuId") for assigned in user.get("assignedLicenses") or []}
     previous = ctx.previous_result
     if previous.get("sku_id") in held_ids:
         # Checked on an earlier run (this one is re-checking the mailbox): no need to read the SKUs again.
         return {"sku_id": previous["sku_id"], "sku_part_number": previous.get("sku_part_number", "")}
-    ctx.progress(45, "Checking licences")
-    licences = {lic["sku_id"]: lic for lic in licences_from_skus(graph.get("/subscribedSkus").get("value", []))}
+    if licences is None:
+        ctx.progress(45, "Checking licences")
+        licences = _read_licences(graph)
     for assigned in user.get("assignedLicenses") or []:
         held = licences.get(assigned.get("skuId"))
         if held and held["has_exchange"]:
