@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--replication-lag-s", type=float, default=0.0)
     serve.add_argument("--customization-delay-s", type=float, default=0.0)
     serve.add_argument("--rbac-delay-s", type=float, default=0.0)
+    serve.add_argument("--places-delay-s", type=float, default=0.0)
     serve.add_argument("--free-licenses", type=int, default=5)
     serve.add_argument("--dehydrated", action="store_true")
     serve.add_argument("--tenant-wide-calendar-grant", action="store_true")

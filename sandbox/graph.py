@@ -510,7 +510,8 @@ def _visible_room_lists(call: Call) -> list[Any]:
     return [
         g
         for g in tenant.groups.values()
-        if g.room_list and tenant.now() >= g.created_at + tenant.knobs.replication_lag_s
+        if g.room_list
+        and tenant.now() >= g.created_at + max(tenant.knobs.replication_lag_s, tenant.knobs.places_delay_s)
     ]
 
 

@@ -190,6 +190,7 @@ class Knobs:
     replication_lag_s: float = 0.0
     customization_delay_s: float = 0.0
     rbac_delay_s: float = 0.0
+    places_delay_s: float = 0.0  # a new room list shows in /places only this long after it was made
     dehydrated: bool = False
     tenant_wide_calendar_grant: bool = False
     free_licenses: int = 5

@@ -4,7 +4,8 @@ calendar through Graph. A control mailbox that is not a room must be out of scop
 the rooms Onramp placed (a person in a list is a mailbox the integration can open), and the app must hold no grant
 beyond the room scope (wizard.services.grants): those checks never need the integration's secret, and every check
 that could not run is named with why. Rooms added to the tenant but in no list, and rooms that disappeared, are
-reported as drift. Results go on the Room rows, for the per-room table."""
+reported as drift. A room list the integration cannot see in Places yet is a warning (wizard.services.places), not a
+failure. Results go on the Room rows, for the per-room table."""
 
 import datetime as dt
 import time
@@ -23,6 +24,7 @@ from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
 from wizard.services.grants import describe
+from wizard.services.places import room_lists_in_places
 from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE, audit_from_result, room_list_dns
@@ -157,8 +159,11 @@ def perform(ctx: StepContext) -> Outcome:
         ctx.progress(85, "Reading calendars as the integration")
         calendar = _calendar_reads(tenant, [*addresses, control])
         checks.append({"name": "calendar_read", "ran": True, "detail": ""})
+        ctx.progress(95, "Looking for the room lists in Places, as the integration")
+        places = room_lists_in_places(tenant, step_result(tenant, "rooms").get("lists") or [])
     else:
         checks.append({"name": "calendar_read", "ran": False, "detail": NO_SECRET})
+        places = {"checked": False, "detail": NO_SECRET, "lists": [], "warnings": []}
     if scope[control] is None:
         raise StepError(
             code="control_mailbox_missing",
@@ -169,7 +174,7 @@ def perform(ctx: StepContext) -> Outcome:
             "the service account's.",
         )
     grants = {"findings": found["findings"], "widening": found["widening"], "checks": checks, "ews": ews_opened}
-    return _report(ctx, rooms, scope, calendar, control, directory, in_scope, grants)
+    return _report(ctx, rooms, scope, calendar, control, directory, in_scope, grants, places)
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
@@ -190,6 +195,7 @@ def _report(
     directory: set[str],
     in_scope: dict[str, list],
     grants: dict[str, Any],
+    places: dict[str, Any],
 ) -> Outcome:
     failed = []
     for room in rooms:
@@ -216,6 +222,8 @@ def _report(
         "checks": grants["checks"],
         "checks_not_run": [f"{c['name']}: {c['detail']}" for c in grants["checks"] if not c["ran"]],
         "scope_holds_only_rooms": not in_scope["non_room_members"],
+        "places": places,
+        "warnings": places["warnings"],
         **in_scope,
         "drift": {
             "unlisted_rooms": sorted(directory - listed),

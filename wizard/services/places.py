@@ -1,0 +1,43 @@
+"""Whether the room lists Onramp manages are visible to the integration through the Places API yet.
+
+An integration that finds rooms through Places (`/places/microsoft.graph.roomlist`) sees a new room list only once
+Places has picked it up, which Microsoft says can take hours (up to 24). Verify reports each list that Places does
+not show yet as a warning: the rooms are in scope and bookable, only that way of finding them lags. An integration
+without Place.Read.All does not list rooms through Places, and nothing is reported."""
+
+from typing import Any
+
+from tenants.models import Tenant
+from wizard.microsoft import integration_clients
+from wizard.microsoft.errors import PermissionMissing
+
+ROOM_LISTS_PATH = "/places/microsoft.graph.roomlist"
+NOT_USED = (
+    "the integration's app holds no Place.Read.All, so it does not list rooms through Places; nothing to wait for."
+)
+
+
+def room_lists_in_places(tenant: Tenant, lists: list[dict[str, Any]]) -> dict[str, Any]:
+    """For each of `lists` ({"name", "address"}), whether the integration's app sees it in Places.
+
+    Returns {"checked": bool, "detail": str, "lists": [{"name", "address", "visible"}], "warnings": [str]}."""
+    try:
+        with integration_clients(tenant) as app:
+            listed = app.graph.get_all(ROOM_LISTS_PATH)
+    except PermissionMissing:
+        return {"checked": False, "detail": NOT_USED, "lists": [], "warnings": []}
+    seen = {str(entry.get("emailAddress") or "").lower() for entry in listed}
+    visible = [{**_named(entry), "visible": entry["address"].lower() in seen} for entry in lists]
+    warnings = [
+        f"The room list {entry['name']} ({entry['address']}) is not visible in Places yet: Microsoft can take up to "
+        "24 hours to show a new room list there, so an integration that lists rooms through Places does not see "
+        "its rooms until then (they are in scope and can be booked by address). Run verify again later to see it."
+        for entry in visible
+        if not entry["visible"]
+    ]
+    detail = f"{len(visible) - len(warnings)} of {len(visible)} room list(s) visible in Places"
+    return {"checked": True, "detail": detail, "lists": visible, "warnings": warnings}
+
+
+def _named(entry: dict[str, Any]) -> dict[str, str]:
+    return {"name": entry.get("name") or entry["address"], "address": entry["address"].lower()}
