@@ -6,8 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -181,6 +183,21 @@ ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = env.int("ONRAMP_HEARTBEAT_TIMEOUT_SECONDS", d
 # A step whose worker died is re-queued by the watchdog this many times (its work is idempotent), after
 # ONRAMP_HEARTBEAT_SECONDS × 2, × 4, …; then it waits for a person's Resume.
 ONRAMP_AUTO_RESUMES = env.int("ONRAMP_AUTO_RESUMES", default=3)
+# The drift check: when the fleet is re-checked (cron: minute hour day-of-month month day-of-week, UTC), the
+# window its organisations are spread over, and how often the worker's beat starts the checks that fell due.
+ONRAMP_DRIFT_SCHEDULE = env.str("ONRAMP_DRIFT_SCHEDULE", default="0 1 * * *")
+ONRAMP_DRIFT_WINDOW_SECONDS = env.int("ONRAMP_DRIFT_WINDOW_SECONDS", default=4 * 3600)
+ONRAMP_DRIFT_POLL_SECONDS = env.int("ONRAMP_DRIFT_POLL_SECONDS", default=60)
+
+
+def _crontab(expression: str) -> crontab:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ImproperlyConfigured(f"ONRAMP_DRIFT_SCHEDULE must have 5 cron fields, not {expression!r}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    return crontab(minute, hour, day_of_week, day_of_month, month_of_year)
+
+
 _WATCH_EVERY_SECONDS = max(5, ONRAMP_HEARTBEAT_TIMEOUT_SECONDS // 2)
 CELERY_BEAT_SCHEDULE = {
     "watch-steps": {
@@ -189,6 +206,16 @@ CELERY_BEAT_SCHEDULE = {
         # Runs coalesce: a watchdog message older than one interval is dropped, so a worker that was away does not
         # run a backlog of them at once when it comes back.
         "options": {"expires": _WATCH_EVERY_SECONDS},
+    },
+    # Each activated organisation re-checked against Microsoft, spread over a window (wizard.services.drift).
+    "drift-checks": {
+        "task": "wizard.tasks.schedule_drift_checks",
+        "schedule": _crontab(ONRAMP_DRIFT_SCHEDULE),
+    },
+    "drift-checks-due": {
+        "task": "wizard.tasks.start_due_drift_checks",
+        "schedule": timedelta(seconds=ONRAMP_DRIFT_POLL_SECONDS),
+        "options": {"expires": ONRAMP_DRIFT_POLL_SECONDS},
     },
 }
 

@@ -30,6 +30,8 @@ class Tenant(models.Model):
     client_id = models.CharField("connector app (client) id", max_length=64, blank=True)
     integration_app_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=TenantStatus.choices, default=TenantStatus.SETTING_UP)
+    # Rooms created after activation are placed in the room lists by the drift check itself, not offered.
+    place_new_rooms = models.BooleanField("place new rooms automatically", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

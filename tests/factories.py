@@ -6,10 +6,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from tenants.models import Tenant
-from wizard import actions, engine
+from wizard import actions, engine, headless
 from wizard.models import StepState
 from wizard.outcomes import Submission
-from wizard.services import connect
+from wizard.services import connect, rooms
 from wizard.steps.registry import get_step
 
 PASSWORD = "pw-correct-horse-1"
@@ -56,3 +56,21 @@ def run_inline(tenant: Tenant, step_id: str, *, inputs: dict[str, Any] | None = 
     state = actions.submit_step(tenant, step_id, actor, inputs=inputs, send_task=False)
     engine.execute_step(state.pk, state.task_id)
     return state_of(tenant, step_id)
+
+
+def activated_tenant(info: dict[str, Any], slug: str = "contoso", *, admin: str | None = None) -> Tenant:
+    """A tenant walked through every step on the worker (which the caller has started), every room mailbox
+    placed: an organisation as the drift check finds it."""
+    tenant = connected_tenant(info, slug, admin=admin)
+    outcome = headless.run_steps(
+        tenant,
+        actor="test",
+        start="connect",
+        inputs={"rooms": rooms.all_rooms_inputs(confirmed=True)},
+        wait_on_microsoft=True,
+        on_update=lambda state: None,
+        timeout=180,
+    )
+    assert outcome.finished, (outcome.stopped_at.step_id, outcome.stopped_at.error_message)
+    tenant.refresh_from_db()
+    return tenant

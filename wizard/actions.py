@@ -10,11 +10,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from tenants.models import Membership, Profile, Role, Tenant
-from wizard import engine, selectors
+from wizard import engine, notifications, selectors
 from wizard.audit import record_event
 from wizard.errors import IllegalTransition, StepError
-from wizard.models import StepState, StepStatus
+from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
+from wizard.services import drift, rooms
 from wizard.steps.registry import Step, get_step
 
 # Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
@@ -136,3 +137,25 @@ def discard_preview(tenant: Tenant, step_id: str, actor: str) -> StepState:
         state.save(update_fields=["result", "inputs", "progress_message", "updated_at"])
         record_event(tenant, actor, "discard_preview", "succeeded", step_id)
     return state
+
+
+def check_drift(tenant: Tenant, actor: str) -> DriftCheck:
+    """Re-check an activated organisation now, in this process, as the schedule does on the worker: findings on
+    its timeline, what is new emailed to its admins."""
+    check = drift.check_now(tenant, actor)
+    notifications.drift_checked(check)
+    return check
+
+
+def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirmed: bool = True) -> StepState:
+    """Put rooms created since activation in the room lists through the rooms step (its preview, its plan of lists
+    of 75, its checks). Only rooms a drift check found in no list are taken; StepError when none is left."""
+    offered = set(drift.new_rooms(tenant))
+    chosen = [address for address in addresses if address in offered]
+    if not chosen:
+        raise StepError(
+            code="no_new_rooms",
+            message="No new room to place: the latest check found none that is still in no list.",
+            fix="Check again for drift, then place the rooms it lists.",
+        )
+    return submit_step(tenant, rooms.STEP_ID, actor, inputs=rooms.new_rooms_inputs(chosen, confirmed=confirmed))

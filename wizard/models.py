@@ -119,3 +119,35 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only")
+
+
+class DriftCheckStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Could not run"
+
+
+class DriftCheck(models.Model):
+    """One re-check of an activated organisation against Microsoft (wizard.services.drift): when it is due, and
+    what it found. `findings` is a list of {kind, summary, addresses, fix}; empty when nothing drifted."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="drift_checks")
+    status = models.CharField(max_length=16, choices=DriftCheckStatus.choices, default=DriftCheckStatus.SCHEDULED)
+    requested_by = models.CharField(max_length=150)
+    due_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    findings = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-due_at", "-id"]
+        indexes = [models.Index(fields=["status", "due_at"]), models.Index(fields=["tenant", "-due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug} drift check {self.due_at:%Y-%m-%d %H:%M}: {self.status}"
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.findings)

@@ -1,7 +1,8 @@
-"""Email to an organisation's admins when something they wait for happens: a wait ends (a mailbox is ready,
-permissions have propagated), a step fails, the organisation is activated. The engine calls `step_succeeded` and
-`step_failed` inside its transaction; the email leaves from the worker once that commits, never from a request, and
-is retried when the mail server is unreachable. Each admin may turn them off per organisation (members page)."""
+"""Email to an organisation's admins when something they wait for happens: a wait ends (a mailbox is ready, permissions
+have propagated), a step fails, the organisation is activated. The engine calls `step_succeeded` and `step_failed`
+inside its transaction; the email leaves from the worker once that commits, never from a request, and is retried
+when the mail server is unreachable. A drift check that finds something new is emailed the same way. Each admin may
+turn them off per organisation (members page)."""
 
 import logging
 import smtplib
@@ -14,13 +15,14 @@ from django.urls import reverse
 
 from tenants.models import Membership, Role, Tenant, TenantStatus
 from wizard.audit import SYSTEM_ACTOR, record_event
-from wizard.models import AuditEvent
+from wizard.models import AuditEvent, DriftCheck
+from wizard.services import drift
 from wizard.steps.registry import get_step
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_TASK = "wizard.notifications.send_notification"
-WAIT_ENDED, FAILED, ACTIVATED = "wait_ended", "failed", "activated"
+WAIT_ENDED, FAILED, ACTIVATED, DRIFTED = "wait_ended", "failed", "activated", "drifted"
 
 
 def _schedule(tenant: Tenant, kind: str, step_id: str, message: str = "") -> None:
@@ -43,6 +45,13 @@ def step_failed(tenant: Tenant, step_id: str, message: str) -> None:
     _schedule(tenant, FAILED, step_id, message)
 
 
+def drift_checked(check: DriftCheck) -> None:
+    """Tell the admins what a drift check found that the previous one did not, each finding in a line."""
+    news = drift.new_findings(check)
+    if news:
+        _schedule(check.tenant, DRIFTED, "verify", "\n".join(f"- {f['summary']} {f['fix']}" for f in news))
+
+
 def recipients(tenant: Tenant) -> list[str]:
     """The organisation's admins who have an email address and have not turned notifications off."""
     memberships = Membership.objects.filter(tenant=tenant, role=Role.ADMIN, notify=True).select_related("user")
@@ -59,6 +68,10 @@ def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple
     elif kind == FAILED:
         subject = f"{tenant.display_name}: {title} failed"
         text = f"“{title}” failed: {message}\n\nWhat to do is on the step's page:"
+    elif kind == DRIFTED:
+        subject = f"{tenant.display_name}: the setup has drifted"
+        text = f"The scheduled check of {tenant.display_name} found changes in Microsoft 365:\n{message}\n\nDetails:"
+        link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:activation", args=[tenant.slug])
     else:
         subject = f"{tenant.display_name} is active"
         text = f"Every step of {tenant.display_name} is done and the organisation is active. The summary:"

@@ -4,7 +4,9 @@ import threading
 
 from celery import bootsteps, current_app, shared_task
 
-from wizard import engine
+from wizard import engine, notifications
+from wizard.audit import SYSTEM_ACTOR
+from wizard.services import drift, rooms
 
 # Set when this worker starts to shut down (a lost broker ends Celery's worker, and so does a deploy's SIGTERM).
 WORKER_STOPPING = threading.Event()
@@ -38,3 +40,33 @@ def watch_steps() -> dict[str, int]:
         "interrupted": len(engine.mark_interrupted_steps()),
         "redelivered": len(engine.redeliver_lost_tasks()),
     }
+
+
+@shared_task(name="wizard.tasks.schedule_drift_checks")
+def schedule_drift_checks() -> int:
+    """The schedule's time has come: each activated organisation's check is due within the window."""
+    return len(drift.schedule_fleet())
+
+
+@shared_task(name="wizard.tasks.start_due_drift_checks")
+def start_due_drift_checks() -> int:
+    due = drift.claim_due()
+    for check_id in due:
+        current_app.send_task(RUN_DRIFT_CHECK_TASK, (check_id,))
+    return len(due)
+
+
+RUN_DRIFT_CHECK_TASK = "wizard.tasks.run_drift_check"
+
+
+@shared_task(name=RUN_DRIFT_CHECK_TASK, acks_late=True, reject_on_worker_lost=True)
+def run_drift_check(check_id: int) -> int:
+    """One organisation's check; its admins are emailed what is new, and an organisation that opted in has its
+    new rooms placed by the rooms step (its own preview, plan and checks)."""
+    check = drift.run_check(check_id)
+    notifications.drift_checked(check)
+    if check.tenant.place_new_rooms and (addresses := drift.new_rooms(check.tenant)):
+        engine.enqueue_step(
+            check.tenant, "rooms", SYSTEM_ACTOR, inputs=rooms.new_rooms_inputs(addresses, confirmed=True)
+        )
+    return len(check.findings)

@@ -30,6 +30,8 @@ SOURCE_ALL = "all"
 SOURCE_CSV = "csv"
 ROOM_MAILBOX = "RoomMailbox"
 EQUIPMENT_MAILBOX = "EquipmentMailbox"
+# What the preview names as the "column" of a choice of new rooms, which comes from no file.
+NEW_ROOMS_COLUMN = "new rooms"
 APPLIED_STATUSES = (RowStatus.VALID, RowStatus.ALREADY_MEMBER)
 # Calls in flight at once: enough to hide Microsoft's latency (~250 ms) behind the tenant's budget (~10 calls/s);
 # the client's shared rate limiter holds the pace, so more threads would only wait in the limiter.
@@ -52,6 +54,15 @@ def csv_inputs(parsed: ParsedRooms, *, confirmed: bool = False) -> dict[str, Any
         },
         "confirmed": confirmed,
     }
+
+
+def new_rooms_inputs(addresses: list[str], *, confirmed: bool = False) -> dict[str, Any]:
+    """Rooms created since activation (a drift check found them in no list), chosen the way a CSV of their addresses
+    chooses them: the same preview, plan of lists and checks; the rooms already placed stay where they are."""
+    rows = [CsvRow(line, address, address, RowStatus.VALID) for line, address in enumerate(addresses, start=2)]
+    return csv_inputs(
+        ParsedRooms(rows=rows, column=NEW_ROOMS_COLUMN, delimiter=",", encoding="utf-8"), confirmed=confirmed
+    )
 
 
 def _parsed_from_inputs(saved: dict[str, Any]) -> ParsedRooms:

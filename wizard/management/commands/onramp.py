@@ -5,6 +5,8 @@ onramp connect --slug S (--sandbox-info FILE | --tenant-id T --client-id C --cli
 onramp run --slug S [--rooms-csv F | --all-rooms] [--room-list-name N] [--service-account UPN] [--yes] [--wait]
 onramp status [--slug S] [--json]
 onramp verify --slug S
+onramp drift --slug S [--json]                       (re-check an activated organisation; exit 4 when it drifted)
+onramp run --slug S --new-rooms [--yes]              (place the rooms a fresh drift check finds in no list)
 onramp confirm --slug S --step ID [--yes] [--wait]   (a manual step: print its script, record that it was run)
 """
 
@@ -18,12 +20,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.forms import TenantForm
-from tenants.models import Cloud, Profile, Tenant
+from tenants.models import Cloud, Profile, Tenant, TenantStatus
 from wizard import actions, engine, headless
 from wizard.errors import IllegalTransition, StepError
-from wizard.models import StepState, StepStatus
+from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
-from wizard.services import connect, rooms
+from wizard.services import connect, drift, rooms
 from wizard.steps.registry import get_step, steps_for
 
 DEFAULT_ACTOR = "cli"
@@ -31,6 +33,7 @@ DEFAULT_TIMEOUT_SECONDS = 3600
 EXIT_FAILED = 1
 EXIT_NEEDS_INPUT = 2
 EXIT_WAITING = 3
+EXIT_DRIFTED = 4
 
 
 class Command(BaseCommand):
@@ -64,6 +67,11 @@ class Command(BaseCommand):
         rooms_source = run_parser.add_mutually_exclusive_group()
         rooms_source.add_argument("--rooms-csv", type=Path, help="CSV with a ResourceAccounts column.")
         rooms_source.add_argument("--all-rooms", action="store_true", help="Every room mailbox of the tenant.")
+        rooms_source.add_argument(
+            "--new-rooms",
+            action="store_true",
+            help="An activated organisation's rooms created since: checks for drift, then places those in no list.",
+        )
         run_parser.add_argument("--include-equipment", action="store_true")
         run_parser.add_argument("--room-list-name")
         run_parser.add_argument("--service-account", help="UPN of the service account to create or adopt.")
@@ -104,6 +112,13 @@ class Command(BaseCommand):
         verify_parser.add_argument("--slug", required=True)
         verify_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
         verify_parser.add_argument("--actor", default=DEFAULT_ACTOR)
+
+        drift_parser = sub.add_parser(
+            "drift", help="Re-check an activated organisation for drift now (what the nightly check does)."
+        )
+        drift_parser.add_argument("--slug", required=True)
+        drift_parser.add_argument("--json", dest="as_json", action="store_true")
+        drift_parser.add_argument("--actor", default=DEFAULT_ACTOR)
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         # `_confirm` is the rooms preview's prompt, so the confirm command's method has its own name.
@@ -195,6 +210,8 @@ class Command(BaseCommand):
     ) -> None:
         tenant = self._tenant(slug)
         inputs = self._step_inputs(options, confirmed=yes)
+        if options["new_rooms"]:
+            inputs["rooms"] = self._new_rooms_inputs(tenant, actor, confirmed=yes)
         if yes and "rooms" not in inputs:
             inputs.update(self._confirmed_preview(tenant))
         step_ids = [step.id for step in steps_for(tenant.profile)]
@@ -276,6 +293,46 @@ class Command(BaseCommand):
         if options["webhook_url"]:
             inputs["activate"] = {"webhook_url": options["webhook_url"]}
         return inputs
+
+    def _new_rooms_inputs(self, tenant: Tenant, actor: str, *, confirmed: bool) -> dict[str, Any]:
+        check = self._drift_check(tenant, actor)
+        if check.status != DriftCheckStatus.DONE:
+            raise CommandError(f"The drift check could not run: {check.error_message}")
+        addresses = drift.new_rooms(tenant)
+        if not addresses:
+            raise CommandError("No new room: every room mailbox of the tenant is in a room list or was chosen before.")
+        self.stdout.write(f"{len(addresses)} new room(s) in no list: {', '.join(addresses[:20])}")
+        return rooms.new_rooms_inputs(addresses, confirmed=confirmed)
+
+    def _drift_check(self, tenant: Tenant, actor: str) -> DriftCheck:
+        if tenant.status != TenantStatus.ACTIVE:
+            raise CommandError(f"{tenant.slug} is not activated yet: drift is checked once every step is done.")
+        return actions.check_drift(tenant, actor)
+
+    def _drift(self, *, slug: str, as_json: bool, actor: str, **options: Any) -> None:
+        check = self._drift_check(self._tenant(slug), actor)
+        if as_json:
+            self.stdout.write(
+                _dumps(
+                    {
+                        "slug": slug,
+                        "status": check.status,
+                        "checked_at": check.finished_at,
+                        "drifted": check.drifted,
+                        "error": check.error_message,
+                        "findings": check.findings,
+                    }
+                )
+            )
+        elif check.status == DriftCheckStatus.DONE:
+            self.stdout.write(f"{slug}: {len(check.findings)} finding(s)" if check.drifted else f"{slug}: no drift.")
+            for finding in check.findings:
+                self.stdout.write(f"- {finding['kind']}: {finding['summary']}\n  Fix: {finding['fix']}")
+        if check.status != DriftCheckStatus.DONE:
+            self.stderr.write(f"The drift check could not run: {check.error_message}")
+            sys.exit(EXIT_FAILED)
+        if check.drifted:
+            sys.exit(EXIT_DRIFTED)
 
     @staticmethod
     def _confirmed_preview(tenant: Tenant) -> dict[str, dict[str, Any]]:
