@@ -3,6 +3,7 @@ own process on the suite's test database, and the sandbox Microsoft tenant over 
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -132,4 +133,20 @@ def own_worker(
     worker = Worker(worker_env, tmp_path / "worker.log")
     worker.start()
     yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def mailing_worker(session_worker, worker_env, redis_server, tmp_path, transactional_db) -> Iterator[Path]:
+    """A worker of this test's own whose mail backend writes files to the returned folder: the email must leave
+    from it."""
+    session_worker.stop()
+    _purge_queue()
+    _clear_call_budgets(redis_server)
+    outbox = tmp_path / "mail"
+    outbox.mkdir()
+    # django-environ drops the path's first slash: four slashes make an absolute path.
+    worker = Worker({**worker_env, "EMAIL_URL": f"filemail:///{outbox}"}, tmp_path / "worker.log")
+    worker.start()
+    yield outbox
     worker.stop()

@@ -9,8 +9,8 @@ from django.test import Client
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret
-from tests.factories import make_tenant, state_of
-from wizard.models import AuditEvent, StepStatus
+from tests.factories import activated_tenant, make_tenant, state_of
+from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
 
 
 def onramp(*args: str) -> tuple[str, str]:
@@ -168,3 +168,32 @@ def test_an_interrupted_step_is_reported_in_words(django_user_model):
 
     assert "rooms was interrupted" in err.getvalue() and "resumed it 3 time(s)" in err.getvalue()
     assert "failed: :" not in err.getvalue()
+
+
+def test_drift_reports_new_rooms_and_run_new_rooms_places_them(sandbox_tenant, celery_worker):
+    tenant = activated_tenant(sandbox_tenant.info)
+    out, _ = onramp("drift", "--slug", "contoso")
+    assert out.strip() == "contoso: no drift."
+    new = sandbox_tenant.control.add_mailbox("room", alias="new-room")["userPrincipalName"].lower()
+
+    with pytest.raises(SystemExit) as drifted:
+        onramp("drift", "--slug", "contoso", "--json")
+
+    assert drifted.value.code == 4
+    out, _ = onramp("run", "--slug", "contoso", "--new-rooms", "--yes", "--wait")
+    assert f"1 new room(s) in no list: {new}" in out
+    assert "rooms, scoped_access, verify, activate: succeeded." in out
+    assert Room.objects.get(tenant=tenant, address=new).membership_status == MembershipStatus.MEMBER
+    assert state_of(tenant, "rooms").result["preview_summary"]["valid"] == 1
+    out, _ = onramp("drift", "--slug", "contoso", "--json")
+    document = json.loads(out)
+    assert document["status"] == "done" and document["drifted"] is False and document["findings"] == []
+    with pytest.raises(CommandError, match="No new room"):
+        onramp("run", "--slug", "contoso", "--new-rooms", "--yes")
+
+
+@pytest.mark.django_db
+def test_drift_is_refused_before_activation():
+    make_tenant("contoso")
+    with pytest.raises(CommandError, match="contoso is not activated yet"):
+        onramp("drift", "--slug", "contoso")

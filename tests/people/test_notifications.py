@@ -7,10 +7,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from config.celery import app as celery_app
 from tenants.models import Membership, Role, Tenant, TenantStatus
 from tests.factories import make_tenant, make_user, state_of
-from tests.helpers import Worker, wait_for
+from tests.helpers import wait_for
 from wizard import actions, notifications
 from wizard.models import AuditEvent, StepStatus
 
@@ -23,20 +22,6 @@ def _with_email(user, address: str):
     user.email = address
     user.save(update_fields=["email"])
     return user
-
-
-@pytest.fixture
-def mailing_worker(session_worker, worker_env, redis_server, tmp_path, transactional_db):
-    """A worker of this test's own whose mail backend writes files to `mail`: the email must leave from it."""
-    session_worker.stop()
-    celery_app.control.purge()
-    outbox = tmp_path / "mail"
-    outbox.mkdir()
-    # django-environ drops the path's first slash: four slashes make an absolute path.
-    worker = Worker({**worker_env, "EMAIL_URL": f"filemail:///{outbox}"}, tmp_path / "worker.log")
-    worker.start()
-    yield outbox
-    worker.stop()
 
 
 def test_a_failed_step_emails_the_admins_from_the_worker(mailing_worker):
