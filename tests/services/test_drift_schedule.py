@@ -95,8 +95,9 @@ def test_the_scheduled_check_runs_on_the_worker_emails_the_admins_and_places_new
     assert tasks.start_due_drift_checks() == 1
 
     check = wait_for(
-        lambda: (c := DriftCheck.objects.get(pk=check.pk)).status in (DriftCheckStatus.DONE, DriftCheckStatus.FAILED)
-        and c,
+        lambda: (
+            (c := DriftCheck.objects.get(pk=check.pk)).status in (DriftCheckStatus.DONE, DriftCheckStatus.FAILED) and c
+        ),
         60,
         what="the drift check on the worker",
     )
@@ -106,8 +107,10 @@ def test_the_scheduled_check_runs_on_the_worker_emails_the_admins_and_places_new
     assert "To: alice@contoso.com" in message and "the setup has drifted" in message
     assert "1 new room(s), not in any list." in message and "/t/contoso/activation/" in message
     placed = wait_for(
-        lambda: state_of(tenant, "rooms").status == StepStatus.SUCCEEDED
-        and Room.objects.filter(tenant=tenant, address=new, membership_status=MembershipStatus.MEMBER).exists(),
+        lambda: (
+            state_of(tenant, "rooms").status == StepStatus.SUCCEEDED
+            and Room.objects.filter(tenant=tenant, address=new, membership_status=MembershipStatus.MEMBER).exists()
+        ),
         60,
         what="the rooms step to place the new room",
     )
