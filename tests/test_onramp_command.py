@@ -147,6 +147,9 @@ def test_a_bad_slug_saved_earlier_is_repaired_by_the_migration(django_user_model
     executor.migrate([("tenants", "0003_membership_notify")])
     executor.loader.build_graph()
     executor.migrate([("tenants", "0004_normalise_slugs")])
+    # The migrations after it, back to the schema the models describe.
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["bad-slugx", "bad-slugx-2"]
     support = django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
