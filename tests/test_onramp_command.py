@@ -120,6 +120,28 @@ def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenan
     assert "Fix:" in err.getvalue() and "New client secret" in err.getvalue()
 
 
+def test_connect_with_a_wrong_secret_keeps_the_working_one(sandbox_tenant, info_file, tmp_path, celery_worker):
+    onramp("connect", "--slug", "contoso", "--sandbox-info", str(info_file))
+    tenant = Tenant.objects.get(slug="contoso")
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({**sandbox_tenant.info, "client_secret": "mistyped"}))
+    err = io.StringIO()
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(
+            "onramp", "connect", "--slug", "contoso", "--sandbox-info", str(wrong), stdout=io.StringIO(), stderr=err
+        )
+
+    assert exit_info.value.code == 1
+    assert "connect refused: AADSTS7000215: Microsoft refused the new credentials: AADSTS7000215" in err.getvalue()
+    assert "The credentials that worked before are kept." in err.getvalue()
+    assert read_secret(tenant, SecretKind.CLIENT_SECRET) == sandbox_tenant.info["client_secret"]
+    # Step 0 was not run with the refused secret: it is still done, and runs again with the kept one.
+    assert state_of(tenant, "connect").status == StepStatus.SUCCEEDED
+    out, _ = onramp("connect", "--slug", "contoso", "--sandbox-info", str(info_file))
+    assert "Connected contoso to Contoso" in out
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("slug", "words"),

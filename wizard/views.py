@@ -151,7 +151,7 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
         # Refused before the form is read: the page offers no form for this step yet, so it could show no error.
         messages.error(request, str(actions.PrerequisiteNotDone(step, first)))
         return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
-    cleaned_data = None
+    form, cleaned_data = None, None
     if step.form is not None:
         form = step.form(request.POST, request.FILES, tenant=tenant, state=state)
         if not form.is_valid():
@@ -160,7 +160,14 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
             return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
         cleaned_data = form.cleaned_data
     action = "retry" if state.status == StepStatus.FAILED else "run"
-    _submit(request, tenant, step, cleaned_data=cleaned_data, action=action)
+    try:
+        _submit(request, tenant, step, cleaned_data=cleaned_data, action=action)
+    except StepError as refusal:
+        if form is None:
+            raise
+        # The submission was refused as a whole (e.g. new credentials Microsoft would not issue a token to).
+        form.add_error(None, [part for part in (refusal.message, refusal.explanation, refusal.fix) if part])
+        return render(request, "wizard/step.html", _step_context(request, tenant, step, form), status=400)
     return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
 
 

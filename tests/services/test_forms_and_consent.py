@@ -7,8 +7,8 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import Cloud, SecretKind
-from tenants.secrets import erase_secret, has_secret, read_secret
-from tests.factories import connected_tenant, inputs_from_form, set_state, state_of
+from tenants.secrets import erase_secret, has_secret, read_secret, store_secret
+from tests.factories import connected_tenant, inputs_from_form, make_tenant, set_state, state_of
 from wizard import actions
 from wizard.errors import IllegalTransition, StepError
 from wizard.forms import ActivateForm, ConnectForm, RoomsForm, ServiceAccountForm
@@ -23,7 +23,10 @@ def tenant(sandbox_tenant, db):
     return connected_tenant(sandbox_tenant.info)
 
 
-def test_connect_form_stores_secrets_encrypted_and_never_in_the_inputs(tenant):
+def test_connect_form_stores_secrets_encrypted_and_never_in_the_inputs(db):
+    # A first connection: no working credentials to prove new ones against (tests/views/test_change_credentials.py).
+    tenant = make_tenant("fabrikam")
+    store_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET, "integration-secret")
     form = ConnectForm(
         {
             "microsoft_tenant_id": "11111111-2222-3333-4444-555555555555",

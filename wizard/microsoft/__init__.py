@@ -19,6 +19,7 @@ Facade (stable):
         app.graph.get(f"/users/{room}/calendar")      # PermissionMissing (ErrorAccessDenied) when out of scope
 
     endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state)   # consent link of the tenant's cloud
+    prove_app_credentials(tenant, client_id=app, secret=secret)   # new credentials, proven at the token endpoint
 
     ews = exchange_server_ews(tenant, url, upn, password)   # Exchange Server's EWS as the service account (Basic)
     ews.calendar_access(room)                          # CalendarAccess: opened / denied / code and plain words
@@ -39,7 +40,13 @@ from typing import Generic, TypeVar
 import requests
 
 from tenants.models import Tenant
-from wizard.microsoft.auth import AppCredentials, CredentialsMissing, TenantTokenCache, load_credentials
+from wizard.microsoft.auth import (
+    AppCredentials,
+    CredentialsMissing,
+    TenantTokenCache,
+    load_credentials,
+    prove_credentials,
+)
 from wizard.microsoft.clouds import Endpoints, endpoints_for
 from wizard.microsoft.errors import EXCHANGE, GRAPH
 from wizard.microsoft.ews import (
@@ -68,6 +75,7 @@ __all__ = [
     "exchange_server_ews",
     "integration_clients",
     "parallel",
+    "prove_app_credentials",
 ]
 
 DEFAULT_PARALLEL_CALLS = 4
@@ -152,6 +160,14 @@ def connector_clients(tenant: Tenant) -> MicrosoftClients:
 def integration_clients(tenant: Tenant) -> MicrosoftClients:
     """Clients acting as the calendar product's app, to verify what it can (and cannot) reach."""
     return _clients(tenant, integration=True)
+
+
+def prove_app_credentials(tenant: Tenant, *, client_id: str, secret: str) -> None:
+    """A fresh token for `client_id` from `tenant`'s token endpoint (its cloud, tenant id and endpoints, saved or
+    not), cache bypassed; AuthenticationFailed naming Microsoft's AADSTS code when refused."""
+    endpoints = endpoints_for(tenant)
+    with build_session(endpoints) as session:
+        prove_credentials(client_id=client_id, secret=secret, endpoints=endpoints, session=session)
 
 
 def _exchange_server_session(tenant: Tenant) -> requests.Session:

@@ -139,6 +139,29 @@ class AppCredentials:
             return True
 
 
+def prove_credentials(*, client_id: str, secret: str, endpoints: Endpoints, session: requests.Session) -> None:
+    """Ask the token endpoint for a new token with these credentials, bypassing every cache (a token cached for the
+    old secret would prove nothing). AuthenticationFailed, naming Microsoft's AADSTS code, when it refuses."""
+    credentials = AppCredentials(
+        client_id=client_id,
+        secret=secret,
+        endpoints=endpoints,
+        session=session,
+        cache=_UnsavedTokenCache(),
+    )
+    credentials.token(endpoints.graph_scope)
+
+
+class _UnsavedTokenCache(TenantTokenCache):
+    """An empty cache that is never written: proving credentials must neither read nor keep tokens."""
+
+    def __init__(self) -> None:
+        self.cache = msal.SerializableTokenCache()
+
+    def save(self) -> bool:
+        return False
+
+
 def load_credentials(
     tenant: Tenant,
     *,

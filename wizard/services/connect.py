@@ -2,6 +2,7 @@
 domains through Graph, and runs Get-OrganizationConfig through the Exchange admin API. Every missing permission or
 role is named, with where to grant it."""
 
+import copy
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -10,10 +11,10 @@ from django.conf import settings
 from django.db import transaction
 
 from tenants.models import Cloud, SecretKind, Tenant
-from tenants.secrets import store_secret
+from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients
+from wizard.microsoft import connector_clients, prove_app_credentials
 from wizard.microsoft.clouds import endpoints_for
 from wizard.microsoft.errors import MicrosoftError, PermissionMissing
 from wizard.outcomes import Done, Outcome, StepContext
@@ -77,37 +78,79 @@ def save_app_credentials(
     custom_endpoints: dict[str, Any] | None = None,
 ) -> Tenant:
     """Save an app registration the admin made (pasted in the form or given to the CLI). Secrets go encrypted into
-    tenants.secrets; a secret left empty keeps the one already stored."""
+    tenants.secrets; a secret left empty keeps the one already stored.
+
+    Credentials that replace working ones are proven first: the token endpoint must issue a token to the new
+    connector app, else AuthenticationFailed (Microsoft's AADSTS code and what it means) and the old credentials
+    stay, untouched. Once they change, the tenant's token cache is dropped, so no token of the old ones is reused."""
+    candidate = copy.copy(tenant)
+    candidate.microsoft_tenant_id = microsoft_tenant_id.strip()
+    candidate.client_id = client_id.strip()
+    if integration_app_id:
+        candidate.integration_app_id = integration_app_id.strip()
+    if cloud:
+        candidate.cloud = cloud
+    if custom_endpoints is not None:
+        candidate.custom_endpoints = custom_endpoints
+    stored_secret = read_secret(tenant, SecretKind.CLIENT_SECRET)
+    connector_changed = bool(client_secret and client_secret != stored_secret) or any(
+        getattr(candidate, field) != getattr(tenant, field) for field in _CONNECTOR_FIELDS
+    )
+    if connector_changed and stored_secret:
+        _prove(candidate, client_secret or stored_secret)
     with transaction.atomic():
-        tenant.microsoft_tenant_id = microsoft_tenant_id.strip()
-        tenant.client_id = client_id.strip()
-        if integration_app_id:
-            tenant.integration_app_id = integration_app_id.strip()
-        if cloud:
-            tenant.cloud = cloud
-        if custom_endpoints is not None:
-            tenant.custom_endpoints = custom_endpoints
-        tenant.save()
+        candidate.save()
         if client_secret:
-            store_secret(tenant, SecretKind.CLIENT_SECRET, client_secret)
+            store_secret(candidate, SecretKind.CLIENT_SECRET, client_secret)
         if integration_client_secret:
-            store_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET, integration_client_secret)
+            store_secret(candidate, SecretKind.INTEGRATION_CLIENT_SECRET, integration_client_secret)
+        if connector_changed or integration_client_secret or candidate.integration_app_id != tenant.integration_app_id:
+            erase_secret(candidate, SecretKind.TOKEN_CACHE)
         record_event(
-            tenant,
+            candidate,
             actor,
             "save_app_credentials",
             "succeeded",
             "connect",
             {
-                "microsoft_tenant_id": tenant.microsoft_tenant_id,
-                "client_id": tenant.client_id,
-                "integration_app_id": tenant.integration_app_id,
-                "cloud": tenant.cloud,
+                "microsoft_tenant_id": candidate.microsoft_tenant_id,
+                "client_id": candidate.client_id,
+                "integration_app_id": candidate.integration_app_id,
+                "cloud": candidate.cloud,
                 "client_secret_changed": bool(client_secret),
                 "integration_client_secret_changed": bool(integration_client_secret),
+                "proven": connector_changed and bool(stored_secret),
             },
         )
+    for field in (*_CONNECTOR_FIELDS, "integration_app_id", "updated_at"):
+        setattr(tenant, field, getattr(candidate, field))
     return tenant
+
+
+# What, besides its secret, decides which app a token is issued to and by whom.
+_CONNECTOR_FIELDS = ("microsoft_tenant_id", "client_id", "cloud", "custom_endpoints")
+
+
+class CredentialsRefused(StepError):
+    """New credentials that Microsoft's token endpoint refused; the old ones were kept."""
+
+
+_REFUSED = "Microsoft refused the new credentials"
+
+
+def _prove(candidate: Tenant, secret: str) -> None:
+    try:
+        prove_app_credentials(candidate, client_id=candidate.client_id, secret=secret)
+    except StepError as refusal:
+        raise CredentialsRefused(
+            code=refusal.code,
+            message=f"{_REFUSED}: {refusal.message}"
+            if refusal.message.startswith(refusal.code)
+            else f"{_REFUSED} ({refusal.code}): {refusal.message}",
+            explanation=f"{refusal.explanation} The credentials that worked before are kept.".strip(),
+            fix=refusal.fix,
+            request_id=refusal.request_id,
+        ) from refusal
 
 
 def save_sandbox_info(tenant: Tenant, info: Mapping[str, Any], *, actor: str) -> Tenant:

@@ -129,14 +129,19 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=slug).first() or self._create_tenant(
             slug, options["name"], options["admin"]
         )
-        if sandbox_info:
-            try:
-                info = json.loads(sandbox_info.read_text())
-            except (OSError, ValueError) as error:
-                raise CommandError(f"Cannot read the sandbox info file {sandbox_info}: {error}") from error
-            connect.save_sandbox_info(tenant, info, actor=actor)
-        else:
-            self._save_pasted_credentials(tenant, actor, options)
+        try:
+            if sandbox_info:
+                try:
+                    info = json.loads(sandbox_info.read_text())
+                except (OSError, ValueError) as error:
+                    raise CommandError(f"Cannot read the sandbox info file {sandbox_info}: {error}") from error
+                connect.save_sandbox_info(tenant, info, actor=actor)
+            else:
+                self._save_pasted_credentials(tenant, actor, options)
+        except StepError as refusal:
+            # New credentials Microsoft refused: the stored ones were kept, and step 0 is not run.
+            self._print_error("connect refused", refusal.code, refusal.message, refusal.detail())
+            sys.exit(EXIT_FAILED)
         # Step 0 runs here, in this process, so the admin learns at once whether the credentials work.
         state = actions.submit_step(tenant, "connect", actor, inputs={"method": "cli"}, send_task=False)
         engine.execute_step(state.pk, state.task_id)
@@ -500,8 +505,10 @@ class Command(BaseCommand):
                 "again; what was done is not repeated."
             )
             return
-        detail = state.error_detail or {}
-        self.stderr.write(f"{state.step_id} failed: {state.error_code}: {state.error_message}")
+        self._print_error(f"{state.step_id} failed", state.error_code, state.error_message, state.error_detail or {})
+
+    def _print_error(self, what: str, code: str, message: str, detail: dict[str, Any]) -> None:
+        self.stderr.write(f"{what}: {code}: {message}")
         if detail.get("explanation"):
             self.stderr.write(f"  Why: {detail['explanation']}")
         if detail.get("fix"):
