@@ -144,3 +144,12 @@ def test_empty_names_are_refused(name, alias, domain):
 def test_names_past_99_keep_counting():
     assert (list_name("Rooms", 1), list_name("Rooms", 9), list_name("Rooms", 100)) == ("Rooms", "Rooms 09", "Rooms 100")
     assert (list_alias("rooms", 1), list_alias("rooms", 12)) == ("rooms", "rooms-12")
+
+
+def test_an_unavailable_number_is_skipped_for_the_next_free_one():
+    planned = plan_room_lists("Rooms", "rooms", DOMAIN, rooms(160), {"Rooms": set()}, unavailable={2, 3})
+    assert [(room_list.name, room_list.address, len(room_list.members)) for room_list in planned] == [
+        ("Rooms", f"rooms@{DOMAIN}", 75),
+        ("Rooms 04", f"rooms-04@{DOMAIN}", 75),
+        ("Rooms 05", f"rooms-05@{DOMAIN}", 10),
+    ]

@@ -4,7 +4,7 @@ and each step's extra page context (a Step's `page_context`). Formatting only: q
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -213,6 +213,11 @@ class RoomsPreview:
     total: int
     applicable: int
     hidden: int
+    # What confirming writes: the rooms not yet in a list (`applicable` also counts those already in one).
+    to_add: int = 0
+    already_members: int = 0
+    # The room lists once confirmed, each at most 75 rooms: name, address, members, adding, created.
+    planned_lists: list[dict] = field(default_factory=list)
     # Said when the upload's addresses came from a column other than the article's ResourceAccounts.
     column_note: str = ""
 
@@ -252,6 +257,9 @@ def rooms_preview(result: dict, inputs: dict | None = None) -> RoomsPreview:
         total=len(rows),
         applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
         hidden=max(0, len(rows) - len(shown)),
+        to_add=by_status.get(RowStatus.VALID, 0),
+        already_members=by_status.get(RowStatus.ALREADY_MEMBER, 0),
+        planned_lists=list(result.get("planned_lists") or []),
         column_note=column_note(inputs or {}),
     )
 

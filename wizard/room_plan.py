@@ -51,13 +51,15 @@ def plan_room_lists(
     domain: str,
     rooms: Sequence[str],
     existing: Mapping[str, Set[str]],
+    unavailable: Set[int] = frozenset(),
 ) -> list[PlannedList]:
     """Place every room in exactly one list of at most `ROOM_LIST_MAX_MEMBERS`, moving nothing already placed.
 
     `existing` maps the tenant's room list names to their current member addresses; lists whose names do not follow
     the `<base_name>` / `<base_name> NN` scheme are not this plan's and are ignored. Addresses compare without case.
-    Returns every list of the scheme, existing or new, by number. A list that already exceeds the maximum (edited by
-    hand) is kept as it is and gets no new member.
+    `unavailable` holds the numbers whose new list cannot be created (its address belongs to another recipient):
+    the next number is opened instead. Returns every list of the scheme, existing or new, by number. A list that
+    already exceeds the maximum (edited by hand) is kept as it is and gets no new member.
     """
     if not (base_name.strip() and base_alias.strip() and domain.strip()):
         raise ValueError("base_name, base_alias and domain must not be empty")
@@ -72,7 +74,7 @@ def plan_room_lists(
     number = 0
     while start < len(pending):
         number += 1
-        if number not in current:
+        if number not in current and number not in unavailable:
             additions[number], start = pending[start : start + ROOM_LIST_MAX_MEMBERS], start + ROOM_LIST_MAX_MEMBERS
     return [
         PlannedList(

@@ -535,3 +535,25 @@ def test_the_preview_names_a_column_other_than_the_articles(tenant, admin_client
         "Read addresses from"
         not in admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
     )
+
+
+def test_the_confirm_button_counts_the_rooms_it_will_write_and_the_preview_shows_the_planned_lists(
+    tenant, admin_client
+):
+    finish_before(tenant, "rooms")
+    preview = [
+        {"line": 1, "address": "room-1@contoso.com", "status": "valid", "reason": ""},
+        {"line": 2, "address": "room-2@contoso.com", "status": "already_member", "reason": "Already in a room list."},
+    ]
+    planned = [{"name": "Rooms", "address": "rooms@contoso.com", "members": 2, "adding": 1, "created": False}]
+    set_state(
+        tenant,
+        "rooms",
+        status=StepStatus.NEEDS_INPUT,
+        inputs={"source": "all"},
+        result={"preview": preview, "planned_lists": planned},
+    )
+    page = admin_client.get(reverse("wizard:step", args=[tenant.slug, "rooms"])).content.decode()
+    assert "Confirm and add 1 room<" in page and "Confirm and add 2 rooms" not in page
+    assert "1 is in one already" in page
+    assert "The room list after confirming" in page and "rooms@contoso.com" in page

@@ -7,6 +7,8 @@ Every script is safe to run more than once (its first line says so): a `New-…`
 finds nothing, a `Set-…` writes what is already there, and a room already in its list is skipped. Every tenant value
 reaches the text through `wizard.powershell` quoting.
 
+The exchange_online profile shows the same cmdlets for admins who prefer to run them (`listed_rooms_script`).
+
 Pure functions of their arguments: the service layer reads the tenant and the earlier steps and calls these.
 """
 
@@ -15,7 +17,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wizard.powershell import Command, Expression, command, comment, member_of_group_filter, quote
+from wizard.powershell import Command, Expression, command, comment, member_of_group_filter, quote, quote_list
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList
 from wizard.rooms_csv import RowStatus
 
@@ -118,7 +120,34 @@ class AddRoomsFromCsv:
         )
 
 
-ScriptLine = Command | IfMissing | AddRoomsFromCsv | Check | str  # str: a comment line, already made by `comment`
+@dataclass(frozen=True)
+class AddListedRooms:
+    """Rooms named in the script added to a list, each unless it is a member already (Exchange refuses to add a
+    member twice). For rooms the preview has already checked to be room or equipment mailboxes."""
+
+    group: str
+    rooms: tuple[str, ...]
+
+    def render(self) -> str:
+        members = command("Get-DistributionGroupMember", {"Identity": self.group, "ResultSize": "Unlimited"})
+        add = command(
+            "Add-DistributionGroupMember", {"Identity": self.group, "Member": Expression("$room"), _BYPASS: True}
+        )
+        return "\n".join(
+            [
+                f"$members = {members.render()}",
+                f"foreach ($room in {quote_list(self.rooms)}) {{",
+                f"{_INDENT}if ($members.PrimarySmtpAddress -notcontains $room) {{",
+                f"{_INDENT * 2}{add.render()}",
+                f"{_INDENT}}}",
+                "}",
+            ]
+        )
+
+
+ScriptLine = (
+    Command | IfMissing | AddRoomsFromCsv | AddListedRooms | Check | str
+)  # str: a comment line, already made by `comment`
 
 
 def render_lines(lines: Sequence[ScriptLine]) -> list[str]:
@@ -221,6 +250,34 @@ def rooms_script(plan: Sequence[PlannedList], manager: str) -> list[ScriptLine]:
                 ("PrimarySmtpAddress", "RecipientTypeDetails"),
             )
         )
+    return lines
+
+
+def listed_rooms_script(plan: Sequence[PlannedList], manager: str) -> list[ScriptLine]:
+    """The plan's new lists created and its rooms added, each list's rooms named in the script: the same lists of
+    at most 75 that Onramp writes when the preview is confirmed."""
+    lines: list[ScriptLine] = [
+        SAFE_TO_RERUN,
+        comment(
+            f"Adds {sum(len(p.members_to_add) for p in plan)} rooms to {len(plan)} room list(s) of at most "
+            f"{ROOM_LIST_MAX_MEMBERS}, as the preview on this page planned them."
+        ),
+    ]
+    for planned in plan:
+        if not planned.members_to_add:
+            continue
+        lines.append(comment(f"{planned.name}: adds {len(planned.members_to_add)} rooms"))
+        if planned.is_new:
+            lines += _room_list(planned.name, planned.alias, planned.address, manager)
+        lines.append(AddListedRooms(planned.address, planned.members_to_add))
+    lines.append(comment("Check: each list holds its rooms."))
+    lines += [
+        Check(
+            command("Get-DistributionGroupMember", {"Identity": planned.address, "ResultSize": "Unlimited"}),
+            ("PrimarySmtpAddress", "RecipientTypeDetails"),
+        )
+        for planned in plan
+    ]
     return lines
 
 

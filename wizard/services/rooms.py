@@ -36,6 +36,8 @@ APPLIED_STATUSES = (RowStatus.VALID, RowStatus.ALREADY_MEMBER)
 # Calls in flight at once: enough to hide Microsoft's latency (~250 ms) behind the tenant's budget (~10 calls/s);
 # the client's shared rate limiter holds the pace, so more threads would only wait in the limiter.
 CONCURRENT_CALLS = 10
+# Overflow addresses held by other recipients that one run steps past; beyond this many, an admin should look.
+MAX_TAKEN_ADDRESSES = 10
 
 
 def all_rooms_inputs(*, include_equipment: bool = False, confirmed: bool = False) -> dict[str, Any]:
@@ -173,10 +175,16 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], man
         )
     )
     chosen, preview = _selection(ctx.inputs, directory, lists.member_addresses())
-    preview_result = {"preview": preview, "preview_summary": _preview_summary(preview)}
+    plan = _plan(exchange, room_list, chosen, lists)
+    to_add = sum(len(planned.members_to_add) for planned in plan)
+    preview_result = {
+        "preview": preview,
+        "preview_summary": _preview_summary(preview),
+        "planned_lists": _planned_lists(plan, lists),
+    }
     if not ctx.inputs.get("confirmed"):
         return NeedsInput(
-            f"Check the preview of {len(preview)} rows, then confirm to add {len(chosen)} rooms.", preview_result
+            f"Check the preview of {len(preview)} rows, then confirm to add {to_add} rooms.", preview_result
         )
     if not chosen:
         raise StepError(
@@ -184,13 +192,6 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], man
             message="No room can be added: the selection holds no room or equipment mailbox.",
             fix="Upload a CSV of room addresses, or create room mailboxes in the Exchange admin center first.",
         )
-    plan = plan_room_lists(
-        room_list["name"],
-        room_list.get("alias") or room_list["address"].partition("@")[0],
-        room_list["address"].partition("@")[2],
-        chosen,
-        lists.members,
-    )
     _record_rooms(tenant, chosen, directory, plan)
     applied = _apply(ctx, exchange, plan, lists, manager, len(chosen))
     changed_at = time.time() if applied["write_calls"] else ctx.previous_result.get("members_changed_at")
@@ -203,6 +204,92 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], man
             "members_changed_at": changed_at,
         }
     )
+
+
+def _plan(exchange, room_list: dict[str, Any], chosen: list[str], lists: _Lists) -> list[PlannedList]:
+    """The lists the chosen rooms go into, each new list at an address no other recipient holds.
+
+    One Get-Recipient per new list (concurrently) before anything is created: a group that already owns an
+    overflow list's address would make New-DistributionGroup fail the same way on every retry, so its number is
+    skipped for the next one, whose address is checked in turn."""
+    base_alias = room_list.get("alias") or room_list["address"].partition("@")[0]
+    domain = room_list["address"].partition("@")[2]
+    holders: dict[int, dict[str, str]] = {}
+    checked: set[int] = set()
+    while True:
+        plan = plan_room_lists(room_list["name"], base_alias, domain, chosen, lists.members, set(holders))
+        unchecked = [planned for planned in plan if planned.is_new and planned.number not in checked]
+        if not unchecked:
+            return plan
+        for looked_up in parallel(
+            lambda planned: _holder(exchange, planned.address), unchecked, max_workers=CONCURRENT_CALLS
+        ):
+            checked.add(looked_up.item.number)
+            holder = looked_up.result()
+            if holder is not None:
+                holders[looked_up.item.number] = {**holder, "address": looked_up.item.address}
+        if len(holders) > MAX_TAKEN_ADDRESSES:
+            raise _addresses_taken(list(holders.values()))
+
+
+def _holder(exchange, address: str) -> dict[str, str] | None:
+    """The recipient that owns `address` (its name and kind), or None when the address is free."""
+    try:
+        found = exchange.invoke("Get-Recipient", Identity=address)
+    except NotFound:
+        return None
+    if not found:
+        return None
+    return {"name": str(found[0].get("Name") or ""), "kind": str(found[0].get("RecipientTypeDetails") or "")}
+
+
+def _addresses_taken(holders: list[dict[str, str]]) -> StepError:
+    named = "; ".join(f"{holder['address']} belongs to ‘{holder['name']}’ ({holder['kind']})" for holder in holders)
+    return StepError(
+        code="room_list_addresses_taken",
+        message=f"No free address for a new room list: {named}.",
+        explanation="Each room list needs an address of its own. Onramp steps past an address another recipient "
+        f"holds to the next number, but gave up after {len(holders)} taken ones.",
+        fix="Free these addresses (Exchange admin center → Recipients → the holder → Email addresses: change or "
+        "remove the address, or remove the holder if it is unused), then run this step again.",
+        extra={"holders": holders},
+    )
+
+
+def _planned_lists(plan: list[PlannedList], lists: _Lists) -> list[dict[str, Any]]:
+    """The plan as the preview shows it and the step's PowerShell follows it: each list's name, alias and address,
+    its members after confirming, the rooms added to it, and whether the list is created."""
+    return [
+        {
+            "number": planned.number,
+            "name": planned.name,
+            "alias": planned.alias,
+            "address": str(lists.groups.get(planned.name, {}).get("PrimarySmtpAddress") or planned.address).lower(),
+            "members": len(planned.members),
+            "adding": len(planned.members_to_add),
+            "rooms_to_add": list(planned.members_to_add),
+            "created": planned.is_new,
+        }
+        for planned in plan
+    ]
+
+
+def planned_lists_of(result: dict[str, Any]) -> list[PlannedList]:
+    """The plan a preview saved in the step's result, as the planner made it (the rooms each list keeps are not
+    saved, only the ones it adds)."""
+    return [
+        PlannedList(
+            number=int(entry["number"]),
+            name=entry["name"],
+            alias=entry["alias"],
+            address=entry["address"],
+            members_to_keep=(),
+            members_to_add=tuple(entry.get("rooms_to_add") or ()),
+            is_new=bool(entry["created"]),
+        )
+        for entry in result.get("planned_lists") or []
+        if "number" in entry
+    ]
 
 
 def _record_rooms(tenant: Tenant, chosen: list[str], directory: dict[str, dict[str, Any]], plan: list[PlannedList]):

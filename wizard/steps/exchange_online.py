@@ -3,7 +3,7 @@
 from tenants.models import Tenant
 from wizard import forms, presenters
 from wizard.models import StepState
-from wizard.powershell import quote
+from wizard.powershell import comment, quote
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services import (
     activate,
@@ -16,6 +16,8 @@ from wizard.services import (
     step_inputs,
     verify,
 )
+from wizard.services.common import step_result
+from wizard.services.exchange_server_scripts import listed_rooms_script, render
 from wizard.steps.registry import RoomsTable, Step, register_profile
 
 PROFILE = "exchange_online"
@@ -73,15 +75,12 @@ def _room_list_ps(tenant: Tenant, state: StepState) -> str:
 
 
 def _rooms_ps(tenant: Tenant, state: StepState) -> str:
-    name = _value(state, "name", "Onramp Rooms")
-    return (
-        f"# rooms.csv has one column, ResourceAccounts; at most {ROOM_LIST_MAX_MEMBERS} rooms per list.\n"
-        "Import-Csv .\\rooms.csv | ForEach-Object {\n"
-        f"    Add-DistributionGroupMember -Identity {quote(name)} -Member $_.ResourceAccounts "
-        "-BypassSecurityGroupManagerCheck\n"
-        "}\n"
-        f"Get-DistributionGroupMember -Identity {quote(name)} -ResultSize Unlimited"
-    )
+    """The preview's plan of lists of at most 75 (wizard.room_plan), as commands safe to run more than once."""
+    plan = rooms.planned_lists_of(state.result)
+    if not plan:
+        return comment("Choose the rooms on this page first: the commands for each room list appear here then.")
+    manager = str(step_result(tenant, "service_account").get("user_principal_name") or "<service account>")
+    return render(listed_rooms_script(plan, manager)).rstrip("\n")
 
 
 def _scoped_access_ps(tenant: Tenant, state: StepState) -> str:
