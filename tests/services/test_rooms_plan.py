@@ -124,11 +124,15 @@ def test_the_steps_powershell_follows_the_planned_lists_of_75_and_is_safe_to_run
     first = sandbox.control.run_script(script)
     assert first["errors"] == []
     planned = {entry["name"]: (entry["address"], entry["members"]) for entry in preview.result["planned_lists"]}
-    assert lists_of(sandbox) == planned == {
-        "Onramp Rooms": (ROOM_LIST, 75),
-        "Onramp Rooms 02": ("onramp-rooms-02@contoso.com", 75),
-        "Onramp Rooms 03": ("onramp-rooms-03@contoso.com", 30),
-    }
+    assert (
+        lists_of(sandbox)
+        == planned
+        == {
+            "Onramp Rooms": (ROOM_LIST, 75),
+            "Onramp Rooms 02": ("onramp-rooms-02@contoso.com", 75),
+            "Onramp Rooms 03": ("onramp-rooms-03@contoso.com", 30),
+        }
+    )
     assert sandbox.control.run_script(script)["changes"] == 0
     # Onramp, confirming the same preview afterwards, finds every room placed and writes nothing.
     sandbox.control.reset_calls()
