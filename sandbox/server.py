@@ -28,7 +28,7 @@ from .state import (
     Knobs,
     Tenant,
 )
-from .tls import loopback_material
+from .tls import TlsMaterial, loopback_material
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -136,7 +136,7 @@ class Sandbox:
         return response
 
 
-def build_info(port: int, ca_bundle: str) -> dict[str, Any]:
+def build_info(port: int, material: TlsMaterial) -> dict[str, Any]:
     base = f"https://127.0.0.1:{port}"
     return {
         "tenant_id": TENANT_ID,
@@ -145,9 +145,12 @@ def build_info(port: int, ca_bundle: str) -> dict[str, Any]:
         "graph_url": f"{base}/v1.0",
         "exchange_admin_url": f"{base}/adminapi/beta/{TENANT_ID}",
         "ews_url": f"{base}/EWS/Exchange.asmx",
-        "ca_bundle": ca_bundle,
+        "ca_bundle": str(material.ca_bundle),
         "client_id": CONNECTOR_APP_ID,
         "client_secret": CONNECTOR_SECRET,
+        # The connector app's certificate credential, the alternative to its secret.
+        "client_certificate_file": str(material.connector_certificate_file),
+        "certificate_thumbprint": material.connector_thumbprint,
         "integration_app_id": INTEGRATION_APP_ID,
         "integration_client_secret": INTEGRATION_SECRET,
         "admin_upn": ADMIN_UPN,
@@ -184,7 +187,7 @@ def start_sandbox(port: int = 0, host: str = "127.0.0.1", verbose: bool = False,
     settings = Knobs()
     settings.update(knobs)
     material = loopback_material()
-    tenant = Tenant(settings)
+    tenant = Tenant(settings, (material.connector_thumbprint, material.connector_public_key))
     server = _SandboxServer((host, port), Sandbox(tenant), material.server_context(), verbose)
     thread = threading.Thread(
         target=server.serve_forever,
@@ -193,5 +196,5 @@ def start_sandbox(port: int = 0, host: str = "127.0.0.1", verbose: bool = False,
         daemon=True,
     )
     thread.start()
-    info = build_info(server.server_address[1], str(material.ca_bundle))
+    info = build_info(server.server_address[1], material)
     return RunningSandbox(info, tenant, SandboxControl(info["control_url"], info["ca_bundle"]), server, thread)

@@ -282,6 +282,8 @@ class EntraServicePrincipal:
     app_id: str
     display_name: str
     secret: str | None = None
+    # Certificate credentials (keyCredentials): SHA-1 thumbprint in upper-case hex -> public key (PEM).
+    certificates: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -403,9 +405,10 @@ class CallLog:
 
 
 class Tenant:
-    def __init__(self, knobs: Knobs) -> None:
+    def __init__(self, knobs: Knobs, connector_certificate: tuple[str, bytes] | None = None) -> None:
         self.lock = threading.RLock()
         self.knobs = knobs
+        self.connector_certificate = connector_certificate  # (thumbprint, public key PEM) registered on the app
         self.bucket = TokenBucket()
         self.calls = CallLog()
         self.clock_offset = 0.0
@@ -529,6 +532,9 @@ class Tenant:
                 ),
             )
         }
+        if self.connector_certificate:
+            thumbprint, public_key = self.connector_certificate
+            self.entra_sps[CONNECTOR_APP_ID].certificates[thumbprint.upper()] = public_key
         self.app_role_assignments: list[AppRoleAssignment] = []
         for role in CONNECTOR_GRAPH_ROLES:
             self.grant_app_role(CONNECTOR_APP_ID, role)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -28,6 +28,12 @@ class TlsMaterial:
     ca_bundle: Path
     cert_file: Path
     key_file: Path
+    # Onramp's connector app's certificate credential: its private key and certificate in one PEM file, the
+    # certificate's SHA-1 thumbprint (hex, as the Entra portal shows it) and its public key (PEM), which the
+    # sandbox registers on the app.
+    connector_certificate_file: Path
+    connector_thumbprint: str
+    connector_public_key: bytes
 
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -43,7 +49,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -106,7 +112,39 @@ def _generate(directory: Path) -> TlsMaterial:
     cert_file.write_bytes(leaf_cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(_pem_key(leaf_key))
     key_file.chmod(0o600)
-    return TlsMaterial(ca_bundle=ca_bundle, cert_file=cert_file, key_file=key_file)
+    connector_file, thumbprint, public_key = app_certificate(directory / "connector-certificate.pem", "Onramp")
+    return TlsMaterial(
+        ca_bundle=ca_bundle,
+        cert_file=cert_file,
+        key_file=key_file,
+        connector_certificate_file=connector_file,
+        connector_thumbprint=thumbprint,
+        connector_public_key=public_key,
+    )
+
+
+def app_certificate(path: Path, common_name: str) -> tuple[Path, str, bytes]:
+    """A self-signed RSA certificate for an app's certificate credential, as `New-SelfSignedCertificate` makes one:
+    writes the private key and certificate to `path` (PEM) and returns (path, SHA-1 thumbprint in hex, public key
+    PEM). RSA because Entra's client assertions are RS256 (or PS256)."""
+    now = dt.datetime.now(dt.UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(_pem_key(key) + cert.public_bytes(serialization.Encoding.PEM))
+    path.chmod(0o600)
+    public_key = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return path, cert.fingerprint(hashes.SHA1()).hex().upper(), public_key  # noqa: S303 - the x5t thumbprint is SHA-1
 
 
 def loopback_material() -> TlsMaterial:

@@ -18,6 +18,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import jwt
+
 from .responses import Request, Response
 from .state import (
     DOMAIN,
@@ -27,10 +29,14 @@ from .state import (
     GRAPH_AUDIENCE,
     TENANT_ID,
     VERIFIED_DOMAIN,
+    EntraServicePrincipal,
     Tenant,
 )
 
 TOKEN_LIFETIME_S = 3599
+AADSTS_INVALID_SIGNATURE = 700027
+AADSTS_ASSERTION_EXPIRED = 700024
+AADSTS_INVALID_JWT = 50027
 _KEY = secrets.token_bytes(32)
 _RESOURCES = {
     GRAPH_AUDIENCE: GRAPH_AUDIENCE,
@@ -165,9 +171,12 @@ def _token(tenant: Tenant, req: Request) -> Response:
             70003,
             "The app requested an unsupported grant type. The sandbox supports client_credentials only.",
         )
+    assertion = form.get("client_assertion")
+    if assertion is not None:
+        client_id = client_id or _unverified_claims(assertion).get("iss", "")
     with tenant.lock:
         sp = tenant.entra_sps.get(client_id)
-    if sp is None or sp.secret is None:
+    if sp is None or (sp.secret is None and not sp.certificates):
         return _aad_error(
             400,
             "unauthorized_client",
@@ -177,7 +186,11 @@ def _token(tenant: Tenant, req: Request) -> Response:
             "or consented to by any user in the tenant. You may have sent your authentication request to "
             "the wrong tenant.",
         )
-    if not secret or not hmac.compare_digest(secret, sp.secret):
+    if assertion is not None:
+        refused = _assertion_refused(req, sp, assertion)
+        if refused is not None:
+            return refused
+    elif not secret or sp.secret is None or not hmac.compare_digest(secret, sp.secret):
         return _aad_error(
             401,
             "invalid_client",
@@ -215,6 +228,71 @@ def _token(tenant: Tenant, req: Request) -> Response:
             "ext_expires_in": TOKEN_LIFETIME_S,
             "access_token": issue_token(tenant, client_id, audience),
         },
+    )
+
+
+def _unverified_claims(assertion: str) -> dict[str, Any]:
+    try:
+        return jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+
+
+def _assertion_refused(req: Request, sp: EntraServicePrincipal, assertion: str) -> Response | None:
+    """Check a certificate credential's client assertion (RFC 7523 JWT, RS256/PS256, `x5t` = base64url SHA-1 thumbprint,
+    `aud` = this token endpoint, `iss` = `sub` = the client id): None when it proves a registered key, else the
+    AADSTS error Microsoft answers."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+    except jwt.PyJWTError:
+        return _aad_error(401, "invalid_client", AADSTS_INVALID_JWT, "Invalid JWT token. The token is malformed.")
+    if not header.get("x5t"):
+        return _aad_error(
+            401,
+            "invalid_client",
+            AADSTS_INVALID_JWT,
+            "Invalid JWT token. No certificate thumbprint specified in token header.",
+        )
+    thumbprint = _unb64(str(header["x5t"])).hex().upper()
+    public_key = sp.certificates.get(thumbprint)
+    reason = "The key was not found." if public_key is None else ""
+    if public_key is not None:
+        try:
+            claims = jwt.decode(
+                assertion,
+                public_key,
+                algorithms=["RS256", "PS256"],
+                audience=f"{req.base_url}{req.path}",
+                options={"require": ["aud", "iss", "sub", "exp"]},
+            )
+        except jwt.InvalidSignatureError:
+            reason = "Key was found, but use of the key to verify the signature failed."
+        except jwt.ExpiredSignatureError:
+            return _aad_error(
+                401, "invalid_client", AADSTS_ASSERTION_EXPIRED, "Client assertion is not within its valid time range."
+            )
+        except jwt.PyJWTError as exc:
+            return _aad_error(401, "invalid_client", AADSTS_INVALID_JWT, f"Invalid JWT token. {exc}.")
+        else:
+            if claims.get("iss") != sp.app_id or claims.get("sub") != sp.app_id:
+                return _aad_error(
+                    401,
+                    "invalid_client",
+                    AADSTS_INVALID_JWT,
+                    "Invalid JWT token. The client assertion's iss and sub must be the client id.",
+                )
+    if not reason:
+        return None
+    return _aad_error(
+        401,
+        "invalid_client",
+        AADSTS_INVALID_SIGNATURE,
+        f"Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by client: "
+        f"'{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured "
+        f"keys for app Id '{sp.app_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/"
+        "deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/"
+        "application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as "
+        f"'https://graph.microsoft.com/beta/applications/{sp.app_id}']",
     )
 
 

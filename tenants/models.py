@@ -44,6 +44,8 @@ class Tenant(models.Model):
 
 class SecretKind(models.TextChoices):
     CLIENT_SECRET = "client_secret", "Connector app client secret"
+    # JSON {"private_key": PKCS#8 PEM, "thumbprint": SHA-1 hex}: the connector app's certificate credential.
+    CLIENT_CERTIFICATE = "client_certificate", "Connector app certificate (private key)"
     INTEGRATION_CLIENT_SECRET = "integration_client_secret", "Integration app client secret"
     SERVICE_ACCOUNT_PASSWORD = "service_account_password", "Service account password"
     TOKEN_CACHE = "token_cache", "Microsoft token cache"

@@ -16,7 +16,7 @@ from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.models import StepState
 from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, parse_rooms_csv
-from wizard.services import activate, room_list, rooms, service_account
+from wizard.services import activate, connect, room_list, rooms, service_account
 from wizard.services.common import step_result
 
 
@@ -38,6 +38,7 @@ class StepForm(forms.Form):
 # The explicit endpoints a tenant on Cloud.CUSTOM needs (wizard.microsoft.clouds reads them from custom_endpoints).
 ENDPOINT_FIELDS = ("authority", "graph_url", "exchange_admin_url", "ews_url")
 MAX_CA_BUNDLE_BYTES = 1024 * 1024
+MAX_PRIVATE_KEY_BYTES = 64 * 1024
 
 
 def _endpoint_field(label: str, example: str) -> forms.URLField:
@@ -69,6 +70,18 @@ class ConnectForm(StepForm):
     client_id = forms.CharField(label="Application (client) ID", max_length=64)
     client_secret = forms.CharField(
         label="Client secret (its Value)", required=False, widget=forms.PasswordInput(render_value=False)
+    )
+    client_certificate = forms.FileField(
+        label="Or a certificate: its private key (PEM)",
+        required=False,
+        help_text="Instead of a secret: the unencrypted private key of a certificate uploaded to the app registration, "
+        "with the certificate in the same file or its thumbprint below.",
+    )
+    certificate_thumbprint = forms.CharField(
+        label="Certificate thumbprint",
+        required=False,
+        max_length=64,
+        help_text="As Certificates & secrets shows it (40 hexadecimal characters).",
     )
     integration_app_id = forms.CharField(
         label="Integration's application ID",
@@ -114,10 +127,23 @@ class ConnectForm(StepForm):
             self.fields["ca_bundle"].help_text += " A bundle is stored; leave empty to keep it."
         if has_secret(self.tenant, SecretKind.CLIENT_SECRET):
             self.fields["client_secret"].help_text = "A secret is stored; leave empty to keep it."
+        if has_secret(self.tenant, SecretKind.CLIENT_CERTIFICATE):
+            self.fields["client_certificate"].help_text = "A certificate is stored; leave empty to keep it."
 
     @property
     def advanced_open(self) -> bool:
         return self.tenant.cloud == Cloud.CUSTOM or super().advanced_open
+
+    def clean_client_certificate(self) -> str:
+        upload = self.cleaned_data.get("client_certificate")
+        if not upload:
+            return ""
+        if upload.size > MAX_PRIVATE_KEY_BYTES:
+            raise forms.ValidationError("The private key file is larger than 64 KB.")
+        try:
+            return upload.read().decode("ascii")
+        except UnicodeDecodeError as error:
+            raise forms.ValidationError("This is not a PEM file (-----BEGIN PRIVATE KEY----- …).") from error
 
     def clean_ca_bundle(self) -> str:
         upload = self.cleaned_data.get("ca_bundle")
@@ -144,12 +170,23 @@ class ConnectForm(StepForm):
         consented_app = settings.ONRAMP_CONNECTOR_CLIENT_ID and cleaned.get("client_id") == (
             settings.ONRAMP_CONNECTOR_CLIENT_ID
         )
-        if (
+        pem = cleaned.get("client_certificate")
+        if pem and cleaned.get("client_secret"):
+            self.add_error("client_certificate", "Give a client secret or a certificate, not both.")
+        elif pem:
+            try:
+                cleaned["client_certificate"] = connect.certificate_credential(
+                    pem, cleaned.get("certificate_thumbprint", "")
+                )
+            except connect.CertificateInvalid as error:
+                self.add_error("client_certificate", str(error))
+        elif (
             not cleaned.get("client_secret")
             and not consented_app
             and not has_secret(self.tenant, SecretKind.CLIENT_SECRET)
+            and not has_secret(self.tenant, SecretKind.CLIENT_CERTIFICATE)
         ):
-            self.add_error("client_secret", "Paste the client secret's Value.")
+            self.add_error("client_secret", "Paste the client secret's Value, or upload a certificate's private key.")
         cleaned["custom_endpoints"] = self._custom_endpoints(cleaned)
         return cleaned
 

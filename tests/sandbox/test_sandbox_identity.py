@@ -8,6 +8,7 @@ import msal
 import requests
 
 from sandbox.server import start_sandbox
+from sandbox.tls import app_certificate
 
 
 def _claims(token):
@@ -121,3 +122,51 @@ def test_admin_consent_redirects_with_result(sandbox_tenant):
     refused = parse_qs(urlsplit(session.get(url, allow_redirects=False).headers["Location"]).query)
     assert refused["error"] == ["access_denied"] and refused["state"] == ["xyz"]
     assert refused["error_description"][0].startswith("AADSTS65004")
+
+
+def _certificate_app(info, pem: str, thumbprint: str) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        info["client_id"],
+        client_credential={"private_key": pem, "thumbprint": thumbprint},
+        authority=info["authority"],
+        instance_discovery=False,
+        http_client=_session(info),
+    )
+
+
+def test_a_client_assertion_signed_by_the_registered_certificate_gets_a_token(sandbox_tenant):
+    info = sandbox_tenant.info
+    pem = Path(info["client_certificate_file"]).read_text()
+
+    result = _certificate_app(info, pem, info["certificate_thumbprint"]).acquire_token_for_client(
+        scopes=[info["graph_scope"]]
+    )
+
+    claims = _claims(result["access_token"])
+    assert claims["appid"] == info["client_id"] and "User.ReadWrite.All" in claims["roles"]
+
+
+def test_a_certificate_the_app_does_not_hold_is_refused_with_700027(sandbox_tenant, tmp_path):
+    info = sandbox_tenant.info
+    path, thumbprint, _ = app_certificate(tmp_path / "stranger.pem", "Stranger")
+
+    result = _certificate_app(info, path.read_text(), thumbprint).acquire_token_for_client(scopes=[info["graph_scope"]])
+
+    assert result["error"] == "invalid_client" and result["error_codes"] == [700027]
+    assert result["error_description"].startswith(
+        "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found., "
+        f"Thumbprint of key used by client: '{thumbprint}'"
+    )
+    assert f"configured keys for app Id '{info['client_id']}'" in result["error_description"]
+
+
+def test_an_assertion_naming_the_registered_thumbprint_but_signed_by_another_key_is_refused(sandbox_tenant, tmp_path):
+    info = sandbox_tenant.info
+    path, _, _ = app_certificate(tmp_path / "stranger.pem", "Stranger")
+
+    result = _certificate_app(info, path.read_text(), info["certificate_thumbprint"]).acquire_token_for_client(
+        scopes=[info["graph_scope"]]
+    )
+
+    assert result["error_codes"] == [700027]
+    assert "[Reason - Key was found, but use of the key to verify the signature failed." in result["error_description"]

@@ -162,7 +162,7 @@ def integration_clients(tenant: Tenant) -> MicrosoftClients:
     return _clients(tenant, integration=True)
 
 
-def prove_app_credentials(tenant: Tenant, *, client_id: str, secret: str) -> None:
+def prove_app_credentials(tenant: Tenant, *, client_id: str, secret: str | dict[str, str]) -> None:
     """A fresh token for `client_id` from `tenant`'s token endpoint (its cloud, tenant id and endpoints, saved or
     not), cache bypassed; AuthenticationFailed naming Microsoft's AADSTS code when refused."""
     endpoints = endpoints_for(tenant)

@@ -13,6 +13,7 @@ Secrets and tokens are never logged or put in exception messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
@@ -60,13 +61,15 @@ class TenantTokenCache:
 
 
 class AppCredentials:
-    """One app registration acting in one tenant: gets tokens for any scope of the tenant's cloud."""
+    """One app registration acting in one tenant: gets tokens for any scope of the tenant's cloud. `secret` is a client
+    secret, or a certificate credential {"private_key": PEM, "thumbprint": SHA-1 hex}, from which msal signs a client
+    assertion (RS256, `x5t` header) for each token request."""
 
     def __init__(
         self,
         *,
         client_id: str,
-        secret: str,
+        secret: str | dict[str, str],
         endpoints: Endpoints,
         session: requests.Session,
         cache: TenantTokenCache,
@@ -139,7 +142,9 @@ class AppCredentials:
             return True
 
 
-def prove_credentials(*, client_id: str, secret: str, endpoints: Endpoints, session: requests.Session) -> None:
+def prove_credentials(
+    *, client_id: str, secret: str | dict[str, str], endpoints: Endpoints, session: requests.Session
+) -> None:
     """Ask the token endpoint for a new token with these credentials, bypassing every cache (a token cached for the
     old secret would prove nothing). AuthenticationFailed, naming Microsoft's AADSTS code, when it refuses."""
     credentials = AppCredentials(
@@ -170,19 +175,24 @@ def load_credentials(
     session: requests.Session,
     cache: TenantTokenCache,
 ) -> AppCredentials:
-    """The connector app (tenant.client_id + CLIENT_SECRET) or the integration's app (integration_app_id + ...)."""
+    """The connector app (tenant.client_id + CLIENT_SECRET or CLIENT_CERTIFICATE) or the integration's app
+    (integration_app_id + INTEGRATION_CLIENT_SECRET)."""
     if integration:
         client_id, kind, label = tenant.integration_app_id, SecretKind.INTEGRATION_CLIENT_SECRET, "integration app"
     else:
         client_id, kind, label = tenant.client_id, SecretKind.CLIENT_SECRET, "connector app"
-    secret = read_secret(tenant, kind)
+    secret: str | dict[str, str] | None = read_secret(tenant, kind)
+    certificate = None if integration else read_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
+    if not secret and certificate:
+        secret = json.loads(certificate)
     if not secret and not integration and client_id and client_id == settings.ONRAMP_CONNECTOR_CLIENT_ID:
         # Consented to Onramp's own multi-tenant app: its secret is the deployment's, not the tenant's.
         secret = settings.ONRAMP_CONNECTOR_CLIENT_SECRET
     if not client_id or not secret:
         raise CredentialsMissing(
             code="credentials_missing",
-            message=f"The {label}'s client id or client secret is not stored for tenant {tenant.slug}.",
+            message=f"The {label}'s client id or its client secret (or certificate) is not stored for tenant"
+            f" {tenant.slug}.",
             explanation=f"Onramp needs the {label}'s credentials to call Microsoft for this tenant.",
             fix="Connect the tenant again (step 0) and supply the app's client id and secret.",
         )

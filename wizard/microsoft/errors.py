@@ -128,6 +128,13 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
     # Identity platform (AADSTS codes)
     "AADSTS7000215": ("The client secret is wrong or expired: Microsoft did not accept it for this app.", _NEW_SECRET),
     "AADSTS7000222": ("The app's client secret has expired.", _NEW_SECRET),
+    "AADSTS700027": (
+        "Microsoft did not accept the certificate: the app registration holds no certificate with this thumbprint, or"
+        " the private key is not that certificate's.",
+        "In the Entra admin center: App registrations → {app} → Certificates & secrets → Certificates: upload the"
+        " certificate whose private key you gave Onramp, and give Onramp the thumbprint shown there; then run this"
+        " step again.",
+    ),
     "AADSTS700016": (
         "No app with this client id exists in the tenant: the id is mistyped, the app lives in another tenant, or"
         " admin consent was never given.",

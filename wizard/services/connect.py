@@ -3,10 +3,15 @@ domains through Graph, and runs Get-OrganizationConfig through the Exchange admi
 role is named, with where to grant it."""
 
 import copy
+import json
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import transaction
 
@@ -65,6 +70,47 @@ _EXCHANGE_FIX = (
 )
 
 
+class CertificateInvalid(ValueError):
+    """The uploaded private key or thumbprint cannot sign in as the connector app; the message says why."""
+
+
+def certificate_credential(pem: str, thumbprint: str = "") -> str:
+    """The connector app's certificate credential as stored (JSON for msal's `client_credential`): the RSA private
+    key from `pem` (PKCS#8 PEM, unencrypted) and the certificate's SHA-1 thumbprint in hex (Entra's "Thumbprint"
+    column), taken from the certificate when the PEM holds it too. Raises CertificateInvalid with the reason."""
+    data = pem.encode()
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError as error:
+        raise CertificateInvalid(
+            "The private key is protected by a password: export it without one (openssl pkcs8 -topk8 -nocrypt)."
+        ) from error
+    except ValueError as error:
+        raise CertificateInvalid("This is not a PEM private key (-----BEGIN PRIVATE KEY----- …).") from error
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CertificateInvalid("Entra ID certificate credentials use RSA keys; this key is not RSA.")
+    wanted = re.sub(r"[\s:]", "", thumbprint).upper()
+    if wanted and not re.fullmatch(r"[0-9A-F]{40}", wanted):
+        raise CertificateInvalid("The thumbprint is the certificate's SHA-1 hash: 40 hexadecimal characters.")
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        certificate = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE-----") :])
+        if certificate.public_key().public_numbers() != key.public_key().public_numbers():
+            raise CertificateInvalid("The certificate in the file is not the private key's certificate.")
+        own = certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Entra's x5t thumbprint is SHA-1
+        if wanted and wanted != own:
+            raise CertificateInvalid(f"The thumbprint given is not the certificate's ({own}).")
+        wanted = own
+    if not wanted:
+        raise CertificateInvalid(
+            "Give the certificate's thumbprint (App registrations → the app → Certificates & secrets), or a PEM "
+            "file that holds the certificate as well as the key."
+        )
+    private_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps({"private_key": private_key, "thumbprint": wanted})
+
+
 def save_app_credentials(
     tenant: Tenant,
     *,
@@ -72,13 +118,16 @@ def save_app_credentials(
     microsoft_tenant_id: str,
     client_id: str,
     client_secret: str | None,
+    client_certificate: str | None = None,
     integration_app_id: str = "",
     integration_client_secret: str | None = None,
     cloud: str | None = None,
     custom_endpoints: dict[str, Any] | None = None,
 ) -> Tenant:
     """Save an app registration the admin made (pasted in the form or given to the CLI). Secrets go encrypted into
-    tenants.secrets; a secret left empty keeps the one already stored.
+    tenants.secrets; a secret left empty keeps the one already stored. The connector app signs in with a client
+    secret or a certificate (`client_certificate`, from `certificate_credential`): saving one removes the other, so
+    Onramp holds one credential for the app.
 
     Credentials that replace working ones are proven first: the token endpoint must issue a token to the new
     connector app, else AuthenticationFailed (Microsoft's AADSTS code and what it means) and the old credentials
@@ -93,15 +142,25 @@ def save_app_credentials(
     if custom_endpoints is not None:
         candidate.custom_endpoints = custom_endpoints
     stored_secret = read_secret(tenant, SecretKind.CLIENT_SECRET)
-    connector_changed = bool(client_secret and client_secret != stored_secret) or any(
+    stored_certificate = read_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
+    new_credential = client_secret or client_certificate
+    connector_changed = bool(new_credential and new_credential not in (stored_secret, stored_certificate)) or any(
         getattr(candidate, field) != getattr(tenant, field) for field in _CONNECTOR_FIELDS
     )
-    if connector_changed and stored_secret:
-        _prove(candidate, client_secret or stored_secret)
+    if connector_changed and (stored_secret or stored_certificate):
+        _prove(
+            candidate, _credential(client_secret, client_certificate) or _credential(stored_secret, stored_certificate)
+        )
     with transaction.atomic():
         candidate.save()
         if client_secret:
             store_secret(candidate, SecretKind.CLIENT_SECRET, client_secret)
+            erase_secret(candidate, SecretKind.CLIENT_CERTIFICATE)
+        certificate_thumbprint = ""
+        if client_certificate and not client_secret:
+            store_secret(candidate, SecretKind.CLIENT_CERTIFICATE, client_certificate)
+            erase_secret(candidate, SecretKind.CLIENT_SECRET)
+            certificate_thumbprint = json.loads(client_certificate)["thumbprint"]
         if integration_client_secret:
             store_secret(candidate, SecretKind.INTEGRATION_CLIENT_SECRET, integration_client_secret)
         if connector_changed or integration_client_secret or candidate.integration_app_id != tenant.integration_app_id:
@@ -118,8 +177,10 @@ def save_app_credentials(
                 "integration_app_id": candidate.integration_app_id,
                 "cloud": candidate.cloud,
                 "client_secret_changed": bool(client_secret),
+                "client_certificate_changed": bool(certificate_thumbprint),
+                "certificate_thumbprint": certificate_thumbprint,
                 "integration_client_secret_changed": bool(integration_client_secret),
-                "proven": connector_changed and bool(stored_secret),
+                "proven": connector_changed and bool(stored_secret or stored_certificate),
             },
         )
     for field in (*_CONNECTOR_FIELDS, "integration_app_id", "updated_at"):
@@ -138,7 +199,12 @@ class CredentialsRefused(StepError):
 _REFUSED = "Microsoft refused the new credentials"
 
 
-def _prove(candidate: Tenant, secret: str) -> None:
+def _credential(secret: str | None, certificate: str | None) -> str | dict[str, str] | None:
+    """What msal signs in with: the client secret, or the stored certificate credential as a dict."""
+    return secret or (json.loads(certificate) if certificate else None)
+
+
+def _prove(candidate: Tenant, secret: str | dict[str, str]) -> None:
     try:
         prove_app_credentials(candidate, client_id=candidate.client_id, secret=secret)
     except StepError as refusal:
@@ -153,8 +219,11 @@ def _prove(candidate: Tenant, secret: str) -> None:
         ) from refusal
 
 
-def save_sandbox_info(tenant: Tenant, info: Mapping[str, Any], *, actor: str) -> Tenant:
-    """Point a tenant at a sandbox tenant from its info file: explicit endpoints and both apps' credentials."""
+def save_sandbox_info(
+    tenant: Tenant, info: Mapping[str, Any], *, actor: str, client_certificate: str | None = None
+) -> Tenant:
+    """Point a tenant at a sandbox tenant from its info file: explicit endpoints and both apps' credentials (the
+    connector app's `client_certificate` instead of its secret when given)."""
     endpoint_keys = (
         "authority",
         "graph_url",
@@ -169,7 +238,8 @@ def save_sandbox_info(tenant: Tenant, info: Mapping[str, Any], *, actor: str) ->
         actor=actor,
         microsoft_tenant_id=info["tenant_id"],
         client_id=info["client_id"],
-        client_secret=info["client_secret"],
+        client_secret=None if client_certificate else info["client_secret"],
+        client_certificate=client_certificate,
         integration_app_id=info["integration_app_id"],
         integration_client_secret=info.get("integration_client_secret"),
         cloud=Cloud.CUSTOM,

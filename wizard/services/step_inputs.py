@@ -25,6 +25,7 @@ def connect_inputs(submission: Submission) -> dict[str, Any]:
         microsoft_tenant_id=data["microsoft_tenant_id"],
         client_id=data["client_id"],
         client_secret=data["client_secret"] or None,
+        client_certificate=data.get("client_certificate") or None,
         integration_app_id=data["integration_app_id"],
         integration_client_secret=data["integration_client_secret"] or None,
         cloud=data["cloud"],

@@ -52,6 +52,15 @@ class Command(BaseCommand):
         connect_parser.add_argument("--tenant-id")
         connect_parser.add_argument("--client-id")
         connect_parser.add_argument("--client-secret-env", help="Environment variable holding the client secret.")
+        connect_parser.add_argument(
+            "--client-certificate-file",
+            type=Path,
+            help="Instead of a secret: PEM file with the private key of a certificate the app holds (and optionally "
+            "the certificate).",
+        )
+        connect_parser.add_argument(
+            "--certificate-thumbprint", default="", help="The certificate's SHA-1 thumbprint (40 hex characters)."
+        )
         connect_parser.add_argument("--integration-app-id")
         connect_parser.add_argument(
             "--integration-secret-env", help="Environment variable holding the integration app's secret (optional)."
@@ -135,7 +144,7 @@ class Command(BaseCommand):
                     info = json.loads(sandbox_info.read_text())
                 except (OSError, ValueError) as error:
                     raise CommandError(f"Cannot read the sandbox info file {sandbox_info}: {error}") from error
-                connect.save_sandbox_info(tenant, info, actor=actor)
+                connect.save_sandbox_info(tenant, info, actor=actor, client_certificate=self._certificate(options))
             else:
                 self._save_pasted_credentials(tenant, actor, options)
         except StepError as refusal:
@@ -173,11 +182,16 @@ class Command(BaseCommand):
         )
 
     def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
-        needed = ("tenant_id", "client_id", "client_secret_env", "integration_app_id")
+        needed = ("tenant_id", "client_id", "integration_app_id")
         missing = [f"--{name.replace('_', '-')}" for name in needed if not options.get(name)]
+        if not options.get("client_secret_env") and not options.get("client_certificate_file"):
+            missing.append("--client-secret-env (or --client-certificate-file)")
         if missing:
             raise CommandError(f"Give --sandbox-info, or all of: {', '.join(missing)}.")
-        secret = self._secret_from_env(options["client_secret_env"])
+        if options.get("client_secret_env") and options.get("client_certificate_file"):
+            raise CommandError("Give --client-secret-env or --client-certificate-file, not both.")
+        certificate = self._certificate(options)
+        secret = None if certificate else self._secret_from_env(options["client_secret_env"])
         integration_secret = (
             self._secret_from_env(options["integration_secret_env"]) if options.get("integration_secret_env") else None
         )
@@ -187,11 +201,27 @@ class Command(BaseCommand):
             microsoft_tenant_id=options["tenant_id"],
             client_id=options["client_id"],
             client_secret=secret,
+            client_certificate=certificate,
             integration_app_id=options["integration_app_id"],
             integration_client_secret=integration_secret,
             cloud=options["cloud"],
             custom_endpoints={},
         )
+
+    @staticmethod
+    def _certificate(options: dict[str, Any]) -> str | None:
+        """The certificate credential from --client-certificate-file and --certificate-thumbprint, checked."""
+        path = options.get("client_certificate_file")
+        if not path:
+            return None
+        try:
+            pem = path.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise CommandError(f"Cannot read the certificate file {path}: {error}") from error
+        try:
+            return connect.certificate_credential(pem, options.get("certificate_thumbprint") or "")
+        except connect.CertificateInvalid as error:
+            raise CommandError(f"--client-certificate-file {path}: {error}") from error
 
     @staticmethod
     def _secret_from_env(variable: str) -> str:
