@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0004_normalise_slugs"),
+        ("tenants", "0005_tenant_place_new_rooms"),
     ]
 
     operations = [
