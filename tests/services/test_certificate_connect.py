@@ -52,7 +52,7 @@ def test_a_certificate_the_app_does_not_hold_fails_connect_with_the_fix(sandbox_
     assert "Certificates & secrets" in failed.error_detail["fix"]
 
 
-def test_a_wrong_certificate_does_not_replace_a_working_secret(sandbox_tenant, tmp_path):
+def test_a_wrong_certificate_does_not_replace_a_working_secret(sandbox_tenant, tmp_path, db):
     info = sandbox_tenant.info
     stranger, _, _ = app_certificate(tmp_path / "stranger.pem", "Stranger")
     tenant = connected_tenant(info)
