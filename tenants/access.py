@@ -3,6 +3,7 @@ every decision about people: who is support, who may join an organisation on the
 members."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -96,6 +97,26 @@ def tenants_bound_to(microsoft_tenant_id: str) -> QuerySet[Tenant]:
     if not microsoft_tenant_id:
         return Tenant.objects.none()
     return Tenant.objects.filter(microsoft_tenant_id__iexact=microsoft_tenant_id)
+
+
+@dataclass(frozen=True)
+class SharingOrganisations:
+    """The other Onramp organisations bound to an organisation's Microsoft tenant: the ones a person may see (named
+    to them) and how many more there are (counted, never named)."""
+
+    visible: list[Tenant]
+    hidden: int
+
+    def __bool__(self) -> bool:
+        return bool(self.visible) or self.hidden > 0
+
+
+def organisations_sharing(user: AnyUser, tenant: Tenant) -> SharingOrganisations:
+    """Other organisations bound to the same Microsoft tenant as `tenant`, as `user` may know them."""
+    others = list(tenants_bound_to(tenant.microsoft_tenant_id).exclude(pk=tenant.pk).order_by("display_name"))
+    seen = set(visible_tenants(user).filter(pk__in=[other.pk for other in others]).values_list("pk", flat=True))
+    visible = [other for other in others if other.pk in seen]
+    return SharingOrganisations(visible=visible, hidden=len(others) - len(visible))
 
 
 def joinable_as_admin(user: AnyUser, microsoft_tenant_id: str, wids: Iterable[str]) -> QuerySet[Tenant]:

@@ -112,6 +112,13 @@ class ConnectForm(StepForm):
         "sandbox's sandbox-ca.pem).",
     )
 
+    share_microsoft_tenant = forms.BooleanField(
+        label="I know; share this Microsoft tenant",
+        required=False,
+        help_text="Another Onramp organisation is connected to this Microsoft tenant; both will manage the same "
+        "service account and room lists.",
+    )
+
     advanced_fields = (*ENDPOINT_FIELDS, "ca_bundle")
     advanced_title = "Explicit endpoints"
 
@@ -129,6 +136,11 @@ class ConnectForm(StepForm):
             self.fields["client_secret"].help_text = "A secret is stored; leave empty to keep it."
         if has_secret(self.tenant, SecretKind.CLIENT_CERTIFICATE):
             self.fields["client_certificate"].help_text = "A certificate is stored; leave empty to keep it."
+        # The decision is asked for once step 0 found the Microsoft tenant bound to another organisation.
+        if self.state.result.get(connect.SHARED_RESULT):
+            self.fields[connect.SHARE_INPUT].initial = bool(self.state.inputs.get(connect.SHARE_INPUT))
+        else:
+            del self.fields[connect.SHARE_INPUT]
 
     @property
     def advanced_open(self) -> bool:

@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from tenants.access import can_change_inputs, can_change_secrets, can_operate, get_tenant_for
+from tenants.access import can_change_inputs, can_change_secrets, can_operate, get_tenant_for, organisations_sharing
 from tenants.models import Profile, Tenant
 from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
@@ -59,6 +59,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "script_digest": step.confirmation.digest(tenant, state) if step.confirmation else "",
         "can_operate": may_run,
         "blocked_by": selectors.unmet_prerequisite(tenant, step.id),
+        "organisations_sharing": organisations_sharing(request.user, tenant),
         "result": presenters.shown_result(state),
         "result_items": presenters.display_items(state.result),
         "step_templates": [

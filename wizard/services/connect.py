@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import transaction
 
+from tenants.access import tenants_bound_to
 from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
@@ -22,7 +23,8 @@ from wizard.errors import StepError
 from wizard.microsoft import connector_clients, prove_app_credentials
 from wizard.microsoft.clouds import endpoints_for
 from wizard.microsoft.errors import MicrosoftError, PermissionMissing
-from wizard.outcomes import Done, Outcome, StepContext
+from wizard.models import AuditEvent
+from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
 # EXCHANGE_S_FOUNDATION, in free and app-only SKUs (POWER_BI_STANDARD, FLOW_FREE, TEAMS_EXPLORATORY, Apps for
@@ -58,6 +60,16 @@ _GRAPH_PROBES: tuple[tuple[str, str, str], ...] = (
     ("service_principals", "/servicePrincipals?$top=1&$select=id", "Application.Read.All"),
 )
 MAILBOX_SETTINGS_PERMISSION = "MailboxSettings.Read"
+# Two organisations on one Microsoft tenant share its service account and room lists: step 0 waits for an explicit
+# decision (the page's tick box or `onramp connect --share-microsoft-tenant`), kept in the step's inputs.
+SHARE_INPUT = "share_microsoft_tenant"
+SHARE_DECIDED_BY = "share_decided_by"
+SHARED_RESULT = "shared_microsoft_tenant"
+SHARE_ACTION = "share_microsoft_tenant"
+SHARING_REASON = (
+    "This Microsoft tenant is already connected to another Onramp organisation; the next steps would take over its "
+    "service account and room lists. Tick “I know; share this Microsoft tenant” and run again, or connect another."
+)
 _GRAPH_FIX = (
     "In the Entra admin center: App registrations → {app} → API permissions → Add a permission → Microsoft Graph → "
     "Application permissions → {permissions} → Grant admin consent for your organisation. Then run this step again."
@@ -338,6 +350,17 @@ def perform(ctx: StepContext) -> Outcome:
     if missing or exchange_refused:
         raise _missing_access(tenant, sorted(set(missing.values())), exchange_refused)
     organization = reads["organization"][0] if reads["organization"] else {}
+    microsoft_tenant_id = organization.get("id") or tenant.microsoft_tenant_id
+    sharing = tenants_bound_to(microsoft_tenant_id).exclude(pk=tenant.pk).count()
+    if sharing and not ctx.state.inputs.get(SHARE_INPUT):
+        # Another organisation's service account and room lists live in this Microsoft tenant: later steps would
+        # adopt them. The page names the other organisation to those allowed to see it (tenants.access).
+        return NeedsInput(
+            SHARING_REASON,
+            {SHARED_RESULT: {"microsoft_tenant_id": microsoft_tenant_id, "organisations": sharing}},
+        )
+    if sharing:
+        _record_sharing(tenant, microsoft_tenant_id, sharing, ctx.state.inputs.get(SHARE_DECIDED_BY) or ctx.actor)
     domains = [
         {"id": domain["id"], "is_default": bool(domain.get("isDefault")), "is_verified": bool(domain.get("isVerified"))}
         for domain in reads["domains"]
@@ -353,8 +376,19 @@ def perform(ctx: StepContext) -> Outcome:
             "licences": licences_from_skus(reads["licences"]),
             "exchange_organization": org_config.get("Name") or org_config.get("Identity") or "",
             "permissions_probed": [name for name, _ in REQUIRED_GRAPH_PERMISSIONS] + list(REQUIRED_EXCHANGE_ACCESS),
+            SHARED_RESULT: {"microsoft_tenant_id": microsoft_tenant_id, "organisations": sharing} if sharing else None,
         }
     )
+
+
+def _record_sharing(tenant: Tenant, microsoft_tenant_id: str, organisations: int, actor: str) -> None:
+    """The audited decision to share a Microsoft tenant with other organisations, once per Microsoft tenant."""
+    already = AuditEvent.objects.filter(
+        tenant=tenant, action=SHARE_ACTION, detail__microsoft_tenant_id=microsoft_tenant_id
+    ).exists()
+    if not already:
+        detail = {"microsoft_tenant_id": microsoft_tenant_id, "other_organisations": organisations}
+        record_event(tenant, actor, SHARE_ACTION, "succeeded", "connect", detail)
 
 
 def _may_read_mailbox_settings(graph, users: list[dict[str, Any]]) -> bool:

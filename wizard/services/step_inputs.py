@@ -31,6 +31,8 @@ def connect_inputs(submission: Submission) -> dict[str, Any]:
         cloud=data["cloud"],
         custom_endpoints=custom_endpoints,
     )
+    if data.get(connect.SHARE_INPUT):
+        return {"method": "app_credentials", connect.SHARE_INPUT: True, connect.SHARE_DECIDED_BY: submission.actor}
     return {"method": "app_credentials"}
 
 

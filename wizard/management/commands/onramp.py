@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenants.access import tenants_bound_to
 from tenants.forms import TenantForm
 from tenants.models import Cloud, Profile, Tenant, TenantStatus
 from wizard import actions, engine, headless
@@ -67,6 +68,11 @@ class Command(BaseCommand):
         )
         connect_parser.add_argument(
             "--cloud", choices=[c for c in Cloud.values if c != Cloud.CUSTOM], default=Cloud.WORLDWIDE
+        )
+        connect_parser.add_argument(
+            "--share-microsoft-tenant",
+            action="store_true",
+            help="Connect even though another organisation is bound to the same Microsoft tenant (audited).",
         )
         connect_parser.add_argument("--admin", default="admin", help="User who administers a tenant created here.")
         connect_parser.add_argument("--actor", default=DEFAULT_ACTOR)
@@ -152,9 +158,19 @@ class Command(BaseCommand):
             self._print_error("connect refused", refusal.code, refusal.message, refusal.detail())
             sys.exit(EXIT_FAILED)
         # Step 0 runs here, in this process, so the admin learns at once whether the credentials work.
-        state = actions.submit_step(tenant, "connect", actor, inputs={"method": "cli"}, send_task=False)
+        inputs: dict[str, Any] = {"method": "cli"}
+        if options.get("share_microsoft_tenant"):
+            inputs |= {connect.SHARE_INPUT: True, connect.SHARE_DECIDED_BY: actor}
+        state = actions.submit_step(tenant, "connect", actor, inputs=inputs, send_task=False)
         engine.execute_step(state.pk, state.task_id)
         state.refresh_from_db()
+        if state.status == StepStatus.NEEDS_INPUT:
+            # Whoever runs this command administers the installation, so the other organisations are named.
+            others = ", ".join(t.slug for t in tenants_bound_to(tenant.microsoft_tenant_id).exclude(pk=tenant.pk))
+            self.stderr.write(f"connect needs a decision: {state.progress_message}")
+            self.stderr.write(f"  Bound to the same Microsoft tenant: {others}.")
+            self.stderr.write("  To share it, run again with --share-microsoft-tenant.")
+            sys.exit(EXIT_NEEDS_INPUT)
         if state.status != StepStatus.SUCCEEDED:
             self._print_failure(state)
             sys.exit(EXIT_FAILED)
