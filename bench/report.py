@@ -58,8 +58,8 @@ class BenchResult:
 
 
 def _number(value: float, unit: str) -> str:
-    if unit == "×":
-        return f"{value:.2f} ×"
+    if unit in ("×", "calls a room"):
+        return f"{value:.2f} {unit}"
     if unit in ("s", "ms"):
         return f"{value:,.1f} {unit}" if value >= 10 else f"{value:,.2f} {unit}"
     if float(value).is_integer():

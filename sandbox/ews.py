@@ -136,6 +136,15 @@ def handle(tenant: Tenant, req: Request) -> Response:
             "The server cannot service this request right now. Try again later.",
             back_off_ms=retry_after * 1000,
         )
+    # EWS charges a request to the account that makes it, or to the mailbox an app acts on.
+    charged = principal_user.upn if principal_user else _text(impersonated) or _text(explicit) or app_id or ""
+    limited = tenant.throttle.ews(tenant.knobs, charged)
+    if limited:
+        return fault(
+            "ErrorServerBusy",
+            "The server cannot service this request right now. Try again later.",
+            back_off_ms=limited.retry_after * 1000,
+        )
     tenant.calls.record("EWS GetFolder", write=False)
 
     with tenant.lock:
@@ -178,3 +187,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
                 _error_message("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
             )
         return _folder_response(_folder_message(target, folder))
+
+
+def _text(element: ET.Element | None) -> str:
+    return (element.text or "").strip() if element is not None else ""

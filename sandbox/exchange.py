@@ -1005,6 +1005,14 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _simple_error(
             503, "ServiceUnavailable", "The service is temporarily unavailable.", {"Retry-After": str(retry_after)}
         )
+    limited = tenant.throttle.exchange(tenant.knobs)
+    if limited:
+        return _simple_error(
+            429,
+            "TooManyRequests",
+            f"The request was throttled. Retry after {limited.retry_after} seconds.",
+            {"Retry-After": str(limited.retry_after)},
+        )
     canonical = canonical_cmdlet(name) or name
     tenant.calls.record(canonical, write=is_write(canonical))
     shell = Shell(tenant, app_id, online=True)

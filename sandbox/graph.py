@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -26,6 +27,7 @@ from .state import (
     Tenant,
     User,
 )
+from .throttling import BATCH_OUTLOOK_PARALLEL, Rejection
 from .tokens import TokenError, verify_token
 
 MAX_BATCH = 20
@@ -677,22 +679,63 @@ def _throttled_response(kind: str, retry_after: int) -> Response:
     )
 
 
+# Outlook resources of a mailbox (Microsoft Graph throttling limits, Outlook service limits): throttled per app per
+# mailbox, not as directory calls.
+_OUTLOOK = re.compile(
+    r"^/users/([^/]+)/(calendar|calendars|calendarView|events|messages|mailFolders|mailboxSettings|contacts|"
+    r"contactFolders|outlook|photo|people)(/|$)",
+    re.IGNORECASE,
+)
+
+
+def _limited_response(limited: Rejection) -> Response:
+    return graph_error(limited.status, limited.code, limited.message, {"Retry-After": str(limited.retry_after)})
+
+
+def outlook_path(path: str) -> bool:
+    """Whether a Graph path (below /v1.0) reaches a mailbox's Outlook resources."""
+    return _OUTLOOK.match(path) is not None
+
+
+def _mailbox_key(tenant: Tenant, path: str) -> str | None:
+    """The mailbox an Outlook request reaches (its user's id, whichever name the path uses); None for a directory
+    request."""
+    match = _OUTLOOK.match(path)
+    if match is None:
+        return None
+    with tenant.lock:
+        user = tenant.user_by_key(match.group(1))
+    return user.id if user is not None else match.group(1).lower()
+
+
 def _execute(
     tenant: Tenant, method: str, path: str, query: dict[str, str], body: Any, base_url: str, app_id: str
 ) -> Response:
-    """One Graph call after authentication: admission, counting, then the handler under the lock."""
+    """One Graph call after authentication: admission (the per-app budget, then the service's own limits), the
+    latency, counting, then the handler under the lock."""
     routed = _route(method, path)
     if routed is None:
+        tenant.pause()
         segment = path.strip("/").split("/")[-1] or path
         return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
     template, handler = routed
     rejection = tenant.admit(app_id)
     if rejection:
         return _throttled_response(*rejection)
-    tenant.calls.record(template, write=method in WRITE_METHODS)
     call = Call(tenant, method, path, query, body, base_url, app_id)
+    mailbox = _mailbox_key(tenant, path)
+    if mailbox is None:
+        limited = tenant.throttle.directory(tenant.knobs, app_id)
+        return _limited_response(limited) if limited else _run(call, template, handler)
+    with tenant.throttle.outlook(tenant.knobs, app_id, mailbox) as limited:
+        return _limited_response(limited) if limited else _run(call, template, handler)
+
+
+def _run(call: Call, template: str, handler: Callable[[Call], Response]) -> Response:
+    call.tenant.pause()  # Microsoft's time to answer, inside the request's concurrency slot
+    call.tenant.calls.record(template, write=call.method in WRITE_METHODS)
     try:
-        with tenant.lock:
+        with call.tenant.lock:
             return handler(call)
     except GraphError as err:
         return graph_error(err.status, err.code, err.message)
@@ -704,10 +747,10 @@ def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
         return graph_error(400, "BadRequest", "Invalid batch payload format.")
     if len(requests) > MAX_BATCH:
         return graph_error(400, "BadRequest", f"The number of batch requests exceeds the limit of {MAX_BATCH}.")
-    responses = []
-    for item in requests:
-        if not isinstance(item, dict) or not {"id", "method", "url"} <= item.keys():
-            return graph_error(400, "BadRequest", "Invalid batch payload format.")
+    if not all(isinstance(item, dict) and {"id", "method", "url"} <= item.keys() for item in requests):
+        return graph_error(400, "BadRequest", "Invalid batch payload format.")
+
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
         parts = urlsplit(str(item["url"]))
         path = unquote(parts.path)
         path = path[len("/v1.0") :] if path.lower().startswith("/v1.0") else path
@@ -722,7 +765,11 @@ def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
         }
         if result.body:
             entry["body"] = json.loads(result.body)
-        responses.append(entry)
+        return entry
+
+    # Graph hands a batch's requests to the services a few at a time, so a batch takes a latency per few requests.
+    with ThreadPoolExecutor(max_workers=BATCH_OUTLOOK_PARALLEL) as pool:
+        responses = list(pool.map(answer, requests))
     return Response.json(200, {"responses": responses})
 
 
@@ -732,11 +779,13 @@ def handle(tenant: Tenant, req: Request) -> Response:
     try:
         claims = verify_token(req.headers.get("authorization"), GRAPH_AUDIENCE)
     except TokenError as err:
+        tenant.pause()
         return graph_error(401, "InvalidAuthenticationToken", str(err), client_request_id=client_request_id)
     path = unquote(req.path)[len("/v1.0") :] or "/"
     try:
         body = req.json() if req.body else None
     except ValueError:
+        tenant.pause()
         return graph_error(400, "BadRequest", "Unable to read JSON request payload.")
     if req.method == "POST" and path.rstrip("/") == "/$batch":
         tenant.calls.record("POST /$batch", write=False)

@@ -7,7 +7,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,11 +121,9 @@ class Sandbox:
         path = req.path.lower()
         if path.startswith("/_sandbox"):
             return control_api.handle(self.tenant, req)
-        latency = self.tenant.knobs.latency_ms
-        if latency > 0:
-            time.sleep(latency / 1000.0)  # outside the tenant lock: concurrent calls overlap like real ones
         if path.startswith("/v1.0"):
-            return graph.handle(self.tenant, req)
+            return graph.handle(self.tenant, req)  # Graph pauses per request, inside Outlook's concurrency slot
+        self.tenant.pause()  # outside the tenant lock: concurrent calls overlap like real ones
         if path.startswith("/adminapi/"):
             return exchange.handle(self.tenant, req)
         if path.startswith("/ews/exchange.asmx"):

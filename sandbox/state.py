@@ -7,7 +7,6 @@ server never holds the lock while it sleeps for the latency knob.
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import threading
 import time
@@ -15,6 +14,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from .throttling import ServiceThrottle, TokenBucket, retry_after_seconds
 
 DOMAIN = "contoso.onmicrosoft.com"
 VERIFIED_DOMAIN = "contoso.com"
@@ -183,7 +184,13 @@ class Knobs:
     equipment: int = 3
     users: int = 5
     latency_ms: float = 0.0
-    budget_rps: float = 0.0  # 0 = no throttling budget
+    budget_rps: float = 0.0  # one budget per app over every service; 0 = none
+    # Microsoft's per-service limits (sandbox.throttling); 0 = off
+    outlook_requests_per_10_minutes: int = 0
+    outlook_concurrent_requests: int = 0
+    directory_resource_units_per_10_seconds: int = 0
+    exchange_budget_rps: float = 0.0
+    ews_budget_rps: float = 0.0
     throttle_fraction: float = 0.0
     error_fraction: float = 0.0
     provisioning_delay_s: float = 0.0
@@ -336,33 +343,6 @@ class AccessPolicy:
     description: str
 
 
-class TokenBucket:
-    """Per-app token bucket: `rate` tokens a second, burst max(1, rate)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, rate: float) -> float:
-        """Take one token; return 0 when granted, else the seconds until one is available."""
-        if rate <= 0:
-            return 0.0
-        burst = max(1.0, rate)
-        now = time.monotonic()
-        with self._lock:
-            tokens, stamp = self._buckets.get(key, (burst, now))
-            tokens = min(burst, tokens + (now - stamp) * rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / rate
-
-    def clear(self) -> None:
-        with self._lock:
-            self._buckets.clear()
-
-
 class CallLog:
     """Calls that reached the service logic, per endpoint template or cmdlet; plus writes and rejections."""
 
@@ -376,6 +356,7 @@ class CallLog:
             self.writes = 0
             self.write_calls: Counter[str] = Counter()
             self.throttled = 0
+            self.throttled_by_service: Counter[str] = Counter()
             self.faults = 0
 
     def record(self, key: str, write: bool) -> None:
@@ -385,10 +366,13 @@ class CallLog:
                 self.writes += 1
                 self.write_calls[key] += 1
 
-    def rejected(self, throttled: bool) -> None:
+    def rejected(self, throttled: bool, service: str = "") -> None:
+        """A refused call; `service` names the per-service limit that refused it (sandbox.throttling)."""
         with self._lock:
             if throttled:
                 self.throttled += 1
+                if service:
+                    self.throttled_by_service[service] += 1
             else:
                 self.faults += 1
 
@@ -400,6 +384,7 @@ class CallLog:
                 "writes": self.writes,
                 "write_calls": dict(self.write_calls),
                 "throttled": self.throttled,
+                "throttled_by_service": dict(self.throttled_by_service),
                 "faults": self.faults,
             }
 
@@ -411,6 +396,7 @@ class Tenant:
         self.connector_certificate = connector_certificate  # (thumbprint, public key PEM) registered on the app
         self.bucket = TokenBucket()
         self.calls = CallLog()
+        self.throttle = ServiceThrottle(lambda service: self.calls.rejected(throttled=True, service=service))
         self.clock_offset = 0.0
         self.random = random.Random(20260401)
         self.seed()
@@ -432,6 +418,11 @@ class Tenant:
             self.calls.rejected(throttled=False)
             return "fault", 1
         return None
+
+    def pause(self) -> None:
+        """Microsoft's time to answer one request (the latency knob); never under the tenant lock."""
+        if self.knobs.latency_ms > 0:
+            time.sleep(self.knobs.latency_ms / 1000.0)
 
     # -- time ------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -470,6 +461,7 @@ class Tenant:
                 **{sku["skuId"]: units for sku, units in FREE_SKUS},
             }
             self.bucket.clear()
+            self.throttle.clear()
 
     def set_knobs(self, values: dict[str, Any]) -> None:
         """Change knobs at run time; seed knobs (rooms, equipment, users) take effect on the next reset."""
@@ -760,7 +752,3 @@ class Tenant:
                     for s in self.entra_sps.values()
                 ],
             }
-
-
-def retry_after_seconds(wait: float) -> int:
-    return max(1, math.ceil(wait))

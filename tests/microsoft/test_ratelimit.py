@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from wizard.microsoft import connector_clients, parallel, ratelimit
+from wizard.microsoft import connector_clients, integration_clients, parallel, ratelimit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,7 +136,7 @@ def test_parallel_calls_stay_inside_the_budget_and_hide_latency(sandbox_tenant, 
     calls = [room["PrimarySmtpAddress"] for room in rooms] * 2  # 40 calls
     with connector_clients(tenant) as ms:
         ms.credentials.token(ms.endpoints.graph_scope)
-        ratelimit.wait_for_slot(ms.graph.transport.limit_key)  # start from an idle budget
+        ratelimit.wait_for({ms.graph.transport.budget: 1})  # start from an idle budget
         sandbox_tenant.control.reset_calls()
         started = time.monotonic()
         outcomes = parallel(lambda upn: ms.graph.get(f"/users/{upn}"), calls, max_workers=4)
@@ -146,3 +146,45 @@ def test_parallel_calls_stay_inside_the_budget_and_hide_latency(sandbox_tenant, 
     ideal = len(calls) / 10
     print(f"\n40 calls, 4 threads, 250 ms latency, 10/s budget: {elapsed:.2f} s (ideal {ideal:.1f} s)")
     assert elapsed <= 1.2 * ideal
+
+
+@pytest.mark.django_db
+def test_budgets_are_keyed_per_service_and_per_mailbox_in_redis(sandbox_tenant, tenant, redis_server, settings):
+    """Microsoft throttles calendars per app per mailbox, the directory per app per tenant and the Exchange admin API
+    per tenant: a slow tenant budget paces the directory and Exchange calls, not reads of different calendars; each
+    budget is a key in the shared Redis."""
+    settings.REDIS_URL = redis_server.url
+    settings.ONRAMP_CALLS_PER_SECOND = 2
+    settings.ONRAMP_CALLS_BURST = 1
+    sandbox_tenant.control.set_knobs(latency_ms=100, outlook_concurrent_requests=4, exchange_budget_rps=2)
+    sandbox_tenant.control.grant_permission("Calendars.Read", app_id=sandbox_tenant.info["integration_app_id"])
+    rooms = [room["PrimarySmtpAddress"] for room in sandbox_tenant.control.invoke("Get-Mailbox")][:12]
+    client = redis.Redis.from_url(redis_server.url)
+    with integration_clients(tenant) as app, connector_clients(tenant) as ms:
+        app.credentials.token(app.endpoints.graph_scope)
+        ms.credentials.token(ms.endpoints.exchange_scope)
+        ratelimit.wait_for({ms.exchange.transport.budget: 1})  # start from an idle budget
+        sandbox_tenant.control.reset_calls()
+        started = time.monotonic()
+        reads = parallel(lambda room: app.graph.get(f"/users/{room}/calendar"), rooms, max_workers=12)
+        read_seconds = time.monotonic() - started
+        keys = {key.decode().removeprefix(ratelimit.KEY_PREFIX) for key in client.scan_iter(f"{ratelimit.KEY_PREFIX}*")}
+        started = time.monotonic()
+        parallel(lambda _: ms.exchange.invoke("Get-OrganizationConfig"), range(4), max_workers=4)
+        exchange_seconds = time.monotonic() - started
+    assert all(outcome.ok for outcome in reads)
+    assert read_seconds < 12 / 2 / 2  # far faster than 12 calls of a 2-a-second budget
+    assert exchange_seconds >= 3 / 2 - 0.05  # four Exchange calls at 2 a second, one at once
+    assert sandbox_tenant.control.calls()["throttled"] == 0
+    app_id = tenant.integration_app_id.lower()
+    assert {f"{tenant.microsoft_tenant_id}:outlook:{app_id}:{room.lower()}" for room in rooms} <= keys
+    assert f"{tenant.microsoft_tenant_id}:exchange" in keys
+
+
+def test_a_batch_spends_the_budget_of_each_mailbox_it_reads():
+    budgets = {
+        ratelimit.mailbox_budget("t", "app", "room-1@x"): 1,
+        ratelimit.mailbox_budget("t", "app", "room-2@x"): 1,
+    }
+    assert all(budget.per_mailbox and budget.rate() == 10_000 / 600 and budget.burst() == 4 for budget in budgets)
+    assert ratelimit.service_budget("t", ratelimit.DIRECTORY, "App") == ratelimit.Budget("t:graph:app")

@@ -39,8 +39,8 @@ def test_batch_requests_are_throttled_one_by_one(make_sandbox):
     batch = [{"id": str(i), "method": "GET", "url": "/organization"} for i in range(8)]
     body = ms.graph("POST", "/$batch", json={"requests": batch}).json()
     statuses = [r["status"] for r in body["responses"]]
-    assert statuses[:5] == [200] * 5 and 429 in statuses[5:]
-    assert "Retry-After" in body["responses"][-1]["headers"]
+    assert statuses.count(200) == 5 and statuses.count(429) == 3  # Graph runs a batch's requests a few at a time
+    assert all("Retry-After" in r["headers"] for r in body["responses"] if r["status"] == 429)
 
 
 def test_throttle_and_error_fractions(make_sandbox):

@@ -25,7 +25,8 @@ Facade (stable):
     ews.calendar_access(room)                          # CalendarAccess: opened / denied / code and plain words
     url, attempts = exchange_server_autodiscover(tenant, upn, password)  # POX Autodiscover of the account's domain
 
-Every call takes a slot of the tenant's shared budget (ONRAMP_CALLS_PER_SECOND, Redis when REDIS_URL is set), waits
+Every call takes a slot of the budget Microsoft throttles it by (per service; per mailbox for calendars), shared
+through Redis when REDIS_URL is set, waits
 out 429/503 by Retry-After and retries transient failures with back-off, all bounded. Clients are thread-safe; use
 `parallel` to overlap latency (the budget still holds). `close()` (or the `with` block) writes the token cache.
 """
@@ -40,6 +41,7 @@ from typing import Generic, TypeVar
 import requests
 
 from tenants.models import Tenant
+from wizard.microsoft import ratelimit
 from wizard.microsoft.auth import (
     AppCredentials,
     CredentialsMissing,
@@ -126,13 +128,13 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
     credentials = load_credentials(
         tenant, integration=integration, endpoints=endpoints, session=session, cache=TenantTokenCache(tenant)
     )
-    key = _limit_key(tenant)
+    key, app = _limit_key(tenant), credentials.client_id
 
-    def transport(service: str, scope: str) -> Transport:
+    def transport(service: str, scope: str, budget: ratelimit.Budget) -> Transport:
         return Transport(
             session,
             service=service,
-            limit_key=key,
+            budget=budget,
             token=lambda: credentials.token(scope),
             renew=lambda: credentials.renew(scope),
         )
@@ -141,9 +143,14 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
         tenant=tenant,
         endpoints=endpoints,
         credentials=credentials,
-        graph=GraphClient(transport(GRAPH, endpoints.graph_scope), endpoints.graph_url, credentials.client_id),
+        graph=GraphClient(
+            transport(GRAPH, endpoints.graph_scope, ratelimit.service_budget(key, ratelimit.DIRECTORY, app)),
+            endpoints.graph_url,
+            app,
+            limit_key=key,
+        ),
         exchange=ExchangeAdminClient(
-            transport(EXCHANGE, endpoints.exchange_scope),
+            transport(EXCHANGE, endpoints.exchange_scope, ratelimit.service_budget(key, ratelimit.EXCHANGE)),
             endpoints.exchange_admin_url,
             tenant.microsoft_tenant_id,
             credentials.client_id,
@@ -178,7 +185,8 @@ def _exchange_server_session(tenant: Tenant) -> requests.Session:
 
 def exchange_server_ews(tenant: Tenant, url: str, username: str, password: str) -> EwsClient:
     """Exchange Server's EWS at `url`, signed in as `username` with Basic authentication (refused unless https)."""
-    return EwsClient(url, _exchange_server_session(tenant), basic_auth(url, username, password), _limit_key(tenant))
+    auth = basic_auth(url, username, password)
+    return EwsClient(url, _exchange_server_session(tenant), auth, _limit_key(tenant), user=username)
 
 
 def exchange_server_autodiscover(

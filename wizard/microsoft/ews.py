@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from wizard.microsoft import ratelimit
 from wizard.microsoft.errors import EWS, AuthenticationFailed, MicrosoftError, ServiceUnavailable
 from wizard.microsoft.http import Transport, retry_after_seconds
 
@@ -229,14 +230,17 @@ def ews_busy_delay(response: requests.Response) -> float | None:
 class EwsClient:
     """One EWS endpoint with one identity. Thread-safe (requests sessions are, for this use)."""
 
-    def __init__(self, url: str, session: requests.Session, auth: AuthBase, limit_key: str) -> None:
+    def __init__(self, url: str, session: requests.Session, auth: AuthBase, limit_key: str, user: str = "") -> None:
+        """`limit_key` names the tenant; `user` is the account signing in (Basic), empty for an app."""
         self.url = url
+        self.limit_key = limit_key
+        self.user = user
         # The same retry loop as every Microsoft call, with EWS's own idea of "busy"; a refusal comes back as HTTP
         # 500 with a SOAP fault, which is an answer, so only 502 and 504 are retried as transient failures.
         self.transport = Transport(
             session,
             service=EWS,
-            limit_key=limit_key,
+            budget=ratelimit.service_budget(limit_key, ratelimit.EWS, user),
             auth=auth,
             busy=ews_busy_delay,
             transient_statuses=frozenset({502, 504}),
@@ -249,9 +253,12 @@ class EwsClient:
         all (credentials refused, wrong URL, server down) raises a MicrosoftError.
         """
         try:
+            # EWS charges a request to the account that signs in, or to the mailbox an app acts on.
+            charged = ratelimit.service_budget(self.limit_key, ratelimit.EWS, self.user or mailbox or "")
             response = self.transport.request(
                 "POST",
                 self.url,
+                costs={charged: 1},
                 data=_get_folder_body(mailbox),
                 headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
                 allow_redirects=False,

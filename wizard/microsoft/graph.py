@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from wizard.microsoft import ratelimit
 from wizard.microsoft.errors import GRAPH, MicrosoftError, graph_error, still_throttled
@@ -62,13 +64,37 @@ class BatchResponse:
         return self.body
 
 
+# Outlook resources of a mailbox, which Microsoft throttles per app per mailbox rather than as directory calls
+# (Microsoft Graph throttling limits, Outlook service limits).
+_OUTLOOK = re.compile(
+    r"^/users/([^/?]+)/(calendar|calendars|calendarView|events|messages|mailFolders|mailboxSettings|contacts|"
+    r"contactFolders|outlook|photo|people)(/|\?|$)",
+    re.IGNORECASE,
+)
+
+
+def outlook_mailbox(path: str) -> str | None:
+    """The mailbox an Outlook request reaches (as the path names it), or None for any other Graph request."""
+    match = _OUTLOOK.match(path)
+    return unquote(match.group(1)) if match else None
+
+
 class GraphClient:
-    def __init__(self, transport: Transport, base_url: str, app_id: str = "") -> None:
+    def __init__(self, transport: Transport, base_url: str, app_id: str = "", limit_key: str = "") -> None:
+        """`limit_key` names the tenant in the per-mailbox budgets of Outlook requests."""
         self.transport = transport
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
+        self.limit_key = limit_key
 
     # -- plumbing -----------------------------------------------------------------------------------------------
+    def budget(self, path: str) -> ratelimit.Budget:
+        """The budget a request to `path` spends: its mailbox's for an Outlook resource, else the app's."""
+        mailbox = outlook_mailbox(self._relative(path))
+        if mailbox is None:
+            return self.transport.budget
+        return ratelimit.mailbox_budget(self.limit_key, self.app_id, mailbox)
+
     def _url(self, path: str) -> str:
         if path.startswith(("https://", "http://")):
             # nextLinks are absolute; never send the tenant's token to a host that is not its Graph.
@@ -89,11 +115,17 @@ class GraphClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         permission: str = "",
-        cost: int = 1,
+        costs: Mapping[ratelimit.Budget, int] | None = None,
     ) -> Any:
-        """Parsed JSON of a successful call ({} for an empty body); else raise the typed error."""
+        """Parsed JSON of a successful call ({} for an empty body); else raise the typed error. `costs`: the budgets
+        it spends, when not just its own path's (a $batch)."""
         response = self.transport.request(
-            method, self._url(path), params=params, json=json, headers=headers or {}, cost=cost
+            method,
+            self._url(path),
+            params=params,
+            json=json,
+            headers=headers or {},
+            costs=costs or {self.budget(path): 1},
         )
         if response.ok:
             return response_json(response) or {}
@@ -149,13 +181,16 @@ class GraphClient:
             retry: list[tuple[str, dict[str, Any]]] = []
             delay = 0.0
             by_id = dict(pending)
-            # Graph counts each request inside a batch against the tenant's budget, so a batch arrives as a burst:
-            # at most half a second of the budget, which leaves the tenant's bucket headroom for network jitter.
-            size = min(BATCH_LIMIT, max(1, int(ratelimit.calls_per_second() / 2)))
+            budgets = {answer_id: self.budget(item["url"]) for answer_id, item in pending}
+            # Graph counts each request inside a batch against its own limits, so a batch arrives as a burst: where
+            # requests share the app's budget, at most half a second of it, which leaves the bucket headroom for
+            # network jitter; requests to different mailboxes each spend their own mailbox's budget.
+            shared = any(not budget.per_mailbox for budget in budgets.values())
+            size = min(BATCH_LIMIT, max(1, int(ratelimit.calls_per_second() / 2))) if shared else BATCH_LIMIT
             for start in range(0, len(pending), size):
                 chunk = [item for _, item in pending[start : start + size]]
-                # Graph counts every request inside a batch against the tenant's limits, so does the pacing.
-                body = self.post("/$batch", {"requests": chunk}, cost=len(chunk))
+                costs = Counter(budgets[item["id"]] for item in chunk)
+                body = self.post("/$batch", {"requests": chunk}, costs=costs)
                 for answer in body.get("responses", []):
                     answer_id = str(answer.get("id"))
                     status = int(answer.get("status") or 0)

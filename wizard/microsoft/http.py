@@ -8,7 +8,8 @@ Policy (DESIGN §4), the one retry loop of every Microsoft service (Graph, the E
 - Other transient failures (500, 502, 504, connection errors, timeouts) are retried with jittered exponential
   back-off, at most `ONRAMP_TRANSIENT_RETRIES` times. Onramp's steps are idempotent (they adopt what exists), so
   retrying a POST whose fate is unknown is safe: a repeat shows up as "already exists" and is adopted.
-- Every attempt, retries included, first takes a slot from the tenant's shared budget (`ratelimit`).
+- Every attempt, retries included, first takes a slot in each of Microsoft's budgets it spends (`ratelimit`): the
+  service's (per tenant, or per app per tenant), or a mailbox's for Outlook resources.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,7 @@ class Transport:
         session: requests.Session,
         *,
         service: str,
-        limit_key: str,
+        budget: ratelimit.Budget,
         token: Callable[[], str] | None = None,
         auth: AuthBase | None = None,
         renew: Callable[[], bool] | None = None,
@@ -169,11 +170,12 @@ class Transport:
         transient_statuses: frozenset[int] = TRANSIENT_STATUSES,
     ) -> None:
         """`token` (a bearer token) or `auth` (requests' auth, e.g. Basic for EWS on premises) signs each attempt;
-        `busy` says how long the service asks to wait (None: it is not busy); `transient_statuses` are failures
+        `budget` is the service's budget a request spends unless it names others; `busy` says how long the service
+        asks to wait (None: it is not busy); `transient_statuses` are failures
         worth retrying with back-off (EWS answers refusals as HTTP 500, so its set leaves 500 out)."""
         self.session = session
         self.service = service
-        self.limit_key = limit_key
+        self.budget = budget
         self.token = token
         self.auth = auth
         self.renew = renew
@@ -183,11 +185,13 @@ class Transport:
         self.extra_headers = extra_headers or {}
         self.stats = CallStats()
 
-    def request(self, method: str, url: str, *, cost: int = 1, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, url: str, *, costs: Mapping[ratelimit.Budget, int] | None = None, **kwargs: Any
+    ) -> requests.Response:
         """The final response: a success, or a non-retryable error (the caller turns it into a typed error).
 
-        `cost` is how many of the tenant's calls this request counts as (a $batch of n counts n).
-        Raises Throttled / ServiceUnavailable when the bounds are spent.
+        `costs` are the calls this request spends per budget (default: one of the service's; a $batch spends one
+        in the budget of each request inside it). Raises Throttled / ServiceUnavailable when the bounds are spent.
         """
         what = f"{method} {url.split('?', 1)[0]}"
         waited = 0.0
@@ -195,7 +199,7 @@ class Transport:
         headers = {**self.extra_headers, **kwargs.pop("headers", {})}
         headers.setdefault("client-request-id", str(uuid.uuid4()))
         while True:
-            self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for_slot(self.limit_key, cost))
+            self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for(costs or {self.budget: 1}))
             signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
             try:
                 response = self.session.request(method, url, headers=signed, auth=self.auth, timeout=TIMEOUT, **kwargs)

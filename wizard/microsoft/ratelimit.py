@@ -1,8 +1,10 @@
-"""A per-tenant call budget shared by every worker of a deployment.
+"""Call budgets keyed the way Microsoft throttles, shared by every worker of a deployment.
 
-Microsoft throttles per tenant (and per app), not per Onramp process: two workers each keeping "10 calls a second"
-would together get 429s. So the budget lives in Redis when `settings.REDIS_URL` is set, and in this process
-otherwise (an embedded install has one worker).
+Microsoft throttles per service, not per Onramp process: the Exchange admin API per tenant, Graph's directory per app
+per tenant, Outlook resources in Graph (calendars, mailbox settings) per app per MAILBOX, EWS per user (Microsoft
+Graph throttling limits; EWS throttling policies). Two workers each keeping "10 calls a second" would together get
+429s, so each budget lives in Redis when `settings.REDIS_URL` is set, and in this process otherwise (an embedded
+install has one worker). `Budget` names one of them; `wait_for` reserves a request's slots in each budget it spends.
 
 The algorithm is GCRA used as a reservation: one atomic Redis call moves the tenant's "theoretical arrival time"
 one interval forward and tells the caller how long to sleep before its slot. Callers never poll, so N threads or
@@ -15,6 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
@@ -42,6 +46,41 @@ local new_tat = tat + cost * interval
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 return wait
 """
+
+
+# Microsoft's Outlook limits per app per mailbox (Microsoft Graph throttling limits, Outlook service limits).
+MAILBOX_REQUESTS_PER_10_MINUTES = 10_000
+MAILBOX_CONCURRENT_REQUESTS = 4
+
+EXCHANGE = "exchange"  # the Exchange admin API: one budget per tenant, whichever app calls
+DIRECTORY = "graph"  # Graph outside Outlook resources: per app per tenant
+OUTLOOK = "outlook"  # Graph's Outlook resources: per app per mailbox
+EWS = "ews"  # per user: the account signing in, or the mailbox an app acts on
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One of Microsoft's budgets, as `key`; `per_mailbox` budgets pace at Outlook's rate, the others at the
+    deployment's ONRAMP_CALLS_PER_SECOND (read when a slot is reserved, so settings may change at run time)."""
+
+    key: str
+    per_mailbox: bool = False
+
+    def rate(self) -> float:
+        return MAILBOX_REQUESTS_PER_10_MINUTES / 600 if self.per_mailbox else calls_per_second()
+
+    def burst(self) -> int:
+        return MAILBOX_CONCURRENT_REQUESTS if self.per_mailbox else burst()
+
+
+def service_budget(tenant_key: str, service: str, identity: str = "") -> Budget:
+    """The budget of `service` in a tenant: EXCHANGE per tenant, DIRECTORY per app (`identity`), EWS per user."""
+    return Budget(":".join(part for part in (tenant_key, service, identity.lower()) if part))
+
+
+def mailbox_budget(tenant_key: str, app_id: str, mailbox: str) -> Budget:
+    """An app's Outlook budget for one mailbox."""
+    return Budget(f"{tenant_key}:{OUTLOOK}:{app_id.lower()}:{mailbox.lower()}", per_mailbox=True)
 
 
 class Limiter(Protocol):
@@ -105,15 +144,14 @@ _REDIS_RETRY_AFTER = 30.0  # seconds of local pacing after Redis failed, before 
 _redis_down_until = 0.0
 
 
-def wait_for_slot(key: str, cost: int = 1) -> float:
-    """Block until `key` (a Microsoft tenant) may make `cost` more calls; return the seconds waited."""
+def _reserve(budget: Budget, cost: int) -> float:
     global _redis_down_until
-    rate, size = calls_per_second(), burst()
+    rate, size = budget.rate(), budget.burst()
     shared = limiter()
     if shared is not _local and time.monotonic() < _redis_down_until:
         shared = _local  # Redis failed recently: do not wait for its connect timeout on every call
     try:
-        delay = shared.reserve(key, rate, size, cost)
+        return shared.reserve(budget.key, rate, size, cost)
     except redis.RedisError as exc:
         # Losing Redis must not stop a setup half-way: pace this process alone for a while, and say so.
         _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER
@@ -122,7 +160,18 @@ def wait_for_slot(key: str, cost: int = 1) -> float:
             type(exc).__name__,
             _REDIS_RETRY_AFTER,
         )
-        delay = _local.reserve(key, rate, size, cost)
+        return _local.reserve(budget.key, rate, size, cost)
+
+
+def wait_for(costs: Mapping[Budget, int]) -> float:
+    """Block until a request may spend `costs` (calls per budget: a $batch spends in the budget of each of its
+    requests); return the seconds waited."""
+    delay = max((_reserve(budget, cost) for budget, cost in costs.items()), default=0.0)
     if delay > 0:
         time.sleep(delay)
     return delay
+
+
+def wait_for_slot(key: str, cost: int = 1) -> float:
+    """Block until the budget `key` may make `cost` more calls at the deployment's rate; return the seconds waited."""
+    return wait_for({Budget(key): cost})

@@ -35,7 +35,7 @@ from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, member_summary
 from wizard.services.rooms import ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, only_groups, room_list_dns, scope_filter
-from wizard.services.verify import _calendar_reads
+from wizard.services.verify import calendar_reads
 
 DRIFT_ACTION = "drift"
 NEW_ROOMS = "new_rooms"
@@ -187,7 +187,7 @@ def find_drift(tenant: Tenant) -> list[Finding]:
         )
     readable = sorted((placed & directory) & listed)
     if readable and has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
-        reasons = _calendar_reads(tenant, readable)
+        reasons = calendar_reads(tenant, readable)
         refused = [address for address, reason in reasons.items() if reason]
         if refused:
             findings.append(

@@ -1,6 +1,9 @@
-"""Step 6: verify. For every room: Exchange says the integration's app is in scope for it
-(Test-ServicePrincipalAuthorization), and, when the integration's secret is known, the app really opens its
-calendar through Graph. A control mailbox that is not a room must be out of scope. The scoped lists must hold only
+"""Step 6: verify. When the integration's secret is known, the ground truth is one calendar read per room as the
+integration's app (Graph, many mailboxes at once); Exchange admin calls go only to what a read cannot tell: the
+room lists' members (once per list), the control mailbox, and, for each room that fails, why
+(Test-ServicePrincipalAuthorization). Without the secret, a room is in scope when it is a member of a list the
+management scope's filter names (one Get-ManagementScope), and the report says calendars could not be read. A control
+mailbox that is not a room must be out of scope. The scoped lists must hold only
 the rooms Onramp placed (a person in a list is a mailbox the integration can open), and the app must hold no grant
 beyond the room scope (wizard.services.grants): those checks never need the integration's secret, and every check
 that could not run is named with why. Rooms added to the tenant but in no list, and rooms that disappeared, are
@@ -9,6 +12,9 @@ failure. Results go on the Room rows, for the per-room table."""
 
 import datetime as dt
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +26,8 @@ from wizard.errors import StepError
 from wizard.microsoft import connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.microsoft.ews import BearerAuth, EwsClient
+from wizard.microsoft.graph import BATCH_LIMIT
+from wizard.microsoft.http import POOL_SIZE
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
@@ -27,7 +35,14 @@ from wizard.services.grants import describe
 from wizard.services.places import room_lists_in_places
 from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
-from wizard.services.scoped_access import ROLE, audit_from_result, room_list_dns
+from wizard.services.scoped_access import (
+    ROLE,
+    audit_from_result,
+    filter_dns,
+    only_groups,
+    room_list_dns,
+    scope_filter,
+)
 
 NO_SECRET = (
     "the integration's client secret is not stored in Onramp, so Onramp cannot sign in as the integration to read "
@@ -40,6 +55,12 @@ NO_SECRET = (
 RBAC_PROPAGATION_SECONDS = 2 * 3600
 
 
+# Graph sends up to four requests of a $batch to Outlook at a time, and Outlook allows an app four concurrent
+# requests per mailbox (Microsoft Graph throttling limits, Outlook service limits): every request of a verify batch
+# names a different mailbox, and this many batches are in flight at once (the HTTP pool's size).
+CALENDAR_BATCHES_IN_FLIGHT = POOL_SIZE
+
+
 def _in_scope(exchange, app_id: str, mailbox: str) -> bool | None:
     """True/False as Exchange evaluates the app's role for this mailbox; None when the mailbox does not exist."""
     try:
@@ -49,23 +70,43 @@ def _in_scope(exchange, app_id: str, mailbox: str) -> bool | None:
     return any(row.get("RoleName") == ROLE and row.get("InScope") is True for row in rows)
 
 
-def _calendar_reads(tenant: Tenant, addresses: list[str]) -> dict[str, str]:
-    """For each mailbox, '' when the integration's app opened its calendar, else why not."""
+def _read_reason(answer) -> str:
+    if answer.ok:
+        return ""
+    if isinstance(answer.error, PermissionMissing):
+        return "The integration's app was refused the calendar (ErrorAccessDenied)."
+    return f"Calendar read failed: {answer.error.code}: {answer.error.message}"
+
+
+def calendar_url(address: str) -> str:
+    """The Graph request that opens one mailbox's calendar as the integration (Calendars.Read)."""
+    return f"/users/{quote(address, safe='@')}/calendar?$select=id"
+
+
+def calendar_reads(
+    tenant: Tenant, addresses: list[str], on_read: Callable[[int], None] | None = None
+) -> dict[str, str]:
+    """For each mailbox, '' when the integration's app opened its calendar, else why not: one Graph request per
+    mailbox, in $batches read in parallel. `on_read(n)` runs in the calling thread as each batch of n is read."""
+    chunks = [addresses[start : start + BATCH_LIMIT] for start in range(0, len(addresses), BATCH_LIMIT)]
+    reasons: dict[str, str] = {}
     with integration_clients(tenant) as app:
-        answers = app.graph.batch(
-            [
-                {"method": "GET", "url": f"/users/{quote(address, safe='@')}/calendar?$select=id"}
-                for address in addresses
-            ]
-        )
-    reasons = {}
-    for address, answer in zip(addresses, answers, strict=True):
-        if answer.ok:
-            reasons[address] = ""
-        elif isinstance(answer.error, PermissionMissing):
-            reasons[address] = "The integration's app was refused the calendar (ErrorAccessDenied)."
-        else:
-            reasons[address] = f"Calendar read failed: {answer.error.code}: {answer.error.message}"
+
+        def read(chunk: list[str]) -> list:
+            return app.graph.batch(
+                [
+                    {"method": "GET", "url": f"/users/{quote(address, safe='@')}/calendar?$select=id"}
+                    for address in chunk
+                ]
+            )
+
+        def done(outcome) -> None:
+            for address, answer in zip(outcome.item, outcome.result(), strict=True):
+                reasons[address] = _read_reason(answer)
+            if on_read is not None:
+                on_read(len(outcome.item))
+
+        parallel(read, chunks, max_workers=CALENDAR_BATCHES_IN_FLIGHT, on_done=done)
     return reasons
 
 
@@ -94,14 +135,48 @@ def _ews_check(tenant: Tenant, control: str, secret: bool) -> tuple[dict[str, An
     return {"name": "ews_control_read", "ran": True, "detail": reason or "opened"}, reason == ""
 
 
-def scoped_members(exchange, dns: list[str]) -> dict[str, dict[str, str]]:
-    """Every member of the scoped room lists, by address: exactly what the scope's MemberOfGroup clauses reach."""
-    members: dict[str, dict[str, str]] = {}
-    for dn in dns:
-        for member in exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited"):
-            summary = member_summary(member)
-            members[summary["address"]] = summary
-    return members
+def list_members(exchange, dns: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """The members of each room list in `dns`, by list and then by address: one Get-DistributionGroupMember per list,
+    a few lists at once."""
+    outcomes = parallel(
+        lambda dn: exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited"),
+        dns,
+        max_workers=CONCURRENT_CALLS,
+    )
+    return {
+        outcome.item: {summary["address"]: summary for summary in map(member_summary, outcome.result())}
+        for outcome in outcomes
+    }
+
+
+def all_members(by_list: dict[str, dict[str, dict[str, str]]]) -> dict[str, dict[str, str]]:
+    """Every member of the lists, by address: exactly what the scope's MemberOfGroup clauses reach."""
+    return {address: member for members in by_list.values() for address, member in members.items()}
+
+
+def room_directory(exchange) -> set[str]:
+    """The addresses of every room mailbox in the tenant (one call per thousand rooms)."""
+    return {
+        mailbox["PrimarySmtpAddress"].lower()
+        for mailbox in exchange.invoke("Get-Mailbox", RecipientTypeDetails=ROOM_MAILBOX, ResultSize="Unlimited")
+    }
+
+
+def scoped_list_dns(exchange, scope_name: str) -> set[str] | None:
+    """The lists (DNs, lower case) the room scope's filter names, in one call; None when the scope is gone or its
+    filter holds any clause beyond MemberOfGroup (then list membership alone does not say who is in scope)."""
+    try:
+        scope = exchange.invoke_one("Get-ManagementScope", Identity=scope_name)
+    except NotFound:
+        return None
+    recipient_filter = scope_filter(scope or {})
+    return filter_dns(recipient_filter) if only_groups(recipient_filter) else None
+
+
+def _explain_failures(exchange, app_id: str, addresses: list[str]) -> dict[str, bool | None]:
+    """Exchange's own answer for the rooms that failed, one Test-ServicePrincipalAuthorization each."""
+    outcomes = parallel(lambda address: _in_scope(exchange, app_id, address), addresses, max_workers=CONCURRENT_CALLS)
+    return {outcome.item: outcome.result() for outcome in outcomes}
 
 
 def scope_problems(members: dict[str, dict[str, str]], placed: set[str]) -> dict[str, list]:
@@ -115,56 +190,8 @@ def scope_problems(members: dict[str, dict[str, str]], placed: set[str]) -> dict
     }
 
 
-def perform(ctx: StepContext) -> Outcome:
-    tenant = ctx.tenant
-    app_id = required_result(tenant, "scoped_access", "app_id", "Scoped access")
-    control = (ctx.inputs.get("control_mailbox") or "").lower() or required_result(
-        tenant, "service_account", "user_principal_name", "Service account"
-    )
-    rooms = list(Room.objects.filter(tenant=tenant).exclude(membership_status=MembershipStatus.PENDING))
-    addresses = [room.address for room in rooms]
-    total = len(addresses) + 1
-    checked = 0
-    scope: dict[str, bool | None] = {}
-    with connector_clients(tenant) as ms:
-        ctx.progress(2, "Reading the members of the scoped room lists")
-        in_scope = scope_problems(scoped_members(ms.exchange, room_list_dns(tenant)), set(addresses))
-        ctx.progress(3, "Checking every grant the integration's app holds in Entra ID and Exchange")
-        found = audit_from_result(ms, step_result(tenant, "scoped_access"))
-        ctx.progress(4, "Reading the tenant's room mailboxes")
-        directory = {
-            mailbox["PrimarySmtpAddress"].lower()
-            for mailbox in ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails=ROOM_MAILBOX, ResultSize="Unlimited")
-        }
-
-        def done(outcome) -> None:
-            nonlocal checked
-            scope[outcome.item] = outcome.result()
-            checked += 1
-            if checked % 10 == 0 or checked == total:
-                ctx.progress(5 + int(75 * checked / total), f"Checked the scope of {checked} of {total} mailboxes")
-
-        parallel(
-            lambda address: _in_scope(ms.exchange, app_id, address),
-            [*addresses, control],
-            max_workers=CONCURRENT_CALLS,
-            on_done=done,
-        )
-    calendar: dict[str, str] = {}
-    checks = list(found["checks"])
-    secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
-    ews_check, ews_opened = _ews_check(tenant, control, secret)
-    checks.append(ews_check)
-    if secret:
-        ctx.progress(85, "Reading calendars as the integration")
-        calendar = _calendar_reads(tenant, [*addresses, control])
-        checks.append({"name": "calendar_read", "ran": True, "detail": ""})
-        ctx.progress(95, "Looking for the room lists in Places, as the integration")
-        places = room_lists_in_places(tenant, step_result(tenant, "rooms").get("lists") or [])
-    else:
-        checks.append({"name": "calendar_read", "ran": False, "detail": NO_SECRET})
-        places = {"checked": False, "detail": NO_SECRET, "lists": [], "warnings": []}
-    if scope[control] is None:
+def _control_must_exist(control: str, scope: bool | None) -> None:
+    if scope is None:
         raise StepError(
             code="control_mailbox_missing",
             message=f"The control mailbox {control} does not exist.",
@@ -173,8 +200,86 @@ def perform(ctx: StepContext) -> Outcome:
             fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
             "the service account's.",
         )
-    grants = {"findings": found["findings"], "widening": found["widening"], "checks": checks, "ews": ews_opened}
-    return _report(ctx, rooms, scope, calendar, control, directory, in_scope, grants, places)
+
+
+@dataclass
+class ExchangeFacts:
+    """What the Exchange admin API says, read while the calendars are: the lists' members, the grant audit, the
+    tenant's rooms, the control mailbox's scope, and (without the integration's secret) the lists the scope names."""
+
+    by_list: dict[str, dict[str, dict[str, str]]]
+    audit: dict[str, Any]
+    directory: set[str]
+    control_scope: bool | None
+    scoped_lists: set[str] | None
+
+
+def exchange_facts(ms, dns: list[str], scoped: dict[str, Any], control: str, *, scope_filter: bool) -> ExchangeFacts:
+    """Microsoft calls only (no database), so it may run beside the calendar reads."""
+    return ExchangeFacts(
+        by_list=list_members(ms.exchange, dns),
+        audit=audit_from_result(ms, scoped),
+        directory=room_directory(ms.exchange),
+        control_scope=_in_scope(ms.exchange, scoped["app_id"], control),
+        scoped_lists=scoped_list_dns(ms.exchange, scoped["scope_name"]) if scope_filter else None,
+    )
+
+
+def perform(ctx: StepContext) -> Outcome:
+    tenant = ctx.tenant
+    app_id = required_result(tenant, "scoped_access", "app_id", "Scoped access")
+    control = (ctx.inputs.get("control_mailbox") or "").lower() or required_result(
+        tenant, "service_account", "user_principal_name", "Service account"
+    )
+    rooms = list(Room.objects.filter(tenant=tenant).exclude(membership_status=MembershipStatus.PENDING))
+    addresses = [room.address for room in rooms]
+    secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
+    calendar: dict[str, str] = {}
+    dns, scoped = room_list_dns(tenant), step_result(tenant, "scoped_access")
+    with connector_clients(tenant) as ms, ThreadPoolExecutor(1, thread_name_prefix="onramp-verify") as side:
+        ctx.progress(2, "Reading the room lists, the integration's grants and the tenant's rooms from Exchange")
+        pending = side.submit(exchange_facts, ms, dns, scoped, control, scope_filter=not secret)
+        if secret:
+            total, read = len(addresses) + 1, 0
+
+            def progress(count: int) -> None:
+                nonlocal read
+                read += count
+                ctx.progress(5 + int(75 * read / total), f"Read the calendars of {read} of {total} mailboxes")
+
+            calendar = calendar_reads(tenant, [*addresses, control], progress)
+        facts = pending.result()
+        _control_must_exist(control, facts.control_scope)
+        members = all_members(facts.by_list)
+        if secret:
+            scope: dict[str, bool | None] = {
+                address: address in members for address in addresses if calendar[address] == ""
+            }
+            ctx.progress(85, "Asking Exchange why the rooms that failed were refused")
+            scope |= _explain_failures(ms.exchange, app_id, [a for a in addresses if calendar[a] != ""])
+        else:
+            named = facts.scoped_lists or set()
+            reach = {address for dn, listed in facts.by_list.items() if dn.lower() in named for address in listed}
+            scope = {address: (address in reach if address in facts.directory else None) for address in addresses}
+    scope[control] = facts.control_scope
+    in_scope = scope_problems(members, set(addresses))
+    checks = list(facts.audit["checks"])
+    ews_check, ews_opened = _ews_check(tenant, control, secret)
+    checks.append(ews_check)
+    if secret:
+        checks.append({"name": "calendar_read", "ran": True, "detail": ""})
+        ctx.progress(95, "Looking for the room lists in Places, as the integration")
+        places = room_lists_in_places(tenant, step_result(tenant, "rooms").get("lists") or [])
+    else:
+        checks.append({"name": "calendar_read", "ran": False, "detail": NO_SECRET})
+        places = {"checked": False, "detail": NO_SECRET, "lists": [], "warnings": []}
+    grants = {
+        "findings": facts.audit["findings"],
+        "widening": facts.audit["widening"],
+        "checks": checks,
+        "ews": ews_opened,
+    }
+    return _report(ctx, rooms, scope, calendar, control, facts.directory, in_scope, grants, places)
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
