@@ -6,6 +6,7 @@ declarations) → services → microsoft client → models."""
 
 from typing import Any
 
+from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
@@ -145,6 +146,26 @@ def check_drift(tenant: Tenant, actor: str) -> DriftCheck:
     check = drift.check_now(tenant, actor)
     notifications.drift_checked(check)
     return check
+
+
+def request_drift_check(tenant: Tenant, actor: str) -> DriftCheck | None:
+    """A drift check on the worker now (the page's "Check now"); None while one is already running."""
+    with transaction.atomic():
+        check = drift.request_check(tenant, actor)
+        if check is not None:
+            check_id = check.pk
+            transaction.on_commit(lambda: current_app.send_task(drift.RUN_CHECK_TASK, (check_id,)))
+    return check
+
+
+@transaction.atomic
+def set_place_new_rooms(tenant: Tenant, enabled: bool, actor: str) -> Tenant:
+    """Opt in (or out) to new rooms being placed by the drift check itself, without the admin's click."""
+    if tenant.place_new_rooms != enabled:
+        tenant.place_new_rooms = enabled
+        tenant.save(update_fields=["place_new_rooms", "updated_at"])
+        record_event(tenant, actor, "set_place_new_rooms", "succeeded", "rooms", {"enabled": enabled})
+    return tenant
 
 
 def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirmed: bool = True) -> StepState:

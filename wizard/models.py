@@ -139,6 +139,8 @@ class DriftCheck(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     findings = models.JSONField(default=list, blank=True)
+    # Whether `findings` holds anything, stored for the support console's "Drifted" filter.
+    drifted = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
     class Meta:
@@ -147,7 +149,3 @@ class DriftCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug} drift check {self.due_at:%Y-%m-%d %H:%M}: {self.status}"
-
-    @property
-    def drifted(self) -> bool:
-        return bool(self.findings)

@@ -14,6 +14,8 @@ from wizard.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
     AuditEvent,
+    DriftCheck,
+    DriftCheckStatus,
     MembershipStatus,
     Room,
     StepState,
@@ -38,12 +40,14 @@ class DashboardFilter:
     STUCK = "stuck"
     WAITING = "waiting"
     ACTIVE = "active"
+    DRIFTED = "drifted"
     CHOICES = (
         (ALL, "All"),
         (FAILED, "Failed"),
         (STUCK, "Stuck over 1 h"),
         (WAITING, "Waiting on Microsoft"),
         (ACTIVE, "Running now"),
+        (DRIFTED, "Drifted"),
     )
 
 
@@ -69,6 +73,15 @@ def _stuck(states: QuerySet[StepState], now) -> QuerySet[StepState]:
     )
 
 
+def _latest_drift_check(field: str) -> QuerySet[DriftCheck]:
+    """The tenant's latest drift check that ran (one that could not run says nothing about drift)."""
+    return (
+        DriftCheck.objects.filter(tenant=OuterRef("pk"), status=DriftCheckStatus.DONE)
+        .order_by("-due_at", "-id")
+        .values(field)[:1]
+    )
+
+
 def dashboard_tenants(
     filter_name: str = "", search: str = "", tenants: QuerySet[Tenant] | None = None
 ) -> QuerySet[Tenant]:
@@ -91,6 +104,8 @@ def dashboard_tenants(
         tenants = tenants.filter(Exists(_stuck(states, now)))
     elif filter_name == DashboardFilter.WAITING:
         tenants = tenants.filter(Exists(states.filter(status=StepStatus.WAITING)))
+    elif filter_name == DashboardFilter.DRIFTED:
+        tenants = tenants.annotate(drifted=Subquery(_latest_drift_check("drifted"))).filter(drifted=True)
     elif filter_name == DashboardFilter.ACTIVE:
         tenants = tenants.filter(Exists(states.filter(status__in=(StepStatus.QUEUED, StepStatus.RUNNING))))
     search = search.strip()

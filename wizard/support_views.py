@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from tenants.access import can_operate, get_tenant_for, is_support
 from wizard import engine, presenters, selectors
 from wizard.models import ACTIVE_STATUSES
+from wizard.services import drift
 from wizard.steps.registry import steps_for
 
 CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
@@ -124,6 +125,8 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
         "can_operate": can_operate(request.user, tenant),
+        "drift_check": drift.latest_check(tenant),
+        "new_rooms": drift.new_rooms(tenant),
     }
     context["any_active"] = any(state.is_active for state in states)
     partial = request.htmx and request.htmx.target == "states"

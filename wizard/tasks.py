@@ -52,14 +52,11 @@ def schedule_drift_checks() -> int:
 def start_due_drift_checks() -> int:
     due = drift.claim_due()
     for check_id in due:
-        current_app.send_task(RUN_DRIFT_CHECK_TASK, (check_id,))
+        current_app.send_task(drift.RUN_CHECK_TASK, (check_id,))
     return len(due)
 
 
-RUN_DRIFT_CHECK_TASK = "wizard.tasks.run_drift_check"
-
-
-@shared_task(name=RUN_DRIFT_CHECK_TASK, acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=drift.RUN_CHECK_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_drift_check(check_id: int) -> int:
     """One organisation's check; its admins are emailed what is new, and an organisation that opted in has its
     new rooms placed by the rooms step (its own preview, plan and checks)."""

@@ -13,12 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from tenants.access import can_change_inputs, can_change_secrets, can_operate, get_tenant_for, organisations_sharing
-from tenants.models import Profile, Tenant
+from tenants.models import Profile, Tenant, TenantStatus
 from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
 from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
-from wizard.services import connect, exchange_server, service_account
+from wizard.services import connect, drift, exchange_server, rooms, service_account
 from wizard.steps.registry import Step, get_step, steps_for
 
 
@@ -328,8 +328,66 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
         "summary": presenters.display_items(_activation_summary(tenant)),
         "webhook": webhook,
         "now": timezone.now(),
+        **_drift_context(request, tenant),
     }
     return render(request, "wizard/activation.html", context)
+
+
+def _drift_context(request: HttpRequest, tenant: Tenant) -> dict:
+    """The latest drift check and the new rooms it offers, for the organisation's page and the support console."""
+    return {
+        "drift_check": drift.latest_check(tenant),
+        "drift_running": drift.check_running(tenant),
+        "new_rooms": drift.new_rooms(tenant),
+        "can_check_drift": can_operate(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
+        "can_place_rooms": can_change_inputs(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
+    }
+
+
+@require_POST
+def check_drift(request: HttpRequest, slug: str) -> HttpResponse:
+    """Check now, on the worker, instead of waiting for the schedule: the organisation's admins and support
+    operators."""
+    tenant = get_tenant_for(request.user, slug)
+    if not can_operate(request.user, tenant) or tenant.status != TenantStatus.ACTIVE:
+        raise Http404("No such tenant")
+    if actions.request_drift_check(tenant, request.user.get_username()) is None:
+        messages.error(request, "A drift check is already running; its findings appear here when it ends.")
+    else:
+        messages.success(request, "Drift check queued: its findings appear here when it ends.")
+    return redirect("wizard:activation", slug=tenant.slug)
+
+
+@require_POST
+def place_new_rooms(request: HttpRequest, slug: str) -> HttpResponse:
+    """The new rooms the page offered, placed by the rooms step (its plan of lists of 75 and checks)."""
+    tenant = get_tenant_for(request.user, slug)
+    if not can_change_inputs(request.user, tenant) or tenant.status != TenantStatus.ACTIVE:
+        raise Http404("No such tenant")
+    try:
+        actions.place_new_rooms(tenant, request.user.get_username(), request.POST.getlist("address"))
+    except StepError as error:
+        messages.error(request, f"{error.message} {error.fix}")
+        return redirect("wizard:activation", slug=tenant.slug)
+    except (actions.PrerequisiteNotDone, IllegalTransition) as refusal:
+        messages.error(request, f"The rooms step cannot run now: {refusal}")
+        return redirect("wizard:activation", slug=tenant.slug)
+    messages.success(request, "Placing the new rooms: “Rooms” shows its progress and its preview.")
+    return redirect("wizard:step", slug=tenant.slug, step_id=rooms.STEP_ID)
+
+
+@require_POST
+def drift_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_tenant_for(request.user, slug)
+    if not can_change_inputs(request.user, tenant):
+        raise Http404("No such tenant")
+    enabled = request.POST.get("place_new_rooms") == "on"
+    actions.set_place_new_rooms(tenant, enabled, request.user.get_username())
+    messages.success(
+        request,
+        "New rooms will be placed after each drift check." if enabled else "New rooms will be offered here.",
+    )
+    return redirect("wizard:activation", slug=tenant.slug)
 
 
 @require_GET

@@ -38,6 +38,8 @@ from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, o
 from wizard.services.verify import calendar_reads
 
 DRIFT_ACTION = "drift"
+# Sent by name: wizard.tasks imports this module, never the other way round.
+RUN_CHECK_TASK = "wizard.tasks.run_drift_check"
 NEW_ROOMS = "new_rooms"
 ROOMS_OUT_OF_LISTS = "rooms_out_of_lists"
 OVERSIZED_LISTS = "oversized_lists"
@@ -208,10 +210,19 @@ def check_now(tenant: Tenant, actor: str) -> DriftCheck:
     return run_check(check.pk)
 
 
-def request_check(tenant: Tenant, actor: str) -> DriftCheck:
-    """A check due now, for the worker's next round of due checks (or the one already waiting)."""
-    waiting = DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.SCHEDULED).first()
-    return waiting or DriftCheck.objects.create(tenant=tenant, requested_by=actor, due_at=timezone.now())
+def request_check(tenant: Tenant, actor: str) -> DriftCheck | None:
+    """A check for the worker to run now, claimed for the caller to send; None while one is already running."""
+    with transaction.atomic():
+        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.RUNNING).exists():
+            return None
+        now = timezone.now()
+        waiting = DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.SCHEDULED).first()
+        check = waiting or DriftCheck(tenant=tenant, requested_by=actor, due_at=now)
+        check.status, check.started_at = DriftCheckStatus.RUNNING, now
+        check.save()
+        record_event(tenant, actor, DRIFT_ACTION, "queued", "verify")
+        return check
 
 
 def run_check(check_id: int) -> DriftCheck:
@@ -239,7 +250,8 @@ def run_check(check_id: int) -> DriftCheck:
         check.status = DriftCheckStatus.DONE
         check.finished_at = timezone.now()
         check.findings = findings
-        check.save(update_fields=["status", "finished_at", "findings"])
+        check.drifted = bool(findings)
+        check.save(update_fields=["status", "finished_at", "findings", "drifted"])
         for finding in findings:
             record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, finding["kind"], "verify", finding)
         if not findings:
@@ -261,6 +273,10 @@ def new_findings(check: DriftCheck) -> list[dict[str, Any]]:
 
 def latest_check(tenant: Tenant) -> DriftCheck | None:
     return DriftCheck.objects.filter(tenant=tenant, status__in=(DriftCheckStatus.DONE, DriftCheckStatus.FAILED)).first()
+
+
+def check_running(tenant: Tenant) -> bool:
+    return DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.RUNNING).exists()
 
 
 def new_rooms(tenant: Tenant) -> list[str]:

@@ -1,0 +1,151 @@
+"""The drift check on the organisation's page and in the support console: findings with their fixes, new rooms
+offered with one button (which queues the rooms step with those rooms), Check now, the opt-in, the "Drifted" filter;
+viewers and other organisations' admins cannot act."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tenants.models import Membership, Role, TenantStatus
+from tests.factories import set_state, state_of
+from wizard.models import AuditEvent, DriftCheck, DriftCheckStatus, Room, StepStatus
+from wizard.services import rooms
+from wizard.steps.registry import steps_for
+
+NEW = ["room-new-1@contoso.onmicrosoft.com", "room-new-2@contoso.onmicrosoft.com"]
+FINDINGS = [
+    {
+        "kind": "new_rooms",
+        "summary": "2 new room(s), not in any list.",
+        "fix": "Place them.",
+        "addresses": NEW,
+        "count": 2,
+    },
+    {
+        "kind": "wider_grants",
+        "summary": "The integration's app holds a grant wider than the rooms: Calendars.Read.",
+        "fix": "Remove the Calendars.Read application permission.",
+        "addresses": [],
+        "count": 1,
+    },
+]
+
+
+def _activated(tenant):
+    for step in steps_for(tenant.profile):
+        set_state(tenant, step.id, status=StepStatus.SUCCEEDED, finished_at=timezone.now())
+    tenant.status = TenantStatus.ACTIVE
+    tenant.save()
+    return tenant
+
+
+def _checked(tenant, findings=FINDINGS):
+    now = timezone.now()
+    return DriftCheck.objects.create(
+        tenant=tenant,
+        requested_by="onramp",
+        due_at=now,
+        finished_at=now,
+        status=DriftCheckStatus.DONE,
+        findings=findings,
+        drifted=bool(findings),
+    )
+
+
+@pytest.fixture
+def active(tenant):
+    return _activated(tenant)
+
+
+def test_the_page_shows_the_findings_their_fixes_and_the_new_rooms_with_one_button(active, admin_client):
+    _checked(active)
+
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+
+    assert "Drift since activation" in page and "Drifted" in page
+    assert "Calendars.Read" in page and "Remove the Calendars.Read application permission." in page
+    assert page.count("new, not in any list") == 2
+    assert "Place 2 new rooms" in page and "Check for drift now" in page
+
+
+def test_an_untouched_organisation_shows_no_drift(active, admin_client):
+    _checked(active, [])
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+    assert "No drift" in page and "new, not in any list" not in page
+
+
+def test_placing_new_rooms_queues_the_rooms_step_with_those_rooms_confirmed(active, admin_client, pending_sends):
+    _checked(active)
+
+    response = admin_client.post(reverse("wizard:place_new_rooms", args=[active.slug]), {"address": NEW})
+
+    assert response.status_code == 302 and response["Location"] == reverse("wizard:step", args=[active.slug, "rooms"])
+    state = state_of(active, "rooms")
+    assert state.status == StepStatus.QUEUED
+    assert state.inputs == rooms.new_rooms_inputs(NEW, confirmed=True)
+    assert pending_sends() == 1
+
+
+def test_only_rooms_the_check_offered_are_placed(active, admin_client):
+    _checked(active)
+    Room.objects.create(tenant=active, address=NEW[0])
+
+    response = admin_client.post(
+        reverse("wizard:place_new_rooms", args=[active.slug]), {"address": [NEW[0], "ceo@contoso.onmicrosoft.com"]}
+    )
+
+    assert response["Location"] == reverse("wizard:activation", args=[active.slug])
+    assert state_of(active, "rooms").status == StepStatus.SUCCEEDED
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "No new room to place" in page
+
+
+def test_check_now_queues_one_check(active, admin_client, pending_sends):
+    url = reverse("wizard:check_drift", args=[active.slug])
+    admin_client.post(url)
+    admin_client.post(url)
+
+    assert DriftCheck.objects.filter(tenant=active, status=DriftCheckStatus.RUNNING).count() == 1
+    assert pending_sends() == 1
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+    assert "Checking…" in page
+
+
+def test_the_opt_in_is_saved_and_audited(active, admin_client):
+    admin_client.post(reverse("wizard:drift_settings", args=[active.slug]), {"place_new_rooms": "on"})
+    active.refresh_from_db()
+    assert active.place_new_rooms
+    assert AuditEvent.objects.filter(tenant=active, action="set_place_new_rooms").count() == 1
+
+
+def test_viewers_and_other_admins_cannot_act(active, other_client):
+    _checked(active)
+    viewer = get_user_model().objects.create_user("vera", password="pw-vera-1234")
+    Membership.objects.create(user=viewer, tenant=active, role=Role.VIEWER)
+    client = Client()
+    client.force_login(viewer)
+
+    page = client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+
+    assert "new, not in any list" in page and "Place 2 new rooms" not in page and "Check for drift now" not in page
+    for name in ("place_new_rooms", "check_drift", "drift_settings"):
+        url = reverse(f"wizard:{name}", args=[active.slug])
+        assert client.post(url, {"address": NEW, "place_new_rooms": "on"}).status_code == 404
+        assert other_client.post(url, {"address": NEW}).status_code == 404
+    assert state_of(active, "rooms").status == StepStatus.SUCCEEDED
+    assert not DriftCheck.objects.filter(status=DriftCheckStatus.RUNNING).exists()
+
+
+def test_the_console_filters_drifted_organisations_and_shows_their_findings(active, other_tenant, support_client):
+    _activated(other_tenant)
+    _checked(other_tenant)
+    _checked(other_tenant, [])  # fixed since: its latest check is clean
+    _checked(active)
+
+    listed = support_client.get(reverse("orgs:support"), {"filter": "drifted"}).content.decode()
+
+    assert "Contoso" in listed and "Fabrikam" not in listed
+    detail = support_client.get(reverse("orgs:support_tenant", args=[active.slug])).content.decode()
+    assert "Calendars.Read" in detail and "new, not in any list" in detail
