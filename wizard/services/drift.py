@@ -33,9 +33,8 @@ from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services.common import step_result
 from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, member_summary
-from wizard.services.rooms import ROOM_MAILBOX
 from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, only_groups, room_list_dns, scope_filter
-from wizard.services.verify import calendar_reads
+from wizard.services.verify import calendar_reads, room_directory
 
 DRIFT_ACTION = "drift"
 # Sent by name: wizard.tasks imports this module, never the other way round.
@@ -130,10 +129,7 @@ def find_drift(tenant: Tenant) -> list[Finding]:
     known = set(Room.objects.filter(tenant=tenant).values_list("address", flat=True))
     with connector_clients(tenant) as ms:
         lists, missing_lists = _list_members(ms.exchange, tenant)
-        directory = {
-            mailbox["PrimarySmtpAddress"].lower()
-            for mailbox in ms.exchange.invoke("Get-Mailbox", RecipientTypeDetails=ROOM_MAILBOX, ResultSize="Unlimited")
-        }
+        directory = room_directory(ms.exchange)
         scope_findings = _scope_findings(ms, tenant, missing_lists)
     listed = {member["address"] for members in lists.values() for member in members}
     findings = []
