@@ -2,18 +2,18 @@
 have propagated), a step fails, the organisation is activated. The engine calls `step_succeeded` and `step_failed`
 inside its transaction; the email leaves from the worker once that commits, never from a request, and is retried
 when the mail server is unreachable. A drift check that finds something new is emailed the same way. Each admin may
-turn them off per organisation (members page)."""
+turn them off per organisation (members page). Invitations to join an organisation leave from the worker too."""
 
 import logging
 import smtplib
 
 from celery import current_app, shared_task
 from django.conf import settings
-from django.core.mail import send_mass_mail
+from django.core.mail import send_mail, send_mass_mail
 from django.db import transaction
 from django.urls import reverse
 
-from tenants.models import Membership, Role, Tenant, TenantStatus
+from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.models import AuditEvent, DriftCheck
 from wizard.services import drift
@@ -22,6 +22,7 @@ from wizard.steps.registry import get_step
 logger = logging.getLogger(__name__)
 
 NOTIFY_TASK = "wizard.notifications.send_notification"
+INVITATION_TASK = "wizard.notifications.send_invitation"
 WAIT_ENDED, FAILED, ACTIVATED, DRIFTED = "wait_ended", "failed", "activated", "drifted"
 
 
@@ -80,14 +81,17 @@ def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple
     return f"[Onramp] {subject}", f"{text}\n{link}\n\n--\n{footer}\n"
 
 
-@shared_task(
-    name=NOTIFY_TASK,
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=1800,
-    max_retries=8,
-    acks_late=True,
-)
+# A mail server that is down or refuses for a while: the worker tries again, waiting longer each time.
+_RETRIED = {
+    "autoretry_for": (smtplib.SMTPException, OSError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 1800,
+    "max_retries": 8,
+    "acks_late": True,
+}
+
+
+@shared_task(name=NOTIFY_TASK, **_RETRIED)
 def send_notification(tenant_id: int, kind: str, step_id: str, message: str = "") -> int:
     """Send one notification to each current recipient; returns how many were sent."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
@@ -99,4 +103,29 @@ def send_notification(tenant_id: int, kind: str, step_id: str, message: str = ""
     subject, body = compose(tenant, kind, step_id, message)
     sent = send_mass_mail([(subject, body, None, [address]) for address in to])
     logger.info("notified %d admins of %s: %s %s", sent, tenant.slug, kind, step_id)
+    return sent
+
+
+def invitation_made(invitation: Invitation, link: str) -> None:
+    """Email the invitation's link from the worker once the invitation is committed."""
+    invitation_id = invitation.pk
+    transaction.on_commit(lambda: current_app.send_task(INVITATION_TASK, args=[invitation_id, link]))
+
+
+@shared_task(name=INVITATION_TASK, **_RETRIED)
+def send_invitation(invitation_id: int, link: str) -> int:
+    """Send an invitation's link to the person invited; 0 when it was revoked or used before the email left."""
+    invitation = Invitation.objects.select_related("tenant", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.revoked_at is not None or invitation.accepted_at is not None:
+        return 0
+    tenant = invitation.tenant
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else "An admin"
+    sent = send_mail(
+        f"You are invited to set up {tenant.display_name} in Onramp",
+        f"{inviter} invites you to {tenant.display_name} in Onramp as {invitation.get_role_display()}."
+        f"\n\nAccept within {settings.ONRAMP_INVITATION_DAYS} days (the link works once):\n{link}\n",
+        None,
+        [invitation.email],
+    )
+    logger.info("sent invitation %d of %s", invitation.pk, tenant.slug)
     return sent

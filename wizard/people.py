@@ -11,12 +11,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from tenants import access
 from tenants.models import Invitation, Membership, MicrosoftIdentity, Role, SupportGrant, Tenant
+from wizard import notifications
 from wizard.audit import record_event
 from wizard.microsoft.signin import MicrosoftPerson
 
@@ -97,17 +97,7 @@ def invite(
     """Create an invitation and email its link (`accept_url_for(token)` makes it absolute)."""
     invitation = Invitation.objects.create(tenant=tenant, email=email.strip().lower(), role=role, invited_by=by)
     record_event(tenant, _actor(by), "member_invited", "pending", detail={"email": invitation.email, "role": role})
-    link = accept_url_for(invitation_token(invitation))
-    days = settings.ONRAMP_INVITATION_DAYS
-    transaction.on_commit(
-        lambda: send_mail(
-            f"You are invited to set up {tenant.display_name} in Onramp",
-            f"{by.get_username()} invites you to {tenant.display_name} in Onramp as {invitation.get_role_display()}."
-            f"\n\nAccept within {days} days (the link works once):\n{link}\n",
-            None,
-            [invitation.email],
-        )
-    )
+    notifications.invitation_made(invitation, accept_url_for(invitation_token(invitation)))
     return invitation
 
 

@@ -2,15 +2,18 @@
 a wait ending and activation are told once; an admin who turned them off, viewers, and people without an address
 get nothing."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from tenants.models import Membership, Role, Tenant, TenantStatus
+from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
 from tests.factories import make_tenant, make_user, state_of
 from tests.helpers import wait_for
-from wizard import actions, notifications
+from wizard import actions, notifications, people
 from wizard.models import AuditEvent, StepStatus
 
 
@@ -76,3 +79,35 @@ def test_an_admin_turns_their_emails_off_and_on():
     client.post(reverse("people:notifications", args=["contoso"]), {"notify": "on"})
     assert notifications.recipients(tenant) == ["alice@contoso.com"]
     assert list(AuditEvent.objects.filter(action="notifications").values_list("outcome", flat=True)) == ["on", "off"]
+
+
+def test_an_invitation_is_emailed_by_the_worker_not_the_request(mailing_worker):
+    tenant = make_tenant("contoso")
+    client = Client()
+    client.force_login(_admin(tenant))
+
+    answer = client.post(reverse("people:invite", args=["contoso"]), {"email": "Bob@Contoso.com", "role": Role.ADMIN})
+
+    assert answer.status_code == 302
+    assert mail.outbox == [], "the request sent the email itself"
+    wait_for(lambda: list(mailing_worker.iterdir()), 60, what="the worker's email")
+    message = "".join(path.read_text() for path in mailing_worker.iterdir())
+    assert "To: bob@contoso.com" in message
+    assert "Subject: You are invited to set up Contoso in Onramp" in message
+    assert "admin-contoso invites you to Contoso in Onramp as Admin." in message
+    link = re.search(r"http://testserver/invitations/(\S+)/", message)
+    assert link and people.invitation_from_token(link.group(1)).email == "bob@contoso.com"
+
+
+@pytest.mark.django_db
+def test_an_invitation_withdrawn_before_its_email_left_is_not_sent():
+    tenant = make_tenant("contoso")
+    invitation = Invitation.objects.create(tenant=tenant, email="bob@contoso.com", invited_by=_admin(tenant))
+    link = f"https://onramp.example/invitations/{people.invitation_token(invitation)}/"
+    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=timezone.now())
+
+    assert notifications.send_invitation(invitation.pk, link) == 0
+    assert mail.outbox == []
+    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=None)
+    assert notifications.send_invitation(invitation.pk, link) == 1
+    assert mail.outbox[0].to == ["bob@contoso.com"] and link in mail.outbox[0].body
