@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[str, int]] = {
     "pages": ("bench.pages", 900),
     "rooms": ("bench.steps", 1500),
     "verify": ("bench.steps", 1500),
+    "drift": ("bench.drift", 1500),
 }
 
 
