@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+import jwt
+
 from .responses import Request, Response, graph_error
 from .state import (
     ALL_SKUS,
@@ -24,8 +26,10 @@ from .state import (
     TENANT_ID,
     UNVERIFIED_DOMAIN,
     VERIFIED_DOMAIN,
+    EntraServicePrincipal,
     Tenant,
     User,
+    stable_id,
 )
 from .throttling import BATCH_OUTLOOK_PARALLEL, Rejection
 from .tokens import TokenError, verify_token
@@ -611,6 +615,80 @@ def list_app_role_assignments(call: Call, key: str) -> Response:
     return Response.json(200, _page(call, rows, f"servicePrincipals('{sp.id}')/appRoleAssignments"))
 
 
+# Graph's own app id: the audience of a proof-of-possession token for addKey/removeKey.
+PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
+
+
+def application_object_id(app_id: str) -> str:
+    return stable_id(f"application:{app_id}")
+
+
+def _app_by_key(call: Call, key: str) -> EntraServicePrincipal:
+    for app_id, sp in call.tenant.entra_sps.items():
+        if key.lower() in (application_object_id(app_id), f"(appid='{app_id}')"):
+            return sp
+    raise _not_found(key)
+
+
+def _application_json(sp: EntraServicePrincipal) -> dict[str, Any]:
+    return {
+        "id": application_object_id(sp.app_id),
+        "appId": sp.app_id,
+        "displayName": sp.display_name,
+        "keyCredentials": [
+            {
+                "keyId": stable_id(f"key:{thumbprint}"),
+                "customKeyIdentifier": thumbprint,
+                "displayName": f"CN={sp.display_name}",
+                "type": "AsymmetricX509Cert",
+                "usage": "Verify",
+                "key": None,
+            }
+            for thumbprint in sp.certificates
+        ],
+        "passwordCredentials": (
+            [{"keyId": stable_id(f"password:{sp.app_id}"), "hint": sp.secret[:3], "displayName": "Onramp"}]
+            if sp.secret
+            else []
+        ),
+    }
+
+
+def get_application(call: Call, key: str) -> Response:
+    _require(call, SP_READ)
+    return Response.json(200, _application_json(_app_by_key(call, key)))
+
+
+def remove_key(call: Call, key: str) -> Response:
+    """application: removeKey. An app needs no permission to remove its own keys; it proves possession of one of
+    them with a JWT signed by it (aud Graph's app id, iss the application's object id)."""
+    sp = _app_by_key(call, key)
+    if call.app_id != sp.app_id:
+        _require(call, ("Application.ReadWrite.All", "Directory.ReadWrite.All"))
+    body = call.body or {}
+    key_ids = {stable_id(f"key:{thumbprint}"): thumbprint for thumbprint in sp.certificates}
+    thumbprint = key_ids.get(str(body.get("keyId") or "").lower())
+    if thumbprint is None:
+        raise GraphError(404, "Request_ResourceNotFound", f"No key credential with keyId '{body.get('keyId')}'.")
+    try:
+        header = jwt.get_unverified_header(str(body.get("proof") or ""))
+        signer = sp.certificates.get(base64.urlsafe_b64decode(header["x5t"] + "==").hex().upper())
+        if signer is None:
+            raise jwt.InvalidSignatureError("not a key of this application")
+        jwt.decode(
+            str(body["proof"]),
+            signer,
+            algorithms=["RS256"],
+            audience=PROOF_AUDIENCE,
+            issuer=application_object_id(sp.app_id),
+            options={"require": ["aud", "iss", "exp", "nbf"]},
+        )
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise GraphError(401, "Authentication_MissingOrMalformed", "Invalid proof of possession token.") from exc
+    del sp.certificates[thumbprint]
+    return Response(204)
+
+
 # (method, path pattern, template for call counts, handler)
 ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
     (m, re.compile(p + r"/?$", re.IGNORECASE), t, h)
@@ -633,6 +711,18 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
             r"^/places/([^/]+)/microsoft\.graph\.roomlist/rooms",
             "GET /places/{id}/microsoft.graph.roomlist/rooms",
             list_room_list_rooms,
+        ),
+        (
+            "GET",
+            r"^/applications(\(appId='[^']+'\)|/[^/(]+)",
+            "GET /applications/{id}",
+            lambda call, key: get_application(call, key.lstrip("/")),
+        ),
+        (
+            "POST",
+            r"^/applications(\(appId='[^']+'\)|/[^/(]+)/removeKey",
+            "POST /applications/{id}/removeKey",
+            lambda call, key: remove_key(call, key.lstrip("/")),
         ),
         ("GET", r"^/servicePrincipals", "GET /servicePrincipals", list_service_principals),
         (

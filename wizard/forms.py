@@ -352,3 +352,12 @@ class ActivateForm(StepForm):
         if cleaned.get("webhook_url") and (problem := activate.webhook_address_problem(cleaned["webhook_url"])):
             self.add_error("webhook_url", problem)
         return cleaned
+
+
+class ReduceAccessForm(StepForm):
+    """The admin's go-ahead: Onramp deletes its own credential, so nothing after this can sign in as it."""
+
+    confirm = forms.BooleanField(
+        label="Hand back Onramp's access: verify and re-verify will need access granted again",
+        error_messages={"required": "Tick the box to confirm that Onramp may delete its own credential."},
+    )

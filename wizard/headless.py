@@ -35,7 +35,9 @@ def first_step_to_run(tenant: Tenant, requested: str | None = None, inputs: dict
         return requested
     states = engine.ensure_states(tenant)
     ids = [state.step_id for state in states]
-    current = engine.resume_state(states)
+    optional = {step.id for step in steps_for(tenant.profile) if step.optional}
+    # An optional step is run when asked for (its inputs given), never merely because it is the next one.
+    current = engine.resume_state([state for state in states if state.step_id not in optional])
     candidates = [ids.index(step_id) for step_id in inputs or {} if step_id in ids]
     if current is not None:
         candidates.append(ids.index(current.step_id))
@@ -53,13 +55,15 @@ def run_steps(
     on_update: Callable[[StepState], None],
     timeout: float,
 ) -> RunOutcome:
-    """Queue each step from `start` (to `until`, or the last) and follow it until it ends. `inputs` replaces a
-    step's saved inputs (steps without an entry keep theirs). Without `wait_on_microsoft`, the run returns at a step
-    waiting on Microsoft: the worker carries on with it, and running again resumes."""
+    """Queue each step from `start` (to `until`, or the last step that is not optional) and follow it until it
+    ends. `inputs` replaces a step's saved inputs (steps without an entry keep theirs). Without `wait_on_microsoft`,
+    the run returns at a step waiting on Microsoft: the worker carries on with it, and running again resumes."""
     ids = [step.id for step in steps_for(tenant.profile)]
     ran: list[str] = []
     deadline = time.monotonic() + timeout
-    last = ids.index(until) if until else len(ids) - 1
+    # Optional steps at the end (handing Onramp's access back) run only when asked for by `until`.
+    required = [step.id for step in steps_for(tenant.profile) if not step.optional]
+    last = ids.index(until) if until else ids.index(required[-1])
     for step_id in ids[ids.index(start) : last + 1]:
         state = StepState.objects.get(tenant=tenant, step_id=step_id)
         if not state.is_active:

@@ -18,7 +18,7 @@ from wizard import selectors
 from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
-from wizard.services import connect, exchange_server
+from wizard.services import connect, exchange_server, reduce_access
 from wizard.services.rooms import SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
@@ -281,6 +281,10 @@ def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: b
         "password_revealed": selectors.password_reveal(tenant),
         "may_see_password": may_change_secrets,
     }
+
+
+def reduce_access_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
+    return {"hand_back_plan": reduce_access.plan(tenant)}
 
 
 def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:

@@ -13,10 +13,13 @@ Secrets and tokens are never logged or put in exception messages.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
+import time
 
+import jwt
 import msal
 import requests
 from django.conf import settings
@@ -26,12 +29,44 @@ from tenants.secrets import read_secret, store_secret
 from wizard.errors import StepError
 from wizard.microsoft.clouds import Endpoints
 from wizard.microsoft.errors import IDENTITY, AuthenticationFailed, identity_error, unreachable
+from wizard.models import StepState, StepStatus
 
 log = logging.getLogger(__name__)
 
 
 class CredentialsMissing(StepError):
     """The tenant lacks an app id, a secret or its Microsoft tenant id."""
+
+
+# The optional last step that deletes the connector app's credential (wizard.services.reduce_access).
+ACCESS_HANDED_BACK_STEP = "reduce_access"
+# Graph's own app id: the audience of the proof-of-possession token that addKey and removeKey take.
+KEY_PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
+KEY_PROOF_LIFETIME_SECONDS = 600
+
+
+def key_proof(certificate: dict[str, str], application_object_id: str) -> str:
+    """The proof-of-possession JWT Graph's application removeKey takes: signed with the app's current certificate
+    (RS256, `x5t` its SHA-1 thumbprint), `aud` Graph's app id, `iss` the application's object id."""
+    now = int(time.time())
+    return jwt.encode(
+        {"aud": KEY_PROOF_AUDIENCE, "iss": application_object_id, "nbf": now, "exp": now + KEY_PROOF_LIFETIME_SECONDS},
+        certificate["private_key"],
+        algorithm="RS256",
+        headers={"x5t": base64.urlsafe_b64encode(bytes.fromhex(certificate["thumbprint"])).rstrip(b"=").decode()},
+    )
+
+
+def _handed_back() -> CredentialsMissing:
+    return CredentialsMissing(
+        code="access_handed_back",
+        message="Re-verify needs access granted again: Onramp handed back its access to this organisation "
+        "(“Reduce Onramp's access”) and holds no credential for it any more.",
+        explanation="Verify and re-verify sign in as Onramp's connector app and read Exchange's role assignments and "
+        "scopes, which needs Exchange.ManageAsApp with the Exchange Administrator role, and Application.Read.All.",
+        fix="Give the connector app those grants again, add a new client secret or certificate to it, enter it on "
+        "step 0 (Connect the tenant), then re-verify.",
+    )
 
 
 class TenantTokenCache:
@@ -188,6 +223,8 @@ def load_credentials(
     if not secret and not integration and client_id and client_id == settings.ONRAMP_CONNECTOR_CLIENT_ID:
         # Consented to Onramp's own multi-tenant app: its secret is the deployment's, not the tenant's.
         secret = settings.ONRAMP_CONNECTOR_CLIENT_SECRET
+    if not secret and not integration and _access_handed_back(tenant):
+        raise _handed_back()
     if not client_id or not secret:
         raise CredentialsMissing(
             code="credentials_missing",
@@ -204,3 +241,9 @@ def load_credentials(
             fix="Finish the connect step (admin consent or pasted tenant id).",
         )
     return AppCredentials(client_id=client_id, secret=secret, endpoints=endpoints, session=session, cache=cache)
+
+
+def _access_handed_back(tenant: Tenant) -> bool:
+    return StepState.objects.filter(
+        tenant=tenant, step_id=ACCESS_HANDED_BACK_STEP, status=StepStatus.SUCCEEDED
+    ).exists()

@@ -9,6 +9,7 @@ from wizard.services import (
     activate,
     connect,
     org_customization,
+    reduce_access,
     room_list,
     rooms,
     scoped_access,
@@ -102,6 +103,16 @@ def _verify_ps(tenant: Tenant, state: StepState) -> str:
     return (
         f"Test-ServicePrincipalAuthorization -Identity {quote(app_id)} "
         f"-Resource {quote('room-001@contoso.onmicrosoft.com')} | Format-Table RoleName,InScope"
+    )
+
+
+def _reduce_access_ps(tenant: Tenant, state: StepState) -> str:
+    instructions = state.result.get("manual") or []
+    if instructions:
+        return "\n".join(f"# {entry['what']}\n{entry['powershell']}" for entry in instructions)
+    return (
+        "# Run the step: Onramp removes what it can itself and writes here the commands for the rest.\n"
+        "Connect-MgGraph -Scopes RoleManagement.ReadWrite.Directory,AppRoleAssignment.ReadWrite.All"
     )
 
 
@@ -213,6 +224,20 @@ STEPS = (
         form=forms.ActivateForm,
         save_inputs=step_inputs.activate_inputs,
         powershell=_activate_ps,
+    ),
+    Step(
+        id=reduce_access.STEP_ID,
+        requires=("activate",),
+        title="Reduce Onramp's access",
+        summary="Hands back what Onramp no longer needs: its certificate or secret, and the steps to remove its "
+        "Exchange Administrator role and User.ReadWrite.All.",
+        why="Once the organisation is activated, Onramp needs no standing power in it; optional, because verify and "
+        "re-verify then need access granted again.",
+        perform=reduce_access.perform,
+        form=forms.ReduceAccessForm,
+        page_context=presenters.reduce_access_page,
+        optional=True,
+        powershell=_reduce_access_ps,
     ),
 )
 

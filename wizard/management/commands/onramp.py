@@ -26,7 +26,7 @@ from wizard import actions, engine, headless
 from wizard.errors import IllegalTransition, StepError
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
-from wizard.services import connect, drift, rooms
+from wizard.services import connect, drift, reduce_access, rooms
 from wizard.steps.registry import get_step, steps_for
 
 DEFAULT_ACTOR = "cli"
@@ -92,6 +92,12 @@ class Command(BaseCommand):
         run_parser.add_argument("--service-account", help="UPN of the service account to create or adopt.")
         run_parser.add_argument("--control-mailbox", help="A mailbox that must stay out of scope.")
         run_parser.add_argument("--webhook-url")
+        run_parser.add_argument(
+            "--reduce-access",
+            action="store_true",
+            help="After activation, hand Onramp's access back (the optional last step): delete its certificate, "
+            "erase its credential and print what the admin removes. Verify then needs access granted again.",
+        )
         run_parser.add_argument(
             "--from",
             dest="start",
@@ -261,6 +267,8 @@ class Command(BaseCommand):
     ) -> None:
         tenant = self._tenant(slug)
         inputs = self._step_inputs(options, confirmed=yes)
+        if options["reduce_access"] and not until:
+            until = reduce_access.STEP_ID
         if options["new_rooms"]:
             inputs["rooms"] = self._new_rooms_inputs(tenant, actor, confirmed=yes)
         if yes and "rooms" not in inputs:
@@ -292,6 +300,8 @@ class Command(BaseCommand):
             stopped = outcome.stopped_at
             if stopped is None:
                 self.stdout.write(self.style.SUCCESS(f"{', '.join(outcome.ran)}: succeeded."))
+                if reduce_access.STEP_ID in outcome.ran:
+                    self._print_hand_back(tenant)
                 self._print_status(tenant)
                 return
             if (
@@ -321,6 +331,15 @@ class Command(BaseCommand):
         self._print_failure(stopped)
         sys.exit(EXIT_FAILED)
 
+    def _print_hand_back(self, tenant: Tenant) -> None:
+        result = StepState.objects.get(tenant=tenant, step_id=reduce_access.STEP_ID).result
+        for entry in result.get("done") or []:
+            self.stdout.write(f"Done: {entry['what']}")
+        for entry in result.get("manual") or []:
+            self.stdout.write(f"Left to you: {entry['what']}. {entry['why']}\n  {entry['clicks']}")
+            self.stdout.write("  " + entry["powershell"].replace("\n", "\n  "))
+        self.stdout.write(result.get("reverify", ""))
+
     def _step_inputs(self, options: dict[str, Any], *, confirmed: bool) -> dict[str, dict[str, Any]]:
         inputs: dict[str, dict[str, Any]] = {}
         if options["rooms_csv"]:
@@ -343,6 +362,8 @@ class Command(BaseCommand):
             inputs["verify"] = {"control_mailbox": options["control_mailbox"].lower()}
         if options["webhook_url"]:
             inputs["activate"] = {"webhook_url": options["webhook_url"]}
+        if options["reduce_access"]:
+            inputs[reduce_access.STEP_ID] = {"confirm": True}
         return inputs
 
     def _new_rooms_inputs(self, tenant: Tenant, actor: str, *, confirmed: bool) -> dict[str, Any]:
