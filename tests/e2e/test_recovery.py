@@ -96,7 +96,7 @@ def test_phone_shows_the_step_first_and_the_steps_list_opens_from_the_keyboard(o
     page.goto(f"{browser.base_url}/t/contoso/steps/org_customization/")
     steps = page.get_by_role("navigation", name="Setup steps")
     summary = steps.locator("summary")
-    expect(summary).to_have_text("Step 1 of 7 · Organisation customisation · Not started")
+    expect(summary).to_have_text("Step 1 of 8 · Organisation customisation · Not started")
     expect(steps.get_by_role("link", name="Connect the tenant")).to_be_hidden()
     heading = page.get_by_role("heading", name="Organisation customisation", level=1)
     assert heading.bounding_box()["y"] < NARROW["height"] / 2, "the step starts on the first screen"

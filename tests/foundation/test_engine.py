@@ -19,7 +19,7 @@ def tenant():
     return create_tenant(creator=user, display_name="Contoso", slug="contoso")
 
 
-def test_exchange_online_registers_steps_zero_to_seven():
+def test_exchange_online_registers_steps_zero_to_seven_and_the_optional_hand_back():
     ids = [step.id for step in steps_for("exchange_online")]
     assert ids == [
         "connect",
@@ -30,7 +30,9 @@ def test_exchange_online_registers_steps_zero_to_seven():
         "scoped_access",
         "verify",
         "activate",
+        "reduce_access",
     ]
+    assert [step.id for step in steps_for("exchange_online") if step.optional] == ["reduce_access"]
     for step in steps_for("exchange_online"):
         assert step.title and step.summary and step.why
 

@@ -270,7 +270,7 @@ def test_waiting_for_the_mailbox_says_how_long_in_words(tenant, admin_client):
 
 def test_the_steps_list_has_a_one_line_summary_for_phones(tenant, admin_client):
     page = page_of(admin_client, tenant, "rooms", ONLINE_RESULTS["rooms"])
-    assert '<summary>Step 4 of 7 · Rooms · <span id="nav-summary-status">Done</span></summary>' in page
+    assert '<summary>Step 4 of 8 · Rooms · <span id="nav-summary-status">Done</span></summary>' in page
 
 
 def test_the_catch_all_shows_dates_not_timestamps():
