@@ -9,13 +9,14 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
 from wizard import notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
+from wizard.microsoft import BusyWait, busy_listener
 from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
 from wizard.steps.registry import Step, get_step, steps_for
@@ -173,6 +174,53 @@ def _progress_writer(state_id: int, should_stop: Callable[[], bool]):
     return progress
 
 
+MICROSOFT_BUSY_ACTION = "microsoft_busy"
+
+
+def busy_message(wait: BusyWait) -> str:
+    """What the progress panel says while Onramp waits on a busy Microsoft."""
+    seconds = f"{round(wait.seconds, 1):g} s"
+    how = f"waiting {seconds} as it asked" if wait.asked else f"waiting {seconds} before trying again"
+    return f"Microsoft is busy (HTTP {wait.status}): {how}, attempt {wait.attempt}"
+
+
+class _BusyReporter:
+    """Says in the running step's progress message that Microsoft is busy and how long Onramp waits, from whichever
+    thread waits, and records one `microsoft_busy` event per streak: from the first call that waits until no call
+    of the step is waiting any more. Reporting never fails the call that waits."""
+
+    def __init__(self, state_id: int, tenant: Tenant, step_id: str) -> None:
+        self.state_id = state_id
+        self.tenant = tenant
+        self.step_id = step_id
+        self._owner = threading.get_ident()
+        self._lock = threading.Lock()
+        self._calls_waiting = 0
+
+    def waiting(self, wait: BusyWait, *, first: bool) -> None:
+        with self._lock:
+            streak_starts = first and self._calls_waiting == 0
+            if first:
+                self._calls_waiting += 1
+        message = busy_message(wait)
+        try:
+            StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(
+                progress_message=message, heartbeat_at=timezone.now()
+            )
+            if streak_starts:
+                detail = {"service": wait.service, "status": wait.status, "message": message}
+                record_event(self.tenant, SYSTEM_ACTOR, MICROSOFT_BUSY_ACTION, "waiting", self.step_id, detail)
+        except DatabaseError:
+            logger.warning("could not report a busy Microsoft for %s of %s", self.step_id, self.tenant.slug)
+        finally:
+            if threading.get_ident() != self._owner:
+                connection.close()  # a helper thread's own connection (Django's are per thread)
+
+    def over(self) -> None:
+        with self._lock:
+            self._calls_waiting -= 1
+
+
 def execute_step(
     state_id: int, task_id: str, verify_only: bool = False, should_stop: Callable[[], bool] = lambda: False
 ) -> int | None:
@@ -196,6 +244,7 @@ def execute_step(
         _transition(state, S.RUNNING, **fields)
     tenant = state.tenant
     ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id, should_stop))
+    listening = busy_listener.set(_BusyReporter(state_id, tenant, step.id))
     try:
         with _Heartbeat(state_id):
             if verify_only and step.verify is not None:
@@ -225,6 +274,8 @@ def execute_step(
             },
         )
         return None
+    finally:
+        busy_listener.reset(listening)
     return _finish(state_id, tenant, step, outcome)
 
 

@@ -1,10 +1,10 @@
 """A full run with 30 % of calls throttled (429) and bursts of 503: every step succeeds, no room fails, and every
 request refused with `Retry-After: R` is sent again no sooner than R seconds later (seen from the sandbox)."""
 
-from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, run_step, step_ids
+from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, run_step, step, step_ids
 from tests.helpers import wait_for
 from wizard import engine
-from wizard.models import MembershipStatus, Room, StepStatus, VerificationStatus
+from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus, VerificationStatus
 
 ROOMS = 160  # three room lists
 BURST_FAULTS = 6  # 503s in a row while every call fails
@@ -42,3 +42,34 @@ def test_full_run_under_throttling_and_503_bursts(celery_worker, make_sandbox, c
     assert retry_after_recorder.refusals == calls["throttled"] + calls["faults"]  # every refusal said Retry-After
     assert retry_after_recorder.retried >= 10
     assert retry_after_recorder.violations == []
+
+
+def test_a_throttled_step_says_microsoft_is_busy(celery_worker, make_sandbox, connected_tenant):
+    sandbox = make_sandbox()
+    tenant = connected_tenant(sandbox.info)
+    sandbox.control.set_knobs(throttle_fraction=1.0)  # every Graph and Exchange call answers 429, Retry-After: 1
+
+    engine.enqueue_step(tenant, "connect", ADMIN)
+
+    said = wait_for(
+        lambda: "attempt 3" in (message := step(tenant, "connect").progress_message) and message,
+        60,
+        what="the progress panel to say Microsoft is busy",
+    )
+    assert said == "Microsoft is busy (HTTP 429): waiting 1 s as it asked, attempt 3"
+    sandbox.control.set_knobs(throttle_fraction=0.0)
+    assert finished(tenant, "connect", timeout=60).status == StepStatus.SUCCEEDED
+    # One event for the streak, however many times the call waited.
+    busy = AuditEvent.objects.filter(tenant=tenant, action="microsoft_busy")
+    assert [(event.step_id, event.outcome, event.detail) for event in busy] == [
+        (
+            "connect",
+            "waiting",
+            {
+                "service": "graph",
+                "status": 429,
+                "message": "Microsoft is busy (HTTP 429): waiting 1 s as it asked, attempt 2",
+            },
+        )
+    ]
+    assert sandbox.control.calls()["throttled"] >= 2

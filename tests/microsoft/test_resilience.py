@@ -1,11 +1,12 @@
 """Throttling and faults from the sandbox over real HTTPS: waited out by Retry-After, retried, and bounded."""
 
+import threading
 import time
 
 import pytest
 
 from tests.microsoft.conftest import tenant_for
-from wizard.microsoft import connector_clients, parallel
+from wizard.microsoft import BusyWait, busy_listener, connector_clients, parallel
 from wizard.microsoft.errors import ServiceUnavailable, Throttled
 
 
@@ -118,3 +119,44 @@ def test_unreachable_service_is_retried_with_backoff_then_reported(sandbox_tenan
         assert ms.stats()["graph_transient"] == 2
     assert caught.value.service == "graph"
     assert "ConnectionError" in caught.value.message
+
+
+class Heard:
+    """A busy listener that keeps what it is told, and from which thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waits: list[tuple[int, BusyWait, bool]] = []
+        self.over_calls = 0
+
+    def waiting(self, wait: BusyWait, *, first: bool) -> None:
+        with self.lock:
+            self.waits.append((threading.get_ident(), wait, first))
+
+    def over(self) -> None:
+        with self.lock:
+            self.over_calls += 1
+
+
+@pytest.mark.django_db
+def test_waits_in_parallels_helper_threads_reach_the_callers_busy_listener(sandbox_tenant, tenant, rate):
+    sandbox_tenant.control.set_knobs(throttle_fraction=0.5)
+    sandbox_tenant.control.reset_calls()
+    heard = Heard()
+    listening = busy_listener.set(heard)
+    try:
+        with connector_clients(tenant) as ms:
+            ms.credentials.token(ms.endpoints.graph_scope)  # the token request is not under test
+            outcomes = parallel(lambda _: ms.graph.get("/organization"), range(12))
+    finally:
+        busy_listener.reset(listening)
+
+    assert all(outcome.ok for outcome in outcomes)
+    throttled, _ = rejections(sandbox_tenant)
+    assert throttled > 0 and len(heard.waits) == throttled
+    assert {thread for thread, _, _ in heard.waits} - {threading.get_ident()}, "no helper thread was heard"
+    assert {(wait.service, wait.status, wait.seconds, wait.asked) for _, wait, _ in heard.waits} == {
+        ("graph", 429, 1.0, True)
+    }
+    # Each call that waited is told over once, after its first wait.
+    assert heard.over_calls == sum(first for _, _, first in heard.waits) > 0

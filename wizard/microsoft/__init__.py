@@ -14,6 +14,7 @@ Facade (stable):
         config = ms.exchange.invoke_one("Get-OrganizationConfig")
         members = ms.exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited")
         outcomes = parallel(lambda upn: ms.exchange.invoke(...), upns, on_done=report_progress)
+    busy_listener.set(listener)   # told of each wait on a busy Microsoft (BusyWait), in parallel's helpers too
 
     with integration_clients(tenant) as app:          # the calendar product's app: integration_app_id + ...SECRET
         app.graph.get(f"/users/{room}/calendar")      # PermissionMissing (ErrorAccessDenied) when out of scope
@@ -33,6 +34,7 @@ out 429/503 by Retry-After and retries transient failures with back-off, all bou
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -61,16 +63,18 @@ from wizard.microsoft.ews import (
 )
 from wizard.microsoft.exchange_admin import ExchangeAdminClient
 from wizard.microsoft.graph import BatchResponse, GraphClient
-from wizard.microsoft.http import Transport, build_session
+from wizard.microsoft.http import BusyWait, Transport, build_session, busy_listener
 
 __all__ = [
     "AutodiscoverAttempt",
     "BatchResponse",
+    "BusyWait",
     "CalendarAccess",
     "CredentialsMissing",
     "Endpoints",
     "MicrosoftClients",
     "Outcome",
+    "busy_listener",
     "connector_clients",
     "endpoints_for",
     "exchange_server_autodiscover",
@@ -245,7 +249,9 @@ def parallel(
         return index
 
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="onramp-ms") as pool:
-        futures = [pool.submit(run, i) for i in range(len(items))]
+        # Each helper runs in a copy of the caller's context, so that whoever listens for "Microsoft is busy" (the
+        # step's engine) hears the helpers' waits too; one copy per item, as a context runs in one thread at a time.
+        futures = [pool.submit(contextvars.copy_context().run, run, i) for i in range(len(items))]
         try:
             for future in as_completed(futures):
                 if on_done is not None:

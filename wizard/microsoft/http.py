@@ -21,8 +21,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from django.conf import settings
@@ -132,6 +133,31 @@ def response_json(response: requests.Response) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class BusyWait:
+    """One wait because Microsoft said it is busy: which service, its HTTP status, how long it asked to wait (or
+    Onramp's back-off when it did not say), and which attempt of the call comes next."""
+
+    service: str
+    status: int
+    seconds: float
+    attempt: int
+    asked: bool
+
+
+class BusyListener(Protocol):
+    """Told of each wait on a busy Microsoft, and when a call that waited is over (answered, or given up)."""
+
+    def waiting(self, wait: BusyWait, *, first: bool) -> None: ...
+
+    def over(self) -> None: ...
+
+
+# Set by whoever runs a step (wizard.engine) to say what it waits for while it waits; `parallel` copies it into its
+# helper threads. None: nobody listens.
+busy_listener: ContextVar[BusyListener | None] = ContextVar("onramp_busy_listener", default=None)
+
+
 @dataclass
 class CallStats:
     """What a transport did, for progress pages and the benchmark (thread-safe counters)."""
@@ -194,47 +220,61 @@ class Transport:
         in the budget of each request inside it). Raises Throttled / ServiceUnavailable when the bounds are spent.
         """
         what = f"{method} {url.split('?', 1)[0]}"
+        listener = busy_listener.get()
+        reported = False  # whether the listener was told of a wait of this call, so must hear when it is over
         waited = 0.0
         transient = 0
+        attempt = 0
         headers = {**self.extra_headers, **kwargs.pop("headers", {})}
         headers.setdefault("client-request-id", str(uuid.uuid4()))
-        while True:
-            self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for(costs or {self.budget: 1}))
-            signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
-            try:
-                response = self.session.request(method, url, headers=signed, auth=self.auth, timeout=TIMEOUT, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                transient += 1
-                if transient > self.policy.transient_retries:
-                    raise unreachable(self.service, what, type(exc).__name__) from exc
-                self.stats.add(transient=1)
-                log.info("%s: %s, retry %d", what, type(exc).__name__, transient)
-                time.sleep(self.policy.backoff(transient))
-                continue
+        try:
+            while True:
+                attempt += 1
+                self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for(costs or {self.budget: 1}))
+                signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
+                try:
+                    response = self.session.request(
+                        method, url, headers=signed, auth=self.auth, timeout=TIMEOUT, **kwargs
+                    )
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    transient += 1
+                    if transient > self.policy.transient_retries:
+                        raise unreachable(self.service, what, type(exc).__name__) from exc
+                    self.stats.add(transient=1)
+                    log.info("%s: %s, retry %d", what, type(exc).__name__, transient)
+                    time.sleep(self.policy.backoff(transient))
+                    continue
 
-            status = response.status_code
-            delay = self.busy(response)
-            if delay is None and status == 429:
-                delay = self.policy.backoff(3)  # throttled without a hint: pause like a late retry
-            if delay is not None:
-                if waited + delay > self.policy.throttle_wait_budget:
-                    if status == 429:
-                        raise still_throttled(self.service, what, waited)
-                    raise unreachable(self.service, what, f"HTTP {status} (busy) after waiting {waited:.0f} s")
-                waited += delay
-                self.stats.add(throttled=1, throttle_wait=delay)
-                log.info("%s: HTTP %d, busy: waiting %.1f s as asked", what, status, delay)
-                time.sleep(delay)
-                continue
-            if status in (401, 403) and self.renew is not None and self.renew():
-                log.info("%s: HTTP %d, retrying once with a new token", what, status)
-                continue
-            if status in self.transient_statuses or status == 503:  # a 503 without a wait is plain transient
-                transient += 1
-                if transient > self.policy.transient_retries:
-                    return response  # the caller raises the typed error with Microsoft's code and message
-                self.stats.add(transient=1)
-                log.info("%s: HTTP %d, retry %d", what, status, transient)
-                time.sleep(self.policy.backoff(transient))
-                continue
-            return response
+                status = response.status_code
+                delay = asked = self.busy(response)
+                if delay is None and status == 429:
+                    delay = self.policy.backoff(3)  # throttled without a hint: pause like a late retry
+                if delay is not None:
+                    if waited + delay > self.policy.throttle_wait_budget:
+                        if status == 429:
+                            raise still_throttled(self.service, what, waited)
+                        raise unreachable(self.service, what, f"HTTP {status} (busy) after waiting {waited:.0f} s")
+                    if listener is not None:
+                        wait = BusyWait(self.service, status, delay, attempt + 1, asked is not None)
+                        listener.waiting(wait, first=not reported)
+                        reported = True
+                    waited += delay
+                    self.stats.add(throttled=1, throttle_wait=delay)
+                    log.info("%s: HTTP %d, busy: waiting %.1f s as asked", what, status, delay)
+                    time.sleep(delay)
+                    continue
+                if status in (401, 403) and self.renew is not None and self.renew():
+                    log.info("%s: HTTP %d, retrying once with a new token", what, status)
+                    continue
+                if status in self.transient_statuses or status == 503:  # a 503 without a wait is plain transient
+                    transient += 1
+                    if transient > self.policy.transient_retries:
+                        return response  # the caller raises the typed error with Microsoft's code and message
+                    self.stats.add(transient=1)
+                    log.info("%s: HTTP %d, retry %d", what, status, transient)
+                    time.sleep(self.policy.backoff(transient))
+                    continue
+                return response
+        finally:
+            if reported and listener is not None:
+                listener.over()

@@ -10,6 +10,7 @@ that could not run is named with why. Rooms added to the tenant but in no list, 
 reported as drift. A room list the integration cannot see in Places yet is a warning (wizard.services.places), not a
 failure. Results go on the Room rows, for the per-room table."""
 
+import contextvars
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -238,7 +239,10 @@ def perform(ctx: StepContext) -> Outcome:
     dns, scoped = room_list_dns(tenant), step_result(tenant, "scoped_access")
     with connector_clients(tenant) as ms, ThreadPoolExecutor(1, thread_name_prefix="onramp-verify") as side:
         ctx.progress(2, "Reading the room lists, the integration's grants and the tenant's rooms from Exchange")
-        pending = side.submit(exchange_facts, ms, dns, scoped, control, scope_filter=not secret)
+        # In a copy of this context, so that its waits on a busy Microsoft are reported like this thread's.
+        pending = side.submit(
+            contextvars.copy_context().run, exchange_facts, ms, dns, scoped, control, scope_filter=not secret
+        )
         if secret:
             total, read = len(addresses) + 1, 0
 
