@@ -120,3 +120,21 @@ def test_the_scheduled_check_runs_on_the_worker_emails_the_admins_and_places_new
     )
     assert new in {member["PrimarySmtpAddress"].lower() for member in members}
     assert drift.check_now(tenant, "test").findings == []
+
+
+@pytest.mark.django_db
+def test_a_check_whose_worker_died_is_given_up_and_the_organisation_is_scheduled_again():
+    tenant = make_tenant("contoso")
+    tenant.status = TenantStatus.ACTIVE
+    tenant.save()
+    now = timezone.now()
+    [check] = drift.schedule_fleet(now, 0)
+    assert drift.claim_due(now) == [check.pk]
+    assert drift.schedule_fleet(now, 0) == []
+
+    later = now + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+    [again] = drift.schedule_fleet(later, 0)
+
+    check.refresh_from_db()
+    assert check.status == DriftCheckStatus.FAILED and "stopped before it ended" in check.error_message
+    assert again.tenant == tenant and again.status == DriftCheckStatus.SCHEDULED

@@ -15,6 +15,7 @@ through the client's rate limiter that every worker shares per Microsoft tenant.
 by whichever worker's beat finds them: a worker that was down runs what fell due meanwhile, once."""
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from wizard.services.common import step_result
 from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, member_summary
 from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, only_groups, room_list_dns, scope_filter
-from wizard.services.verify import calendar_reads, room_directory
+from wizard.services.verify import RBAC_PROPAGATION_SECONDS, calendar_reads, last_access_change, room_directory
 
 DRIFT_ACTION = "drift"
 # Sent by name: wizard.tasks imports this module, never the other way round.
@@ -188,11 +189,17 @@ def find_drift(tenant: Tenant) -> list[Finding]:
         reasons = calendar_reads(tenant, readable)
         refused = [address for address, reason in reasons.items() if reason]
         if refused:
+            summary = "The integration can no longer read the calendar of {n} room(s) that are in the lists."
+            change = last_access_change(tenant)
+            if change is not None and time.time() - change[1] < RBAC_PROPAGATION_SECONDS:
+                summary += (
+                    f" Microsoft may still be applying {change[0]}: RBAC for Applications takes 30 minutes to 2 hours."
+                )
             findings.append(
                 _rooms_finding(
                     UNREADABLE_CALENDARS,
                     refused,
-                    "The integration can no longer read the calendar of {n} room(s) that are in the lists.",
+                    summary,
                     "Open “Verify” and re-verify: each room's reason is in its table.",
                 )
             )
@@ -200,6 +207,18 @@ def find_drift(tenant: Tenant) -> list[Finding]:
 
 
 # -- running a check
+def give_up_lost_checks(now: datetime | None = None) -> int:
+    """Checks still marked running long after a task may run (their worker died): failed, with why, so that the
+    organisation is checked again and its page stops saying "Checking…"."""
+    now = now or timezone.now()
+    lost_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return DriftCheck.objects.filter(status=DriftCheckStatus.RUNNING, started_at__lt=lost_before).update(
+        status=DriftCheckStatus.FAILED,
+        finished_at=now,
+        error_message="The worker running the check stopped before it ended; the next check runs as scheduled.",
+    )
+
+
 def check_now(tenant: Tenant, actor: str) -> DriftCheck:
     """Run one check in this process (the command, a page's button runs it on the worker instead)."""
     check = DriftCheck.objects.create(tenant=tenant, requested_by=actor, due_at=timezone.now())
@@ -210,6 +229,7 @@ def request_check(tenant: Tenant, actor: str) -> DriftCheck | None:
     """A check for the worker to run now, claimed for the caller to send; None while one is already running."""
     with transaction.atomic():
         Tenant.objects.select_for_update().get(pk=tenant.pk)
+        give_up_lost_checks()
         if DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.RUNNING).exists():
             return None
         now = timezone.now()
@@ -306,6 +326,7 @@ def schedule_fleet(now: datetime | None = None, window_seconds: int | None = Non
     waiting or running gets no second one."""
     now = now or timezone.now()
     window = settings.ONRAMP_DRIFT_WINDOW_SECONDS if window_seconds is None else window_seconds
+    give_up_lost_checks(now)
     pending = set(
         DriftCheck.objects.filter(status__in=(DriftCheckStatus.SCHEDULED, DriftCheckStatus.RUNNING)).values_list(
             "tenant_id", flat=True
