@@ -10,16 +10,19 @@ from wizard.engine import ensure_states
 from wizard.errors import StepError
 from wizard.models import AuditEvent, StepState
 from wizard.outcomes import Done, NeedsInput, StepContext
-from wizard.powershell import Command, Expression
-from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
+from wizard.powershell import Command, Expression, quote
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, plan_room_lists
 from wizard.rooms_csv import RowStatus
 from wizard.services import exchange_server as service
 from wizard.services.exchange_server_scripts import (
     SAFE_TO_RERUN,
+    AddListedRooms,
     AddRoomsFromCsv,
     Check,
     IfMissing,
     left_out_in_warnings,
+    listed_rooms_script,
+    render,
 )
 
 from .powershell_grammar import command_arguments, opath_member_of_clauses
@@ -83,6 +86,13 @@ def assert_reads_back(line) -> None:
         assert command_arguments(call) == ("Add-DistributionGroupMember", {"Identity": line.group})
         assert tail == "-BypassSecurityGroupManagerCheck" and f"        {add}\n" in rest
         assert f"Import-Csv -Path '.\\{line.csv_file}')" in rest
+    elif isinstance(line, AddListedRooms):
+        members, foreach, rest = text.split("\n", 2)
+        assert members == f"$members = {line.members_command().render()}"
+        assert_command_reads_back(line.members_command())
+        assert_command_reads_back(line.add_command())
+        assert f"        {line.add_command().render()}\n" in rest
+        assert foreach == f"foreach ($room in {','.join(quote(room) for room in line.rooms)}) {{"
     else:
         raise AssertionError(f"unknown script line {line!r}")
 
@@ -250,3 +260,18 @@ def test_a_room_exchange_refused_leaves_the_plan_even_when_an_earlier_run_placed
     set_step(tenant, "rooms", {"rooms": [rooms[0], rooms[2]], "refused_rows": refused}, placed)
     assert [list(p.members) for p in service.room_plan(tenant)] == [[rooms[0], rooms[2]]]
     assert "room-002" not in service.room_list_csv(tenant, 1)[1]
+
+
+def test_the_exchange_online_rooms_script_follows_the_plan_of_75_with_every_value_a_literal():
+    rooms = [f"room-{i:03d}@contoso.com" for i in range(1, 161)]
+    plan = plan_room_lists(HOSTILE_NAME, "rooms", "contoso.com", rooms, {HOSTILE_NAME: set()})
+    lines = listed_rooms_script(plan, HOSTILE_MANAGER)
+
+    for line in lines:
+        assert_reads_back(line)
+    assert Parser(tokenize(render(lines))).script()
+    assert lines[0] == SAFE_TO_RERUN
+    added = [(line.group, len(line.rooms)) for line in lines if isinstance(line, AddListedRooms)]
+    assert added == [("rooms@contoso.com", 75), ("rooms-02@contoso.com", 75), ("rooms-03@contoso.com", 10)]
+    created = [line.create[0].arguments()["Name"] for line in lines if isinstance(line, IfMissing)]
+    assert created == [f"{HOSTILE_NAME} 02", f"{HOSTILE_NAME} 03"]

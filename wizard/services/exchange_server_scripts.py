@@ -128,17 +128,21 @@ class AddListedRooms:
     group: str
     rooms: tuple[str, ...]
 
-    def render(self) -> str:
-        members = command("Get-DistributionGroupMember", {"Identity": self.group, "ResultSize": "Unlimited"})
-        add = command(
+    def members_command(self) -> Command:
+        return command("Get-DistributionGroupMember", {"Identity": self.group, "ResultSize": "Unlimited"})
+
+    def add_command(self) -> Command:
+        return command(
             "Add-DistributionGroupMember", {"Identity": self.group, "Member": Expression("$room"), _BYPASS: True}
         )
+
+    def render(self) -> str:
         return "\n".join(
             [
-                f"$members = {members.render()}",
+                f"$members = {self.members_command().render()}",
                 f"foreach ($room in {quote_list(self.rooms)}) {{",
                 f"{_INDENT}if ($members.PrimarySmtpAddress -notcontains $room) {{",
-                f"{_INDENT * 2}{add.render()}",
+                f"{_INDENT * 2}{self.add_command().render()}",
                 f"{_INDENT}}}",
                 "}",
             ]
