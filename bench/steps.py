@@ -30,7 +30,8 @@ from bench.djangoenv import setup_django
 from bench.processes import free_port, stop, wait_until
 from bench.report import BenchResult, Target
 
-DATABASE = "onramp_bench_steps"
+# One database per benchmark, so the rooms and verify benchmarks may run at the same time.
+DATABASE = "onramp_bench_{name}"
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_MS = 250
 BUDGET_CALLS_PER_SECOND = 10
@@ -402,7 +403,7 @@ def run(name: str, quick: bool) -> BenchResult:
     room_count = QUICK_ROOMS if quick else FULL_ROOMS
     with tempfile.TemporaryDirectory(prefix="onramp-bench-redis-") as scratch, _redis(Path(scratch)) as redis_url:
         env = setup_django(
-            DATABASE,
+            DATABASE.format(name=name),
             {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)},
         )
         if name == "rooms":
