@@ -21,9 +21,14 @@ def room_lists_in_places(tenant: Tenant, lists: list[dict[str, Any]]) -> dict[st
     """For each of `lists` ({"name", "address"}), whether the integration's app sees it in Places.
 
     Returns {"checked": bool, "detail": str, "lists": [{"name", "address", "visible"}], "warnings": [str]}."""
+    with integration_clients(tenant) as app:
+        return lists_in_places(app.graph, lists)
+
+
+def lists_in_places(graph, lists: list[dict[str, Any]]) -> dict[str, Any]:
+    """`room_lists_in_places` through the integration app's Graph client `graph`."""
     try:
-        with integration_clients(tenant) as app:
-            listed = app.graph.get_all(ROOM_LISTS_PATH)
+        listed = graph.get_all(ROOM_LISTS_PATH)
     except PermissionMissing:
         return {"checked": False, "detail": NOT_USED, "lists": [], "warnings": []}
     seen = {str(entry.get("emailAddress") or "").lower() for entry in listed}

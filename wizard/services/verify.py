@@ -24,16 +24,15 @@ from django.db import transaction
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients, integration_clients, parallel
+from wizard.microsoft import MicrosoftClients, connector_clients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.microsoft.ews import BearerAuth, EwsClient
-from wizard.microsoft.graph import BATCH_LIMIT
 from wizard.microsoft.http import POOL_SIZE
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result, step_result
 from wizard.services.grants import describe
-from wizard.services.places import room_lists_in_places
+from wizard.services.places import lists_in_places
 from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
 from wizard.services.rooms import CONCURRENT_CALLS, ROOM_MAILBOX
 from wizard.services.scoped_access import (
@@ -58,8 +57,10 @@ RBAC_PROPAGATION_SECONDS = 2 * 3600
 
 # Graph sends up to four requests of a $batch to Outlook at a time, and Outlook allows an app four concurrent
 # requests per mailbox (Microsoft Graph throttling limits, Outlook service limits): every request of a verify batch
-# names a different mailbox, and this many batches are in flight at once (the HTTP pool's size).
+# names a different mailbox, and this many batches are in flight at once (the HTTP pool's size). A batch is two of
+# Graph's turns of four, so the batches in flight finish close together and the last round is not left half empty.
 CALENDAR_BATCHES_IN_FLIGHT = POOL_SIZE
+CALENDAR_BATCH = 8
 
 
 def _in_scope(exchange, app_id: str, mailbox: str) -> bool | None:
@@ -84,31 +85,34 @@ def calendar_url(address: str) -> str:
     return f"/users/{quote(address, safe='@')}/calendar?$select=id"
 
 
+def read_calendars(
+    app: MicrosoftClients, addresses: list[str], on_read: Callable[[int], None] | None = None
+) -> dict[str, str]:
+    """For each mailbox, '' when `app` (the integration's clients) opened its calendar, else why not: one Graph
+    request per mailbox, in $batches read in parallel. `on_read(n)` runs in the calling thread as each batch of n is
+    read."""
+    chunks = [addresses[start : start + CALENDAR_BATCH] for start in range(0, len(addresses), CALENDAR_BATCH)]
+    reasons: dict[str, str] = {}
+
+    def read(chunk: list[str]) -> list:
+        return app.graph.batch([{"method": "GET", "url": calendar_url(address)} for address in chunk])
+
+    def done(outcome) -> None:
+        for address, answer in zip(outcome.item, outcome.result(), strict=True):
+            reasons[address] = _read_reason(answer)
+        if on_read is not None:
+            on_read(len(outcome.item))
+
+    parallel(read, chunks, max_workers=CALENDAR_BATCHES_IN_FLIGHT, on_done=done)
+    return reasons
+
+
 def calendar_reads(
     tenant: Tenant, addresses: list[str], on_read: Callable[[int], None] | None = None
 ) -> dict[str, str]:
-    """For each mailbox, '' when the integration's app opened its calendar, else why not: one Graph request per
-    mailbox, in $batches read in parallel. `on_read(n)` runs in the calling thread as each batch of n is read."""
-    chunks = [addresses[start : start + BATCH_LIMIT] for start in range(0, len(addresses), BATCH_LIMIT)]
-    reasons: dict[str, str] = {}
+    """`read_calendars` as the tenant's integration app."""
     with integration_clients(tenant) as app:
-
-        def read(chunk: list[str]) -> list:
-            return app.graph.batch(
-                [
-                    {"method": "GET", "url": f"/users/{quote(address, safe='@')}/calendar?$select=id"}
-                    for address in chunk
-                ]
-            )
-
-        def done(outcome) -> None:
-            for address, answer in zip(outcome.item, outcome.result(), strict=True):
-                reasons[address] = _read_reason(answer)
-            if on_read is not None:
-                on_read(len(outcome.item))
-
-        parallel(read, chunks, max_workers=CALENDAR_BATCHES_IN_FLIGHT, on_done=done)
-    return reasons
+        return read_calendars(app, addresses, on_read)
 
 
 def _ews_control_read(tenant: Tenant, control: str) -> str:
@@ -237,21 +241,29 @@ def perform(ctx: StepContext) -> Outcome:
     secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
     calendar: dict[str, str] = {}
     dns, scoped = room_list_dns(tenant), step_result(tenant, "scoped_access")
-    with connector_clients(tenant) as ms, ThreadPoolExecutor(1, thread_name_prefix="onramp-verify") as side:
+    lists = step_result(tenant, "rooms").get("lists") or []
+    places = {"checked": False, "detail": NO_SECRET, "lists": [], "warnings": []}
+    with connector_clients(tenant) as ms, ThreadPoolExecutor(2, thread_name_prefix="onramp-verify") as side:
         ctx.progress(2, "Reading the room lists, the integration's grants and the tenant's rooms from Exchange")
         # In a copy of this context, so that its waits on a busy Microsoft are reported like this thread's.
         pending = side.submit(
             contextvars.copy_context().run, exchange_facts, ms, dns, scoped, control, scope_filter=not secret
         )
         if secret:
-            total, read = len(addresses) + 1, 0
+            total, read, shown = len(addresses) + 1, 0, 0
 
             def progress(count: int) -> None:
-                nonlocal read
+                nonlocal read, shown
                 read += count
-                ctx.progress(5 + int(75 * read / total), f"Read the calendars of {read} of {total} mailboxes")
+                percent = 5 + int(75 * read / total)
+                if percent != shown:
+                    shown = percent
+                    ctx.progress(percent, f"Read the calendars of {read} of {total} mailboxes")
 
-            calendar = calendar_reads(tenant, [*addresses, control], progress)
+            with integration_clients(tenant) as app:
+                seen = side.submit(lists_in_places, app.graph, lists)
+                calendar = read_calendars(app, [*addresses, control], progress)
+                places = seen.result()
         facts = pending.result()
         _control_must_exist(control, facts.control_scope)
         members = all_members(facts.by_list)
@@ -270,13 +282,11 @@ def perform(ctx: StepContext) -> Outcome:
     checks = list(facts.audit["checks"])
     ews_check, ews_opened = _ews_check(tenant, control, secret)
     checks.append(ews_check)
-    if secret:
-        checks.append({"name": "calendar_read", "ran": True, "detail": ""})
-        ctx.progress(95, "Looking for the room lists in Places, as the integration")
-        places = room_lists_in_places(tenant, step_result(tenant, "rooms").get("lists") or [])
-    else:
-        checks.append({"name": "calendar_read", "ran": False, "detail": NO_SECRET})
-        places = {"checked": False, "detail": NO_SECRET, "lists": [], "warnings": []}
+    checks.append(
+        {"name": "calendar_read", "ran": True, "detail": ""}
+        if secret
+        else {"name": "calendar_read", "ran": False, "detail": NO_SECRET}
+    )
     grants = {
         "findings": facts.audit["findings"],
         "widening": facts.audit["widening"],
