@@ -69,6 +69,11 @@ class Step:
     # Ids of the earlier steps this one builds on: it runs only once they (and what they require) are done.
     requires: tuple[str, ...] = ()
 
+    @property
+    def can_reverify(self) -> bool:
+        """Whether a finished step can be checked again. For the templates: they would call `verify` itself."""
+        return self.verify is not None
+
 
 _PROFILES: dict[str, tuple[Step, ...]] = {}
 
