@@ -24,22 +24,22 @@ CASES = 3
 
 def _drift(sandbox: Any, tenant: Any, new_rooms: int) -> dict[str, Any]:
     """The three changes, made as an admin would in the Exchange admin center and Entra ID."""
-    from wizard.services.common import step_result
+    from wizard.results import RoomsResult
+    from wizard.services.common import result_of
 
-    lists = step_result(tenant, "rooms")["lists"]
-    emptied = lists[-1]
-    members = sandbox.control.invoke("Get-DistributionGroupMember", Identity=emptied["dn"], ResultSize="Unlimited")
+    emptied = result_of(tenant, RoomsResult).lists[-1]
+    members = sandbox.control.invoke("Get-DistributionGroupMember", Identity=emptied.dn, ResultSize="Unlimited")
     for member in members:
         sandbox.control.invoke(
             "Remove-DistributionGroupMember",
-            Identity=emptied["dn"],
+            Identity=emptied.dn,
             Member=member["PrimarySmtpAddress"],
             BypassSecurityGroupManagerCheck=True,
         )
     for n in range(new_rooms):
         sandbox.control.add_mailbox("room", alias=f"new-room-{n:03d}")
     sandbox.control.grant_permission("Calendars.Read", app_id=sandbox.info["integration_app_id"])
-    return {"new_rooms": new_rooms, "emptied_list": emptied["name"], "rooms_left_out": len(members)}
+    return {"new_rooms": new_rooms, "emptied_list": emptied.name, "rooms_left_out": len(members)}
 
 
 def run(name: str, quick: bool) -> BenchResult:

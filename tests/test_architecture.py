@@ -1,6 +1,7 @@
 """The import rules of the architecture (pyproject.toml's import-linter contracts) and no import cycle at all,
 counting imports inside functions: a deferred import hides a cycle, it does not remove it."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,24 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_among_the_products_modules():
     assert _cycles(_product_imports()) == []
+
+
+def _imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            roots.add("." if node.level else (node.module or "").partition(".")[0])
+    return roots
+
+
+def test_import_finder_sees_a_third_party_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("import json\nfrom django.db import models\nfrom . import x\n")
+    assert _imported_roots(module) - set(sys.stdlib_module_names) == {"django", "."}
+
+
+def test_step_results_import_only_the_standard_library():
+    assert _imported_roots(ROOT / "wizard" / "results.py") - set(sys.stdlib_module_names) == set()

@@ -15,9 +15,10 @@ from django.core.validators import RegexValidator
 from tenants.models import Cloud, SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.models import StepState
+from wizard.results import ConnectResult
 from wizard.rooms_csv import MAX_UPLOAD_BYTES, RoomsCsvError, parse_rooms_csv
 from wizard.services import activate, connect, room_list, rooms, service_account
-from wizard.services.common import step_result
+from wizard.services.common import result_of
 
 
 class StepForm(forms.Form):
@@ -137,7 +138,7 @@ class ConnectForm(StepForm):
         if has_secret(self.tenant, SecretKind.CLIENT_CERTIFICATE):
             self.fields["client_certificate"].help_text = "A certificate is stored; leave empty to keep it."
         # The decision is asked for once step 0 found the Microsoft tenant bound to another organisation.
-        if self.state.result.get(connect.SHARED_RESULT):
+        if ConnectResult.from_json(self.state.result).shared_microsoft_tenant:
             self.fields[connect.SHARE_INPUT].initial = bool(self.state.inputs.get(connect.SHARE_INPUT))
         else:
             del self.fields[connect.SHARE_INPUT]
@@ -243,13 +244,12 @@ class ServiceAccountForm(StepForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        found = step_result(self.tenant, "connect")
-        domains = found.get("verified_domains") or []
-        self.fields["domain"].choices = [(domain, domain) for domain in domains]
-        self.fields["domain"].initial = found.get("default_domain")
+        found = result_of(self.tenant, ConnectResult) or ConnectResult()
+        self.fields["domain"].choices = [(domain, domain) for domain in found.verified_domains]
+        self.fields["domain"].initial = found.default_domain
         self.fields["sku_id"].choices = [("", "Automatic (an Exchange licence with a free unit)")] + [
             (lic["sku_id"], f"{lic['sku_part_number']} — {lic['free_units']} free")
-            for lic in found.get("licences") or []
+            for lic in found.licences
             if lic["has_exchange"]
         ]
         upn = self.state.inputs.get("user_principal_name", "")

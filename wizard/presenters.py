@@ -4,7 +4,7 @@ and each step's extra page context (a Step's `page_context`). Formatting only: q
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard import selectors
 from wizard.models import AuditEvent, StepState, StepStatus
+from wizard.results import ExchangeServerRoomsResult, RoomListEntry, RoomsResult, StepResult
 from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
 from wizard.services import connect, exchange_server, reduce_access
@@ -153,13 +154,13 @@ def display_items(data: dict) -> list[tuple[str, str]]:
     return [(label(key), _display(value, key)) for key, value in public_items(data)]
 
 
-def shown_result(state: StepState) -> dict:
+def shown_result(result_type: type[StepResult], state: StepState) -> StepResult:
     """What a step's page presents as its result: the saved result once it succeeded (or while it waits), and
     for a failed step what the failing run found, which the services keep in the error's detail."""
     if state.status == StepStatus.FAILED:
         found = state.error_detail.get("result")
-        return found if isinstance(found, dict) else dict(state.error_detail)
-    return dict(state.result)
+        return result_type.from_json(found if isinstance(found, dict) else state.error_detail)
+    return result_type.from_json(state.result)
 
 
 @dataclass(frozen=True)
@@ -171,39 +172,24 @@ class RoomsOutcome:
     not_applied: list[tuple[str, str, int]]
     rows: int
     from_csv: bool
-    lists: list[dict]
+    lists: tuple[RoomListEntry, ...]
 
 
-def rooms_outcome(result: dict) -> RoomsOutcome:
-    counts = result.get("preview_summary") or {}
+def rooms_outcome(result: RoomsResult) -> RoomsOutcome:
+    counts = result.preview_summary
     applied = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
     return RoomsOutcome(
-        added=int(result.get("rooms_added") or 0),
-        already_members=int(result.get("rooms_already_members") or 0),
+        added=result.rooms_added,
+        already_members=result.rooms_already_members,
         not_applied=[
             (status.value, status.label, counts[status.value])
             for status in RowStatus
             if status not in applied and counts.get(status.value)
         ],
         rows=int(counts.get("total") or 0),
-        from_csv=result.get("source") == SOURCE_CSV,
-        lists=room_lists(result),
+        from_csv=result.source == SOURCE_CSV,
+        lists=result.lists,
     )
-
-
-def room_lists(result: dict) -> list[dict]:
-    """The rooms step's lists with a member count: Exchange Online's result counts the members ("lists"),
-    Exchange Server's lists them ("room_lists")."""
-    found = result.get("lists") or result.get("room_lists") or []
-    return [
-        {
-            "name": entry.get("name", ""),
-            "address": entry.get("address", ""),
-            "members": len(entry["members"]) if isinstance(entry.get("members"), list) else entry.get("members", 0),
-            "created": bool(entry.get("created")),
-        }
-        for entry in found
-    ]
 
 
 @dataclass(frozen=True)
@@ -217,7 +203,7 @@ class RoomsPreview:
     to_add: int = 0
     already_members: int = 0
     # The room lists once confirmed, each at most 75 rooms: name, address, members, adding, created.
-    planned_lists: list[dict] = field(default_factory=list)
+    planned_lists: tuple[RoomListEntry, ...] = ()
     # Said when the upload's addresses came from a column other than the article's ResourceAccounts.
     column_note: str = ""
 
@@ -230,10 +216,10 @@ def column_note(inputs: dict) -> str:
     return f"Read addresses from the column ‘{column}’; the article's column is ‘{CSV_COLUMN}’."
 
 
-def rooms_preview(result: dict, inputs: dict | None = None) -> RoomsPreview:
+def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPreview:
     """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
     a 50,000-row upload still renders a usable page."""
-    rows = result.get("preview") or []
+    rows = result.preview
     applicable_statuses = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
     ordered = sorted(rows, key=lambda row: (row.get("status") in applicable_statuses, row.get("line", 0)))
     shown = [
@@ -259,7 +245,7 @@ def rooms_preview(result: dict, inputs: dict | None = None) -> RoomsPreview:
         hidden=max(0, len(rows) - len(shown)),
         to_add=by_status.get(RowStatus.VALID, 0),
         already_members=by_status.get(RowStatus.ALREADY_MEMBER, 0),
-        planned_lists=list(result.get("planned_lists") or []),
+        planned_lists=result.planned_lists,
         column_note=column_note(inputs or {}),
     )
 
@@ -288,12 +274,16 @@ def reduce_access_page(tenant: Tenant, state: StepState, may_change_secrets: boo
 
 
 def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    context: dict[str, Any] = {"rooms_outcome": rooms_outcome(state.result)}
+    result = RoomsResult.from_json(state.result)
+    context: dict[str, Any] = {"rooms_outcome": rooms_outcome(result)}
     if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
-        context["preview"] = rooms_preview(state.result, state.inputs)
+        context["preview"] = rooms_preview(result, state.inputs)
     return context
 
 
 def exchange_server_rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
     """The rooms outcome and one CSV download per planned room list (the files the script imports)."""
-    return {"rooms_outcome": rooms_outcome(state.result), "room_list_downloads": exchange_server.room_plan(tenant)}
+    return {
+        "room_lists": ExchangeServerRoomsResult.from_json(state.result).lists,
+        "room_list_downloads": exchange_server.room_plan(tenant),
+    }

@@ -18,6 +18,7 @@ from wizard import actions, engine, presenters, selectors
 from wizard.errors import IllegalTransition, StepError
 from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
+from wizard.results import ActivateResult
 from wizard.services import connect, drift, exchange_server, rooms, service_account
 from wizard.steps.registry import Step, get_step, steps_for
 
@@ -60,7 +61,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "can_operate": may_run,
         "blocked_by": selectors.unmet_prerequisite(tenant, step.id),
         "organisations_sharing": organisations_sharing(request.user, tenant),
-        "result": presenters.shown_result(state),
+        "result": presenters.shown_result(step.result_type, state),
         "result_items": presenters.display_items(state.result),
         "step_templates": [
             f"wizard/steps/{tenant.profile}/{step.id}.html",
@@ -308,7 +309,7 @@ SUMMARY_ORDER = (
 
 def _activation_summary(tenant: Tenant) -> dict:
     state = StepState.objects.filter(tenant=tenant, step_id="activate").first()
-    summary = (state.result.get("summary") if state else None) or {}
+    summary = get_step(tenant.profile, "activate").result_type.from_json(state.result).summary if state else {}
     items = dict(presenters.public_items(summary))
     rank = {key: index for index, key in enumerate(SUMMARY_ORDER)}
     return {key: items[key] for key in sorted(items, key=lambda key: (rank.get(key, len(rank)), key))}
@@ -319,8 +320,8 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     states = engine.ensure_states(tenant)
     state = next((s for s in states if s.step_id == "activate"), None)
-    result = state.result if state else {}
-    webhook = result.get("webhook") or {}
+    # Only Exchange Online's activate delivers a webhook; another profile's row reads as none configured.
+    webhook = ActivateResult.from_json(state.result).webhook if state else {}
     context = {
         "tenant": tenant,
         "state": state,

@@ -128,7 +128,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
         confirm_manual_step(tenant, "rooms", ADMIN, digest=stale)
     assert error.value.code == "script_changed"
     state, _ = run_manual_step(run_step, control, tenant, "rooms")
-    lists = state.result["room_lists"]
+    lists = state.result["lists"]
     assert [len(entry["members"]) for entry in lists] == [ROOM_LIST_MAX_MEMBERS, 5]
     assert state.result["rooms"] == ROOMS and state.result["left_out"] == 3
     assert Room.objects.get(tenant=tenant, address=USER_MAILBOX).membership_status == "failed"

@@ -21,8 +21,9 @@ from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.models import Room, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
+from wizard.results import ConnectResult, RoomsResult, ScopedAccessResult, ServiceAccountResult, VerifyResult
 from wizard.services import webhooks
-from wizard.services.common import required_result, step_result
+from wizard.services.common import required_result, result_of
 
 STEP_ID = "activate"
 SIGNATURE_HEADER = "X-Onramp-Signature"
@@ -33,17 +34,17 @@ WEBHOOK_FIRST_DELAY_SECONDS = 2
 
 def summary(tenant: Tenant) -> dict[str, Any]:
     """What the integration needs to start booking: the same JSON the page offers for download."""
-    rooms_result = step_result(tenant, "rooms")
-    scoped = step_result(tenant, "scoped_access")
+    rooms_result = result_of(tenant, RoomsResult) or RoomsResult()
+    scoped = result_of(tenant, ScopedAccessResult) or ScopedAccessResult()
     return {
         "tenant": tenant.slug,
         "tenant_id": tenant.microsoft_tenant_id,
-        "organization": step_result(tenant, "connect").get("organization_name", ""),
-        "service_account": required_result(tenant, "service_account", "user_principal_name", "Service account"),
-        "room_lists": [entry["address"] for entry in rooms_result.get("lists") or []],
+        "organization": (result_of(tenant, ConnectResult) or ConnectResult()).organization_name,
+        "service_account": required_result(tenant, ServiceAccountResult, "user_principal_name", "Service account"),
+        "room_lists": [entry.address for entry in rooms_result.lists],
         "app_id": tenant.integration_app_id,
-        "management_scope": scoped.get("scope_name", ""),
-        "role": scoped.get("role", ""),
+        "management_scope": scoped.scope_name,
+        "role": scoped.role,
         "rooms": Room.objects.filter(tenant=tenant, verification_status=VerificationStatus.PASS).count(),
     }
 
@@ -78,7 +79,8 @@ def _deliver(checked: webhooks.CheckedAddress, url: str, body: bytes, secret: st
 
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
-    if step_result(tenant, "verify").get("rooms_passed") is None:
+    verified = result_of(tenant, VerifyResult)
+    if verified is None or verified.rooms_passed is None:
         raise StepError(
             code="not_verified",
             message="Verification has not passed yet.",

@@ -1,21 +1,27 @@
 """Helpers the step services share: reading what an earlier step produced, and polling back-off."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from tenants.models import Tenant
 from wizard.errors import StepError
 from wizard.models import StepState
+from wizard.results import StepResult
+
+R = TypeVar("R", bound=StepResult)
 
 
-def step_result(tenant: Tenant, step_id: str) -> dict[str, Any]:
-    """The saved result of another step of this tenant ({} when it has none)."""
-    state = StepState.objects.filter(tenant=tenant, step_id=step_id).only("result").first()
-    return dict(state.result) if state is not None else {}
+def result_of(tenant: Tenant, result_type: type[R]) -> R | None:
+    """The saved result of another step of this tenant, or None when that step has saved nothing yet."""
+    state = StepState.objects.filter(tenant=tenant, step_id=result_type.STEP_ID).only("result").first()
+    if state is None or not state.result:
+        return None
+    return result_type.from_json(state.result)
 
 
-def required_result(tenant: Tenant, step_id: str, key: str, step_title: str) -> Any:
-    """A value an earlier step must have produced; a clear error naming that step when it has not."""
-    value = step_result(tenant, step_id).get(key)
+def required_result(tenant: Tenant, result_type: type[R], field: str, step_title: str) -> Any:
+    """A field an earlier step must have filled; a clear error naming that step when it has not."""
+    found = result_of(tenant, result_type)
+    value = getattr(found, field) if found is not None else None
     if not value:
         raise StepError(
             code="previous_step_incomplete",

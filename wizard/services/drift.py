@@ -30,8 +30,9 @@ from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
 from wizard.models import DriftCheck, DriftCheckStatus, MembershipStatus, Room
+from wizard.results import RoomListResult, RoomsResult, ScopedAccessResult
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.services.common import step_result
+from wizard.services.common import result_of
 from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, member_summary
 from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, only_groups, room_list_dns, scope_filter
@@ -67,11 +68,13 @@ def _rooms_finding(kind: str, addresses: list[str], summary: str, fix: str) -> F
 # -- what drifted
 def _list_members(exchange, tenant: Tenant) -> tuple[dict[str, list[dict[str, str]]], list[str]]:
     """The members of every list Onramp manages, by list name, and the lists that no longer exist."""
-    names = {entry["dn"]: entry["name"] for entry in step_result(tenant, "rooms").get("lists") or [] if entry.get("dn")}
+    listed = result_of(tenant, RoomsResult) or RoomsResult()
+    first = result_of(tenant, RoomListResult) or RoomListResult()
+    names = {entry.dn: entry.name for entry in listed.lists if entry.dn}
     members: dict[str, list[dict[str, str]]] = {}
     missing = []
     for dn in room_list_dns(tenant):
-        name = names.get(dn) or step_result(tenant, "room_list").get("name") or dn
+        name = names.get(dn) or first.name or dn
         try:
             found = exchange.invoke("Get-DistributionGroupMember", Identity=dn, ResultSize="Unlimited")
         except NotFound:
@@ -82,21 +85,21 @@ def _list_members(exchange, tenant: Tenant) -> tuple[dict[str, list[dict[str, st
 
 
 def _scope_findings(ms, tenant: Tenant, missing_lists: list[str]) -> list[Finding]:
-    access = step_result(tenant, "scoped_access")
+    access = result_of(tenant, ScopedAccessResult) or ScopedAccessResult()
     found = audit_from_result(ms, access)
     findings = []
     try:
-        scope = ms.exchange.invoke_one("Get-ManagementScope", Identity=access["scope_name"]) or {}
+        scope = ms.exchange.invoke_one("Get-ManagementScope", Identity=access.scope_name) or {}
     except NotFound:
         scope = {}
     recipient_filter = scope_filter(scope)
     problems = []
     if not scope:
-        problems.append(f"the management scope {access['scope_name']} no longer exists")
+        problems.append(f"the management scope {access.scope_name} no longer exists")
     elif filter_dns(recipient_filter) != {dn.lower() for dn in room_list_dns(tenant)} or not only_groups(
         recipient_filter
     ):
-        problems.append(f"the scope {access['scope_name']} no longer names exactly the room lists: {recipient_filter}")
+        problems.append(f"the scope {access.scope_name} no longer names exactly the room lists: {recipient_filter}")
     if missing_lists:
         problems.append("room list(s) deleted: " + ", ".join(missing_lists))
     if not found["own_assignments"]:

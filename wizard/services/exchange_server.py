@@ -32,9 +32,17 @@ from wizard.microsoft import (
 from wizard.microsoft.errors import EWS
 from wizard.models import AuditEvent, MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext, Wait
+from wizard.results import (
+    ExchangeServerConnectResult,
+    ExchangeServerRoomListResult,
+    ExchangeServerRoomsResult,
+    ExchangeServerScopedAccessResult,
+    ExchangeServerVerifyResult,
+    RoomListEntry,
+)
 from wizard.room_plan import PlannedList, plan_room_lists
 from wizard.services import exchange_server_scripts as scripts
-from wizard.services.common import poll_delay, required_result, step_result
+from wizard.services.common import poll_delay, required_result, result_of
 from wizard.services.room_list import DEFAULT_NAME, alias_for
 
 PROFILE = "exchange_server"
@@ -94,9 +102,8 @@ def _password(upn: str, tenant: Tenant) -> str:
 
 def ews_client(tenant: Tenant) -> EwsClient:
     """The EWS client of a connected tenant: the URL and account the connect step confirmed."""
-    found = step_result(tenant, "connect")
-    url = required_result(tenant, "connect", "ews_url", "Connect")
-    upn = found["service_account_upn"]
+    url = required_result(tenant, ExchangeServerConnectResult, "ews_url", "Connect")
+    upn = (result_of(tenant, ExchangeServerConnectResult) or ExchangeServerConnectResult()).service_account_upn
     return exchange_server_ews(tenant, url, upn, _password(upn, tenant))
 
 
@@ -145,7 +152,7 @@ def _inputs(tenant: Tenant, step_id: str) -> dict[str, Any]:
 def service_account(tenant: Tenant) -> str:
     """The service account's UPN: as connect proved it, else as entered in connect or in the service account step."""
     return (
-        step_result(tenant, "connect").get("service_account_upn")
+        (result_of(tenant, ExchangeServerConnectResult) or ExchangeServerConnectResult()).service_account_upn
         or _inputs(tenant, "connect").get("service_account_upn")
         or _inputs(tenant, "service_account").get("service_account_upn")
         or SERVICE_ACCOUNT_PLACEHOLDER
@@ -176,8 +183,8 @@ def room_plan(tenant: Tenant) -> list[PlannedList]:
     # A row Exchange refused is in no list, even when an earlier plan had placed it.
     refused = {str(row.get("address") or "").lower() for row in left_out_rows(tenant)}
     placed = {
-        entry["name"]: {address for address in entry["members"] if address.lower() not in refused}
-        for entry in step_result(tenant, "rooms").get("room_lists", [])
+        entry.name: {address for address in entry.members if address.lower() not in refused}
+        for entry in _planned_lists(tenant)
     }
     plan = plan_room_lists(first["name"], first["alias"], first["address"].rpartition("@")[2], rooms, placed)
     # The first list is the one the room-list step created, whatever address the admin gave it.
@@ -217,8 +224,11 @@ def script_text(tenant: Tenant, step_id: str) -> str:
 
 def room_list_addresses(tenant: Tenant) -> list[str]:
     """Every room list's address: those the rooms step planned, else the first list alone."""
-    planned = step_result(tenant, "rooms").get("room_lists") or []
-    return [entry["address"] for entry in planned] or [room_list_values(tenant)["address"]]
+    return [entry.address for entry in _planned_lists(tenant)] or [room_list_values(tenant)["address"]]
+
+
+def _planned_lists(tenant: Tenant) -> tuple[RoomListEntry, ...]:
+    return (result_of(tenant, ExchangeServerRoomsResult) or ExchangeServerRoomsResult()).lists
 
 
 def room_list_csv(tenant: Tenant, list_number: int) -> tuple[str, str]:
@@ -307,7 +317,7 @@ def create_service_account(ctx: StepContext) -> Outcome:
 
 
 def room_list(ctx: StepContext) -> Outcome:
-    required_result(ctx.tenant, "connect", "service_account_upn", "Connect")
+    required_result(ctx.tenant, ExchangeServerConnectResult, "service_account_upn", "Connect")
     confirmed = _confirmed(ctx)
     if isinstance(confirmed, NeedsInput):
         return confirmed
@@ -316,7 +326,7 @@ def room_list(ctx: StepContext) -> Outcome:
 
 def rooms(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
-    required_result(tenant, "room_list", "address", "Room list")
+    required_result(tenant, ExchangeServerRoomListResult, "address", "Room list")
     plan = room_plan(tenant)
     if not plan:
         return NeedsInput("Upload the CSV of the rooms the integration may book.")
@@ -341,16 +351,17 @@ def rooms(ctx: StepContext) -> Outcome:
                     address=row["address"].lower(),
                     defaults={"room_list": "", "membership_status": MembershipStatus.FAILED, "reason": row["reason"]},
                 )
-    lists = [
-        {"number": p.number, "name": p.name, "alias": p.alias, "address": p.address, "members": list(p.members)}
-        for p in plan
-    ]
-    return Done({"room_lists": lists, "rooms": len(planned_addresses), "left_out": len(left_out), **confirmed})
+    result = ExchangeServerRoomsResult(
+        lists=tuple(RoomListEntry.of(p.name, p.address, p.members, alias=p.alias, number=p.number) for p in plan),
+        rooms=len(planned_addresses),
+        left_out=len(left_out),
+    )
+    return Done({**result.to_json(), **confirmed})
 
 
 def scoped_access(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
-    required_result(tenant, "rooms", "room_lists", "Rooms")
+    required_result(tenant, ExchangeServerRoomsResult, "lists", "Rooms")
     dns = ctx.inputs.get("room_list_dns") or []
     if not dns:
         return NeedsInput("Run the Get-DistributionGroup commands shown and paste each DistinguishedName.")
@@ -373,7 +384,7 @@ def scoped_access(ctx: StepContext) -> Outcome:
 def verify(ctx: StepContext) -> Outcome:
     """GetFolder of each room's calendar as the room (must open) and of the control mailbox (must be refused)."""
     tenant = ctx.tenant
-    required_result(tenant, "scoped_access", "scope_name", "Scoped access")
+    required_result(tenant, ExchangeServerScopedAccessResult, "scope_name", "Scoped access")
     client = ews_client(tenant)
     control = (ctx.inputs.get("control_mailbox") or service_account(tenant)).strip().lower()
     rooms = list(Room.objects.filter(tenant=tenant, membership_status=MembershipStatus.MEMBER))
@@ -476,13 +487,14 @@ def _error_reason(error: BaseException | None) -> str:
 def activate(ctx: StepContext) -> Outcome:
     """What the integration needs, the tenant marked active, and the service account's password erased."""
     tenant = ctx.tenant
-    required_result(tenant, "verify", "passed", "Verify")
-    connected = step_result(tenant, "connect")
+    required_result(tenant, ExchangeServerVerifyResult, "passed", "Verify")
+    connected = result_of(tenant, ExchangeServerConnectResult) or ExchangeServerConnectResult()
+    scoped = result_of(tenant, ExchangeServerScopedAccessResult) or ExchangeServerScopedAccessResult()
     summary = {
-        "ews_url": connected["ews_url"],
-        "service_account_upn": connected["service_account_upn"],
+        "ews_url": connected.ews_url,
+        "service_account_upn": connected.service_account_upn,
         "room_lists": room_list_addresses(tenant),
-        "management_scope": step_result(tenant, "scoped_access").get("scope_name", ""),
+        "management_scope": scoped.scope_name,
     }
     with transaction.atomic():
         erased = erase_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD)

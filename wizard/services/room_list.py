@@ -21,7 +21,8 @@ from wizard.microsoft.errors import NotFound
 from wizard.microsoft.exchange_admin import hashtable
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.powershell import quote
-from wizard.services.common import required_result, step_result
+from wizard.results import ConnectResult, ServiceAccountResult
+from wizard.services.common import required_result, result_of
 
 STEP_ID = "room_list"
 DEFAULT_NAME = "Onramp Rooms"
@@ -43,9 +44,7 @@ def wanted_list(tenant: Tenant, inputs: dict[str, Any]) -> dict[str, str]:
     alias = (inputs.get("alias") or alias_for(name)).strip()
     address = (inputs.get("address") or "").strip().lower()
     if not address:
-        connect = step_result(tenant, "connect")
-        domain = connect.get("default_domain") or next(iter(connect.get("verified_domains") or []), "")
-        address = f"{alias}@{domain}"
+        address = f"{alias}@{(result_of(tenant, ConnectResult) or ConnectResult()).address_domain}"
     return {"name": name, "alias": alias, "address": address}
 
 
@@ -176,7 +175,7 @@ def not_a_room_list_error(address: str) -> StepError:
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
     wanted = wanted_list(tenant, ctx.inputs)
-    manager = required_result(tenant, "service_account", "user_principal_name", "Service account")
+    manager = required_result(tenant, ServiceAccountResult, "user_principal_name", "Service account")
     with connector_clients(tenant) as ms:
         return _ensure_room_list(ctx, ms.exchange, wanted, manager)
 

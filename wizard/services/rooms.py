@@ -21,9 +21,10 @@ from wizard.microsoft import connector_clients, parallel
 from wizard.microsoft.errors import AlreadyExists, NotFound
 from wizard.models import MembershipStatus, Room
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
+from wizard.results import RoomListEntry, RoomListResult, RoomsResult, ServiceAccountResult
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, plan_room_lists
 from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classify_rows, summary
-from wizard.services.common import required_result, step_result
+from wizard.services.common import required_result, result_of
 
 STEP_ID = "rooms"
 SOURCE_ALL = "all"
@@ -154,14 +155,14 @@ def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
     if ctx.inputs.get("source") not in (SOURCE_ALL, SOURCE_CSV):
         return NeedsInput("Choose the rooms: every room mailbox, or a CSV file.")
-    required_result(tenant, "room_list", "address", "Room list")
-    room_list = step_result(tenant, "room_list")
-    manager = required_result(tenant, "service_account", "user_principal_name", "Service account")
+    required_result(tenant, RoomListResult, "address", "Room list")
+    room_list = result_of(tenant, RoomListResult) or RoomListResult()
+    manager = required_result(tenant, ServiceAccountResult, "user_principal_name", "Service account")
     with connector_clients(tenant) as ms:
         return _choose_and_apply(ctx, ms.exchange, room_list, manager)
 
 
-def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], manager: str) -> Outcome:
+def _choose_and_apply(ctx: StepContext, exchange, room_list: RoomListResult, manager: str) -> Outcome:
     tenant = ctx.tenant
     ctx.progress(5, "Reading the mailboxes and the room lists")
     directory, lists = (
@@ -170,7 +171,7 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], man
             lambda read: read(),
             [
                 lambda: _directory(exchange, resource_only=ctx.inputs["source"] == SOURCE_ALL),
-                lambda: _Lists.read(exchange, room_list["name"]),
+                lambda: _Lists.read(exchange, room_list.name),
             ],
         )
     )
@@ -206,18 +207,18 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: dict[str, Any], man
     )
 
 
-def _plan(exchange, room_list: dict[str, Any], chosen: list[str], lists: _Lists) -> list[PlannedList]:
+def _plan(exchange, room_list: RoomListResult, chosen: list[str], lists: _Lists) -> list[PlannedList]:
     """The lists the chosen rooms go into, each new list at an address no other recipient holds.
 
     One Get-Recipient per new list (concurrently) before anything is created: a group that already owns an
     overflow list's address would make New-DistributionGroup fail the same way on every retry, so its number is
     skipped for the next one, whose address is checked in turn."""
-    base_alias = room_list.get("alias") or room_list["address"].partition("@")[0]
-    domain = room_list["address"].partition("@")[2]
+    base_alias = room_list.alias or room_list.address.partition("@")[0]
+    domain = room_list.address.partition("@")[2]
     holders: dict[int, dict[str, str]] = {}
     checked: set[int] = set()
     while True:
-        plan = plan_room_lists(room_list["name"], base_alias, domain, chosen, lists.members, set(holders))
+        plan = plan_room_lists(room_list.name, base_alias, domain, chosen, lists.members, set(holders))
         unchecked = [planned for planned in plan if planned.is_new and planned.number not in checked]
         if not unchecked:
             return plan
@@ -274,21 +275,21 @@ def _planned_lists(plan: list[PlannedList], lists: _Lists) -> list[dict[str, Any
     ]
 
 
-def planned_lists_of(result: dict[str, Any]) -> list[PlannedList]:
+def planned_lists_of(result: RoomsResult) -> list[PlannedList]:
     """The plan a preview saved in the step's result, as the planner made it (the rooms each list keeps are not
     saved, only the ones it adds)."""
     return [
         PlannedList(
-            number=int(entry["number"]),
-            name=entry["name"],
-            alias=entry["alias"],
-            address=entry["address"],
+            number=entry.number,
+            name=entry.name,
+            alias=entry.alias,
+            address=entry.address,
             members_to_keep=(),
-            members_to_add=tuple(entry.get("rooms_to_add") or ()),
-            is_new=bool(entry["created"]),
+            members_to_add=entry.rooms_to_add,
+            is_new=entry.created,
         )
-        for entry in result.get("planned_lists") or []
-        if "number" in entry
+        for entry in result.planned_lists
+        if entry.number
     ]
 
 
@@ -406,13 +407,15 @@ def _apply(
         group = lists.groups.get(planned.name, {})
         written = outcome.get(planned.name, {})
         summary_lists.append(
-            {
-                "name": planned.name,
-                "address": written.get("address") or group.get("PrimarySmtpAddress", planned.address).lower(),
-                "dn": written.get("dn") or group.get("DistinguishedName", ""),
-                "members": len(planned.members),
-                "created": bool(written.get("created")),
-            }
+            RoomListEntry.of(
+                planned.name,
+                written.get("address") or group.get("PrimarySmtpAddress", planned.address).lower(),
+                planned.members,
+                dn=written.get("dn") or group.get("DistinguishedName", ""),
+                alias=planned.alias,
+                number=planned.number,
+                created=bool(written.get("created")),
+            ).to_json()
         )
     return {
         "lists": summary_lists,

@@ -23,8 +23,9 @@ from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
 from wizard.outcomes import Done, Outcome, StepContext
 from wizard.powershell import member_of_group_filter
+from wizard.results import RoomListResult, RoomsResult, ScopedAccessResult
 from wizard.services import grants
-from wizard.services.common import required_result, step_result
+from wizard.services.common import required_result, result_of
 
 STEP_ID = "scoped_access"
 ROLE = "Application Calendars.ReadWrite"
@@ -34,13 +35,13 @@ _MEMBER_OF_GROUP = re.compile(r"MemberOfGroup\s+-eq\s+'((?:[^']|'')*)'", re.IGNO
 
 def room_list_dns(tenant: Tenant) -> list[str]:
     """The distinguished names of every room list Onramp manages for this tenant, first list first."""
-    lists = step_result(tenant, "rooms").get("lists") or []
-    dns = [entry["dn"] for entry in lists if entry.get("dn")]
-    first = step_result(tenant, "room_list").get("dn")
+    rooms, room_list = result_of(tenant, RoomsResult), result_of(tenant, RoomListResult)
+    dns = [entry.dn for entry in rooms.lists if entry.dn] if rooms is not None else []
+    first = room_list.dn if room_list is not None else ""
     if first and first not in dns:
         dns.insert(0, first)
     if not dns:
-        required_result(tenant, "rooms", "lists", "Rooms")
+        required_result(tenant, RoomsResult, "lists", "Rooms")
     return dns
 
 
@@ -57,7 +58,8 @@ def only_groups(recipient_filter: str) -> bool:
 
 
 def scope_name(tenant: Tenant) -> str:
-    return SCOPE_NAME.format(name=step_result(tenant, "room_list").get("name") or tenant.slug)
+    room_list = result_of(tenant, RoomListResult)
+    return SCOPE_NAME.format(name=(room_list.name if room_list is not None else "") or tenant.slug)
 
 
 def perform(ctx: StepContext) -> Outcome:
@@ -124,15 +126,15 @@ def audit_grants(
     )
 
 
-def audit_from_result(ms, result: dict[str, Any]) -> dict[str, Any]:
+def audit_from_result(ms, result: ScopedAccessResult) -> dict[str, Any]:
     """The same audit for a finished step, from the identities it recorded."""
     identities = {
         str(value).lower()
-        for value in (result["app_id"], result["service_principal_object_id"], result["exchange_service_principal"])
+        for value in (result.app_id, result.service_principal_object_id, result.exchange_service_principal)
         if value
     }
     return audit_grants(
-        ms, result["app_id"], result["service_principal_object_id"], result["app_id"], identities, result["scope_name"]
+        ms, result.app_id, result.service_principal_object_id, result.app_id, identities, result.scope_name
     )
 
 
@@ -243,9 +245,9 @@ def _ensure_assignment(
 
 def verify(ctx: StepContext) -> dict[str, Any]:
     """The scope still names exactly the tenant's lists, the assignment still uses it, and no wider grant appeared."""
-    result = ctx.state.result
+    result = ScopedAccessResult.from_json(ctx.state.result)
     with connector_clients(ctx.tenant) as ms:
-        scope = ms.exchange.invoke_one("Get-ManagementScope", Identity=result["scope_name"]) or {}
+        scope = ms.exchange.invoke_one("Get-ManagementScope", Identity=result.scope_name) or {}
         found = audit_from_result(ms, result)
     recipient_filter = scope_filter(scope)
     if filter_dns(recipient_filter) != {dn.lower() for dn in room_list_dns(ctx.tenant)} or not only_groups(
@@ -253,7 +255,7 @@ def verify(ctx: StepContext) -> dict[str, Any]:
     ):
         raise StepError(
             code="scope_out_of_date",
-            message=f"The scope {result['scope_name']} does not cover exactly the tenant's room lists: "
+            message=f"The scope {result.scope_name} does not cover exactly the tenant's room lists: "
             f"{recipient_filter or 'no filter'}.",
             fix="Run this step again to update it.",
         )
@@ -264,5 +266,5 @@ def verify(ctx: StepContext) -> dict[str, Any]:
     if found["widening"]:
         entra = any(f["kind"] == "entra_app_role" for f in found["widening"])
         code = "tenant_wide_calendar_access" if entra else "other_role_assignment"
-        raise wider_access_error(code, found["widening"], result)
+        raise wider_access_error(code, found["widening"], ctx.state.result)
     return {"scope_verified": True, "grants": {key: found[key] for key in ("findings", "checks")}}

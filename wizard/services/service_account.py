@@ -18,7 +18,8 @@ from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, Outcome, StepContext, Wait
-from wizard.services.common import poll_delay, step_result
+from wizard.results import ConnectResult
+from wizard.services.common import poll_delay, result_of
 from wizard.services.connect import licences_from_skus
 
 STEP_ID = "service_account"
@@ -60,8 +61,7 @@ def reveal_password_once(tenant: Tenant, actor: str) -> str | None:
 
 
 def default_user_principal_name(tenant: Tenant) -> str:
-    connect = step_result(tenant, "connect")
-    domain = connect.get("default_domain") or next(iter(connect.get("verified_domains") or []), "")
+    domain = (result_of(tenant, ConnectResult) or ConnectResult()).address_domain
     return f"{DEFAULT_LOCAL_PART}@{domain}" if domain else ""
 
 
@@ -71,8 +71,8 @@ def _user_path(key: str) -> str:
 
 def _wanted(ctx: StepContext) -> dict[str, str]:
     upn = (ctx.inputs.get("user_principal_name") or default_user_principal_name(ctx.tenant)).strip().lower()
-    connect = step_result(ctx.tenant, "connect")
-    verified = [domain.lower() for domain in connect.get("verified_domains") or []]
+    connect = result_of(ctx.tenant, ConnectResult) or ConnectResult()
+    verified = [domain.lower() for domain in connect.verified_domains]
     domain = upn.partition("@")[2]
     if not upn or not domain:
         raise StepError(
@@ -91,7 +91,7 @@ def _wanted(ctx: StepContext) -> dict[str, str]:
         "user_principal_name": upn,
         "display_name": ctx.inputs.get("display_name") or DEFAULT_DISPLAY_NAME,
         "usage_location": (ctx.inputs.get("usage_location") or "").upper(),
-        "country": connect.get("country") or DEFAULT_USAGE_LOCATION,
+        "country": connect.country or DEFAULT_USAGE_LOCATION,
     }
 
 

@@ -30,7 +30,8 @@ from wizard.microsoft.ews import BearerAuth, EwsClient
 from wizard.microsoft.http import POOL_SIZE
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
-from wizard.services.common import poll_delay, required_result, step_result
+from wizard.results import OrgCustomizationResult, RoomsResult, ScopedAccessResult, ServiceAccountResult
+from wizard.services.common import poll_delay, required_result, result_of
 from wizard.services.grants import describe
 from wizard.services.places import lists_in_places
 from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary
@@ -133,7 +134,8 @@ def _ews_check(tenant: Tenant, control: str, secret: bool) -> tuple[dict[str, An
     """The EWS negative control, run where EWS is open to the integration's app: (the check, control opened)."""
     if not secret:
         return {"name": "ews_control_read", "ran": False, "detail": NO_SECRET}, False
-    if not step_result(tenant, "org_customization").get("integration_ews_now"):
+    org = result_of(tenant, OrgCustomizationResult)
+    if org is None or not org.integration_ews_now:
         detail = "EWS is blocked for the integration's app (step 1), so it cannot reach any mailbox that way."
         return {"name": "ews_control_read", "ran": False, "detail": detail}, False
     reason = _ews_control_read(tenant, control)
@@ -219,29 +221,31 @@ class ExchangeFacts:
     scoped_lists: set[str] | None
 
 
-def exchange_facts(ms, dns: list[str], scoped: dict[str, Any], control: str, *, scope_filter: bool) -> ExchangeFacts:
+def exchange_facts(
+    ms, dns: list[str], scoped: ScopedAccessResult, control: str, *, scope_filter: bool
+) -> ExchangeFacts:
     """Microsoft calls only (no database), so it may run beside the calendar reads."""
     return ExchangeFacts(
         by_list=list_members(ms.exchange, dns),
         audit=audit_from_result(ms, scoped),
         directory=room_directory(ms.exchange),
-        control_scope=_in_scope(ms.exchange, scoped["app_id"], control),
-        scoped_lists=scoped_list_dns(ms.exchange, scoped["scope_name"]) if scope_filter else None,
+        control_scope=_in_scope(ms.exchange, scoped.app_id, control),
+        scoped_lists=scoped_list_dns(ms.exchange, scoped.scope_name) if scope_filter else None,
     )
 
 
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
-    app_id = required_result(tenant, "scoped_access", "app_id", "Scoped access")
+    app_id = required_result(tenant, ScopedAccessResult, "app_id", "Scoped access")
     control = (ctx.inputs.get("control_mailbox") or "").lower() or required_result(
-        tenant, "service_account", "user_principal_name", "Service account"
+        tenant, ServiceAccountResult, "user_principal_name", "Service account"
     )
     rooms = list(Room.objects.filter(tenant=tenant).exclude(membership_status=MembershipStatus.PENDING))
     addresses = [room.address for room in rooms]
     secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
     calendar: dict[str, str] = {}
-    dns, scoped = room_list_dns(tenant), step_result(tenant, "scoped_access")
-    lists = step_result(tenant, "rooms").get("lists") or []
+    dns, scoped = room_list_dns(tenant), result_of(tenant, ScopedAccessResult) or ScopedAccessResult(app_id=app_id)
+    lists = [entry.to_json() for entry in (result_of(tenant, RoomsResult) or RoomsResult()).lists]
     places = {"checked": False, "detail": NO_SECRET, "lists": [], "warnings": []}
     with connector_clients(tenant) as ms, ThreadPoolExecutor(2, thread_name_prefix="onramp-verify") as side:
         ctx.progress(2, "Reading the room lists, the integration's grants and the tenant's rooms from Exchange")
@@ -436,9 +440,10 @@ def _waiting_for_propagation(
 def last_access_change(tenant: Tenant) -> tuple[str, float] | None:
     """The latest change Microsoft's RBAC cache may not have applied yet, as (what, when): the scoped-access step's
     assignment or scope, or new members of the room lists."""
+    scoped, rooms = result_of(tenant, ScopedAccessResult), result_of(tenant, RoomsResult)
     changes = [
-        ("the new role assignment or scope", step_result(tenant, "scoped_access").get("access_changed_at")),
-        ("the room lists' new members", step_result(tenant, "rooms").get("members_changed_at")),
+        ("the new role assignment or scope", scoped.access_changed_at if scoped is not None else None),
+        ("the room lists' new members", rooms.members_changed_at if rooms is not None else None),
     ]
     known = [(what, float(when)) for what, when in changes if when]
     if not known:

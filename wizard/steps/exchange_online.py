@@ -1,7 +1,7 @@
 """Steps 0-7 of the exchange_online profile (DESIGN section 3)."""
 
 from tenants.models import Tenant
-from wizard import forms, presenters
+from wizard import forms, presenters, results
 from wizard.models import StepState
 from wizard.powershell import comment, quote
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
@@ -17,7 +17,7 @@ from wizard.services import (
     step_inputs,
     verify,
 )
-from wizard.services.common import step_result
+from wizard.services.common import result_of
 from wizard.services.exchange_server_scripts import listed_rooms_script, render
 from wizard.steps.registry import RoomsTable, Step, register_profile
 
@@ -77,10 +77,11 @@ def _room_list_ps(tenant: Tenant, state: StepState) -> str:
 
 def _rooms_ps(tenant: Tenant, state: StepState) -> str:
     """The preview's plan of lists of at most 75 (wizard.room_plan), as commands safe to run more than once."""
-    plan = rooms.planned_lists_of(state.result)
+    plan = rooms.planned_lists_of(results.RoomsResult.from_json(state.result))
     if not plan:
         return comment("Choose the rooms on this page first: the commands for each room list appear here then.")
-    manager = str(step_result(tenant, "service_account").get("user_principal_name") or "<service account>")
+    account = result_of(tenant, results.ServiceAccountResult)
+    manager = (account.user_principal_name if account is not None else "") or "<service account>"
     return render(listed_rooms_script(plan, manager)).rstrip("\n")
 
 
@@ -129,6 +130,7 @@ def _activate_ps(tenant: Tenant, state: StepState) -> str:
 STEPS = (
     Step(
         id="connect",
+        result_type=results.ConnectResult,
         title="Connect the tenant",
         summary="Onramp signs in to your Microsoft 365 organisation with an app you consent to.",
         why="Every later step reads and changes Exchange Online on your behalf; it needs app-only access first.",
@@ -141,6 +143,7 @@ STEPS = (
     ),
     Step(
         id="org_customization",
+        result_type=results.OrgCustomizationResult,
         requires=("connect",),
         title="Organisation customisation",
         summary="Checks that Exchange Online lets this organisation create room lists and scopes.",
@@ -152,6 +155,7 @@ STEPS = (
     ),
     Step(
         id="service_account",
+        result_type=results.ServiceAccountResult,
         requires=("connect",),
         title="Service account",
         summary="Creates a licensed account with a mailbox that the integration uses as its identity.",
@@ -165,6 +169,7 @@ STEPS = (
     ),
     Step(
         id="room_list",
+        result_type=results.RoomListResult,
         requires=("service_account",),
         title="Room list",
         summary="Creates the RoomList distribution group that names the rooms the integration may use.",
@@ -177,6 +182,7 @@ STEPS = (
     ),
     Step(
         id="rooms",
+        result_type=results.RoomsResult,
         requires=("room_list",),
         title="Rooms",
         summary="Adds the chosen room and equipment mailboxes to room lists of at most "
@@ -193,6 +199,7 @@ STEPS = (
     ),
     Step(
         id="scoped_access",
+        result_type=results.ScopedAccessResult,
         requires=("org_customization", "rooms"),
         title="Scoped access",
         summary="Grants the integration's app calendar access to the rooms in the lists, and nothing else.",
@@ -204,6 +211,7 @@ STEPS = (
     ),
     Step(
         id="verify",
+        result_type=results.VerifyResult,
         requires=("scoped_access",),
         title="Verify",
         summary="Checks every room is in scope and a mailbox that is not a room is out of scope.",
@@ -215,6 +223,7 @@ STEPS = (
     ),
     Step(
         id="activate",
+        result_type=results.ActivateResult,
         requires=("verify",),
         title="Activate",
         summary="Hands the integration what it needs and erases secrets that are no longer needed.",

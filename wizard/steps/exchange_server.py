@@ -15,7 +15,7 @@ from django import forms
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
-from wizard import presenters
+from wizard import presenters, results
 from wizard.forms import StepForm, VerifyForm
 from wizard.models import StepState
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
@@ -170,6 +170,7 @@ def _script(step_id: str) -> PowerShell:
 STEPS = (
     Step(
         id="service_account",
+        result_type=results.ExchangeServerServiceAccountResult,
         title="Service account",
         summary="You create the mailbox-enabled account the integration signs in as; PowerShell asks for its password.",
         why="The integration reads and writes the rooms' calendars as this account, through EWS impersonation. Its"
@@ -183,6 +184,7 @@ STEPS = (
     ),
     Step(
         id="connect",
+        result_type=results.ExchangeServerConnectResult,
         title="Connect to Exchange Server",
         summary="Finds your EWS URL (or takes the one you enter) and signs in as the service account.",
         why="Onramp cannot run commands in your Exchange Management Shell; it checks your setup from outside, over"
@@ -195,6 +197,7 @@ STEPS = (
     ),
     Step(
         id="room_list",
+        result_type=results.ExchangeServerRoomListResult,
         requires=("connect",),
         title="Room list",
         summary="You create the RoomList distribution group that names the rooms, managed by the service account.",
@@ -208,6 +211,7 @@ STEPS = (
     ),
     Step(
         id="rooms",
+        result_type=results.ExchangeServerRoomsResult,
         requires=("room_list",),
         title="Rooms",
         summary=f"You add the rooms from a CSV to room lists of at most {ROOM_LIST_MAX_MEMBERS} members.",
@@ -224,6 +228,7 @@ STEPS = (
     ),
     Step(
         id="scoped_access",
+        result_type=results.ExchangeServerScopedAccessResult,
         requires=("rooms",),
         title="Scoped impersonation",
         summary="You grant the service account ApplicationImpersonation over the rooms in the lists, and nothing else.",
@@ -236,6 +241,7 @@ STEPS = (
     ),
     Step(
         id="verify",
+        result_type=results.ExchangeServerVerifyResult,
         requires=("scoped_access",),
         title="Verify",
         summary="Opens every room's calendar as the room over EWS, and checks a mailbox that is not a room is refused.",
@@ -247,6 +253,7 @@ STEPS = (
     ),
     Step(
         id="activate",
+        result_type=results.ExchangeServerActivateResult,
         requires=("verify",),
         title="Activate",
         summary="Hands the integration what it needs and erases the service account's password from Onramp.",

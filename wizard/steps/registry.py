@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wizard.outcomes import Outcome, StepContext, Submission
+from wizard.results import StepResult
 
 if TYPE_CHECKING:
     from django import forms
@@ -53,6 +54,8 @@ class Step:
     why: str
     perform: Service
     powershell: PowerShell
+    # What the step saves as its result (wizard.results); its STEP_ID is this step's id.
+    result_type: type[StepResult]
     verify: Check | None = None
     form: "type[forms.Form] | None" = None
     optional: bool = False
@@ -83,6 +86,8 @@ def register_profile(profile: str, steps: tuple[Step, ...]) -> None:
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate step ids in profile {profile}: {ids}")
     for index, step in enumerate(steps):
+        if step.id != step.result_type.STEP_ID:
+            raise ValueError(f"step {step.id!r} of profile {profile} saves {step.result_type.__name__}, another step's")
         later = [required for required in step.requires if required not in ids[:index]]
         if later:
             raise ValueError(f"step {step.id!r} of profile {profile} requires {later}, which are not earlier steps")

@@ -25,6 +25,7 @@ from tenants.models import Cloud, Profile, Tenant, TenantStatus
 from wizard import actions, engine, headless
 from wizard.errors import IllegalTransition, StepError
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
+from wizard.results import ConnectResult, RoomsResult, VerifyResult
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
 from wizard.services import connect, drift, reduce_access, rooms
 from wizard.steps.registry import get_step, steps_for
@@ -180,11 +181,11 @@ class Command(BaseCommand):
         if state.status != StepStatus.SUCCEEDED:
             self._print_failure(state)
             sys.exit(EXIT_FAILED)
-        result = state.result
+        result = ConnectResult.from_json(state.result)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Connected {tenant.slug} to {result.get('organization_name')} ({tenant.microsoft_tenant_id}); "
-                f"verified domains: {', '.join(result.get('verified_domains', []))}."
+                f"Connected {tenant.slug} to {result.organization_name} ({tenant.microsoft_tenant_id}); "
+                f"verified domains: {', '.join(result.verified_domains)}."
             )
         )
 
@@ -419,9 +420,9 @@ class Command(BaseCommand):
         """Show the rooms preview; apply it with --yes, or ask when a person is at the terminal."""
         if "preview" not in state.result:
             return False
-        summary = state.result.get("preview_summary", {})
-        self.stdout.write("Rooms preview: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v))
-        for row in state.result.get("preview", []):
+        result = RoomsResult.from_json(state.result)
+        self.stdout.write("Rooms preview: " + ", ".join(f"{k} {v}" for k, v in result.preview_summary.items() if v))
+        for row in result.preview:
             if row["status"] not in ("valid", "already_member"):
                 self.stdout.write(f"  row {row['line']}: {row['address']}: {row['status']} {row['reason']}")
         if yes:
@@ -456,25 +457,26 @@ class Command(BaseCommand):
         except actions.PrerequisiteNotDone as refusal:
             raise CommandError(str(refusal)) from refusal
         state = StepState.objects.get(tenant=tenant, step_id="verify")
-        result = state.result if state.status == StepStatus.SUCCEEDED else state.error_detail.get("result", {})
-        if result:
+        found = state.result if state.status == StepStatus.SUCCEEDED else state.error_detail.get("result", {})
+        if found:
+            result = VerifyResult.from_json(found)
             control = (
                 "out of scope, as it must be"
-                if result["control_out_of_scope"]
+                if result.control_out_of_scope
                 else "REACHABLE: the integration opened its calendar, so the access is wider than the rooms"
             )
             self.stdout.write(
-                f"Rooms: {result['rooms_passed']} passed, {result['rooms_failed']} failed; control "
-                f"mailbox {result['control_mailbox']} {control}."
+                f"Rooms: {result.rooms_passed} passed, {result.rooms_failed} failed; control "
+                f"mailbox {result.control_mailbox} {control}."
             )
-            for failure in result["failures"]:
+            for failure in result.failures:
                 self.stdout.write(f"  {failure['address']}: {failure['reason']}")
-            drift = result["drift"]
-            if drift["unlisted_rooms"] or drift["gone_rooms"]:
+            drift = result.drift
+            if drift.unlisted_rooms or drift.gone_rooms:
                 self.stdout.write(
-                    f"Drift: {len(drift['unlisted_rooms'])} room(s) in no list "
-                    f"{', '.join(drift['unlisted_rooms'][:20])}; {len(drift['gone_rooms'])} gone "
-                    f"{', '.join(drift['gone_rooms'][:20])}."
+                    f"Drift: {len(drift.unlisted_rooms)} room(s) in no list "
+                    f"{', '.join(drift.unlisted_rooms[:20])}; {len(drift.gone_rooms)} gone "
+                    f"{', '.join(drift.gone_rooms[:20])}."
                 )
         if state.status != StepStatus.SUCCEEDED or (outcome.stopped_at and outcome.stopped_at.step_id == "verify"):
             self._print_failure(state)
