@@ -29,6 +29,7 @@ import requests
 from bench.djangoenv import setup_django
 from bench.processes import free_port, stop, wait_until
 from bench.report import BenchResult, Target
+from wizard.results import RoomListResult
 
 # One database per benchmark, so the rooms and verify benchmarks may run at the same time.
 DATABASE = "onramp_bench_{name}"
@@ -220,11 +221,11 @@ class _ArticleShell:
             return
 
 
-def _article_loop(sandbox: Any, rooms: list[str], first_list: dict[str, Any]) -> dict[str, Any]:
+def _article_loop(sandbox: Any, rooms: list[str], first_list: RoomListResult) -> dict[str, Any]:
     """`New-DistributionGroup -RoomList` for each further bucket of 75, then `Add-DistributionGroupMember` per
     room, in order; the first list exists already (the article's previous step)."""
     shell = _ArticleShell(sandbox.info)
-    name, alias, domain = first_list["name"], first_list["alias"], first_list["address"].partition("@")[2]
+    name, alias, domain = first_list.name, first_list.alias, first_list.address.partition("@")[2]
     sandbox.control.set_knobs(latency_ms=LATENCY_MS, budget_rps=BUDGET_CALLS_PER_SECOND)
     before = sandbox.control.calls()
     started = time.monotonic()
@@ -253,7 +254,7 @@ def _bench_rooms(name: str, room_count: int, env: dict[str, str]) -> BenchResult
 
     with start_sandbox(rooms=room_count) as sandbox, _worker(env):
         tenant = _prepare(sandbox.info, through="room_list")
-        first_list = {**tenant.step_states.get(step_id="room_list").result}
+        first_list = RoomListResult.from_json(tenant.step_states.get(step_id="room_list").result)
         onramp = _timed_step(
             sandbox, tenant, "rooms", rooms_service.all_rooms_inputs(confirmed=True), timeout=room_count
         )
@@ -261,9 +262,9 @@ def _bench_rooms(name: str, room_count: int, env: dict[str, str]) -> BenchResult
     with start_sandbox(rooms=room_count) as sandbox:
         sandbox.control.invoke(
             "New-DistributionGroup",
-            Name=first_list["name"],
-            Alias=first_list["alias"],
-            PrimarySmtpAddress=first_list["address"],
+            Name=first_list.name,
+            Alias=first_list.alias,
+            PrimarySmtpAddress=first_list.address,
             RoomList=True,
         )
         rooms = sorted(u["userPrincipalName"] for u in sandbox.control.state()["users"] if u["kind"] == "room")
