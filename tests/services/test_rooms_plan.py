@@ -4,6 +4,7 @@ preview shows, and overflow lists whose planned address another recipient alread
 from tests.factories import connected_tenant, state_of
 from wizard.models import StepStatus
 from wizard.presenters import rooms_preview
+from wizard.results import RoomsResult
 from wizard.services.rooms import MAX_TAKEN_ADDRESSES, all_rooms_inputs
 from wizard.steps.registry import get_step
 
@@ -31,9 +32,9 @@ def test_every_room_mailbox_counts_only_the_rooms_it_will_write(sandbox_tenant, 
 
     assert preview.status == StepStatus.NEEDS_INPUT
     assert "confirm to add 19 rooms" in preview.progress_message
-    shown = rooms_preview(preview.result, preview.inputs)
+    shown = rooms_preview(RoomsResult.from_json(preview.result), preview.inputs)
     assert (shown.to_add, shown.already_members, shown.applicable) == (19, 1, 20)
-    assert [(planned["members"], planned["adding"]) for planned in preview.result["planned_lists"]] == [(20, 19)]
+    assert [(planned.member_count, planned.adding) for planned in shown.planned_lists] == [(20, 19)]
 
 
 def test_the_preview_shows_the_planned_lists_of_75_and_confirming_writes_them(make_sandbox, run_steps):
