@@ -265,6 +265,17 @@ class ActivateResult(StepResult):
     active: bool = False
 
 
+@dataclass(frozen=True)
+class ReduceAccessResult(StepResult):
+    STEP_ID = "reduce_access"
+
+    credential: str = ""
+    # What Onramp handed back itself, and what is left to the admin ({"what", ...} each).
+    done: tuple[JsonObject, ...] = field(default=(), metadata=_load(_objects))
+    manual: tuple[JsonObject, ...] = field(default=(), metadata=_load(_objects))
+    reverify: str = ""
+
+
 # -- exchange_server ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExchangeServerServiceAccountResult(Confirmed):

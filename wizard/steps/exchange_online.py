@@ -236,6 +236,7 @@ STEPS = (
     ),
     Step(
         id=reduce_access.STEP_ID,
+        result_type=results.ReduceAccessResult,
         requires=("activate",),
         title="Reduce Onramp's access",
         summary="Hands back what Onramp no longer needs: its certificate or secret, and the steps to remove its "
