@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tenants.models import Membership, Role, TenantStatus
 from tests.factories import set_state, state_of
-from wizard.models import AuditEvent, DriftCheck, DriftCheckStatus, Room, StepStatus
+from wizard.models import AuditEvent, DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepStatus
 from wizard.services import rooms
 from wizard.steps.registry import steps_for
 
@@ -90,7 +90,7 @@ def test_placing_new_rooms_queues_the_rooms_step_with_those_rooms_confirmed(acti
 
 def test_only_rooms_the_check_offered_are_placed(active, admin_client):
     _checked(active)
-    Room.objects.create(tenant=active, address=NEW[0])
+    Room.objects.create(tenant=active, address=NEW[0], membership_status=MembershipStatus.MEMBER)
 
     response = admin_client.post(
         reverse("wizard:place_new_rooms", args=[active.slug]), {"address": [NEW[0], "ceo@contoso.onmicrosoft.com"]}
@@ -149,3 +149,12 @@ def test_the_console_filters_drifted_organisations_and_shows_their_findings(acti
     assert "Contoso" in listed and "Fabrikam" not in listed
     detail = support_client.get(reverse("orgs:support_tenant", args=[active.slug])).content.decode()
     assert "Calendars.Read" in detail and "new, not in any list" in detail
+
+
+def test_a_new_room_whose_placement_failed_is_offered_again(active, admin_client):
+    _checked(active)
+    Room.objects.create(tenant=active, address=NEW[0], membership_status=MembershipStatus.FAILED)
+
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+
+    assert "Place 2 new rooms" in page

@@ -130,14 +130,14 @@ def find_drift(tenant: Tenant) -> list[Finding]:
     placed = set(
         Room.objects.filter(tenant=tenant, membership_status=MembershipStatus.MEMBER).values_list("address", flat=True)
     )
-    known = set(Room.objects.filter(tenant=tenant).values_list("address", flat=True))
     with connector_clients(tenant) as ms:
         lists, missing_lists = _list_members(ms.exchange, tenant)
         directory = room_directory(ms.exchange)
         scope_findings = _scope_findings(ms, tenant, missing_lists)
     listed = {member["address"] for members in lists.values() for member in members}
     findings = []
-    new = sorted(directory - listed - known)
+    # A room chosen before whose placement failed (or never ran) is in no list either: offered again.
+    new = sorted(directory - listed - placed)
     if new:
         findings.append(
             _rooms_finding(
@@ -299,12 +299,16 @@ def check_running(tenant: Tenant) -> bool:
 
 
 def new_rooms(tenant: Tenant) -> list[str]:
-    """The new rooms the latest check found that are still not chosen (placing them makes them Room rows)."""
+    """The new rooms the latest check found that have not been placed since."""
     check = latest_check(tenant)
     found = next((f for f in check.findings if f["kind"] == NEW_ROOMS), None) if check else None
     if not found:
         return []
-    known = set(Room.objects.filter(tenant=tenant, address__in=found["addresses"]).values_list("address", flat=True))
+    known = set(
+        Room.objects.filter(
+            tenant=tenant, address__in=found["addresses"], membership_status=MembershipStatus.MEMBER
+        ).values_list("address", flat=True)
+    )
     return [address for address in found["addresses"] if address not in known]
 
 
