@@ -340,6 +340,7 @@ def _drift_context(request: HttpRequest, tenant: Tenant) -> dict:
         "drift_check": drift.latest_check(tenant),
         "drift_running": drift.check_running(tenant),
         "new_rooms": drift.new_rooms(tenant),
+        "lists_outside_scope": drift.lists_outside_scope(tenant),
         "can_check_drift": can_operate(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
         "can_place_rooms": can_change_inputs(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
     }

@@ -158,3 +158,17 @@ def test_a_new_room_whose_placement_failed_is_offered_again(active, admin_client
     page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
 
     assert "Place 2 new rooms" in page
+
+
+def test_a_list_opened_for_new_rooms_after_the_scope_asks_for_scoped_access_again(active, admin_client):
+    set_state(active, "scoped_access", result={"room_list_dns": ["CN=Onramp Rooms,OU=x"], "scope_name": "s"})
+    lists = [{"name": "Onramp Rooms", "dn": "CN=Onramp Rooms,OU=x"}, {"name": "Onramp Rooms 02", "dn": "CN=02,OU=x"}]
+    set_state(active, "rooms", result={"lists": lists})
+
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+
+    assert "Onramp Rooms 02: opened for new rooms after “Scoped access” ran" in page
+    assert reverse("wizard:run", args=[active.slug, "scoped_access"]) in page
+    set_state(active, "scoped_access", result={"room_list_dns": ["CN=Onramp Rooms,OU=x", "cn=02,ou=x"]})
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+    assert "opened for new rooms" not in page

@@ -294,6 +294,17 @@ def latest_check(tenant: Tenant) -> DriftCheck | None:
     return DriftCheck.objects.filter(tenant=tenant, status__in=(DriftCheckStatus.DONE, DriftCheckStatus.FAILED)).first()
 
 
+def lists_outside_scope(tenant: Tenant) -> list[str]:
+    """Room lists the rooms step opened since “Scoped access” last ran (placing new rooms once the lists were
+    full): their rooms reach the integration only once that step adds them to the scope."""
+    access = result_of(tenant, ScopedAccessResult)
+    scoped = {dn.lower() for dn in access.room_list_dns} if access else set()
+    placed = result_of(tenant, RoomsResult)
+    if not scoped or placed is None:
+        return []
+    return [entry.name for entry in placed.lists if entry.dn and entry.dn.lower() not in scoped]
+
+
 def check_running(tenant: Tenant) -> bool:
     return DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.RUNNING).exists()
 
