@@ -139,3 +139,20 @@ def test_the_steps_powershell_follows_the_planned_lists_of_75_and_is_safe_to_run
     sandbox.control.reset_calls()
     assert run_steps(tenant, until="rooms", inputs={"rooms": all_rooms_inputs(confirmed=True)}).finished
     assert sandbox.control.calls()["writes"] == 0
+
+
+def test_an_ordinary_group_bearing_an_overflow_lists_name_is_skipped_at_no_extra_call(make_sandbox, run_steps):
+    sandbox = make_sandbox(rooms=100)
+    sandbox.control.invoke(
+        "New-DistributionGroup", Name="Onramp Rooms 02", Alias="team-two", PrimarySmtpAddress="team-two@contoso.com"
+    )
+    tenant = connected_tenant(sandbox.info)
+    assert run_steps(tenant, until="room_list").finished
+    sandbox.control.reset_calls()
+
+    assert run_steps(tenant, until="rooms", inputs={"rooms": all_rooms_inputs(confirmed=True)}).finished
+
+    assert sandbox.control.calls()["calls"]["Get-Recipient"] == 1  # only 03's address: 02's name was already seen
+    lists = lists_of(sandbox)
+    assert lists["Onramp Rooms 03"] == ("onramp-rooms-03@contoso.com", 25)
+    assert lists["Onramp Rooms 02"] == ("team-two@contoso.com", 0)

@@ -22,7 +22,7 @@ from wizard.microsoft.errors import AlreadyExists, NotFound
 from wizard.models import MembershipStatus, Room
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.results import RoomListEntry, RoomListResult, RoomsResult, ServiceAccountResult
-from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, plan_room_lists
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, list_name, plan_room_lists
 from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classify_rows, summary
 from wizard.services.common import required_result, result_of
 
@@ -82,9 +82,14 @@ def _preview_row(row: PreviewRow) -> dict[str, Any]:
 class _Lists:
     """The room lists of this tenant's naming scheme and their members, each list read in one call."""
 
-    def __init__(self, exchange, groups: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, exchange, groups: dict[str, dict[str, Any]], names_taken: dict[int, dict[str, Any]] | None = None
+    ) -> None:
         self.exchange = exchange
         self.groups = groups
+        # Groups that are not room lists but bear a later list's name, by that list's number: New-DistributionGroup
+        # would refuse the name on every run, so that number is skipped.
+        self.names_taken = names_taken or {}
         self.members = {
             outcome.item: outcome.result()
             for outcome in parallel(self._read_members, list(groups), max_workers=CONCURRENT_CALLS)
@@ -92,10 +97,23 @@ class _Lists:
 
     @classmethod
     def read(cls, exchange, base_name: str) -> "_Lists":
-        """Every room list of the tenant named `<base_name>` or `<base_name> NN`."""
-        scheme = re.compile(re.escape(base_name.strip()) + r"( \d{2,})?", re.IGNORECASE)
-        room_lists = exchange.invoke("Get-DistributionGroup", RecipientTypeDetails="RoomList", ResultSize="Unlimited")
-        return cls(exchange, {group["Name"]: group for group in room_lists if scheme.fullmatch(group["Name"].strip())})
+        """Every room list of the tenant named `<base_name>` or `<base_name> NN`, and the other groups that bear
+        such a name (read in the same call)."""
+        scheme = re.compile(re.escape(base_name.strip()) + r"(?: (\d{2,}))?", re.IGNORECASE)
+        room_lists: dict[str, dict[str, Any]] = {}
+        names_taken: dict[int, dict[str, Any]] = {}
+        for group in exchange.invoke("Get-DistributionGroup", ResultSize="Unlimited"):
+            match = scheme.fullmatch(group["Name"].strip())
+            if match is None:
+                continue
+            if group.get("RecipientTypeDetails") == "RoomList":
+                room_lists[group["Name"]] = group
+            elif (
+                match.group(1)
+                and group["Name"].strip().casefold() == list_name(base_name.strip(), int(match.group(1))).casefold()
+            ):
+                names_taken[int(match.group(1))] = group
+        return cls(exchange, room_lists, names_taken)
 
     def _read_members(self, name: str) -> set[str]:
         found = self.exchange.invoke(
@@ -210,12 +228,20 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: RoomListResult, man
 def _plan(exchange, room_list: RoomListResult, chosen: list[str], lists: _Lists) -> list[PlannedList]:
     """The lists the chosen rooms go into, each new list at an address no other recipient holds.
 
-    One Get-Recipient per new list (concurrently) before anything is created: a group that already owns an
-    overflow list's address would make New-DistributionGroup fail the same way on every retry, so its number is
-    skipped for the next one, whose address is checked in turn."""
+    One Get-Recipient per new list (concurrently) before anything is created: a recipient that already owns an
+    overflow list's address, or a group that is not a room list but bears its name, would make New-DistributionGroup
+    fail the same way on every retry, so its number is skipped for the next one, whose address is checked in turn."""
     base_alias = room_list.alias or room_list.address.partition("@")[0]
     domain = room_list.address.partition("@")[2]
-    holders: dict[int, dict[str, str]] = {}
+    holders: dict[int, dict[str, str]] = {
+        number: {
+            "name": str(group.get("Name") or ""),
+            "kind": str(group.get("RecipientTypeDetails") or ""),
+            "address": str(group.get("PrimarySmtpAddress") or "").lower(),
+            "taken": "name",
+        }
+        for number, group in lists.names_taken.items()
+    }
     checked: set[int] = set()
     while True:
         plan = plan_room_lists(room_list.name, base_alias, domain, chosen, lists.members, set(holders))
@@ -228,7 +254,7 @@ def _plan(exchange, room_list: RoomListResult, chosen: list[str], lists: _Lists)
             checked.add(looked_up.item.number)
             holder = looked_up.result()
             if holder is not None:
-                holders[looked_up.item.number] = {**holder, "address": looked_up.item.address}
+                holders[looked_up.item.number] = {**holder, "address": looked_up.item.address, "taken": "address"}
         if len(holders) > MAX_TAKEN_ADDRESSES:
             raise _addresses_taken(list(holders.values()))
 
@@ -245,14 +271,19 @@ def _holder(exchange, address: str) -> dict[str, str] | None:
 
 
 def _addresses_taken(holders: list[dict[str, str]]) -> StepError:
-    named = "; ".join(f"{holder['address']} belongs to ‘{holder['name']}’ ({holder['kind']})" for holder in holders)
+    named = "; ".join(
+        f"the name ‘{holder['name']}’ is taken by a {holder['kind']} ({holder['address']})"
+        if holder["taken"] == "name"
+        else f"{holder['address']} belongs to ‘{holder['name']}’ ({holder['kind']})"
+        for holder in holders
+    )
     return StepError(
         code="room_list_addresses_taken",
         message=f"No free address for a new room list: {named}.",
         explanation="Each room list needs an address of its own. Onramp steps past an address another recipient "
         f"holds to the next number, but gave up after {len(holders)} taken ones.",
-        fix="Free these addresses (Exchange admin center → Recipients → the holder → Email addresses: change or "
-        "remove the address, or remove the holder if it is unused), then run this step again.",
+        fix="Free these addresses or names (Exchange admin center → Recipients → the holder → change its email "
+        "address or name, or remove it if it is unused), then run this step again.",
         extra={"holders": holders},
     )
 
