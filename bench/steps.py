@@ -12,6 +12,7 @@ worker), so queueing before it starts is not counted; its calls are the sandbox'
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import shutil
 import socket
@@ -101,20 +102,26 @@ def _run_step(tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout:
 
 
 def _prepare(info: dict[str, Any], through: str) -> Any:
-    """An Onramp tenant connected to the sandbox, its steps run up to and including `through`."""
+    """An Onramp tenant connected to the sandbox (`onramp connect $(python -m sandbox onramp-connect …)`, which also
+    runs step 0), its steps run up to and including `through`."""
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
 
+    from sandbox.onramp import connect_arguments
     from wizard.actions import create_tenant
     from wizard.services import rooms as rooms_service
-    from wizard.services.connect import save_sandbox_info
     from wizard.steps.registry import steps_for
 
     admin = get_user_model().objects.create_user("bench-admin", password=None)
     tenant = create_tenant(creator=admin, display_name="Contoso (bench)", slug="bench")
-    tenant = save_sandbox_info(tenant, info, actor="bench")
+    with tempfile.TemporaryDirectory() as scratch:
+        arguments = connect_arguments(info, Path(scratch) / "sandbox.json")
+        call_command("onramp", "connect", "--slug", tenant.slug, *arguments, "--actor", "bench", stdout=io.StringIO())
+    tenant.refresh_from_db()
     inputs = {"rooms": rooms_service.all_rooms_inputs(confirmed=True)}
     for step in steps_for(tenant.profile):
-        _run_step(tenant, step.id, inputs.get(step.id), timeout=600)
+        if step.id != "connect":  # `onramp connect` ran it
+            _run_step(tenant, step.id, inputs.get(step.id), timeout=600)
         if step.id == through:
             return tenant
     raise ValueError(f"no step {through}")

@@ -1,14 +1,19 @@
-"""`python -m sandbox serve --port P [knobs] [--info FILE]`: run a sandbox tenant until interrupted."""
+"""`python -m sandbox serve --port P [knobs] [--info FILE]`: run a sandbox tenant until interrupted.
+
+`python -m sandbox onramp-connect --info FILE`: print the arguments that point `onramp connect` at that sandbox
+(`onramp connect --slug demo $(python -m sandbox onramp-connect --info FILE)`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from .onramp import connect_arguments
 from .server import start_sandbox
 
 
@@ -35,12 +40,28 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tenant-wide-calendar-grant", action="store_true")
     serve.add_argument("--info", type=Path, help="write the info JSON to this file")
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    onramp = sub.add_parser(
+        "onramp-connect",
+        help="print `onramp connect`'s arguments for a running sandbox (its secrets go to files beside FILE)",
+    )
+    onramp.add_argument("--info", type=Path, required=True, help="the info file `serve --info` wrote")
     return parser
+
+
+def _onramp_connect(info_path: Path) -> int:
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError) as error:
+        print(f"Cannot read the sandbox info file {info_path}: {error}", file=sys.stderr)
+        return 2
+    print(shlex.join(connect_arguments(info, info_path.resolve())))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
-    args.pop("command")
+    if args.pop("command") == "onramp-connect":
+        return _onramp_connect(args["info"])
     info_path: Path | None = args.pop("info")
     sandbox = start_sandbox(**args)
     text = json.dumps(sandbox.info, indent=2)

@@ -43,7 +43,8 @@ values = {
 print("\n".join(f"export {name}={shlex.quote(value)}" for name, value in values.items()))
 ')"
 fi
-"$PY" manage.py onramp connect --slug demo --sandbox-info var/sandbox.json --actor make-run || \
+# The sandbox prints the explicit endpoints and secret files to connect with; Onramp knows no sandbox.
+"$PY" manage.py onramp connect --slug demo $("$PY" -m sandbox onramp-connect --info var/sandbox.json) --actor make-run || \
   echo "Connecting the demo tenant failed; open it in the wizard to see why."
 
 # Restarted if it exits (Celery's Redis transport can end the worker when Redis restarts); the watchdog in its

@@ -1,11 +1,14 @@
 """Test data and shortcuts, one of each: users, tenants (bare or connected to a sandbox), step states, and a step
 run inline in the test's own process (for service tests where the worker is not what is tested)."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from tenants.models import Tenant
+from sandbox.onramp import connect_arguments
+from tenants.models import Cloud, Tenant
 from wizard import actions, engine, headless
 from wizard.models import StepState
 from wizard.outcomes import Submission
@@ -27,10 +30,39 @@ def make_tenant(slug: str = "contoso", *, admin: str | None = None, name: str = 
     return actions.create_tenant(creator=creator, display_name=name, slug=slug, **fields)
 
 
+# The sandbox info file's keys that are a tenant's explicit endpoints (Cloud.CUSTOM), as the connect page names them.
+SANDBOX_ENDPOINT_KEYS = ("authority", "graph_url", "exchange_admin_url", "ews_url", "ca_bundle")
+
+
+def connect_to_sandbox(
+    tenant: Tenant, info: dict[str, Any], *, actor: str = "test", client_certificate: str | None = None
+) -> Tenant:
+    """Point a tenant at a sandbox by its info file: its explicit endpoints and both apps' credentials (the connector
+    app's `client_certificate` instead of its secret when given), saved by the service the connect page and
+    `onramp connect` use. Step 0 is not run."""
+    return connect.save_app_credentials(
+        tenant,
+        actor=actor,
+        microsoft_tenant_id=info["tenant_id"],
+        client_id=info["client_id"],
+        client_secret=None if client_certificate else info["client_secret"],
+        client_certificate=client_certificate,
+        integration_app_id=info["integration_app_id"],
+        integration_client_secret=info.get("integration_client_secret"),
+        cloud=Cloud.CUSTOM,
+        custom_endpoints={key: info[key] for key in SANDBOX_ENDPOINT_KEYS if info.get(key)},
+    )
+
+
 def connected_tenant(info: dict[str, Any], slug: str = "contoso", *, admin: str | None = None, **fields: Any) -> Tenant:
-    """A tenant pointed at a sandbox by its info file, as `onramp connect --sandbox-info` does."""
-    tenant = make_tenant(slug, admin=admin, **fields)
-    return connect.save_sandbox_info(tenant, info, actor=admin or "test")
+    """A new tenant pointed at a sandbox by its info file (connect_to_sandbox)."""
+    return connect_to_sandbox(make_tenant(slug, admin=admin, **fields), info, actor=admin or "test")
+
+
+def sandbox_connect_arguments(info_file: Path) -> list[str]:
+    """`onramp connect`'s arguments for the sandbox of this info file, as `python -m sandbox onramp-connect --info`
+    prints them (its secrets written to files beside the info file)."""
+    return connect_arguments(json.loads(info_file.read_text()), info_file)
 
 
 def state_of(tenant: Tenant, step_id: str) -> StepState:

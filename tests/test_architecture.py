@@ -2,6 +2,7 @@
 counting imports inside functions: a deferred import hides a cycle, it does not remove it."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,18 @@ def test_import_finder_sees_a_third_party_import(tmp_path):
 
 def test_step_results_import_only_the_standard_library():
     assert _imported_roots(ROOT / "wizard" / "results.py") - set(sys.stdlib_module_names) == set()
+
+
+def _product_modules() -> list[Path]:
+    return [path for package in PRODUCT_PACKAGES for path in sorted((ROOT / package).rglob("*.py"))]
+
+
+def test_the_product_knows_no_sandbox():
+    """The sandbox points Onramp at itself from outside (`python -m sandbox onramp-connect`): no product module
+    imports it, even dynamically, or reads its info file."""
+    modules = _product_modules()
+    assert len(modules) > 20
+    importing = [path for path in modules if "sandbox" in _imported_roots(path)]
+    dynamic = [path for path in modules if re.search(r"import_module\(\s*['\"]sandbox", path.read_text())]
+    info_file = [path for path in modules if re.search(r"sandbox[_-]info", path.read_text())]
+    assert importing == dynamic == info_file == []

@@ -2,6 +2,9 @@
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,7 +12,8 @@ from django.test import Client
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret
-from tests.factories import activated_tenant, make_tenant, state_of
+from tests.factories import activated_tenant, make_tenant, sandbox_connect_arguments, state_of
+from wizard.forms import ENDPOINT_FIELDS
 from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
 
 
@@ -28,12 +32,26 @@ def info_file(sandbox_tenant, tmp_path):
 
 def test_connect_run_status_and_verify_on_the_demo_tenant(sandbox_tenant, info_file, celery_worker):
     call_command("setup_demo", stdout=io.StringIO())  # as `make run` does before connecting
+    # `onramp connect … $(python -m sandbox onramp-connect --info FILE)`: the shell splits what the sandbox prints.
+    printed = subprocess.run(
+        [sys.executable, "-m", "sandbox", "onramp-connect", "--info", str(info_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
 
-    out, _ = onramp("connect", "--slug", "demo", "--sandbox-info", str(info_file), "--actor", "make-run")
+    out, _ = onramp("connect", "--slug", "demo", *printed.split(), "--actor", "make-run")
 
     assert "Connected demo to Contoso" in out
     tenant = Tenant.objects.get(slug="demo")
     assert tenant.cloud == "custom" and tenant.microsoft_tenant_id == sandbox_tenant.info["tenant_id"]
+    assert {key: tenant.custom_endpoints[key] for key in ENDPOINT_FIELDS} == {
+        key: sandbox_tenant.info[key] for key in ENDPOINT_FIELDS
+    }
+    assert Path(tenant.custom_endpoints["ca_bundle"]).read_text() == Path(sandbox_tenant.info["ca_bundle"]).read_text()
+    assert read_secret(tenant, SecretKind.CLIENT_SECRET) == sandbox_tenant.info["client_secret"]
+    assert sandbox_tenant.info["client_secret"] not in printed  # passed in a file, never on the command line
     assert read_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET) == sandbox_tenant.info["integration_client_secret"]
     assert AuditEvent.objects.filter(tenant=tenant, actor="make-run", action="save_app_credentials").exists()
 
@@ -75,7 +93,7 @@ def test_connect_run_status_and_verify_on_the_demo_tenant(sandbox_tenant, info_f
 
 
 def test_run_without_yes_stops_at_the_rooms_preview(sandbox_tenant, info_file, celery_worker):
-    onramp("connect", "--slug", "contoso", "--sandbox-info", str(info_file))
+    onramp("connect", "--slug", "contoso", *sandbox_connect_arguments(info_file))
 
     with pytest.raises(SystemExit) as exit_info:
         onramp("run", "--slug", "contoso", "--all-rooms")
@@ -114,7 +132,7 @@ def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenan
 
     with pytest.raises(SystemExit) as exit_info:
         call_command(
-            "onramp", "connect", "--slug", "contoso", "--sandbox-info", str(path), stdout=io.StringIO(), stderr=err
+            "onramp", "connect", "--slug", "contoso", *sandbox_connect_arguments(path), stdout=io.StringIO(), stderr=err
         )
 
     assert exit_info.value.code == 1
@@ -123,7 +141,7 @@ def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenan
 
 
 def test_connect_with_a_wrong_secret_keeps_the_working_one(sandbox_tenant, info_file, tmp_path, celery_worker):
-    onramp("connect", "--slug", "contoso", "--sandbox-info", str(info_file))
+    onramp("connect", "--slug", "contoso", *sandbox_connect_arguments(info_file))
     tenant = Tenant.objects.get(slug="contoso")
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({**sandbox_tenant.info, "client_secret": "mistyped"}))
@@ -131,7 +149,13 @@ def test_connect_with_a_wrong_secret_keeps_the_working_one(sandbox_tenant, info_
 
     with pytest.raises(SystemExit) as exit_info:
         call_command(
-            "onramp", "connect", "--slug", "contoso", "--sandbox-info", str(wrong), stdout=io.StringIO(), stderr=err
+            "onramp",
+            "connect",
+            "--slug",
+            "contoso",
+            *sandbox_connect_arguments(wrong),
+            stdout=io.StringIO(),
+            stderr=err,
         )
 
     assert exit_info.value.code == 1
@@ -140,7 +164,7 @@ def test_connect_with_a_wrong_secret_keeps_the_working_one(sandbox_tenant, info_
     assert read_secret(tenant, SecretKind.CLIENT_SECRET) == sandbox_tenant.info["client_secret"]
     # Step 0 was not run with the refused secret: it is still done, and runs again with the kept one.
     assert state_of(tenant, "connect").status == StepStatus.SUCCEEDED
-    out, _ = onramp("connect", "--slug", "contoso", "--sandbox-info", str(info_file))
+    out, _ = onramp("connect", "--slug", "contoso", *sandbox_connect_arguments(info_file))
     assert "Connected contoso to Contoso" in out
 
 
@@ -154,7 +178,7 @@ def test_connect_refuses_a_slug_no_page_could_link_to(slug, words, tmp_path):
     info.write_text("{}")
 
     with pytest.raises(CommandError) as refused:
-        onramp("connect", "--slug", slug, "--sandbox-info", str(info))
+        onramp("connect", "--slug", slug, *sandbox_connect_arguments(info))
 
     assert "--slug" in str(refused.value) and words in str(refused.value)
     assert not Tenant.objects.exists()
@@ -224,3 +248,55 @@ def test_drift_is_refused_before_activation():
     make_tenant("contoso")
     with pytest.raises(CommandError, match="contoso is not activated yet"):
         onramp("drift", "--slug", "contoso")
+
+
+PASTED = (
+    "--tenant-id",
+    "t-1",
+    "--client-id",
+    "c-1",
+    "--client-secret-env",
+    "CLIENT_SECRET",
+    "--integration-app-id",
+    "a-1",
+)
+EXPLICIT = (
+    "--authority",
+    "https://l.example/t",
+    "--graph-url",
+    "https://g.example/v1.0",
+    "--exchange-url",
+    "https://x.example/adminapi/beta/t",
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("more", "words"),
+    [
+        ([*EXPLICIT, "--ews-url", "http://x.example/EWS/Exchange.asmx"], "Use https:// URLs"),
+        (list(EXPLICIT), "Explicit endpoints need all of: --ews-url"),
+        ([*EXPLICIT, "--ews-url", "https://x.example/EWS/Exchange.asmx", "--cloud", "usgov_high"], "replace --cloud"),
+        ([*EXPLICIT, "--ews-url", "https://x.example/EWS/Exchange.asmx", "--ca-bundle", "README.md"], "--ca-bundle"),
+    ],
+)
+def test_connect_refuses_bad_explicit_endpoints_by_their_option_and_saves_no_credentials(more, words, monkeypatch):
+    monkeypatch.setenv("CLIENT_SECRET", "s3cret")
+
+    with pytest.raises(CommandError) as refused:
+        onramp("connect", "--slug", "contoso", *PASTED, *more)
+
+    assert words in str(refused.value)
+    tenant = Tenant.objects.get(slug="contoso")
+    assert tenant.cloud != "custom" and not tenant.client_id
+    assert not AuditEvent.objects.filter(action="save_app_credentials").exists()
+
+
+@pytest.mark.django_db
+def test_a_secret_file_and_a_secret_variable_are_one_credential_too_many(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIENT_SECRET", "s3cret")
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cret\n")
+
+    with pytest.raises(CommandError, match="not several"):
+        onramp("connect", "--slug", "contoso", *PASTED, "--client-secret-file", str(secret))

@@ -7,10 +7,9 @@ from playwright.sync_api import expect
 from tenants.models import SecretKind
 from tenants.secrets import erase_secret, read_secret
 from tests.e2e.conftest import screenshot
-from tests.factories import run_inline
+from tests.factories import connect_to_sandbox, run_inline
 from wizard.actions import create_tenant
 from wizard.models import StepStatus
-from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +19,7 @@ def test_a_wrong_new_secret_is_refused_and_the_old_one_keeps_working(
 ):
     alice = make_user("alice")
     tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
-    save_sandbox_info(tenant, sandbox_tenant.info, actor="setup")
+    connect_to_sandbox(tenant, sandbox_tenant.info, actor="setup")
     assert run_inline(tenant, "connect").status == StepStatus.SUCCEEDED
 
     browser = open_browser()

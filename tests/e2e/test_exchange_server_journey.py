@@ -75,7 +75,7 @@ def test_exchange_server_organisation_activated_in_the_browser(open_browser, mak
     tenant = create_tenant(
         creator=alice, display_name="Contoso on premises", slug="onprem", profile=Profile.EXCHANGE_SERVER
     )
-    # The server's URLs and CA, as `onramp connect --sandbox-info` or the explicit endpoints would set them.
+    # The server's URLs and CA, as the connect page's explicit endpoints would set them.
     tenant.cloud = Cloud.CUSTOM
     tenant.custom_endpoints = {key: info[key] for key in ENDPOINTS}
     tenant.save()

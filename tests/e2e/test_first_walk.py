@@ -9,7 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
-from tests.factories import set_state
+from tests.factories import sandbox_connect_arguments, set_state
 from wizard.actions import create_tenant
 from wizard.models import StepStatus
 
@@ -280,7 +280,9 @@ def test_rooms_preview_names_its_column_and_a_rejected_upload_clears_it(
     info = tmp_path / "sandbox.json"
     info.write_text(json.dumps(sandbox_tenant.info))
     quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
-    call_command("onramp", "connect", "--slug", "contoso", "--sandbox-info", str(info), "--admin", "alice", **quiet)
+    call_command(
+        "onramp", "connect", "--slug", "contoso", *sandbox_connect_arguments(info), "--admin", "alice", **quiet
+    )
     call_command("onramp", "run", "--slug", "contoso", "--until", "room_list", "--wait", **quiet)
     email_csv = tmp_path / "rooms.csv"
     email_csv.write_text(

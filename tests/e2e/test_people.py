@@ -11,11 +11,10 @@ from playwright.sync_api import Page, expect
 from tenants.models import Membership, Role
 from tests.e2e.conftest import BrowserSession, screenshot
 from tests.e2e.test_walk import wait_until_done
-from tests.factories import set_state
+from tests.factories import connect_to_sandbox, set_state
 from tests.people.conftest import sandbox_sign_in_settings
 from wizard.actions import create_tenant
 from wizard.models import StepStatus
-from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +26,7 @@ def contoso(make_user, make_sandbox, settings):
     sandbox = make_sandbox()
     sandbox_sign_in_settings(settings, sandbox.info)
     tenant = create_tenant(creator=make_user("alice"), display_name="Contoso", slug="contoso")
-    return save_sandbox_info(tenant, sandbox.info, actor="setup")
+    return connect_to_sandbox(tenant, sandbox.info, actor="setup")
 
 
 def sign_in_with_microsoft(browser: BrowserSession, display_name: str, start: str = "/login/") -> Page:

@@ -8,9 +8,9 @@ from playwright.sync_api import Page, expect
 from tenants.models import SecretKind
 from tenants.secrets import store_secret
 from tests.e2e.conftest import NARROW, WIDE, screenshot
+from tests.factories import connect_to_sandbox
 from wizard.actions import create_tenant
 from wizard.models import StepState, StepStatus
-from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def test_wrong_client_secret_shows_the_reason_and_the_fix_and_retry_recovers(
     alice = make_user("alice")
     tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
     # The installation's app with a secret Microsoft does not accept (mistyped, or expired).
-    save_sandbox_info(tenant, {**sandbox.info, "client_secret": "not-the-secret"}, actor="setup")
+    connect_to_sandbox(tenant, {**sandbox.info, "client_secret": "not-the-secret"}, actor="setup")
 
     page = open_browser().sign_in("alice")
     page.get_by_role("link", name="Contoso").click()
@@ -64,7 +64,7 @@ def test_interrupted_step_resumes_on_the_worker(open_browser, make_user, make_sa
     sandbox = make_sandbox()
     alice = make_user("alice")
     tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
-    save_sandbox_info(tenant, sandbox.info, actor="setup")
+    connect_to_sandbox(tenant, sandbox.info, actor="setup")
     # What the watchdog leaves behind when the worker running the step dies (wizard.engine.mark_interrupted_steps).
     StepState.objects.filter(tenant=tenant, step_id="connect").update(
         status=StepStatus.INTERRUPTED, attempts=1, progress_message="The worker stopped while this step ran."

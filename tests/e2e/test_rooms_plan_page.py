@@ -10,6 +10,7 @@ from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import NARROW, WIDE, screenshot
+from tests.factories import sandbox_connect_arguments
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +65,9 @@ def test_the_rooms_preview_counts_what_it_writes_shows_the_planned_lists_and_fit
     info = tmp_path / "sandbox.json"
     info.write_text(json.dumps(sandbox.info))
     quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
-    call_command("onramp", "connect", "--slug", "contoso", "--sandbox-info", str(info), "--admin", "alice", **quiet)
+    call_command(
+        "onramp", "connect", "--slug", "contoso", *sandbox_connect_arguments(info), "--admin", "alice", **quiet
+    )
     call_command("onramp", "run", "--slug", "contoso", "--until", "room_list", "--wait", **quiet)
     sandbox.control.invoke(
         "Add-DistributionGroupMember",

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import BrowserSession, screenshot
+from tests.factories import connect_to_sandbox
 from wizard.actions import create_tenant
-from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +56,8 @@ def test_admin_walks_every_step_while_support_watches(open_browser, make_user, m
     alice = make_user("alice")
     make_user("sam", is_staff=True)
     tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
-    # The installation's own app and endpoints (what `onramp connect --sandbox-info` configures).
-    save_sandbox_info(tenant, sandbox.info, actor="setup")
+    # The app and explicit endpoints `onramp connect $(python -m sandbox onramp-connect …)` would save.
+    connect_to_sandbox(tenant, sandbox.info, actor="setup")
 
     support = open_browser()
     support.sign_in("sam")

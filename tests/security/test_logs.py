@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 
 from tenants.models import SecretKind
 from tenants.secrets import read_secret, store_secret
+from tests.factories import connect_to_sandbox
 from tests.faults.helpers import STEP_INPUTS, room_placement, step
 from tests.helpers import wait_for
 from wizard import engine
 from wizard.actions import create_tenant
 from wizard.microsoft import connector_clients
 from wizard.models import FINISHED_STATUSES, StepStatus
-from wizard.services.connect import save_sandbox_info
 from wizard.steps.registry import steps_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +49,7 @@ def test_no_secret_password_or_token_in_the_logs_of_a_full_run(own_worker, make_
     sandbox = make_sandbox(rooms=30, throttle_fraction=0.1)
     info = sandbox.info
     admin = get_user_model().objects.create_user("alice", password="pw-alice-1234")
-    tenant = save_sandbox_info(
+    tenant = connect_to_sandbox(
         create_tenant(creator=admin, display_name="Contoso", slug="contoso"), info, actor="alice"
     )
     known = _run_all(tenant)
@@ -60,7 +60,7 @@ def test_no_secret_password_or_token_in_the_logs_of_a_full_run(own_worker, make_
         ms.exchange.invoke("Get-OrganizationConfig")
 
     # An admin types a wrong secret: the failure is logged and explained, the secret itself is not.
-    wrong = save_sandbox_info(
+    wrong = connect_to_sandbox(
         create_tenant(creator=admin, display_name="Fabrikam", slug="fabrikam"), info, actor="alice"
     )
     store_secret(wrong, SecretKind.CLIENT_SECRET, WRONG_SECRET)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from sandbox.tls import app_certificate
 from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import has_secret, read_secret
-from tests.factories import connected_tenant, make_tenant, state_of
+from tests.factories import connect_to_sandbox, connected_tenant, make_tenant, sandbox_connect_arguments, state_of
 from wizard.models import StepStatus
 from wizard.services import connect
 
@@ -22,7 +22,7 @@ def test_a_certificate_connects_and_replaces_the_stored_secret(sandbox_tenant, r
     tenant = connected_tenant(info)  # with the secret first: the certificate takes its place
     credential = connect.certificate_credential(pem)  # the thumbprint is read from the certificate in the file
 
-    connect.save_sandbox_info(tenant, info, actor="test", client_certificate=credential)
+    connect_to_sandbox(tenant, info, actor="test", client_certificate=credential)
 
     assert not has_secret(tenant, SecretKind.CLIENT_SECRET)
     stored = json.loads(read_secret(tenant, SecretKind.CLIENT_CERTIFICATE))
@@ -41,7 +41,7 @@ def test_a_certificate_the_app_does_not_hold_fails_connect_with_the_fix(sandbox_
     info = sandbox_tenant.info
     stranger, thumbprint, _ = app_certificate(tmp_path / "stranger.pem", "Stranger")
     tenant = make_tenant()
-    connect.save_sandbox_info(
+    connect_to_sandbox(
         tenant, info, actor="test", client_certificate=connect.certificate_credential(stranger.read_text())
     )
 
@@ -58,7 +58,7 @@ def test_a_wrong_certificate_does_not_replace_a_working_secret(sandbox_tenant, t
     tenant = connected_tenant(info)
 
     with pytest.raises(connect.CredentialsRefused) as refused:
-        connect.save_sandbox_info(
+        connect_to_sandbox(
             tenant, info, actor="test", client_certificate=connect.certificate_credential(stranger.read_text())
         )
 
@@ -93,7 +93,8 @@ def test_a_key_without_its_certificate_needs_the_thumbprint(sandbox_tenant):
 
 def test_onramp_connect_with_a_certificate_file(sandbox_tenant, tmp_path, celery_worker):
     info_file = tmp_path / "sandbox.json"
-    info_file.write_text(json.dumps(sandbox_tenant.info))
+    # The certificate instead of the secret: the sandbox then writes no secret file to pass.
+    info_file.write_text(json.dumps({**sandbox_tenant.info, "client_secret": ""}))
     out = io.StringIO()
 
     call_command(
@@ -101,8 +102,7 @@ def test_onramp_connect_with_a_certificate_file(sandbox_tenant, tmp_path, celery
         "connect",
         "--slug",
         "certco",
-        "--sandbox-info",
-        str(info_file),
+        *sandbox_connect_arguments(info_file),
         "--client-certificate-file",
         sandbox_tenant.info["client_certificate_file"],
         stdout=out,
@@ -117,8 +117,7 @@ def test_onramp_connect_with_a_certificate_file(sandbox_tenant, tmp_path, celery
             "connect",
             "--slug",
             "certco",
-            "--sandbox-info",
-            str(info_file),
+            *sandbox_connect_arguments(info_file),
             "--client-certificate-file",
             sandbox_tenant.info["client_certificate_file"],
             "--certificate-thumbprint",

@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from tenants.models import SecretKind, TenantStatus
 from tenants.secrets import has_secret
-from tests.factories import connected_tenant, state_of
+from tests.factories import connect_to_sandbox, connected_tenant, state_of
 from wizard.models import StepStatus
 from wizard.services import connect
 from wizard.services.rooms import all_rooms_inputs
@@ -25,7 +25,7 @@ HAND_BACK = {"reduce_access": {"confirm": True}}
 def _certificate_tenant(info):
     tenant = connected_tenant(info)
     credential = connect.certificate_credential(Path(info["client_certificate_file"]).read_text())
-    return connect.save_sandbox_info(tenant, info, actor="test", client_certificate=credential)
+    return connect_to_sandbox(tenant, info, actor="test", client_certificate=credential)
 
 
 def _certificate_token(info) -> dict:

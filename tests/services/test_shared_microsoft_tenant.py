@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from tenants.access import organisations_sharing
 from tenants.models import Membership, Role
-from tests.factories import connected_tenant, make_user, run_inline, state_of
+from tests.factories import connected_tenant, make_user, run_inline, sandbox_connect_arguments, state_of
 from wizard import actions
 from wizard.models import AuditEvent, StepStatus
 from wizard.services.connect import SHARE_ACTION, SHARE_DECIDED_BY, SHARE_INPUT, SHARED_RESULT
@@ -80,7 +80,7 @@ def test_onramp_connect_needs_share_microsoft_tenant(second, sandbox_tenant, tmp
     err = io.StringIO()
 
     with pytest.raises(SystemExit) as exit_info:
-        call_command("onramp", "connect", "--slug", "contoso-emea", "--sandbox-info", str(info), stderr=err)
+        call_command("onramp", "connect", "--slug", "contoso-emea", *sandbox_connect_arguments(info), stderr=err)
 
     assert exit_info.value.code == 2
     assert "connect needs a decision: This Microsoft tenant is already connected" in err.getvalue()
@@ -93,8 +93,7 @@ def test_onramp_connect_needs_share_microsoft_tenant(second, sandbox_tenant, tmp
         "connect",
         "--slug",
         "contoso-emea",
-        "--sandbox-info",
-        str(info),
+        *sandbox_connect_arguments(info),
         "--share-microsoft-tenant",
         "--actor",
         "ops",

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tenants.access import tenants_bound_to
-from tenants.models import Cloud, SecretKind, Tenant
+from tenants.models import SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
@@ -229,34 +229,6 @@ def _prove(candidate: Tenant, secret: str | dict[str, str]) -> None:
             fix=refusal.fix,
             request_id=refusal.request_id,
         ) from refusal
-
-
-def save_sandbox_info(
-    tenant: Tenant, info: Mapping[str, Any], *, actor: str, client_certificate: str | None = None
-) -> Tenant:
-    """Point a tenant at a sandbox tenant from its info file: explicit endpoints and both apps' credentials (the
-    connector app's `client_certificate` instead of its secret when given)."""
-    endpoint_keys = (
-        "authority",
-        "graph_url",
-        "exchange_admin_url",
-        "ews_url",
-        "ca_bundle",
-        "graph_scope",
-        "exchange_scope",
-    )
-    return save_app_credentials(
-        tenant,
-        actor=actor,
-        microsoft_tenant_id=info["tenant_id"],
-        client_id=info["client_id"],
-        client_secret=None if client_certificate else info["client_secret"],
-        client_certificate=client_certificate,
-        integration_app_id=info["integration_app_id"],
-        integration_client_secret=info.get("integration_client_secret"),
-        cloud=Cloud.CUSTOM,
-        custom_endpoints={key: info[key] for key in endpoint_keys if info.get(key)},
-    )
 
 
 def connector_app_id(tenant: Tenant) -> str:

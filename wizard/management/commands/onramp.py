@@ -1,7 +1,9 @@
 """`manage.py onramp`: the wizard without the browser, on the same engine, services, tasks and audit trail.
 
-onramp connect --slug S (--sandbox-info FILE | --tenant-id T --client-id C --client-secret-env VAR
-               --integration-app-id A [--integration-secret-env VAR] [--cloud worldwide]) [--actor NAME]
+onramp connect --slug S --tenant-id T --client-id C (--client-secret-env VAR | --client-secret-file F | --client-
+               certificate-file F) --integration-app-id A [--integration-secret-env VAR | --integration-secret-file F]
+               [--cloud worldwide | --authority URL --graph-url URL --exchange-url URL --ews-url URL [--ca-bundle F]]
+               [--actor NAME]
 onramp run --slug S [--rooms-csv F | --all-rooms] [--room-list-name N] [--service-account UPN] [--yes] [--wait]
 onramp status [--slug S] [--json]
 onramp verify --slug S
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.access import tenants_bound_to
@@ -24,13 +28,23 @@ from tenants.forms import TenantForm
 from tenants.models import Cloud, Profile, Tenant, TenantStatus
 from wizard import actions, engine, headless
 from wizard.errors import IllegalTransition, StepError
+from wizard.forms import read_ca_bundle
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
 from wizard.results import ConnectResult, RoomsResult, VerifyResult
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
-from wizard.services import connect, drift, reduce_access, rooms
+from wizard.services import ca_bundles, connect, drift, reduce_access, rooms
 from wizard.steps.registry import get_step, steps_for
 
 DEFAULT_ACTOR = "cli"
+# The connect page's explicit endpoint fields (wizard.forms.ENDPOINT_FIELDS) as `onramp connect` options.
+ENDPOINT_FLAGS = {
+    "authority": "--authority",
+    "graph_url": "--graph-url",
+    "exchange_admin_url": "--exchange-url",
+    "ews_url": "--ews-url",
+}
+# The connector app's credential: exactly one of these.
+CREDENTIAL_OPTIONS = ("client_secret_env", "client_secret_file", "client_certificate_file")
 DEFAULT_TIMEOUT_SECONDS = 3600
 EXIT_FAILED = 1
 EXIT_NEEDS_INPUT = 2
@@ -50,10 +64,10 @@ class Command(BaseCommand):
         )
         connect_parser.add_argument("--slug", required=True)
         connect_parser.add_argument("--name", help="Display name of a new tenant (default: the slug).")
-        connect_parser.add_argument("--sandbox-info", type=Path, help="The sandbox's info file (python -m sandbox).")
         connect_parser.add_argument("--tenant-id")
         connect_parser.add_argument("--client-id")
         connect_parser.add_argument("--client-secret-env", help="Environment variable holding the client secret.")
+        connect_parser.add_argument("--client-secret-file", type=Path, help="Or a file holding the client secret.")
         connect_parser.add_argument(
             "--client-certificate-file",
             type=Path,
@@ -68,7 +82,17 @@ class Command(BaseCommand):
             "--integration-secret-env", help="Environment variable holding the integration app's secret (optional)."
         )
         connect_parser.add_argument(
-            "--cloud", choices=[c for c in Cloud.values if c != Cloud.CUSTOM], default=Cloud.WORLDWIDE
+            "--integration-secret-file", type=Path, help="Or a file holding the integration app's secret."
+        )
+        connect_parser.add_argument(
+            "--cloud",
+            choices=[c for c in Cloud.values if c != Cloud.CUSTOM],
+            help=f"Default {Cloud.WORLDWIDE}. The endpoint options below mean explicit endpoints instead.",
+        )
+        for field, flag in ENDPOINT_FLAGS.items():
+            connect_parser.add_argument(flag, dest=field, help="An explicit endpoint (https://), as on the page.")
+        connect_parser.add_argument(
+            "--ca-bundle", type=Path, help="PEM certificates to trust for the explicit endpoints (a private CA)."
         )
         connect_parser.add_argument(
             "--share-microsoft-tenant",
@@ -147,19 +171,12 @@ class Command(BaseCommand):
         getattr(self, "_confirm_step" if action == "confirm" else f"_{action}")(**options)
 
     # -- connect ---------------------------------------------------------------------------------------------------
-    def _connect(self, *, slug: str, sandbox_info: Path | None, actor: str, **options: Any) -> None:
+    def _connect(self, *, slug: str, actor: str, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=slug).first() or self._create_tenant(
             slug, options["name"], options["admin"]
         )
         try:
-            if sandbox_info:
-                try:
-                    info = json.loads(sandbox_info.read_text())
-                except (OSError, ValueError) as error:
-                    raise CommandError(f"Cannot read the sandbox info file {sandbox_info}: {error}") from error
-                connect.save_sandbox_info(tenant, info, actor=actor, client_certificate=self._certificate(options))
-            else:
-                self._save_pasted_credentials(tenant, actor, options)
+            self._save_pasted_credentials(tenant, actor, options)
         except StepError as refusal:
             # New credentials Microsoft refused: the stored ones were kept, and step 0 is not run.
             self._print_error("connect refused", refusal.code, refusal.message, refusal.detail())
@@ -207,16 +224,22 @@ class Command(BaseCommand):
     def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
         needed = ("tenant_id", "client_id", "integration_app_id")
         missing = [f"--{name.replace('_', '-')}" for name in needed if not options.get(name)]
-        if not options.get("client_secret_env") and not options.get("client_certificate_file"):
-            missing.append("--client-secret-env (or --client-certificate-file)")
+        given = [f"--{name.replace('_', '-')}" for name in CREDENTIAL_OPTIONS if options.get(name)]
+        if not given:
+            missing.append("--client-secret-env (or --client-secret-file, --client-certificate-file)")
         if missing:
-            raise CommandError(f"Give --sandbox-info, or all of: {', '.join(missing)}.")
-        if options.get("client_secret_env") and options.get("client_certificate_file"):
-            raise CommandError("Give --client-secret-env or --client-certificate-file, not both.")
+            raise CommandError(f"Give all of: {', '.join(missing)}.")
+        if len(given) > 1:
+            raise CommandError(f"Give one of {', '.join(given)}, not several.")
+        if options.get("integration_secret_env") and options.get("integration_secret_file"):
+            raise CommandError("Give --integration-secret-env or --integration-secret-file, not both.")
+        cloud, custom_endpoints = self._endpoints(tenant, options)
         certificate = self._certificate(options)
-        secret = None if certificate else self._secret_from_env(options["client_secret_env"])
+        secret = None if certificate else self._secret(options["client_secret_env"], options["client_secret_file"])
         integration_secret = (
-            self._secret_from_env(options["integration_secret_env"]) if options.get("integration_secret_env") else None
+            self._secret(options["integration_secret_env"], options["integration_secret_file"])
+            if options.get("integration_secret_env") or options.get("integration_secret_file")
+            else None
         )
         connect.save_app_credentials(
             tenant,
@@ -227,9 +250,37 @@ class Command(BaseCommand):
             client_certificate=certificate,
             integration_app_id=options["integration_app_id"],
             integration_client_secret=integration_secret,
-            cloud=options["cloud"],
-            custom_endpoints={},
+            cloud=cloud,
+            custom_endpoints=custom_endpoints,
         )
+
+    @staticmethod
+    def _endpoints(tenant: Tenant, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(cloud, custom endpoints): a named cloud, or explicit endpoints checked and stored as the connect page's
+        "Explicit endpoints" stores them (every URL https://, the CA bundle a PEM file kept in ONRAMP_VAR_DIR)."""
+        explicit = {field: options[field] for field in ENDPOINT_FLAGS if options.get(field)}
+        bundle_path = options.get("ca_bundle")
+        if not explicit and not bundle_path:
+            return options.get("cloud") or Cloud.WORLDWIDE, {}
+        if options.get("cloud"):
+            raise CommandError(
+                "Explicit endpoints (--authority, --graph-url, …) replace --cloud: give one or the other."
+            )
+        missing = [flag for field, flag in ENDPOINT_FLAGS.items() if field not in explicit]
+        if missing:
+            raise CommandError(f"Explicit endpoints need all of: {', '.join(missing)}.")
+        plain = [f"{ENDPOINT_FLAGS[field]} {url}" for field, url in explicit.items() if not url.startswith("https://")]
+        if plain:
+            raise CommandError(f"Use https:// URLs, the credentials must not cross the network in clear: {plain[0]}.")
+        if bundle_path:
+            try:
+                pem = read_ca_bundle(SimpleUploadedFile(bundle_path.name, bundle_path.read_bytes()))
+            except OSError as error:
+                raise CommandError(f"Cannot read the CA bundle {bundle_path}: {error}") from error
+            except ValidationError as error:
+                raise CommandError(f"--ca-bundle {bundle_path}: {' '.join(error.messages)}") from error
+            explicit["ca_bundle"] = ca_bundles.store_ca_bundle(tenant, pem)
+        return Cloud.CUSTOM, explicit
 
     @staticmethod
     def _certificate(options: dict[str, Any]) -> str | None:
@@ -247,8 +298,17 @@ class Command(BaseCommand):
             raise CommandError(f"--client-certificate-file {path}: {error}") from error
 
     @staticmethod
-    def _secret_from_env(variable: str) -> str:
-        value = os.environ.get(variable, "")
+    def _secret(variable: str | None, path: Path | None) -> str:
+        """A secret from the file or the environment variable named: never from the command line itself."""
+        if path is not None:
+            try:
+                value = path.read_text().strip()
+            except (OSError, UnicodeDecodeError) as error:
+                raise CommandError(f"Cannot read the secret file {path}: {error}") from error
+            if not value:
+                raise CommandError(f"The secret file {path} is empty.")
+            return value
+        value = os.environ.get(variable or "", "")
         if not value:
             raise CommandError(f"The environment variable {variable} is empty or not set.")
         return value
