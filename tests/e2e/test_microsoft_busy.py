@@ -5,8 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
+from tests.factories import connect_to_sandbox
 from wizard.actions import create_tenant
-from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ def test_the_progress_panel_and_the_timeline_say_microsoft_is_busy(
     alice = make_user("alice")
     make_user("sam", is_staff=True)
     tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
-    save_sandbox_info(tenant, sandbox_tenant.info, actor="setup")
+    connect_to_sandbox(tenant, sandbox_tenant.info, actor="setup")
     sandbox_tenant.control.set_knobs(throttle_fraction=1.0)  # every call answers 429 with Retry-After: 1
 
     browser = open_browser()

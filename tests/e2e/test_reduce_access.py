@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tenants.models import SecretKind
 from tenants.secrets import has_secret
 from tests.e2e.conftest import screenshot
-from tests.factories import connected_tenant
+from tests.factories import connect_to_sandbox, connected_tenant
 from wizard import headless
 from wizard.services import connect
 from wizard.services.rooms import all_rooms_inputs
@@ -24,7 +24,7 @@ def test_reduce_access_in_the_browser(open_browser, make_user, make_sandbox, cel
     make_user("alice")
     tenant = connected_tenant(info, admin="alice")
     certificate = connect.certificate_credential(Path(info["client_certificate_file"]).read_text())
-    connect.save_sandbox_info(tenant, info, actor="alice", client_certificate=certificate)
+    connect_to_sandbox(tenant, info, actor="alice", client_certificate=certificate)
     activated = headless.run_steps(
         tenant,
         actor="alice",
