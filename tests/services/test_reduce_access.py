@@ -15,7 +15,7 @@ from tenants.models import SecretKind, TenantStatus
 from tenants.secrets import has_secret
 from tests.factories import connect_to_sandbox, connected_tenant, state_of
 from wizard.models import StepStatus
-from wizard.services import connect
+from wizard.services import connect, drift
 from wizard.services.rooms import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
@@ -52,7 +52,7 @@ def test_a_run_stops_at_activation_and_the_optional_step_is_not_run(make_sandbox
 
     assert outcome.finished and outcome.ran[-1] == "activate" and "reduce_access" not in outcome.ran
     tenant.refresh_from_db()
-    assert tenant.status == TenantStatus.ACTIVE
+    assert tenant.status == TenantStatus.ACTIVE and tenant in drift.checked_tenants()
     assert state_of(tenant, "reduce_access").status == StepStatus.NOT_STARTED
     refused = run_steps(tenant, start="reduce_access", until="reduce_access").stopped_at
     assert refused.error_code == "confirmation_needed"
@@ -87,6 +87,7 @@ def test_reduce_access_removes_its_certificate_and_names_the_rest(make_sandbox, 
     assert actions.count(("hand_back", "left_to_admin")) == 2
     tenant.refresh_from_db()
     assert tenant.status == TenantStatus.ACTIVE
+    assert tenant not in drift.checked_tenants()  # the nightly drift check cannot sign in any more
 
     reverify = run_steps(tenant, start="verify", until="verify").stopped_at
 
