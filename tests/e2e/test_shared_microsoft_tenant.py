@@ -5,10 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
-from tests.factories import run_inline
+from tests.factories import connect_to_sandbox, run_inline
 from wizard.actions import create_tenant
 from wizard.models import AuditEvent, StepStatus
-from wizard.services.connect import save_sandbox_info
 
 pytestmark = pytest.mark.e2e
 
@@ -17,10 +16,10 @@ def test_a_second_organisation_connects_only_after_ticking_share(
     open_browser, make_user, sandbox_tenant, celery_worker
 ):
     first = create_tenant(creator=make_user("alice"), display_name="Contoso Facilities", slug="contoso")
-    save_sandbox_info(first, sandbox_tenant.info, actor="setup")
+    connect_to_sandbox(first, sandbox_tenant.info, actor="setup")
     assert run_inline(first, "connect").status == StepStatus.SUCCEEDED
     second = create_tenant(creator=make_user("bob"), display_name="Contoso EMEA", slug="contoso-emea")
-    save_sandbox_info(second, sandbox_tenant.info, actor="setup")
+    connect_to_sandbox(second, sandbox_tenant.info, actor="setup")
 
     page = open_browser().sign_in("bob")
     page.get_by_role("link", name="Contoso EMEA").click()
