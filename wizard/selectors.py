@@ -55,10 +55,14 @@ def _current_state(field: str) -> Subquery:
     """The step that says where the tenant stands: the first one that has started without finishing (failed,
     running, waiting, needing input), else the first not started, as resume lands on it. A failed step after one
     not started (run before the ordering rule existed) is what the Failed filter found, so it is what the row
-    shows."""
+    shows. An optional step not started (handing access back, after activation) is no step the tenant is on."""
+    optional_not_started = Q(status=StepStatus.NOT_STARTED) & Q(
+        step_id__in={step.id for profile in Profile.values for step in steps_for(profile) if step.optional}
+    )
     states = (
         StepState.objects.filter(tenant=OuterRef("pk"))
         .exclude(status__in=FINISHED_STATUSES)
+        .exclude(optional_not_started)
         .annotate(not_started=Case(When(status=StepStatus.NOT_STARTED, then=1), default=0))
         .order_by("not_started", "position")
         .values(field)[:1]

@@ -40,6 +40,6 @@ def test_run_completes_across_redis_restarts(own_worker, redis_server, make_sand
     ids = step_ids(tenant)
     for step_id in ids[ids.index("rooms") + 1 :]:
         run_step(tenant, step_id, watchdog=True, supervised=own_worker)
-    assert all(state.status == StepStatus.SUCCEEDED for state in tenant.step_states.all())
+    assert all(state.status == StepStatus.SUCCEEDED for state in tenant.step_states.filter(step_id__in=ids))
     placement = room_placement(sandbox.control.state())
     assert placement.rooms == ROOMS and placement.lost == [] and placement.duplicated == []
