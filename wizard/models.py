@@ -141,6 +141,9 @@ class DriftCheck(models.Model):
     findings = models.JSONField(default=list, blank=True)
     # Whether `findings` holds anything, stored for the support console's "Drifted" filter.
     drifted = models.BooleanField(default=False)
+    # What the check could not look at, each with why (like the verify step's checks that did not run): a check
+    # that skipped something never reads as a clean bill.
+    not_checked = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True)
 
     class Meta:

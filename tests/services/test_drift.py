@@ -1,6 +1,8 @@
 """The drift check against a real sandbox tenant: an untouched organisation has no drift and nothing is written;
 each kind of drift is found, named with its fix and put on the timeline; only what is new is told again."""
 
+from tenants.models import SecretKind
+from tenants.secrets import erase_secret
 from tests.factories import activated_tenant, state_of
 from wizard.models import AuditEvent, DriftCheckStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
@@ -95,3 +97,17 @@ def test_a_check_that_cannot_reach_microsoft_says_so_and_is_not_clean(sandbox_te
 
 def tenant_domain(sandbox) -> str:
     return sandbox.info["domain"]
+
+
+def test_without_the_integration_secret_the_check_says_calendars_were_not_read(sandbox_tenant, celery_worker):
+    tenant = activated_tenant(sandbox_tenant.info)
+    erase_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
+
+    check = drift.check_now(tenant, "test")
+
+    assert check.status == DriftCheckStatus.DONE, check.error_message
+    assert check.findings == [] and not check.drifted
+    [reason] = check.not_checked
+    assert reason.startswith("Calendar reads as the integration were not possible: no integration secret stored")
+    event = AuditEvent.objects.get(tenant=tenant, action="drift", outcome="not_checked")
+    assert event.detail["message"] == reason

@@ -11,7 +11,7 @@ from django.utils import timezone
 from tenants.models import Membership, Role, TenantStatus
 from tests.factories import set_state, state_of
 from wizard.models import AuditEvent, DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepStatus
-from wizard.services import rooms
+from wizard.services import drift, rooms
 from wizard.steps.registry import steps_for
 
 NEW = ["room-new-1@contoso.onmicrosoft.com", "room-new-2@contoso.onmicrosoft.com"]
@@ -74,6 +74,17 @@ def test_an_untouched_organisation_shows_no_drift(active, admin_client):
     _checked(active, [])
     page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
     assert "No drift" in page and "new, not in any list" not in page
+
+
+def test_a_check_that_could_not_read_calendars_says_so_beside_no_drift(active, admin_client):
+    check = _checked(active, [])
+    check.not_checked = [drift.CALENDAR_READS_NOT_POSSIBLE]
+    check.save()
+
+    page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
+
+    assert "No drift" in page and "as far as it could look" in page
+    assert "Calendar reads as the integration were not possible: no integration secret stored" in page
 
 
 def test_placing_new_rooms_queues_the_rooms_step_with_those_rooms_confirmed(active, admin_client, pending_sends):

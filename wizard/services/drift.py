@@ -37,7 +37,13 @@ from wizard.services.common import result_of
 from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, member_summary
 from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, only_groups, room_list_dns, scope_filter
-from wizard.services.verify import RBAC_PROPAGATION_SECONDS, calendar_reads, last_access_change, room_directory
+from wizard.services.verify import (
+    NO_SECRET,
+    RBAC_PROPAGATION_SECONDS,
+    calendar_reads,
+    last_access_change,
+    room_directory,
+)
 
 DRIFT_ACTION = "drift"
 # Sent by name: wizard.tasks imports this module, never the other way round.
@@ -51,6 +57,10 @@ SCOPE_MISMATCH = "scope_mismatch"
 WIDER_GRANTS = "wider_grants"
 # How many addresses a finding keeps (the count is always whole): a timeline event and an email stay readable.
 ADDRESSES_KEPT = 500
+CALENDAR_READS_NOT_POSSIBLE = (
+    "Calendar reads as the integration were not possible: no integration secret stored; listed rooms were not "
+    f"checked for readability ({NO_SECRET})"
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +136,9 @@ def _scope_findings(ms, tenant: Tenant, missing_lists: list[str]) -> list[Findin
     return findings
 
 
-def find_drift(tenant: Tenant) -> list[Finding]:
-    """Everything that drifted in the tenant since activation, read-only (Exchange Online organisations)."""
+def find_drift(tenant: Tenant) -> tuple[list[Finding], list[str]]:
+    """Everything that drifted in the tenant since activation, read-only (Exchange Online organisations), and what
+    could not be checked, with why."""
     placed = set(
         Room.objects.filter(tenant=tenant, membership_status=MembershipStatus.MEMBER).values_list("address", flat=True)
     )
@@ -189,7 +200,10 @@ def find_drift(tenant: Tenant) -> list[Finding]:
             )
         )
     readable = sorted((placed & directory) & listed)
-    if readable and has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
+    not_checked = []
+    if readable and not has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET):
+        not_checked.append(CALENDAR_READS_NOT_POSSIBLE)
+    elif readable:
         reasons = calendar_reads(tenant, readable)
         refused = [address for address, reason in reasons.items() if reason]
         if refused:
@@ -207,7 +221,7 @@ def find_drift(tenant: Tenant) -> list[Finding]:
                     "Open “Verify” and re-verify: each room's reason is in its table.",
                 )
             )
-    return findings + scope_findings
+    return findings + scope_findings, not_checked
 
 
 # -- running a check
@@ -257,7 +271,8 @@ def run_check(check_id: int) -> DriftCheck:
         check.save(update_fields=["status", "started_at"])
     tenant = check.tenant
     try:
-        findings = [asdict(finding) for finding in find_drift(tenant)]
+        found, not_checked = find_drift(tenant)
+        findings = [asdict(finding) for finding in found]
     except Exception as error:  # any failure: the check did not happen, and says why
         message = str(getattr(error, "message", "") or error)[:2000]
         DriftCheck.objects.filter(pk=check.pk).update(
@@ -271,9 +286,12 @@ def run_check(check_id: int) -> DriftCheck:
         check.finished_at = timezone.now()
         check.findings = findings
         check.drifted = bool(findings)
-        check.save(update_fields=["status", "finished_at", "findings", "drifted"])
+        check.not_checked = not_checked
+        check.save(update_fields=["status", "finished_at", "findings", "drifted", "not_checked"])
         for finding in findings:
             record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, finding["kind"], "verify", finding)
+        for reason in not_checked:
+            record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, "not_checked", "verify", {"message": reason})
         if not findings:
             record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, "none", "verify")
     return check

@@ -454,6 +454,7 @@ class Command(BaseCommand):
                         "drifted": check.drifted,
                         "error": check.error_message,
                         "findings": check.findings,
+                        "not_checked": check.not_checked,
                     }
                 )
             )
@@ -461,6 +462,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{slug}: {len(check.findings)} finding(s)" if check.drifted else f"{slug}: no drift.")
             for finding in check.findings:
                 self.stdout.write(f"- {finding['kind']}: {finding['summary']}\n  Fix: {finding['fix']}")
+            for reason in check.not_checked:
+                self.stdout.write(f"- not checked: {reason}")
         if check.status != DriftCheckStatus.DONE:
             self.stderr.write(f"The drift check could not run: {check.error_message}")
             sys.exit(EXIT_FAILED)
