@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from tenants.models import Membership, Role, SupportGrant, SupportRole, Tenant
@@ -20,6 +20,8 @@ ADMIN_DIRECTORY_ROLES = {
     "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
     "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
 }
+# The audit action of step 0's explicit decision to share a Microsoft tenant with another organisation.
+SHARE_DECISION_ACTION = "share_microsoft_tenant"
 
 
 def support_role(user: AnyUser) -> str | None:
@@ -99,6 +101,19 @@ def tenants_bound_to(microsoft_tenant_id: str) -> QuerySet[Tenant]:
     return Tenant.objects.filter(microsoft_tenant_id__iexact=microsoft_tenant_id)
 
 
+def tenants_holding(microsoft_tenant_id: str) -> QuerySet[Tenant]:
+    """Organisations bound to this Microsoft tenant that hold it by right: the first one created, and any later one
+    whose step 0 recorded the explicit decision to share it. A later organisation still undecided may be anyone's
+    organisation pointed at this tenant, so nobody joins it on their Microsoft directory role alone."""
+    bound = tenants_bound_to(microsoft_tenant_id)
+    first = bound.order_by("created_at", "pk").values("pk")[:1]
+    decided = bound.filter(
+        audit_events__action=SHARE_DECISION_ACTION,
+        audit_events__detail__microsoft_tenant_id__iexact=microsoft_tenant_id,
+    ).values("pk")
+    return bound.filter(Q(pk__in=first) | Q(pk__in=decided))
+
+
 @dataclass(frozen=True)
 class SharingOrganisations:
     """The other Onramp organisations bound to an organisation's Microsoft tenant: the ones a person may see (named
@@ -120,11 +135,11 @@ def organisations_sharing(user: AnyUser, tenant: Tenant) -> SharingOrganisations
 
 
 def joinable_as_admin(user: AnyUser, microsoft_tenant_id: str, wids: Iterable[str]) -> QuerySet[Tenant]:
-    """The organisations bound to the person's Microsoft tenant that they may join as admin now, by holding
-    Global Administrator or Exchange Administrator there, and are not yet members of."""
+    """The organisations holding the person's Microsoft tenant (`tenants_holding`) that they may join as admin now,
+    by holding Global Administrator or Exchange Administrator there, and are not yet members of."""
     if not admin_roles_held(wids):
         return Tenant.objects.none()
-    return tenants_bound_to(microsoft_tenant_id).exclude(memberships__user=user)
+    return tenants_holding(microsoft_tenant_id).exclude(memberships__user=user)
 
 
 def is_support_tenant(tid: str) -> bool:

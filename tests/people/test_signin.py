@@ -8,9 +8,10 @@ from django.test import Client
 
 from sandbox import oidc
 from tenants.models import Membership, MicrosoftIdentity, Role, SupportGrant, SupportRole, Tenant
-from tests.factories import PASSWORD, make_tenant, make_user
+from tests.factories import PASSWORD, connected_tenant, make_tenant, make_user, run_inline
 from wizard.microsoft import signin
-from wizard.models import AuditEvent
+from wizard.models import AuditEvent, StepStatus
+from wizard.services.connect import SHARE_DECIDED_BY, SHARE_INPUT
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +180,25 @@ def test_password_sign_in_stays_on_by_default(db):
     assert "Sign in with Microsoft" not in page
     assert client.post("/login/", {"username": "local", "password": PASSWORD}).status_code == 302
     assert _signed_in_user(client).is_authenticated
+
+
+def test_an_administrator_does_not_join_a_later_organisation_that_has_not_decided_to_share(microsoft_sign_in):
+    info = microsoft_sign_in.info
+    first = connected_tenant(info, "contoso", admin="alice", name="Contoso Facilities")
+    assert run_inline(first, "connect").status == StepStatus.SUCCEEDED
+    undecided = connected_tenant(info, "contoso-emea", admin="bob", name="Contoso EMEA")
+    assert run_inline(undecided, "connect").status == StepStatus.NEEDS_INPUT
+
+    client, answer = microsoft_sign_in(GLOBAL_ADMIN)
+
+    assert answer.status_code == 302 and answer["Location"] == f"/t/{first.slug}/"
+    user = MicrosoftIdentity.objects.get(username=GLOBAL_ADMIN).user
+    assert set(Tenant.objects.filter(memberships__user=user)) == {first}
+    assert not AuditEvent.objects.filter(tenant=undecided, action="member_joined").exists()
+    assert client.get(f"/t/{undecided.slug}/").status_code == 404
+
+    decision = {SHARE_INPUT: True, SHARE_DECIDED_BY: "bob"}
+    assert run_inline(undecided, "connect", inputs=decision).status == StepStatus.SUCCEEDED
+    microsoft_sign_in(GLOBAL_ADMIN, client=client)
+
+    assert Membership.objects.get(user=user, tenant=undecided).role == Role.ADMIN

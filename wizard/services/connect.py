@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import transaction
 
-from tenants.access import tenants_bound_to
+from tenants.access import SHARE_DECISION_ACTION, tenants_bound_to
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
@@ -65,7 +65,7 @@ MAILBOX_SETTINGS_PERMISSION = "MailboxSettings.Read"
 SHARE_INPUT = "share_microsoft_tenant"
 SHARE_DECIDED_BY = "share_decided_by"
 SHARED_RESULT = "shared_microsoft_tenant"
-SHARE_ACTION = "share_microsoft_tenant"
+SHARE_ACTION = SHARE_DECISION_ACTION
 SHARING_REASON = (
     "This Microsoft tenant is already connected to another Onramp organisation; the next steps would take over its "
     "service account and room lists. Tick “I know; share this Microsoft tenant” and run again, or connect another."
