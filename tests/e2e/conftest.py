@@ -115,3 +115,31 @@ def screenshot(page: Page, name: str) -> list[Path]:
         paths.append(path)
     page.set_viewport_size(original or WIDE)
     return paths
+
+
+# Every element under `root` that ends beyond the card (or panel, or section) holding it, or whose own text is cut
+# (a pill, chip, button or summary item narrower than its content). Scrolling regions (.table-wrap, pre) may be
+# wider inside; the region itself must fit. The page itself must not scroll sideways.
+OVERFLOWING = """
+(root) => {
+  const found = [];
+  if (document.documentElement.scrollWidth > window.innerWidth) found.push('the page scrolls sideways');
+  for (const el of document.querySelectorAll(`${root} *`)) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || el.closest('.table-wrap, pre') && !el.matches('.table-wrap, pre')) continue;
+    const card = el.parentElement.closest('.card, .panel, .result, section, .steps, .facts, .timeline');
+    if (!card) continue;
+    const edge = card.getBoundingClientRect();
+    const name = `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${el.textContent.trim().slice(0, 40)}"`;
+    if (box.right > edge.right + 0.5 || box.left < edge.left - 0.5) found.push(`leaves its card: ${name}`);
+    if (el.matches('.pill, .chip, button, .button, .tally li, .filters li') && el.scrollWidth > el.clientWidth + 1)
+      found.push(`text cut: ${name}`);
+  }
+  return found;
+}
+"""
+
+
+def overflowing(page: Page, root: str = "main") -> list[str]:
+    """What sticks out at the page's current width (OVERFLOWING): [] when everything fits."""
+    return page.evaluate(OVERFLOWING, root)

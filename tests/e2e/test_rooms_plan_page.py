@@ -9,34 +9,13 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import NARROW, WIDE, screenshot
+from tests.e2e.conftest import NARROW, WIDE, overflowing, screenshot
 from tests.factories import sandbox_connect_arguments
 
 pytestmark = pytest.mark.e2e
 
 STEP_TIMEOUT_MS = 90_000
 PHONES = (NARROW, {"width": 390, "height": 844})
-# Every element of the step that ends beyond the card (or panel, or section) holding it, or whose own text is cut
-# (a pill, chip, button or summary item narrower than its content). Scrolling regions (.table-wrap, pre) may be
-# wider inside; the region itself must fit. The page itself must not scroll sideways.
-OVERFLOWING = """
-() => {
-  const found = [];
-  if (document.documentElement.scrollWidth > window.innerWidth) found.push('the page scrolls sideways');
-  for (const el of document.querySelectorAll('#wizard *')) {
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || el.closest('.table-wrap, pre') && !el.matches('.table-wrap, pre')) continue;
-    const card = el.parentElement.closest('.card, .panel, .result, section, .steps');
-    if (!card) continue;
-    const edge = card.getBoundingClientRect();
-    const name = `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${el.textContent.trim().slice(0, 40)}"`;
-    if (box.right > edge.right + 0.5 || box.left < edge.left - 0.5) found.push(`leaves its card: ${name}`);
-    if (el.matches('.pill, .chip, button, .button, .tally li, .filters li') && el.scrollWidth > el.clientWidth + 1)
-      found.push(`text cut: ${name}`);
-  }
-  return found;
-}
-"""
 # On a phone a stacked table's cell is a grid of its label and one value: a cell whose value is cut, or made of
 # several pieces (the second one would wrap under the label, as "75" and "of 75" did), is a broken card.
 BROKEN_CELLS = """
@@ -52,7 +31,7 @@ def overflows_on_phones(page: Page) -> dict[int, list[str]]:
     found = {}
     for size in PHONES:
         page.set_viewport_size(size)
-        found[size["width"]] = page.evaluate(OVERFLOWING) + page.evaluate(BROKEN_CELLS)
+        found[size["width"]] = overflowing(page, "#wizard") + page.evaluate(BROKEN_CELLS)
     page.set_viewport_size(WIDE)
     return {width: problems for width, problems in found.items() if problems}
 
