@@ -5,10 +5,11 @@ sideways scroll and nothing leaving its card. Each page is screenshotted at 1280
 import pytest
 from django.core.management import call_command
 
-from tenants.models import Profile
+from tenants.models import Cloud, Profile
 from tests.e2e.conftest import NARROW, WIDE, overflowing, screenshot
-from tests.factories import activated_tenant, connect_to_sandbox
+from tests.factories import SANDBOX_ENDPOINT_KEYS, activated_tenant, connect_to_sandbox, run_inline
 from wizard.actions import create_tenant
+from wizard.models import StepStatus
 from wizard.steps.registry import steps_for
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +24,25 @@ def test_every_page_fits_a_360_px_phone(open_browser, make_user, make_sandbox, c
     onprem = create_tenant(
         creator=alice, display_name="Contoso on premises", slug="onprem", profile=Profile.EXCHANGE_SERVER
     )
-    # A second organisation on the same Microsoft tenant: its connect page shows the explicit endpoints, the
-    # certificate fields and the shared-tenant tick box.
+    # The server's URLs and CA, as the connect page's explicit endpoints would set them.
+    onprem.cloud = Cloud.CUSTOM
+    onprem.custom_endpoints = {key: sandbox.info[key] for key in SANDBOX_ENDPOINT_KEYS}
+    onprem.save()
+    # A second organisation on the same Microsoft tenant, its step 0 waiting for the share decision: its connect page
+    # shows the explicit endpoints, the certificate fields and the shared-tenant tick box.
     shared = connect_to_sandbox(create_tenant(creator=alice, display_name="Fabrikam", slug="fabrikam"), sandbox.info)
+    assert run_inline(shared, "connect").status == StepStatus.NEEDS_INPUT
 
-    admin_pages = ["/", "/t/contoso/activation/", "/t/contoso/members/", f"/t/{shared.slug}/steps/connect/"]
+    admin_pages = [
+        "/",
+        "/tenants/new/",
+        "/t/contoso/activation/",
+        "/t/contoso/members/",
+        f"/t/{shared.slug}/steps/connect/",
+    ]
     admin_pages += [f"/t/contoso/steps/{step.id}/" for step in steps_for(Profile.EXCHANGE_ONLINE)]
     admin_pages += [f"/t/{onprem.slug}/steps/{step.id}/" for step in steps_for(Profile.EXCHANGE_SERVER)]
-    support_pages = ["/support/", "/support/t/contoso/", f"/support/t/{onprem.slug}/"]
+    support_pages = ["/support/", "/support/t/contoso/", f"/support/t/{shared.slug}/", f"/support/t/{onprem.slug}/"]
 
     problems = {}
     for person, paths in ((None, ["/login/"]), ("alice", admin_pages), ("sven", support_pages)):
