@@ -55,6 +55,23 @@ def test_token_cache_is_persisted_encrypted_and_reused(sandbox_tenant, tenant, r
     assert token_requests(sandbox_tenant) == 0
 
 
+def discovery_requests(sandbox) -> int:
+    return sum(n for key, n in sandbox.control.calls()["calls"].items() if "openid-configuration" in key)
+
+
+@pytest.mark.django_db
+def test_authority_discovery_fetched_once_per_process(sandbox_tenant, tenant, rate):
+    """Every step builds new clients; the authority's OpenID configuration must not cost each one a round trip
+    before its first call, for either app."""
+    with connector_clients(tenant) as ms:
+        ms.graph.get("/organization")
+    sandbox_tenant.control.reset_calls()
+    for clients in (connector_clients, integration_clients, connector_clients):
+        with clients(tenant) as app:
+            app.credentials.token(app.endpoints.graph_scope)
+    assert discovery_requests(sandbox_tenant) == 0
+
+
 @pytest.mark.django_db
 def test_cache_written_only_when_changed(sandbox_tenant, tenant, rate):
     with connector_clients(tenant) as ms:

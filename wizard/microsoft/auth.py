@@ -95,6 +95,20 @@ class TenantTokenCache:
             return True
 
 
+class _DiscoveryCache(dict):
+    """msal's `http_cache`, shared by every app of this process: the authority's OpenID configuration (a GET msal
+    caches for a day) is fetched once per authority, not once per set of clients, which put one round trip to
+    Microsoft in front of every step. Token endpoint answers (POST) are not kept: msal would replay a refusal for a
+    minute, after the admin may already have fixed its cause."""
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if not key.startswith("POST "):
+            super().__setitem__(key, value)
+
+
+_discovery_cache = _DiscoveryCache()
+
+
 class AppCredentials:
     """One app registration acting in one tenant: gets tokens for any scope of the tenant's cloud. `secret` is a client
     secret, or a certificate credential {"private_key": PEM, "thumbprint": SHA-1 hex}, from which msal signs a client
@@ -131,6 +145,7 @@ class AppCredentials:
                 instance_discovery=False,  # the authority comes from our cloud table or the tenant's own URLs
                 http_client=self.session,
                 token_cache=self.cache.cache,
+                http_cache=_discovery_cache,
             )
         return self._app
 
