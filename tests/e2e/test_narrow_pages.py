@@ -32,6 +32,12 @@ def test_every_page_fits_a_360_px_phone(open_browser, make_user, make_sandbox, c
     # shows the explicit endpoints, the certificate fields and the shared-tenant tick box.
     shared = connect_to_sandbox(create_tenant(creator=alice, display_name="Fabrikam", slug="fabrikam"), sandbox.info)
     assert run_inline(shared, "connect").status == StepStatus.NEEDS_INPUT
+    # An organisation whose step 0 failed on a wrong secret: the error panel with Microsoft's code and the fix.
+    refused = connect_to_sandbox(
+        create_tenant(creator=alice, display_name="Northwind", slug="northwind"),
+        {**sandbox.info, "client_secret": "a-wrong-secret"},
+    )
+    assert run_inline(refused, "connect").status == StepStatus.FAILED
 
     admin_pages = [
         "/",
@@ -39,6 +45,7 @@ def test_every_page_fits_a_360_px_phone(open_browser, make_user, make_sandbox, c
         "/t/contoso/activation/",
         "/t/contoso/members/",
         f"/t/{shared.slug}/steps/connect/",
+        f"/t/{refused.slug}/steps/connect/",
     ]
     admin_pages += [f"/t/contoso/steps/{step.id}/" for step in steps_for(Profile.EXCHANGE_ONLINE)]
     admin_pages += [f"/t/{onprem.slug}/steps/{step.id}/" for step in steps_for(Profile.EXCHANGE_SERVER)]
