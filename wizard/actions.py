@@ -4,6 +4,7 @@ nothing below them; each is one transaction, so nothing is half-applied when the
 Layers, each importing only those below it: views and the command → actions (this module) → engine → steps (the
 declarations) → services → microsoft client → models."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from celery import current_app
@@ -17,7 +18,7 @@ from wizard.errors import IllegalTransition, StepError
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
 from wizard.services import drift, rooms
-from wizard.steps.registry import Step, get_step
+from wizard.steps.registry import Step, get_step, steps_for
 
 # Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
 CHECK_ONLY_ACTIONS = ("reverify",)
@@ -58,11 +59,13 @@ def submit_step(
     inputs: dict[str, Any] | None = None,
     action: str = "run",
     send_task: bool = True,
+    then: Sequence[str] = (),
 ) -> StepState:
-    """Queue a step: with a form's `cleaned_data` (the step's `save_inputs` turns it into the inputs and stores
-    its secrets), with ready `inputs` (the command line), or with neither to keep the saved inputs (retry, resume,
-    re-verify). Locking the step, checking the transition, storing secrets, saving the inputs, the audit event and
-    queueing the task happen in one transaction: IllegalTransition leaves everything as it was. A step whose
+    """Queue a step (and `then` the steps to queue in turn as each succeeds, wizard.engine): with a form's
+    `cleaned_data` (the step's `save_inputs` turns it into the inputs and stores its secrets), with ready `inputs`
+    (the command line), or with neither to keep the saved inputs (retry, resume, re-verify). Locking the step,
+    checking the transition, storing secrets, saving the inputs, the audit event and queueing the task happen in
+    one transaction: IllegalTransition leaves everything as it was. A step whose
     prerequisites (Step.requires) are not done is refused with PrerequisiteNotDone before anything is saved. Without
     `send_task` the caller runs the step in its own process (engine.execute_step)."""
     step = get_step(tenant.profile, step_id)
@@ -83,6 +86,7 @@ def submit_step(
         verify_only=action == "reverify",
         inputs_from=inputs_from,
         send_task=send_task,
+        then=then,
     )
 
 
@@ -168,9 +172,17 @@ def set_place_new_rooms(tenant: Tenant, enabled: bool, actor: str) -> Tenant:
     return tenant
 
 
+def steps_after(tenant: Tenant, step_id: str) -> list[str]:
+    """The steps a run goes on to after `step_id`: every later step but the optional ones at the end."""
+    required = [step.id for step in steps_for(tenant.profile) if not step.optional]
+    return required[required.index(step_id) + 1 :]
+
+
 def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirmed: bool = True) -> StepState:
     """Put rooms created since activation in the room lists through the rooms step (its preview, its plan of lists
-    of 75, its checks). Only rooms a drift check found in no list are taken; StepError when none is left."""
+    of 75, its checks), then run the steps after it as each succeeds, so that a room list the placement opened is
+    in the scope, verified and activated without another request. Only rooms a drift check found in no list are
+    taken; StepError when none is left."""
     offered = set(drift.new_rooms(tenant))
     chosen = [address for address in addresses if address in offered]
     if not chosen:
@@ -179,4 +191,10 @@ def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirm
             message="No new room to place: the latest check found none that is still in no list.",
             fix="Check again for drift, then place the rooms it lists.",
         )
-    return submit_step(tenant, rooms.STEP_ID, actor, inputs=rooms.new_rooms_inputs(chosen, confirmed=confirmed))
+    return submit_step(
+        tenant,
+        rooms.STEP_ID,
+        actor,
+        inputs=rooms.new_rooms_inputs(chosen, confirmed=confirmed),
+        then=steps_after(tenant, rooms.STEP_ID),
+    )

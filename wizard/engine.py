@@ -3,7 +3,7 @@
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -85,8 +85,11 @@ def enqueue_step(
     verify_only: bool = False,
     inputs_from: Callable[[StepState], dict[str, Any]] | None = None,
     send_task: bool = True,
+    then: Sequence[str] = (),
 ) -> StepState:
     """Queue a step for the worker. `inputs` replaces the saved inputs when given (a retry keeps them);
+    `then` names the steps to queue in turn, each with its saved inputs, once this one succeeds (a chain stops at
+    the first step that does not succeed);
     `inputs_from(state)` computes them instead, called only once the step is locked and may be queued, so a refused
     submission stores nothing. `verify_only` runs just the step's check, for re-verifying a finished step without
     touching the tenant. Without `send_task` the caller runs execute_step itself, in its own process."""
@@ -107,6 +110,7 @@ def enqueue_step(
             "error_detail": {},
             "finished_at": None,
             "auto_resumes": 0,
+            "then_steps": list(then),
         }
         if inputs is not None:
             fields["inputs"] = inputs
@@ -298,6 +302,8 @@ def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | Ne
             )
             record_event(tenant, SYSTEM_ACTOR, "run", "succeeded", step.id)
             notifications.step_succeeded(tenant, step.id, waited=waited)
+            if state.then_steps:
+                _queue_next(tenant, state.then_steps)
             return None
         if isinstance(outcome, Wait):
             first_wait = state.waiting_since is None
@@ -319,6 +325,16 @@ def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | Ne
         _transition(state, S.NEEDS_INPUT, result=result, progress_message=outcome.reason, finished_at=now)
         record_event(tenant, SYSTEM_ACTOR, "run", "needs_input", step.id, {"reason": outcome.reason})
         return None
+
+
+def _queue_next(tenant: Tenant, chain: list[str]) -> None:
+    """The next step of a chain, carrying the rest; a step that cannot be queued now (someone runs it) ends the
+    chain, on the timeline."""
+    step_id, *rest = chain
+    try:
+        enqueue_step(tenant, step_id, SYSTEM_ACTOR, then=rest)
+    except IllegalTransition as refusal:
+        record_event(tenant, SYSTEM_ACTOR, "chain", "stopped", step_id, {"reason": str(refusal)})
 
 
 def _finish_failed(state_id: int, tenant: Tenant, step: Step, code: str, message: str, detail: dict) -> None:

@@ -43,6 +43,9 @@ class StepState(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The steps queued one after another once this one succeeds (wizard.engine), so one request runs a chain: new
+    # rooms placed from the page reach the scope, are verified and activated without another click.
+    then_steps = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -4,9 +4,9 @@ import threading
 
 from celery import bootsteps, current_app, shared_task
 
-from wizard import engine, notifications
+from wizard import actions, engine, notifications
 from wizard.audit import SYSTEM_ACTOR
-from wizard.services import drift, rooms
+from wizard.services import drift
 
 # Set when this worker starts to shut down (a lost broker ends Celery's worker, and so does a deploy's SIGTERM).
 WORKER_STOPPING = threading.Event()
@@ -63,7 +63,5 @@ def run_drift_check(check_id: int) -> int:
     check = drift.run_check(check_id)
     notifications.drift_checked(check)
     if check.tenant.place_new_rooms and (addresses := drift.new_rooms(check.tenant)):
-        engine.enqueue_step(
-            check.tenant, "rooms", SYSTEM_ACTOR, inputs=rooms.new_rooms_inputs(addresses, confirmed=True)
-        )
+        actions.place_new_rooms(check.tenant, SYSTEM_ACTOR, addresses)
     return len(check.findings)

@@ -1,10 +1,14 @@
 """The drift check against a real sandbox tenant: an untouched organisation has no drift and nothing is written;
 each kind of drift is found, named with its fix and put on the timeline; only what is new is told again."""
 
+from django.utils import timezone
+
 from tenants.models import SecretKind
 from tenants.secrets import erase_secret
 from tests.factories import activated_tenant, state_of
-from wizard.models import AuditEvent, DriftCheckStatus
+from tests.helpers import wait_for
+from wizard import actions
+from wizard.models import AuditEvent, DriftCheckStatus, StepStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services import drift
 
@@ -111,3 +115,38 @@ def test_without_the_integration_secret_the_check_says_calendars_were_not_read(s
     assert reason.startswith("Calendar reads as the integration were not possible: no integration secret stored")
     event = AuditEvent.objects.get(tenant=tenant, action="drift", outcome="not_checked")
     assert event.detail["message"] == reason
+
+
+def test_new_rooms_placed_in_a_new_list_reach_the_scope_and_are_verified_without_another_request(
+    sandbox_tenant, celery_worker
+):
+    control = sandbox_tenant.control
+    tenant = activated_tenant(sandbox_tenant.info)
+    added = [control.add_mailbox("room", alias=f"new-room-{n:02d}")["userPrincipalName"].lower() for n in range(56)]
+    assert drift.check_now(tenant, "test").status == DriftCheckStatus.DONE
+    placed_at = timezone.now()
+
+    actions.place_new_rooms(tenant, "test", drift.new_rooms(tenant))
+
+    activated = wait_for(
+        lambda: (
+            (state := state_of(tenant, "activate")).finished_at
+            and state.finished_at > placed_at
+            and state.status == StepStatus.SUCCEEDED
+        ),
+        180,
+        what="rooms, scoped access, verify and activate to run one after another",
+    )
+    assert activated, [(s.step_id, s.status, s.error_message) for s in tenant.step_states.all()]
+    new_list = state_of(tenant, "rooms").result["lists"][1]
+    assert new_list["dn"] in state_of(tenant, "scoped_access").result["room_list_dns"]
+    assert drift.lists_outside_scope(tenant) == []
+    assert state_of(tenant, "verify").status == StepStatus.SUCCEEDED
+    [room, *_] = [
+        m["PrimarySmtpAddress"].lower() for m in control.invoke("Get-DistributionGroupMember", Identity=new_list["dn"])
+    ]
+    assert room in added
+    rows = control.invoke(
+        "Test-ServicePrincipalAuthorization", Identity=sandbox_tenant.info["integration_app_id"], Resource=room
+    )
+    assert any(row["InScope"] is True for row in rows), rows
