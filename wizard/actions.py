@@ -18,7 +18,7 @@ from wizard.errors import IllegalTransition, StepError
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
 from wizard.services import drift, rooms
-from wizard.steps.registry import Step, get_step, steps_for
+from wizard.steps.registry import Step, get_step
 
 # Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
 CHECK_ONLY_ACTIONS = ("reverify",)
@@ -172,12 +172,6 @@ def set_place_new_rooms(tenant: Tenant, enabled: bool, actor: str) -> Tenant:
     return tenant
 
 
-def steps_after(tenant: Tenant, step_id: str) -> list[str]:
-    """The steps a run goes on to after `step_id`: every later step but the optional ones at the end."""
-    required = [step.id for step in steps_for(tenant.profile) if not step.optional]
-    return required[required.index(step_id) + 1 :]
-
-
 def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirmed: bool = True) -> StepState:
     """Put rooms created since activation in the room lists through the rooms step (its preview, its plan of lists
     of 75, its checks), then run the steps after it as each succeeds, so that a room list the placement opened is
@@ -196,5 +190,5 @@ def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirm
         rooms.STEP_ID,
         actor,
         inputs=rooms.new_rooms_inputs(chosen, confirmed=confirmed),
-        then=steps_after(tenant, rooms.STEP_ID),
+        then=engine.steps_after(tenant, rooms.STEP_ID),
     )

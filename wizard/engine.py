@@ -327,6 +327,12 @@ def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | Ne
         return None
 
 
+def steps_after(tenant: Tenant, step_id: str) -> list[str]:
+    """The steps a run goes on to after `step_id` (a chain's `then`): every later step but the optional ones."""
+    required = [step.id for step in steps_for(tenant.profile) if not step.optional]
+    return required[required.index(step_id) + 1 :]
+
+
 def _queue_next(tenant: Tenant, chain: list[str]) -> None:
     """The next step of a chain, carrying the rest; a step that cannot be queued now (someone runs it) ends the
     chain, on the timeline."""

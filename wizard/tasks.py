@@ -4,9 +4,9 @@ import threading
 
 from celery import bootsteps, current_app, shared_task
 
-from wizard import actions, engine, notifications
+from wizard import engine, notifications
 from wizard.audit import SYSTEM_ACTOR
-from wizard.services import drift
+from wizard.services import drift, rooms
 
 # Set when this worker starts to shut down (a lost broker ends Celery's worker, and so does a deploy's SIGTERM).
 WORKER_STOPPING = threading.Event()
@@ -63,5 +63,11 @@ def run_drift_check(check_id: int) -> int:
     check = drift.run_check(check_id)
     notifications.drift_checked(check)
     if check.tenant.place_new_rooms and (addresses := drift.new_rooms(check.tenant)):
-        actions.place_new_rooms(check.tenant, SYSTEM_ACTOR, addresses)
+        engine.enqueue_step(
+            check.tenant,
+            rooms.STEP_ID,
+            SYSTEM_ACTOR,
+            inputs=rooms.new_rooms_inputs(addresses, confirmed=True),
+            then=engine.steps_after(check.tenant, rooms.STEP_ID),
+        )
     return len(check.findings)

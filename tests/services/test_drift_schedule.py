@@ -119,6 +119,15 @@ def test_the_scheduled_check_runs_on_the_worker_emails_the_admins_and_places_new
         "Get-DistributionGroupMember", Identity=state_of(tenant, "rooms").result["lists"][0]["dn"]
     )
     assert new in {member["PrimarySmtpAddress"].lower() for member in members}
+    chained = wait_for(
+        lambda: (
+            (state := state_of(tenant, "activate")).status == StepStatus.SUCCEEDED
+            and state.finished_at > check.finished_at
+        ),
+        120,
+        what="scoped access, verify and activate to follow the placement",
+    )
+    assert chained and state_of(tenant, "verify").finished_at > check.finished_at
     assert drift.check_now(tenant, "test").findings == []
 
 
