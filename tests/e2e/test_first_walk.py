@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import overflowing, screenshot
 from tests.factories import sandbox_connect_arguments, set_state
 from wizard.actions import create_tenant
 from wizard.models import StepStatus
@@ -189,15 +189,6 @@ def test_an_organisation_created_in_the_browser_connects_to_the_sandbox_on_expli
     expect(page.locator(".result")).to_contain_text("Exchange admin access")
 
 
-# A pill, chip or summary item that ends beyond its card, or whose text is cut inside it.
-OVERFLOWING = """
-() => [...document.querySelectorAll('.pill, .chip, .tally li, .filters li')].filter((el) => {
-  const box = el.getBoundingClientRect();
-  if (box.width === 0) return false;
-  const card = el.closest('.card, .panel, .result, section').getBoundingClientRect();
-  return box.right > card.right + 0.5 || box.left < card.left - 0.5 || el.scrollWidth > el.clientWidth + 1;
-}).map((el) => el.textContent.trim())
-"""
 PHONE = {"width": 390, "height": 844}
 
 
@@ -232,7 +223,7 @@ def test_at_390_px_no_pill_or_chip_leaves_its_card(open_browser, make_user):
     page.set_viewport_size(PHONE)
     browser.goto("/t/contoso/steps/rooms/")
     expect(page.locator(".preview")).to_be_visible()
-    assert page.evaluate(OVERFLOWING) == []
+    assert overflowing(page) == []
     screenshot(page, "issue15-rooms-preview")
 
     set_state(
@@ -264,7 +255,7 @@ def test_at_390_px_no_pill_or_chip_leaves_its_card(open_browser, make_user):
     browser.goto("/t/contoso/steps/rooms/")
     expect(page.locator(".result")).to_be_visible()
     page.set_viewport_size(PHONE)
-    assert page.evaluate(OVERFLOWING) == []
+    assert overflowing(page) == []
     screenshot(page, "issue15-rooms-results")
 
 
