@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from tenants.models import Membership, Role, SupportGrant, SupportRole, Tenant
@@ -51,9 +51,15 @@ def visible_tenants(user: AnyUser) -> QuerySet[Tenant]:
 
 
 def get_tenant_for(user: AnyUser, slug: str) -> Tenant:
-    """The tenant if this user may see it; otherwise a 404, so another tenant's existence is not revealed."""
-    tenant = visible_tenants(user).filter(slug=slug).first()
-    if tenant is None:
+    """The tenant if this user may see it; otherwise a 404, so another tenant's existence is not revealed.
+
+    One query for a member (the common case, and every progress poll); support's role is looked up only when the
+    person is not a member."""
+    if not user.is_authenticated:
+        raise Http404("No such tenant")
+    membership = Membership.objects.filter(user=user, tenant=OuterRef("pk"))
+    tenant = Tenant.objects.filter(slug=slug).annotate(is_member=Exists(membership)).first()
+    if tenant is None or not (tenant.is_member or is_support(user)):
         raise Http404("No such tenant")
     return tenant
 
