@@ -17,7 +17,7 @@ from wizard import notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
 from wizard.microsoft import BusyWait, busy_listener
-from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, StepState, StepStatus
+from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
 from wizard.steps.registry import Step, get_step, steps_for
 
@@ -35,8 +35,6 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SKIPPED: frozenset({S.QUEUED}),
     S.INTERRUPTED: frozenset({S.QUEUED}),
 }
-# A step's bulky JSON (an upload of up to 50,000 rows, its preview): loaded only when a caller reads it.
-PAYLOAD_FIELDS = ("inputs", "result", "error_detail")
 # Sent by name: wizard.tasks imports this module, never the other way round.
 RUN_STEP_TASK = "wizard.tasks.run_step"
 

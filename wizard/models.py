@@ -17,6 +17,8 @@ class StepStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING)
 FINISHED_STATUSES = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+# A step's bulky JSON (an upload of up to 50,000 rows, its preview): loaded only when a caller reads it.
+PAYLOAD_FIELDS = ("inputs", "result", "error_detail")
 
 
 class StepState(models.Model):

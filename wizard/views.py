@@ -122,8 +122,7 @@ def step_progress(request: HttpRequest, slug: str, step_id: str) -> HttpResponse
     result, the error panel, the statuses down the side and the next-step button appear, and polling ends."""
     tenant = get_tenant_for(request.user, slug)
     step = _step_or_404(tenant, step_id)
-    # The payloads (a 50,000-row upload, its preview) stay in the database while the step runs: a poll shows progress.
-    state = StepState.objects.filter(tenant=tenant, step_id=step.id).defer(*engine.PAYLOAD_FIELDS).first()
+    state = selectors.polled_step_state(tenant, step.id)
     if state is None:
         raise Http404("No such step")
     if state.is_active:

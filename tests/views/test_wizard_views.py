@@ -4,7 +4,9 @@ import html
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -379,6 +381,32 @@ def test_the_progress_poll_updates_the_pill_and_the_steps_list_too(tenant, admin
     assert '<span id="step-status" class="pill status-running" hx-swap-oob="true">Running</span>' in partial
     assert 'id="nav-org_customization" class="status-running current" hx-swap-oob="true"' in partial
     assert '<span id="nav-summary-status" hx-swap-oob="true">Running</span>' in partial
+
+
+def test_the_progress_poll_leaves_the_payloads_in_the_database_and_costs_four_queries(tenant, admin_client):
+    """Every admin with a running step asks every second (make bench: 200 at once): the session, the person, the
+    tenant with the member check, the step without its upload and preview."""
+    finish_before(tenant, "rooms")
+    set_state(tenant, "rooms", status=StepStatus.RUNNING, progress_percent=5, inputs={"csv": {"rows": [[2, "x"]]}})
+    url = reverse("wizard:progress", args=[tenant.slug, "rooms"])
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        partial = admin_client.get(url).content.decode()
+    assert "5%" in partial
+    assert len(captured) == 4, [query["sql"] for query in captured]
+    (state_query,) = [query["sql"] for query in captured if "wizard_stepstate" in query["sql"]]
+    assert '"progress_percent"' in state_query
+    assert '"inputs"' not in state_query and '"result"' not in state_query
+
+
+def test_support_polls_a_tenant_it_is_not_a_member_of_and_another_admin_gets_a_404(
+    tenant, support_client, other_client
+):
+    finish_before(tenant, "rooms")
+    set_state(tenant, "rooms", status=StepStatus.RUNNING, progress_percent=30)
+    url = reverse("wizard:progress", args=[tenant.slug, "rooms"])
+    assert "30%" in support_client.get(url).content.decode()
+    assert other_client.get(url).status_code == 404
 
 
 def test_admin_consent_is_offered_only_when_there_is_an_app_to_consent_to(tenant, admin_client, settings):
