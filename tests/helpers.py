@@ -33,6 +33,19 @@ def wait_for(condition: Callable[[], object], timeout: float = 30, interval: flo
         time.sleep(interval)
 
 
+def wait_for_mail(directory: Path, timeout: float = 60) -> str:
+    """The messages Django's file backend wrote to `directory`, once each file holds whole messages.
+
+    The backend creates a file before it writes to it and ends every message with a rule of 79 dashes, so waiting
+    for the file alone races the write."""
+
+    def whole_messages() -> str:
+        texts = [path.read_text() for path in directory.iterdir()]
+        return "".join(texts) if texts and all(text.endswith("-" * 79 + "\n") for text in texts) else ""
+
+    return wait_for(whole_messages, timeout, what=f"whole emails in {directory}")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

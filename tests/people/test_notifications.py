@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
 from tests.factories import make_tenant, make_user, state_of
-from tests.helpers import wait_for
+from tests.helpers import wait_for_mail
 from wizard import actions, notifications, people
 from wizard.models import AuditEvent, StepStatus
 
@@ -36,9 +36,8 @@ def test_a_failed_step_emails_the_admins_from_the_worker(mailing_worker):
     Membership.objects.create(user=viewer, tenant=tenant, role=Role.VIEWER)
     # Not connected: the step fails at once for want of credentials.
     actions.submit_step(tenant, "connect", "alice")
-    wait_for(lambda: list(mailing_worker.iterdir()), 60, what="the worker's email")
+    messages = wait_for_mail(mailing_worker)
     assert state_of(tenant, "connect").status == StepStatus.FAILED
-    messages = "".join(path.read_text() for path in mailing_worker.iterdir())
     assert "To: alice@contoso.com" in messages
     assert "quentin@" not in messages and "vera@" not in messages
     assert "Connect the tenant failed" in messages
@@ -90,8 +89,7 @@ def test_an_invitation_is_emailed_by_the_worker_not_the_request(mailing_worker):
 
     assert answer.status_code == 302
     assert mail.outbox == [], "the request sent the email itself"
-    wait_for(lambda: list(mailing_worker.iterdir()), 60, what="the worker's email")
-    message = "".join(path.read_text() for path in mailing_worker.iterdir())
+    message = wait_for_mail(mailing_worker)
     assert "To: bob@contoso.com" in message
     assert "Subject: You are invited to set up Contoso in Onramp" in message
     assert "admin-contoso invites you to Contoso in Onramp as Admin." in message

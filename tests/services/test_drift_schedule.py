@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tenants.models import Membership, Profile, Role, TenantStatus
 from tests.factories import activated_tenant, make_tenant, state_of
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, wait_for, wait_for_mail
 from wizard import tasks
 from wizard.models import DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepStatus
 from wizard.services import drift
@@ -102,8 +102,7 @@ def test_the_scheduled_check_runs_on_the_worker_emails_the_admins_and_places_new
         what="the drift check on the worker",
     )
     assert [f["kind"] for f in check.findings] == ["new_rooms"], check.error_message
-    wait_for(lambda: list(mailing_worker.iterdir()), 60, what="the worker's email")
-    message = "".join(path.read_text() for path in mailing_worker.iterdir())
+    message = wait_for_mail(mailing_worker)
     assert "To: alice@contoso.com" in message and "the setup has drifted" in message
     assert "1 new room(s), not in any list." in message and "/t/contoso/activation/" in message
     placed = wait_for(
