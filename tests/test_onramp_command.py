@@ -95,10 +95,12 @@ def test_connect_run_status_and_verify_on_the_demo_tenant(sandbox_tenant, info_f
 def test_run_without_yes_stops_at_the_rooms_preview(sandbox_tenant, info_file, celery_worker):
     onramp("connect", "--slug", "contoso", *sandbox_connect_arguments(info_file))
 
+    err = io.StringIO()
     with pytest.raises(SystemExit) as exit_info:
-        onramp("run", "--slug", "contoso", "--all-rooms")
+        call_command("onramp", "run", "--slug", "contoso", "--all-rooms", stdout=io.StringIO(), stderr=err)
 
     assert exit_info.value.code == 2
+    assert "rooms needs input" in err.getvalue() and "Pass --yes to apply the preview" in err.getvalue()
     writes = sandbox_tenant.control.calls()["write_calls"]
     assert "Update-DistributionGroupMember" not in writes and "Add-DistributionGroupMember" not in writes
     tenant = Tenant.objects.get(slug="contoso")

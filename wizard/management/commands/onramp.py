@@ -30,7 +30,7 @@ from wizard import actions, engine, headless
 from wizard.errors import IllegalTransition, StepError
 from wizard.forms import read_ca_bundle
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
-from wizard.results import ConnectResult, RoomsResult, VerifyResult
+from wizard.results import ConnectResult, VerifyResult
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
 from wizard.services import ca_bundles, connect, drift, reduce_access, rooms
 from wizard.steps.registry import get_step, steps_for
@@ -332,8 +332,8 @@ class Command(BaseCommand):
             until = reduce_access.STEP_ID
         if options["new_rooms"]:
             inputs["rooms"] = self._new_rooms_inputs(tenant, actor, confirmed=yes)
-        if yes and "rooms" not in inputs:
-            inputs.update(self._confirmed_preview(tenant))
+        if yes:
+            inputs = {**self._confirmed_previews(tenant), **inputs}
         step_ids = [step.id for step in steps_for(tenant.profile)]
         for name in (start, until):
             if name and name not in step_ids:
@@ -365,21 +365,22 @@ class Command(BaseCommand):
                     self._print_hand_back(tenant)
                 self._print_status(tenant)
                 return
+            confirms_preview = get_step(tenant.profile, stopped.step_id).confirms_preview
             if (
                 not confirmed_here
                 and stopped.status == StepStatus.NEEDS_INPUT
-                and stopped.step_id == "rooms"
-                and self._confirm(stopped, yes)
+                and confirms_preview
+                and self._confirm(tenant, stopped, yes)
             ):
-                inputs["rooms"] = {**stopped.inputs, "confirmed": True}
-                first = "rooms"
+                inputs[stopped.step_id] = {**stopped.inputs, "confirmed": True}
+                first = stopped.step_id
                 confirmed_here = True
                 continue
             break
         self._print_status(tenant)
         if stopped.status == StepStatus.NEEDS_INPUT:
             self.stderr.write(f"{stopped.step_id} needs input: {stopped.progress_message}")
-            if stopped.step_id == "rooms":
+            if confirms_preview:
                 self.stderr.write("Pass --yes to apply the preview, or --rooms-csv/--all-rooms to choose rooms.")
             sys.exit(EXIT_NEEDS_INPUT)
         if stopped.status in (StepStatus.WAITING, StepStatus.QUEUED, StepStatus.RUNNING):
@@ -471,19 +472,21 @@ class Command(BaseCommand):
             sys.exit(EXIT_DRIFTED)
 
     @staticmethod
-    def _confirmed_preview(tenant: Tenant) -> dict[str, dict[str, Any]]:
-        """With --yes and no new choice of rooms, the preview already waiting on the rooms step is the one to
-        apply, as the page's Confirm button applies it."""
-        state = StepState.objects.filter(tenant=tenant, step_id="rooms").first()
-        if state is None or state.status != StepStatus.NEEDS_INPUT or "preview" not in state.result:
-            return {}
-        return {"rooms": {**state.inputs, "confirmed": True}}
+    def _confirmed_previews(tenant: Tenant) -> dict[str, dict[str, Any]]:
+        """With --yes, a preview already waiting on a step is the one to apply, as the page's Confirm button
+        applies it, unless the command line makes a new choice for that step (its inputs win)."""
+        waiting = StepState.objects.filter(
+            tenant=tenant,
+            status=StepStatus.NEEDS_INPUT,
+            step_id__in=[step.id for step in steps_for(tenant.profile) if step.confirms_preview],
+        )
+        return {state.step_id: {**state.inputs, "confirmed": True} for state in waiting if "preview" in state.result}
 
-    def _confirm(self, state: StepState, yes: bool) -> bool:
-        """Show the rooms preview; apply it with --yes, or ask when a person is at the terminal."""
+    def _confirm(self, tenant: Tenant, state: StepState, yes: bool) -> bool:
+        """Show the step's preview; apply it with --yes, or ask when a person is at the terminal."""
         if "preview" not in state.result:
             return False
-        result = RoomsResult.from_json(state.result)
+        result = get_step(tenant.profile, state.step_id).result_type.from_json(state.result)
         self.stdout.write("Rooms preview: " + ", ".join(f"{k} {v}" for k, v in result.preview_summary.items() if v))
         for row in result.preview:
             if row["status"] not in ("valid", "already_member"):
