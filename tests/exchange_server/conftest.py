@@ -10,7 +10,8 @@ from tests.helpers import wait_for
 from wizard.engine import enqueue_step
 from wizard.microsoft import connector_clients
 from wizard.models import StepState, StepStatus
-from wizard.services.exchange_server import room_list_csv, room_plan, script_text
+from wizard.services.exchange_server import PROFILE, room_list_csv, room_plan
+from wizard.steps.registry import get_step
 
 SERVICE_ACCOUNT = "svc-rooms@contoso.onmicrosoft.com"
 SERVICE_PASSWORD = "Sandbox-Svc-Passw0rd!"
@@ -58,12 +59,29 @@ def create_service_account(tenant: Tenant) -> str:
     return SERVICE_ACCOUNT
 
 
+def shown_script(tenant: Tenant, step_id: str) -> str:
+    """The commands the step's page shows now, from the step's own declaration."""
+    state = StepState.objects.get(tenant=tenant, step_id=step_id)
+    return get_step(PROFILE, step_id).powershell(tenant, state)
+
+
+def shown_digest(tenant: Tenant, step_id: str) -> str:
+    """The digest the step's page posts back with "I ran these commands"."""
+    state = StepState.objects.get(tenant=tenant, step_id=step_id)
+    return get_step(PROFILE, step_id).confirmation.digest(tenant, state)
+
+
+def confirm(tenant: Tenant, step_id: str, script: str | None = None, *, digest: str | None = None):
+    """The admin confirms they ran the step's commands, through the step's own confirmation."""
+    return get_step(PROFILE, step_id).confirmation.record(tenant, step_id, ADMIN, script, digest=digest)
+
+
 def run_script(control, tenant: Tenant, step_id: str, typed: list[str] | None = None) -> dict:
     """The admin pastes the step's script, as the page shows it, into the Exchange Management Shell (the sandbox's
     control shell), with the room lists' CSV files Onramp offers for download in the folder, typing `typed` at any
     Read-Host prompt. Returns what the shell reports: output, host lines, errors, writes and changes."""
     files = dict(room_list_csv(tenant, planned.number) for planned in room_plan(tenant))
-    return control.run_script(script_text(tenant, step_id), files, typed)
+    return control.run_script(shown_script(tenant, step_id), files, typed)
 
 
 def run_twice(control, tenant: Tenant, step_id: str, typed: list[str] | None = None) -> dict:

@@ -15,22 +15,20 @@ from wizard.models import AuditEvent, Room, StepState, StepStatus, VerificationS
 from wizard.outcomes import StepContext, Wait
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services import exchange_server as service
-from wizard.services.exchange_server import (
-    confirm_manual_step,
-    room_list_csv,
-    save_connection,
-    script_digest,
-)
+from wizard.services.exchange_server import room_list_csv, save_connection
 from wizard.steps.registry import get_step
 
 from .conftest import (
     ADMIN,
     SERVICE_ACCOUNT,
     SERVICE_PASSWORD,
+    confirm,
     create_service_account,
     exchange_server_tenant,
     run_script,
     run_twice,
+    shown_digest,
+    shown_script,
 )
 
 ROOMS = ROOM_LIST_MAX_MEMBERS + 5  # two room lists, so the scope filter joins two DNs with -or
@@ -48,12 +46,12 @@ def run_manual_step(run_step, control, tenant, step_id, inputs=None, typed=None)
     changes nothing) and confirms with the digest the page showed, the step succeeds."""
     state = run_step(tenant, step_id, inputs)
     assert state.status == StepStatus.NEEDS_INPUT, state.error_message
-    shown = script_digest(tenant, state)
+    shown = shown_digest(tenant, step_id)
     ran = run_twice(control, tenant, step_id, typed)
-    event = confirm_manual_step(tenant, step_id, ADMIN, digest=shown)
+    event = confirm(tenant, step_id, digest=shown)
     state = run_step(tenant, step_id)
     assert state.status == StepStatus.SUCCEEDED, (state.error_code, state.error_message)
-    assert state.result["script_sha256"] == event.detail["script_sha256"] == script_digest(tenant, state)
+    assert state.result["script_sha256"] == event.detail["script_sha256"] == shown_digest(tenant, step_id)
     return state, ran
 
 
@@ -75,8 +73,8 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     account_inputs = form_inputs(tenant, "service_account", {"service_account_upn": SERVICE_ACCOUNT})
     state, ran = run_manual_step(run_step, control, tenant, "service_account", account_inputs, [SERVICE_PASSWORD])
     assert ran["changes"] == 1 and ran["output"][-1]["RecipientTypeDetails"] == "UserMailbox"
-    assert SERVICE_PASSWORD not in script_digest(tenant, state) + str(state.result) + str(state.inputs)
-    assert "Read-Host -AsSecureString" in service.script_text(tenant, "service_account")
+    assert SERVICE_PASSWORD not in shown_digest(tenant, "service_account") + str(state.result) + str(state.inputs)
+    assert "Read-Host -AsSecureString" in shown_script(tenant, "service_account")
     assert not AuditEvent.objects.filter(tenant=tenant, detail__icontains=SERVICE_PASSWORD).exists()
 
     # Connect: the EWS URL as entered, the service account's own calendar opened with Basic auth.
@@ -116,7 +114,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     assert sum(len(g["members"]) for g in groups.values()) == ROOMS
 
     # The admin pastes the warnings back, without the CSV: those rows leave the plan, and the script changes.
-    stale = script_digest(tenant, state)
+    stale = shown_digest(tenant, "rooms")
     rooms_inputs = form_inputs(tenant, "rooms", {"left_out": "\n".join(ran["host"])})
     StepState.objects.filter(pk=state.pk).update(inputs=rooms_inputs)
     assert [row["status"] for row in rooms_inputs["refused_rows"]] == [
@@ -125,7 +123,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
         "unknown_mailbox",
     ]
     with pytest.raises(StepError) as error:
-        confirm_manual_step(tenant, "rooms", ADMIN, digest=stale)
+        confirm(tenant, "rooms", digest=stale)
     assert error.value.code == "script_changed"
     state, _ = run_manual_step(run_step, control, tenant, "rooms")
     lists = state.result["lists"]

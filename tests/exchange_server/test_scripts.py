@@ -6,6 +6,7 @@ import pytest
 from sandbox.opath import parse_scope_filter
 from sandbox.shell import Parser, tokenize
 from tenants.models import Profile, Tenant
+from wizard import actions
 from wizard.engine import ensure_states
 from wizard.errors import StepError
 from wizard.models import AuditEvent, StepState
@@ -24,7 +25,9 @@ from wizard.services.exchange_server_scripts import (
     listed_rooms_script,
     render,
 )
+from wizard.steps.registry import steps_for
 
+from .conftest import ADMIN, confirm, shown_digest, shown_script
 from .powershell_grammar import command_arguments, opath_member_of_clauses
 
 HOSTILE_NAME = 'Rooms\'; $(Stop-Computer) `n \u2019-or\u2018 "x"'
@@ -97,23 +100,33 @@ def assert_reads_back(line) -> None:
         raise AssertionError(f"unknown script line {line!r}")
 
 
-STEP_IDS = ["service_account", "connect", "room_list", "rooms", "scoped_access", "verify", "activate"]
+SCRIPTS = {
+    "service_account": service.service_account_script,
+    "connect": service.connect_script,
+    "room_list": service.room_list_script,
+    "rooms": service.rooms_script,
+    "scoped_access": service.scoped_access_script,
+    "verify": service.role_assignment_script,
+    "activate": service.role_assignment_script,
+}
 
 
-@pytest.mark.parametrize("step_id", STEP_IDS)
+@pytest.mark.parametrize("step_id", SCRIPTS)
 def test_every_line_of_every_script_reads_back_as_its_call(tenant, step_id):
     set_step(tenant, "scoped_access", {"room_list_dns": DNS})
-    lines = service.script_lines(tenant, step_id)
+    lines = SCRIPTS[step_id](tenant)
     assert lines
     for line in lines:
         assert_reads_back(line)
 
 
-@pytest.mark.parametrize("step_id", STEP_IDS)
+@pytest.mark.parametrize("step_id", SCRIPTS)
 def test_every_script_says_it_is_safe_to_run_twice_and_parses_as_a_whole(tenant, step_id):
+    assert [step.id for step in steps_for(Profile.EXCHANGE_SERVER)] == list(SCRIPTS)
     for dns in ([], DNS):  # scoped access shows the DN lookup first, then the scope and the assignment
         set_step(tenant, "scoped_access", {"room_list_dns": dns})
-        text = service.script_text(tenant, step_id)
+        text = shown_script(tenant, step_id)
+        assert text == render(SCRIPTS[step_id](tenant))
         first = text.splitlines()[0]
         writes = any(verb in text for verb in ("New-", "Set-", "Add-"))
         assert first == (SAFE_TO_RERUN if writes else "# Only reads: safe to run more than once.")
@@ -121,7 +134,7 @@ def test_every_script_says_it_is_safe_to_run_twice_and_parses_as_a_whole(tenant,
 
 
 def test_the_room_list_script_names_the_list_and_its_manager_as_literals(tenant):
-    lines = service.script_lines(tenant, "room_list")
+    lines = service.room_list_script(tenant)
     calls = [c for line in lines for c in (line.create if isinstance(line, IfMissing) else [line])]
     calls = [c for c in calls if isinstance(c, Command)]
     assert [(c.cmdlet, c.arguments()) for c in calls] == [
@@ -140,7 +153,7 @@ def test_rooms_are_split_into_lists_of_75_with_a_csv_each(tenant):
     plan = service.room_plan(tenant)
     assert [len(p.members) for p in plan] == [75, 75, 10]
     assert [p.address for p in plan] == ["rooms@contoso.com", "rooms-02@contoso.com", "rooms-03@contoso.com"]
-    lines = service.script_lines(tenant, "rooms")
+    lines = service.rooms_script(tenant)
     created = [
         inner.arguments()["Name"]
         for line in lines
@@ -162,7 +175,7 @@ def test_rooms_are_split_into_lists_of_75_with_a_csv_each(tenant):
 def test_the_scope_filter_reaches_exchange_as_the_dns_and_nothing_more(tenant):
     set_step(tenant, "rooms", {}, {"room_lists": [{"address": "rooms@contoso.com"}, {"address": "b@contoso.com"}]})
     set_step(tenant, "scoped_access", {"room_list_dns": DNS})
-    lines = service.script_lines(tenant, "scoped_access")
+    lines = service.scoped_access_script(tenant)
     calls = {c.cmdlet: c for line in lines if isinstance(line, IfMissing) for c in (*line.create, *line.existing)}
     scope = calls["New-ManagementScope"]
     assert (
@@ -193,13 +206,13 @@ def context(tenant: Tenant, step_id: str) -> StepContext:
 def test_a_confirmation_binds_to_the_exact_script(tenant):
     assert isinstance(service.room_list(context(tenant, "room_list")), NeedsInput)
     with pytest.raises(StepError) as stale:
-        service.confirm_manual_step(tenant, "room_list", "admin", "New-DistributionGroup -Name 'other' -RoomList\n")
+        confirm(tenant, "room_list", "New-DistributionGroup -Name 'other' -RoomList\n")
     assert stale.value.code == "script_changed"
-    shown = service.script_text(tenant, "room_list").replace("\n", "\r\n")  # as a browser posts it back
-    event = service.confirm_manual_step(tenant, "room_list", "admin", shown)
-    assert event.detail["script_sha256"] == service.script_sha256(service.script_text(tenant, "room_list"))
+    shown = shown_script(tenant, "room_list").replace("\n", "\r\n")  # as a browser posts it back
+    event = confirm(tenant, "room_list", shown)
+    assert event.detail["script_sha256"] == service.script_sha256(shown_script(tenant, "room_list"))
     outcome = service.room_list(context(tenant, "room_list"))
-    assert isinstance(outcome, Done) and outcome.result["confirmed_by"] == "admin"
+    assert isinstance(outcome, Done) and outcome.result["confirmed_by"] == ADMIN
 
     # Another name means other commands: the earlier confirmation no longer counts.
     set_step(tenant, "room_list", {"name": "Other rooms", "alias": "other", "address": "other@contoso.com"})
@@ -209,29 +222,27 @@ def test_a_confirmation_binds_to_the_exact_script(tenant):
 
 def test_only_manual_steps_take_a_confirmation(tenant):
     with pytest.raises(StepError) as error:
-        service.confirm_manual_step(tenant, "verify", "admin", service.script_text(tenant, "verify"))
+        actions.confirm_step(tenant, "verify", ADMIN, digest=service.script_sha256(shown_script(tenant, "verify")))
     assert error.value.code == "not_a_manual_step"
+    assert not AuditEvent.objects.filter(tenant=tenant, action=service.CONFIRM_ACTION).exists()
 
 
 def test_a_confirmation_may_name_the_script_by_its_digest(tenant):
-    state = StepState.objects.get(tenant=tenant, step_id="room_list")
-    digest = service.script_digest(tenant, state)
-    assert digest == service.script_sha256(service.script_text(tenant, "room_list"))
+    digest = shown_digest(tenant, "room_list")
+    assert digest == service.script_sha256(shown_script(tenant, "room_list"))
     with pytest.raises(StepError) as stale:
-        service.confirm_manual_step(tenant, "room_list", "admin", digest="0" * 64)
+        confirm(tenant, "room_list", digest="0" * 64)
     assert stale.value.code == "script_changed" and stale.value.extra["current_script_sha256"] == digest
     with pytest.raises(ValueError):
-        service.confirm_manual_step(
-            tenant, "room_list", "admin", service.script_text(tenant, "room_list"), digest=digest
-        )
-    event = service.confirm_manual_step(tenant, "room_list", "admin", digest=digest.upper())
+        confirm(tenant, "room_list", shown_script(tenant, "room_list"), digest=digest)
+    event = confirm(tenant, "room_list", digest=digest.upper())
     assert event.detail == {"script_sha256": digest}
     assert isinstance(service.room_list(context(tenant, "room_list")), Done)
 
 
 def test_the_service_account_script_asks_powershell_for_the_password(tenant):
     set_step(tenant, "service_account", {"service_account_upn": "svc@contoso.com", "display_name": "Rooms"})
-    lines = service.script_lines(tenant, "service_account")
+    lines = service.service_account_script(tenant)
     guarded = next(line for line in lines if isinstance(line, IfMissing))
     assert guarded.probe.arguments() == {"Identity": "svc@contoso.com"}
     assert guarded.create[0].render() == (

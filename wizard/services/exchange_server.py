@@ -11,6 +11,7 @@ credentials.
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,6 @@ from wizard.services.common import poll_delay, required_result, result_of
 from wizard.services.room_list import DEFAULT_NAME, alias_for
 
 PROFILE = "exchange_server"
-MANUAL_STEPS = ("service_account", "room_list", "rooms", "scoped_access")
 CONFIRM_ACTION = "confirm_manual"
 DEFAULT_DISPLAY_NAME = "Room booking service"
 # Exchange Server reads role assignments through a cache: a new assignment reaches EWS after the cache refreshes (or
@@ -58,6 +58,8 @@ IMPERSONATION_REFUSALS = frozenset({"ErrorImpersonateUserDenied", "ErrorImperson
 # the step first requires that earlier step's result.
 SERVICE_ACCOUNT_PLACEHOLDER = "svc-rooms@contoso.com"
 FAILURES_KEPT = 50
+# The commands a step shows for a tenant's values as they are now (a step's page, its confirmation, its check).
+ScriptOf = Callable[[Tenant], list[scripts.ScriptLine]]
 
 
 # -- connection -------------------------------------------------------------------------------------------------
@@ -191,35 +193,44 @@ def room_plan(tenant: Tenant) -> list[PlannedList]:
     return [dataclasses.replace(p, address=first["address"]) if p.number == 1 else p for p in plan]
 
 
-def script_lines(tenant: Tenant, step_id: str) -> list[scripts.ScriptLine]:
-    """The commands of one step of the profile, from the tenant's values as they are now."""
-    account = service_account(tenant)
-    if step_id == "service_account":
-        inputs = _inputs(tenant, "service_account")
-        upn = inputs.get("service_account_upn") or account
-        return scripts.service_account_script(upn, inputs.get("display_name") or DEFAULT_DISPLAY_NAME)
-    if step_id == "connect":
-        return scripts.connect_script(account)
-    if step_id == "room_list":
-        values = room_list_values(tenant)
-        return scripts.room_list_script(values["name"], values["alias"], values["address"], account)
-    if step_id == "rooms":
-        plan = room_plan(tenant)
-        if not plan:
-            return [scripts.comment("Upload the rooms CSV on this page first; the commands appear here then.")]
-        return scripts.rooms_script(plan, account)
-    if step_id == "scoped_access":
-        addresses = room_list_addresses(tenant)
-        dns = _inputs(tenant, "scoped_access").get("room_list_dns") or []
-        if not dns:
-            return scripts.distinguished_names_script(addresses)
-        name = room_list_values(tenant)["name"]
-        return scripts.scoped_access_script(f"{name} scope", f"{name} impersonation", account, dns)
-    return scripts.role_assignment_check(account)
+def service_account_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    inputs = _inputs(tenant, "service_account")
+    upn = inputs.get("service_account_upn") or service_account(tenant)
+    return scripts.service_account_script(upn, inputs.get("display_name") or DEFAULT_DISPLAY_NAME)
 
 
-def script_text(tenant: Tenant, step_id: str) -> str:
-    return scripts.render(script_lines(tenant, step_id))
+def connect_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    return scripts.connect_script(service_account(tenant))
+
+
+def room_list_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    values = room_list_values(tenant)
+    return scripts.room_list_script(values["name"], values["alias"], values["address"], service_account(tenant))
+
+
+def rooms_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    plan = room_plan(tenant)
+    if not plan:
+        return [scripts.comment("Upload the rooms CSV on this page first; the commands appear here then.")]
+    return scripts.rooms_script(plan, service_account(tenant))
+
+
+def scoped_access_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    addresses = room_list_addresses(tenant)
+    dns = _inputs(tenant, "scoped_access").get("room_list_dns") or []
+    if not dns:
+        return scripts.distinguished_names_script(addresses)
+    name = room_list_values(tenant)["name"]
+    return scripts.scoped_access_script(f"{name} scope", f"{name} impersonation", service_account(tenant), dns)
+
+
+def role_assignment_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    return scripts.role_assignment_check(service_account(tenant))
+
+
+def script_text(script_of: ScriptOf, tenant: Tenant) -> str:
+    """The commands `script_of` gives for the tenant's values as they are now, as the step's page shows them."""
+    return scripts.render(script_of(tenant))
 
 
 def room_list_addresses(tenant: Tenant) -> list[str]:
@@ -247,29 +258,28 @@ def script_sha256(script: str) -> str:
     return hashlib.sha256(script.replace("\r\n", "\n").encode()).hexdigest()
 
 
-def script_digest(tenant: Tenant, state: StepState) -> str:
+def script_digest(script_of: ScriptOf, tenant: Tenant) -> str:
     """The SHA-256 of the script the step's page shows now: what a confirmation must name to count."""
-    return script_sha256(script_text(tenant, state.step_id))
+    return script_sha256(script_text(script_of, tenant))
 
 
 def confirm_manual_step(
-    tenant: Tenant, step_id: str, actor: str, script: str | None = None, *, digest: str | None = None
+    tenant: Tenant,
+    step_id: str,
+    actor: str,
+    script: str | None = None,
+    *,
+    digest: str | None = None,
+    script_of: ScriptOf,
 ) -> AuditEvent:
-    """Record that `actor` ran the step's script, named by its text (`script`) or its SHA-256 (`digest`, as the
-    page posts it back). Refused with `script_changed` when that is not the script Onramp generates now (the page
-    was stale, or an input changed since): the admin must confirm what the step will check. The audit event's
-    detail holds only the digest, never the script (nor anything typed into it)."""
-    if step_id not in MANUAL_STEPS:
-        raise StepError(
-            code="not_a_manual_step",
-            message=f"“{step_id}” is not a step the admin runs by hand.",
-            explanation="Only the service account, room list, rooms and scoped access steps are run in the Exchange"
-            " Management Shell.",
-        )
+    """Record that `actor` ran the step's script (the commands `script_of` gives), named by its text (`script`) or
+    its SHA-256 (`digest`, as the page posts it back). Refused with `script_changed` when that is not the script
+    Onramp generates now (the page was stale, or an input changed since): the admin must confirm what the step will
+    check. The audit event's detail holds only the digest, never the script (nor anything typed into it)."""
     if (script is None) == (digest is None):
         raise ValueError("name the script by its text or by its digest, not both")
     confirmed = script_sha256(script) if script is not None else str(digest).strip().lower()
-    current = script_sha256(script_text(tenant, step_id))
+    current = script_digest(script_of, tenant)
     if confirmed != current:
         raise StepError(
             code="script_changed",
@@ -282,8 +292,8 @@ def confirm_manual_step(
         return record_event(tenant, actor, CONFIRM_ACTION, "confirmed", step_id, {"script_sha256": current})
 
 
-def _confirmation(ctx: StepContext) -> AuditEvent | None:
-    digest = script_sha256(script_text(ctx.tenant, ctx.state.step_id))
+def _confirmation(ctx: StepContext, script_of: ScriptOf) -> AuditEvent | None:
+    digest = script_digest(script_of, ctx.tenant)
     return (
         AuditEvent.objects.filter(
             tenant=ctx.tenant, step_id=ctx.state.step_id, action=CONFIRM_ACTION, detail__script_sha256=digest
@@ -293,8 +303,9 @@ def _confirmation(ctx: StepContext) -> AuditEvent | None:
     )
 
 
-def _confirmed(ctx: StepContext) -> dict[str, Any] | NeedsInput:
-    event = _confirmation(ctx)
+def _confirmed(ctx: StepContext, script_of: ScriptOf) -> dict[str, Any] | NeedsInput:
+    """Who confirmed running the commands `script_of` gives now, and when; NeedsInput until someone has."""
+    event = _confirmation(ctx, script_of)
     if event is None:
         return NeedsInput("Run the commands shown on this page in the Exchange Management Shell, then confirm.")
     return {
@@ -309,7 +320,7 @@ def create_service_account(ctx: StepContext) -> Outcome:
     upn = str(ctx.inputs.get("service_account_upn") or "").strip()
     if not upn:
         return NeedsInput("Enter the service account's user principal name.")
-    confirmed = _confirmed(ctx)
+    confirmed = _confirmed(ctx, service_account_script)
     if isinstance(confirmed, NeedsInput):
         return confirmed
     display_name = ctx.inputs.get("display_name") or DEFAULT_DISPLAY_NAME
@@ -318,7 +329,7 @@ def create_service_account(ctx: StepContext) -> Outcome:
 
 def room_list(ctx: StepContext) -> Outcome:
     required_result(ctx.tenant, ExchangeServerConnectResult, "service_account_upn", "Connect")
-    confirmed = _confirmed(ctx)
+    confirmed = _confirmed(ctx, room_list_script)
     if isinstance(confirmed, NeedsInput):
         return confirmed
     return Done({**room_list_values(ctx.tenant), "manager": service_account(ctx.tenant), **confirmed})
@@ -330,7 +341,7 @@ def rooms(ctx: StepContext) -> Outcome:
     plan = room_plan(tenant)
     if not plan:
         return NeedsInput("Upload the CSV of the rooms the integration may book.")
-    confirmed = _confirmed(ctx)
+    confirmed = _confirmed(ctx, rooms_script)
     if isinstance(confirmed, NeedsInput):
         return confirmed
     planned_addresses = {address.lower() for p in plan for address in p.members}
@@ -373,7 +384,7 @@ def scoped_access(ctx: StepContext) -> Outcome:
             explanation="The scope must name every room list, or the rooms of a list left out stay unreachable.",
             fix="Paste the DistinguishedName of each list the Get-DistributionGroup commands print.",
         )
-    confirmed = _confirmed(ctx)
+    confirmed = _confirmed(ctx, scoped_access_script)
     if isinstance(confirmed, NeedsInput):
         return confirmed
     name = room_list_values(tenant)["name"]

@@ -8,6 +8,7 @@ Forms follow wizard.forms' contract: they only clean; each step's `save_inputs` 
 turns the cleaned data into its inputs.
 """
 
+import functools
 from typing import Any
 
 from cryptography import x509
@@ -157,14 +158,19 @@ class ScopedAccessForm(StepForm):
         return list(dict.fromkeys(lines))
 
 
-CONFIRMATION = Confirmation(digest=service.script_digest, record=service.confirm_manual_step)
-
-
-def _script(step_id: str) -> PowerShell:
+def _shows(script_of: service.ScriptOf) -> PowerShell:
     def powershell(tenant: Tenant, state: StepState) -> str:
-        return service.script_text(tenant, step_id)
+        return service.script_text(script_of, tenant)
 
     return powershell
+
+
+def _confirmed_by_running(script_of: service.ScriptOf) -> Confirmation:
+    """A manual step counts once someone confirms they ran the commands its page shows now."""
+    return Confirmation(
+        digest=lambda tenant, state: service.script_digest(script_of, tenant),
+        record=functools.partial(service.confirm_manual_step, script_of=script_of),
+    )
 
 
 STEPS = (
@@ -176,11 +182,11 @@ STEPS = (
         why="The integration reads and writes the rooms' calendars as this account, through EWS impersonation. Its"
         " password is typed into PowerShell and, later, into Connect: it is never on this page or in the audit trail.",
         perform=service.create_service_account,
-        powershell=_script("service_account"),
+        powershell=_shows(service.service_account_script),
         form=ServiceAccountForm,
         save_inputs=inputs.service_account_inputs,
         manual=True,
-        confirmation=CONFIRMATION,
+        confirmation=_confirmed_by_running(service.service_account_script),
     ),
     Step(
         id="connect",
@@ -190,7 +196,7 @@ STEPS = (
         why="Onramp cannot run commands in your Exchange Management Shell; it checks your setup from outside, over"
         " EWS, as the account the integration will use.",
         perform=service.connect,
-        powershell=_script("connect"),
+        powershell=_shows(service.connect_script),
         requires=("service_account",),
         form=ConnectForm,
         save_inputs=inputs.connect_inputs,
@@ -203,11 +209,11 @@ STEPS = (
         summary="You create the RoomList distribution group that names the rooms, managed by the service account.",
         why="The impersonation scope is defined by membership of this list, so adding a room later is one change.",
         perform=service.room_list,
-        powershell=_script("room_list"),
+        powershell=_shows(service.room_list_script),
         form=RoomListForm,
         save_inputs=inputs.room_list_inputs,
         manual=True,
-        confirmation=CONFIRMATION,
+        confirmation=_confirmed_by_running(service.room_list_script),
     ),
     Step(
         id="rooms",
@@ -218,13 +224,13 @@ STEPS = (
         why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
         "numbered lists.",
         perform=service.rooms,
-        powershell=_script("rooms"),
+        powershell=_shows(service.rooms_script),
         form=RoomsForm,
         save_inputs=inputs.rooms_inputs,
         page_context=presenters.exchange_server_rooms_page,
         rooms_table=RoomsTable.MEMBERSHIP,
         manual=True,
-        confirmation=CONFIRMATION,
+        confirmation=_confirmed_by_running(service.rooms_script),
     ),
     Step(
         id="scoped_access",
@@ -234,10 +240,10 @@ STEPS = (
         summary="You grant the service account ApplicationImpersonation over the rooms in the lists, and nothing else.",
         why="Without a management scope, ApplicationImpersonation reaches every mailbox of the organisation.",
         perform=service.scoped_access,
-        powershell=_script("scoped_access"),
+        powershell=_shows(service.scoped_access_script),
         form=ScopedAccessForm,
         manual=True,
-        confirmation=CONFIRMATION,
+        confirmation=_confirmed_by_running(service.scoped_access_script),
     ),
     Step(
         id="verify",
@@ -247,7 +253,7 @@ STEPS = (
         summary="Opens every room's calendar as the room over EWS, and checks a mailbox that is not a room is refused.",
         why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
         perform=service.verify,
-        powershell=_script("verify"),
+        powershell=_shows(service.role_assignment_script),
         form=VerifyForm,
         rooms_table=RoomsTable.VERIFICATION,
     ),
@@ -259,7 +265,7 @@ STEPS = (
         summary="Hands the integration what it needs and erases the service account's password from Onramp.",
         why="The integration needs the EWS URL, the service account and the room lists to start booking.",
         perform=service.activate,
-        powershell=_script("activate"),
+        powershell=_shows(service.role_assignment_script),
     ),
 )
 
