@@ -54,16 +54,18 @@ TRUNCATED_WARNING = (
     "There are more results available than are currently displayed. To view them, increase the value for the "
     "ResultSize parameter."
 )
-# The error ids Exchange puts before the exception type; only the not-found one is seen in public captures.
+# The error ids Exchange puts before the exception type; only the not-found ones are seen in public captures: an
+# object named by -Identity, and a recipient named by another parameter (WIRE.md [I2], [I16]).
 ERROR_IDS = {NOT_FOUND: "Ex6F9304"}
+PARAMETER_NOT_FOUND_ID = "Ex94914C"
 HASHTABLE_TYPE = "#Exchange.GenericHashTable"
 COMMON_PARAMS = {"confirm", "erroraction", "warningaction", "verbose", "whatif"}
 
 
 class ExchangeError(Exception):
-    def __init__(self, exc_type: str, text: str) -> None:
+    def __init__(self, exc_type: str, text: str, error_id: str = "") -> None:
         super().__init__(text)
-        self.exc_type, self.text = exc_type, text
+        self.exc_type, self.text, self.error_id = exc_type, text, error_id
 
 
 def _not_found(identity: str) -> ExchangeError:
@@ -78,6 +80,7 @@ def _param_not_found(identity: str) -> ExchangeError:
         NOT_FOUND,
         f'Couldn\'t find object "{identity}". Please make sure that it was spelled correctly or '
         "specify a different object.",
+        PARAMETER_NOT_FOUND_ID,
     )
 
 
@@ -936,10 +939,10 @@ def error_status(exc_type: str) -> int:
     return 404 if exc_type == NOT_FOUND else 400
 
 
-def error_body(exc_type: str, text: str) -> dict[str, Any]:
+def error_body(exc_type: str, text: str, error_id: str = "") -> dict[str, Any]:
     """InvokeCommand's error envelope: the typed text in error.details[].message, the exception again in
     innererror.internalexception (CIPP-API's New-ExoRequest reads them in that order)."""
-    error_id = ERROR_IDS.get(exc_type) or "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324
+    error_id = error_id or ERROR_IDS.get(exc_type) or "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324
     typed = f"{error_id}|{exc_type}|{text}"
     return {
         "error": {
@@ -1042,7 +1045,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
             value = run_cmdlet(shell, name, raw_params)
             page_size = max(1, tenant.knobs.exchange_page_size)
     except ExchangeError as err:
-        return Response.json(error_status(err.exc_type), error_body(err.exc_type, err.text))
+        return Response.json(error_status(err.exc_type), error_body(err.exc_type, err.text, err.error_id))
     base = f"{req.base_url}/adminapi/beta/{segments[2]}"
     offset = int(req.query.get("$skiptoken", "0") or 0)
     next_link = f"{base}/InvokeCommand?$skiptoken={offset + page_size}" if offset + page_size < len(value) else None
@@ -1063,5 +1066,5 @@ def run_as_admin(tenant: Tenant, name: str, raw_params: dict[str, Any]) -> Respo
             value = run_cmdlet(shell, name, raw_params)
     except ExchangeError as err:
         # The control shell is the sandbox's own contract: every cmdlet error is a 400 there.
-        return Response.json(400, error_body(err.exc_type, err.text))
+        return Response.json(400, error_body(err.exc_type, err.text, err.error_id))
     return Response.json(200, success_body("shell", shell.warnings, value))

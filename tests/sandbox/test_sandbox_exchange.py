@@ -95,6 +95,13 @@ def test_membership_errors_get_and_update(ms):
     )
     assert exc_type.endswith("ManagementObjectNotFoundException")
     assert text.startswith('Couldn\'t find object "ghost@contoso.com".')
+    # The error ids of public captures: Ex94914C for a recipient named by a parameter, Ex6F9304 for -Identity.
+    unknown_member = ms.invoke_raw(
+        "Add-DistributionGroupMember", Identity="rooms", Member="ghost@contoso.com", **bypass
+    )
+    unknown_group = ms.invoke_raw("Get-DistributionGroup", Identity="ghost-list")
+    assert unknown_member.json()["error"]["details"][0]["message"].startswith("Ex94914C|")
+    assert unknown_group.json()["error"]["details"][0]["message"].startswith("Ex6F9304|")
     ms.invoke(
         "Update-DistributionGroupMember",
         Identity="rooms",
