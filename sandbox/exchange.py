@@ -46,7 +46,7 @@ MEMBER_EXISTS = "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsExceptio
 MEMBER_NOT_FOUND = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException"
 NOT_MANAGER = "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException"
 BINDING = "System.Management.Automation.ParameterBindingException"
-DEHYDRATED = "Microsoft.Exchange.Management.Tasks.InvalidOperationInDehydratedContextException"
+DEHYDRATED = "Microsoft.Exchange.Configuration.Tasks.InvalidOperationInDehydratedContextException"
 NOT_REQUIRED = "Microsoft.Exchange.Management.Deployment.OrganizationCustomizationNotRequiredException"
 NO_CHANGE_WARNING = "The command completed successfully but no settings of '{}' have been modified."
 WRITE_VERBS = ("New-", "Set-", "Add-", "Update-", "Remove-", "Enable-")
@@ -334,11 +334,11 @@ def _exo_sp(shell: Shell, identity: str) -> ExoServicePrincipal | None:
 
 
 def _require_hydrated(shell: Shell) -> None:
-    if shell.online and shell.tenant.is_dehydrated():
+    if shell.online and shell.tenant.refuses_rbac_writes_as_dehydrated():
         raise ExchangeError(
             DEHYDRATED,
-            "The operation on this object is not supported for dehydrated tenants. "
-            "Run Enable-OrganizationCustomization and try again.",
+            "The command you tried to run isn't currently allowed in your organization. To run this command, you "
+            "first need to run the command: Enable-OrganizationCustomization.",
         )
 
 

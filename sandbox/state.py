@@ -196,6 +196,8 @@ class Knobs:
     provisioning_delay_s: float = 0.0
     replication_lag_s: float = 0.0
     customization_delay_s: float = 0.0
+    # After IsDehydrated reads False, RBAC writes still fail as dehydrated this long (public captures: ~30 minutes).
+    hydration_lag_s: float = 0.0
     rbac_delay_s: float = 0.0
     places_delay_s: float = 0.0  # a new room list shows in /places only this long after it was made
     dehydrated: bool = False
@@ -442,6 +444,7 @@ class Tenant:
             self.org = {
                 "dehydrated": self.knobs.dehydrated,
                 "customization_requested_at": None,
+                "hydrated_at": None,
                 "EwsEnabled": None,
                 "EwsApplicationAccessPolicy": None,
                 "EwsAllowList": None,
@@ -470,6 +473,7 @@ class Tenant:
             if "dehydrated" in values:
                 self.org["dehydrated"] = self.knobs.dehydrated
                 self.org["customization_requested_at"] = None
+                self.org["hydrated_at"] = None
             if "tenant_wide_calendar_grant" in values:
                 self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
             if "free_licenses" in values:
@@ -631,8 +635,16 @@ class Tenant:
         requested = self.org["customization_requested_at"]
         if requested is not None and self.now() >= requested + self.knobs.customization_delay_s:
             self.org["dehydrated"] = False
+            self.org["hydrated_at"] = requested + self.knobs.customization_delay_s
             return False
         return True
+
+    def refuses_rbac_writes_as_dehydrated(self) -> bool:
+        """Dehydrated, or hydrated so recently that RBAC writes have not caught up with IsDehydrated yet."""
+        if self.is_dehydrated():
+            return True
+        hydrated_at = self.org["hydrated_at"]
+        return hydrated_at is not None and self.now() < hydrated_at + self.knobs.hydration_lag_s
 
     # -- RBAC ------------------------------------------------------------------------------------
     def scope_covers(self, scope_name: str | None, mailbox: User, as_of: float | None = None) -> bool:

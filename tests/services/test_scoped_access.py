@@ -1,7 +1,9 @@
 """Step 5 refuses to call the access scoped while the integration's app holds tenant-wide calendar access, or
 another Exchange assignment of a calendar role that its scope does not limit."""
 
-from tests.factories import connected_tenant
+from tests.factories import connected_tenant, state_of
+from tests.helpers import wait_for
+from wizard import actions
 from wizard.models import StepStatus
 from wizard.services.rooms import all_rooms_inputs
 
@@ -37,3 +39,33 @@ def test_another_calendar_assignment_of_the_app_is_found_by_role_and_reported(ma
     assert "Application Calendars.Read over every mailbox in the organisation (no scope)" in failed.error_message
     assert "Remove-ManagementRoleAssignment" in failed.error_detail["fix"]
     assert "New-ManagementRoleAssignment" not in sandbox.control.calls()["write_calls"]
+
+
+def test_scoped_access_waits_while_exchange_still_refuses_scopes_after_customisation(make_sandbox, run_steps):
+    # Public captures (WIRE.md [I17]): IsDehydrated reads False, yet New-ManagementScope is refused as dehydrated
+    # for about 30 minutes more.
+    sandbox = make_sandbox(rooms=5, dehydrated=True, customization_delay_s=1)
+    tenant = connected_tenant(sandbox.info)
+    assert run_steps(tenant, until="rooms", inputs={"rooms": all_rooms_inputs(confirmed=True)}).finished
+    sandbox.control.set_knobs(hydration_lag_s=1800)
+
+    actions.submit_step(tenant, "scoped_access", "test")
+
+    waiting = wait_for(
+        lambda: (state := state_of(tenant, "scoped_access")).status == StepStatus.WAITING and state,
+        60,
+        what="scoped access to wait for Exchange",
+    )
+    assert "refuses them as not customised (dehydrated)" in waiting.waiting_for
+    assert sandbox.control.state()["scopes"] == []
+    sandbox.control.advance(1800)
+    done = wait_for(
+        lambda: (
+            (state := state_of(tenant, "scoped_access")).status in (StepStatus.SUCCEEDED, StepStatus.FAILED) and state
+        ),
+        60,
+        what="scoped access to go on once Exchange accepts scopes",
+    )
+    assert done.status == StepStatus.SUCCEEDED, done.error_message
+    assert done.attempts == 1  # waited, not retried
+    assert len(sandbox.control.state()["scopes"]) == 1

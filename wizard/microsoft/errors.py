@@ -83,6 +83,10 @@ class ExchangeCmdletError(MicrosoftError):
         return self.short_type == "ManagementObjectNotFoundException"
 
     @property
+    def is_refused_as_dehydrated(self) -> bool:
+        return self.short_type == "InvalidOperationInDehydratedContextException"
+
+    @property
     def is_already_member(self) -> bool:
         return self.short_type == "MemberAlreadyExistsException"
 
@@ -216,6 +220,13 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "Check the name or address; if it was just created, try again in a minute.",
     ),
     "MemberAlreadyExistsException": ("The recipient is already a member of the group.", "Nothing to do."),
+    "InvalidOperationInDehydratedContextException": (
+        "Exchange Online still treats the organisation as not customised (dehydrated), so it refuses management"
+        " scopes and role assignments. Right after Enable-OrganizationCustomization this can last about 30 minutes"
+        " even though Get-OrganizationConfig already reports IsDehydrated False.",
+        "Wait 30 minutes and run the step again. If it still fails, run Enable-OrganizationCustomization in Exchange"
+        " Online PowerShell; if that says it is not required, open a Microsoft support case.",
+    ),
     "ADObjectAlreadyExistsException": (
         "An Exchange object with this name already exists.",
         "Adopt the existing object or choose another name.",

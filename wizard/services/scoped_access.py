@@ -20,16 +20,19 @@ from tenants.models import Tenant
 from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
-from wizard.microsoft.errors import NotFound
-from wizard.outcomes import Done, Outcome, StepContext
+from wizard.microsoft.errors import ExchangeCmdletError, NotFound
+from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.powershell import member_of_group_filter
 from wizard.results import RoomListResult, RoomsResult, ScopedAccessResult
 from wizard.services import grants
-from wizard.services.common import required_result, result_of
+from wizard.services.common import poll_delay, required_result, result_of
 
 STEP_ID = "scoped_access"
 ROLE = "Application Calendars.ReadWrite"
 SCOPE_NAME = "Onramp rooms of {name}"
+# Public captures show Exchange refusing scopes and assignments as "dehydrated" for about 30 minutes after
+# IsDehydrated already reads False (sandbox/WIRE.md [I17]); past this, waiting longer will not help.
+HYDRATION_TIMEOUT_SECONDS = 2 * 3600
 _MEMBER_OF_GROUP = re.compile(r"MemberOfGroup\s+-eq\s+'((?:[^']|'')*)'", re.IGNORECASE)
 
 
@@ -71,6 +74,30 @@ def perform(ctx: StepContext) -> Outcome:
             message="The integration's application id is not set.",
             fix="Enter the integration's application (client) id in step 0, then run this step.",
         )
+    try:
+        return _grant_scoped_access(ctx, app_id)
+    except ExchangeCmdletError as error:
+        if not error.is_refused_as_dehydrated:
+            raise
+        return _wait_for_customisation_to_reach_rbac(ctx, error)
+
+
+def _wait_for_customisation_to_reach_rbac(ctx: StepContext, error: ExchangeCmdletError) -> Outcome:
+    refused_since = ctx.previous_result.get("refused_as_dehydrated_since") or time.time()
+    waited = time.time() - refused_since
+    if waited > HYDRATION_TIMEOUT_SECONDS:
+        raise error
+    return Wait(
+        seconds=poll_delay(waited, longest=120),
+        waiting_for="Exchange Online to let the organisation hold management scopes: it still refuses them as not"
+        " customised (dehydrated), which can last about 30 minutes after customisation even though IsDehydrated"
+        " already reads False",
+        result={"refused_as_dehydrated_since": refused_since},
+    )
+
+
+def _grant_scoped_access(ctx: StepContext, app_id: str) -> Outcome:
+    tenant = ctx.tenant
     dns = room_list_dns(tenant)
     name = scope_name(tenant)
     recipient_filter = member_of_group_filter(dns)
