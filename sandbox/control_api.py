@@ -68,6 +68,7 @@ def _add_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
         created_at=now - 86400,
         account_enabled=kind == "user",
         usage_location="US",
+        usage_location_at=now - 86400,
         mailbox_at=now - 86400,
         building=body.get("building"),
         floor=body.get("floor"),

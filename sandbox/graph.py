@@ -298,6 +298,7 @@ def create_user(call: Call) -> Response:
         created_at=call.tenant.now(),
         account_enabled=bool(body["accountEnabled"]),
         usage_location=body.get("usageLocation"),
+        usage_location_at=call.tenant.now(),
         password=password,
         exchange_guid=str(uuid.uuid4()),
     )
@@ -335,7 +336,8 @@ def patch_user(call: Call, key: str) -> Response:
             )
         user.password = password
     user.display_name = body.get("displayName", user.display_name)
-    user.usage_location = body.get("usageLocation", user.usage_location)
+    if body.get("usageLocation", user.usage_location) != user.usage_location:
+        user.usage_location, user.usage_location_at = body["usageLocation"], call.tenant.now()
     user.account_enabled = bool(body.get("accountEnabled", user.account_enabled))
     user.mail_nickname = body.get("mailNickname", user.mail_nickname)
     return Response(204)
@@ -350,7 +352,7 @@ def assign_license(call: Call, key: str) -> Response:
     removes = body.get("removeLicenses")
     if adds is None or removes is None:
         raise _bad("Invalid value specified for property 'addLicenses' of resource 'assignLicense'.")
-    if adds and not user.usage_location:
+    if adds and not tenant.usage_location_replicated(user):
         raise _bad("License assignment cannot be done for user with invalid usage location.")
     for add in adds:
         sku_id = str(add.get("skuId", ""))

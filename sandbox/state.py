@@ -236,6 +236,7 @@ class User:
     created_at: float
     account_enabled: bool = True
     usage_location: str | None = None
+    usage_location_at: float = 0.0  # clock time the usage location was written (replicates like a new object)
     password: str | None = None
     licenses: list[str] = field(default_factory=list)  # sku ids
     mailbox_at: float | None = None  # clock time from which the Exchange mailbox exists
@@ -491,6 +492,7 @@ class Tenant:
             created_at=start - 86400,
             account_enabled=False,
             usage_location="US",
+            usage_location_at=start - 86400,
             mailbox_at=start - 86400,
             exchange_guid=stable_id(f"mailbox:{nick}"),
         )
@@ -509,6 +511,7 @@ class Tenant:
             kind=kind,
             created_at=start - 86400,
             usage_location="US",
+            usage_location_at=start - 86400,
             licenses=[EXCHANGE_SKU["skuId"]],
             mailbox_at=start - 86400,
             exchange_guid=stable_id(f"mailbox:{nick}"),
@@ -613,6 +616,10 @@ class Tenant:
     def visible(self, user: User) -> bool:
         """Directory replication: a new object is 'not found' for replication_lag_s after creation."""
         return self.now() >= user.created_at + self.knobs.replication_lag_s
+
+    def usage_location_replicated(self, user: User) -> bool:
+        """Licensing reads the usage location from a replica: a newly written one counts replication_lag_s later."""
+        return bool(user.usage_location) and self.now() >= user.usage_location_at + self.knobs.replication_lag_s
 
     def has_mailbox(self, user: User) -> bool:
         return user.mailbox_at is not None and self.now() >= user.mailbox_at

@@ -143,6 +143,22 @@ def test_replication_lag_hides_a_new_user_for_a_while(make_sandbox):
     assert ms.graph("GET", f"/users/{user_id}").status_code == 200
 
 
+def test_a_new_usage_location_reaches_licensing_after_replication(make_sandbox):
+    # A live capture (WIRE.md [I18]): assignLicense right after the usage location was written can still answer
+    # "invalid usage location".
+    sandbox = make_sandbox(replication_lag_s=30)
+    ms = MsClient(sandbox.info)
+    user_id = new_user(ms, usage_location=None).json()["id"]
+    sandbox.control.advance(31)
+    assert ms.graph("PATCH", f"/users/{user_id}", json={"usageLocation": "NL"}).status_code == 204
+
+    refused = license(ms, user_id)
+
+    assert refused.status_code == 400 and "invalid usage location" in refused.json()["error"]["message"]
+    sandbox.control.advance(31)
+    assert license(ms, user_id).status_code == 200
+
+
 def test_paging_with_next_link(make_sandbox):
     ms = MsClient(make_sandbox(rooms=250).info)
     first = ms.graph("GET", "/places/microsoft.graph.room").json()

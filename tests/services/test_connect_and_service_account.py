@@ -6,6 +6,7 @@ from tenants.secrets import has_secret, store_secret
 from tests.factories import connected_tenant, state_of
 from tests.helpers import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from wizard import engine
+from wizard.microsoft import connector_clients
 from wizard.models import AuditEvent, StepStatus
 from wizard.services.service_account import reveal_password_once
 
@@ -85,6 +86,37 @@ def test_service_account_rides_out_replication_lag(make_sandbox, run_steps):
     assert outcome.finished, outcome.stopped_at.error_message
     assert sandbox.control.calls()["write_calls"]["POST /users"] == 1  # never created twice
     assert state_of(tenant, "service_account").result["user_principal_name"] == "svc@contoso.com"
+
+
+def test_service_account_waits_for_a_new_usage_location_to_replicate_before_licensing(make_sandbox, run_steps):
+    sandbox = make_sandbox(replication_lag_s=3)
+    tenant = connected_tenant(sandbox.info)
+    assert run_steps(tenant, until="org_customization").finished
+    # The admin made the account earlier, without a usage location: Onramp sets one, then licenses it.
+    with connector_clients(tenant) as ms:
+        ms.graph.post(
+            "/users",
+            {
+                "accountEnabled": True,
+                "displayName": "Rooms",
+                "mailNickname": "svc",
+                "userPrincipalName": "svc@contoso.com",
+                "passwordProfile": {"password": "Sandbox-Passw0rd!", "forceChangePasswordNextSignIn": False},
+            },
+        )
+    sandbox.control.advance(4)
+
+    outcome = run_steps(
+        tenant, inputs={"service_account": {"user_principal_name": "svc@contoso.com"}}, until="service_account"
+    )
+
+    assert outcome.finished, outcome.stopped_at.error_message
+    wait = AuditEvent.objects.get(tenant=tenant, step_id="service_account", action="wait")
+    assert "replicate the usage location US of svc@contoso.com" in wait.detail["waiting_for"]
+    # Set once; the refused licence assignments (each a call Microsoft answered) were tried again, not the PATCH.
+    writes = sandbox.control.calls()["write_calls"]
+    assert writes["PATCH /users/{id}"] == 1 and writes["POST /users/{id}/assignLicense"] >= 2
+    assert state_of(tenant, "service_account").result["sku_part_number"] == "O365_BUSINESS_PREMIUM"
 
 
 def test_no_free_licence_is_a_clear_error_naming_the_sku_and_leaves_the_tenant_untouched(make_sandbox, run_steps):
