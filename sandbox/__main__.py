@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = start_sandbox(**args)
     text = json.dumps(sandbox.info, indent=2)
     if info_path:
-        info_path.write_text(text + "\n")
+        # Written aside and renamed into place: whoever waits for the file (make run, a test) never reads half of it.
+        partial = info_path.with_name(info_path.name + ".partial")
+        partial.write_text(text + "\n")
+        partial.replace(info_path)
     print(text, flush=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
