@@ -100,17 +100,20 @@ def _clear_call_budgets(redis_server: RedisServer) -> None:
 
 
 @pytest.fixture
-def celery_worker(session_worker: Worker, redis_server: RedisServer, transactional_db) -> Worker:
+def celery_worker(session_worker: Worker, redis_server: RedisServer, transactional_db) -> Iterator[Worker]:
     """The shared worker, idle, with an empty queue and fresh call budgets; tests using it see committed data only.
     A worker still running an earlier test's task (retrying against that test's stopped sandbox, say) is replaced:
-    its pool's threads would otherwise starve this test's steps."""
+    its pool's threads would otherwise starve this test's steps. After the test, what is queued is dropped and the
+    worker settles before the test's data is flushed."""
     _purge_queue()
     if session_worker.running and session_worker.busy():
         session_worker.kill()
     if not session_worker.running:
         session_worker.start()
     _clear_call_budgets(redis_server)
-    return session_worker
+    yield session_worker
+    _purge_queue()
+    session_worker.settle()
 
 
 @pytest.fixture

@@ -148,14 +148,38 @@ class Worker:
     def busy(self) -> bool:
         """Still running a task (a thread of its pool cannot be cancelled). No answer within the timeout counts as
         busy: a worker too loaded to answer is no fresh start either."""
+        held = self._held("active")
+        return held is None or held["active"]
+
+    def _held(self, *kinds: str) -> dict[str, bool] | None:
+        """Whether the worker holds tasks of each kind (active, reserved, scheduled); None when it does not answer.
+        `limit=1`: the suite's one worker answers, so the broadcast need not wait out its timeout for others."""
         from config.celery import app
 
+        inspect = app.control.inspect(timeout=3, limit=1)
         try:
-            active = app.control.inspect(timeout=3).active()
+            replies = {kind: getattr(inspect, kind)() for kind in kinds}
         except (redis.exceptions.RedisError, kombu.exceptions.OperationalError, OSError):
-            # This process's broker connection died with a Redis an earlier test restarted: start afresh.
-            return True
-        return active is None or any(active.values())
+            # This process's broker connection died with a Redis an earlier test restarted.
+            return None
+        if any(reply is None for reply in replies.values()):
+            return None
+        return {kind: any(reply.values()) for kind, reply in replies.items()}
+
+    def settle(self, timeout: float = 15) -> None:
+        """Let the worker finish what a test left running (an email, a chained step's first writes) before the
+        test's data is flushed: the flush's TRUNCATE and a worker's queries can deadlock, and the flush loses. A
+        worker that does not answer, is still busy after `timeout`, or holds a check scheduled for later (a waiting
+        step's) is killed; the next test starts it again."""
+        if not self.running:
+            return
+        deadline = time.monotonic() + timeout
+        held = self._held("active", "reserved", "scheduled")
+        while held is not None and (held["active"] or held["reserved"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            held = self._held("active", "reserved", "scheduled")
+        if held is None or any(held.values()):
+            self.kill()
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to finish or hand back the task."""
