@@ -75,8 +75,9 @@ class BrowserSession:
 
 
 @pytest.fixture
-def open_browser(browser: Browser, live_server) -> Iterator[Callable[[], BrowserSession]]:
-    """A factory of fresh browser contexts (a new person, or the same person after closing the browser)."""
+def open_browser(browser: Browser, live_server, transactional_db) -> Iterator[Callable[[], BrowserSession]]:
+    """A factory of fresh browser contexts (a new person, or the same person after closing the browser). Set up
+    after the test database, so its pages (which keep polling) are closed before the test's data is flushed."""
     sessions: list[BrowserSession] = []
 
     def factory() -> BrowserSession:
