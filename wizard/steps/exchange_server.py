@@ -165,12 +165,17 @@ def _shows(script_of: service.ScriptOf) -> PowerShell:
     return powershell
 
 
-def _confirmed_by_running(script_of: service.ScriptOf) -> Confirmation:
-    """A manual step counts once someone confirms they ran the commands its page shows now."""
-    return Confirmation(
-        digest=lambda tenant, state: service.script_digest(script_of, tenant),
-        record=functools.partial(service.confirm_manual_step, script_of=script_of),
-    )
+def _run_by_the_admin(script_of: service.ScriptOf) -> dict[str, Any]:
+    """A manual step: its page shows the commands `script_of` gives, and it counts once someone confirms they ran
+    those very commands (the confirmation binds to the script the page shows now)."""
+    return {
+        "powershell": _shows(script_of),
+        "manual": True,
+        "confirmation": Confirmation(
+            digest=lambda tenant, state: service.script_digest(script_of, tenant),
+            record=functools.partial(service.confirm_manual_step, script_of=script_of),
+        ),
+    }
 
 
 STEPS = (
@@ -182,11 +187,9 @@ STEPS = (
         why="The integration reads and writes the rooms' calendars as this account, through EWS impersonation. Its"
         " password is typed into PowerShell and, later, into Connect: it is never on this page or in the audit trail.",
         perform=service.create_service_account,
-        powershell=_shows(service.service_account_script),
         form=ServiceAccountForm,
         save_inputs=inputs.service_account_inputs,
-        manual=True,
-        confirmation=_confirmed_by_running(service.service_account_script),
+        **_run_by_the_admin(service.service_account_script),
     ),
     Step(
         id="connect",
@@ -209,11 +212,9 @@ STEPS = (
         summary="You create the RoomList distribution group that names the rooms, managed by the service account.",
         why="The impersonation scope is defined by membership of this list, so adding a room later is one change.",
         perform=service.room_list,
-        powershell=_shows(service.room_list_script),
         form=RoomListForm,
         save_inputs=inputs.room_list_inputs,
-        manual=True,
-        confirmation=_confirmed_by_running(service.room_list_script),
+        **_run_by_the_admin(service.room_list_script),
     ),
     Step(
         id="rooms",
@@ -224,13 +225,11 @@ STEPS = (
         why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
         "numbered lists.",
         perform=service.rooms,
-        powershell=_shows(service.rooms_script),
         form=RoomsForm,
         save_inputs=inputs.rooms_inputs,
         page_context=presenters.exchange_server_rooms_page,
         rooms_table=RoomsTable.MEMBERSHIP,
-        manual=True,
-        confirmation=_confirmed_by_running(service.rooms_script),
+        **_run_by_the_admin(service.rooms_script),
     ),
     Step(
         id="scoped_access",
@@ -240,10 +239,8 @@ STEPS = (
         summary="You grant the service account ApplicationImpersonation over the rooms in the lists, and nothing else.",
         why="Without a management scope, ApplicationImpersonation reaches every mailbox of the organisation.",
         perform=service.scoped_access,
-        powershell=_shows(service.scoped_access_script),
         form=ScopedAccessForm,
-        manual=True,
-        confirmation=_confirmed_by_running(service.scoped_access_script),
+        **_run_by_the_admin(service.scoped_access_script),
     ),
     Step(
         id="verify",
