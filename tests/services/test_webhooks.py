@@ -33,6 +33,26 @@ def test_internal_addresses_are_refused_in_every_form(url, settings):
     assert "internal address" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b:1::a00:1]/hook",  # local-use NAT64 (RFC 8215): the operator's own translator, to 10.0.0.1
+        "https://[64:ff9b:1:ffff::]/hook",  # local-use NAT64, wherever the operator places the IPv4 address
+        "https://[::ffff:0:a9fe:a9fe]/hook",  # SIIT (RFC 6145 ::ffff:0:0:0/96) of 169.254.169.254
+        "https://[::ffff:0:808:808]/hook",  # SIIT translates inside the operator's network, whatever it embeds
+        "https://[fec0::1]/hook",  # site-local (deprecated by RFC 3879, still routed on some internal networks)
+        "https://[feff:ffff::1]/hook",  # the far end of fec0::/10
+    ],
+)
+def test_translation_prefixes_and_site_local_addresses_are_refused(url, settings):
+    settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = False
+
+    with pytest.raises(webhooks.WebhookAddressRefused) as refused:
+        webhooks.check_address(url)
+
+    assert "internal address" in str(refused.value)
+
+
 @pytest.mark.parametrize("url", ["https://[2606:4700:4700::1111]/hook", "https://[64:ff9b::808:808]/hook"])
 def test_public_addresses_pass(url, settings):
     settings.ONRAMP_WEBHOOK_ALLOW_PRIVATE = False

@@ -1,7 +1,8 @@
 """Calling the integration's webhook safely: the address is resolved once, refused if it is internal (loopback,
-private, link-local such as the cloud metadata service, including IPv6 forms that embed such an IPv4 address), and
-the request then goes to exactly the address that was checked, so a name that resolves elsewhere a moment later
-(DNS rebinding) cannot redirect it. TLS still verifies the certificate for the host name."""
+private, link-local such as the cloud metadata service, site-local, translation prefixes that lead into the
+operator's network, and IPv6 forms that embed such an IPv4 address), and the request then goes to exactly the
+address that was checked, so a name that resolves elsewhere a moment later (DNS rebinding) cannot redirect it. TLS
+still verifies the certificate for the host name."""
 
 import ipaddress
 import socket
@@ -15,6 +16,15 @@ from requests.adapters import HTTPAdapter
 # NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d reaches the IPv4 address a.b.c.d.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Prefixes Python still counts as global that lead into the operator's own network, refused whatever they carry:
+# local-use NAT64 (RFC 8215) and SIIT (RFC 6145's ::ffff:0:0:0/96) translate through a gateway of the operator's,
+# with the IPv4 address placed where that operator chose; site-local (deprecated by RFC 3879) is still routed
+# inside some networks.
+_INTERNAL_IPV6 = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("fec0::/10"),
+)
 
 
 class WebhookAddressRefused(Exception):
@@ -42,6 +52,8 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in _INTERNAL_IPV6):
         return False
     inner = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
     return inner is None or inner.is_global
