@@ -1,7 +1,12 @@
+import unicodedata
+
 from django import forms
 from django.utils.text import slugify
 
 from tenants.models import Profile, Role, Tenant
+
+# Control characters (tabs and line breaks included) and the Unicode line and paragraph separators.
+_CONTROL_CATEGORIES = {"Cc", "Zl", "Zp"}
 
 
 class TenantForm(forms.ModelForm):
@@ -17,6 +22,13 @@ class TenantForm(forms.ModelForm):
         self.fields["slug"].required = False
         self.fields["profile"].initial = Profile.EXCHANGE_ONLINE
 
+    def clean_display_name(self) -> str:
+        # The name goes into email subjects, where a line break is a header injection (Django refuses to send).
+        name = self.cleaned_data["display_name"]
+        if any(unicodedata.category(character) in _CONTROL_CATEGORIES for character in name):
+            raise forms.ValidationError("An organisation name cannot contain line breaks or control characters.")
+        return name
+
     def clean_slug(self) -> str:
         slug = self.cleaned_data.get("slug") or slugify(self.data.get("display_name", ""))[:50]
         if not slug:
@@ -27,7 +39,8 @@ class TenantForm(forms.ModelForm):
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label="Colleague's email address")
+    # 254: the longest address SMTP carries, and Invitation.email's column.
+    email = forms.EmailField(label="Colleague's email address", max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER, widget=forms.RadioSelect)
 
 

@@ -59,6 +59,12 @@ def recipients(tenant: Tenant) -> list[str]:
     return sorted({m.user.email for m in memberships if m.user.email})
 
 
+def one_line(subject: str) -> str:
+    """A subject with every run of whitespace, line breaks included, made one space: a line break in a header is
+    refused by Django (BadHeaderError), and an organisation named before names were checked may hold one."""
+    return " ".join(subject.split())
+
+
 def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple[str, str]:
     """(subject, body) of one notification, with a link straight to the step."""
     title = get_step(tenant.profile, step_id).title
@@ -78,7 +84,7 @@ def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple
         text = f"Every step of {tenant.display_name} is done and the organisation is active. The summary:"
         link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:activation", args=[tenant.slug])
     footer = "You get these emails as an admin of this organisation in Onramp; turn them off on its Members page."
-    return f"[Onramp] {subject}", f"{text}\n{link}\n\n--\n{footer}\n"
+    return one_line(f"[Onramp] {subject}"), f"{text}\n{link}\n\n--\n{footer}\n"
 
 
 # A mail server that is down or refuses for a while: the worker tries again, waiting longer each time.
@@ -121,7 +127,7 @@ def send_invitation(invitation_id: int, link: str) -> int:
     tenant = invitation.tenant
     inviter = invitation.invited_by.get_username() if invitation.invited_by else "An admin"
     sent = send_mail(
-        f"You are invited to set up {tenant.display_name} in Onramp",
+        one_line(f"You are invited to set up {tenant.display_name} in Onramp"),
         f"{inviter} invites you to {tenant.display_name} in Onramp as {invitation.get_role_display()}."
         f"\n\nAccept within {settings.ONRAMP_INVITATION_DAYS} days (the link works once):\n{link}\n",
         None,
