@@ -80,6 +80,9 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'onramp.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+# A kept connection may have died since the last request (a database restart, a failover, pg_terminate_backend):
+# checked at the start of each request before use, else that request answers 500.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share the file; wait for each other's write locks. A transaction takes the
     # write lock when it begins: one that began reading and then wrote would fail at once with "database is locked"
