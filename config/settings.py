@@ -264,8 +264,13 @@ ONRAMP_SUPPORT_TENANT_ID = env.str("ONRAMP_SUPPORT_TENANT_ID", default="")
 ONRAMP_SUPPORT_GROUP_ID = env.str("ONRAMP_SUPPORT_GROUP_ID", default="")
 ONRAMP_SUPPORT_OPERATOR_GROUP_ID = env.str("ONRAMP_SUPPORT_OPERATOR_GROUP_ID", default="")
 ONRAMP_INVITATION_DAYS = env.int("ONRAMP_INVITATION_DAYS", default=7)
-# Outgoing email (invitations): console by default, SMTP with e.g. EMAIL_URL=smtp+tls://user:pass@host:587.
-globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Outgoing email (invitations, notifications): SMTP with e.g. EMAIL_URL=smtp+tls://user:pass@host:587. Without it,
+# each email is a file under VAR_DIR/mail; not the console backend, which printed every invitation link to the log.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="onramp@localhost")
 # Where people reach Onramp: the links in emails the worker sends (it has no request to take the host from).
 ONRAMP_BASE_URL = env.str("ONRAMP_BASE_URL", default="http://127.0.0.1:8000")

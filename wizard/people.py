@@ -3,7 +3,7 @@ this module acts and records each change in the organisation's audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +25,11 @@ INVITATION_SALT = "onramp.invitation"
 
 class InvitationUnusable(Exception):
     """The link is forged, expired, used, or revoked; the message says which, for the page."""
+
+
+class InvitationForSomeoneElse(Exception):
+    """The signed-in person is not the one the invitation is addressed to; the message says whose it is, for the
+    page, without giving the whole address away."""
 
 
 class MembershipChangeRefused(Exception):
@@ -119,8 +124,59 @@ def invitation_from_token(token: str) -> Invitation:
     return invitation
 
 
-def accept(token: str, user: AbstractBaseUser) -> Tenant:
-    """Use the invitation once: `user` becomes a member with the invited role (never a lower one they hold)."""
+def account_addresses(user: AbstractBaseUser) -> set[str]:
+    """The addresses an account holds, lower-cased: its email (a password account's own; a Microsoft account's ID
+    token `email`, or `preferred_username`, at its first sign-in) and the `preferred_username` of its last Microsoft
+    sign-in."""
+    identity = MicrosoftIdentity.objects.filter(user_id=user.pk).first()
+    return _lowered([user.email, identity.username if identity else ""])
+
+
+def microsoft_addresses(person: MicrosoftPerson) -> set[str]:
+    """The addresses a Microsoft sign-in vouches for: the ID token's `email` and `preferred_username`."""
+    return _lowered([person.email, person.username])
+
+
+def _lowered(addresses: Collection[str]) -> set[str]:
+    return {address.strip().lower() for address in addresses if address and address.strip()}
+
+
+def is_addressed_to(invitation: Invitation, addresses: Collection[str]) -> bool:
+    return invitation.email.strip().lower() in _lowered(addresses)
+
+
+def partly_hidden(address: str) -> str:
+    """b…@contoso.com: enough for the right person to recognise, not the address itself for whoever holds the
+    link."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def check_addressed_to(invitation: Invitation, user: AbstractBaseUser, addresses: Collection[str]) -> None:
+    """Raise InvitationForSomeoneElse, recorded in the organisation's audit trail, unless one of `addresses` (the
+    signed-in person's) is the invited address: a link forwarded, leaked or opened in the wrong account joins
+    no one."""
+    if is_addressed_to(invitation, addresses):
+        return
+    held = sorted(_lowered(addresses))
+    record_event(
+        invitation.tenant,
+        _actor(user),
+        "invitation_refused",
+        "not_the_invited_address",
+        detail={"invitation": invitation.pk, "email": invitation.email, "signed_in_as": held},
+    )
+    signed_in_as = " and ".join(held) if held else f"{user.get_username()}, an account with no email address"
+    raise InvitationForSomeoneElse(
+        f"This invitation is for {partly_hidden(invitation.email)}; you are signed in as {signed_in_as}. "
+        "Sign in as the invited person, or ask an admin of the organisation to invite this address."
+    )
+
+
+def accept(token: str, user: AbstractBaseUser, addresses: Collection[str]) -> Tenant:
+    """Use the invitation once: `user`, who holds `addresses` (account_addresses, and a Microsoft sign-in's), becomes
+    a member with the invited role (never a lower one they hold) if one of them is the invited address."""
+    check_addressed_to(invitation_from_token(token), user, addresses)  # recorded outside the transaction below
     with transaction.atomic():
         invitation = invitation_from_token(token)
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)

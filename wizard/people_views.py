@@ -22,6 +22,7 @@ from wizard.microsoft import signin
 FLOW_SESSION_KEY = "onramp_signin_flow"
 NEXT_SESSION_KEY = "onramp_signin_next"
 INVITATION_SESSION_KEY = "onramp_invitation"
+MICROSOFT_ADDRESSES_SESSION_KEY = "onramp_microsoft_addresses"
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -81,20 +82,32 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
     except signin.SignInRefused as refusal:
         return render(request, "registration/signin_refused.html", {"reason": str(refusal)}, status=403)
     user = people.user_for_microsoft_person(person)
-    invited_to = _accept_pending_invitation(request, user)
+    addresses = people.microsoft_addresses(person)
+    invitation_token = request.session.pop(INVITATION_SESSION_KEY, None)
+    invitation = _usable_invitation(invitation_token)
     joined = people.join_as_admin_where_allowed(user, person)
-    if not access.may_sign_in(user, person.tid):
+    invited_here = invitation is not None and people.is_addressed_to(invitation, addresses)
+    # A person invited by address gets in to see and accept the invitation, even before they are a member.
+    if not invited_here and not access.may_sign_in(user, person.tid):
         bound = access.tenants_bound_to(person.tid).first()
         reason = (
             f"You signed in as {person.username}, but you are not a member of {bound.display_name} in Onramp. "
             "Only your organisation's Global Administrators and Exchange Administrators join on their own; "
             "anyone else needs an invitation from one of its Onramp admins."
         )
+        if invitation is not None:
+            try:
+                people.check_addressed_to(invitation, user, addresses)
+            except people.InvitationForSomeoneElse as refusal:
+                reason = str(refusal)
         return render(request, "registration/signin_refused.html", {"reason": reason, "person": person}, status=403)
     login(request, user, backend=BACKEND)
-    landing = invited_to or (joined[0] if len(joined) == 1 else None)
-    if landing is not None:
-        return redirect("wizard:resume", slug=landing.slug)
+    request.session[MICROSOFT_ADDRESSES_SESSION_KEY] = sorted(addresses)
+    if invitation_token:
+        # Back to the link: the person sees what they are joining and accepts it there (or reads why they may not).
+        return redirect("people:invitation", token=invitation_token)
+    if len(joined) == 1:
+        return redirect("wizard:resume", slug=joined[0].slug)
     if next_url:
         return redirect(next_url)
     tenants = list(access.visible_tenants(user)[:2])
@@ -103,43 +116,54 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGIN_REDIRECT_URL)
 
 
-def _accept_pending_invitation(request: HttpRequest, user) -> Tenant | None:  # noqa: ANN001 - a user
-    token = request.session.pop(INVITATION_SESSION_KEY, None)
+def _usable_invitation(token: str | None) -> Invitation | None:
     if not token:
         return None
     try:
-        return people.accept(token, user)
-    except people.InvitationUnusable as refusal:
-        messages.error(request, str(refusal))
-        return None
+        return people.invitation_from_token(token)
+    except people.InvitationUnusable:
+        return None  # the link's page says why, once the person is back on it
+
+
+def _signed_in_addresses(request: HttpRequest) -> set[str]:
+    """The account's addresses, and those of the Microsoft sign-in that began this session (its ID token's `email`
+    may have changed since the account was made)."""
+    return people.account_addresses(request.user) | set(request.session.get(MICROSOFT_ADDRESSES_SESSION_KEY, []))
 
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """The emailed link: shows whose invitation it is; signed in, accepting it joins; signed out, the next
-    Microsoft sign-in accepts it (or a password sign-in brings the person back here)."""
+    """The emailed link: shows what the invitation is for; the invited person, signed in, accepts it with a button.
+    Signed out, a sign-in (Microsoft or password) brings the person back here; nobody joins without pressing
+    Accept, and only the invited address may."""
     try:
         pending = people.invitation_from_token(token)
     except people.InvitationUnusable as refusal:
         return render(request, "people/invitation.html", {"unusable": str(refusal)}, status=410)
-    if request.method == "POST" and request.user.is_authenticated:
-        try:
-            tenant = people.accept(token, request.user)
-        except people.InvitationUnusable as refusal:
-            return render(request, "people/invitation.html", {"unusable": str(refusal)}, status=410)
-        messages.success(request, f"You joined {tenant.display_name}.")
-        return redirect("wizard:resume", slug=tenant.slug)
-    if not request.user.is_authenticated:
-        request.session[INVITATION_SESSION_KEY] = token
     context = {
         "invitation": pending,
+        "invited_address": people.partly_hidden(pending.email),
         "token": token,
         "microsoft_signin": signin.configured_app() is not None,
         "password_signin": settings.ONRAMP_PASSWORD_SIGNIN,
         "here": request.get_full_path(),
     }
-    return render(request, "people/invitation.html", context)
+    if not request.user.is_authenticated:
+        request.session[INVITATION_SESSION_KEY] = token
+        return render(request, "people/invitation.html", context)
+    addresses = _signed_in_addresses(request)
+    try:
+        if request.method == "POST":
+            tenant = people.accept(token, request.user, addresses)
+            messages.success(request, f"You joined {tenant.display_name}.")
+            return redirect("wizard:resume", slug=tenant.slug)
+        people.check_addressed_to(pending, request.user, addresses)
+    except people.InvitationForSomeoneElse as refusal:
+        return render(request, "people/invitation.html", {**context, "someone_else": str(refusal)}, status=403)
+    except people.InvitationUnusable as refusal:
+        return render(request, "people/invitation.html", {"unusable": str(refusal)}, status=410)
+    return render(request, "people/invitation.html", {**context, "invited_address": pending.email})
 
 
 def _managed_tenant(request: HttpRequest, slug: str) -> Tenant:

@@ -81,6 +81,9 @@ def test_an_admin_invites_a_colleague_who_accepts_and_finishes_a_step(open_brows
     expect(invitation.get_by_role("heading", name="Join Contoso")).to_be_visible()
     screenshot(invitation, "people-invitation")
     page = sign_in_with_microsoft(colleague, "User 002", start=path)
+    # Back on the invitation: joining is the colleague's own click, never a side effect of signing in.
+    expect(page.get_by_role("heading", name="Join Contoso")).to_be_visible()
+    page.get_by_role("button", name="Accept and join").click()
     expect(page.get_by_role("heading", name="Connect the tenant", level=1)).to_be_visible()
     page.get_by_role("button", name="Consent as administrator").click()
     expect(page.get_by_text("Admin consent granted")).to_be_visible()

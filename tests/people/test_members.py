@@ -46,7 +46,7 @@ def test_an_admin_invites_and_the_colleague_accepts_once(invite):
     tenant = make_tenant("contoso")
     admin = Membership.objects.get(tenant=tenant).user
     path = invite(_client(admin), "contoso", "Bob@Contoso.com", Role.ADMIN)
-    bob = make_user("bob")
+    bob = make_user("bob", email="bob@contoso.com")
     bob_client = _client(bob)
     assert "Join Contoso" in bob_client.get(path).content.decode()
     assert bob_client.post(path).status_code == 302
@@ -64,9 +64,11 @@ def test_an_invitation_signed_in_later_with_a_password_comes_back_to_the_link(in
     anonymous = Client()
     page = anonymous.get(path).content.decode()
     assert "Sign in with an Onramp account to accept" in page
-    make_user("dave")
+    make_user("dave", email="dave@contoso.com")
     answer = anonymous.post("/login/", {"username": "dave", "password": PASSWORD, "next": path})
     assert answer["Location"] == path
+    assert not Membership.objects.filter(user__username="dave").exists(), "joined before pressing Accept"
+    assert "Accept and join" in anonymous.get(path).content.decode()
     anonymous.post(path)
     assert Membership.objects.get(user__username="dave").role == Role.VIEWER
 
