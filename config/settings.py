@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "tenants",
     "wizard",
@@ -57,6 +58,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,6 +102,28 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "orgs:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Password sign-in throttling (django-axes): after ONRAMP_SIGNIN_FAILURE_LIMIT wrong passwords in a row for one
+# username from one address, that pair is refused, the right password included, until ONRAMP_SIGNIN_COOLOFF_MINUTES
+# have passed without another try. Keyed on the pair so that someone guessing one account cannot lock its owner out
+# from everywhere. Axes' backend goes first: it refuses before the password is checked. Microsoft sign-in does not
+# call authenticate() and is not counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ONRAMP_SIGNIN_FAILURE_LIMIT = env.int("ONRAMP_SIGNIN_FAILURE_LIMIT", default=10)
+ONRAMP_SIGNIN_COOLOFF_MINUTES = env.int("ONRAMP_SIGNIN_COOLOFF_MINUTES", default=15)
+if ONRAMP_SIGNIN_FAILURE_LIMIT < 1 or ONRAMP_SIGNIN_COOLOFF_MINUTES < 1:
+    # Axes reads 0 as "never" for either: no throttling, or a lock that only an operator's axes_reset lifts.
+    raise ImproperlyConfigured("ONRAMP_SIGNIN_FAILURE_LIMIT and ONRAMP_SIGNIN_COOLOFF_MINUTES must be at least 1")
+AXES_FAILURE_LIMIT = ONRAMP_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ONRAMP_SIGNIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Axes' log of successful sign-ins is not kept: a table that only grows and that nothing in Onramp reads.
+AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -150,6 +150,7 @@ def test_support_viewer_reads_and_support_operator_retries():
 def test_support_user_command_sets_a_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("SUPPORT_PW", "pw-support-5678")
     call_command("support_user", "sam", "--role", "support_operator", "--password-env", "SUPPORT_PW")
-    assert Client().login(username="sam", password="pw-support-5678")
+    signed_in = Client().post(reverse("login"), {"username": "sam", "password": "pw-support-5678"})
+    assert signed_in.status_code == 302
     call_command("support_user", "sam", "--revoke")
     assert not SupportGrant.objects.exists()

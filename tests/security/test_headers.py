@@ -5,8 +5,7 @@ from django.urls import reverse
 
 
 def test_pages_carry_a_content_security_policy_without_inline_code(client, django_user_model):
-    django_user_model.objects.create_user("alice", password="pw-alice-1234")
-    client.login(username="alice", password="pw-alice-1234")
+    client.force_login(django_user_model.objects.create_user("alice", password="pw-alice-1234"))
 
     response = client.get(reverse("orgs:home"))
 
