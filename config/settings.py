@@ -262,6 +262,13 @@ LOGGING = {
 # Onramp's own multi-tenant Entra app, for the admin-consent path of step 0. Empty: admins paste an app of theirs.
 ONRAMP_CONNECTOR_CLIENT_ID = env.str("ONRAMP_CONNECTOR_CLIENT_ID", default="")
 ONRAMP_CONNECTOR_CLIENT_SECRET = env.str("ONRAMP_CONNECTOR_CLIENT_SECRET", default="")
+# Hosts (host or host:port) this installation vouches for as Microsoft, besides the clouds wizard.microsoft.clouds
+# knows: the sandbox, or a private test deployment. The installation's own credentials (the connector app's) go only
+# to endpoints on Microsoft's clouds or these hosts, and a Microsoft tenant id counts as proven only there.
+ONRAMP_TRUSTED_ENDPOINT_HOSTS = env.list("ONRAMP_TRUSTED_ENDPOINT_HOSTS", default=[])
+# Every outgoing HTTP request (msal's included): seconds to connect (TLS handshake included) and to read an answer.
+ONRAMP_CONNECT_TIMEOUT_SECONDS = env.float("ONRAMP_CONNECT_TIMEOUT_SECONDS", default=10.0)
+ONRAMP_READ_TIMEOUT_SECONDS = env.float("ONRAMP_READ_TIMEOUT_SECONDS", default=120.0)
 # Webhooks to loopback or private addresses: refused unless allowed (development, tests, an internal integration).
 ONRAMP_WEBHOOK_ALLOW_PRIVATE = env.bool("ONRAMP_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # Calls per second to one Microsoft tenant, shared by every worker (through Redis when REDIS_URL is set).

@@ -109,18 +109,19 @@ def admin_roles_held(wids: Iterable[str]) -> list[str]:
 
 
 def tenants_bound_to(microsoft_tenant_id: str) -> QuerySet[Tenant]:
-    """Organisations whose step 0 found this Microsoft tenant id."""
+    """Organisations that proved this Microsoft tenant id is theirs (Tenant.binding_proof): an administrator's
+    sign-in, or a token issued to their own app. An id someone pasted binds nothing until proven."""
     if not microsoft_tenant_id:
         return Tenant.objects.none()
-    return Tenant.objects.filter(microsoft_tenant_id__iexact=microsoft_tenant_id)
+    return Tenant.objects.filter(microsoft_tenant_id__iexact=microsoft_tenant_id).exclude(binding_proof="")
 
 
 def tenants_holding(microsoft_tenant_id: str) -> QuerySet[Tenant]:
-    """Organisations bound to this Microsoft tenant that hold it by right: the first one created, and any later one
+    """Organisations bound to this Microsoft tenant that hold it by right: the first one proven, and any later one
     whose step 0 recorded the explicit decision to share it. A later organisation still undecided may be anyone's
     organisation pointed at this tenant, so nobody joins it on their Microsoft directory role alone."""
     bound = tenants_bound_to(microsoft_tenant_id)
-    first = bound.order_by("created_at", "pk").values("pk")[:1]
+    first = bound.order_by("binding_proven_at", "pk").values("pk")[:1]
     decided = bound.filter(
         audit_events__action=SHARE_DECISION_ACTION,
         audit_events__detail__microsoft_tenant_id__iexact=microsoft_tenant_id,

@@ -14,6 +14,16 @@ class Cloud(models.TextChoices):
     CUSTOM = "custom", "Explicit endpoints"
 
 
+class BindingProof(models.TextChoices):
+    """How an organisation proved that its Microsoft tenant id is its own (see tenants.access.tenants_bound_to)."""
+
+    NONE = "", "Not proven"
+    # A Microsoft sign-in of an administrator of that tenant, through Onramp's connector app (ID token's `tid`).
+    ADMIN_SIGN_IN = "admin_sign_in", "An administrator's Microsoft sign-in"
+    # A token issued by that tenant, on a trusted authority, to the organisation's own app registration.
+    OWN_APP_TOKEN = "own_app_token", "A token for the organisation's own app"
+
+
 class TenantStatus(models.TextChoices):
     SETTING_UP = "setting_up", "Setting up"
     ACTIVE = "active", "Active"
@@ -28,6 +38,11 @@ class Tenant(models.Model):
     # For Cloud.CUSTOM only: authority, graph_url, exchange_admin_url, ews_url, ca_bundle.
     custom_endpoints = models.JSONField(default=dict, blank=True)
     client_id = models.CharField("connector app (client) id", max_length=64, blank=True)
+    # Set only by wizard.actions.bind_microsoft_tenant, from proof; any change of the tenant id, cloud, endpoints or
+    # connector app clears it. An unproven id is only where Onramp looks, never a claim on that Microsoft tenant.
+    binding_proof = models.CharField(max_length=16, choices=BindingProof.choices, default=BindingProof.NONE, blank=True)
+    binding_proven_at = models.DateTimeField(null=True, blank=True)
+    binding_proven_by = models.CharField(max_length=254, blank=True)
     integration_app_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=TenantStatus.choices, default=TenantStatus.SETTING_UP)
     # Rooms created after activation are placed in the room lists by the drift check itself, not offered.

@@ -21,6 +21,9 @@ from wizard.microsoft import ratelimit
 
 pytest_plugins = ["sandbox.pytest_plugin"]
 
+# Where every sandbox tenant of the suite listens.
+SANDBOX_HOST = "127.0.0.1"
+
 
 @pytest.fixture(autouse=True)
 def plain_http_settings(settings) -> None:
@@ -28,6 +31,9 @@ def plain_http_settings(settings) -> None:
     never come back and the manifest storage would have no manifest."""
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    # The sandbox tenants listen on 127.0.0.1 and the installation vouches for them, as `make run` does; a test's
+    # attacker-chosen endpoints live on other loopback addresses (127.0.0.2).
+    settings.ONRAMP_TRUSTED_ENDPOINT_HOSTS = [SANDBOX_HOST]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -74,6 +80,7 @@ def worker_env(redis_server: RedisServer, django_db_setup, django_db_blocker) ->
         "ONRAMP_CALLS_PER_SECOND": os.environ.get("ONRAMP_CALLS_PER_SECOND", "40"),
         # The tests' webhook receivers listen on loopback.
         "ONRAMP_WEBHOOK_ALLOW_PRIVATE": "true",
+        "ONRAMP_TRUSTED_ENDPOINT_HOSTS": SANDBOX_HOST,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from sandbox.onramp import connect_arguments
-from tenants.models import Cloud, Tenant
+from tenants.models import BindingProof, Cloud, Tenant
 from wizard import actions, engine, headless
 from wizard.models import StepState
 from wizard.outcomes import Submission
@@ -51,6 +51,20 @@ def connect_to_sandbox(
         integration_client_secret=info.get("integration_client_secret"),
         cloud=Cloud.CUSTOM,
         custom_endpoints={key: info[key] for key in SANDBOX_ENDPOINT_KEYS if info.get(key)},
+    )
+
+
+def bound_by_proof(
+    tenant: Tenant, microsoft_tenant_id: str, proven_by: str = "admin@contoso.onmicrosoft.com"
+) -> Tenant:
+    """An organisation whose administrator proved `microsoft_tenant_id` is theirs (as "Connect with Microsoft" ends),
+    recorded by the service that records every binding."""
+    return connect.bind_microsoft_tenant(
+        tenant,
+        microsoft_tenant_id=microsoft_tenant_id,
+        proof=BindingProof.ADMIN_SIGN_IN,
+        proven_by=proven_by,
+        actor=proven_by,
     )
 
 

@@ -15,9 +15,10 @@ from tenants.models import Membership, Profile, Role, Tenant
 from wizard import engine, notifications, selectors
 from wizard.audit import record_event
 from wizard.errors import IllegalTransition, StepError
+from wizard.microsoft import signin
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
-from wizard.services import drift, rooms
+from wizard.services import connect, drift, rooms
 from wizard.steps.registry import Step, get_step
 
 # Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
@@ -124,6 +125,47 @@ def set_integration_app_id(tenant: Tenant, integration_app_id: str, actor: str) 
             tenant, actor, "set_integration_app_id", "succeeded", "connect", {"integration_app_id": integration_app_id}
         )
     return tenant
+
+
+def begin_connect_with_microsoft(tenant: Tenant, *, redirect_uri: str) -> dict[str, Any]:
+    """msal's flow for the administrator's sign-in with Onramp's connector app (kept server-side, in the session)."""
+    try:
+        return signin.begin(connect.connector_sign_in_app(tenant), redirect_uri)
+    except signin.SignInRefused as refusal:
+        raise StepError(
+            code="sign_in_unreachable", message=str(refusal), fix="Try again in a few minutes."
+        ) from refusal
+
+
+def prove_administrator_for_consent(
+    tenant: Tenant, *, flow: dict[str, Any], response: dict[str, str], redirect_uri: str, actor: str
+) -> tuple[str, dict[str, str]]:
+    """The administrator signed in: their validated token names their Microsoft tenant and roles. Returns the admin
+    consent link for that tenant and what the consent's answer is checked against (kept server-side)."""
+    person = connect.prove_administrator(tenant, flow=flow, response=response, actor=actor)
+    url, state = connect.admin_consent_url(tenant, microsoft_tenant_id=person.tid, redirect_uri=redirect_uri)
+    record_event(
+        tenant,
+        actor,
+        "connect_with_microsoft",
+        "signed_in",
+        "connect",
+        {"microsoft_tenant_id": person.tid, "oid": person.oid, "username": person.username},
+    )
+    return url, {"state": state, "tid": person.tid, "by": person.username or person.oid}
+
+
+def complete_admin_consent(tenant: Tenant, *, query: dict[str, str], pending: dict[str, str], actor: str) -> Tenant:
+    """Microsoft's answer to admin consent, checked against the proven administrator's tenant; binds the
+    organisation to it."""
+    return connect.complete_admin_consent(
+        tenant,
+        query=query,
+        expected_state=pending.get("state", ""),
+        proven_tenant_id=pending.get("tid", ""),
+        proven_by=pending.get("by", ""),
+        actor=actor,
+    )
 
 
 # The keys a confirms_preview step keeps its preview under while it waits for confirmation.

@@ -9,7 +9,6 @@ import ssl
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.validators import RegexValidator
 
 from tenants.models import Cloud, SecretKind, Tenant
@@ -63,9 +62,8 @@ def read_ca_bundle(upload: Any) -> str:
 
 
 class ConnectForm(StepForm):
-    """Pasted credentials of an app registration the admin made. Admin consent to Onramp's own app does not use
-    this form: the page links to `connect.admin_consent_url` and its callback view calls
-    `connect.complete_admin_consent`, then runs the step with no inputs."""
+    """Pasted credentials of an app registration the admin made. Onramp's own app is never pasted here: it is
+    connected by "Connect with Microsoft" (an administrator's sign-in, then admin consent; wizard.views)."""
 
     microsoft_tenant_id = forms.CharField(label="Tenant ID", max_length=64)
     client_id = forms.CharField(label="Application (client) ID", max_length=64)
@@ -162,6 +160,13 @@ class ConnectForm(StepForm):
         upload = self.cleaned_data.get("ca_bundle")
         return read_ca_bundle(upload) if upload else ""
 
+    def clean_client_id(self) -> str:
+        client_id = self.cleaned_data["client_id"].strip()
+        if connect.is_installation_app(client_id):
+            refusal = connect.installation_app_pasted()
+            raise forms.ValidationError(f"{refusal.message} {refusal.fix}")
+        return client_id
+
     def _custom_endpoints(self, cleaned: dict[str, Any]) -> dict[str, Any] | None:
         """The endpoints to save with Cloud.CUSTOM (a field left empty keeps the saved URL); None otherwise."""
         if cleaned.get("cloud") != Cloud.CUSTOM:
@@ -179,10 +184,6 @@ class ConnectForm(StepForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        # After admin consent to Onramp's own app the installation's secret signs in: there is none to paste.
-        consented_app = settings.ONRAMP_CONNECTOR_CLIENT_ID and cleaned.get("client_id") == (
-            settings.ONRAMP_CONNECTOR_CLIENT_ID
-        )
         pem = cleaned.get("client_certificate")
         if pem and cleaned.get("client_secret"):
             self.add_error("client_certificate", "Give a client secret or a certificate, not both.")
@@ -195,7 +196,6 @@ class ConnectForm(StepForm):
                 self.add_error("client_certificate", str(error))
         elif (
             not cleaned.get("client_secret")
-            and not consented_app
             and not has_secret(self.tenant, SecretKind.CLIENT_SECRET)
             and not has_secret(self.tenant, SecretKind.CLIENT_CERTIFICATE)
         ):

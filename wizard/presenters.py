@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
@@ -251,11 +252,12 @@ def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPrevi
 
 
 def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    """Admin consent is offered only when there is an app to consent to (the installation's, or the tenant's); the
-    permissions listed come from the one list of what Onramp's app needs (wizard/services/connect.py)."""
+    """ "Connect with Microsoft" is offered only when the installation has its own connector app; the permissions
+    listed come from the one list of what Onramp's app needs (wizard/services/connect.py)."""
     return {
         "may_connect": may_change_secrets,
-        "consent_available": bool(connect.connector_app_id(tenant)),
+        "consent_available": bool(settings.ONRAMP_CONNECTOR_CLIENT_ID),
+        "bound_by_proof": tenant.get_binding_proof_display() if tenant.binding_proof else "",
         "required_graph_permissions": [name for name, _ in connect.REQUIRED_GRAPH_PERMISSIONS],
         "required_exchange_access": list(connect.REQUIRED_EXCHANGE_ACCESS),
     }

@@ -19,7 +19,7 @@ from wizard.errors import IllegalTransition, StepError
 from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
 from wizard.results import ActivateResult
-from wizard.services import connect, drift, exchange_server, rooms, service_account
+from wizard.services import drift, exchange_server, rooms, service_account
 from wizard.steps.registry import Step, get_step, steps_for
 
 
@@ -238,8 +238,8 @@ CONSENT_SESSION_KEY = "onramp_admin_consent"
 
 @require_POST
 def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
-    """Send the admin to Microsoft's admin consent page for Onramp's app; the session remembers which tenant
-    asked and the `state` to check the answer against."""
+    """ "Connect with Microsoft", first half: send the admin to sign in with Onramp's connector app. The session
+    keeps msal's flow (state, nonce, PKCE verifier) and which organisation asked."""
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
@@ -250,18 +250,19 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     redirect_uri = request.build_absolute_uri(reverse("orgs:consent_callback"))
     try:
-        url, state = connect.admin_consent_url(tenant, redirect_uri=redirect_uri)
+        flow = actions.begin_connect_with_microsoft(tenant, redirect_uri=redirect_uri)
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     actions.set_integration_app_id(tenant, consent_form.cleaned_data["integration_app_id"], request.user.get_username())
-    request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "state": state}
-    return redirect(url)
+    request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "flow": flow}
+    return redirect(flow["auth_uri"])
 
 
 @require_GET
 def consent_callback(request: HttpRequest) -> HttpResponse:
-    """Microsoft's redirect back from admin consent. On success the connect step runs at once."""
+    """Microsoft's redirects back: after the admin's sign-in (proof of who administers which Microsoft tenant), on
+    to admin consent in that tenant; after consent, the organisation is bound and the connect step runs at once."""
     pending = request.session.pop(CONSENT_SESSION_KEY, None)
     if not pending:
         raise Http404("No consent in progress")
@@ -269,8 +270,15 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
     actor = request.user.get_username()
+    redirect_uri = request.build_absolute_uri(reverse("orgs:consent_callback"))
     try:
-        connect.complete_admin_consent(tenant, query=request.GET, expected_state=pending["state"], actor=actor)
+        if "flow" in pending:
+            url, proof = actions.prove_administrator_for_consent(
+                tenant, flow=pending["flow"], response=request.GET.dict(), redirect_uri=redirect_uri, actor=actor
+            )
+            request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, **proof}
+            return redirect(url)
+        actions.complete_admin_consent(tenant, query=request.GET.dict(), pending=pending, actor=actor)
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")

@@ -42,10 +42,10 @@ def test_sovereign_clouds(cloud, login, graph, exchange):
     assert endpoints.ca_bundle is None
 
 
-def test_consent_link_before_the_tenant_is_known():
+def test_consent_link_names_the_proven_tenant_not_any_organisation():
     endpoints = endpoints_for(Tenant(slug="t", cloud=Cloud.WORLDWIDE))
-    url = endpoints.admin_consent_url("app-id", "https://onramp.example/callback", "xyz")
-    assert url.startswith("https://login.microsoftonline.com/organizations/adminconsent?client_id=app-id")
+    url = endpoints.admin_consent_url("app-id", "https://onramp.example/callback", "xyz", "tid-1")
+    assert url.startswith("https://login.microsoftonline.com/tid-1/adminconsent?client_id=app-id")
     assert "redirect_uri=https%3A%2F%2Fonramp.example%2Fcallback" in url and url.endswith("state=xyz")
 
 

@@ -8,7 +8,7 @@ from django.test import Client
 
 from sandbox import oidc
 from tenants.models import Membership, MicrosoftIdentity, Role, SupportGrant, SupportRole, Tenant
-from tests.factories import PASSWORD, connected_tenant, make_tenant, make_user, run_inline
+from tests.factories import PASSWORD, bound_by_proof, connected_tenant, make_tenant, make_user, run_inline
 from wizard.microsoft import signin
 from wizard.models import AuditEvent, StepStatus
 from wizard.services.connect import SHARE_DECIDED_BY, SHARE_INPUT
@@ -21,9 +21,7 @@ PLAIN_USER = "user-002@contoso.onmicrosoft.com"
 
 
 def _bound_tenant(info, slug: str = "contoso") -> Tenant:
-    tenant = make_tenant(slug)
-    Tenant.objects.filter(pk=tenant.pk).update(microsoft_tenant_id=info["tenant_id"])
-    return Tenant.objects.get(pk=tenant.pk)
+    return bound_by_proof(make_tenant(slug), info["tenant_id"])
 
 
 def _signed_in_user(client: Client):

@@ -1,20 +1,15 @@
 """The step forms' contract with the page, and admin consent through the sandbox's /adminconsent redirect."""
 
-from urllib.parse import parse_qsl, urlsplit
-
 import pytest
-import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import Cloud, SecretKind
-from tenants.secrets import erase_secret, has_secret, read_secret, store_secret
+from tenants.secrets import has_secret, read_secret, store_secret
 from tests.factories import connected_tenant, inputs_from_form, make_tenant, set_state, state_of
 from wizard import actions
-from wizard.errors import IllegalTransition, StepError
+from wizard.errors import IllegalTransition
 from wizard.forms import ActivateForm, ConnectForm, RoomsForm, ServiceAccountForm
-from wizard.microsoft import connector_clients
 from wizard.models import AuditEvent, StepStatus
-from wizard.services import connect
 from wizard.services.rooms import SOURCE_CSV
 
 
@@ -148,60 +143,6 @@ def test_activate_form_needs_a_signing_secret_for_a_webhook(tenant, settings):
     assert form.is_valid()
     assert inputs_from_form(tenant, "activate", form.cleaned_data) == {"webhook_url": "https://192.0.2.10/hook"}
     assert read_secret(tenant, SecretKind.WEBHOOK_SECRET) == "k"
-
-
-def _follow_consent(sandbox_tenant, url: str) -> dict[str, str]:
-    session = requests.Session()
-    session.trust_env = False
-    response = session.get(url, verify=sandbox_tenant.info["ca_bundle"], allow_redirects=False, timeout=10)
-    assert response.status_code == 302
-    return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
-
-
-def test_admin_consent_round_trip_through_the_sandbox(sandbox_tenant, tenant):
-    tenant.microsoft_tenant_id = ""
-    tenant.save()
-    url, state = connect.admin_consent_url(tenant, redirect_uri="https://onramp.example/consent/callback")
-
-    answer = _follow_consent(sandbox_tenant, url)
-    connect.complete_admin_consent(tenant, query=answer, expected_state=state, actor="alice")
-
-    tenant.refresh_from_db()
-    assert tenant.microsoft_tenant_id == sandbox_tenant.info["tenant_id"]
-    with pytest.raises(StepError) as forged:
-        connect.complete_admin_consent(tenant, query=answer, expected_state="another", actor="mallory")
-    assert forged.value.code == "consent_state_mismatch"
-
-
-def test_consent_to_onramps_own_app_uses_the_deployments_secret(sandbox_tenant, tenant, settings):
-    """A tenant that consented to Onramp's multi-tenant app stores no secret of its own: the deployment's works."""
-    settings.ONRAMP_CONNECTOR_CLIENT_ID = sandbox_tenant.info["client_id"]
-    settings.ONRAMP_CONNECTOR_CLIENT_SECRET = sandbox_tenant.info["client_secret"]
-    tenant.client_id = ""
-    tenant.save()
-    erase_secret(tenant, SecretKind.CLIENT_SECRET)
-    url, state = connect.admin_consent_url(tenant, redirect_uri="https://onramp.example/consent/callback")
-
-    connect.complete_admin_consent(tenant, query=_follow_consent(sandbox_tenant, url), expected_state=state, actor="a")
-
-    tenant.refresh_from_db()
-    assert tenant.client_id == sandbox_tenant.info["client_id"]
-    assert not has_secret(tenant, SecretKind.CLIENT_SECRET)
-    with connector_clients(tenant) as ms:
-        assert ms.graph.get("/organization")["value"][0]["id"] == sandbox_tenant.info["tenant_id"]
-
-
-def test_refused_admin_consent_is_an_error_with_the_fix(sandbox_tenant, tenant):
-    sandbox_tenant.control.set_consent_refused()
-    url, state = connect.admin_consent_url(tenant, redirect_uri="https://onramp.example/consent/callback")
-
-    with pytest.raises(StepError) as refused:
-        connect.complete_admin_consent(
-            tenant, query=_follow_consent(sandbox_tenant, url), expected_state=state, actor="a"
-        )
-
-    assert refused.value.code == "consent_access_denied"
-    assert "Global Administrator" in refused.value.fix
 
 
 def test_connect_form_keeps_a_sandbox_tenant_on_its_endpoints(tenant):

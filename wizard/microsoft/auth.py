@@ -24,10 +24,10 @@ import msal
 import requests
 from django.conf import settings
 
-from tenants.models import Cloud, SecretKind, Tenant
+from tenants.models import BindingProof, Cloud, SecretKind, Tenant
 from tenants.secrets import read_secret, store_secret
 from wizard.errors import StepError
-from wizard.microsoft.clouds import Endpoints
+from wizard.microsoft.clouds import Endpoints, trusted_by_installation
 from wizard.microsoft.errors import IDENTITY, AuthenticationFailed, identity_error, unreachable
 from wizard.models import StepState, StepStatus
 
@@ -43,6 +43,7 @@ ACCESS_HANDED_BACK_STEP = "reduce_access"
 # Graph's own app id: the audience of the proof-of-possession token that addKey and removeKey take.
 KEY_PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
 KEY_PROOF_LIFETIME_SECONDS = 600
+UNREACHABLE = "no answer: the connection was refused, timed out, or did not speak TLS with a trusted certificate"
 
 
 def key_proof(certificate: dict[str, str], application_object_id: str) -> str:
@@ -155,7 +156,9 @@ class AppCredentials:
             try:
                 result = self._application().acquire_token_for_client(scopes=[scope])
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise unreachable(IDENTITY, f"token from {self.endpoints.authority_host}", type(exc).__name__) from exc
+                # One answer for a refused connection, a timeout and a failed TLS handshake: which of them happened
+                # would tell whoever typed the authority URL what listens on that address.
+                raise unreachable(IDENTITY, f"token from {self.endpoints.authority_host}", UNREACHABLE) from exc
             except ValueError as exc:
                 # msal: "Unable to get authority configuration for …" (unknown tenant, wrong cloud, bad URL).
                 raise AuthenticationFailed(
@@ -235,8 +238,11 @@ def load_credentials(
     certificate = None if integration else read_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
     if not secret and certificate:
         secret = json.loads(certificate)
-    if not secret and not integration and client_id and client_id == settings.ONRAMP_CONNECTOR_CLIENT_ID:
-        # Consented to Onramp's own multi-tenant app: its secret is the deployment's, not the tenant's.
+    if not integration and client_id and client_id.lower() == settings.ONRAMP_CONNECTOR_CLIENT_ID.lower():
+        # Onramp's own multi-tenant app: its secret is the installation's, so it is used only for a Microsoft tenant
+        # an administrator proved by signing in, and only towards endpoints the installation trusts.
+        if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN or not trusted_by_installation(tenant):
+            raise _installation_app_unproven()
         secret = settings.ONRAMP_CONNECTOR_CLIENT_SECRET
     if not secret and not integration and _access_handed_back(tenant):
         raise _handed_back()
@@ -256,6 +262,17 @@ def load_credentials(
             fix="Finish the connect step (admin consent or pasted tenant id).",
         )
     return AppCredentials(client_id=client_id, secret=secret, endpoints=endpoints, session=session, cache=cache)
+
+
+def _installation_app_unproven() -> CredentialsMissing:
+    return CredentialsMissing(
+        code="installation_app_unproven",
+        message="Onramp's own app may act only in a Microsoft tenant whose administrator connected it by signing in.",
+        explanation="This organisation names Onramp's app, but no administrator of the Microsoft tenant proved it "
+        "is theirs with “Connect with Microsoft”, or its endpoints are not Microsoft's.",
+        fix="On step 0, use “Connect with Microsoft” and sign in as a Global Administrator or Privileged Role "
+        "Administrator of your organisation.",
+    )
 
 
 def _access_handed_back(tenant: Tenant) -> bool:

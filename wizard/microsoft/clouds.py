@@ -7,7 +7,9 @@ A tenant's `cloud` picks one of Microsoft's clouds; `custom` takes every URL fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
 
 from tenants.models import Cloud, Tenant
 from wizard.errors import StepError
@@ -30,10 +32,21 @@ class Endpoints:
     def authority_host(self) -> str:
         return self.authority.rsplit("/", 1)[0]
 
-    def admin_consent_url(self, client_id: str, redirect_uri: str, state: str) -> str:
-        """Microsoft's admin-consent link for a multi-tenant app (the identity platform's /adminconsent)."""
+    @property
+    def authority_tenant(self) -> str:
+        """The tenant the authority issues tokens for: the last segment of its URL."""
+        return self.authority.rsplit("/", 1)[-1]
+
+    @property
+    def any_organisation_authority(self) -> str:
+        """The multi-tenant authority of this cloud, where any organisation's people sign in."""
+        return f"{self.authority_host}/{ANY_ORGANISATION}"
+
+    def admin_consent_url(self, client_id: str, redirect_uri: str, state: str, microsoft_tenant_id: str) -> str:
+        """Microsoft's admin-consent link for a multi-tenant app (the identity platform's /adminconsent) in one
+        Microsoft tenant: the one whose administrator already proved who they are."""
         query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri, "state": state})
-        return f"{self.authority}/adminconsent?{query}"
+        return f"{self.authority_host}/{microsoft_tenant_id}/adminconsent?{query}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,36 @@ _DEFAULT_SCOPES = {
     "exchange_scope": f"{_CLOUDS[Cloud.WORLDWIDE].exchange}/.default",
 }
 _CUSTOM_REQUIRED = ("authority", "graph_url", "exchange_admin_url", "ews_url")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), f"{(parts.hostname or '').lower()}:{parts.port or 443}"
+
+
+def _trusted_origin(url: str, cloud: _Cloud | None) -> bool:
+    if not url.startswith("https://"):
+        return False
+    host, host_port = _origin(url)
+    if cloud is not None and any(
+        _origin(known)[1] == host_port for known in (cloud.login, cloud.graph, cloud.exchange)
+    ):
+        return True
+    vouched = {entry.lower() for entry in settings.ONRAMP_TRUSTED_ENDPOINT_HOSTS}
+    return host in vouched or host_port in vouched
+
+
+def trusted_by_installation(tenant: Tenant) -> bool:
+    """Whether every endpoint Onramp would call for `tenant` is Microsoft's (a cloud of the table) or a host the
+    installation vouches for (ONRAMP_TRUSTED_ENDPOINT_HOSTS). Explicit endpoints an organisation typed are its own
+    business: the installation's credentials never go there, and a tenant id proven there proves nothing."""
+    try:
+        endpoints = endpoints_for(tenant)
+    except CloudMisconfigured:
+        return False
+    cloud = _CLOUDS.get(tenant.cloud)
+    urls = (endpoints.authority, endpoints.graph_url, endpoints.exchange_admin_url, endpoints.ews_url)
+    return all(_trusted_origin(url, cloud) for url in urls)
 
 
 class CloudMisconfigured(StepError):

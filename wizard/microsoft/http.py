@@ -38,7 +38,10 @@ from wizard.microsoft.errors import still_throttled, unreachable
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = (10, 120)  # connect, read (seconds): some cmdlets take a while
+def timeout() -> tuple[float, float]:
+    """Seconds to connect (the TLS handshake included) and to read an answer; some cmdlets take a while."""
+    return settings.ONRAMP_CONNECT_TIMEOUT_SECONDS, settings.ONRAMP_READ_TIMEOUT_SECONDS
+
 THROTTLE_STATUSES = frozenset({429, 503})
 TRANSIENT_STATUSES = frozenset({500, 502, 504})
 POOL_SIZE = 16  # connections per host: several threads of one client share the session
@@ -56,6 +59,13 @@ class _Session(requests.Session):
         self.trust_env = False
         self._proxy = proxy
         self._no_proxy = no_proxy
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        # msal sends its discovery and token requests through this session without a timeout: an authority that
+        # accepts the connection and never answers (any non-TLS port) would hold a worker thread forever.
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = timeout()
+        return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
         merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -234,7 +244,7 @@ class Transport:
                 signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
                 try:
                     response = self.session.request(
-                        method, url, headers=signed, auth=self.auth, timeout=TIMEOUT, **kwargs
+                        method, url, headers=signed, auth=self.auth, timeout=timeout(), **kwargs
                     )
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     transient += 1

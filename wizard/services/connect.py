@@ -14,14 +14,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.access import SHARE_DECISION_ACTION, tenants_bound_to
-from tenants.models import SecretKind, Tenant
+from tenants.models import BindingProof, SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients, prove_app_credentials
-from wizard.microsoft.clouds import endpoints_for
+from wizard.microsoft import connector_clients, prove_app_credentials, signin
+from wizard.microsoft.clouds import endpoints_for, trusted_by_installation
 from wizard.microsoft.errors import MicrosoftError, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
@@ -144,6 +145,9 @@ def save_app_credentials(
     Credentials that replace working ones are proven first: the token endpoint must issue a token to the new
     connector app, else AuthenticationFailed (Microsoft's AADSTS code and what it means) and the old credentials
     stay, untouched. Once they change, the tenant's token cache is dropped, so no token of the old ones is reused."""
+    if is_installation_app(client_id):
+        record_event(tenant, actor, "save_app_credentials", "refused", "connect", {"reason": "installation_app"})
+        raise installation_app_pasted()
     candidate = copy.copy(tenant)
     candidate.microsoft_tenant_id = microsoft_tenant_id.strip()
     candidate.client_id = client_id.strip()
@@ -164,6 +168,9 @@ def save_app_credentials(
             candidate, _credential(client_secret, client_certificate) or _credential(stored_secret, stored_certificate)
         )
     with transaction.atomic():
+        if any(getattr(candidate, field) != getattr(tenant, field) for field in _CONNECTOR_FIELDS):
+            # Proof was of the old tenant id, cloud, endpoints or app: step 0 proves the new ones again.
+            _clear_binding(candidate)
         candidate.save()
         if client_secret:
             store_secret(candidate, SecretKind.CLIENT_SECRET, client_secret)
@@ -195,8 +202,54 @@ def save_app_credentials(
                 "proven": connector_changed and bool(stored_secret or stored_certificate),
             },
         )
-    for field in (*_CONNECTOR_FIELDS, "integration_app_id", "updated_at"):
+    for field in (*_CONNECTOR_FIELDS, *_BINDING_FIELDS, "integration_app_id", "updated_at"):
         setattr(tenant, field, getattr(candidate, field))
+    return tenant
+
+
+_BINDING_FIELDS = ("binding_proof", "binding_proven_at", "binding_proven_by")
+
+
+def _clear_binding(tenant: Tenant) -> None:
+    tenant.binding_proof, tenant.binding_proven_at, tenant.binding_proven_by = BindingProof.NONE, None, ""
+
+
+def is_installation_app(client_id: str) -> bool:
+    """Whether `client_id` is Onramp's own multi-tenant connector app, whose secret is the installation's."""
+    installation = settings.ONRAMP_CONNECTOR_CLIENT_ID
+    return bool(installation) and client_id.strip().lower() == installation.lower()
+
+
+def installation_app_pasted() -> StepError:
+    return StepError(
+        code="installation_app_pasted",
+        message="This is Onramp's own app: it cannot be connected by pasting its id.",
+        explanation="Onramp acts in a Microsoft tenant through its own app only after an administrator of that "
+        "tenant signed in and consented; a pasted id proves nothing about who administers the tenant.",
+        fix="Use “Connect with Microsoft” and sign in as a Global Administrator (or Privileged Role Administrator) "
+        "of your organisation, or paste an app registration of your own organisation with its secret.",
+    )
+
+
+def bind_microsoft_tenant(
+    tenant: Tenant, *, microsoft_tenant_id: str, proof: str, proven_by: str, actor: str, client_id: str | None = None
+) -> Tenant:
+    """Record that this organisation proved `microsoft_tenant_id` is its own (BindingProof), audited. The only
+    writer of the binding: a pasted id, a callback parameter or an endpoint someone typed never comes here."""
+    with transaction.atomic():
+        tenant.microsoft_tenant_id = microsoft_tenant_id
+        if client_id is not None:
+            tenant.client_id = client_id
+        tenant.binding_proof, tenant.binding_proven_at, tenant.binding_proven_by = proof, timezone.now(), proven_by
+        tenant.save(update_fields=["microsoft_tenant_id", "client_id", *_BINDING_FIELDS, "updated_at"])
+        record_event(
+            tenant,
+            actor,
+            "bind_microsoft_tenant",
+            "succeeded",
+            "connect",
+            {"microsoft_tenant_id": microsoft_tenant_id, "proof": proof, "proven_by": proven_by},
+        )
     return tenant
 
 
@@ -231,35 +284,131 @@ def _prove(candidate: Tenant, secret: str | dict[str, str]) -> None:
         ) from refusal
 
 
-def connector_app_id(tenant: Tenant) -> str:
-    """Onramp's multi-tenant app (settings), unless the admin connected an app registration of their own."""
-    return tenant.client_id or settings.ONRAMP_CONNECTOR_CLIENT_ID
+# Directory roles (role template ids) whose holders may grant tenant-wide admin consent to Microsoft Graph application
+# permissions ("Grant tenant-wide admin consent to an application", Microsoft Entra docs: Global Administrator or
+# Privileged Role Administrator; Cloud Application and Application Administrators cannot for Graph app roles).
+CONSENTING_ROLES = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+}
 
 
-def admin_consent_url(tenant: Tenant, *, redirect_uri: str) -> tuple[str, str]:
-    """The link that sends the admin to Microsoft to consent to Onramp's app, and the `state` value the view keeps
-    in the session to check the callback against."""
-    client_id = connector_app_id(tenant)
-    if not client_id:
+def _consent_unavailable() -> StepError:
+    return StepError(
+        code="consent_unavailable",
+        message="“Connect with Microsoft” is not configured on this Onramp installation.",
+        explanation="Onramp's own multi-tenant app (ONRAMP_CONNECTOR_CLIENT_ID) is not set, so there is nothing to "
+        "consent to.",
+        fix="Paste the tenant id, client id and client secret of an app registration you made instead.",
+    )
+
+
+def connector_sign_in_app(tenant: Tenant) -> signin.SignInApp:
+    """Onramp's connector app as a sign-in app on the multi-tenant authority of the organisation's cloud: an
+    administrator proves who they are with it before Onramp's app may act in their Microsoft tenant. Only on
+    Microsoft's clouds (or hosts the installation vouches for): the installation's secret never goes elsewhere."""
+    if not settings.ONRAMP_CONNECTOR_CLIENT_ID:
+        raise _consent_unavailable()
+    if not trusted_by_installation(tenant):
         raise StepError(
-            code="consent_unavailable",
-            message="Admin consent is not configured on this Onramp installation.",
-            explanation="Onramp's own multi-tenant app id is not set, so there is nothing to consent to.",
-            fix="Paste the tenant id, client id and client secret of an app registration you made instead.",
+            code="installation_app_untrusted_endpoints",
+            message="Onramp's own app connects only through Microsoft's clouds, not through explicit endpoints.",
+            explanation="Explicit endpoints are chosen by whoever fills in the form; Onramp's credentials must never "
+            "be sent to them.",
+            fix="Choose your organisation's Microsoft cloud, or use an app registration of your own with explicit "
+            "endpoints.",
         )
+    endpoints = endpoints_for(tenant)
+    return signin.SignInApp(
+        client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
+        client_secret=settings.ONRAMP_CONNECTOR_CLIENT_SECRET,
+        authority=endpoints.any_organisation_authority,
+        ca_bundle=endpoints.ca_bundle,
+    )
+
+
+def _refused(tenant: Tenant, actor: str, reason: str, detail: Mapping[str, Any], error: StepError) -> StepError:
+    record_event(tenant, actor, "connect_with_microsoft", "refused", "connect", {"reason": reason, **detail})
+    return error
+
+
+def prove_administrator(
+    tenant: Tenant, *, flow: dict[str, Any], response: Mapping[str, str], actor: str
+) -> signin.MicrosoftPerson:
+    """Redeem the administrator's sign-in (msal checks state, PKCE and nonce; the ID token's signature, audience
+    and issuer are checked) and require a role that may consent for the organisation. The Microsoft tenant id is
+    the validated token's `tid`; nothing the browser sent decides it."""
+    app = connector_sign_in_app(tenant)
+    try:
+        person = signin.complete(app, flow, dict(response))
+    except signin.SignInRefused as refusal:
+        raise _refused(
+            tenant,
+            actor,
+            "sign_in_refused",
+            {},
+            StepError(
+                code="connect_sign_in_refused", message=str(refusal), fix="Start “Connect with Microsoft” again."
+            ),
+        ) from refusal
+    held = [CONSENTING_ROLES[wid] for wid in person.wids if wid in CONSENTING_ROLES]
+    if not held:
+        detail = {"microsoft_tenant_id": person.tid, "oid": person.oid, "username": person.username}
+        if not person.wids:
+            error = StepError(
+                code="directory_roles_unknown",
+                message=f"Microsoft did not say which administrator roles {person.username or 'you'} hold.",
+                explanation="The sign-in carried no `wids` claim: Microsoft sends active directory roles only when "
+                "Onramp's app asks for them (its manifest's groupMembershipClaims), or you hold none.",
+                fix="If you hold Global Administrator or Privileged Role Administrator through Privileged Identity "
+                "Management, activate it and sign in again; otherwise ask this installation's operator to set "
+                'groupMembershipClaims to "DirectoryRole" on Onramp\'s connector app.',
+            )
+        else:
+            error = StepError(
+                code="not_a_consenting_administrator",
+                message=f"{person.username or 'This account'} is not a Global Administrator or Privileged Role "
+                "Administrator of its organisation.",
+                explanation="Connecting gives Onramp's app application permissions to Microsoft Graph, which only "
+                "those two roles may grant for an organisation.",
+                fix="Sign in with an account that holds one of them (activate it first if it is eligible in "
+                "Privileged Identity Management), or ask such an administrator to connect.",
+            )
+        raise _refused(tenant, actor, error.code, detail, error)
+    return person
+
+
+def admin_consent_url(tenant: Tenant, *, microsoft_tenant_id: str, redirect_uri: str) -> tuple[str, str]:
+    """The link that sends the proven administrator to Microsoft to consent to Onramp's app in their own tenant, and
+    the `state` value the view keeps in the session to check the callback against."""
+    if not settings.ONRAMP_CONNECTOR_CLIENT_ID:
+        raise _consent_unavailable()
     state = secrets.token_urlsafe(24)
-    return endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state), state
+    url = endpoints_for(tenant).admin_consent_url(
+        settings.ONRAMP_CONNECTOR_CLIENT_ID, redirect_uri, state, microsoft_tenant_id
+    )
+    return url, state
 
 
-def complete_admin_consent(tenant: Tenant, *, query: Mapping[str, str], expected_state: str, actor: str) -> Tenant:
-    """Handle Microsoft's redirect back from /adminconsent: `tenant` and `admin_consent=True`, or `error`."""
+def complete_admin_consent(
+    tenant: Tenant,
+    *,
+    query: Mapping[str, str],
+    expected_state: str,
+    proven_tenant_id: str,
+    proven_by: str,
+    actor: str,
+) -> Tenant:
+    """Handle Microsoft's redirect back from /adminconsent: `tenant` and `admin_consent=True`, or `error`. The
+    organisation is bound to the Microsoft tenant its administrator proved by signing in (`proven_tenant_id`);
+    the answer's `tenant` parameter must name that same tenant and decides nothing on its own."""
     if not expected_state or not secrets.compare_digest(query.get("state", ""), expected_state):
         record_event(tenant, actor, "admin_consent", "refused", "connect", {"reason": "state mismatch"})
         raise StepError(
             code="consent_state_mismatch",
             message="This consent answer does not belong to the request Onramp made.",
             explanation="The link was opened in another browser session, or it is older than your latest attempt.",
-            fix="Start admin consent again from this page.",
+            fix="Start “Connect with Microsoft” again from this page.",
         )
     if query.get("error"):
         record_event(tenant, actor, "admin_consent", "failed", "connect", {"error": query["error"]})
@@ -273,15 +422,32 @@ def complete_admin_consent(tenant: Tenant, *, query: Mapping[str, str], expected
         raise StepError(
             code="consent_incomplete",
             message="Microsoft's answer does not say that consent was granted.",
-            fix="Start admin consent again from this page.",
+            fix="Start “Connect with Microsoft” again from this page.",
         )
-    tenant.microsoft_tenant_id = query["tenant"]
-    tenant.client_id = connector_app_id(tenant)
-    tenant.save(update_fields=["microsoft_tenant_id", "client_id", "updated_at"])
-    record_event(
-        tenant, actor, "admin_consent", "succeeded", "connect", {"microsoft_tenant_id": tenant.microsoft_tenant_id}
+    if not proven_tenant_id or query["tenant"].lower() != proven_tenant_id.lower():
+        record_event(
+            tenant,
+            actor,
+            "admin_consent",
+            "refused",
+            "connect",
+            {"reason": "tenant differs from the signed-in administrator's", "answered_tenant": query["tenant"][:64]},
+        )
+        raise StepError(
+            code="consent_tenant_mismatch",
+            message="This consent answer names another Microsoft tenant than the one whose administrator signed in.",
+            explanation="Onramp binds an organisation only to the Microsoft tenant its administrator proved by "
+            "signing in.",
+            fix="Start “Connect with Microsoft” again and consent with the same administrator account.",
+        )
+    return bind_microsoft_tenant(
+        tenant,
+        microsoft_tenant_id=proven_tenant_id,
+        proof=BindingProof.ADMIN_SIGN_IN,
+        proven_by=proven_by,
+        actor=actor,
+        client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
     )
-    return tenant
 
 
 def _licence(sku: Mapping[str, Any]) -> dict[str, Any]:
@@ -323,7 +489,17 @@ def perform(ctx: StepContext) -> Outcome:
         raise _missing_access(tenant, sorted(set(missing.values())), exchange_refused)
     organization = reads["organization"][0] if reads["organization"] else {}
     microsoft_tenant_id = organization.get("id") or tenant.microsoft_tenant_id
-    sharing = tenants_bound_to(microsoft_tenant_id).exclude(pk=tenant.pk).count()
+    if not tenant.binding_proof and _token_proves_tenant(tenant, ms.client_id, microsoft_tenant_id):
+        bind_microsoft_tenant(
+            tenant,
+            microsoft_tenant_id=microsoft_tenant_id,
+            proof=BindingProof.OWN_APP_TOKEN,
+            proven_by=f"app {ms.client_id}",
+            actor=ctx.actor,
+        )
+    # Only a proven binding is a claim on the Microsoft tenant: an organisation on explicit endpoints of its own
+    # neither takes over nor is asked to share another organisation's tenant.
+    sharing = tenants_bound_to(microsoft_tenant_id).exclude(pk=tenant.pk).count() if tenant.binding_proof else 0
     if sharing and not ctx.state.inputs.get(SHARE_INPUT):
         # Another organisation's service account and room lists live in this Microsoft tenant: later steps would
         # adopt them. The page names the other organisation to those allowed to see it (tenants.access).
@@ -350,6 +526,18 @@ def perform(ctx: StepContext) -> Outcome:
             "permissions_probed": [name for name, _ in REQUIRED_GRAPH_PERMISSIONS] + list(REQUIRED_EXCHANGE_ACCESS),
             SHARED_RESULT: {"microsoft_tenant_id": microsoft_tenant_id, "organisations": sharing} if sharing else None,
         }
+    )
+
+
+def _token_proves_tenant(tenant: Tenant, client_id: str, organization_id: str) -> bool:
+    """Whether the token just used proves the organisation's tenant id: it was issued on an authority the
+    installation trusts, for that very tenant, to an app of the organisation's own (not Onramp's, whose consent
+    by someone else's administrator says nothing about who this organisation is)."""
+    authority_tenant = endpoints_for(tenant).authority_tenant.lower()
+    return (
+        not is_installation_app(client_id)
+        and trusted_by_installation(tenant)
+        and organization_id.lower() == tenant.microsoft_tenant_id.lower() == authority_tenant
     )
 
 
