@@ -8,6 +8,8 @@ PY=.venv/bin/python
 mkdir -p var
 : > var/worker.log
 SANDBOX_PORT="${ONRAMP_SANDBOX_PORT:-8443}"
+# The installation vouches for its sandbox as it does for Microsoft's clouds: a token from it proves a tenant id.
+export ONRAMP_TRUSTED_ENDPOINT_HOSTS="${ONRAMP_TRUSTED_ENDPOINT_HOSTS:-127.0.0.1:$SANDBOX_PORT}"
 
 pids=()
 cleanup() {
