@@ -65,6 +65,8 @@ class SecretKind(models.TextChoices):
     SERVICE_ACCOUNT_PASSWORD = "service_account_password", "Service account password"
     TOKEN_CACHE = "token_cache", "Microsoft token cache"
     WEBHOOK_SECRET = "webhook_secret", "Webhook signing secret"
+    # JSON: new connector credentials saved to replace working ones, until step 0 proves them on the worker.
+    PENDING_CREDENTIALS = "pending_credentials", "Connector credentials waiting for their proof"
 
 
 class TenantSecret(models.Model):

@@ -161,11 +161,11 @@ def test_connect_with_a_wrong_secret_keeps_the_working_one(sandbox_tenant, info_
         )
 
     assert exit_info.value.code == 1
-    assert "connect refused: AADSTS7000215: Microsoft refused the new credentials: AADSTS7000215" in err.getvalue()
-    assert "The credentials that worked before are kept." in err.getvalue()
+    assert "connect failed: AADSTS7000215: Microsoft refused the new credentials: AADSTS7000215" in err.getvalue()
+    assert "The credentials that worked before are kept" in err.getvalue()
     assert read_secret(tenant, SecretKind.CLIENT_SECRET) == sandbox_tenant.info["client_secret"]
-    # Step 0 was not run with the refused secret: it is still done, and runs again with the kept one.
-    assert state_of(tenant, "connect").status == StepStatus.SUCCEEDED
+    # Step 0 proved the new secret and failed with the refusal; run again, it uses the kept one.
+    assert state_of(tenant, "connect").status == StepStatus.FAILED
     out, _ = onramp("connect", "--slug", "contoso", *sandbox_connect_arguments(info_file))
     assert "Connected contoso to Contoso" in out
 

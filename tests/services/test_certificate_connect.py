@@ -11,7 +11,14 @@ from django.core.management import CommandError, call_command
 from sandbox.tls import app_certificate
 from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import has_secret, read_secret
-from tests.factories import connect_to_sandbox, connected_tenant, make_tenant, sandbox_connect_arguments, state_of
+from tests.factories import (
+    connect_to_sandbox,
+    connected_tenant,
+    make_tenant,
+    run_inline,
+    sandbox_connect_arguments,
+    state_of,
+)
 from wizard.models import StepStatus
 from wizard.services import connect
 
@@ -23,7 +30,9 @@ def test_a_certificate_connects_and_replaces_the_stored_secret(sandbox_tenant, r
     credential = connect.certificate_credential(pem)  # the thumbprint is read from the certificate in the file
 
     connect_to_sandbox(tenant, info, actor="test", client_certificate=credential)
+    assert has_secret(tenant, SecretKind.CLIENT_SECRET), "replaced before step 0 proved the certificate"
 
+    assert run_steps(tenant, until="connect").finished
     assert not has_secret(tenant, SecretKind.CLIENT_SECRET)
     stored = json.loads(read_secret(tenant, SecretKind.CLIENT_CERTIFICATE))
     assert stored["thumbprint"] == info["certificate_thumbprint"]
@@ -32,8 +41,6 @@ def test_a_certificate_connects_and_replaces_the_stored_secret(sandbox_tenant, r
     event = tenant.audit_events.filter(action="save_app_credentials").latest("id")
     assert event.detail["certificate_thumbprint"] == info["certificate_thumbprint"]
     assert "PRIVATE KEY" not in json.dumps(event.detail)
-
-    assert run_steps(tenant, until="connect").finished
     assert state_of(tenant, "connect").result["organization_name"] == "Contoso"
 
 
@@ -56,15 +63,16 @@ def test_a_wrong_certificate_does_not_replace_a_working_secret(sandbox_tenant, t
     info = sandbox_tenant.info
     stranger, _, _ = app_certificate(tmp_path / "stranger.pem", "Stranger")
     tenant = connected_tenant(info)
+    connect_to_sandbox(
+        tenant, info, actor="test", client_certificate=connect.certificate_credential(stranger.read_text())
+    )
 
-    with pytest.raises(connect.CredentialsRefused) as refused:
-        connect_to_sandbox(
-            tenant, info, actor="test", client_certificate=connect.certificate_credential(stranger.read_text())
-        )
+    refused = run_inline(tenant, "connect")
 
-    assert refused.value.code == "AADSTS700027"
+    assert refused.status == StepStatus.FAILED and refused.error_code == "AADSTS700027"
     assert read_secret(tenant, SecretKind.CLIENT_SECRET) == info["client_secret"]
     assert not has_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
+    assert run_inline(tenant, "connect").status == StepStatus.SUCCEEDED, "the working secret was not kept"
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
 """Changing a connected organisation's credentials on step 0 ("Change the settings and run again"): new credentials
-are proven at the token endpoint before they replace the working ones, and the token cache goes with the old ones."""
+are proven at the token endpoint, by step 0 on the worker and never inside the web request, before they replace the
+working ones, and the token cache goes with the old ones."""
+
+import json
 
 import pytest
 from django.test import Client
@@ -7,7 +10,8 @@ from django.urls import reverse
 
 from tenants.models import SecretKind
 from tenants.secrets import has_secret, read_secret
-from tests.factories import connected_tenant, make_user, run_inline
+from tests.factories import connected_tenant, make_user, run_inline, state_of
+from wizard import engine
 from wizard.models import AuditEvent, StepStatus
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +30,13 @@ def connect_form(info: dict, **changes: str) -> dict:
     return {**fields, **changes}
 
 
+def run_queued(tenant):
+    """Run the step the page queued, here, as the worker would."""
+    queued = state_of(tenant, "connect")
+    engine.execute_step(queued.pk, queued.task_id)
+    return state_of(tenant, "connect")
+
+
 @pytest.fixture
 def connected(sandbox_tenant):
     tenant = connected_tenant(sandbox_tenant.info, admin="alice")
@@ -41,20 +52,28 @@ def test_a_wrong_new_secret_is_refused_and_the_working_one_kept(connected, sandb
     info = sandbox_tenant.info
     saves_before = AuditEvent.objects.filter(tenant=tenant, action="save_app_credentials").count()
 
+    sandbox_tenant.control.reset_calls()
     response = client.post(
         reverse("wizard:run", args=[tenant.slug, "connect"]),
         connect_form(info, client_secret="a-wrong-secret", integration_client_secret="another-new-one"),
     )
 
-    assert response.status_code == 400
-    page = response.content.decode()
+    assert response.status_code == 302
+    assert sandbox_tenant.control.calls()["total"] == 0, "the web request called Microsoft"
+    assert pending_sends() == 1
+    assert read_secret(tenant, SecretKind.CLIENT_SECRET) == info["client_secret"], "applied before its proof"
+    refused = run_queued(tenant)
+    assert refused.status == StepStatus.FAILED and refused.error_code == "AADSTS7000215"
+    page = client.get(reverse("wizard:step", args=[tenant.slug, "connect"])).content.decode()
     assert "Microsoft refused the new credentials: AADSTS7000215" in page
     assert "client secret is wrong or expired" in page
-    assert "The credentials that worked before are kept." in page
+    assert "The credentials that worked before are kept" in page
     assert read_secret(tenant, SecretKind.CLIENT_SECRET) == info["client_secret"]
     assert read_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET) == info["integration_client_secret"]
-    assert AuditEvent.objects.filter(tenant=tenant, action="save_app_credentials").count() == saves_before
-    assert pending_sends() == 0, "the refused change queued the step"
+    assert AuditEvent.objects.filter(tenant=tenant, action="save_app_credentials", outcome="succeeded").count() == (
+        saves_before
+    )
+    assert not has_secret(tenant, SecretKind.PENDING_CREDENTIALS), "a refused change would be tried again"
     assert run_inline(tenant, "connect").status == StepStatus.SUCCEEDED
 
 
@@ -68,9 +87,13 @@ def test_new_credentials_that_work_replace_the_old_and_drop_the_token_cache(conn
     )
 
     assert response.status_code == 302
+    assert pending_sends() == 1
+    # The new app signs in (the change is applied) and step 0 goes on to find it holds no grants.
+    assert run_queued(tenant).error_code == "permissions_missing"
     tenant.refresh_from_db()
     assert tenant.client_id == info["integration_app_id"]
     assert read_secret(tenant, SecretKind.CLIENT_SECRET) == info["integration_client_secret"]
-    assert not has_secret(tenant, SecretKind.TOKEN_CACHE)
+    cached = json.loads(read_secret(tenant, SecretKind.TOKEN_CACHE) or "{}")
+    cached_apps = {entry["client_id"] for entry in cached.get("AccessToken", {}).values()}
+    assert info["client_id"] not in cached_apps, "a token of the replaced app was kept"
     assert AuditEvent.objects.filter(tenant=tenant, action="save_app_credentials", detail__proven=True).exists()
-    assert pending_sends() == 1

@@ -38,9 +38,11 @@ from wizard.microsoft.errors import still_throttled, unreachable
 
 log = logging.getLogger(__name__)
 
+
 def timeout() -> tuple[float, float]:
     """Seconds to connect (the TLS handshake included) and to read an answer; some cmdlets take a while."""
     return settings.ONRAMP_CONNECT_TIMEOUT_SECONDS, settings.ONRAMP_READ_TIMEOUT_SECONDS
+
 
 THROTTLE_STATUSES = frozenset({429, 503})
 TRANSIENT_STATUSES = frozenset({500, 502, 504})

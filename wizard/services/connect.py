@@ -142,21 +142,25 @@ def save_app_credentials(
     secret or a certificate (`client_certificate`, from `certificate_credential`): saving one removes the other, so
     Onramp holds one credential for the app.
 
-    Credentials that replace working ones are proven first: the token endpoint must issue a token to the new
-    connector app, else AuthenticationFailed (Microsoft's AADSTS code and what it means) and the old credentials
-    stay, untouched. Once they change, the tenant's token cache is dropped, so no token of the old ones is reused."""
+    Credentials that would replace working ones are not applied here: the whole change is kept encrypted as
+    PENDING_CREDENTIALS, and step 0 proves it at the token endpoint on the worker before anything changes
+    (`apply_pending_credentials`). Proving means calling an authority someone typed, which must never happen inside
+    a web request. Once credentials change, the tenant's token cache is dropped, so no token of the old ones is
+    reused."""
     if is_installation_app(client_id):
         record_event(tenant, actor, "save_app_credentials", "refused", "connect", {"reason": "installation_app"})
         raise installation_app_pasted()
-    candidate = copy.copy(tenant)
-    candidate.microsoft_tenant_id = microsoft_tenant_id.strip()
-    candidate.client_id = client_id.strip()
-    if integration_app_id:
-        candidate.integration_app_id = integration_app_id.strip()
-    if cloud:
-        candidate.cloud = cloud
-    if custom_endpoints is not None:
-        candidate.custom_endpoints = custom_endpoints
+    change = {
+        "microsoft_tenant_id": microsoft_tenant_id.strip(),
+        "client_id": client_id.strip(),
+        "client_secret": client_secret,
+        "client_certificate": client_certificate,
+        "integration_app_id": integration_app_id.strip(),
+        "integration_client_secret": integration_client_secret,
+        "cloud": cloud,
+        "custom_endpoints": custom_endpoints,
+    }
+    candidate = _candidate(tenant, change)
     stored_secret = read_secret(tenant, SecretKind.CLIENT_SECRET)
     stored_certificate = read_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
     new_credential = client_secret or client_certificate
@@ -164,9 +168,67 @@ def save_app_credentials(
         getattr(candidate, field) != getattr(tenant, field) for field in _CONNECTOR_FIELDS
     )
     if connector_changed and (stored_secret or stored_certificate):
-        _prove(
-            candidate, _credential(client_secret, client_certificate) or _credential(stored_secret, stored_certificate)
-        )
+        with transaction.atomic():
+            store_secret(tenant, SecretKind.PENDING_CREDENTIALS, json.dumps(change))
+            record_event(
+                tenant,
+                actor,
+                "save_app_credentials",
+                "pending_proof",
+                "connect",
+                {"microsoft_tenant_id": candidate.microsoft_tenant_id, "client_id": candidate.client_id},
+            )
+        return tenant
+    return _apply_app_credentials(tenant, candidate, change, actor=actor, connector_changed=connector_changed)
+
+
+def apply_pending_credentials(tenant: Tenant, actor: str) -> None:
+    """Step 0, on the worker: prove the credentials saved to replace working ones (a new token from the token
+    endpoint, every cache bypassed) and only then apply them. CredentialsRefused, naming Microsoft's AADSTS code,
+    when Microsoft refuses them; the credentials that worked before stay, untouched. Either way the pending change is
+    gone: a refused one is not tried again."""
+    pending = read_secret(tenant, SecretKind.PENDING_CREDENTIALS)
+    if not pending:
+        return
+    erase_secret(tenant, SecretKind.PENDING_CREDENTIALS)
+    change = json.loads(pending)
+    candidate = _candidate(tenant, change)
+    stored = _credential(
+        read_secret(tenant, SecretKind.CLIENT_SECRET), read_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
+    )
+    try:
+        _prove(candidate, _credential(change["client_secret"], change["client_certificate"]) or stored)
+    except CredentialsRefused:
+        record_event(tenant, actor, "save_app_credentials", "refused", "connect", {"client_id": candidate.client_id})
+        raise
+    _apply_app_credentials(tenant, candidate, change, actor=actor, connector_changed=True, proven=True)
+
+
+def _candidate(tenant: Tenant, change: Mapping[str, Any]) -> Tenant:
+    """The tenant as it would be with `change` applied (not saved)."""
+    candidate = copy.copy(tenant)
+    candidate.microsoft_tenant_id = change["microsoft_tenant_id"]
+    candidate.client_id = change["client_id"]
+    if change["integration_app_id"]:
+        candidate.integration_app_id = change["integration_app_id"]
+    if change["cloud"]:
+        candidate.cloud = change["cloud"]
+    if change["custom_endpoints"] is not None:
+        candidate.custom_endpoints = change["custom_endpoints"]
+    return candidate
+
+
+def _apply_app_credentials(
+    tenant: Tenant,
+    candidate: Tenant,
+    change: Mapping[str, Any],
+    *,
+    actor: str,
+    connector_changed: bool,
+    proven: bool = False,
+) -> Tenant:
+    client_secret, client_certificate = change["client_secret"], change["client_certificate"]
+    integration_client_secret = change["integration_client_secret"]
     with transaction.atomic():
         if any(getattr(candidate, field) != getattr(tenant, field) for field in _CONNECTOR_FIELDS):
             # Proof was of the old tenant id, cloud, endpoints or app: step 0 proves the new ones again.
@@ -184,6 +246,8 @@ def save_app_credentials(
             store_secret(candidate, SecretKind.INTEGRATION_CLIENT_SECRET, integration_client_secret)
         if connector_changed or integration_client_secret or candidate.integration_app_id != tenant.integration_app_id:
             erase_secret(candidate, SecretKind.TOKEN_CACHE)
+        # Credentials saved now replace any change still waiting for its proof.
+        erase_secret(candidate, SecretKind.PENDING_CREDENTIALS)
         record_event(
             candidate,
             actor,
@@ -199,7 +263,7 @@ def save_app_credentials(
                 "client_certificate_changed": bool(certificate_thumbprint),
                 "certificate_thumbprint": certificate_thumbprint,
                 "integration_client_secret_changed": bool(integration_client_secret),
-                "proven": connector_changed and bool(stored_secret or stored_certificate),
+                "proven": proven,
             },
         )
     for field in (*_CONNECTOR_FIELDS, *_BINDING_FIELDS, "integration_app_id", "updated_at"):
@@ -278,7 +342,8 @@ def _prove(candidate: Tenant, secret: str | dict[str, str]) -> None:
             message=f"{_REFUSED}: {refusal.message}"
             if refusal.message.startswith(refusal.code)
             else f"{_REFUSED} ({refusal.code}): {refusal.message}",
-            explanation=f"{refusal.explanation} The credentials that worked before are kept.".strip(),
+            explanation=f"{refusal.explanation} The credentials that worked before are kept: run this step again "
+            "to use them.".strip(),
             fix=refusal.fix,
             request_id=refusal.request_id,
         ) from refusal
@@ -467,6 +532,8 @@ def licences_from_skus(skus: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
+    ctx.progress(5, "Checking the new credentials")
+    apply_pending_credentials(tenant, ctx.actor)
     ctx.progress(10, "Signing in and reading the organisation")
     reads: dict[str, Any] = {}
     missing: dict[str, str] = {}
