@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
@@ -15,7 +16,7 @@ from django.utils import timezone
 from tenants.models import Tenant
 from wizard import notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
-from wizard.errors import IllegalTransition, StepError
+from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.microsoft import BusyWait, busy_listener
 from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
@@ -90,11 +91,14 @@ def enqueue_step(
     the first step that does not succeed);
     `inputs_from(state)` computes them instead, called only once the step is locked and may be queued, so a refused
     submission stores nothing. `verify_only` runs just the step's check, for re-verifying a finished step without
-    touching the tenant. Without `send_task` the caller runs execute_step itself, in its own process."""
+    touching the tenant: ReverifyRefused for a step that has no check or has not succeeded. Without `send_task` the
+    caller runs execute_step itself, in its own process."""
     ensure_states(tenant)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
+        if verify_only:
+            _refuse_unless_reverifiable(get_step(tenant.profile, step_id), state)
         if S.QUEUED not in ALLOWED_TRANSITIONS[state.status]:
             raise IllegalTransition(f"{state.step_id}: {state.status} → {S.QUEUED} is not allowed")
         if inputs_from is not None:
@@ -109,6 +113,7 @@ def enqueue_step(
             "finished_at": None,
             "auto_resumes": 0,
             "then_steps": list(then),
+            "verify_only": verify_only,
         }
         if inputs is not None:
             fields["inputs"] = inputs
@@ -117,6 +122,27 @@ def enqueue_step(
         if send_task:
             transaction.on_commit(lambda: _send_run_task(state.pk, task_id, verify_only=verify_only))
     return state
+
+
+def _refuse_unless_reverifiable(step: Step, state: StepState) -> None:
+    """Re-verify runs a step's check and nothing else. A step without a check would run its service (changing the
+    tenant); a step that has not succeeded has nothing to check, and its check would read a result it never saved."""
+    if step.verify is None:
+        raise ReverifyRefused(step.title, has_check=False)
+    if state.status != S.SUCCEEDED:
+        raise ReverifyRefused(step.title, S(state.status).label)
+
+
+def _reverify(step: Step, ctx: StepContext) -> dict[str, Any]:
+    """The step's check alone; never its service, which would change the tenant."""
+    if step.verify is None:
+        raise StepError(
+            code="nothing_to_reverify",
+            message=f"“{step.title}” has no check of its own, so it cannot be re-verified.",
+            explanation="Re-verify only reads; this step's only action is to run it again, which changes the tenant.",
+            fix="Run the step again if that is what you meant.",
+        )
+    return step.verify(ctx)
 
 
 def _send_run_task(state_id: int, task_id: str, countdown: int | None = None, verify_only: bool = False) -> None:
@@ -135,12 +161,21 @@ def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
 
 
 class _Heartbeat:
-    """Refreshes the row's heartbeat from a side thread while a service runs, so a killed worker shows."""
+    """Refreshes the row's heartbeat from a side thread while a service runs, so a killed worker shows. It beats
+    only while the step's work moves (a progress report, a wait on a busy Microsoft): a thread stuck in a call that
+    never ends would otherwise keep a dead step "running" for ever, so after ONRAMP_STALL_SECONDS without activity the
+    heartbeat stops and the watchdog treats the step as interrupted, as if its worker had died."""
 
-    def __init__(self, state_id: int) -> None:
+    def __init__(self, state_id: int, tenant: Tenant, step_id: str) -> None:
         self.state_id = state_id
+        self.tenant = tenant
+        self.step_id = step_id
+        self._last_activity = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{state_id}", daemon=True)
+
+    def touch(self) -> None:
+        self._last_activity = time.monotonic()
 
     def __enter__(self) -> "_Heartbeat":
         self._thread.start()
@@ -151,9 +186,18 @@ class _Heartbeat:
         self._thread.join()
 
     def _beat(self) -> None:
+        stalled = False
         try:
             while not self._stop.wait(settings.ONRAMP_HEARTBEAT_SECONDS):
-                StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(heartbeat_at=timezone.now())
+                idle = time.monotonic() - self._last_activity
+                if idle <= settings.ONRAMP_STALL_SECONDS:
+                    stalled = False
+                    StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(heartbeat_at=timezone.now())
+                elif not stalled:
+                    stalled = True
+                    logger.warning("%s of %s made no progress for %.0f s", self.step_id, self.tenant.slug, idle)
+                    detail = {"idle_seconds": round(idle)}
+                    record_event(self.tenant, SYSTEM_ACTOR, "heartbeat", "stalled", self.step_id, detail)
         finally:
             connection.close()
 
@@ -163,15 +207,23 @@ class WorkerStopping(BaseException):
     BaseException, so that a service's `except Exception` does not swallow it."""
 
 
-def _progress_writer(state_id: int, should_stop: Callable[[], bool]):
+class RunSuperseded(BaseException):
+    """This run's step was taken over by another run (the watchdog resumed it after this one stalled): this run
+    stops at its next progress report and changes nothing more in the step's row."""
+
+
+def _progress_writer(state_id: int, task_id: str, heartbeat: _Heartbeat, should_stop: Callable[[], bool]):
     def progress(percent: int, message: str) -> None:
         if should_stop():
             raise WorkerStopping
-        StepState.objects.filter(pk=state_id).update(
+        heartbeat.touch()
+        updated = StepState.objects.filter(pk=state_id, task_id=task_id, status=S.RUNNING).update(
             progress_percent=max(0, min(100, int(percent))),
             progress_message=message[:300],
             heartbeat_at=timezone.now(),
         )
+        if not updated:
+            raise RunSuperseded
 
     return progress
 
@@ -191,10 +243,11 @@ class _BusyReporter:
     thread waits, and records one `microsoft_busy` event per streak: from the first call that waits until no call
     of the step is waiting any more. Reporting never fails the call that waits."""
 
-    def __init__(self, state_id: int, tenant: Tenant, step_id: str) -> None:
+    def __init__(self, state_id: int, tenant: Tenant, step_id: str, heartbeat: _Heartbeat) -> None:
         self.state_id = state_id
         self.tenant = tenant
         self.step_id = step_id
+        self.heartbeat = heartbeat
         self._owner = threading.get_ident()
         self._lock = threading.Lock()
         self._calls_waiting = 0
@@ -204,6 +257,7 @@ class _BusyReporter:
             streak_starts = first and self._calls_waiting == 0
             if first:
                 self._calls_waiting += 1
+        self.heartbeat.touch()  # waiting as Microsoft asked is the work moving
         message = busy_message(wait)
         try:
             StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(
@@ -226,7 +280,9 @@ class _BusyReporter:
 def execute_step(
     state_id: int, task_id: str, verify_only: bool = False, should_stop: Callable[[], bool] = lambda: False
 ) -> int | None:
-    """Run the step's service and its check (or the check alone when re-verifying a step that has one).
+    """Run the step's service and its check (or the check alone when re-verifying: the row says so, so a
+    redelivered or resumed re-verification never runs the service either; `verify_only` is kept for messages sent
+    before the row held it).
     Returns a countdown in seconds when the step must be re-run later. When `should_stop()` turns true the step
     stops at its next progress report and stays `running` with its heartbeat stopped, for the watchdog to resume."""
     with transaction.atomic():
@@ -238,6 +294,7 @@ def execute_step(
         now = timezone.now()
         fields: dict[str, Any] = {"heartbeat_at": now}
         step = get_step(state.tenant.profile, state.step_id)
+        verify_only = verify_only or state.verify_only
         if state.status == S.QUEUED:
             fields.update(started_at=now, waiting_since=None, waiting_for="")
             # Showing a preview applies nothing, so it is not an attempt at the step.
@@ -245,12 +302,14 @@ def execute_step(
                 fields["attempts"] = state.attempts + 1
         _transition(state, S.RUNNING, **fields)
     tenant = state.tenant
-    ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=_progress_writer(state_id, should_stop))
-    listening = busy_listener.set(_BusyReporter(state_id, tenant, step.id))
+    heartbeat = _Heartbeat(state_id, tenant, step.id)
+    progress = _progress_writer(state_id, task_id, heartbeat, should_stop)
+    ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=progress)
+    listening = busy_listener.set(_BusyReporter(state_id, tenant, step.id, heartbeat))
     try:
-        with _Heartbeat(state_id):
-            if verify_only and step.verify is not None:
-                outcome = Done(step.verify(ctx))
+        with heartbeat:
+            if verify_only:
+                outcome = Done(_reverify(step, ctx))
             else:
                 outcome = step.perform(ctx)
                 if isinstance(outcome, Done) and step.verify is not None:
@@ -259,13 +318,17 @@ def execute_step(
     except WorkerStopping:
         logger.warning("worker stopping: %s of %s left for the watchdog to resume", step.id, tenant.slug)
         return None
+    except RunSuperseded:
+        logger.warning("%s of %s: this run was superseded after it stalled; it stops here", step.id, tenant.slug)
+        return None
     except StepError as error:
-        _finish_failed(state_id, tenant, step, error.code, error.message, error.detail())
+        _finish_failed(state_id, task_id, tenant, step, error.code, error.message, error.detail())
         return None
     except Exception as error:
         logger.exception("step %s of %s crashed", step.id, tenant.slug)
         _finish_failed(
             state_id,
+            task_id,
             tenant,
             step,
             "internal_error",
@@ -278,12 +341,27 @@ def execute_step(
         return None
     finally:
         busy_listener.reset(listening)
-    return _finish(state_id, tenant, step, outcome)
+    return _finish(state_id, task_id, tenant, step, outcome)
 
 
-def _finish(state_id: int, tenant: Tenant, step: Step, outcome: Done | Wait | NeedsInput) -> int | None:
+def _superseded(state: StepState, task_id: str) -> bool:
+    """Whether another run owns the step now: a run that stalled and was resumed must not finish it."""
+    if state.task_id == task_id and state.status == S.RUNNING:
+        return False
+    logger.warning(
+        "%s of %s: a superseded run (task %s) ended; the step is left as it is",
+        state.step_id,
+        state.tenant.slug,
+        task_id,
+    )
+    return True
+
+
+def _finish(state_id: int, task_id: str, tenant: Tenant, step: Step, outcome: Done | Wait | NeedsInput) -> int | None:
     with transaction.atomic():
         state = _locked(state_id)
+        if _superseded(state, task_id):
+            return None
         now = timezone.now()
         result = {**state.result, **outcome.result}
         if isinstance(outcome, Done):
@@ -341,9 +419,13 @@ def _queue_next(tenant: Tenant, chain: list[str]) -> None:
         record_event(tenant, SYSTEM_ACTOR, "chain", "stopped", step_id, {"reason": str(refusal)})
 
 
-def _finish_failed(state_id: int, tenant: Tenant, step: Step, code: str, message: str, detail: dict) -> None:
+def _finish_failed(
+    state_id: int, task_id: str, tenant: Tenant, step: Step, code: str, message: str, detail: dict
+) -> None:
     with transaction.atomic():
         state = _locked(state_id)
+        if _superseded(state, task_id):
+            return
         _transition(
             state,
             S.FAILED,
