@@ -127,6 +127,19 @@ def test_run_refuses_a_step_before_its_prerequisites():
     assert {state.status for state in tenant.step_states.all()} == {StepStatus.NOT_STARTED}
 
 
+@pytest.mark.django_db
+def test_verify_step_refuses_to_re_verify_a_step_that_has_not_succeeded_or_has_no_check():
+    tenant = make_tenant("contoso")
+
+    with pytest.raises(CommandError, match="“Room list” cannot be re-verified: it is not started"):
+        onramp("verify", "--slug", "contoso", "--step", "room_list")
+    with pytest.raises(CommandError, match="“Rooms” has no check of its own"):
+        onramp("verify", "--slug", "contoso", "--step", "rooms")
+
+    assert {state.status for state in tenant.step_states.all()} == {StepStatus.NOT_STARTED}
+    assert not AuditEvent.objects.filter(tenant=tenant, action="reverify").exists()
+
+
 def test_connect_with_a_wrong_secret_exits_with_the_reason_and_fix(sandbox_tenant, tmp_path, celery_worker):
     path = tmp_path / "wrong.json"
     path.write_text(json.dumps({**sandbox_tenant.info, "client_secret": "wrong"}))

@@ -21,7 +21,8 @@ from wizard.outcomes import Submission
 from wizard.services import connect, drift, rooms
 from wizard.steps.registry import Step, get_step
 
-# Re-checking a finished step changes nothing in the tenant, so it needs no earlier step to be done.
+# Re-checking a step that has succeeded changes nothing in the tenant, so it needs no earlier step to be done; the
+# engine accepts it only for a succeeded step that has a check (ReverifyRefused otherwise), and runs the check alone.
 CHECK_ONLY_ACTIONS = ("reverify",)
 
 
@@ -67,7 +68,8 @@ def submit_step(
     (the command line), or with neither to keep the saved inputs (retry, resume, re-verify). Locking the step,
     checking the transition, storing secrets, saving the inputs, the audit event and queueing the task happen in
     one transaction: IllegalTransition leaves everything as it was. A step whose
-    prerequisites (Step.requires) are not done is refused with PrerequisiteNotDone before anything is saved. Without
+    prerequisites (Step.requires) are not done is refused with PrerequisiteNotDone before anything is saved;
+    re-verify of a step that has not succeeded, or has no check, with ReverifyRefused (an IllegalTransition). Without
     `send_task` the caller runs the step in its own process (engine.execute_step)."""
     step = get_step(tenant.profile, step_id)
     if action not in CHECK_ONLY_ACTIONS and (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:

@@ -38,3 +38,23 @@ class StepNotAvailable(StepError):
 
 class IllegalTransition(Exception):
     """A step was asked to move between two statuses that the state machine does not connect."""
+
+
+class ReverifyRefused(IllegalTransition):
+    """Re-verify was asked of a step it cannot re-check: one that has not succeeded (there is nothing done to check,
+    and its check reads a result it never saved) or one without a check of its own (only its service would run,
+    changing the tenant)."""
+
+    def __init__(self, step_title: str, status_label: str = "", *, has_check: bool = True) -> None:
+        self.step_title = step_title
+        if not has_check:
+            message = (
+                f"“{step_title}” has no check of its own, so it cannot be re-verified: "
+                "only running the step again would look at it."
+            )
+        else:
+            message = (
+                f"“{step_title}” cannot be re-verified: it is {status_label.lower()}, and only a step that has "
+                "succeeded can be checked again. Run it instead."
+            )
+        super().__init__(message)

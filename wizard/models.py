@@ -48,6 +48,9 @@ class StepState(models.Model):
     # The steps queued one after another once this one succeeds (wizard.engine), so one request runs a chain: new
     # rooms placed from the page reach the scope, are verified and activated without another click.
     then_steps = models.JSONField(default=list, blank=True)
+    # This run re-checks a step that had succeeded: only its check runs, never its service, even when the run's
+    # message is sent again or the watchdog resumes it.
+    verify_only = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -15,7 +15,7 @@ from django_htmx.http import reswap, retarget
 from tenants.access import can_change_inputs, can_change_secrets, can_operate, get_tenant_for, organisations_sharing
 from tenants.models import Profile, Tenant, TenantStatus
 from wizard import actions, engine, presenters, selectors
-from wizard.errors import IllegalTransition, StepError
+from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
 from wizard.results import ActivateResult
@@ -175,7 +175,7 @@ def run_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
 def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict | None, action: str) -> bool:
     try:
         actions.submit_step(tenant, step.id, request.user.get_username(), cleaned_data=cleaned_data, action=action)
-    except actions.PrerequisiteNotDone as refusal:
+    except (actions.PrerequisiteNotDone, ReverifyRefused) as refusal:
         messages.error(request, str(refusal))
         return False
     except IllegalTransition:

@@ -32,6 +32,21 @@ def required_result(tenant: Tenant, result_type: type[R], field: str, step_title
     return value
 
 
+def saved_result(state: StepState, result_type: type[R], *fields: str) -> R:
+    """A step's own saved result, for its check to read: a clear StepError, never a KeyError, when a field the check
+    needs was never saved (the step has not finished, so there is nothing to check)."""
+    found = result_type.from_json(state.result)
+    missing = [name for name in fields if not getattr(found, name)]
+    if missing:
+        raise StepError(
+            code="nothing_to_check",
+            message="This step has not finished, so there is nothing to check yet.",
+            explanation=f"Its check reads what the step saved when it succeeded, and {', '.join(missing)} is missing.",
+            fix="Run this step; it is checked as it finishes.",
+        )
+    return found
+
+
 def poll_delay(waited_seconds: float, first: int = 2, longest: int = 30) -> int:
     """How long to wait before checking Microsoft again: short at first, then growing up to `longest` seconds."""
     return int(min(longest, max(first, waited_seconds / 2)))

@@ -21,8 +21,8 @@ from wizard.microsoft.errors import NotFound
 from wizard.microsoft.exchange_admin import hashtable
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.powershell import quote
-from wizard.results import ConnectResult, ServiceAccountResult
-from wizard.services.common import required_result, result_of
+from wizard.results import ConnectResult, RoomListResult, ServiceAccountResult
+from wizard.services.common import required_result, result_of, saved_result
 
 STEP_ID = "room_list"
 DEFAULT_NAME = "Onramp Rooms"
@@ -231,27 +231,27 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
 
 
 def verify(ctx: StepContext) -> dict[str, Any]:
-    result = ctx.state.result
+    result = saved_result(ctx.state, RoomListResult, "address", "manager")
     with connector_clients(ctx.tenant) as ms:
-        group = get_group(ms.exchange, result["address"])
-        manager_identities = result.get("manager_identities") or mailbox_identities(ms.exchange, result["manager"])
-        people = non_room_members(ms.exchange, result["address"]) if group is not None else []
+        group = get_group(ms.exchange, result.address)
+        manager_identities = list(result.manager_identities) or mailbox_identities(ms.exchange, result.manager)
+        people = non_room_members(ms.exchange, result.address) if group is not None else []
     if group is None or group.get("RecipientTypeDetails") != ROOM_LIST:
         raise StepError(
             code="room_list_missing",
-            message=f"{result['address']} is not a room list any more.",
+            message=f"{result.address} is not a room list any more.",
             fix="Run this step again to create it.",
         )
     if not is_manager(group, manager_identities):
         raise StepError(
             code="room_list_manager_missing",
-            message=f"{result['manager']} does not manage {result['address']}.",
+            message=f"{result.manager} does not manage {result.address}.",
             fix="Run this step again to set the manager.",
         )
     if people:
         raise StepError(
             code="room_list_holds_non_rooms",
-            message=f"{result['address']} holds members that are not rooms: {describe_members(people)}.",
+            message=f"{result.address} holds members that are not rooms: {describe_members(people)}.",
             explanation="Every member of a scoped room list is within the integration's calendar access.",
             fix="Run this step again: Onramp names them and removes them once you confirm.",
             extra={"non_room_members": people},

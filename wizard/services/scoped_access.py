@@ -25,7 +25,7 @@ from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.powershell import member_of_group_filter
 from wizard.results import RoomListResult, RoomsResult, ScopedAccessResult
 from wizard.services import grants
-from wizard.services.common import poll_delay, required_result, result_of
+from wizard.services.common import poll_delay, required_result, result_of, saved_result
 
 STEP_ID = "scoped_access"
 ROLE = "Application Calendars.ReadWrite"
@@ -272,7 +272,7 @@ def _ensure_assignment(
 
 def verify(ctx: StepContext) -> dict[str, Any]:
     """The scope still names exactly the tenant's lists, the assignment still uses it, and no wider grant appeared."""
-    result = ScopedAccessResult.from_json(ctx.state.result)
+    result = saved_result(ctx.state, ScopedAccessResult, "scope_name")
     with connector_clients(ctx.tenant) as ms:
         scope = ms.exchange.invoke_one("Get-ManagementScope", Identity=result.scope_name) or {}
         found = audit_from_result(ms, result)

@@ -18,8 +18,8 @@ from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import BadRequest, NotFound
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, Outcome, StepContext, Wait
-from wizard.results import ConnectResult
-from wizard.services.common import poll_delay, result_of
+from wizard.results import ConnectResult, ServiceAccountResult
+from wizard.services.common import poll_delay, result_of, saved_result
 from wizard.services.connect import licences_from_skus
 
 STEP_ID = "service_account"
@@ -289,7 +289,7 @@ def _wait_for_mailbox(ctx: StepContext, graph, result: dict[str, Any]) -> Outcom
 
 
 def verify(ctx: StepContext) -> dict[str, Any]:
-    upn = ctx.state.result["user_principal_name"]
+    upn = saved_result(ctx.state, ServiceAccountResult, "user_principal_name").user_principal_name
     with connector_clients(ctx.tenant) as ms:
         user = _find_user(ms.graph, upn)
         if user is None:

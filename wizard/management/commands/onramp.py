@@ -6,7 +6,7 @@ onramp connect --slug S --tenant-id T --client-id C (--client-secret-env VAR | -
                [--actor NAME]
 onramp run --slug S [--rooms-csv F | --all-rooms] [--room-list-name N] [--service-account UPN] [--yes] [--wait]
 onramp status [--slug S] [--json]
-onramp verify --slug S
+onramp verify --slug S [--step ID]                  (--step: re-verify that succeeded step's check, as its page does)
 onramp drift --slug S [--json]                       (re-check an activated organisation; exit 4 when it drifted)
 onramp run --slug S --new-rooms [--yes]              (place the rooms a fresh drift check finds in no list)
 onramp confirm --slug S --step ID [--yes] [--wait]   (a manual step: print its script, record that it was run)
@@ -27,7 +27,7 @@ from tenants.access import tenants_bound_to
 from tenants.forms import TenantForm
 from tenants.models import Cloud, Profile, Tenant, TenantStatus
 from wizard import actions, engine, headless
-from wizard.errors import IllegalTransition, StepError
+from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.forms import read_ca_bundle
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
 from wizard.results import ConnectResult, VerifyResult
@@ -156,6 +156,12 @@ class Command(BaseCommand):
             "verify", help="Check again that every room is in scope (the verify step alone; nothing is changed)."
         )
         verify_parser.add_argument("--slug", required=True)
+        verify_parser.add_argument(
+            "--step",
+            dest="step_id",
+            help="Re-verify this step instead: its check alone, here and now (as its page's Re-verify); only a step "
+            "that has succeeded and has a check.",
+        )
         verify_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
         verify_parser.add_argument("--actor", default=DEFAULT_ACTOR)
 
@@ -507,8 +513,11 @@ class Command(BaseCommand):
         for tenant in tenants:
             self._print_status(tenant)
 
-    def _verify(self, *, slug: str, actor: str, timeout: float, **options: Any) -> None:
+    def _verify(self, *, slug: str, step_id: str | None, actor: str, timeout: float, **options: Any) -> None:
         tenant = self._tenant(slug)
+        if step_id:
+            self._reverify(tenant, step_id, actor)
+            return
         try:
             outcome = headless.run_steps(
                 tenant,
@@ -547,6 +556,26 @@ class Command(BaseCommand):
         if state.status != StepStatus.SUCCEEDED or (outcome.stopped_at and outcome.stopped_at.step_id == "verify"):
             self._print_failure(state)
             sys.exit(EXIT_FAILED)
+
+    def _reverify(self, tenant: Tenant, step_id: str, actor: str) -> None:
+        """Re-verify one step that has succeeded, in this process: its check alone, never its service."""
+        try:
+            step = get_step(tenant.profile, step_id)
+        except LookupError:
+            known = ", ".join(known.id for known in steps_for(tenant.profile))
+            raise CommandError(f"No step {step_id!r}; steps are {known}.") from None
+        try:
+            state = actions.submit_step(tenant, step.id, actor, action="reverify", send_task=False)
+        except ReverifyRefused as refusal:
+            raise CommandError(str(refusal)) from refusal
+        except IllegalTransition as error:
+            raise CommandError(f"{step.title} is already queued or running; wait for it to finish.") from error
+        engine.execute_step(state.pk, state.task_id)
+        state.refresh_from_db()
+        if state.status != StepStatus.SUCCEEDED:
+            self._print_failure(state)
+            sys.exit(EXIT_FAILED)
+        self.stdout.write(self.style.SUCCESS(f"{step.title}: re-verified, it still holds."))
 
     def _confirm_step(
         self, *, slug: str, step_id: str, yes: bool, wait: bool, timeout: float, actor: str, **options: Any
