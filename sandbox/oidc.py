@@ -194,7 +194,7 @@ def _authorize(tenant: Tenant, req: Request, tenant_segment: str) -> Response:
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
     with tenant.lock:
-        app = tenant.entra_sps.get(client_id)
+        app = tenant.signing_in_app(client_id)
     if app is None or app.secret is None:
         return _html(
             400,
@@ -317,7 +317,7 @@ def _client_authenticated(tenant: Tenant, req: Request, form: dict[str, str]) ->
     if secret is None and req.headers.get("authorization", "").lower().startswith("basic "):
         client_id, _, secret = base64.b64decode(req.headers["authorization"][6:]).decode().partition(":")
     with tenant.lock:
-        app = tenant.entra_sps.get(client_id)
+        app = tenant.signing_in_app(client_id)
     known = app is not None and app.secret is not None and bool(secret)
     return client_id, known and hmac.compare_digest(secret or "", app.secret or "")
 

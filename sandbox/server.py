@@ -23,6 +23,8 @@ from .state import (
     DOMAIN,
     INTEGRATION_APP_ID,
     INTEGRATION_SECRET,
+    MULTITENANT_APP_ID,
+    MULTITENANT_SECRET,
     TENANT_ID,
     Knobs,
     Tenant,
@@ -150,6 +152,9 @@ def build_info(port: int, material: TlsMaterial) -> dict[str, Any]:
         "certificate_thumbprint": material.connector_thumbprint,
         "integration_app_id": INTEGRATION_APP_ID,
         "integration_client_secret": INTEGRATION_SECRET,
+        # Onramp's own multi-tenant app (ONRAMP_CONNECTOR_CLIENT_ID/_SECRET), not consented here until an admin does.
+        "onramp_app_id": MULTITENANT_APP_ID,
+        "onramp_app_secret": MULTITENANT_SECRET,
         "admin_upn": ADMIN_UPN,
         "control_url": f"{base}/_sandbox",
         "graph_scope": "https://graph.microsoft.com/.default",

@@ -33,6 +33,10 @@ TENANT_ID = stable_id("tenant")
 CONNECTOR_APP_ID = stable_id("app:onramp-connector")
 CONNECTOR_SECRET = "sbx8Q~onramp-connector-" + stable_id("secret:connector")[:12]
 INTEGRATION_APP_ID = stable_id("app:calendar-integration")
+# Onramp's own multi-tenant app, registered in Onramp's (the publisher's) tenant: this tenant has no service principal
+# for it until an administrator consents, which creates one with the application permissions the app requires.
+MULTITENANT_APP_ID = stable_id("app:onramp-multitenant")
+MULTITENANT_SECRET = "sbx8Q~onramp-multitenant-" + stable_id("secret:multitenant")[:12]
 INTEGRATION_SECRET = "sbx8Q~calendar-integration-" + stable_id("secret:integration")[:12]
 ADMIN_UPN = f"admin@{DOMAIN}"
 
@@ -534,6 +538,12 @@ class Tenant:
         if self.connector_certificate:
             thumbprint, public_key = self.connector_certificate
             self.entra_sps[CONNECTOR_APP_ID].certificates[thumbprint.upper()] = public_key
+        # Multi-tenant apps published elsewhere that people of this tenant may sign in to (by app id).
+        self.published_elsewhere = {
+            MULTITENANT_APP_ID: EntraServicePrincipal(
+                stable_id("sp:onramp-multitenant"), MULTITENANT_APP_ID, "Onramp", MULTITENANT_SECRET
+            )
+        }
         self.app_role_assignments: list[AppRoleAssignment] = []
         for role in CONNECTOR_GRAPH_ROLES:
             self.grant_app_role(CONNECTOR_APP_ID, role)
@@ -541,6 +551,20 @@ class Tenant:
         # Directory roles held by service principals, by app id.
         self.directory_roles: dict[str, set[str]] = {CONNECTOR_APP_ID: {EXCHANGE_ADMIN_ROLE}}
         self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
+
+    def signing_in_app(self, app_id: str) -> EntraServicePrincipal | None:
+        """The app a person may sign in to here: one of this tenant's, or a multi-tenant app published elsewhere."""
+        return self.entra_sps.get(app_id) or self.published_elsewhere.get(app_id)
+
+    def grant_admin_consent(self, app_id: str) -> None:
+        """Tenant-wide admin consent: the app gets a service principal here (if it had none) and the application
+        permissions it requires. A directory role (Exchange Administrator) is never given by consent."""
+        if app_id in self.entra_sps:
+            return
+        self.entra_sps[app_id] = self.published_elsewhere[app_id]
+        for role in CONNECTOR_GRAPH_ROLES:
+            self.grant_app_role(app_id, role)
+        self.grant_app_role(app_id, "Exchange.ManageAsApp")
 
     # -- Entra app permissions -------------------------------------------------------------------
     @staticmethod

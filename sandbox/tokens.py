@@ -301,7 +301,7 @@ def _admin_consent(tenant: Tenant, req: Request) -> Response:
     redirect_uri = query.get("redirect_uri", "")
     client_id = query.get("client_id", "")
     with tenant.lock:
-        known = client_id in tenant.entra_sps
+        known = tenant.signing_in_app(client_id) is not None
         refused = tenant.knobs.consent_refused
     if not known or not redirect_uri:
         return Response(
@@ -317,6 +317,8 @@ def _admin_consent(tenant: Tenant, req: Request) -> Response:
             "error_description": "AADSTS65004: User declined to consent to access the app.",
         }
     else:
+        with tenant.lock:
+            tenant.grant_admin_consent(client_id)
         params = {"admin_consent": "True", "tenant": TENANT_ID}
         if "scope" in query:
             params["scope"] = query["scope"]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from sandbox.state import MULTITENANT_APP_ID, MULTITENANT_SECRET
 from tests.helpers import (
     WORKER_HEARTBEAT_SECONDS,
     WORKER_HEARTBEAT_TIMEOUT_SECONDS,
@@ -81,6 +82,10 @@ def worker_env(redis_server: RedisServer, django_db_setup, django_db_blocker) ->
         # The tests' webhook receivers listen on loopback.
         "ONRAMP_WEBHOOK_ALLOW_PRIVATE": "true",
         "ONRAMP_TRUSTED_ENDPOINT_HOSTS": SANDBOX_HOST,
+        # Onramp's own multi-tenant app is the one the sandbox publishes (the same in every sandbox); tests that
+        # connect with it set the same two settings in their own process.
+        "ONRAMP_CONNECTOR_CLIENT_ID": MULTITENANT_APP_ID,
+        "ONRAMP_CONNECTOR_CLIENT_SECRET": MULTITENANT_SECRET,
     }
 
 

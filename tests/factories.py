@@ -34,6 +34,15 @@ def make_tenant(slug: str = "contoso", *, admin: str | None = None, name: str = 
 SANDBOX_ENDPOINT_KEYS = ("authority", "graph_url", "exchange_admin_url", "ews_url", "ca_bundle")
 
 
+def on_sandbox_cloud(tenant: Tenant, info: dict[str, Any]) -> Tenant:
+    """An organisation whose cloud is a sandbox's (the installation vouches for it, as for Microsoft's clouds), with
+    no credentials and no Microsoft tenant id: what a new organisation on the worldwide cloud is."""
+    Tenant.objects.filter(pk=tenant.pk).update(
+        cloud=Cloud.CUSTOM, custom_endpoints={key: info[key] for key in SANDBOX_ENDPOINT_KEYS}
+    )
+    return Tenant.objects.get(pk=tenant.pk)
+
+
 def connect_to_sandbox(
     tenant: Tenant, info: dict[str, Any], *, actor: str = "test", client_certificate: str | None = None
 ) -> Tenant:

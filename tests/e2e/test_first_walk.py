@@ -144,7 +144,7 @@ def test_consent_is_offered_only_when_configured_and_asks_for_the_integrations_a
     browser = open_browser()
     page = browser.sign_in("alice")
     browser.goto("/t/contoso/steps/connect/")
-    expect(page.get_by_role("button", name="Consent as administrator")).to_have_count(0)
+    expect(page.get_by_role("button", name="Connect with Microsoft")).to_have_count(0)
     expect(page.get_by_role("heading", name="Connect with an app registration of your own")).to_be_visible()
 
     settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
@@ -152,7 +152,7 @@ def test_consent_is_offered_only_when_configured_and_asks_for_the_integrations_a
     consent = page.locator(".consent")
     expect(consent.get_by_label("Integration's application ID")).to_be_visible()
     screenshot(page, "issue15-connect-consent")
-    consent.get_by_role("button", name="Consent as administrator").click()
+    consent.get_by_role("button", name="Connect with Microsoft").click()
     expect(page.get_by_text("Enter the integration's application ID before consenting.")).to_be_visible()
 
 

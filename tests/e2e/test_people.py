@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from tenants.models import Membership, Role
 from tests.e2e.conftest import BrowserSession, screenshot
 from tests.e2e.test_walk import wait_until_done
-from tests.factories import connect_to_sandbox, set_state
+from tests.factories import bound_by_proof, connect_to_sandbox, set_state
 from tests.people.conftest import sandbox_sign_in_settings
 from wizard.actions import create_tenant
 from wizard.models import StepStatus
@@ -26,7 +26,8 @@ def contoso(make_user, make_sandbox, settings):
     sandbox = make_sandbox()
     sandbox_sign_in_settings(settings, sandbox.info)
     tenant = create_tenant(creator=make_user("alice"), display_name="Contoso", slug="contoso")
-    return connect_to_sandbox(tenant, sandbox.info, actor="setup")
+    connect_to_sandbox(tenant, sandbox.info, actor="setup")
+    return bound_by_proof(tenant, sandbox.info["tenant_id"])
 
 
 def sign_in_with_microsoft(browser: BrowserSession, display_name: str, start: str = "/login/") -> Page:
@@ -85,7 +86,7 @@ def test_an_admin_invites_a_colleague_who_accepts_and_finishes_a_step(open_brows
     expect(page.get_by_role("heading", name="Join Contoso")).to_be_visible()
     page.get_by_role("button", name="Accept and join").click()
     expect(page.get_by_role("heading", name="Connect the tenant", level=1)).to_be_visible()
-    page.get_by_role("button", name="Consent as administrator").click()
+    page.get_by_role("button", name="Run this step").click()
     expect(page.get_by_text("Admin consent granted")).to_be_visible()
     wait_until_done(page, "Connect the tenant")
     screenshot(page, "people-colleague-finished-step0")

@@ -34,7 +34,7 @@ def test_wrong_client_secret_shows_the_reason_and_the_fix_and_retry_recovers(
 
     page = open_browser().sign_in("alice")
     page.get_by_role("link", name="Contoso").click()
-    page.get_by_role("button", name="Consent as administrator").click()
+    page.get_by_role("button", name="Run this step").click()
     wait_for_outcome(page)
 
     panel = page.get_by_role("alert").filter(has_text="This step failed")

@@ -1,12 +1,16 @@
-"""The whole journey in Chromium with a real worker and the sandbox tenant: an admin connects with admin consent
-and walks steps 0-7, uploading a CSV on the rooms step; support watches the dashboard change in a second browser;
-the admin leaves half-way and resumes from a new session. Every step is photographed at 1280 and 360 px."""
+"""The whole journey in Chromium with a real worker and the sandbox tenant: an admin connects with Microsoft (signs
+in as the tenant's Global Administrator and consents to Onramp's own app: not one pasted id or secret) and walks
+steps 0-7 to "organisation activated", uploading a CSV on the rooms step; support watches the dashboard change in a
+second browser; the admin leaves half-way and resumes from a new session. Every step is photographed at 1280 and
+360 px."""
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tenants.models import SecretKind
+from tenants.secrets import has_secret
 from tests.e2e.conftest import BrowserSession, screenshot
-from tests.factories import connect_to_sandbox
+from tests.factories import on_sandbox_cloud
 from wizard.actions import create_tenant
 
 pytestmark = pytest.mark.e2e
@@ -51,13 +55,16 @@ def support_sees(support: BrowserSession, step_title: str, status: str) -> None:
     expect(row).to_contain_text(status)
 
 
-def test_admin_walks_every_step_while_support_watches(open_browser, make_user, make_sandbox, celery_worker, tmp_path):
+def test_admin_walks_every_step_while_support_watches(
+    open_browser, make_user, make_sandbox, celery_worker, tmp_path, settings
+):
     sandbox = make_sandbox(dehydrated=True, customization_delay_s=3, provisioning_delay_s=5)
     alice = make_user("alice")
     make_user("sam", is_staff=True)
-    tenant = create_tenant(creator=alice, display_name="Contoso", slug="contoso")
-    # The app and explicit endpoints `onramp connect $(python -m sandbox onramp-connect …)` would save.
-    connect_to_sandbox(tenant, sandbox.info, actor="setup")
+    tenant = on_sandbox_cloud(create_tenant(creator=alice, display_name="Contoso", slug="contoso"), sandbox.info)
+    # The installation's own multi-tenant app (the worker has the same two settings: tests/conftest.py).
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = sandbox.info["onramp_app_id"]
+    settings.ONRAMP_CONNECTOR_CLIENT_SECRET = sandbox.info["onramp_app_secret"]
 
     support = open_browser()
     support.sign_in("sam")
@@ -68,12 +75,27 @@ def test_admin_walks_every_step_while_support_watches(open_browser, make_user, m
     page = admin.sign_in("alice")
     page.get_by_role("link", name="Contoso").click()
 
-    # Step 0: admin consent goes to the sandbox's /adminconsent and comes back; the step runs by itself.
+    # Step 0: Connect with Microsoft. The admin signs in as the tenant's Global Administrator (the proof of which
+    # Microsoft tenant is theirs), consents to Onramp's app in that tenant, and comes back; the step runs by itself.
     expect(page.get_by_role("heading", name="Connect the tenant")).to_be_visible()
     screenshot(page, "step0-connect-before")
-    page.get_by_role("button", name="Consent as administrator").click()
+    consent = page.locator(".consent")
+    consent.get_by_label("Integration's application ID").fill(sandbox.info["integration_app_id"])
+    consent.get_by_role("button", name="Connect with Microsoft").click()
+    expect(page.get_by_role("heading", name="Sign in to your account")).to_be_visible()
+    page.get_by_role("button", name="MOD Administrator", exact=True).click()
     expect(page.get_by_text("Admin consent granted")).to_be_visible()
+    # Consent gives Onramp's app its permissions but never a directory role: step 0 names the one missing.
+    missing = page.locator("#wizard .panel-error")
+    missing.wait_for(timeout=STEP_TIMEOUT_MS)
+    expect(missing).to_contain_text("Exchange Administrator role")
+    screenshot(page, "step0-connect-role-missing")
+    sandbox.control.grant_permission("Exchange Administrator", app_id=sandbox.info["onramp_app_id"])
+    missing.get_by_role("button", name="Retry").click()
     wait_until_done(page, "Connect the tenant")
+    tenant.refresh_from_db()
+    assert (tenant.microsoft_tenant_id, tenant.binding_proof) == (sandbox.info["tenant_id"], "admin_sign_in")
+    assert not has_secret(tenant, SecretKind.CLIENT_SECRET), "a secret was pasted or stored"
     expect(page.locator(".result")).to_contain_text("contoso.onmicrosoft.com")
     screenshot(page, "step0-connect-done")
     support_sees(support, "Organisation customisation", "Not started")
@@ -170,9 +192,11 @@ def test_admin_walks_every_step_while_support_watches(open_browser, make_user, m
     page.emulate_media(media="screen")
 
     support_sees(support, "All done", "Active")
+    tenant.refresh_from_db()
+    assert tenant.status == "active", "the organisation was not activated"
     screenshot(support.page, "support-dashboard-after")
     support.page.get_by_role("link", name="Contoso").click()
     expect(support.page.get_by_role("heading", name="Timeline")).to_be_visible()
-    expect(support.page.locator(".timeline")).to_contain_text("admin_consent")
-    expect(support.page.locator("body")).not_to_contain_text(sandbox.info["client_secret"])
+    expect(support.page.locator(".timeline")).to_contain_text("bind_microsoft_tenant")
+    expect(support.page.locator("body")).not_to_contain_text(sandbox.info["onramp_app_secret"])
     screenshot(support.page, "support-tenant")

@@ -24,7 +24,7 @@ from django.urls import reverse
 
 from tenants.access import tenants_bound_to
 from tenants.models import BindingProof, Cloud, Membership, Tenant
-from tests.factories import connected_tenant, make_tenant, make_user, run_inline, state_of
+from tests.factories import connected_tenant, make_tenant, make_user, on_sandbox_cloud, run_inline, state_of
 from tests.people.conftest import answer_sign_in_page, sandbox_sign_in_settings
 from wizard import engine
 from wizard.errors import StepError
@@ -38,24 +38,15 @@ GLOBAL_ADMIN = "admin@contoso.onmicrosoft.com"
 EXCHANGE_ADMIN = "user-001@contoso.onmicrosoft.com"
 VICTIM_TENANT_ID = "0b7e5a52-8f13-4c6e-9d0e-7d1c2b3a4f56"
 ATTACKER_HOST = "127.0.0.2"  # loopback, but not the host the installation vouches for (tests/conftest.py)
-SANDBOX_ENDPOINTS = ("authority", "graph_url", "exchange_admin_url", "ews_url", "ca_bundle")
 
 
 @pytest.fixture
 def onramps_app(settings, sandbox_tenant):
-    """The sandbox's connector app plays Onramp's multi-tenant app: its id and secret are the installation's."""
-    settings.ONRAMP_CONNECTOR_CLIENT_ID = sandbox_tenant.info["client_id"]
-    settings.ONRAMP_CONNECTOR_CLIENT_SECRET = sandbox_tenant.info["client_secret"]
+    """Onramp's multi-tenant app, published outside the sandbox tenant (which has no service principal for it until
+    an administrator consents): its id and secret are the installation's."""
+    settings.ONRAMP_CONNECTOR_CLIENT_ID = sandbox_tenant.info["onramp_app_id"]
+    settings.ONRAMP_CONNECTOR_CLIENT_SECRET = sandbox_tenant.info["onramp_app_secret"]
     return sandbox_tenant
-
-
-def on_sandbox_cloud(tenant: Tenant, info: dict) -> Tenant:
-    """An organisation whose cloud is the sandbox (the installation vouches for it, as for Microsoft's clouds), with
-    no credentials and no Microsoft tenant id: as a new organisation is on the worldwide cloud."""
-    Tenant.objects.filter(pk=tenant.pk).update(
-        cloud=Cloud.CUSTOM, custom_endpoints={key: info[key] for key in SANDBOX_ENDPOINTS}
-    )
-    return Tenant.objects.get(pk=tenant.pk)
 
 
 def admin_client(username: str) -> Client:
@@ -98,11 +89,14 @@ def test_connect_with_microsoft_binds_the_tenant_its_administrator_signed_in_to(
     assert back.status_code == 302
     tenant.refresh_from_db()
     assert (tenant.microsoft_tenant_id, tenant.binding_proof) == (info["tenant_id"], BindingProof.ADMIN_SIGN_IN)
-    assert tenant.binding_proven_by == GLOBAL_ADMIN and tenant.client_id == info["client_id"]
+    assert tenant.binding_proven_by == GLOBAL_ADMIN and tenant.client_id == info["onramp_app_id"]
     assert list(tenants_bound_to(info["tenant_id"])) == [tenant]
     assert AuditEvent.objects.filter(tenant=tenant, action="bind_microsoft_tenant", detail__proof="admin_sign_in")
     assert tenant.integration_app_id == info["integration_app_id"]
     assert len(connection.run_on_commit) == 1, "the connect step was not queued"
+    # Consent gave Onramp's app its application permissions; a directory role is assigned by the admin, never by
+    # consent (step 0 names it when missing).
+    onramps_app.control.grant_permission("Exchange Administrator", app_id=info["onramp_app_id"])
     queued = state_of(tenant, "connect")
     engine.execute_step(queued.pk, queued.task_id)
     assert state_of(tenant, "connect").status == StepStatus.SUCCEEDED, "the installation's secret did not sign in"
@@ -168,7 +162,7 @@ def test_onramps_app_id_cannot_be_pasted_in_the_form_or_saved_by_the_command(onr
     form = ConnectForm(
         {
             "microsoft_tenant_id": info["tenant_id"],
-            "client_id": info["client_id"],
+            "client_id": info["onramp_app_id"],
             "integration_app_id": info["integration_app_id"],
             "cloud": Cloud.WORLDWIDE,
         },
@@ -183,7 +177,7 @@ def test_onramps_app_id_cannot_be_pasted_in_the_form_or_saved_by_the_command(onr
             tenant,
             actor="mallory",
             microsoft_tenant_id=info["tenant_id"],
-            client_id=info["client_id"],
+            client_id=info["onramp_app_id"],
             client_secret="",
         )
     assert refused.value.code == "installation_app_pasted"
@@ -196,7 +190,7 @@ def test_a_pasted_tenant_id_with_onramps_app_gets_no_token_and_joins_no_one(onra
     cannot use the installation's secret, and the victim's administrators are not joined to it."""
     info = onramps_app.info
     tenant = on_sandbox_cloud(make_tenant("evil", admin="mallory"), info)
-    Tenant.objects.filter(pk=tenant.pk).update(microsoft_tenant_id=info["tenant_id"], client_id=info["client_id"])
+    Tenant.objects.filter(pk=tenant.pk).update(microsoft_tenant_id=info["tenant_id"], client_id=info["onramp_app_id"])
     onramps_app.control.reset_calls()
 
     state = run_inline(tenant, "connect")
@@ -299,11 +293,11 @@ def _point_at(tenant: Tenant, authority: dict, client_id: str) -> Tenant:
 def test_the_connector_secret_never_reaches_an_authority_someone_typed(onramps_app, attackers_authority):
     """The attack: explicit endpoints of one's own, Onramp's app id and no secret; the worker used to fall back to
     the installation's secret and post it to the attacker's token endpoint. The step runs as the worker runs it."""
-    tenant = _point_at(make_tenant("evil", admin="mallory"), attackers_authority, onramps_app.info["client_id"])
+    tenant = _point_at(make_tenant("evil", admin="mallory"), attackers_authority, onramps_app.info["onramp_app_id"])
 
     state = run_inline(tenant, "connect", actor="mallory")
 
-    secret = onramps_app.info["client_secret"]
+    secret = onramps_app.info["onramp_app_secret"]
     assert not any(secret in line for line in attackers_authority["received"]), "the connector secret was sent"
     assert attackers_authority["received"] == [], "the installation's app talked to the attacker's endpoints"
     assert state.status == StepStatus.FAILED and state.error_code == "installation_app_unproven"
@@ -347,7 +341,7 @@ def test_the_consent_link_names_only_the_proven_tenant(onramps_app):
     parts = urlsplit(url)
     assert parts.path == f"/{onramps_app.info['tenant_id']}/adminconsent"
     assert dict(parse_qsl(parts.query)) == {
-        "client_id": onramps_app.info["client_id"],
+        "client_id": onramps_app.info["onramp_app_id"],
         "redirect_uri": "https://onramp.example/cb",
         "state": state,
     }

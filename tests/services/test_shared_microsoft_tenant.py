@@ -62,6 +62,8 @@ def test_an_organisation_alone_on_its_microsoft_tenant_is_not_asked(first):
 
 
 def test_the_other_organisation_is_named_only_to_those_allowed_to_see_it(first, second):
+    # The second organisation's step 0 proves the tenant is reachable with its own app, then asks to share.
+    assert run_inline(second, "connect").status == StepStatus.NEEDS_INPUT
     bob, alice = make_user("bob"), make_user("alice")
     support = make_user("sam", is_staff=True)
 

@@ -234,7 +234,7 @@ def test_exchange_server_results_read_as_plain_words(admin_user, admin_client, s
     for words in SERVER_WORDS[step_id]:
         assert words in page, (step_id, words)
     assert not RAW.search(page), RAW.search(page).group()
-    assert "Consent as administrator" not in page
+    assert "Connect with Microsoft" not in page
 
 
 def test_failed_verify_still_shows_the_counts_and_drift(tenant, admin_client):
