@@ -12,3 +12,21 @@ def record_event(
     return AuditEvent.objects.create(
         tenant=tenant, actor=actor, step_id=step_id, action=action, outcome=outcome, detail=detail or {}
     )
+
+
+# A write to Microsoft whose answer may never arrive (the worker killed while the call is in flight) is recorded as
+# requested before it is sent, and as succeeded once Microsoft confirms it: by its answer, or by a later attempt that
+# finds what it wrote. So every write Onramp made is in the trail, whichever attempt made it.
+REQUESTED = "requested"
+SUCCEEDED = "succeeded"
+
+
+def unconfirmed_writes(tenant: Tenant, step_id: str, action: str, key: str) -> set[str]:
+    """What the requested writes of `action` were for (their detail's `key`), among those whose latest event is the
+    request: no answer confirmed them, so whoever finds them done records their success."""
+    latest: dict[str, str] = {}
+    events = AuditEvent.objects.filter(tenant=tenant, step_id=step_id, action=action).order_by("pk")
+    for detail, outcome in events.values_list("detail", "outcome"):
+        if target := (detail or {}).get(key):
+            latest[target] = outcome
+    return {target for target, outcome in latest.items() if outcome == REQUESTED}

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from tenants.models import Tenant
-from wizard.audit import record_event
+from wizard.audit import REQUESTED, SUCCEEDED, record_event, unconfirmed_writes
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import NotFound
@@ -25,6 +25,7 @@ from wizard.results import ConnectResult, RoomListResult, ServiceAccountResult
 from wizard.services.common import required_result, result_of, saved_result
 
 STEP_ID = "room_list"
+CREATE_ROOM_LIST = "create_room_list"
 DEFAULT_NAME = "Onramp Rooms"
 ROOM_LIST = "RoomList"
 # The only recipients a room list may hold: anything else in a scoped list is a mailbox the integration can open.
@@ -187,6 +188,11 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
     ctx.progress(20, f"Looking for {wanted['address']}")
     group = get_group(exchange, wanted["address"])
     adopted = group is not None
+    if adopted and wanted["address"] in unconfirmed_writes(tenant, STEP_ID, CREATE_ROOM_LIST, "address"):
+        # An earlier attempt asked for it and was stopped before the answer: Onramp created it, not the admin.
+        adopted = False
+        detail = {"address": wanted["address"], "confirmed_by": "found by a later attempt"}
+        record_event(tenant, ctx.actor, CREATE_ROOM_LIST, SUCCEEDED, STEP_ID, detail)
     removed: list[dict[str, str]] = []
     if group is not None and (
         group.get("RecipientTypeDetails") == ROOM_LIST or ctx.inputs.get("convert_existing_group")
@@ -199,6 +205,8 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
                 return refused
     if group is None:
         ctx.progress(40, f"Creating the room list {wanted['name']}")
+        # Before the call, in case its answer never arrives: a later attempt that finds the list confirms it.
+        record_event(tenant, ctx.actor, CREATE_ROOM_LIST, REQUESTED, STEP_ID, {"address": wanted["address"]})
         group = exchange.invoke_one(
             "New-DistributionGroup",
             Name=wanted["name"],
@@ -207,7 +215,7 @@ def _ensure_room_list(ctx: StepContext, exchange, wanted: dict[str, str], manage
             RoomList=True,
             ManagedBy=[manager],
         )
-        record_event(tenant, ctx.actor, "create_room_list", "succeeded", STEP_ID, {"address": wanted["address"]})
+        record_event(tenant, ctx.actor, CREATE_ROOM_LIST, SUCCEEDED, STEP_ID, {"address": wanted["address"]})
     elif group.get("RecipientTypeDetails") != ROOM_LIST:
         if not ctx.inputs.get("convert_existing_group"):
             raise not_a_room_list_error(wanted["address"])

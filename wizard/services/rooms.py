@@ -15,7 +15,7 @@ from contextlib import suppress
 from typing import Any
 
 from tenants.models import Tenant
-from wizard.audit import record_event
+from wizard.audit import REQUESTED, SUCCEEDED, record_event, unconfirmed_writes
 from wizard.errors import StepError
 from wizard.microsoft import connector_clients, parallel
 from wizard.microsoft.errors import AlreadyExists, NotFound
@@ -27,6 +27,7 @@ from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classif
 from wizard.services.common import required_result, result_of
 
 STEP_ID = "rooms"
+CREATE_ROOM_LIST = "create_room_list"
 SOURCE_ALL = "all"
 SOURCE_CSV = "csv"
 ROOM_MAILBOX = "RoomMailbox"
@@ -193,6 +194,7 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: RoomListResult, man
             ],
         )
     )
+    _record_lists_found_created(ctx, lists)
     chosen, preview = _selection(ctx.inputs, directory, lists.member_addresses())
     plan = _plan(exchange, room_list, chosen, lists)
     to_add = sum(len(planned.members_to_add) for planned in plan)
@@ -223,6 +225,16 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: RoomListResult, man
             "members_changed_at": changed_at,
         }
     )
+
+
+def _record_lists_found_created(ctx: StepContext, lists: _Lists) -> None:
+    """A list an earlier attempt asked Microsoft to create, with no answer seen (its worker was killed while the
+    call was in flight, or reading it back failed), that exists now: Onramp created it, and says so once."""
+    existing = {name.casefold(): name for name in lists.groups}
+    for requested in sorted(unconfirmed_writes(ctx.tenant, STEP_ID, CREATE_ROOM_LIST, "name")):
+        if requested.casefold() in existing:
+            detail = {"name": existing[requested.casefold()], "confirmed_by": "found by a later attempt"}
+            record_event(ctx.tenant, ctx.actor, CREATE_ROOM_LIST, SUCCEEDED, STEP_ID, detail)
 
 
 def _plan(exchange, room_list: RoomListResult, chosen: list[str], lists: _Lists) -> list[PlannedList]:
@@ -389,6 +401,9 @@ def _apply(
     def written(done) -> None:
         nonlocal placed
         planned: PlannedList = done.item
+        if done.value is not None and done.value["created"]:
+            # Recorded as soon as Microsoft confirms it, before anything else can stop this run.
+            record_event(ctx.tenant, ctx.actor, CREATE_ROOM_LIST, SUCCEEDED, STEP_ID, {"name": planned.name})
         added = [address.lower() for address in planned.members_to_add]
         if done.error is not None:
             message = str(getattr(done.error, "message", done.error))
@@ -414,15 +429,16 @@ def _apply(
         placed += len(added) - len(absent)
         ctx.progress(15 + int(80 * placed / max(total, 1)), f"{placed} of {total} rooms in room lists")
 
+    for planned in to_write:
+        if planned.is_new:
+            # Before the call, in case its answer never arrives: a later attempt that finds the list confirms it.
+            record_event(ctx.tenant, ctx.actor, CREATE_ROOM_LIST, REQUESTED, STEP_ID, {"name": planned.name})
     parallel(
         lambda planned: _write_list(exchange, planned, lists.identity(planned.name), manager),
         to_write,
         max_workers=CONCURRENT_CALLS,
         on_done=written,
     )
-    for planned in to_write:
-        if planned.is_new and planned.name in outcome:
-            record_event(ctx.tenant, ctx.actor, "create_room_list", "succeeded", STEP_ID, {"name": planned.name})
     if failures:
         raise StepError(
             code="room_lists_incomplete",
