@@ -261,6 +261,16 @@ def _inner_request_id(error: Mapping[str, Any], headers: Mapping[str, str]) -> s
     return str(headers.get("request-id") or inner.get("request-id") or inner.get("requestId") or "")
 
 
+# The words for a Graph error whose code has none of its own, by the class its status gave it.
+_CLASS_EXPLANATIONS: dict[type[MicrosoftError], str] = {
+    AuthenticationFailed: "InvalidAuthenticationToken",
+    PermissionMissing: "Authorization_RequestDenied",
+    NotFound: "Request_ResourceNotFound",
+    Throttled: "TooManyRequests",
+    ServiceUnavailable: "ServiceUnavailable",
+}
+
+
 def graph_error(
     status: int, body: Any, headers: Mapping[str, str], *, permission: str = "", app: str = ""
 ) -> MicrosoftError:
@@ -287,6 +297,10 @@ def graph_error(
             if phrase in message.lower():
                 key = f"{code}:{phrase}"
                 cls = AlreadyExists if phrase == "already exists" else BadRequest
+    if key not in EXPLANATIONS:
+        # An unlisted code (or an HTML or empty body) is still explained by what its class means: a throttled or
+        # failing Microsoft told "refused the operation" would send the admin looking for a mistake of theirs.
+        key = _CLASS_EXPLANATIONS.get(cls, key)
     explanation, fix = explain(key, **context)
     kwargs: dict[str, Any] = dict(
         code=code,
@@ -316,7 +330,10 @@ def _field(mapping: Any, name: str) -> Any:
 def cmdlet_error_text(error: Mapping[str, Any]) -> tuple[str, str]:
     """(exception type, typed text) of an InvokeCommand error: from error.details[].message, else
     innererror.internalexception, else error.message (the order CIPP-API's New-ExoRequest reads them in)."""
-    candidates = [str(_field(detail, "message") or "") for detail in _field(error, "details") or []]
+    details = _field(error, "details")
+    # Documented as a list; anything else (a proxy's or a future shape) is read as no details, not a crash.
+    details = details if isinstance(details, list) else []
+    candidates = [str(_field(detail, "message") or "") for detail in details]
     internal = _field(_field(error, "innererror"), "internalexception")
     candidates.append(str(_field(internal, "message") or ""))
     candidates.append(str(_field(error, "message") or ""))
@@ -397,7 +414,9 @@ def results_truncated(cmdlet: str, warning: str) -> ResultsTruncated:
 
 def identity_error(result: Mapping[str, Any], *, app: str = "") -> AuthenticationFailed:
     """The exception for an msal error result (`error`, `error_description`, `error_codes`, `correlation_id`)."""
-    codes = result.get("error_codes") or []
+    codes = result.get("error_codes")
+    # msal passes the token endpoint's list of ints through; a missing or malformed one falls back to the text.
+    codes = [code for code in codes if str(code).isdigit()] if isinstance(codes, list) else []
     description = str(result.get("error_description") or result.get("error") or "token request failed")
     if not codes:
         found = re.match(r"AADSTS(\d+)", description)
