@@ -770,3 +770,19 @@ def test_ews_busy_fault_is_an_answer_with_its_code():
     access = ews_answer(500, fault)
     assert access.code == "ErrorServerBusy" and not access.opened
     assert access.message == "The server cannot service this request right now."
+
+
+def test_untyped_inner_exception_without_a_type_gives_no_type():
+    error = {"innererror": {"internalexception": {"message": "Plain words."}}, "message": "Error executing cmdlet"}
+    assert cmdlet_error_text(error) == ("", "Plain words.")
+
+
+def test_exchange_words_name_onramps_app_when_no_app_is_given():
+    error = exchange_error(401, None, {}, cmdlet="Get-Mailbox")
+    assert "App registrations > Onramp's app > API permissions" in error.fix
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_exchange_5xx_keeps_microsofts_message(status):
+    error = exchange(status, {"error": {"code": "InternalServerError", "message": "Boom"}})
+    assert error.message == "Boom"
