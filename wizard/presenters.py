@@ -21,7 +21,7 @@ from wizard.results import ExchangeServerRoomsResult, RoomListEntry, RoomsResult
 from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
 from wizard.services import connect, exchange_server, reduce_access
-from wizard.services.rooms import SOURCE_CSV
+from wizard.services.rooms import NEW_ROOMS_COLUMN, SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
 
@@ -172,12 +172,28 @@ class RoomsOutcome:
     already_members: int
     not_applied: list[tuple[str, str, int]]
     rows: int
-    from_csv: bool
     lists: tuple[RoomListEntry, ...]
+    # Where the rooms came from, in words: an upload, the new rooms chosen after a drift check, or every room.
+    source: str
 
 
-def rooms_outcome(result: RoomsResult) -> RoomsOutcome:
+def rooms_source(result: RoomsResult, inputs: dict, rows: int) -> str:
+    """New rooms placed from the drift panel travel as CSV-shaped inputs (wizard.services.rooms.new_rooms_inputs)
+    though no file was uploaded: their column names them."""
+    if result.source != SOURCE_CSV:
+        return "Every room mailbox of the organisation"
+    if is_new_rooms_choice(inputs):
+        return f"The {rows} new room{'' if rows == 1 else 's'} chosen on the organisation's page after a drift check"
+    return f"From {rows} row{'' if rows == 1 else 's'} of your CSV file"
+
+
+def is_new_rooms_choice(inputs: dict) -> bool:
+    return (inputs.get("csv") or {}).get("column") == NEW_ROOMS_COLUMN
+
+
+def rooms_outcome(result: RoomsResult, inputs: dict | None = None) -> RoomsOutcome:
     counts = result.preview_summary
+    rows = int(counts.get("total") or 0)
     applied = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
     return RoomsOutcome(
         added=result.rooms_added,
@@ -187,9 +203,9 @@ def rooms_outcome(result: RoomsResult) -> RoomsOutcome:
             for status in RowStatus
             if status not in applied and counts.get(status.value)
         ],
-        rows=int(counts.get("total") or 0),
-        from_csv=result.source == SOURCE_CSV,
+        rows=rows,
         lists=result.lists,
+        source=rooms_source(result, inputs or {}, rows),
     )
 
 
@@ -211,6 +227,8 @@ class RoomsPreview:
 
 def column_note(inputs: dict) -> str:
     """Which column of the upload the addresses were read from, when it is not the article's own."""
+    if is_new_rooms_choice(inputs):
+        return ""
     column = str((inputs.get("csv") or {}).get("column") or "")
     if not column or "".join(char for char in column.casefold() if char.isalnum()) == CSV_COLUMN.casefold():
         return ""
@@ -277,7 +295,7 @@ def reduce_access_page(tenant: Tenant, state: StepState, may_change_secrets: boo
 
 def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
     result = RoomsResult.from_json(state.result)
-    context: dict[str, Any] = {"rooms_outcome": rooms_outcome(result)}
+    context: dict[str, Any] = {"rooms_outcome": rooms_outcome(result, state.inputs)}
     if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
         context["preview"] = rooms_preview(result, state.inputs)
     return context

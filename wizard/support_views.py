@@ -101,6 +101,8 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     states = engine.ensure_states(tenant)
     steps = {step.id: step for step in steps_for(tenant.profile)}
     timeline = selectors.timeline_page(tenant, request.GET.get("page"))
+    drift_check = drift.latest_check(tenant)
+    drift_standing = drift.standing(tenant, drift_check)
     context = {
         "tenant": tenant,
         "states": [
@@ -125,8 +127,10 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
         "can_operate": can_operate(request.user, tenant),
-        "drift_check": drift.latest_check(tenant),
-        "new_rooms": drift.new_rooms(tenant),
+        "drift_check": drift_check,
+        "drift_findings": drift_standing.findings,
+        "rooms_placed_since_check": drift_standing.placed_since,
+        "new_rooms": drift_standing.new_rooms,
     }
     context["any_active"] = any(state.is_active for state in states)
     partial = request.htmx and request.htmx.target == "states"

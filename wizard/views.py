@@ -343,10 +343,14 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _drift_context(request: HttpRequest, tenant: Tenant) -> dict:
     """The latest drift check and the new rooms it offers, for the organisation's page and the support console."""
+    check = drift.latest_check(tenant)
+    standing = drift.standing(tenant, check)
     return {
-        "drift_check": drift.latest_check(tenant),
+        "drift_check": check,
+        "drift_findings": standing.findings,
+        "rooms_placed_since_check": standing.placed_since,
         "drift_running": drift.check_running(tenant),
-        "new_rooms": drift.new_rooms(tenant),
+        "new_rooms": standing.new_rooms,
         "lists_outside_scope": drift.lists_outside_scope(tenant),
         "can_check_drift": can_operate(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
         "can_place_rooms": can_change_inputs(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,

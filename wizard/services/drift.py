@@ -55,6 +55,7 @@ NON_ROOM_MEMBERS = "non_room_members"
 UNREADABLE_CALENDARS = "unreadable_calendars"
 SCOPE_MISMATCH = "scope_mismatch"
 WIDER_GRANTS = "wider_grants"
+NEW_ROOMS_SUMMARY = "{n} new room(s), not in any list."
 # How many addresses a finding keeps (the count is always whole): a timeline event and an email stay readable.
 ADDRESSES_KEPT = 500
 CALENDAR_READS_NOT_POSSIBLE = (
@@ -155,7 +156,7 @@ def find_drift(tenant: Tenant) -> tuple[list[Finding], list[str]]:
             _rooms_finding(
                 NEW_ROOMS,
                 new,
-                "{n} new room(s), not in any list.",
+                NEW_ROOMS_SUMMARY,
                 "Place them from the organisation's page (the same plan of lists of 75 as “Rooms”), or leave them out "
                 "if the integration should not book them.",
             )
@@ -328,18 +329,47 @@ def check_running(tenant: Tenant) -> bool:
     return DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.RUNNING).exists()
 
 
-def new_rooms(tenant: Tenant) -> list[str]:
-    """The new rooms the latest check found that have not been placed since."""
-    check = latest_check(tenant)
-    found = next((f for f in check.findings if f["kind"] == NEW_ROOMS), None) if check else None
+@dataclass(frozen=True)
+class DriftStanding:
+    """The latest check's findings as they stand now. A new room placed since the check is in a list, so the page
+    stops counting it as new at once instead of until the next check reads the tenant again."""
+
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    # The check's new rooms that are in a list now.
+    placed_since: list[str] = field(default_factory=list)
+
+    @property
+    def new_rooms(self) -> list[str]:
+        found = next((f for f in self.findings if f["kind"] == NEW_ROOMS), None)
+        return list(found["addresses"]) if found else []
+
+
+def standing(tenant: Tenant, check: DriftCheck | None) -> DriftStanding:
+    if check is None or check.status != DriftCheckStatus.DONE:
+        return DriftStanding()
+    found = next((f for f in check.findings if f["kind"] == NEW_ROOMS), None)
     if not found:
-        return []
-    known = set(
+        return DriftStanding(list(check.findings))
+    placed = set(
         Room.objects.filter(
             tenant=tenant, address__in=found["addresses"], membership_status=MembershipStatus.MEMBER
         ).values_list("address", flat=True)
     )
-    return [address for address in found["addresses"] if address not in known]
+    left = [address for address in found["addresses"] if address not in placed]
+    # The count can exceed the addresses kept (ADDRESSES_KEPT); only the placed ones are known to be gone.
+    count = max(int(found.get("count") or len(found["addresses"])) - len(placed), len(left))
+    findings = []
+    for finding in check.findings:
+        if finding is not found:
+            findings.append(finding)
+        elif count:
+            findings.append({**found, "summary": NEW_ROOMS_SUMMARY.format(n=count), "addresses": left, "count": count})
+    return DriftStanding(findings, sorted(placed))
+
+
+def new_rooms(tenant: Tenant) -> list[str]:
+    """The new rooms the latest check found that have not been placed since."""
+    return standing(tenant, latest_check(tenant)).new_rooms
 
 
 # -- the schedule
