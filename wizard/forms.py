@@ -240,15 +240,32 @@ class ServiceAccountForm(StepForm):
         help_text="Where the account is used; Microsoft requires it before a licence is assigned. Empty: the "
         "organisation's country.",
     )
-    sku_id = forms.ChoiceField(label="Licence", required=False)
+    sku_id = forms.ChoiceField(
+        label="Licence",
+        required=False,
+        help_text="Free units as last read; this step reads them again when it runs and stops if the licence has "
+        "none left by then.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         found = result_of(self.tenant, ConnectResult) or ConnectResult()
         self.fields["domain"].choices = [(domain, domain) for domain in found.verified_domains]
         self.fields["domain"].initial = found.default_domain
+        # Step 0's counts are older than those of this step's failed attempt, which the error beside it states:
+        # the picker shows the later one, and says which read each count comes from.
+        recounted = {
+            lic["sku_id"]: lic["free_units"]
+            for lic in self.state.error_detail.get("licences") or []
+            if self.state.error_code == "no_free_exchange_licence" and isinstance(lic, dict) and "sku_id" in lic
+        }
         self.fields["sku_id"].choices = [("", "Automatic (an Exchange licence with a free unit)")] + [
-            (lic["sku_id"], f"{lic['sku_part_number']} — {lic['free_units']} free")
+            (
+                lic["sku_id"],
+                f"{lic['sku_part_number']} — {recounted[lic['sku_id']]} free at this step's last attempt"
+                if lic["sku_id"] in recounted
+                else f"{lic['sku_part_number']} — {lic['free_units']} free when step 0 read the licences",
+            )
             for lic in found.licences
             if lic["has_exchange"]
         ]
@@ -265,7 +282,15 @@ class RoomListForm(StepForm):
     address = forms.EmailField(
         required=False, help_text="Empty: the name's alias in the organisation's default domain."
     )
-    convert_existing_group = forms.BooleanField(label="Convert the existing group to a room list", required=False)
+    convert_existing_group = forms.BooleanField(
+        label="Convert the existing group to a room list",
+        required=False,
+        help_text="Only when a distribution group already has this address. Onramp runs Set-DistributionGroup "
+        "-RoomList on it: it keeps its name, address and members, and Outlook then offers it to everyone in the "
+        "room finder. Converting removes nothing by itself: Onramp first reads the "
+        "members, and any that are not rooms (people, shared mailboxes, groups) are named here and removed only "
+        "once you tick the box that asks for it.",
+    )
     remove_non_room_members = forms.BooleanField(
         label="Remove the members that are not rooms (named above) from the group",
         required=False,
