@@ -103,6 +103,8 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
         return render(request, "registration/signin_refused.html", {"reason": reason, "person": person}, status=403)
     login(request, user, backend=BACKEND)
     request.session[MICROSOFT_ADDRESSES_SESSION_KEY] = sorted(addresses)
+    if joined:
+        messages.info(request, joined_by_directory_role(joined, access.admin_roles_held(person.wids)))
     if invitation_token:
         # Back to the link: the person sees what they are joining and accepts it there (or reads why they may not).
         return redirect("people:invitation", token=invitation_token)
@@ -114,6 +116,18 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
     if len(tenants) == 1 and not access.is_support(user):
         return redirect("wizard:resume", slug=tenants[0].slug)
     return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+def joined_by_directory_role(joined: list[Tenant], roles: list[str]) -> str:
+    """Why a person who signed in for the first time is already an admin: nobody invited them, so the page says
+    which of their Microsoft directory roles made them one."""
+    names = " and ".join(tenant.display_name for tenant in joined)
+    held = " and ".join(roles) or "an administrator"
+    return (
+        f"You are now an admin of {names} in Onramp because Microsoft says you are {held} of "
+        f"{'its' if len(joined) == 1 else 'their'} Microsoft 365 tenant: Onramp lets that tenant's Global "
+        "Administrators and Exchange Administrators join as admin on their own, and records it in the timeline."
+    )
 
 
 def _usable_invitation(token: str | None) -> Invitation | None:
