@@ -4,7 +4,7 @@ and each step's extra page context (a Step's `page_context`). Formatting only: q
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -223,6 +223,14 @@ class RoomsPreview:
     planned_lists: tuple[RoomListEntry, ...] = ()
     # Said when the upload's addresses came from a column other than the article's ResourceAccounts.
     column_note: str = ""
+    # `rows` split for the page: the rows that will not be added are shown; the others are folded, since a
+    # tenant's every room (thousands) would push the rest of the page out of reach.
+    problem_rows: list[dict] = field(default_factory=list)
+    ready_rows: list[dict] = field(default_factory=list)
+
+    @property
+    def problems(self) -> int:
+        return self.total - self.applicable
 
 
 def column_note(inputs: dict) -> str:
@@ -258,6 +266,8 @@ def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPrevi
     ]
     return RoomsPreview(
         rows=shown,
+        problem_rows=[row for row in shown if row.get("status") not in applicable_statuses],
+        ready_rows=[row for row in shown if row.get("status") in applicable_statuses],
         counts=counts,
         total=len(rows),
         applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
