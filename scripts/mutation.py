@@ -110,8 +110,10 @@ def _prepare(module: Module) -> Path:
         f'only_mutate = ["{module.path}"]\n'
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(selection)}\n"
-        # A test run takes well under a second: a mutant still running after 15 s loops forever.
-        "timeout_constant = 15.0\n"
+        # A mutant that makes the code loop forever is stopped at 5 times its tests' clean duration plus 10 s
+        # (mutmut's default, 15 times, spends minutes on each such mutant of room_plan.py).
+        "timeout_multiplier = 5.0\n"
+        "timeout_constant = 10.0\n"
     )
     (workdir / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + config)
     return workdir
