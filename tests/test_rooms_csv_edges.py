@@ -199,3 +199,9 @@ def test_the_preview_keeps_each_rows_cell_address_and_type():
             "UserMailbox",
         ),
     ]
+
+
+def test_the_preview_keeps_a_duplicates_address():
+    parsed = parse_rooms_csv(f"ResourceAccounts\nroom-001@{DOMAIN}\nRoom-001@{DOMAIN}\n".encode())
+    duplicate = classify_rows(parsed, {f"room-001@{DOMAIN}": "RoomMailbox"}, set())[1]
+    assert (duplicate.status, duplicate.address) == (RowStatus.DUPLICATE, f"Room-001@{DOMAIN}")
