@@ -18,7 +18,7 @@ def test_each_planned_list_carries_its_number():
 def test_kept_members_are_listed_without_regard_to_case():
     existing = {"Rooms": {"b@contoso.com", "C@contoso.com", "a@contoso.com", "B2@contoso.com"}}
     (planned,) = plan_room_lists("Rooms", "rooms", "contoso.com", [], existing)
-    assert planned.members_to_keep == ("a@contoso.com", "b@contoso.com", "B2@contoso.com", "C@contoso.com")
+    assert planned.members_to_keep == ("a@contoso.com", "B2@contoso.com", "b@contoso.com", "C@contoso.com")
 
 
 def test_empty_names_are_refused_in_words():
