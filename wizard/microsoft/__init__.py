@@ -48,35 +48,49 @@ from wizard.microsoft.auth import (
     AppCredentials,
     CredentialsMissing,
     TenantTokenCache,
+    key_proof,
     load_credentials,
     prove_credentials,
 )
-from wizard.microsoft.clouds import Endpoints, endpoints_for
+from wizard.microsoft.clouds import Endpoints, endpoints_for, trusted_by_installation
 from wizard.microsoft.errors import EXCHANGE, GRAPH
 from wizard.microsoft.ews import (
     AutodiscoverAttempt,
+    BearerAuth,
     CalendarAccess,
     EwsClient,
     autodiscover_candidates,
     autodiscover_ews_url,
     basic_auth,
 )
-from wizard.microsoft.exchange_admin import ExchangeAdminClient
+from wizard.microsoft.exchange_admin import ExchangeAdminClient, hashtable
 from wizard.microsoft.graph import BatchResponse, GraphClient
-from wizard.microsoft.http import BusyWait, Transport, build_session, busy_listener
+from wizard.microsoft.http import POOL_SIZE, BusyWait, Transport, build_session, busy_listener
+from wizard.microsoft.signin import MicrosoftPerson, SignInApp, SignInRefused
+from wizard.microsoft.signin import complete as complete_sign_in
 
 __all__ = [
+    "POOL_SIZE",
     "AutodiscoverAttempt",
     "BatchResponse",
+    "BearerAuth",
     "BusyWait",
     "CalendarAccess",
     "CredentialsMissing",
     "Endpoints",
+    "EwsClient",
     "MicrosoftClients",
+    "MicrosoftPerson",
     "Outcome",
+    "SignInApp",
+    "SignInRefused",
     "busy_listener",
+    "complete_sign_in",
     "connector_clients",
     "endpoints_for",
+    "hashtable",
+    "key_proof",
+    "trusted_by_installation",
     "exchange_server_autodiscover",
     "exchange_server_ews",
     "integration_clients",

@@ -29,7 +29,6 @@ from tenants.secrets import read_secret, store_secret
 from wizard.errors import StepError
 from wizard.microsoft.clouds import Endpoints, trusted_by_installation
 from wizard.microsoft.errors import IDENTITY, AuthenticationFailed, identity_error, unreachable
-from wizard.models import StepState, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,6 @@ class CredentialsMissing(StepError):
     """The tenant lacks an app id, a secret or its Microsoft tenant id."""
 
 
-# The optional last step that deletes the connector app's credential (wizard.services.reduce_access).
-ACCESS_HANDED_BACK_STEP = "reduce_access"
 # Graph's own app id: the audience of the proof-of-possession token that addKey and removeKey take.
 KEY_PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
 KEY_PROOF_LIFETIME_SECONDS = 600
@@ -55,18 +52,6 @@ def key_proof(certificate: dict[str, str], application_object_id: str) -> str:
         certificate["private_key"],
         algorithm="RS256",
         headers={"x5t": base64.urlsafe_b64encode(bytes.fromhex(certificate["thumbprint"])).rstrip(b"=").decode()},
-    )
-
-
-def _handed_back() -> CredentialsMissing:
-    return CredentialsMissing(
-        code="access_handed_back",
-        message="Re-verify needs access granted again: Onramp handed back its access to this organisation "
-        "(“Reduce Onramp's access”) and holds no credential for it any more.",
-        explanation="Verify and re-verify sign in as Onramp's connector app and read Exchange's role assignments and "
-        "scopes, which needs Exchange.ManageAsApp with the Exchange Administrator role, and Application.Read.All.",
-        fix="Give the connector app those grants again, add a new client secret or certificate to it, enter it on "
-        "step 0 (Connect the tenant), then re-verify.",
     )
 
 
@@ -244,8 +229,6 @@ def load_credentials(
         if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN or not trusted_by_installation(tenant):
             raise _installation_app_unproven()
         secret = settings.ONRAMP_CONNECTOR_CLIENT_SECRET
-    if not secret and not integration and _access_handed_back(tenant):
-        raise _handed_back()
     if not client_id or not secret:
         raise CredentialsMissing(
             code="credentials_missing",
@@ -273,9 +256,3 @@ def _installation_app_unproven() -> CredentialsMissing:
         fix="On step 0, use “Connect with Microsoft” and sign in as a Global Administrator or Privileged Role "
         "Administrator of your organisation.",
     )
-
-
-def _access_handed_back(tenant: Tenant) -> bool:
-    return StepState.objects.filter(
-        tenant=tenant, step_id=ACCESS_HANDED_BACK_STEP, status=StepStatus.SUCCEEDED
-    ).exists()

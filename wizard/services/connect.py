@@ -21,11 +21,19 @@ from tenants.models import BindingProof, SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients, prove_app_credentials, signin
-from wizard.microsoft.clouds import endpoints_for, trusted_by_installation
+from wizard.microsoft import (
+    MicrosoftPerson,
+    SignInApp,
+    SignInRefused,
+    complete_sign_in,
+    endpoints_for,
+    prove_app_credentials,
+    trusted_by_installation,
+)
 from wizard.microsoft.errors import MicrosoftError, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
+from wizard.services.connector import connector_clients
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
 # EXCHANGE_S_FOUNDATION, in free and app-only SKUs (POWER_BI_STANDARD, FLOW_FREE, TEAMS_EXPLORATORY, Apps for
@@ -368,7 +376,7 @@ def _consent_unavailable() -> StepError:
     )
 
 
-def connector_sign_in_app(tenant: Tenant) -> signin.SignInApp:
+def connector_sign_in_app(tenant: Tenant) -> SignInApp:
     """Onramp's connector app as a sign-in app on the multi-tenant authority of the organisation's cloud: an
     administrator proves who they are with it before Onramp's app may act in their Microsoft tenant. Only on
     Microsoft's clouds (or hosts the installation vouches for): the installation's secret never goes elsewhere."""
@@ -384,7 +392,7 @@ def connector_sign_in_app(tenant: Tenant) -> signin.SignInApp:
             "endpoints.",
         )
     endpoints = endpoints_for(tenant)
-    return signin.SignInApp(
+    return SignInApp(
         client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
         client_secret=settings.ONRAMP_CONNECTOR_CLIENT_SECRET,
         authority=endpoints.any_organisation_authority,
@@ -399,14 +407,14 @@ def _refused(tenant: Tenant, actor: str, reason: str, detail: Mapping[str, Any],
 
 def prove_administrator(
     tenant: Tenant, *, flow: dict[str, Any], response: Mapping[str, str], actor: str
-) -> signin.MicrosoftPerson:
+) -> MicrosoftPerson:
     """Redeem the administrator's sign-in (msal checks state, PKCE and nonce; the ID token's signature, audience
     and issuer are checked) and require a role that may consent for the organisation. The Microsoft tenant id is
     the validated token's `tid`; nothing the browser sent decides it."""
     app = connector_sign_in_app(tenant)
     try:
-        person = signin.complete(app, flow, dict(response))
-    except signin.SignInRefused as refusal:
+        person = complete_sign_in(app, flow, dict(response))
+    except SignInRefused as refusal:
         raise _refused(
             tenant,
             actor,

@@ -27,13 +27,12 @@ from django.utils import timezone
 from tenants.models import Profile, SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard.audit import SYSTEM_ACTOR, record_event
-from wizard.microsoft import connector_clients
-from wizard.microsoft.auth import ACCESS_HANDED_BACK_STEP
 from wizard.microsoft.errors import NotFound
 from wizard.models import DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepState, StepStatus
 from wizard.results import RoomListResult, RoomsResult, ScopedAccessResult
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.services.common import result_of
+from wizard.services.connector import REDUCE_ACCESS_STEP, connector_clients
 from wizard.services.grants import describe
 from wizard.services.room_list import RESOURCE_TYPES, member_summary
 from wizard.services.scoped_access import ROLE, audit_from_result, filter_dns, only_groups, room_list_dns, scope_filter
@@ -386,7 +385,7 @@ def checked_tenants():
     """Organisations the schedule re-checks: activated Exchange Online ones (Exchange Server is checked by its
     admin's scripts, with no app of Onramp's in the tenant), less those that handed Onramp's access back: Onramp
     holds no credential for them until they grant it again."""
-    handed_back = StepState.objects.filter(step_id=ACCESS_HANDED_BACK_STEP, status=StepStatus.SUCCEEDED)
+    handed_back = StepState.objects.filter(step_id=REDUCE_ACCESS_STEP, status=StepStatus.SUCCEEDED)
     return Tenant.objects.filter(status=TenantStatus.ACTIVE, profile=Profile.EXCHANGE_ONLINE).exclude(
         pk__in=handed_back.values("tenant_id")
     )

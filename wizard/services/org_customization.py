@@ -12,10 +12,10 @@ from typing import Any
 from django.utils import timezone
 
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import ExchangeCmdletError
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay
+from wizard.services.connector import connector_clients
 
 # Microsoft says customisation usually finishes within minutes; past this, something is wrong on their side.
 CUSTOMIZATION_TIMEOUT_SECONDS = 4 * 3600

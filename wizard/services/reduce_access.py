@@ -23,13 +23,13 @@ from tenants.models import SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients
-from wizard.microsoft.auth import ACCESS_HANDED_BACK_STEP, key_proof
+from wizard.microsoft import key_proof
 from wizard.microsoft.errors import MicrosoftError
 from wizard.outcomes import Done, Outcome, StepContext
 from wizard.powershell import quote
+from wizard.services.connector import REDUCE_ACCESS_STEP, connector_clients
 
-STEP_ID = ACCESS_HANDED_BACK_STEP
+STEP_ID = REDUCE_ACCESS_STEP
 # Microsoft Graph permissions reference: the application permission's app role id.
 USER_READWRITE_ALL_ROLE_ID = "741f803b-c850-494e-b5df-cde7c675a1ca"
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"

@@ -16,13 +16,13 @@ from typing import Any
 from tenants.models import Tenant
 from wizard.audit import REQUESTED, SUCCEEDED, record_event, unconfirmed_writes
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients
+from wizard.microsoft import hashtable
 from wizard.microsoft.errors import NotFound
-from wizard.microsoft.exchange_admin import hashtable
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.powershell import quote
 from wizard.results import ConnectResult, RoomListResult, ServiceAccountResult
 from wizard.services.common import required_result, result_of, saved_result
+from wizard.services.connector import connector_clients
 
 STEP_ID = "room_list"
 CREATE_ROOM_LIST = "create_room_list"

@@ -17,7 +17,7 @@ from typing import Any
 from tenants.models import Tenant
 from wizard.audit import REQUESTED, SUCCEEDED, record_event, unconfirmed_writes
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients, parallel
+from wizard.microsoft import parallel
 from wizard.microsoft.errors import AlreadyExists, NotFound
 from wizard.models import MembershipStatus, Room
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
@@ -25,6 +25,7 @@ from wizard.results import RoomListEntry, RoomListResult, RoomsResult, ServiceAc
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, list_name, plan_room_lists
 from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classify_rows, summary
 from wizard.services.common import required_result, result_of
+from wizard.services.connector import connector_clients
 
 STEP_ID = "rooms"
 CREATE_ROOM_LIST = "create_room_list"

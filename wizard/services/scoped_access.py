@@ -19,13 +19,13 @@ from typing import Any
 from tenants.models import Tenant
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import ExchangeCmdletError, NotFound
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.powershell import member_of_group_filter
 from wizard.results import RoomListResult, RoomsResult, ScopedAccessResult
 from wizard.services import grants
 from wizard.services.common import poll_delay, required_result, result_of, saved_result
+from wizard.services.connector import connector_clients
 
 STEP_ID = "scoped_access"
 ROLE = "Application Calendars.ReadWrite"

@@ -14,13 +14,13 @@ from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
-from wizard.microsoft import connector_clients
 from wizard.microsoft.errors import BadRequest, NotFound
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.results import ConnectResult, ServiceAccountResult
 from wizard.services.common import poll_delay, result_of, saved_result
 from wizard.services.connect import licences_from_skus
+from wizard.services.connector import connector_clients
 
 STEP_ID = "service_account"
 DEFAULT_LOCAL_PART = "onramp-svc"

@@ -26,14 +26,13 @@ from django.utils import timezone
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.errors import StepError
-from wizard.microsoft import MicrosoftClients, connector_clients, integration_clients, parallel
+from wizard.microsoft import POOL_SIZE, BearerAuth, EwsClient, MicrosoftClients, integration_clients, parallel
 from wizard.microsoft.errors import NotFound, PermissionMissing
-from wizard.microsoft.ews import BearerAuth, EwsClient
-from wizard.microsoft.http import POOL_SIZE
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
 from wizard.results import OrgCustomizationResult, RoomsResult, ScopedAccessResult, ServiceAccountResult
 from wizard.services.common import poll_delay, required_result, result_of
+from wizard.services.connector import connector_clients
 from wizard.services.grants import describe
 from wizard.services.places import lists_in_places
 from wizard.services.room_list import RESOURCE_TYPES, describe_members, member_summary

@@ -1,0 +1,39 @@
+"""Onramp's connector app in an organisation's tenant, as the step services get it. The client layer only says that a
+credential is missing; here that is explained when the organisation handed Onramp's access back (the optional last
+step), which the client layer knows nothing of."""
+
+from tenants.models import Tenant
+from wizard.errors import StepError
+from wizard.microsoft import CredentialsMissing, MicrosoftClients
+from wizard.microsoft import connector_clients as microsoft_connector_clients
+from wizard.models import StepState, StepStatus
+
+# The optional last step, "Reduce Onramp's access" (wizard.services.reduce_access), which deletes Onramp's credential.
+REDUCE_ACCESS_STEP = "reduce_access"
+
+
+def access_handed_back(tenant: Tenant) -> bool:
+    return StepState.objects.filter(tenant=tenant, step_id=REDUCE_ACCESS_STEP, status=StepStatus.SUCCEEDED).exists()
+
+
+def _handed_back() -> StepError:
+    return StepError(
+        code="access_handed_back",
+        message="Re-verify needs access granted again: Onramp handed back its access to this organisation "
+        "(“Reduce Onramp's access”) and holds no credential for it any more.",
+        explanation="Verify and re-verify sign in as Onramp's connector app and read Exchange's role assignments and "
+        "scopes, which needs Exchange.ManageAsApp with the Exchange Administrator role, and Application.Read.All.",
+        fix="Give the connector app those grants again, add a new client secret or certificate to it, enter it on "
+        "step 0 (Connect the tenant), then re-verify.",
+    )
+
+
+def connector_clients(tenant: Tenant) -> MicrosoftClients:
+    """Clients acting as the organisation's connector app (wizard.microsoft.connector_clients); a credential missing
+    because the organisation handed Onramp's access back is said so, with how to grant it again."""
+    try:
+        return microsoft_connector_clients(tenant)
+    except CredentialsMissing as missing:
+        if missing.code == "credentials_missing" and access_handed_back(tenant):
+            raise _handed_back() from missing
+        raise
