@@ -24,13 +24,23 @@ from django.urls import reverse
 
 from tenants.access import tenants_bound_to
 from tenants.models import BindingProof, Cloud, Membership, Tenant
-from tests.factories import connected_tenant, make_tenant, make_user, on_sandbox_cloud, run_inline, state_of
+from tests.factories import (
+    bound_by_proof,
+    connected_tenant,
+    make_tenant,
+    make_user,
+    on_sandbox_cloud,
+    run_inline,
+    set_state,
+    state_of,
+)
 from tests.people.conftest import answer_sign_in_page, sandbox_sign_in_settings
 from wizard import engine
 from wizard.errors import StepError
 from wizard.forms import ConnectForm
 from wizard.models import AuditEvent, StepStatus
 from wizard.services import connect
+from wizard.services.connector import connector_clients
 
 pytestmark = pytest.mark.django_db
 
@@ -345,3 +355,20 @@ def test_the_consent_link_names_only_the_proven_tenant(onramps_app):
         "redirect_uri": "https://onramp.example/cb",
         "state": state,
     }
+
+
+def test_after_handing_access_back_onramps_app_is_not_used_for_the_organisation(onramps_app):
+    """The installation's secret cannot be deleted for one organisation, so after "Reduce Onramp's access" Onramp
+    stops using its app there: no token is asked for, and the step says access was handed back."""
+    info = onramps_app.info
+    tenant = bound_by_proof(on_sandbox_cloud(make_tenant("contoso", admin="alice"), info), info["tenant_id"])
+    Tenant.objects.filter(pk=tenant.pk).update(client_id=info["onramp_app_id"])
+    tenant.refresh_from_db()
+    set_state(tenant, "reduce_access", status=StepStatus.SUCCEEDED)
+    onramps_app.control.reset_calls()
+
+    with pytest.raises(StepError) as refused:
+        connector_clients(tenant)
+
+    assert refused.value.code == "access_handed_back"
+    assert onramps_app.control.calls()["total"] == 0

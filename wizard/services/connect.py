@@ -33,7 +33,7 @@ from wizard.microsoft import (
 from wizard.microsoft.errors import MicrosoftError, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
-from wizard.services.connector import connector_clients
+from wizard.services.connector import connector_clients, is_installation_app
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
 # EXCHANGE_S_FOUNDATION, in free and app-only SKUs (POWER_BI_STANDARD, FLOW_FREE, TEAMS_EXPLORATORY, Apps for
@@ -284,12 +284,6 @@ _BINDING_FIELDS = ("binding_proof", "binding_proven_at", "binding_proven_by")
 
 def _clear_binding(tenant: Tenant) -> None:
     tenant.binding_proof, tenant.binding_proven_at, tenant.binding_proven_by = BindingProof.NONE, None, ""
-
-
-def is_installation_app(client_id: str) -> bool:
-    """Whether `client_id` is Onramp's own multi-tenant connector app, whose secret is the installation's."""
-    installation = settings.ONRAMP_CONNECTOR_CLIENT_ID
-    return bool(installation) and client_id.strip().lower() == installation.lower()
 
 
 def installation_app_pasted() -> StepError:

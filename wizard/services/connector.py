@@ -2,6 +2,8 @@
 credential is missing; here that is explained when the organisation handed Onramp's access back (the optional last
 step), which the client layer knows nothing of."""
 
+from django.conf import settings
+
 from tenants.models import Tenant
 from wizard.errors import StepError
 from wizard.microsoft import CredentialsMissing, MicrosoftClients
@@ -28,9 +30,19 @@ def _handed_back() -> StepError:
     )
 
 
+def is_installation_app(client_id: str) -> bool:
+    """Whether `client_id` is Onramp's own multi-tenant connector app, whose secret is the installation's."""
+    installation = settings.ONRAMP_CONNECTOR_CLIENT_ID
+    return bool(installation) and client_id.strip().lower() == installation.lower()
+
+
 def connector_clients(tenant: Tenant) -> MicrosoftClients:
     """Clients acting as the organisation's connector app (wizard.microsoft.connector_clients); a credential missing
-    because the organisation handed Onramp's access back is said so, with how to grant it again."""
+    because the organisation handed Onramp's access back is said so, with how to grant it again. Onramp's own app
+    is not used after the hand-back either: its secret is the installation's and cannot be deleted for one
+    organisation, so Onramp stops using it there instead."""
+    if is_installation_app(tenant.client_id) and access_handed_back(tenant):
+        raise _handed_back()
     try:
         return microsoft_connector_clients(tenant)
     except CredentialsMissing as missing:
