@@ -1,6 +1,7 @@
 from importlib import import_module
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 # Each profile module registers its steps when imported.
 PROFILE_MODULES = ("wizard.steps.exchange_online", "wizard.steps.exchange_server")
@@ -13,3 +14,25 @@ class WizardConfig(AppConfig):
     def ready(self) -> None:
         for module in PROFILE_MODULES:
             import_module(module)
+        # Step rows are created with the organisation; a step added to a profile later gets its rows at deploy.
+        post_migrate.connect(create_missing_step_states, sender=self)
+
+
+def create_missing_step_states(**_: object) -> int:
+    """After `migrate`: a state row for every step of every organisation's profile that has none (a step added to a
+    profile after the organisation was created), so pages never create rows; returns how many were created."""
+    from tenants.models import Tenant
+    from wizard.models import StepState
+    from wizard.steps.registry import steps_for
+
+    created = 0
+    for tenant in Tenant.objects.all():
+        present = set(tenant.step_states.values_list("step_id", flat=True))
+        missing = [
+            StepState(tenant=tenant, step_id=step.id, position=index)
+            for index, step in enumerate(steps_for(tenant.profile))
+            if step.id not in present
+        ]
+        StepState.objects.bulk_create(missing, ignore_conflicts=True)
+        created += len(missing)
+    return created

@@ -235,6 +235,17 @@ def polled_step_state(tenant: Tenant, step_id: str) -> StepState | None:
     return next(iter(StepState.objects.raw(_POLLED_STATE_SQL, [tenant.pk, step_id])), None)
 
 
+def states_of_every_step(tenant: Tenant) -> list[StepState]:
+    """One state per step of the tenant's profile, in order, for pages: the saved rows (payload deferred: a page loads
+    its own step's payload when it reads it), and an unsaved not-started state for a step that has no row yet (a
+    step added to the profile after the organisation was created; `migrate` creates its rows). Never writes."""
+    saved = {state.step_id: state for state in tenant.step_states.defer(*PAYLOAD_FIELDS)}
+    return [
+        saved.get(step.id) or StepState(tenant=tenant, step_id=step.id, position=index)
+        for index, step in enumerate(steps_for(tenant.profile))
+    ]
+
+
 def step_states(tenant: Tenant) -> list[StepState]:
     return list(StepState.objects.filter(tenant=tenant).order_by("position"))
 

@@ -38,7 +38,7 @@ def _may_run(request: HttpRequest, tenant: Tenant, step: Step) -> bool:
 
 
 def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -> dict:
-    states = engine.ensure_states(tenant)
+    states = selectors.states_of_every_step(tenant)
     by_id = {state.step_id: state for state in states}
     state = by_id[step.id]
     steps = steps_for(tenant.profile)
@@ -91,7 +91,7 @@ def _rooms_context(request: HttpRequest, tenant: Tenant, step: Step) -> dict:
 @require_GET
 def resume(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
-    states = engine.ensure_states(tenant)
+    states = selectors.states_of_every_step(tenant)
     current = engine.resume_state(states)
     if current is None:
         return redirect("wizard:activation", slug=tenant.slug)
@@ -325,7 +325,7 @@ def _activation_summary(tenant: Tenant) -> dict:
 @require_GET
 def activation(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
-    states = engine.ensure_states(tenant)
+    states = selectors.states_of_every_step(tenant)
     state = next((s for s in states if s.step_id == "activate"), None)
     # Only Exchange Online's activate delivers a webhook; another profile's row reads as none configured.
     webhook = ActivateResult.from_json(state.result).webhook if state else {}
