@@ -18,7 +18,7 @@ from wizard.errors import IllegalTransition, StepError
 from wizard.microsoft import signin
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
-from wizard.services import connect, drift, rooms
+from wizard.services import connect, drift, rooms, service_account
 from wizard.steps.registry import Step, get_step
 
 # Re-checking a step that has succeeded changes nothing in the tenant, so it needs no earlier step to be done; the
@@ -168,6 +168,11 @@ def complete_admin_consent(tenant: Tenant, *, query: dict[str, str], pending: di
         proven_by=pending.get("by", ""),
         actor=actor,
     )
+
+
+def reveal_service_account_password(tenant: Tenant, actor: str) -> str | None:
+    """The service account's generated password, once (the audit trail records the reveal); None afterwards."""
+    return service_account.reveal_password_once(tenant, actor)
 
 
 # The keys a confirms_preview step keeps its preview under while it waits for confirmation.

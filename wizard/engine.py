@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from wizard import notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.microsoft import BusyWait, busy_listener
-from wizard.models import ACTIVE_STATUSES, FINISHED_STATUSES, PAYLOAD_FIELDS, StepState, StepStatus
+from wizard.models import ACTIVE_STATUSES, PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
 from wizard.steps.registry import Step, get_step, steps_for
 
@@ -54,11 +54,6 @@ def ensure_states(tenant: Tenant) -> list[StepState]:
         StepState.objects.bulk_create(missing, ignore_conflicts=True)
         existing = {state.step_id: state for state in tenant.step_states.defer(*PAYLOAD_FIELDS)}
     return [existing[step.id] for step in steps]
-
-
-def resume_state(states: Iterable[StepState]) -> StepState | None:
-    """Resume lands on the first step that is neither succeeded nor skipped."""
-    return next((state for state in states if state.status not in FINISHED_STATUSES), None)
 
 
 def _transition(state: StepState, new_status: str, **fields: Any) -> StepState:

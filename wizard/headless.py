@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenants.models import Tenant
-from wizard import actions, engine
+from wizard import actions, engine, selectors
 from wizard.models import FINISHED_STATUSES, StepState, StepStatus
 from wizard.steps.registry import steps_for
 
@@ -37,7 +37,7 @@ def first_step_to_run(tenant: Tenant, requested: str | None = None, inputs: dict
     ids = [state.step_id for state in states]
     optional = {step.id for step in steps_for(tenant.profile) if step.optional}
     # An optional step is run when asked for (its inputs given), never merely because it is the next one.
-    current = engine.resume_state([state for state in states if state.step_id not in optional])
+    current = selectors.resume_state([state for state in states if state.step_id not in optional])
     candidates = [ids.index(step_id) for step_id in inputs or {} if step_id in ids]
     if current is not None:
         candidates.append(ids.index(current.step_id))

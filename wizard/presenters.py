@@ -20,7 +20,7 @@ from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.results import ExchangeServerRoomsResult, RoomListEntry, RoomsResult, StepResult
 from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
-from wizard.services import connect, exchange_server, reduce_access
+from wizard.services import connect, drift, exchange_server, reduce_access
 from wizard.services.rooms import NEW_ROOMS_COLUMN, SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
@@ -317,3 +317,23 @@ def exchange_server_rooms_page(tenant: Tenant, state: StepState, may_change_secr
         "room_lists": ExchangeServerRoomsResult.from_json(state.result).lists,
         "room_list_downloads": exchange_server.room_plan(tenant),
     }
+
+
+def drift_panel(tenant: Tenant) -> dict[str, Any]:
+    """What the organisation's page and the support console show of drift: the latest check, the findings still
+    standing (less the new rooms placed since), whether a check runs now, and room lists outside the scope."""
+    check = drift.latest_check(tenant)
+    standing = drift.standing(tenant, check)
+    return {
+        "drift_check": check,
+        "drift_findings": standing.findings,
+        "rooms_placed_since_check": standing.placed_since,
+        "drift_running": drift.check_running(tenant),
+        "new_rooms": standing.new_rooms,
+        "lists_outside_scope": drift.lists_outside_scope(tenant),
+    }
+
+
+def room_list_csv(tenant: Tenant, number: int) -> tuple[str, str]:
+    """The file name and text of one planned room list's CSV (Exchange Server); LookupError for no such list."""
+    return exchange_server.room_list_csv(tenant, number)

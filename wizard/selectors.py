@@ -1,6 +1,7 @@
 """Read-only queries for the pages. Views ask here; nothing here writes, and nothing here formats (wizard.presenters
 does)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -233,6 +234,11 @@ _POLLED_STATE_SQL = (
 
 def polled_step_state(tenant: Tenant, step_id: str) -> StepState | None:
     return next(iter(StepState.objects.raw(_POLLED_STATE_SQL, [tenant.pk, step_id])), None)
+
+
+def resume_state(states: Iterable[StepState]) -> StepState | None:
+    """Resume lands on the first step that is neither succeeded nor skipped."""
+    return next((state for state in states if state.status not in FINISHED_STATUSES), None)
 
 
 def states_of_every_step(tenant: Tenant) -> list[StepState]:

@@ -9,9 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from tenants.access import can_operate, get_tenant_for, is_support
-from wizard import engine, presenters, selectors
+from wizard import presenters, selectors
 from wizard.models import ACTIVE_STATUSES
-from wizard.services import drift
 from wizard.steps.registry import steps_for
 
 CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
@@ -101,8 +100,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     states = selectors.states_of_every_step(tenant)
     steps = {step.id: step for step in steps_for(tenant.profile)}
     timeline = selectors.timeline_page(tenant, request.GET.get("page"))
-    drift_check = drift.latest_check(tenant)
-    drift_standing = drift.standing(tenant, drift_check)
+    drift_panel = presenters.drift_panel(tenant)
     context = {
         "tenant": tenant,
         "states": [
@@ -125,12 +123,12 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
             )
             for event in timeline.object_list
         ],
-        "resume_state_title": steps[current.step_id].title if (current := engine.resume_state(states)) else "",
+        "resume_state_title": steps[current.step_id].title if (current := selectors.resume_state(states)) else "",
         "can_operate": can_operate(request.user, tenant),
-        "drift_check": drift_check,
-        "drift_findings": drift_standing.findings,
-        "rooms_placed_since_check": drift_standing.placed_since,
-        "new_rooms": drift_standing.new_rooms,
+        "drift_check": drift_panel["drift_check"],
+        "drift_findings": drift_panel["drift_findings"],
+        "rooms_placed_since_check": drift_panel["rooms_placed_since_check"],
+        "new_rooms": drift_panel["new_rooms"],
     }
     context["any_active"] = any(state.is_active for state in states)
     partial = request.htmx and request.htmx.target == "states"

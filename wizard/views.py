@@ -14,12 +14,11 @@ from django_htmx.http import reswap, retarget
 
 from tenants.access import can_change_inputs, can_change_secrets, can_operate, get_tenant_for, organisations_sharing
 from tenants.models import Profile, Tenant, TenantStatus
-from wizard import actions, engine, presenters, selectors
+from wizard import actions, presenters, selectors
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.forms import ConsentForm
 from wizard.models import StepState, StepStatus
-from wizard.results import ActivateResult
-from wizard.services import drift, exchange_server, rooms, service_account
+from wizard.results import ActivateResult, RoomsResult
 from wizard.steps.registry import Step, get_step, steps_for
 
 
@@ -52,7 +51,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "state": state,
         "position": index,
         "nav": [(s, by_id[s.id]) for s in steps],
-        "resume_state": engine.resume_state(states),
+        "resume_state": selectors.resume_state(states),
         "prev_step": steps[index - 1] if index > 0 else None,
         "next_step": steps[index + 1] if index + 1 < len(steps) else None,
         "form": form,
@@ -92,7 +91,7 @@ def _rooms_context(request: HttpRequest, tenant: Tenant, step: Step) -> dict:
 def resume(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     states = selectors.states_of_every_step(tenant)
-    current = engine.resume_state(states)
+    current = selectors.resume_state(states)
     if current is None:
         return redirect("wizard:activation", slug=tenant.slug)
     return redirect("wizard:step", slug=tenant.slug, step_id=current.step_id)
@@ -293,7 +292,7 @@ def reveal_password(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_change_secrets(request.user, tenant):
         raise Http404("No such tenant")
-    password = service_account.reveal_password_once(tenant, request.user.get_username())
+    password = actions.reveal_service_account_password(tenant, request.user.get_username())
     step = _step_or_404(tenant, "service_account")
     state = StepState.objects.get(tenant=tenant, step_id=step.id)
     context = {"tenant": tenant, "password": password, **presenters.service_account_page(tenant, state, True)}
@@ -343,15 +342,8 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _drift_context(request: HttpRequest, tenant: Tenant) -> dict:
     """The latest drift check and the new rooms it offers, for the organisation's page and the support console."""
-    check = drift.latest_check(tenant)
-    standing = drift.standing(tenant, check)
     return {
-        "drift_check": check,
-        "drift_findings": standing.findings,
-        "rooms_placed_since_check": standing.placed_since,
-        "drift_running": drift.check_running(tenant),
-        "new_rooms": standing.new_rooms,
-        "lists_outside_scope": drift.lists_outside_scope(tenant),
+        **presenters.drift_panel(tenant),
         "can_check_drift": can_operate(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
         "can_place_rooms": can_change_inputs(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
     }
@@ -386,7 +378,7 @@ def place_new_rooms(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, f"The rooms step cannot run now: {refusal}")
         return redirect("wizard:activation", slug=tenant.slug)
     messages.success(request, "Placing the new rooms: “Rooms” shows its progress and its preview.")
-    return redirect("wizard:step", slug=tenant.slug, step_id=rooms.STEP_ID)
+    return redirect("wizard:step", slug=tenant.slug, step_id=RoomsResult.STEP_ID)
 
 
 @require_POST
@@ -418,7 +410,7 @@ def room_list_csv(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     if tenant.profile != Profile.EXCHANGE_SERVER:
         raise Http404("No such file")
     try:
-        filename, text = exchange_server.room_list_csv(tenant, number)
+        filename, text = presenters.room_list_csv(tenant, number)
     except LookupError:
         raise Http404("No such room list") from None
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
