@@ -1,12 +1,17 @@
-"""Thin Celery tasks: they schedule and report; wizard.engine and the services do the work."""
+"""Thin Celery tasks, another face of the product beside the pages and the command: they schedule and report;
+a change of state goes through wizard.actions, and wizard.engine and the services do the work."""
 
+import logging
 import threading
 
 from celery import bootsteps, current_app, shared_task
 
-from wizard import engine, notifications
+from wizard import actions, engine, notifications
 from wizard.audit import SYSTEM_ACTOR
-from wizard.services import drift, rooms
+from wizard.errors import IllegalTransition, StepError
+from wizard.services import drift
+
+logger = logging.getLogger(__name__)
 
 # Set when this worker starts to shut down (a lost broker ends Celery's worker, and so does a deploy's SIGTERM).
 WORKER_STOPPING = threading.Event()
@@ -63,11 +68,9 @@ def run_drift_check(check_id: int) -> int:
     check = drift.run_check(check_id)
     notifications.drift_checked(check)
     if check.tenant.place_new_rooms and (addresses := drift.new_rooms(check.tenant)):
-        engine.enqueue_step(
-            check.tenant,
-            rooms.STEP_ID,
-            SYSTEM_ACTOR,
-            inputs=rooms.new_rooms_inputs(addresses, confirmed=True),
-            then=engine.steps_after(check.tenant, rooms.STEP_ID),
-        )
+        try:
+            # The same action as the page's "Place these rooms": its prerequisite check and its choice of rooms.
+            actions.place_new_rooms(check.tenant, SYSTEM_ACTOR, addresses)
+        except (StepError, IllegalTransition) as refusal:
+            logger.warning("new rooms of %s not placed now: %s", check.tenant.slug, refusal)
     return len(check.findings)
