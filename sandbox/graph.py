@@ -134,6 +134,7 @@ def _page(
 
 
 _EQ = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+_STARTS_WITH = re.compile(r"^\s*startswith\(\s*displayName\s*,\s*'((?:[^']|'')*)'\s*\)\s*$", re.IGNORECASE)
 
 
 def _filter_eq(call: Call, allowed: tuple[str, ...], resource: str) -> tuple[str, str] | None:
@@ -558,6 +559,9 @@ def _sp_json(call: Call, app_id: str) -> dict[str, Any]:
         "displayName": sp.display_name,
         "accountEnabled": True,
         "servicePrincipalType": "Application",
+        # Apps of the sandbox's own tenant: no publisher name, no verified publisher (an empty object, as Graph sends).
+        "publisherName": None,
+        "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
         "appOwnerOrganizationId": TENANT_ID,
         "appRoles": [],
     }
@@ -574,8 +578,13 @@ SP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.
 
 def list_service_principals(call: Call) -> Response:
     _require(call, SP_READ)
-    clause = _filter_eq(call, ("appId", "displayName", "id"), "ServicePrincipal")
     rows = [_sp_json(call, app_id) for app_id in call.tenant.entra_sps]
+    prefix = _STARTS_WITH.match(call.query.get("$filter") or "")
+    if prefix:
+        wanted = prefix.group(1).replace("''", "'").lower()
+        rows = [r for r in rows if r["displayName"].lower().startswith(wanted)]
+        return Response.json(200, _page(call, rows, "servicePrincipals"))
+    clause = _filter_eq(call, ("appId", "displayName", "id"), "ServicePrincipal")
     if clause:
         prop, value = clause
         rows = [r for r in rows if str(r[prop]).lower() == value.lower()]

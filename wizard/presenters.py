@@ -337,3 +337,8 @@ def drift_panel(tenant: Tenant) -> dict[str, Any]:
 def room_list_csv(tenant: Tenant, number: int) -> tuple[str, str]:
     """The file name and text of one planned room list's CSV (Exchange Server); LookupError for no such list."""
     return exchange_server.room_list_csv(tenant, number)
+
+
+def integration_candidates(tenant: Tenant, name: str) -> list[connect.IntegrationCandidate]:
+    """The enterprise apps an admin may pick as the integration's (wizard.services.connect)."""
+    return connect.integration_candidates(tenant, name)

@@ -252,6 +252,10 @@ def states_of_every_step(tenant: Tenant) -> list[StepState]:
     ]
 
 
+def step_succeeded(tenant: Tenant, step_id: str) -> bool:
+    return StepState.objects.filter(tenant=tenant, step_id=step_id, status=StepStatus.SUCCEEDED).exists()
+
+
 def step_states(tenant: Tenant) -> list[StepState]:
     return list(StepState.objects.filter(tenant=tenant).order_by("position"))
 

@@ -3,6 +3,8 @@ live in wizard.selectors, formatting in wizard.presenters, and every change goes
 particular step adds to its page is that step's own declaration (Step.page_context, Step.rooms_table): no view
 branches on a step id."""
 
+import re
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -283,6 +285,41 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     messages.success(request, "Admin consent granted. Onramp is checking the connection.")
     _submit(request, tenant, _step_or_404(tenant, "connect"), cleaned_data=None, action="run")
+    return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+
+
+def _integration_tenant(request: HttpRequest, slug: str) -> Tenant:
+    tenant = get_tenant_for(request.user, slug)
+    if not can_change_inputs(request.user, tenant):
+        raise Http404("No such page")
+    return tenant
+
+
+@require_GET
+def integration_picker(request: HttpRequest, slug: str) -> HttpResponse:
+    """Pick the calendar product's app among the tenant's enterprise apps, by name, instead of pasting its id."""
+    tenant = _integration_tenant(request, slug)
+    name = request.GET.get("name", "").strip()[:100]
+    connected = selectors.step_succeeded(tenant, "connect")
+    candidates, error = [], None
+    if name and connected:
+        try:
+            candidates = presenters.integration_candidates(tenant, name)
+        except StepError as refusal:
+            error = refusal
+    context = {"tenant": tenant, "name": name, "connected": connected, "candidates": candidates, "error": error}
+    return render(request, "wizard/integration_picker.html", context)
+
+
+@require_POST
+def choose_integration(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = _integration_tenant(request, slug)
+    app_id = request.POST.get("integration_app_id", "").strip()
+    if not re.fullmatch(r"[0-9a-fA-F-]{36}", app_id):
+        messages.error(request, "That is not an application id.")
+        return redirect("wizard:integration_picker", slug=tenant.slug)
+    actions.set_integration_app_id(tenant, app_id, request.user.get_username())
+    messages.success(request, f"Scoped access will be granted to the app {app_id}.")
     return redirect("wizard:step", slug=tenant.slug, step_id="connect")
 
 

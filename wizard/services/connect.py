@@ -7,7 +7,9 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,6 +35,7 @@ from wizard.microsoft import (
 from wizard.microsoft.errors import MicrosoftError, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
+from wizard.services import grants
 from wizard.services.connector import connector_clients, is_installation_app
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
@@ -515,6 +518,53 @@ def complete_admin_consent(
         actor=actor,
         client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
     )
+
+
+# How many enterprise apps a search lists: enough to pick from, few enough to read each one's grants.
+INTEGRATION_SEARCH_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class IntegrationCandidate:
+    """An enterprise app of the tenant that could be the calendar product's, with what it already holds."""
+
+    app_id: str
+    name: str
+    publisher: str
+    verified_publisher: str
+    mailbox_permissions: tuple[str, ...]
+
+
+def integration_candidates(tenant: Tenant, name: str) -> list[IntegrationCandidate]:
+    """The tenant's enterprise apps whose name starts with `name` (Graph servicePrincipal `startsWith` on
+    displayName), each with its publisher, its verified publisher and the application permissions it already
+    holds that reach mailbox content (calendars among them): so the admin picks the calendar product's app instead of
+    pasting its id."""
+    prefix = name.strip().replace("'", "''")
+    if not prefix:
+        return []
+    query = urlencode(
+        {
+            "$filter": f"startswith(displayName,'{prefix}')",
+            "$select": "id,appId,displayName,publisherName,verifiedPublisher",
+            "$top": INTEGRATION_SEARCH_LIMIT,
+        }
+    )
+    with connector_clients(tenant) as ms:
+        found = ms.graph.get(f"/servicePrincipals?{query}").get("value", [])[:INTEGRATION_SEARCH_LIMIT]
+        return [
+            IntegrationCandidate(
+                app_id=sp["appId"],
+                name=sp.get("displayName") or "",
+                publisher=sp.get("publisherName") or "",
+                verified_publisher=(sp.get("verifiedPublisher") or {}).get("displayName") or "",
+                mailbox_permissions=tuple(
+                    finding.permission or finding.what
+                    for finding in grants.entra_grants(ms.graph, sp["id"], sp["appId"], sp.get("displayName") or "")
+                ),
+            )
+            for sp in found
+        ]
 
 
 def _licence(sku: Mapping[str, Any]) -> dict[str, Any]:
