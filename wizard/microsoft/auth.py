@@ -28,7 +28,7 @@ from tenants.models import BindingProof, Cloud, SecretKind, Tenant
 from tenants.secrets import read_secret, store_secret
 from wizard.errors import StepError
 from wizard.microsoft.clouds import Endpoints, trusted_by_installation
-from wizard.microsoft.errors import IDENTITY, AuthenticationFailed, identity_error, unreachable
+from wizard.microsoft.errors import IDENTITY, UNREACHABLE, AuthenticationFailed, identity_error, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ class CredentialsMissing(StepError):
 # Graph's own app id: the audience of the proof-of-possession token that addKey and removeKey take.
 KEY_PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
 KEY_PROOF_LIFETIME_SECONDS = 600
-UNREACHABLE = "no answer: the connection was refused, timed out, or did not speak TLS with a trusted certificate"
 
 
 def key_proof(certificate: dict[str, str], application_object_id: str) -> str:
@@ -141,8 +140,6 @@ class AppCredentials:
             try:
                 result = self._application().acquire_token_for_client(scopes=[scope])
             except (requests.ConnectionError, requests.Timeout) as exc:
-                # One answer for a refused connection, a timeout and a failed TLS handshake: which of them happened
-                # would tell whoever typed the authority URL what listens on that address.
                 raise unreachable(IDENTITY, f"token from {self.endpoints.authority_host}", UNREACHABLE) from exc
             except ValueError as exc:
                 # msal: "Unable to get authority configuration for …" (unknown tenant, wrong cloud, bad URL).

@@ -438,6 +438,11 @@ def identity_error(result: Mapping[str, Any], *, app: str = "") -> Authenticatio
     )
 
 
+# One answer for a refused connection, a timeout and a failed TLS handshake: which of them happened would tell whoever
+# typed an endpoint URL what listens at that address.
+UNREACHABLE = "no answer: the connection was refused, timed out, or did not speak TLS with a trusted certificate"
+
+
 def unreachable(service: str, what: str, cause: BaseException | str) -> ServiceUnavailable:
     """Microsoft could not be reached (or kept failing) within the retry bound."""
     explanation, fix = explain("ServiceUnavailable")

@@ -34,7 +34,7 @@ from urllib3.util.retry import Retry
 
 from wizard.microsoft import ratelimit
 from wizard.microsoft.clouds import Endpoints
-from wizard.microsoft.errors import still_throttled, unreachable
+from wizard.microsoft.errors import UNREACHABLE, still_throttled, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class Transport:
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     transient += 1
                     if transient > self.policy.transient_retries:
-                        raise unreachable(self.service, what, type(exc).__name__) from exc
+                        raise unreachable(self.service, what, UNREACHABLE) from exc
                     self.stats.add(transient=1)
                     log.info("%s: %s, retry %d", what, type(exc).__name__, transient)
                     time.sleep(self.policy.backoff(transient))
