@@ -47,7 +47,8 @@ MEMBER_NOT_FOUND = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException"
 NOT_MANAGER = "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException"
 BINDING = "System.Management.Automation.ParameterBindingException"
 DEHYDRATED = "Microsoft.Exchange.Configuration.Tasks.InvalidOperationInDehydratedContextException"
-NOT_REQUIRED = "Microsoft.Exchange.Management.Deployment.OrganizationCustomizationNotRequiredException"
+# Enable-OrganizationCustomization on a customised organisation: a plain InvalidOperationException (WIRE.md [I19]).
+NOT_REQUIRED = "System.InvalidOperationException"
 NO_CHANGE_WARNING = "The command completed successfully but no settings of '{}' have been modified."
 WRITE_VERBS = ("New-", "Set-", "Add-", "Update-", "Remove-", "Enable-")
 TRUNCATED_WARNING = (
@@ -364,7 +365,7 @@ def get_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]
             "DisplayName": ORG_NAME,
             "Identity": DOMAIN,
             "Guid": TENANT_ID,
-            "IsDehydrated": shell.tenant.is_dehydrated(),
+            "IsDehydrated": shell.tenant.reads_dehydrated(),
             "EwsEnabled": org["EwsEnabled"],
             "EwsApplicationAccessPolicy": org["EwsApplicationAccessPolicy"],
             "EwsAllowList": org["EwsAllowList"],

@@ -202,6 +202,8 @@ class Knobs:
     customization_delay_s: float = 0.0
     # After IsDehydrated reads False, RBAC writes still fail as dehydrated this long (public captures: ~30 minutes).
     hydration_lag_s: float = 0.0
+    # After customisation finished, Get-OrganizationConfig still reads IsDehydrated True this long (a replica).
+    dehydrated_read_lag_s: float = 0.0
     rbac_delay_s: float = 0.0
     places_delay_s: float = 0.0  # a new room list shows in /places only this long after it was made
     dehydrated: bool = False
@@ -669,6 +671,14 @@ class Tenant:
             self.org["hydrated_at"] = requested + self.knobs.customization_delay_s
             return False
         return True
+
+    def reads_dehydrated(self) -> bool:
+        """IsDehydrated as Get-OrganizationConfig reads it: from a replica that may lag the flip by
+        dehydrated_read_lag_s, while Enable-OrganizationCustomization already answers "not required"."""
+        if self.is_dehydrated():
+            return True
+        hydrated_at = self.org["hydrated_at"]
+        return hydrated_at is not None and self.now() < hydrated_at + self.knobs.dehydrated_read_lag_s
 
     def refuses_rbac_writes_as_dehydrated(self) -> bool:
         """Dehydrated, or hydrated so recently that RBAC writes have not caught up with IsDehydrated yet."""

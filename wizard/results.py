@@ -142,6 +142,8 @@ class OrgCustomizationResult(StepResult):
 
     is_dehydrated: bool | None = None
     customization_requested_at: float | None = None
+    # When Exchange answered that customisation was already done while IsDehydrated still read True (a replica).
+    customization_confirmed_at: float | None = None
     ews_enabled: bool | None = None
     ews_application_access_policy: str | None = None
     ews_allow_list: tuple[str, ...] = field(default=(), metadata=_load(_strings))

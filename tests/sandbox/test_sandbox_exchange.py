@@ -27,8 +27,21 @@ def test_dehydrated_org_and_customization_flip_after_delay(make_sandbox):
     assert ms.invoke("Get-OrganizationConfig")[0]["IsDehydrated"] is True
     sandbox.control.advance(601)
     assert ms.invoke("Get-OrganizationConfig")[0]["IsDehydrated"] is False
-    _, text = ms.invoke_error("Enable-OrganizationCustomization")
-    assert "already enabled for customization" in text
+    exc_type, text = ms.invoke_error("Enable-OrganizationCustomization")
+    # Microsoft's answer (WIRE.md [I19]): a plain InvalidOperationException, not a type of its own.
+    assert exc_type == "System.InvalidOperationException"
+    assert text == "This operation is not required. Organization is already enabled for customization."
+
+
+def test_is_dehydrated_may_read_true_from_a_replica_after_customisation(make_sandbox):
+    sandbox = make_sandbox(dehydrated=True, customization_delay_s=60, dehydrated_read_lag_s=600)
+    ms = MsClient(sandbox.info)
+    assert ms.invoke("Enable-OrganizationCustomization") == []
+    sandbox.control.advance(61)
+    assert ms.invoke("Get-OrganizationConfig")[0]["IsDehydrated"] is True
+    assert ms.invoke_error("Enable-OrganizationCustomization")[0] == "System.InvalidOperationException"
+    sandbox.control.advance(600)
+    assert ms.invoke("Get-OrganizationConfig")[0]["IsDehydrated"] is False
 
 
 def test_new_room_list_and_duplicates(ms):

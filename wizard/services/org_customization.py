@@ -111,6 +111,15 @@ def ews_state(config: dict[str, Any], app_id: str = "", today: date | None = Non
     }
 
 
+# Enable-OrganizationCustomization on a customised organisation (public capture: MicrosoftDocs/office-docs-powershell
+# issue 6497): a plain InvalidOperationException with this text, so the text tells it from other refusals.
+ALREADY_CUSTOMISED_TEXT = "Organization is already enabled for customization"
+
+
+def is_already_customised(error: ExchangeCmdletError) -> bool:
+    return error.short_type == "InvalidOperationException" and ALREADY_CUSTOMISED_TEXT.lower() in error.message.lower()
+
+
 def perform(ctx: StepContext) -> Outcome:
     with connector_clients(ctx.tenant) as ms:
         ctx.progress(20, "Reading the organisation configuration")
@@ -124,9 +133,10 @@ def perform(ctx: StepContext) -> Outcome:
             try:
                 ms.exchange.invoke("Enable-OrganizationCustomization")
             except ExchangeCmdletError as error:
-                # Exchange answers "not required" when a previous request already went through.
-                if error.short_type != "OrganizationCustomizationNotRequiredException":
+                if not is_already_customised(error):
                     raise
+                # Exchange itself says customisation is done; IsDehydrated was read from a replica that lags.
+                return Done({**result, "is_dehydrated": False, "customization_confirmed_at": time.time()})
             requested_at = time.time()
     waited = time.time() - requested_at
     if waited > CUSTOMIZATION_TIMEOUT_SECONDS:
@@ -147,6 +157,14 @@ def perform(ctx: StepContext) -> Outcome:
 def verify(ctx: StepContext) -> dict[str, Any]:
     with connector_clients(ctx.tenant) as ms:
         config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+    confirmed_at = ctx.previous_result.get("customization_confirmed_at")
+    if (
+        config.get("IsDehydrated")
+        and confirmed_at is not None
+        and time.time() - confirmed_at < CUSTOMIZATION_TIMEOUT_SECONDS
+    ):
+        # Exchange answered "already enabled" recently: this read comes from a replica that has not caught up yet.
+        return {**ews_state(config, ctx.tenant.integration_app_id), "is_dehydrated": False}
     if config.get("IsDehydrated"):
         raise StepError(
             code="still_dehydrated",
