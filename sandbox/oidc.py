@@ -407,7 +407,12 @@ def _token(tenant: Tenant, req: Request) -> Response:
             # The sandbox's Graph does not take delegated tokens: this one only completes the response's shape.
             "access_token": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
             "refresh_token": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
-            "id_token": issue_id_token(user, client_id, grant.nonce),
+            "id_token": issue_id_token(
+                user,
+                client_id,
+                grant.nonce,
+                with_roles=tenant.knobs.group_membership_claims.lower() in ("directoryrole", "all"),
+            ),
             "client_info": _b64json({"uid": user.id, "utid": TENANT_ID}),
         },
     )
@@ -425,8 +430,10 @@ def issue_id_token(
     lifetime_s: int = ID_TOKEN_LIFETIME_S,
     now: float | None = None,
     key: rsa.RSAPrivateKey | None = None,
+    with_roles: bool = True,
 ) -> str:
-    """A v2.0 ID token for `user`; tests pass `lifetime_s`, `now` or another `key` to make a bad one."""
+    """A v2.0 ID token for `user`; tests pass `lifetime_s`, `now` or another `key` to make a bad one. `wids` only
+    `with_roles` (the app's manifest asks for directory roles)."""
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "aud": client_id,
@@ -450,7 +457,7 @@ def issue_id_token(
     if nonce is not None:
         claims["nonce"] = nonce
     roles = directory_roles(user)
-    if roles:
+    if roles and with_roles:
         claims["wids"] = roles
     return jwt.encode(
         claims,

@@ -211,6 +211,9 @@ class Knobs:
     free_licenses: int = 5
     exchange_page_size: int = 1000
     consent_refused: bool = False
+    # The sign-in apps' manifest `groupMembershipClaims`: "DirectoryRole" or "All" put `wids` in ID tokens; "None"
+    # (a new app registration's default) leaves it out [ACT].
+    group_membership_claims: str = "DirectoryRole"
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name: f for f in dataclasses.fields(self)}

@@ -1,6 +1,8 @@
 """Sign-in pages (password and Microsoft), invitations, and an organisation's members page. tenants.access decides
 who may do what; wizard.people acts."""
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -18,6 +20,8 @@ from tenants.forms import InvitationForm, MemberRoleForm
 from tenants.models import Invitation, Membership, Role, Tenant
 from wizard import people
 from wizard.microsoft import signin
+
+log = logging.getLogger(__name__)
 
 FLOW_SESSION_KEY = "onramp_signin_flow"
 NEXT_SESSION_KEY = "onramp_signin_next"
@@ -95,6 +99,14 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
             "Only your organisation's Global Administrators and Exchange Administrators join on their own; "
             "anyone else needs an invitation from one of its Onramp admins."
         )
+        if not person.roles_known:
+            # Not "you are no admin": Microsoft did not say. The installation's operator can fix it for everyone.
+            log.warning("sign-in of %s carried no wids claim: set groupMembershipClaims on the sign-in app", person.tid)
+            reason += (
+                " Microsoft did not tell Onramp which administrator roles you hold: Onramp's sign-in app does not "
+                "ask for them (its manifest's groupMembershipClaims must be “DirectoryRole”; tell this Onramp's "
+                "operator). If your role is eligible in Privileged Identity Management, activate it and sign in again."
+            )
         if invitation is not None:
             try:
                 people.check_addressed_to(invitation, user, addresses)

@@ -4,6 +4,7 @@ leaves for endpoints someone typed. The attacks of the issue, reproduced: steali
 authority of one's own, binding a victim's tenant by pasting ids or by forging the consent answer."""
 
 import datetime
+import html
 import ipaddress
 import json
 import ssl
@@ -372,3 +373,21 @@ def test_after_handing_access_back_onramps_app_is_not_used_for_the_organisation(
 
     assert refused.value.code == "access_handed_back"
     assert onramps_app.control.calls()["total"] == 0
+
+
+def test_without_wids_in_the_token_the_administrator_is_told_what_is_misconfigured(onramps_app):
+    """A default app registration gets no `wids` claim (its manifest's groupMembershipClaims is None): Onramp does
+    not conclude "not an administrator", and binds nothing."""
+    info = onramps_app.info
+    onramps_app.control.set_knobs(group_membership_claims="None")
+    tenant = on_sandbox_cloud(make_tenant("contoso", admin="alice"), info)
+    client = admin_client("alice")
+
+    sign_in = start_connect(client, tenant, info)
+    refused = client.get(local(answer_sign_in_page(info, sign_in["Location"], GLOBAL_ADMIN)), follow=True)
+
+    page = html.unescape(refused.content.decode())
+    assert "Microsoft did not say which administrator roles" in page
+    assert "groupMembershipClaims" in page and "is not a Global Administrator" not in page
+    tenant.refresh_from_db()
+    assert tenant.binding_proof == ""

@@ -43,6 +43,9 @@ class MicrosoftPerson:
     email: str
     wids: tuple[str, ...]  # directory role template ids
     groups: tuple[str, ...]
+    # Whether the token said which directory roles the person holds: `wids` is sent only when the app's manifest asks
+    # for it (groupMembershipClaims), so its absence says nothing about the person's roles.
+    roles_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def complete(app: SignInApp, flow: dict[str, Any], response: dict[str, str]) -> 
         email=str(claims.get("email") or ""),
         wids=tuple(str(w) for w in claims.get("wids") or ()),
         groups=tuple(str(g) for g in claims.get("groups") or ()),
+        roles_known="wids" in claims,
     )
 
 

@@ -424,7 +424,7 @@ def prove_administrator(
     held = [CONSENTING_ROLES[wid] for wid in person.wids if wid in CONSENTING_ROLES]
     if not held:
         detail = {"microsoft_tenant_id": person.tid, "oid": person.oid, "username": person.username}
-        if not person.wids:
+        if not person.roles_known:
             error = StepError(
                 code="directory_roles_unknown",
                 message=f"Microsoft did not say which administrator roles {person.username or 'you'} hold.",
