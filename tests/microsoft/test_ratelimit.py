@@ -186,5 +186,83 @@ def test_a_batch_spends_the_budget_of_each_mailbox_it_reads():
         ratelimit.mailbox_budget("t", "app", "room-1@x"): 1,
         ratelimit.mailbox_budget("t", "app", "room-2@x"): 1,
     }
-    assert all(budget.per_mailbox and budget.rate() == 10_000 / 600 and budget.burst() == 4 for budget in budgets)
+    assert all(budget.per_mailbox and budget.rate() == 10_000 / 600 for budget in budgets)
+    # Four requests in flight is a cap (ratelimit.in_flight), not a burst on the rate.
+    assert all(budget.concurrency() == 4 and budget.burst() == 1 for budget in budgets)
     assert ratelimit.service_budget("t", ratelimit.DIRECTORY, "App") == ratelimit.Budget("t:graph:app")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_slow_answers_never_let_a_fifth_request_to_one_mailbox_start(
+    sandbox_tenant, tenant, redis_server, settings, shared
+):
+    """Outlook allows an app 4 requests in flight per mailbox; the sandbox refuses a fifth with 429
+    MailboxConcurrency. Answers take 300 ms, far longer than the rate's spacing, so only a cap keeps the fifth out."""
+    settings.REDIS_URL = redis_server.url if shared else ""
+    sandbox_tenant.control.set_knobs(latency_ms=300, outlook_concurrent_requests=4)
+    sandbox_tenant.control.grant_permission("Calendars.Read", app_id=sandbox_tenant.info["integration_app_id"])
+    room = sandbox_tenant.control.invoke("Get-Mailbox", RecipientTypeDetails="RoomMailbox")[0]["PrimarySmtpAddress"]
+    with integration_clients(tenant) as app:
+        app.credentials.token(app.endpoints.graph_scope)
+        sandbox_tenant.control.reset_calls()
+        reads = parallel(lambda _: app.graph.get(f"/users/{room}/calendar"), range(12), max_workers=12)
+    assert all(outcome.ok for outcome in reads)
+    calls = sandbox_tenant.control.calls()
+    assert calls["throttled"] == 0, "a fifth request was in flight at once"
+    assert calls["total"] == 12
+
+
+def held_at_once(key: str, threads: int, hold: float) -> int:
+    """The most threads seen inside `in_flight` of one mailbox budget at once."""
+    budget = ratelimit.mailbox_budget("t", "app", key)
+    inside, peak = 0, 0
+    lock = threading.Lock()
+
+    def request() -> None:
+        nonlocal inside, peak
+        with ratelimit.in_flight({budget: 1}):
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(hold)
+            with lock:
+                inside -= 1
+
+    workers = [threading.Thread(target=request) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return peak
+
+
+def test_the_in_flight_cap_holds_across_threads_with_and_without_redis(redis_server, settings):
+    settings.REDIS_URL = redis_server.url
+    assert held_at_once(f"room-{uuid.uuid4()}@x", threads=10, hold=0.1) == 4
+    settings.REDIS_URL = ""
+    assert held_at_once(f"room-{uuid.uuid4()}@x", threads=10, hold=0.1) == 4
+
+
+def test_a_crashed_holders_slots_come_back_when_their_lease_ends(redis_server, settings, monkeypatch):
+    """Another process took all four slots and died without giving them back: they expire with their lease."""
+    settings.REDIS_URL = redis_server.url
+    budget = ratelimit.mailbox_budget("t", "app", f"room-{uuid.uuid4()}@x")
+    semaphores = ratelimit.semaphores()
+    assert isinstance(semaphores, ratelimit.RedisSemaphores)
+    assert semaphores.try_acquire(budget.key, 4, [f"dead-{i}" for i in range(4)], lease=0.5)
+    assert not semaphores.try_acquire(budget.key, 4, ["live"], lease=0.5)
+    started = time.monotonic()
+    with ratelimit.in_flight({budget: 1}):
+        waited = time.monotonic() - started
+    assert 0.3 <= waited <= 2.0
+
+
+def test_a_batch_holds_at_most_the_cap_of_one_mailbox(settings):
+    """A $batch of ten requests to one mailbox holds four slots (Graph hands Outlook four at a time), so it neither
+    waits forever for ten nor lets another request in beside it."""
+    settings.REDIS_URL = ""
+    budget = ratelimit.mailbox_budget("t", "app", f"room-{uuid.uuid4()}@x")
+    with ratelimit.in_flight({budget: 10}):
+        assert not ratelimit.semaphores().try_acquire(budget.key, 4, ["another"], lease=1)
+    assert ratelimit.semaphores().try_acquire(budget.key, 4, ["another"], lease=1)

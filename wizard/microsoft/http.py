@@ -9,7 +9,8 @@ Policy (DESIGN §4), the one retry loop of every Microsoft service (Graph, the E
   back-off, at most `ONRAMP_TRANSIENT_RETRIES` times. Onramp's steps are idempotent (they adopt what exists), so
   retrying a POST whose fate is unknown is safe: a repeat shows up as "already exists" and is adopted.
 - Every attempt, retries included, first takes a slot in each of Microsoft's budgets it spends (`ratelimit`): the
-  service's (per tenant, or per app per tenant), or a mailbox's for Outlook resources.
+  service's (per tenant, or per app per tenant), or a mailbox's for Outlook resources; and while it is sent and
+  answered it holds one of the mailbox's few requests in flight.
 """
 
 from __future__ import annotations
@@ -239,15 +240,18 @@ class Transport:
         attempt = 0
         headers = {**self.extra_headers, **kwargs.pop("headers", {})}
         headers.setdefault("client-request-id", str(uuid.uuid4()))
+        spent = costs or {self.budget: 1}
         try:
             while True:
                 attempt += 1
-                self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for(costs or {self.budget: 1}))
+                self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for(spent))
                 signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
                 try:
-                    response = self.session.request(
-                        method, url, headers=signed, auth=self.auth, timeout=timeout(), **kwargs
-                    )
+                    # Only the request itself holds the in-flight slots: never a wait or a back-off sleep.
+                    with ratelimit.in_flight(spent):
+                        response = self.session.request(
+                            method, url, headers=signed, auth=self.auth, timeout=timeout(), **kwargs
+                        )
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     transient += 1
                     if transient > self.policy.transient_retries:

@@ -6,6 +6,11 @@ Graph throttling limits; EWS throttling policies). Two workers each keeping "10 
 429s, so each budget lives in Redis when `settings.REDIS_URL` is set, and in this process otherwise (an embedded
 install has one worker). `Budget` names one of them; `wait_for` reserves a request's slots in each budget it spends.
 
+Outlook also caps the requests an app has IN FLIGHT to one mailbox (4): a cap, not a burst on a rate, so slow answers
+must hold a fifth request back however long they take. `in_flight` holds a slot of each such budget for as long as
+the request runs: a counting semaphore, in Redis (a sorted set of leases that expire, so a crashed worker's slots come
+back) or in this process.
+
 The algorithm is GCRA used as a reservation: one atomic Redis call moves the tenant's "theoretical arrival time"
 one interval forward and tells the caller how long to sleep before its slot. Callers never poll, so N threads or
 processes are served in arrival order at exactly the configured rate, with one round trip each. Redis's own clock
@@ -17,7 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,7 +55,26 @@ return wait
 """
 
 
-# Microsoft's Outlook limits per app per mailbox (Microsoft Graph throttling limits, Outlook service limits).
+# KEYS[1] the budget's set of leases (holder -> expiry in ms); ARGV[1] the cap; ARGV[2] the lease in ms; ARGV[3..]
+# the holders to add. Expired leases (a worker that died holding them) are dropped first. Returns 1 when every holder
+# got a slot, else 0 and nothing is taken (the caller polls).
+_SEMAPHORE_ACQUIRE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local cap = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) + #ARGV - 2 > cap then return 0 end
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], now + lease, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], lease)
+return 1
+"""
+IN_FLIGHT_PREFIX = KEY_PREFIX + "inflight:"
+IN_FLIGHT_POLL_SECONDS = 0.01  # between tries for a slot in Redis; a slot frees when an answer arrives
+LEASE_MARGIN_SECONDS = 30.0  # beyond the longest a request may take, before its slot is presumed lost
+
+# Microsoft's Outlook limits per app per mailbox (Microsoft Graph throttling limits, Outlook service limits): a rate,
+# and a cap on requests in flight (`in_flight`). The rate allows no burst of its own: the cap is not one.
 MAILBOX_REQUESTS_PER_10_MINUTES = 10_000
 MAILBOX_CONCURRENT_REQUESTS = 4
 
@@ -70,7 +96,11 @@ class Budget:
         return MAILBOX_REQUESTS_PER_10_MINUTES / 600 if self.per_mailbox else calls_per_second()
 
     def burst(self) -> int:
-        return MAILBOX_CONCURRENT_REQUESTS if self.per_mailbox else burst()
+        return 1 if self.per_mailbox else burst()
+
+    def concurrency(self) -> int:
+        """How many requests of this budget may be in flight at once; 0 for no cap."""
+        return MAILBOX_CONCURRENT_REQUESTS if self.per_mailbox else 0
 
 
 def service_budget(tenant_key: str, service: str, identity: str = "") -> Budget:
@@ -109,6 +139,7 @@ class RedisLimiter:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._script = self.client.register_script(_GCRA_RESERVE)
+        self.semaphores = RedisSemaphores(self.client)
 
     def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
         interval_us = int(1_000_000 / rate)
@@ -116,7 +147,53 @@ class RedisLimiter:
         return int(waited_us) / 1_000_000
 
 
+class Semaphores(Protocol):
+    def try_acquire(self, key: str, cap: int, holders: list[str], lease: float) -> bool:
+        """Take one slot of `key` per holder, all or none, if `cap` allows; slots expire after `lease` seconds."""
+
+    def release(self, key: str, holders: list[str]) -> None: ...
+
+
+class LocalSemaphores:
+    """Slots in flight in this process, for installs without Redis (a thread that dies still leaves its block)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, set[str]] = {}
+
+    def try_acquire(self, key: str, cap: int, holders: list[str], lease: float) -> bool:
+        with self._lock:
+            held = self._held.setdefault(key, set())
+            if len(held) + len(holders) > cap:
+                return False
+            held.update(holders)
+            return True
+
+    def release(self, key: str, holders: list[str]) -> None:
+        with self._lock:
+            held = self._held.get(key, set())
+            held.difference_update(holders)
+            if not held:
+                self._held.pop(key, None)
+
+
+class RedisSemaphores:
+    """Slots in flight shared by every worker: a sorted set of leases per budget (redis-py offers a lock only)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._script = client.register_script(_SEMAPHORE_ACQUIRE)
+
+    def try_acquire(self, key: str, cap: int, holders: list[str], lease: float) -> bool:
+        args = [cap, max(1, int(lease * 1000)), *holders]
+        return bool(self._script(keys=[IN_FLIGHT_PREFIX + key], args=args))
+
+    def release(self, key: str, holders: list[str]) -> None:
+        self.client.zrem(IN_FLIGHT_PREFIX + key, *holders)
+
+
 _local = LocalLimiter()
+_local_semaphores = LocalSemaphores()
 _redis: dict[str, RedisLimiter] = {}
 _redis_lock = threading.Lock()
 
@@ -170,6 +247,69 @@ def wait_for(costs: Mapping[Budget, int]) -> float:
     if delay > 0:
         time.sleep(delay)
     return delay
+
+
+def semaphores() -> Semaphores:
+    """The deployment's in-flight slots: Redis's when settings.REDIS_URL is set and Redis answers lately."""
+    shared = limiter()
+    if isinstance(shared, RedisLimiter) and time.monotonic() >= _redis_down_until:
+        return shared.semaphores
+    return _local_semaphores
+
+
+def lease_seconds() -> float:
+    """How long a slot stays taken if its holder never gives it back: longer than any request may take."""
+    connect = float(getattr(settings, "ONRAMP_CONNECT_TIMEOUT_SECONDS", 10.0))
+    read = float(getattr(settings, "ONRAMP_READ_TIMEOUT_SECONDS", 120.0))
+    return connect + read + LEASE_MARGIN_SECONDS
+
+
+def _acquire(store: Semaphores, key: str, cap: int, holders: list[str], lease: float) -> Semaphores:
+    """Wait until `store` gives `holders` their slots; return the store that did (this process's after Redis
+    failed, so the slots are given back where they were taken)."""
+    global _redis_down_until
+    while True:
+        try:
+            if store.try_acquire(key, cap, holders, lease):
+                return store
+        except redis.RedisError as exc:
+            _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER
+            log.warning("in-flight cap: Redis unavailable (%s); capping this process only", type(exc).__name__)
+            store = _local_semaphores
+            continue
+        if isinstance(store, LocalSemaphores):
+            time.sleep(IN_FLIGHT_POLL_SECONDS / 2)
+        else:
+            time.sleep(IN_FLIGHT_POLL_SECONDS)
+
+
+@contextmanager
+def in_flight(costs: Mapping[Budget, int]) -> Iterator[None]:
+    """Hold, while the block runs (one HTTP request), a slot in each capped budget the request spends: one per call
+    in it, at most the cap (Graph hands a $batch's requests to Outlook a few at a time). Budgets are taken in key
+    order, so two requests that each need several never hold one the other waits for."""
+    capped = sorted(
+        ((budget, min(cost, budget.concurrency())) for budget, cost in costs.items() if budget.concurrency()),
+        key=lambda item: item[0].key,
+    )
+    if not capped:
+        yield
+        return
+    lease = lease_seconds()
+    taken: list[tuple[Semaphores, str, list[str]]] = []
+    try:
+        for budget, count in capped:
+            holders = [uuid.uuid4().hex for _ in range(count)]
+            store = _acquire(semaphores(), budget.key, budget.concurrency(), holders, lease)
+            taken.append((store, budget.key, holders))
+        yield
+    finally:
+        for store, key, holders in reversed(taken):
+            try:
+                store.release(key, holders)
+            except redis.RedisError as exc:
+                # The lease expires on its own; the cap is only held a little longer.
+                log.warning("in-flight cap: could not release %s in Redis (%s)", key, type(exc).__name__)
 
 
 def wait_for_slot(key: str, cost: int = 1) -> float:
