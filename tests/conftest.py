@@ -152,6 +152,20 @@ def own_worker(
 
 
 @pytest.fixture
+def own_prefork_worker(
+    session_worker: Worker, worker_env: dict[str, str], redis_server: RedisServer, tmp_path, transactional_db
+) -> Iterator[Worker]:
+    """Like `own_worker`, with the prefork pool that docker-compose.yml's worker runs (Celery's default)."""
+    session_worker.stop()
+    _purge_queue()
+    _clear_call_budgets(redis_server)
+    worker = Worker(worker_env, tmp_path / "worker.log", pool="prefork")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
 def mailing_worker(session_worker, worker_env, redis_server, tmp_path, transactional_db) -> Iterator[Path]:
     """A worker of this test's own whose mail backend writes files to the returned folder: the email must leave
     from it."""

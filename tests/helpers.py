@@ -109,9 +109,10 @@ class RedisServer:
 class Worker:
     """`celery worker` in its own process, on the suite's test database and Redis."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, pool: str = "threads") -> None:
         self.env = env
         self.log_path = log_path
+        self.pool = pool
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -125,7 +126,7 @@ class Worker:
                 "config",
                 "worker",
                 "--pool",
-                "threads",
+                self.pool,
                 "--concurrency",
                 "4",
                 "--loglevel",

@@ -2,7 +2,7 @@
 a change of state goes through wizard.actions, and wizard.engine and the services do the work."""
 
 import logging
-import threading
+import multiprocessing
 
 from celery import bootsteps, current_app, shared_task
 
@@ -13,8 +13,10 @@ from wizard.services import drift
 
 logger = logging.getLogger(__name__)
 
-# Set when this worker starts to shut down (a lost broker ends Celery's worker, and so does a deploy's SIGTERM).
-WORKER_STOPPING = threading.Event()
+# Set when this worker starts to shut down (a lost broker ends Celery's worker, and so does a deploy's SIGTERM). A
+# process-shared event, made before the prefork pool forks its children: the shutdown is noticed by the parent, and a
+# flag of the parent's own memory never reached the children that run the steps.
+WORKER_STOPPING = multiprocessing.Event()
 
 
 class GiveUpStepsOnShutdown(bootsteps.StartStopStep):
