@@ -20,7 +20,7 @@ from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.results import ExchangeServerRoomsResult, RoomListEntry, RoomsResult, StepResult
 from wizard.rooms_csv import COLUMN as CSV_COLUMN
 from wizard.rooms_csv import RowStatus
-from wizard.services import connect, drift, exchange_server, reduce_access
+from wizard.services import connect, connector, drift, exchange_server, reduce_access
 from wizard.services.rooms import NEW_ROOMS_COLUMN, SOURCE_CSV
 
 PREVIEW_ROWS_SHOWN = 500
@@ -286,6 +286,7 @@ def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> 
         "may_connect": may_change_secrets,
         "consent_available": bool(settings.ONRAMP_CONNECTOR_CLIENT_ID),
         "bound_by_proof": tenant.get_binding_proof_display() if tenant.binding_proof else "",
+        "access_handed_back": connector.access_handed_back(tenant),
         "required_graph_permissions": [name for name, _ in connect.REQUIRED_GRAPH_PERMISSIONS],
         "required_exchange_access": list(connect.REQUIRED_EXCHANGE_ACCESS),
     }

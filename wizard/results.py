@@ -128,6 +128,9 @@ class ConnectResult(StepResult):
     connection_verified: bool = False
     # The other organisations on this Microsoft tenant, when the admin agreed to share it (wizard.services.connect).
     shared_microsoft_tenant: JsonObject | None = None
+    # Whether the integration's app has a service principal in the tenant (someone consented to it): scoped access
+    # (step 5) is granted to it, so an app not there yet is said at step 0. None when no app id is given.
+    integration_in_tenant: bool | None = None
 
     @property
     def address_domain(self) -> str:

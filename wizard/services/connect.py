@@ -32,7 +32,7 @@ from wizard.microsoft import (
     prove_app_credentials,
     trusted_by_installation,
 )
-from wizard.microsoft.errors import MicrosoftError, PermissionMissing
+from wizard.microsoft.errors import MicrosoftError, NotFound, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.services import grants
@@ -599,6 +599,7 @@ def perform(ctx: StepContext) -> Outcome:
                 missing[name] = permission
         if not _may_read_mailbox_settings(ms.graph, reads.get("users") or []):
             missing["mailbox_settings"] = MAILBOX_SETTINGS_PERMISSION
+        integration_in_tenant = _integration_in_tenant(ms.graph, tenant.integration_app_id)
         ctx.progress(60, "Checking Exchange Online admin access")
         try:
             org_config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
@@ -644,8 +645,23 @@ def perform(ctx: StepContext) -> Outcome:
             "exchange_organization": org_config.get("Name") or org_config.get("Identity") or "",
             "permissions_probed": [name for name, _ in REQUIRED_GRAPH_PERMISSIONS] + list(REQUIRED_EXCHANGE_ACCESS),
             SHARED_RESULT: {"microsoft_tenant_id": microsoft_tenant_id, "organisations": sharing} if sharing else None,
+            "integration_in_tenant": integration_in_tenant,
         }
     )
+
+
+def _integration_in_tenant(graph, app_id: str) -> bool | None:
+    """Whether the integration's app has a service principal here (it was consented to); None without an app id or
+    when Onramp may not read service principals (that permission is named on its own)."""
+    if not app_id:
+        return None
+    try:
+        graph.get(f"/servicePrincipals(appId='{app_id}')?$select=id")
+    except NotFound:
+        return False
+    except MicrosoftError:
+        return None
+    return True
 
 
 def _token_proves_tenant(tenant: Tenant, client_id: str, organization_id: str) -> bool:
