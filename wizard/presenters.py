@@ -320,12 +320,23 @@ def exchange_server_rooms_page(tenant: Tenant, state: StepState, may_change_secr
     }
 
 
+def drift_checked(tenant: Tenant) -> bool:
+    """Whether the drift check can look at this organisation (Exchange Online only): else nothing offers it."""
+    return drift.checks_drift(tenant)
+
+
 def drift_panel(tenant: Tenant) -> dict[str, Any]:
     """What the organisation's page and the support console show of drift: the latest check, the findings still
-    standing (less the new rooms placed since), whether a check runs now, and room lists outside the scope."""
+    standing (less the new rooms placed since), whether a check runs now, and room lists outside the scope; for
+    an organisation the check cannot look at, only that (`drift_checked` False)."""
+    if not drift.checks_drift(tenant):
+        nothing: dict[str, Any] = {"drift_check": None, "drift_running": False}
+        lists = ("drift_findings", "rooms_placed_since_check", "new_rooms", "lists_outside_scope")
+        return {"drift_checked": False, **nothing, **dict.fromkeys(lists, ())}
     check = drift.latest_check(tenant)
     standing = drift.standing(tenant, check)
     return {
+        "drift_checked": True,
         "drift_check": check,
         "drift_findings": standing.findings,
         "rooms_placed_since_check": standing.placed_since,

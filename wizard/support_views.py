@@ -125,6 +125,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "resume_state_title": steps[current.step_id].title if (current := selectors.resume_state(states)) else "",
         "can_operate": can_operate(request.user, tenant),
+        "drift_checked": drift_panel["drift_checked"],
         "drift_check": drift_panel["drift_check"],
         "drift_findings": drift_panel["drift_findings"],
         "rooms_placed_since_check": drift_panel["rooms_placed_since_check"],

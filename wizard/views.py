@@ -379,10 +379,12 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _drift_context(request: HttpRequest, tenant: Tenant) -> dict:
     """The latest drift check and the new rooms it offers, for the organisation's page and the support console."""
+    panel = presenters.drift_panel(tenant)
+    active = tenant.status == TenantStatus.ACTIVE and panel["drift_checked"]
     return {
-        **presenters.drift_panel(tenant),
-        "can_check_drift": can_operate(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
-        "can_place_rooms": can_change_inputs(request.user, tenant) and tenant.status == TenantStatus.ACTIVE,
+        **panel,
+        "can_check_drift": can_operate(request.user, tenant) and active,
+        "can_place_rooms": can_change_inputs(request.user, tenant) and active,
     }
 
 
@@ -393,6 +395,8 @@ def check_drift(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     if not can_operate(request.user, tenant) or tenant.status != TenantStatus.ACTIVE:
         raise Http404("No such tenant")
+    if not presenters.drift_checked(tenant):  # nothing offers it: the check has no way to look at this organisation
+        raise Http404("No drift check for this organisation")
     if actions.request_drift_check(tenant, request.user.get_username()) is None:
         messages.error(request, "A drift check is already running; its findings appear here when it ends.")
     else:

@@ -8,8 +8,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tenants.models import Membership, Role, TenantStatus
+from tenants.models import Membership, Profile, Role, TenantStatus
 from tests.factories import set_state, state_of
+from wizard.actions import create_tenant
 from wizard.models import AuditEvent, DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepStatus
 from wizard.services import drift, rooms
 from wizard.steps.registry import steps_for
@@ -183,3 +184,34 @@ def test_a_list_opened_for_new_rooms_after_the_scope_asks_for_scoped_access_agai
     set_state(active, "scoped_access", result={"room_list_dns": ["CN=Onramp Rooms,OU=x", "cn=02,ou=x"]})
     page = admin_client.get(reverse("wizard:activation", args=[active.slug])).content.decode()
     assert "opened for new rooms" not in page
+
+
+def test_an_exchange_server_organisation_is_not_offered_a_drift_check_it_cannot_run(admin_user, admin_client):
+    """The drift check reads an Exchange Online tenant through the connector app; an Exchange Server organisation
+    has no such app (and activation erased the service account's password), so a check could only fail."""
+    onprem = _activated(
+        create_tenant(creator=admin_user, display_name="Onprem", slug="onprem", profile=Profile.EXCHANGE_SERVER)
+    )
+
+    page = admin_client.get(reverse("wizard:activation", args=[onprem.slug])).content.decode()
+    response = admin_client.post(reverse("wizard:check_drift", args=[onprem.slug]))
+
+    assert "Check for drift now" not in page and "Not checked yet" not in page
+    assert "does not check an Exchange Server organisation for drift" in page
+    assert response.status_code == 404
+    assert not DriftCheck.objects.filter(tenant=onprem).exists()
+
+
+def test_support_sees_an_exchange_online_organisations_drift_and_no_check_of_an_exchange_server_one(
+    active, admin_user, support_client
+):
+    _checked(active)
+    onprem = _activated(
+        create_tenant(creator=admin_user, display_name="Onprem", slug="onprem", profile=Profile.EXCHANGE_SERVER)
+    )
+
+    online = support_client.get(reverse("orgs:support_tenant", args=[active.slug])).content.decode()
+    server = support_client.get(reverse("orgs:support_tenant", args=[onprem.slug])).content.decode()
+
+    assert "Drifted" in online and "does not check an Exchange Server organisation" not in online
+    assert "does not check an Exchange Server organisation for drift" in server

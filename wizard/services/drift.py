@@ -381,12 +381,21 @@ def offset_seconds(tenant: Tenant, window_seconds: int) -> int:
     return int.from_bytes(digest[:8], "big") % window_seconds
 
 
+# The check reads the tenant through Onramp's connector app, which only Exchange Online has: an Exchange Server
+# organisation is checked by its admin's scripts, and activation erased the one password Onramp held for it.
+CHECKED_PROFILE = Profile.EXCHANGE_ONLINE
+
+
+def checks_drift(tenant: Tenant) -> bool:
+    """Whether the drift check can look at this organisation at all (its profile)."""
+    return tenant.profile == CHECKED_PROFILE
+
+
 def checked_tenants():
-    """Organisations the schedule re-checks: activated Exchange Online ones (Exchange Server is checked by its
-    admin's scripts, with no app of Onramp's in the tenant), less those that handed Onramp's access back: Onramp
-    holds no credential for them until they grant it again."""
+    """Organisations the schedule re-checks: activated Exchange Online ones (CHECKED_PROFILE), less those that
+    handed Onramp's access back: Onramp holds no credential for them until they grant it again."""
     handed_back = StepState.objects.filter(step_id=REDUCE_ACCESS_STEP, status=StepStatus.SUCCEEDED)
-    return Tenant.objects.filter(status=TenantStatus.ACTIVE, profile=Profile.EXCHANGE_ONLINE).exclude(
+    return Tenant.objects.filter(status=TenantStatus.ACTIVE, profile=CHECKED_PROFILE).exclude(
         pk__in=handed_back.values("tenant_id")
     )
 
