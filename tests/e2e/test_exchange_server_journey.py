@@ -59,7 +59,7 @@ def run_twice_in_the_shell(control, page: Page, typed: list[str] | None = None) 
 
 def confirm(page: Page, title: str, shot: str) -> None:
     screenshot(page, f"{shot}-script")
-    page.get_by_role("button", name="I ran these commands — check them").click()
+    page.get_by_role("button", name="I ran these commands").click()
     assert settled(page, title) == "Done", title
 
 
@@ -106,7 +106,7 @@ def test_exchange_server_organisation_activated_in_the_browser(open_browser, mak
     other_tab.goto(page.url)
     other_tab.get_by_label("Name").fill("Meeting Rooms")
     save_values(other_tab, "Room list")
-    page.get_by_role("button", name="I ran these commands — check them").click()
+    page.get_by_role("button", name="I ran these commands").click()
     expect(page.get_by_text("These commands are not the current ones")).to_be_visible()
     assert "Meeting Rooms" in shown_script(page), "the refusal shows the current script"
     run_twice_in_the_shell(control, page)

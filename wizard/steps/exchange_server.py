@@ -165,15 +165,23 @@ def _shows(script_of: service.ScriptOf) -> PowerShell:
     return powershell
 
 
-def _run_by_the_admin(script_of: service.ScriptOf) -> dict[str, Any]:
+# Onramp cannot see into the admin's shell: a confirmation records that the commands ran, and a later step proves
+# their result from outside, over EWS. The page says which.
+CHECKED_BY_CONNECT = "“Connect” proves the account signs in and has a mailbox, with the password you typed."
+CHECKED_BY_VERIFY = "“Verify” proves the result over EWS: it opens each room's calendar as the room."
+
+
+def _run_by_the_admin(script_of: service.ScriptOf, checked_by: str) -> dict[str, Any]:
     """A manual step: its page shows the commands `script_of` gives, and it counts once someone confirms they ran
-    those very commands (the confirmation binds to the script the page shows now)."""
+    those very commands (the confirmation binds to the script the page shows now); `checked_by` says which later
+    step proves their result."""
     return {
         "powershell": _shows(script_of),
         "manual": True,
         "confirmation": Confirmation(
             digest=lambda tenant, state: service.script_digest(script_of, tenant),
             record=functools.partial(service.confirm_manual_step, script_of=script_of),
+            checked_by=checked_by,
         ),
     }
 
@@ -189,7 +197,7 @@ STEPS = (
         perform=service.create_service_account,
         form=ServiceAccountForm,
         save_inputs=inputs.service_account_inputs,
-        **_run_by_the_admin(service.service_account_script),
+        **_run_by_the_admin(service.service_account_script, CHECKED_BY_CONNECT),
     ),
     Step(
         id="connect",
@@ -214,7 +222,7 @@ STEPS = (
         perform=service.room_list,
         form=RoomListForm,
         save_inputs=inputs.room_list_inputs,
-        **_run_by_the_admin(service.room_list_script),
+        **_run_by_the_admin(service.room_list_script, CHECKED_BY_VERIFY),
     ),
     Step(
         id="rooms",
@@ -229,7 +237,7 @@ STEPS = (
         save_inputs=inputs.rooms_inputs,
         page_context=presenters.exchange_server_rooms_page,
         rooms_table=RoomsTable.MEMBERSHIP,
-        **_run_by_the_admin(service.rooms_script),
+        **_run_by_the_admin(service.rooms_script, CHECKED_BY_VERIFY),
     ),
     Step(
         id="scoped_access",
@@ -240,7 +248,7 @@ STEPS = (
         why="Without a management scope, ApplicationImpersonation reaches every mailbox of the organisation.",
         perform=service.scoped_access,
         form=ScopedAccessForm,
-        **_run_by_the_admin(service.scoped_access_script),
+        **_run_by_the_admin(service.scoped_access_script, CHECKED_BY_VERIFY),
     ),
     Step(
         id="verify",

@@ -36,6 +36,8 @@ class Confirmation:
 
     digest: Callable[["Tenant", "StepState"], str]
     record: Callable[..., object]  # (tenant, step_id, actor, *, digest) -> the audit event
+    # Which later step proves what the commands did, in words for the page: confirming only records that they ran.
+    checked_by: str
 
 
 class RoomsTable:
