@@ -38,6 +38,7 @@ from wizard.results import (
     ExchangeServerRoomListResult,
     ExchangeServerRoomsResult,
     ExchangeServerScopedAccessResult,
+    ExchangeServerServiceAccountResult,
     ExchangeServerVerifyResult,
     RoomListEntry,
 )
@@ -151,14 +152,23 @@ def _inputs(tenant: Tenant, step_id: str) -> dict[str, Any]:
     return dict(state.inputs) if state is not None else {}
 
 
-def service_account(tenant: Tenant) -> str:
-    """The service account's UPN: as connect proved it, else as entered in connect or in the service account step."""
+def _given_service_account(tenant: Tenant) -> str | None:
+    """The service account's UPN: as connect proved it, else as entered in connect, else as the service account
+    step confirmed or took it; None before the admin gave it."""
     return (
         (result_of(tenant, ExchangeServerConnectResult) or ExchangeServerConnectResult()).service_account_upn
         or _inputs(tenant, "connect").get("service_account_upn")
+        or (
+            result_of(tenant, ExchangeServerServiceAccountResult) or ExchangeServerServiceAccountResult()
+        ).service_account_upn
         or _inputs(tenant, "service_account").get("service_account_upn")
-        or SERVICE_ACCOUNT_PLACEHOLDER
+        or None
     )
+
+
+def service_account(tenant: Tenant) -> str:
+    """The service account's UPN (`_given_service_account`), or a placeholder before the admin gave it."""
+    return _given_service_account(tenant) or SERVICE_ACCOUNT_PLACEHOLDER
 
 
 def room_list_values(tenant: Tenant) -> dict[str, str]:
@@ -194,8 +204,11 @@ def room_plan(tenant: Tenant) -> list[PlannedList]:
 
 
 def service_account_script(tenant: Tenant) -> list[scripts.ScriptLine]:
+    """Nothing until the admin saved the account: a script for a placeholder account must not be run."""
     inputs = _inputs(tenant, "service_account")
-    upn = inputs.get("service_account_upn") or service_account(tenant)
+    upn = inputs.get("service_account_upn") or _given_service_account(tenant)
+    if not upn:
+        return []
     return scripts.service_account_script(upn, inputs.get("display_name") or DEFAULT_DISPLAY_NAME)
 
 
@@ -210,8 +223,8 @@ def room_list_script(tenant: Tenant) -> list[scripts.ScriptLine]:
 
 def rooms_script(tenant: Tenant) -> list[scripts.ScriptLine]:
     plan = room_plan(tenant)
-    if not plan:
-        return [scripts.comment("Upload the rooms CSV on this page first; the commands appear here then.")]
+    if not plan:  # the page asks for the CSV first (missing_input): there is nothing to run yet
+        return []
     return scripts.rooms_script(plan, service_account(tenant))
 
 
@@ -226,6 +239,22 @@ def scoped_access_script(tenant: Tenant) -> list[scripts.ScriptLine]:
 
 def role_assignment_script(tenant: Tenant) -> list[scripts.ScriptLine]:
     return scripts.role_assignment_check(service_account(tenant))
+
+
+def missing_input(script_of: ScriptOf, tenant: Tenant) -> str | None:
+    """What the admin must give on the step's page before `script_of`'s commands are the ones to run and confirm;
+    None when they are. Until then the page asks (and may show commands that only read, to find the answer), and
+    no confirmation is taken."""
+    if script_of is service_account_script and not service_account_script(tenant):
+        return "Enter the service account's user principal name and save it: the commands are for that account."
+    if script_of is rooms_script and not room_plan(tenant):
+        return "Upload the rooms CSV first: the commands add its rooms."
+    if script_of is scoped_access_script and not _inputs(tenant, "scoped_access").get("room_list_dns"):
+        return (
+            "Paste the room lists' distinguished names first: the commands shown only read them, and the scope's"
+            " commands need them."
+        )
+    return None
 
 
 def script_text(script_of: ScriptOf, tenant: Tenant) -> str:
@@ -278,6 +307,13 @@ def confirm_manual_step(
     check. The audit event's detail holds only the digest, never the script (nor anything typed into it)."""
     if (script is None) == (digest is None):
         raise ValueError("name the script by its text or by its digest, not both")
+    if (missing := missing_input(script_of, tenant)) is not None:
+        raise StepError(
+            code="commands_not_ready",
+            message="There are no commands to confirm on this step yet.",
+            explanation="The commands to run depend on a value the step's page asks for.",
+            fix=missing,
+        )
     confirmed = script_sha256(script) if script is not None else str(digest).strip().lower()
     current = script_digest(script_of, tenant)
     if confirmed != current:

@@ -32,7 +32,8 @@ PROFILE = service.PROFILE
 class ServiceAccountForm(StepForm):
     service_account_upn = forms.EmailField(
         label="Service account (user principal name)",
-        help_text="The account the integration signs in as; the commands above create it with a mailbox.",
+        help_text="The account the integration signs in as. Once you save it, Onramp shows the commands that create"
+        " it with a mailbox.",
     )
     display_name = forms.CharField(initial=service.DEFAULT_DISPLAY_NAME, max_length=64, required=False)
 
@@ -179,7 +180,10 @@ def _run_by_the_admin(script_of: service.ScriptOf, checked_by: str) -> dict[str,
         "powershell": _shows(script_of),
         "manual": True,
         "confirmation": Confirmation(
-            digest=lambda tenant, state: service.script_digest(script_of, tenant),
+            # No digest, so no "I ran these commands", until the commands to run are there (service.missing_input).
+            digest=lambda tenant, state: (
+                "" if service.missing_input(script_of, tenant) else service.script_digest(script_of, tenant)
+            ),
             record=functools.partial(service.confirm_manual_step, script_of=script_of),
             checked_by=checked_by,
         ),
