@@ -73,10 +73,23 @@ class _Grant:
     redeemed: bool = False
 
 
+@dataclass
+class _DeviceCode:
+    """A device code waiting for its person to enter the user code on the verification page."""
+
+    client_id: str
+    user_code: str
+    scope: str
+    issued_at: float
+    user_id: str | None = None
+    redeemed: bool = False
+
+
 class _Codes:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.grants: dict[str, _Grant] = {}
+        self.devices: dict[str, _DeviceCode] = {}
 
 
 _CODES: weakref.WeakKeyDictionary[Tenant, _Codes] = weakref.WeakKeyDictionary()
@@ -104,8 +117,10 @@ def serves(req: Request) -> bool:
     known = tenant_segment.lower() in {t.lower() for t in (*TENANT_ALIASES, *MULTI_TENANT)}
     if not known:
         return False
-    if rest in ("oauth2/v2.0/authorize", "discovery/v2.0/keys"):
+    if rest in ("oauth2/v2.0/authorize", "discovery/v2.0/keys", "devicelogin"):
         return True
+    if rest == "oauth2/v2.0/devicecode":
+        return req.method == "POST"
     if rest == "v2.0/.well-known/openid-configuration":
         return tenant_segment.lower() in MULTI_TENANT
     if rest == "oauth2/v2.0/token" and req.method == "POST":
@@ -122,7 +137,73 @@ def handle(tenant: Tenant, req: Request) -> tuple[str, Response]:
         return "GET /{tenant}/discovery/v2.0/keys", Response.json(200, {"keys": [SIGNING_KEY.jwk()]})
     if rest == "oauth2/v2.0/authorize":
         return "GET /{tenant}/oauth2/v2.0/authorize", _authorize(tenant, req, tenant_segment)
+    if rest == "oauth2/v2.0/devicecode":
+        return "POST /{tenant}/oauth2/v2.0/devicecode", _device_code(tenant, req, tenant_segment)
+    if rest == "devicelogin":
+        return "GET /devicelogin", _device_login(tenant, req, tenant_segment)
     return "POST /{tenant}/oauth2/v2.0/token", _token(tenant, req)
+
+
+DEVICE_CODE_LIFETIME_S = 900  # "the user has 15 minutes to sign in" [DEVICE]
+DEVICE_POLL_INTERVAL_S = 5
+
+
+def _device_code(tenant: Tenant, req: Request, tenant_segment: str) -> Response:
+    form = _form(req)
+    client_id = form.get("client_id", "")
+    with tenant.lock:
+        app = tenant.signing_in_app(client_id)
+    if app is None:
+        return _aad_error(
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not found in the directory.",
+        )
+    user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
+    device_code = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
+    store = _codes(tenant)
+    with store.lock:
+        store.devices[device_code] = _DeviceCode(client_id, user_code, form.get("scope", ""), tenant.now())
+    verification_uri = f"{req.base_url}/{tenant_segment}/devicelogin"
+    return Response.json(
+        200,
+        {
+            "user_code": user_code,
+            "device_code": device_code,
+            "verification_uri": verification_uri,
+            "expires_in": DEVICE_CODE_LIFETIME_S,
+            "interval": DEVICE_POLL_INTERVAL_S,
+            "message": f"To sign in, use a web browser to open the page {verification_uri} and enter the code "
+            f"{user_code} to authenticate.",
+        },
+    )
+
+
+def _device_login(tenant: Tenant, req: Request, tenant_segment: str) -> Response:
+    """The verification page: the person enters the code and picks who signs in (the sandbox's sign-in)."""
+    params = req.query if req.method == "GET" else _form(req)
+    code = params.get("code", "").strip().upper()
+    store = _codes(tenant)
+    with store.lock:
+        device = next((d for d in store.devices.values() if d.user_code == code and d.user_id is None), None)
+    if req.method == "POST" and device is not None and params.get("oid"):
+        with tenant.lock:
+            user = tenant.users.get(params["oid"])
+        if user is not None and user.kind in ("user", "admin"):
+            with store.lock:
+                device.user_id = user.id
+            return _html(200, "You're signed in", "<p>You can close this window and return to the device.</p>")
+    people = "".join(
+        f'<li><button type="submit" name="oid" value="{html.escape(user.id)}">{html.escape(user.display_name)}</button>'
+        f" {html.escape(user.upn)}</li>"
+        for user in _people(tenant)
+    )
+    body = (
+        f'<form method="post" action="/{html.escape(tenant_segment)}/devicelogin">'
+        f'<label>Code <input name="code" value="{html.escape(code)}"></label><ul>{people}</ul></form>'
+    )
+    return _html(200 if device or not code else 400, "Enter code", body)
 
 
 def _discovery(req: Request, tenant_segment: str) -> Response:
@@ -335,8 +416,50 @@ def _pkce_matches(grant: _Grant, verifier: str | None) -> bool:
     return hmac.compare_digest(computed, grant.code_challenge)
 
 
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def _device_token(tenant: Tenant, req: Request, form: dict[str, str]) -> Response:
+    client_id = form.get("client_id", "")
+    with tenant.lock:
+        app = tenant.signing_in_app(client_id)
+    if (app is None or not app.public_client) and _client_authenticated(tenant, req, form)[1] is False:
+        return _aad_error(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+    store = _codes(tenant)
+    with store.lock:
+        device = store.devices.get(form.get("device_code", ""))
+    if device is None or device.client_id != client_id or device.redeemed:
+        return _aad_error(400, "invalid_grant", 70000, "The provided value for the 'device_code' is not valid.")
+    if tenant.now() - device.issued_at > DEVICE_CODE_LIFETIME_S:
+        return _aad_error(
+            400,
+            "expired_token",
+            70020,
+            "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+        )
+    if device.user_id is None:
+        return _aad_error(
+            400,
+            "authorization_pending",
+            70016,
+            "The provided request has not yet been authorized by the user. The user must input their code.",
+        )
+    with store.lock:
+        device.redeemed = True
+    with tenant.lock:
+        user = tenant.users.get(device.user_id)
+    return _user_tokens(tenant, user, client_id, device.scope, None)
+
+
 def _token(tenant: Tenant, req: Request) -> Response:
     form = _form(req)
+    if form.get("grant_type") == DEVICE_CODE_GRANT:
+        return _device_token(tenant, req, form)
     if form.get("grant_type") != "authorization_code":
         return _aad_error(
             400,
@@ -396,7 +519,12 @@ def _token(tenant: Tenant, req: Request) -> Response:
         user = tenant.users.get(grant.user_id)
     if user is None or not user.account_enabled:
         return _aad_error(400, "invalid_grant", 50057, "The user account is disabled.")
-    scopes = sorted(set(grant.scope.split()) | {"openid", "profile", "email"})
+    return _user_tokens(tenant, user, client_id, grant.scope, grant.nonce)
+
+
+def _user_tokens(tenant: Tenant, user: User, client_id: str, scope: str, nonce: str | None) -> Response:
+    """The token response of a person's sign-in (authorization code or device code)."""
+    scopes = sorted(set(scope.split()) | {"openid", "profile", "email"})
     return Response.json(
         200,
         {
@@ -410,7 +538,7 @@ def _token(tenant: Tenant, req: Request) -> Response:
             "id_token": issue_id_token(
                 user,
                 client_id,
-                grant.nonce,
+                nonce,
                 with_roles=tenant.knobs.group_membership_claims.lower() in ("directoryrole", "all"),
             ),
             "client_info": _b64json({"uid": user.id, "utid": TENANT_ID}),

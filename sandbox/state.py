@@ -303,6 +303,8 @@ class EntraServicePrincipal:
     secret: str | None = None
     # Certificate credentials (keyCredentials): SHA-1 thumbprint in upper-case hex -> public key (PEM).
     certificates: dict[str, bytes] = field(default_factory=dict)
+    # The app registration's "Allow public client flows": the device code grant needs no client secret then.
+    public_client: bool = False
 
 
 @dataclass
@@ -546,7 +548,7 @@ class Tenant:
         # Multi-tenant apps published elsewhere that people of this tenant may sign in to (by app id).
         self.published_elsewhere = {
             MULTITENANT_APP_ID: EntraServicePrincipal(
-                stable_id("sp:onramp-multitenant"), MULTITENANT_APP_ID, "Onramp", MULTITENANT_SECRET
+                stable_id("sp:onramp-multitenant"), MULTITENANT_APP_ID, "Onramp", MULTITENANT_SECRET, public_client=True
             )
         }
         self.app_role_assignments: list[AppRoleAssignment] = []

@@ -157,6 +157,16 @@ def prove_administrator_for_consent(
     return url, {"state": state, "tid": person.tid, "by": person.username or person.oid}
 
 
+def begin_connect_in_terminal(tenant: Tenant) -> dict[str, Any]:
+    return connect.begin_connect_in_terminal(tenant)
+
+
+def complete_connect_in_terminal(tenant: Tenant, *, flow: dict[str, Any], actor: str) -> Tenant:
+    """The administrator's device sign-in binds the organisation to their Microsoft tenant (see the page's
+    "Connect with Microsoft")."""
+    return connect.complete_connect_in_terminal(tenant, flow=flow, actor=actor)
+
+
 def complete_admin_consent(tenant: Tenant, *, query: dict[str, str], pending: dict[str, str], actor: str) -> Tenant:
     """Microsoft's answer to admin consent, checked against the proven administrator's tenant; binds the
     organisation to it."""

@@ -6,6 +6,7 @@ branches on a step id."""
 import re
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -258,6 +259,15 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     actions.set_integration_app_id(tenant, consent_form.cleaned_data["integration_app_id"], request.user.get_username())
     request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "flow": flow}
     return redirect(flow["auth_uri"])
+
+
+@login_not_required
+@require_GET
+def consent_from_terminal_done(request: HttpRequest) -> HttpResponse:
+    """Microsoft's redirect after admin consent started from a terminal. It trusts nothing it is sent: the binding
+    came from the administrator's device sign-in, and the next `onramp run` tries Onramp's app again."""
+    refused = bool(request.GET.get("error"))
+    return render(request, "wizard/consented_from_terminal.html", {"refused": refused}, status=400 if refused else 200)
 
 
 @require_GET

@@ -66,7 +66,13 @@ from wizard.microsoft.ews import (
 from wizard.microsoft.exchange_admin import ExchangeAdminClient, hashtable
 from wizard.microsoft.graph import BatchResponse, GraphClient
 from wizard.microsoft.http import POOL_SIZE, BusyWait, Transport, build_session, busy_listener
-from wizard.microsoft.signin import MicrosoftPerson, SignInApp, SignInRefused
+from wizard.microsoft.signin import (
+    MicrosoftPerson,
+    SignInApp,
+    SignInRefused,
+    begin_device_sign_in,
+    complete_device_sign_in,
+)
 from wizard.microsoft.signin import complete as complete_sign_in
 
 __all__ = [
@@ -84,7 +90,9 @@ __all__ = [
     "Outcome",
     "SignInApp",
     "SignInRefused",
+    "begin_device_sign_in",
     "busy_listener",
+    "complete_device_sign_in",
     "complete_sign_in",
     "connector_clients",
     "endpoints_for",

@@ -119,12 +119,17 @@ def complete(app: SignInApp, flow: dict[str, Any], response: dict[str, str]) -> 
             raise SignInRefused("Microsoft's ID token does not match this sign-in.") from error
         except requests.RequestException as error:
             raise SignInRefused("Microsoft's sign-in service could not be reached.") from error
-        if "error" in result:
-            description = str(result.get("error_description") or result["error"]).split(" Trace ID:")[0]
-            raise SignInRefused(f"Microsoft refused the sign-in: {description}")
-        if "id_token" not in result:
-            raise SignInRefused("Microsoft's answer carried no ID token.")
-        claims = validate_id_token(app, result["id_token"], session)
+        return _person(app, result, session)
+
+
+def _person(app: SignInApp, result: dict[str, Any], session: requests.Session) -> MicrosoftPerson:
+    """Who signed in, from a token response: SignInRefused unless it carries an ID token that validates."""
+    if "error" in result:
+        description = str(result.get("error_description") or result["error"]).split(" Trace ID:")[0]
+        raise SignInRefused(f"Microsoft refused the sign-in: {description}")
+    if "id_token" not in result:
+        raise SignInRefused("Microsoft's answer carried no ID token.")
+    claims = validate_id_token(app, result["id_token"], session)
     return MicrosoftPerson(
         tid=claims["tid"],
         oid=claims["oid"],
@@ -135,6 +140,38 @@ def complete(app: SignInApp, flow: dict[str, Any], response: dict[str, str]) -> 
         groups=tuple(str(g) for g in claims.get("groups") or ()),
         roles_known="wids" in claims,
     )
+
+
+def begin_device_sign_in(app: SignInApp) -> dict[str, Any]:
+    """The device code flow, for a terminal: `message` tells the person where to enter which code. The app
+    registration must allow public client flows (the device code grant sends no client secret)."""
+    with _session(app) as session:
+        try:
+            flow = _public_app(app, session).initiate_device_flow(scopes=SCOPES)
+        except (ValueError, requests.RequestException) as error:
+            raise SignInRefused(f"Microsoft's sign-in service at {app.authority} could not be reached.") from error
+    if "user_code" not in flow:
+        raise SignInRefused(f"Microsoft refused the device sign-in: {flow.get('error_description') or flow}")
+    return flow
+
+
+def complete_device_sign_in(app: SignInApp, flow: dict[str, Any]) -> MicrosoftPerson:
+    """Wait (polling as Microsoft says) until the person entered the code and signed in, or the code expired."""
+    with _session(app) as session:
+        try:
+            result = _public_app(app, session).acquire_token_by_device_flow(flow)
+        except requests.RequestException as error:
+            raise SignInRefused("Microsoft's sign-in service could not be reached.") from error
+        return _person(app, result, session)
+
+
+def _public_app(app: SignInApp, session: requests.Session) -> msal.PublicClientApplication:
+    try:
+        return msal.PublicClientApplication(
+            app.client_id, authority=app.authority, instance_discovery=False, http_client=session
+        )
+    except (ValueError, requests.RequestException) as error:
+        raise SignInRefused(f"Microsoft's sign-in service at {app.authority} could not be reached.") from error
 
 
 def _get_json(session: requests.Session, url: str) -> dict[str, Any]:

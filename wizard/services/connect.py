@@ -27,6 +27,8 @@ from wizard.microsoft import (
     MicrosoftPerson,
     SignInApp,
     SignInRefused,
+    begin_device_sign_in,
+    complete_device_sign_in,
     complete_sign_in,
     endpoints_for,
     prove_app_credentials,
@@ -421,6 +423,62 @@ def prove_administrator(
                 code="connect_sign_in_refused", message=str(refusal), fix="Start “Connect with Microsoft” again."
             ),
         ) from refusal
+    _require_consenting_role(tenant, person, actor)
+    return person
+
+
+def begin_connect_in_terminal(tenant: Tenant) -> dict[str, Any]:
+    """The device code flow of "Connect with Microsoft", for `onramp connect --with-microsoft`: its `message` says
+    where the administrator enters which code."""
+    try:
+        return begin_device_sign_in(connector_sign_in_app(tenant))
+    except SignInRefused as refusal:
+        raise StepError(code="connect_sign_in_refused", message=str(refusal), fix="Try again.") from refusal
+
+
+def complete_connect_in_terminal(tenant: Tenant, *, flow: dict[str, Any], actor: str) -> Tenant:
+    """Wait for the administrator's device sign-in, require a role that may consent, and bind the organisation to
+    the Microsoft tenant of the validated token. Admin consent is a separate, browser step (`consent_link`)."""
+    app = connector_sign_in_app(tenant)
+    try:
+        person = complete_device_sign_in(app, flow)
+    except SignInRefused as refusal:
+        raise _refused(
+            tenant,
+            actor,
+            "sign_in_refused",
+            {},
+            StepError(code="connect_sign_in_refused", message=str(refusal), fix="Run the command again."),
+        ) from refusal
+    _require_consenting_role(tenant, person, actor)
+    return bind_microsoft_tenant(
+        tenant,
+        microsoft_tenant_id=person.tid,
+        proof=BindingProof.ADMIN_SIGN_IN,
+        proven_by=person.username or person.oid,
+        actor=actor,
+        client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
+    )
+
+
+def consent_link(tenant: Tenant) -> str:
+    """Microsoft's admin consent link for Onramp's app in the organisation's bound tenant, for a terminal: Microsoft
+    sends the browser to a page that only says to return to the terminal (it trusts nothing it is sent)."""
+    url, _ = admin_consent_url(
+        tenant,
+        microsoft_tenant_id=tenant.microsoft_tenant_id,
+        redirect_uri=f"{settings.ONRAMP_BASE_URL.rstrip('/')}{CONSENTED_PAGE_PATH}",
+    )
+    return url
+
+
+# Where Microsoft's admin consent sends the browser of an administrator who connected from a terminal.
+CONSENTED_PAGE_PATH = "/connect/consented"
+# Microsoft's answers to a token request for an app that has no service principal in the tenant (not consented).
+NOT_CONSENTED_CODES = ("AADSTS700016", "AADSTS7000229")
+
+
+def _require_consenting_role(tenant: Tenant, person: MicrosoftPerson, actor: str) -> None:
     held = [CONSENTING_ROLES[wid] for wid in person.wids if wid in CONSENTING_ROLES]
     if not held:
         detail = {"microsoft_tenant_id": person.tid, "oid": person.oid, "username": person.username}
@@ -445,7 +503,6 @@ def prove_administrator(
                 "Privileged Identity Management), or ask such an administrator to connect.",
             )
         raise _refused(tenant, actor, error.code, detail, error)
-    return person
 
 
 def admin_consent_url(tenant: Tenant, *, microsoft_tenant_id: str, redirect_uri: str) -> tuple[str, str]:

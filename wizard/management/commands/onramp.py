@@ -79,6 +79,12 @@ class Command(BaseCommand):
         )
         connect_parser.add_argument("--integration-app-id")
         connect_parser.add_argument(
+            "--with-microsoft",
+            action="store_true",
+            help="Connect with Onramp's own app: sign in as a Global Administrator of the organisation with a code "
+            "shown here (device code flow), then consent in a browser. No app registration or secret needed.",
+        )
+        connect_parser.add_argument(
             "--integration-secret-env", help="Environment variable holding the integration app's secret (optional)."
         )
         connect_parser.add_argument(
@@ -182,7 +188,10 @@ class Command(BaseCommand):
             slug, options["name"], options["admin"]
         )
         try:
-            self._save_pasted_credentials(tenant, actor, options)
+            if options.get("with_microsoft"):
+                tenant = self._sign_in_with_microsoft(tenant, actor, options)
+            else:
+                self._save_pasted_credentials(tenant, actor, options)
         except StepError as refusal:
             # New credentials Microsoft refused: the stored ones were kept, and step 0 is not run.
             self._print_error("connect refused", refusal.code, refusal.message, refusal.detail())
@@ -200,6 +209,11 @@ class Command(BaseCommand):
             self.stderr.write(f"connect needs a decision: {state.progress_message}")
             self.stderr.write(f"  Bound to the same Microsoft tenant: {others}.")
             self.stderr.write("  To share it, run again with --share-microsoft-tenant.")
+            sys.exit(EXIT_NEEDS_INPUT)
+        if state.status != StepStatus.SUCCEEDED and state.error_code in connect.NOT_CONSENTED_CODES:
+            self.stderr.write("Onramp's app is not consented in your organisation yet. Open this link as a Global")
+            self.stderr.write("Administrator (or Privileged Role Administrator), accept, then run `onramp run`:")
+            self.stderr.write(f"  {connect.consent_link(tenant)}")
             sys.exit(EXIT_NEEDS_INPUT)
         if state.status != StepStatus.SUCCEEDED:
             self._print_failure(state)
@@ -226,6 +240,23 @@ class Command(BaseCommand):
         return actions.create_tenant(
             creator=user, display_name=form.cleaned_data["display_name"], slug=form.cleaned_data["slug"]
         )
+
+    def _sign_in_with_microsoft(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> Tenant:
+        """The terminal's "Connect with Microsoft": the administrator signs in elsewhere with the code shown here;
+        their validated sign-in binds the organisation (no id or secret is typed)."""
+        pasted = [
+            f"--{name.replace('_', '-')}"
+            for name in ("tenant_id", "client_id", *CREDENTIAL_OPTIONS)
+            if options.get(name)
+        ]
+        if pasted:
+            raise CommandError(f"--with-microsoft takes no {', '.join(pasted)}: the sign-in says which tenant it is.")
+        if options.get("integration_app_id"):
+            actions.set_integration_app_id(tenant, options["integration_app_id"].strip(), actor)
+        flow = actions.begin_connect_in_terminal(tenant)
+        self.stdout.write(flow["message"])
+        self.stdout.flush()
+        return actions.complete_connect_in_terminal(tenant, flow=flow, actor=actor)
 
     def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
         needed = ("tenant_id", "client_id", "integration_app_id")
