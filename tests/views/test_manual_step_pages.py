@@ -1,14 +1,17 @@
 """What the Exchange Server manual steps' pages promise: a confirmation records that the admin ran the commands
 (Onramp cannot see into their shell), and each page names the later step that proves the result."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from tenants.models import Profile
-from tests.factories import set_state, state_of
+from tests.factories import run_inline, set_state, state_of
 from wizard.actions import create_tenant
-from wizard.models import AuditEvent, StepStatus
+from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
+from wizard.services import exchange_server as service
 from wizard.services.exchange_server import script_sha256
 from wizard.steps.registry import get_step
 
@@ -94,3 +97,41 @@ def test_a_confirmation_of_commands_that_only_read_is_refused(admin_client, onpr
     words = " ".join(str(message) for message in get_messages(response.wsgi_request))
     assert "distinguished names" in words
     assert not AuditEvent.objects.filter(tenant=onprem, action="confirm_manual").exists()
+
+
+def room_counts_shown(page: str) -> dict[str, int]:
+    """The rooms table's filter chips, as the page shows them: {"All": 2, "Pass": 1, "Fail": 0, …}."""
+    return {label: int(count) for label, count in re.findall(r'>\s*(\w+) <span class="count">(\d+)</span>', page)}
+
+
+def test_a_row_the_admin_left_out_on_purpose_counts_as_neither_failed_nor_pending(admin_client, onprem):
+    """The admin pasted the script's "not a room" warning back, which takes the row out of the plan: the page lists
+    it under the rows left out, and the rooms and verify tables count only the rooms in the lists."""
+    room, user = "room-1@onprem.test", "bob@onprem.test"
+    set_state(
+        onprem,
+        "room_list",
+        status=StepStatus.SUCCEEDED,
+        result={"name": "Rooms", "alias": "rooms", "address": "rooms@onprem.test", "manager": "svc@onprem.test"},
+    )
+    left_out = {"line": None, "raw": user, "address": user, "status": "not_a_resource_mailbox", "reason": "Not a room"}
+    set_state(onprem, "rooms", inputs={"rooms": [room], "refused_rows": [left_out]})
+    # An earlier run had placed the row, before Exchange said it is not a room.
+    Room.objects.create(tenant=onprem, address=user, room_list="Rooms", membership_status=MembershipStatus.MEMBER)
+    service.confirm_manual_step(
+        onprem,
+        "rooms",
+        "alice",
+        digest=service.script_digest(service.rooms_script, onprem),
+        script_of=service.rooms_script,
+    )
+    run_inline(onprem, "rooms", inputs=state_of(onprem, "rooms").inputs)
+    assert state_of(onprem, "rooms").status == StepStatus.SUCCEEDED
+    set_state(onprem, "scoped_access", status=StepStatus.SUCCEEDED)
+
+    rooms_page = page_of(admin_client, onprem, "rooms")
+    verify_page = page_of(admin_client, onprem, "verify")
+
+    assert "Rows left out of the room lists" in rooms_page and user in rooms_page
+    assert room_counts_shown(rooms_page) == {"All": 1, "Pass": 1, "Fail": 0, "Pending": 0}
+    assert room_counts_shown(verify_page) == {"All": 1, "Pass": 0, "Fail": 0, "Pending": 1}

@@ -390,14 +390,11 @@ def rooms(ctx: StepContext) -> Outcome:
                     address=address.lower(),
                     defaults={"room_list": planned.name, "membership_status": MembershipStatus.MEMBER, "reason": ""},
                 )
-        # Rows Exchange refused are not in any list (and not verified): kept with Exchange's reason, to be shown.
-        for row in left_out:
-            if row.get("status") in scripts.LEFT_OUT_WARNINGS and row.get("address"):
-                Room.objects.update_or_create(
-                    tenant=tenant,
-                    address=row["address"].lower(),
-                    defaults={"room_list": "", "membership_status": MembershipStatus.FAILED, "reason": row["reason"]},
-                )
+        # A row left out of the plan (refused by the upload's checks, or taken out by the admin with Exchange's
+        # warning) is not a room of the integration: the page lists it under the rows left out, with its reason,
+        # and the rooms and verify tables do not count it as failed or pending, even if an earlier run placed it.
+        left_out_addresses = {str(row.get("address") or "").lower() for row in left_out} - {""}
+        Room.objects.filter(tenant=tenant, address__in=left_out_addresses - planned_addresses).delete()
     result = ExchangeServerRoomsResult(
         lists=tuple(RoomListEntry.of(p.name, p.address, p.members, alias=p.alias, number=p.number) for p in plan),
         rooms=len(planned_addresses),
