@@ -13,8 +13,18 @@ from wizard.models import AuditEvent, StepState
 pytestmark = pytest.mark.django_db
 
 # URL patterns without a tenant in them, and who may use them.
+# orgs:consent_from_terminal_done is a fixed page where Microsoft returns an administrator who consented from a link
+# `onramp connect --with-microsoft` printed (someone with no Onramp account); it reads nothing and trusts nothing.
 PUBLIC = frozenset(
-    {"login", "logout", "healthz", "people:microsoft_start", "people:microsoft_callback", "people:invitation"}
+    {
+        "login",
+        "logout",
+        "healthz",
+        "people:microsoft_start",
+        "people:microsoft_callback",
+        "people:invitation",
+        "orgs:consent_from_terminal_done",
+    }
 )
 ANY_SIGNED_IN = frozenset({"orgs:home", "orgs:create", "orgs:consent_callback"})
 SUPPORT_ONLY = frozenset({"orgs:support", "orgs:support_export", "orgs:support_tenant"})
