@@ -272,6 +272,8 @@ ONRAMP_TRUSTED_ENDPOINT_HOSTS = env.list("ONRAMP_TRUSTED_ENDPOINT_HOSTS", defaul
 # Every outgoing HTTP request (msal's included): seconds to connect (TLS handshake included) and to read an answer.
 ONRAMP_CONNECT_TIMEOUT_SECONDS = env.float("ONRAMP_CONNECT_TIMEOUT_SECONDS", default=10.0)
 ONRAMP_READ_TIMEOUT_SECONDS = env.float("ONRAMP_READ_TIMEOUT_SECONDS", default=120.0)
+# Bearer token that GET /metrics (Prometheus) requires; empty: no metrics page at all.
+ONRAMP_METRICS_TOKEN = env.str("ONRAMP_METRICS_TOKEN", default="")
 # Webhooks to loopback or private addresses: refused unless allowed (development, tests, an internal integration).
 ONRAMP_WEBHOOK_ALLOW_PRIVATE = env.bool("ONRAMP_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # Calls per second to one Microsoft tenant, shared by every worker (through Redis when REDIS_URL is set).

@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
-from wizard import notifications
+from wizard import metrics, notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.microsoft import BusyWait, busy_listener
@@ -297,6 +297,12 @@ def execute_step(
                 fields["attempts"] = state.attempts + 1
         _transition(state, S.RUNNING, **fields)
     tenant = state.tenant
+    metrics.step_started(tenant.profile, step.id)
+    started = time.monotonic()
+
+    def ended(how: str) -> None:
+        metrics.step_finished(tenant.profile, step.id, how, time.monotonic() - started)
+
     heartbeat = _Heartbeat(state_id, tenant, step.id)
     progress = _progress_writer(state_id, task_id, heartbeat, should_stop)
     ctx = StepContext(tenant=tenant, state=state, actor=SYSTEM_ACTOR, progress=progress)
@@ -311,15 +317,19 @@ def execute_step(
                     state.result = {**state.result, **outcome.result}
                     outcome = Done({**outcome.result, **step.verify(ctx)})
     except WorkerStopping:
+        ended("stopped")
         logger.warning("worker stopping: %s of %s left for the watchdog to resume", step.id, tenant.slug)
         return None
     except RunSuperseded:
+        ended("superseded")
         logger.warning("%s of %s: this run was superseded after it stalled; it stops here", step.id, tenant.slug)
         return None
     except StepError as error:
+        ended("failed")
         _finish_failed(state_id, task_id, tenant, step, error.code, error.message, error.detail())
         return None
     except Exception as error:
+        ended("crashed")
         logger.exception("step %s of %s crashed", step.id, tenant.slug)
         _finish_failed(
             state_id,
@@ -336,6 +346,7 @@ def execute_step(
         return None
     finally:
         busy_listener.reset(listening)
+    ended({Done: "succeeded", Wait: "waiting", NeedsInput: "needs_input"}[type(outcome)])
     return _finish(state_id, task_id, tenant, step, outcome)
 
 

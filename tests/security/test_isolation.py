@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 # URL patterns without a tenant in them, and who may use them.
 # orgs:consent_from_terminal_done is a fixed page where Microsoft returns an administrator who consented from a link
 # `onramp connect --with-microsoft` printed (someone with no Onramp account); it reads nothing and trusts nothing.
+# metrics answers the monitoring's bearer token, never a session (tests/views/test_metrics.py).
 PUBLIC = frozenset(
     {
         "login",
@@ -24,6 +25,7 @@ PUBLIC = frozenset(
         "people:microsoft_callback",
         "people:invitation",
         "orgs:consent_from_terminal_done",
+        "metrics",
     }
 )
 ANY_SIGNED_IN = frozenset({"orgs:home", "orgs:create", "orgs:consent_callback"})

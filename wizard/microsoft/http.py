@@ -33,6 +33,7 @@ from requests.auth import AuthBase
 from requests.utils import should_bypass_proxies
 from urllib3.util.retry import Retry
 
+from wizard import metrics
 from wizard.microsoft import ratelimit
 from wizard.microsoft.clouds import Endpoints
 from wizard.microsoft.errors import UNREACHABLE, still_throttled, unreachable
@@ -244,11 +245,14 @@ class Transport:
         try:
             while True:
                 attempt += 1
-                self.stats.add(attempts=1, pacing_wait=ratelimit.wait_for(spent))
+                paced = ratelimit.wait_for(spent)
+                metrics.rate_limit_waited(self.service, paced)
+                self.stats.add(attempts=1, pacing_wait=paced)
                 signed = {**headers, "Authorization": f"Bearer {self.token()}"} if self.token else headers
                 try:
                     # Only the request itself holds the in-flight slots: never a wait or a back-off sleep.
                     with ratelimit.in_flight(spent):
+                        sent = time.monotonic()
                         response = self.session.request(
                             method, url, headers=signed, auth=self.auth, timeout=timeout(), **kwargs
                         )
@@ -263,6 +267,9 @@ class Transport:
 
                 status = response.status_code
                 delay = asked = self.busy(response)
+                metrics.microsoft_answered(
+                    self.service, status, time.monotonic() - sent, throttled=asked is not None or status == 429
+                )
                 if delay is None and status == 429:
                     delay = self.policy.backoff(3)  # throttled without a hint: pause like a late retry
                 if delay is not None:
