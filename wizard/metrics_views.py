@@ -19,8 +19,16 @@ from tenants.models import Tenant, TenantStatus
 class _Organisations:
     """Organisations by state, read from the database at scrape time (one process knows them all)."""
 
-    def collect(self):  # noqa: ANN201 - prometheus-client's collector protocol
-        family = GaugeMetricFamily("onramp_organisations", "Organisations by state.", labels=["state"])
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily("onramp_organisations", "Organisations by state.", labels=["state"])
+
+    def describe(self):  # noqa: ANN201 - prometheus-client's collector protocol
+        # Registering asks for the names: given here, so that importing the URLs never queries the database.
+        yield self._family()
+
+    def collect(self):  # noqa: ANN201
+        family = self._family()
         counted = dict(Tenant.objects.values_list("status").annotate(n=Count("id")))
         for state in TenantStatus.values:
             family.add_metric([state], counted.get(state, 0))
