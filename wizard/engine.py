@@ -18,7 +18,7 @@ from wizard import metrics, notifications
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.microsoft import BusyWait, busy_listener
-from wizard.models import ACTIVE_STATUSES, PAYLOAD_FIELDS, StepState, StepStatus
+from wizard.models import PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
 from wizard.steps.registry import Step, get_step, steps_for
 
@@ -497,7 +497,3 @@ def _resume_automatically(state: StepState) -> None:
         {"task_id": task_id, "attempt": attempt, "of": settings.ONRAMP_AUTO_RESUMES, "delay_seconds": delay},
     )
     transaction.on_commit(lambda: _send_run_task(state.pk, task_id, countdown=delay))
-
-
-def active_states(tenant: Tenant) -> bool:
-    return tenant.step_states.filter(status__in=ACTIVE_STATUSES).exists()

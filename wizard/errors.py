@@ -26,16 +26,6 @@ class StepError(Exception):
         }
 
 
-class StepNotAvailable(StepError):
-    def __init__(self, step_title: str) -> None:
-        super().__init__(
-            code="not_available",
-            message=f"Onramp cannot perform “{step_title}” automatically yet.",
-            explanation="This step's automation is not part of this version of Onramp.",
-            fix="Run the PowerShell shown on this page yourself, then mark the step as done.",
-        )
-
-
 class IllegalTransition(Exception):
     """A step was asked to move between two statuses that the state machine does not connect."""
 

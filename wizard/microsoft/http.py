@@ -1,6 +1,6 @@
 """HTTP to Microsoft: one session factory, and a `Transport` that paces, retries and waits out throttling.
 
-Policy (DESIGN §4), the one retry loop of every Microsoft service (Graph, the Exchange admin API, EWS):
+Policy, the one retry loop of every Microsoft service (Graph, the Exchange admin API, EWS):
 - "Microsoft is busy" answers carry how long to wait; each service says which answers those are (`busy`): for Graph
   and the Exchange admin API a 429 or 503 with `Retry-After`, for EWS also `ErrorServerBusy` with its
   `BackOffMilliseconds`. Wait exactly that long and try again. These are not failures and do not use up retry

@@ -1,4 +1,4 @@
-"""Steps 0-7 of the exchange_online profile (DESIGN section 3)."""
+"""Steps 0-7 of the exchange_online profile, and the optional hand-back."""
 
 from tenants.models import Tenant
 from wizard import forms, presenters, results

@@ -1,4 +1,4 @@
-"""The exchange_server profile (DESIGN sections 1 and 3): Exchange Server 2016, 2019 and Subscription Edition.
+"""The exchange_server profile: Exchange Server 2016, 2019 and Subscription Edition.
 
 Step ids match exchange_online's where the steps mean the same. Onramp connects over EWS; the room list, rooms and
 scoped access are PowerShell the admin runs in the Exchange Management Shell and confirms (`manual=True`); verify
