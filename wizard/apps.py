@@ -25,14 +25,12 @@ def create_missing_step_states(**_: object) -> int:
     from wizard.models import StepState
     from wizard.steps.registry import steps_for
 
-    created = 0
-    for tenant in Tenant.objects.all():
-        present = set(tenant.step_states.values_list("step_id", flat=True))
-        missing = [
-            StepState(tenant=tenant, step_id=step.id, position=index)
-            for index, step in enumerate(steps_for(tenant.profile))
-            if step.id not in present
-        ]
-        StepState.objects.bulk_create(missing, ignore_conflicts=True)
-        created += len(missing)
-    return created
+    present = set(StepState.objects.values_list("tenant_id", "step_id"))
+    missing = [
+        StepState(tenant=tenant, step_id=step.id, position=index)
+        for tenant in Tenant.objects.all()
+        for index, step in enumerate(steps_for(tenant.profile))
+        if (tenant.pk, step.id) not in present
+    ]
+    StepState.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)

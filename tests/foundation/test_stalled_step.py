@@ -3,13 +3,13 @@ a worker thread while the step looked alive). The heartbeat beats only while the
 over by the watchdog, and the stalled run, when its call finally returns, changes nothing."""
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
 from django.db import connection
 
 from tests.factories import connected_tenant, state_of
+from tests.helpers import wait_for
 from wizard import engine
 from wizard.actions import submit_step
 from wizard.models import AuditEvent, StepStatus
@@ -46,11 +46,8 @@ def test_a_run_that_stops_moving_is_taken_over_and_its_late_end_changes_nothing(
     run = threading.Thread(target=in_own_connection(lambda: ended.append(engine.execute_step(state.pk, state.task_id))))
     run.start()
 
-    interrupted = []
-    deadline = time.monotonic() + 20
-    while not interrupted and time.monotonic() < deadline:
-        interrupted = engine.mark_interrupted_steps()
-        time.sleep(0.2)
+    # The beat's watchdog, run here until it takes the stalled run over.
+    interrupted = wait_for(engine.mark_interrupted_steps, 20, interval=0.2, what="the watchdog to see the stall")
     run.join(60)
 
     assert [s.pk for s in interrupted] == [state.pk], "the watchdog never saw the stalled run"
@@ -70,9 +67,12 @@ def test_a_run_that_keeps_reporting_progress_keeps_its_heartbeat(make_sandbox, q
     run.start()
 
     interrupted = []
-    while run.is_alive():
-        interrupted += engine.mark_interrupted_steps()
-        time.sleep(0.2)
+
+    def finished_or_interrupted() -> bool:
+        interrupted.extend(engine.mark_interrupted_steps())
+        return not run.is_alive()
+
+    wait_for(finished_or_interrupted, 60, interval=0.2, what="the slow but moving run to end")
 
     assert interrupted == []
     assert state_of(tenant, "connect").status == StepStatus.SUCCEEDED

@@ -271,7 +271,7 @@ def attackers_authority(tmp_path):
             self._answer({"token_type": "Bearer", "expires_in": 3600, "access_token": "stolen"})
 
         def log_message(self, *args) -> None:
-            pass
+            """Quiet: the test reads what the server recorded, not its request log."""
 
     server = ThreadingHTTPServer((ATTACKER_HOST, 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -223,9 +223,9 @@ def load_credentials(
     if not integration and client_id and client_id.lower() == settings.ONRAMP_CONNECTOR_CLIENT_ID.lower():
         # Onramp's own multi-tenant app: its secret is the installation's, so it is used only for a Microsoft tenant
         # an administrator proved by signing in, and only towards endpoints the installation trusts.
-        if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN or not trusted_by_installation(tenant):
+        if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN:
             raise _installation_app_unproven()
-        secret = settings.ONRAMP_CONNECTOR_CLIENT_SECRET
+        secret = installation_connector_secret(tenant)
     if not client_id or not secret:
         raise CredentialsMissing(
             code="credentials_missing",
@@ -242,6 +242,14 @@ def load_credentials(
             fix="Finish the connect step (admin consent or pasted tenant id).",
         )
     return AppCredentials(client_id=client_id, secret=secret, endpoints=endpoints, session=session, cache=cache)
+
+
+def installation_connector_secret(tenant: Tenant) -> str:
+    """The installation's connector secret, the one place it is read: only towards endpoints the installation trusts
+    (Microsoft's clouds, or ONRAMP_TRUSTED_ENDPOINT_HOSTS), never to an authority someone typed."""
+    if not trusted_by_installation(tenant):
+        raise _installation_app_unproven()
+    return settings.ONRAMP_CONNECTOR_CLIENT_SECRET
 
 
 def _installation_app_unproven() -> CredentialsMissing:

@@ -31,6 +31,7 @@ from wizard.microsoft import (
     complete_device_sign_in,
     complete_sign_in,
     endpoints_for,
+    installation_connector_secret,
     prove_app_credentials,
     trusted_by_installation,
 )
@@ -393,7 +394,7 @@ def connector_sign_in_app(tenant: Tenant) -> SignInApp:
     endpoints = endpoints_for(tenant)
     return SignInApp(
         client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
-        client_secret=settings.ONRAMP_CONNECTOR_CLIENT_SECRET,
+        client_secret=installation_connector_secret(tenant),
         authority=endpoints.any_organisation_authority,
         ca_bundle=endpoints.ca_bundle,
     )
