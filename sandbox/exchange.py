@@ -974,6 +974,14 @@ def success_body(
     return body
 
 
+def not_allowed_to_call(cmdlet: str) -> Response:
+    """An accepted token whose app holds no Exchange role allowing the cmdlet: HTTP 401, not 403, with the body of
+    the public capture MicrosoftDocs/office-docs-powershell#7970 (WIRE.md)."""
+    text = f"User is not allowed to call {cmdlet}"
+    inner = {"message": text, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"}
+    return Response.json(401, {"error": {"code": "Unauthorized", "message": text, "innererror": inner}})
+
+
 def _unauthorized(text: str) -> Response:
     challenge = (
         'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
@@ -1002,13 +1010,6 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _unauthorized(
             "The token does not carry the Exchange.ManageAsApp application permission of Office 365 Exchange Online."
         )
-    if not directory_roles & {EXCHANGE_ADMIN_ROLE, "Global Administrator"}:
-        return _simple_error(
-            403,
-            "Forbidden",
-            "The service principal has no Exchange role: assign the Exchange Administrator role "
-            "to the application in Microsoft Entra ID.",
-        )
     try:
         cmdlet_input = (req.json() or {})["CmdletInput"]
         name = str(cmdlet_input["CmdletName"])
@@ -1017,6 +1018,8 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _simple_error(
             400, "BadRequest", 'The request body must be {"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}.'
         )
+    if not directory_roles & {EXCHANGE_ADMIN_ROLE, "Global Administrator"}:
+        return not_allowed_to_call(canonical_cmdlet(name) or name)
     rejection = tenant.admit(app_id)
     if rejection:
         kind, retry_after = rejection

@@ -22,9 +22,11 @@ from wizard.microsoft.errors import (
     AlreadyExists,
     AuthenticationFailed,
     BadRequest,
+    ExchangeAppPermissionMissing,
     ExchangeCmdletError,
     ExchangeObjectAlreadyExists,
     ExchangeObjectNotFound,
+    ExchangeRoleMissing,
     MicrosoftError,
     NotFound,
     PermissionMissing,
@@ -379,7 +381,9 @@ def test_a_plain_400_without_an_exception_type_is_not_not_found():
 def test_exchange_refused_app_is_permission_missing(status):
     body = {"error": {"code": "Unauthorized" if status == 401 else "Forbidden", "message": "Access denied."}}
     error = exchange(status, body, {"request-id": "r-1"})
-    assert type(error) is PermissionMissing and error.service == EXCHANGE and error.status == status
+    kind = ExchangeAppPermissionMissing if status == 401 else ExchangeRoleMissing
+    assert type(error) is kind and isinstance(error, PermissionMissing)
+    assert error.service == EXCHANGE and error.status == status
     assert error.permission == ("Exchange.ManageAsApp" if status == 401 else "Exchange Administrator role")
     assert error.code == body["error"]["code"] and error.message == "Access denied." and error.request_id == "r-1"
     assert (error.explanation, error.fix) == words(f"Exchange:{status}")
@@ -390,7 +394,7 @@ def test_exchange_refused_app_is_permission_missing(status):
 @pytest.mark.parametrize("status", [401, 403])
 def test_exchange_refused_app_without_a_body_says_which_status(status, body):
     error = exchange(status, body)
-    assert type(error) is PermissionMissing and error.code == f"HTTP{status}"
+    assert isinstance(error, PermissionMissing) and error.code == f"HTTP{status}"
     assert error.message == f"HTTP {status} from the Exchange admin API"
 
 

@@ -7,7 +7,9 @@ the short exception type of an Exchange cmdlet error.
 
 Services catch by meaning, not by service:
     NotFound, AlreadyExists      also raised for Exchange cmdlet errors (ExchangeObjectNotFound / ...AlreadyExists)
-    PermissionMissing            `.permission` names what is missing when known
+    PermissionMissing            `.permission` names what is missing when known; from the Exchange admin API
+                                 ExchangeAppPermissionMissing (the token: Exchange.ManageAsApp) or ExchangeRoleMissing
+                                 (the app's Exchange role), told apart by Microsoft's answer
     AuthenticationFailed, Throttled, ServiceUnavailable, BadRequest, ExchangeCmdletError, ResultsTruncated
 """
 
@@ -44,6 +46,15 @@ class PermissionMissing(MicrosoftError):
 
     def detail(self) -> dict:
         return {**super().detail(), "permission": self.permission}
+
+
+class ExchangeAppPermissionMissing(PermissionMissing):
+    """The Exchange admin API refused the app's token itself: no Exchange.ManageAsApp (or no consent to it)."""
+
+
+class ExchangeRoleMissing(PermissionMissing):
+    """The Exchange admin API accepted the app's token but no Exchange role of the app allows the cmdlet: HTTP 401
+    "User is not allowed to call <cmdlet>" (MicrosoftDocs/office-docs-powershell#7970), not a 403."""
 
 
 class NotFound(MicrosoftError):
@@ -214,6 +225,17 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "In the Microsoft Entra admin center open Identity > Roles & admins > Exchange Administrator > Add"
         " assignments, and select the app {app} (its enterprise application).",
     ),
+    # 401 "User is not allowed to call <cmdlet>": the token was accepted (Exchange.ManageAsApp is granted), the role
+    # is what is missing (MicrosoftDocs/office-docs-powershell#7970).
+    "Exchange:role": (
+        "Exchange Online accepted the app's token, so Exchange.ManageAsApp is granted, but no Exchange role of the"
+        " app allows {cmdlet}: the app {app} holds no Exchange Administrator role, or a role assigned only minutes"
+        " ago has not reached Exchange Online yet.",
+        "Do not grant Exchange.ManageAsApp again. In the Microsoft Entra admin center open Identity > Roles & admins"
+        " > Exchange Administrator > Add assignments, select the app {app} (its enterprise application, not a"
+        " user), and make the assignment active rather than eligible; if it is already there, wait a few minutes"
+        " and run the step again.",
+    ),
     # Exchange cmdlet exceptions (short type names)
     "ManagementObjectNotFoundException": (
         "Exchange has no object with this identity (or has not replicated it yet).",
@@ -316,6 +338,12 @@ def graph_error(
     return cls(**kwargs)
 
 
+# The Exchange admin API's answer to an accepted token whose app has no role allowing the cmdlet (HTTP 401,
+# MicrosoftDocs/office-docs-powershell#7970): "User is not allowed to call Get-Mailbox".
+_NOT_ALLOWED_TO_CALL = re.compile(r"\bis not allowed to call\b", re.IGNORECASE)
+MANAGE_AS_APP = "Exchange.ManageAsApp"
+EXCHANGE_ROLE = "Exchange Administrator role"
+
 # Exchange's typed text is "<error id>|<.NET exception type>|<text>", the error id (e.g. "Ex6F9304") sometimes empty.
 _EXCEPTION_IN_MESSAGE = re.compile(r"^(?P<error_id>[^|]*)\|(?P<type>[^|]+)\|(?P<text>.*)$", re.DOTALL)
 
@@ -361,14 +389,16 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
 
     exception_type, typed = cmdlet_error_text(error)
     if status in (401, 403) and not exception_type:
-        permission = "Exchange.ManageAsApp" if status == 401 else "Exchange Administrator role"
-        explanation, fix = explain(f"Exchange:{status}", **context)
-        return PermissionMissing(
+        role_refused = status == 403 or _NOT_ALLOWED_TO_CALL.search(message) is not None
+        cls_refused = ExchangeRoleMissing if role_refused else ExchangeAppPermissionMissing
+        key = "Exchange:role" if status == 401 and role_refused else f"Exchange:{status}"
+        explanation, fix = explain(key, cmdlet=cmdlet or "this cmdlet", **context)
+        return cls_refused(
             code=code,
             message=message or f"HTTP {status} from the Exchange admin API",
             explanation=explanation,
             fix=fix,
-            permission=permission,
+            permission=EXCHANGE_ROLE if role_refused else MANAGE_AS_APP,
             **common,
         )
     if status == 429:
