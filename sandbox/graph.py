@@ -8,9 +8,9 @@ import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import jwt
 
@@ -69,6 +69,15 @@ class Call:
     body: Any
     base_url: str
     app_id: str
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+
+    @property
+    def advanced_query(self) -> bool:
+        """Graph's advanced query parameters: `ConsistencyLevel: eventual` and `$count=true` (aad-advanced-queries)."""
+        return (
+            self.headers.get("consistencylevel", "").strip().lower() == "eventual"
+            and self.query.get("$count", "").strip().lower() == "true"
+        )
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -245,16 +254,62 @@ def get_domains(call: Call) -> Response:
     )
 
 
+_ENDS_WITH = re.compile(r"^\s*endswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)\s*$", re.IGNORECASE)
+# endsWith works on users' mail, otherMails, userPrincipalName and proxyAddresses, only as an advanced query
+# (aad-advanced-queries); the sandbox's users carry the first and third.
+_ENDS_WITH_PROPS = ("mail", "userPrincipalName")
+_ENDS_WITH_REFUSED = (
+    "Operator 'endsWith' is not supported because the required parameters might be missing. Try adding $count=true "
+    "query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for "
+    "more information"
+)
+# assignedLicenses supports eq (through any) by default (aad-advanced-queries, filter-directory-objects).
+_LICENSED = re.compile(
+    r"^\s*assignedLicenses/any\(\s*(\w+)\s*:\s*(\w+)/skuId\s+eq\s+([0-9a-fA-F-]{36})\s*\)\s*$", re.IGNORECASE
+)
+
+
+def _user_filter(call: Call) -> Callable[[dict[str, Any]], bool] | None:
+    """The rows a users $filter keeps: `<prop> eq '…'`, `endsWith(mail|userPrincipalName, '…')` (advanced query
+    parameters required) or `assignedLicenses/any(x:x/skuId eq <guid>)`."""
+    expr = call.query.get("$filter") or ""
+    ends_with = _ENDS_WITH.match(expr)
+    if ends_with:
+        prop = next((k for k in _ENDS_WITH_PROPS if k.lower() == ends_with.group(1).lower()), None)
+        if not call.advanced_query:
+            raise _bad(_ENDS_WITH_REFUSED, "Request_UnsupportedQuery")
+        if prop is None:
+            raise _bad(
+                f"Unsupported or invalid query filter clause specified for property '{ends_with.group(1)}' of "
+                "resource 'User'.",
+                "Request_UnsupportedQuery",
+            )
+        suffix = ends_with.group(2).replace("''", "'").lower()
+        return lambda row: str(row.get(prop) or "").lower().endswith(suffix)
+    licensed = _LICENSED.match(expr)
+    if licensed and licensed.group(1) == licensed.group(2):
+        sku = licensed.group(3).lower()
+        return lambda row: any(str(x.get("skuId", "")).lower() == sku for x in row.get("assignedLicenses") or [])
+    clause = _filter_eq(call, ("userPrincipalName", "mail", "mailNickname", "id", "displayName"), "User")
+    if clause is None:
+        return None
+    prop, value = clause
+    return lambda row: str(row.get(prop) or "").lower() == value.lower()
+
+
 def list_users(call: Call) -> Response:
     _require(call, READ_USERS)
     tenant = call.tenant
-    clause = _filter_eq(call, ("userPrincipalName", "mail", "mailNickname", "id", "displayName"), "User")
+    keep = _user_filter(call)
     users = [u for u in tenant.users.values() if tenant.visible(u)]
     rows = [_user_json(tenant, u) for u in users]
-    if clause:
-        prop, value = clause
-        rows = [r for r in rows if str(r.get(prop) or "").lower() == value.lower()]
-    return Response.json(200, _page(call, [_select(r, call, DEFAULT_USER_PROPS) for r in rows], "users"))
+    if keep is not None:
+        rows = [r for r in rows if keep(r)]
+    page = _page(call, [_select(r, call, DEFAULT_USER_PROPS) for r in rows], "users")
+    if call.advanced_query:
+        # Without ConsistencyLevel, $count=true is silently ignored (aad-advanced-queries, error handling).
+        page = {"@odata.context": page["@odata.context"], "@odata.count": len(rows), **page}
+    return Response.json(200, page)
 
 
 def _password_ok(password: str) -> bool:
@@ -543,12 +598,15 @@ def list_room_lists(call: Call) -> Response:
 
 def list_room_list_rooms(call: Call, key: str) -> Response:
     _require(call, ("Place.Read.All",))
-    group = next((g for g in _visible_room_lists(call) if key.lower() in (g.smtp.lower(), g.guid)), None)
+    # By the list's emailAddress, not its id (place-list: "you must specify the room list by its emailAddress
+    # property, not by its id"); an id finds nothing.
+    group = next((g for g in _visible_room_lists(call) if key.lower() == g.smtp.lower()), None)
     if group is None:
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
     users = call.tenant.users
     rooms = [_room_json(users[m]) for m in group.members if m in users and users[m].kind == "room"]
-    return Response.json(200, _page(call, rooms, f"places('{key}')/microsoft.graph.roomList/rooms"))
+    context = f"places('{quote(key, safe='')}')/microsoft.graph.roomList/rooms"
+    return Response.json(200, _page(call, rooms, context))
 
 
 def _sp_json(call: Call, app_id: str) -> dict[str, Any]:
@@ -810,7 +868,14 @@ def _mailbox_key(tenant: Tenant, path: str) -> str | None:
 
 
 def _execute(
-    tenant: Tenant, method: str, path: str, query: dict[str, str], body: Any, base_url: str, app_id: str
+    tenant: Tenant,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    body: Any,
+    base_url: str,
+    app_id: str,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """One Graph call after authentication: admission (the per-app budget, then the service's own limits), the
     latency, counting, then the handler under the lock."""
@@ -823,7 +888,7 @@ def _execute(
     rejection = tenant.admit(app_id)
     if rejection:
         return _throttled_response(*rejection)
-    call = Call(tenant, method, path, query, body, base_url, app_id)
+    call = Call(tenant, method, path, query, body, base_url, app_id, {k.lower(): v for k, v in (headers or {}).items()})
     mailbox = _mailbox_key(tenant, path)
     if mailbox is None:
         limited = tenant.throttle.directory(tenant.knobs, app_id)
@@ -856,8 +921,17 @@ def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
         path = unquote(parts.path)
         path = path[len("/v1.0") :] if path.lower().startswith("/v1.0") else path
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        # Advanced query parameters inside a batch: the ConsistencyLevel header goes in the request's JSON.
+        item_headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
         result = _execute(
-            tenant, str(item["method"]).upper(), "/" + path.lstrip("/"), query, item.get("body"), base_url, app_id
+            tenant,
+            str(item["method"]).upper(),
+            "/" + path.lstrip("/"),
+            query,
+            item.get("body"),
+            base_url,
+            app_id,
+            {str(k): str(v) for k, v in item_headers.items()},
         )
         entry: dict[str, Any] = {
             "id": str(item["id"]),
@@ -891,7 +965,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
     if req.method == "POST" and path.rstrip("/") == "/$batch":
         tenant.calls.record("POST /$batch", write=False)
         return _batch(tenant, body, req.base_url, claims["appid"])
-    response = _execute(tenant, req.method, path, req.query, body, req.base_url, claims["appid"])
+    response = _execute(tenant, req.method, path, req.query, body, req.base_url, claims["appid"], dict(req.headers))
     if client_request_id:
         response.headers["client-request-id"] = client_request_id
     return response
