@@ -100,6 +100,19 @@ class SandboxControl:
         response.raise_for_status()
         return response.json()
 
+    def remove_delegated_consent(self, app_id: str | None = None) -> None:
+        """Remove every delegated permission grant of Onramp's sign-in app (or `app_id`), the person's and the
+        organisation's: its refresh tokens then answer AADSTS65001."""
+        self._post("consent/remove", {"app_id": app_id} if app_id else {})
+
+    def revoke_refresh_tokens(self) -> None:
+        """Revoke every refresh token issued so far (AADSTS50173 on their next use)."""
+        self.set_knobs(revoke_refresh_tokens=True)
+
+    def set_group_memberships(self, user: str, groups: list[str]) -> None:
+        """Make `user` (UPN or id) a member of exactly these Entra groups."""
+        self._post("memberships", {"user": user, "groups": groups})
+
     def set_consent_refused(self, refused: bool = True) -> None:
         self.set_knobs(consent_refused=refused)
 

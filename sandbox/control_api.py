@@ -90,6 +90,18 @@ def _remove_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
     return Response(204)
 
 
+def _group_memberships(tenant: Tenant, body: dict[str, Any]) -> Response:
+    """Make a person a member of exactly these Entra groups (ids); the `groups` claim and Graph read them."""
+    user = tenant.user_by_key(str(body.get("user", "")))
+    if user is None:
+        return _error(404, "no such user")
+    groups = body.get("groups")
+    if not isinstance(groups, list):
+        return _error(400, "groups must be a list of group ids")
+    tenant.entra_group_members[user.id] = {str(group) for group in groups}
+    return Response(204)
+
+
 def handle(tenant: Tenant, req: Request) -> Response:
     action = req.path[len("/_sandbox") :].strip("/")
     try:
@@ -138,4 +150,9 @@ def handle(tenant: Tenant, req: Request) -> Response:
             return _add_mailbox(tenant, body)
         if action == "mailboxes/remove":
             return _remove_mailbox(tenant, body)
+        if action == "consent/remove":
+            tenant.remove_delegated_consent(str(body.get("app_id", CONNECTOR_APP_ID)))
+            return Response(204)
+        if action == "memberships":
+            return _group_memberships(tenant, body)
     return _error(404, f"no control action POST {action}")

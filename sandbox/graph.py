@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import jwt
 
+from .oidc import EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, directory_roles
 from .responses import Request, Response, graph_error
 from .state import (
     ALL_SKUS,
@@ -51,6 +52,8 @@ DEFAULT_USER_PROPS = (
 )
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+# Directory roles that may write users under a person's token: Global Administrator, User Administrator [ROLES].
+DIRECTORY_WRITERS = {GLOBAL_ADMINISTRATOR, "fe930be7-5e62-47db-91af-98c3a49a38b1"}
 CALENDAR_ROLES = {"Calendars.Read", "Calendars.ReadBasic.All", "Calendars.ReadWrite"}
 
 
@@ -70,6 +73,21 @@ class Call:
     base_url: str
     app_id: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    token: dict[str, Any] = field(default_factory=dict)  # the access token's claims
+
+    @property
+    def signed_in_user(self) -> User | None:
+        """The person a delegated token acts for (`idtyp` "user"); None under an app's own token."""
+        if self.token.get("idtyp") != "user":
+            return None
+        return self.tenant.users.get(str(self.token.get("oid", "")))
+
+    def granted(self) -> set[str]:
+        """Under a person's token its delegated scopes (`scp`), under an app's its application permissions, read
+        from the tenant's current grants (see WIRE.md)."""
+        if self.token.get("idtyp") == "user":
+            return set(str(self.token.get("scp", "")).split())
+        return self.tenant.app_roles(self.app_id, GRAPH_APP_ID)
 
     @property
     def advanced_query(self) -> bool:
@@ -189,9 +207,19 @@ def _user_json(tenant: Tenant, user: User) -> dict[str, Any]:
     }
 
 
-def _require(call: Call, roles: tuple[str, ...]) -> None:
-    if not call.tenant.app_roles(call.app_id, GRAPH_APP_ID) & set(roles):
-        raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+def _insufficient() -> GraphError:
+    return GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
+
+def _require(call: Call, permissions: tuple[str, ...]) -> None:
+    """Under an app's token one of `permissions`; under a person's, one of them as a delegated scope and, to write
+    the directory, a directory role that may: delegated access is the intersection of both [GPERM]."""
+    if not call.granted() & set(permissions):
+        raise _insufficient()
+    user = call.signed_in_user
+    writes = all("ReadWrite" in permission for permission in permissions)
+    if user is not None and writes and not set(directory_roles(user)) & DIRECTORY_WRITERS:
+        raise _insufficient()
 
 
 # -- endpoints ------------------------------------------------------------------------------------
@@ -473,7 +501,7 @@ def _calendar_user(call: Call, key: str) -> User:
     tenant = call.tenant
     # Entra app roles are tenant-wide and are added to whatever Exchange RBAC grants; a legacy application access
     # policy still restricts them (not RBAC).
-    if tenant.app_roles(call.app_id, GRAPH_APP_ID) & CALENDAR_ROLES and tenant.access_policy_allows(call.app_id, user):
+    if call.granted() & CALENDAR_ROLES and tenant.access_policy_allows(call.app_id, user):
         return user
     if tenant.app_rbac_covers(call.app_id, user, CALENDAR_ROLES):
         return user
@@ -758,11 +786,77 @@ def remove_key(call: Call, key: str) -> Response:
     return Response(204)
 
 
+# -- the signed-in person (delegated tokens only) ---------------------------------------------------------------------
+ME_SCOPES = ("User.Read", "User.ReadWrite", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
+# Scopes that read directoryRole objects; with fewer a membership list shows a role only by `@odata.type` and `id`
+# [MEMBEROF].
+ROLE_READERS = {
+    "RoleManagement.Read.Directory",
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
+ROLE_NAMES = {GLOBAL_ADMINISTRATOR: "Global Administrator", EXCHANGE_ADMINISTRATOR: "Exchange Administrator"}
+CHECK_MEMBER_GROUPS_MAX = 20  # "up to 20" group ids per call [CMG]
+
+
+def _me(call: Call) -> User:
+    user = call.signed_in_user
+    if user is None:
+        raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+    _require(call, ME_SCOPES)
+    return user
+
+
+def get_me(call: Call) -> Response:
+    return Response.json(200, _select(_user_json(call.tenant, _me(call)), call, DEFAULT_USER_PROPS))
+
+
+def list_my_directory_roles(call: Call) -> Response:
+    """`/me/memberOf/microsoft.graph.directoryRole` (and transitiveMemberOf): the person's active roles."""
+    user = _me(call)
+    readable = bool(call.granted() & ROLE_READERS)
+    roles = []
+    for template in directory_roles(user):
+        role: dict[str, Any] = {"@odata.type": "#microsoft.graph.directoryRole", "id": stable_id(f"role:{template}")}
+        role |= {
+            "deletedDateTime": None,
+            "description": None,
+            "displayName": ROLE_NAMES.get(template) if readable else None,
+            "roleTemplateId": template if readable else None,
+        }
+        roles.append(role)
+    context = f"{call.base_url}/v1.0/$metadata#directoryRoles"
+    return Response.json(200, {"@odata.context": context, "value": roles})
+
+
+def check_my_member_groups(call: Call) -> Response:
+    user = _me(call)
+    asked = call.body.get("groupIds") if isinstance(call.body, dict) else None
+    if not isinstance(asked, list) or not all(isinstance(g, str) for g in asked):
+        raise _bad("Invalid request: groupIds must be a list of group ids.")
+    if len(asked) > CHECK_MEMBER_GROUPS_MAX:
+        raise _bad(f"Too many group ids: at most {CHECK_MEMBER_GROUPS_MAX}.")
+    member_of = {g.lower() for g in call.tenant.entra_group_members.get(user.id, ())}
+    held = [group for group in asked if group.lower() in member_of]
+    return Response.json(
+        200, {"@odata.context": f"{call.base_url}/v1.0/$metadata#Collection(Edm.String)", "value": held}
+    )
+
+
 # (method, path pattern, template for call counts, handler)
 ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
     (m, re.compile(p + r"/?$", re.IGNORECASE), t, h)
     for m, p, t, h in (
         ("GET", r"^/organization", "GET /organization", get_organization),
+        ("GET", r"^/me", "GET /me", get_me),
+        (
+            "GET",
+            r"^/me/(?:transitiveMemberOf|memberOf)/microsoft\.graph\.directoryRole",
+            "GET /me/transitiveMemberOf/microsoft.graph.directoryRole",
+            list_my_directory_roles,
+        ),
+        ("POST", r"^/me/checkMemberGroups", "POST /me/checkMemberGroups", check_my_member_groups),
         ("GET", r"^/domains", "GET /domains", get_domains),
         ("GET", r"^/users", "GET /users", list_users),
         ("POST", r"^/users", "POST /users", create_user),
@@ -876,6 +970,7 @@ def _execute(
     base_url: str,
     app_id: str,
     headers: dict[str, str] | None = None,
+    token: dict[str, Any] | None = None,
 ) -> Response:
     """One Graph call after authentication: admission (the per-app budget, then the service's own limits), the
     latency, counting, then the handler under the lock."""
@@ -888,7 +983,8 @@ def _execute(
     rejection = tenant.admit(app_id)
     if rejection:
         return _throttled_response(*rejection)
-    call = Call(tenant, method, path, query, body, base_url, app_id, {k.lower(): v for k, v in (headers or {}).items()})
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    call = Call(tenant, method, path, query, body, base_url, app_id, lowered, token or {})
     mailbox = _mailbox_key(tenant, path)
     if mailbox is None:
         limited = tenant.throttle.directory(tenant.knobs, app_id)
@@ -907,7 +1003,7 @@ def _run(call: Call, template: str, handler: Callable[[Call], Response]) -> Resp
         return graph_error(err.status, err.code, err.message)
 
 
-def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
+def _batch(tenant: Tenant, body: Any, base_url: str, token: dict[str, Any]) -> Response:
     requests = body.get("requests") if isinstance(body, dict) else None
     if not isinstance(requests, list) or not requests:
         return graph_error(400, "BadRequest", "Invalid batch payload format.")
@@ -930,8 +1026,9 @@ def _batch(tenant: Tenant, body: Any, base_url: str, app_id: str) -> Response:
             query,
             item.get("body"),
             base_url,
-            app_id,
+            str(token["appid"]),
             {str(k): str(v) for k, v in item_headers.items()},
+            token,
         )
         entry: dict[str, Any] = {
             "id": str(item["id"]),
@@ -964,8 +1061,10 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return graph_error(400, "BadRequest", "Unable to read JSON request payload.")
     if req.method == "POST" and path.rstrip("/") == "/$batch":
         tenant.calls.record("POST /$batch", write=False)
-        return _batch(tenant, body, req.base_url, claims["appid"])
-    response = _execute(tenant, req.method, path, req.query, body, req.base_url, claims["appid"], dict(req.headers))
+        return _batch(tenant, body, req.base_url, claims)
+    response = _execute(
+        tenant, req.method, path, req.query, body, req.base_url, claims["appid"], dict(req.headers), claims
+    )
     if client_request_id:
         response.headers["client-request-id"] = client_request_id
     return response

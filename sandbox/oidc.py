@@ -1,11 +1,12 @@
 """The identity platform as an OpenID Connect provider: people sign in to an app with the authorization code flow.
 
 Served here: the multi-tenant discovery documents (`organizations`, `common`), the authorize page (a plain HTML list
-of the tenant's people to pick from, standing in for Microsoft's sign-in pages), the token endpoint's
-`authorization_code` grant with PKCE, and the signing keys. ID tokens are RS256 JWTs signed with a per-process RSA
-key published at `/discovery/v2.0/keys`, with the v2.0 claims apps read: `tid`, `oid`, `preferred_username`, `name`,
-`email`, `nonce` and `wids` (the person's directory role template ids). The tenant's own discovery document and the
-client-credentials grant stay in `tokens`. Every detail and its source is in WIRE.md.
+of the tenant's people to pick from, standing in for Microsoft's sign-in pages) with its consent step, the token
+endpoint's `authorization_code` (with PKCE), device code and `refresh_token` grants, and the signing keys. ID tokens
+are RS256 JWTs signed with a per-process RSA key published at `/discovery/v2.0/keys`, with the v2.0 claims apps
+read: `tid`, `oid`, `preferred_username`, `name`, `email`, `nonce`, and `wids` and `groups` as the app's manifest
+asks. Access tokens are for one resource and carry the delegated scopes consented there (`scp`). The tenant's own
+discovery document and the client-credentials grant stay in `tokens`. Every detail and its source is in WIRE.md.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .responses import Request, Response
-from .state import TENANT_ID, Tenant, User
-from .tokens import TENANT_ALIASES, _aad_error
+from .state import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TENANT_ID, RefreshGrant, Tenant, User
+from .tokens import TENANT_ALIASES, _aad_error, issue_delegated_token
 
 # Directory role template ids, as Microsoft's "Microsoft Entra built-in roles" reference publishes them.
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
@@ -36,6 +37,42 @@ EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 # The seeded people's directory roles, by mail nickname: one Global Administrator, one Exchange Administrator,
 # everyone else none.
 DIRECTORY_ROLES = {"admin": (GLOBAL_ADMINISTRATOR,), "user-001": (EXCHANGE_ADMINISTRATOR,)}
+
+# Who may consent for the organisation to permissions that need an administrator [ROLES, CONSENT]; the sandbox seeds
+# only Global Administrators.
+CONSENTING_ROLES = (GLOBAL_ADMINISTRATOR,)
+# OpenID Connect's own scopes: they name no resource [SCOPES].
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+# The OpenID Connect scopes a token response lists back (offline_access shows as the refresh token itself).
+ANSWERED_OIDC_SCOPES = OIDC_SCOPES - {"offline_access"}
+# Resource identifiers a scope may start with, and the audience of their tokens; an unqualified scope is Microsoft
+# Graph's [SCOPES].
+RESOURCE_PREFIXES = {
+    "https://graph.microsoft.com/": GRAPH_AUDIENCE,
+    "00000003-0000-0000-c000-000000000000/": GRAPH_AUDIENCE,
+    "https://outlook.office365.com/": EXCHANGE_AUDIENCE,
+    "https://outlook.office.com/": EXCHANGE_AUDIENCE,
+}
+# Delegated permissions only an administrator may consent to ("Admin consent required: Yes" in Microsoft Graph's
+# permissions reference [GPERM]); every other delegated scope a person consents to for themselves.
+ADMIN_ONLY_SCOPES = frozenset(
+    {
+        "Application.Read.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+        "Domain.Read.All",
+        "Exchange.Manage",
+        "Group.Read.All",
+        "GroupMember.Read.All",
+        "Organization.Read.All",
+        "RoleManagement.Read.Directory",
+        "RoleManagement.ReadWrite.Directory",
+        "User.Read.All",
+        "User.ReadWrite.All",
+    }
+)
+# Past this many groups an ID token carries the overage marker instead of the `groups` claim [ACT].
+GROUPS_OVERAGE_LIMIT = 200
 
 MULTI_TENANT = ("organizations", "common")
 CODE_LIFETIME_S = 600  # "Authorization codes are short lived. Typically, they expire after about 10 minutes."
@@ -124,7 +161,8 @@ def serves(req: Request) -> bool:
     if rest == "v2.0/.well-known/openid-configuration":
         return tenant_segment.lower() in MULTI_TENANT
     if rest == "oauth2/v2.0/token" and req.method == "POST":
-        return tenant_segment.lower() in MULTI_TENANT or _form(req).get("grant_type") == "authorization_code"
+        person_grants = ("authorization_code", "refresh_token", DEVICE_CODE_GRANT)
+        return tenant_segment.lower() in MULTI_TENANT or _form(req).get("grant_type") in person_grants
     return False
 
 
@@ -252,7 +290,8 @@ def _discovery(req: Request, tenant_segment: str) -> Response:
             "tenant_region_scope": None,
             "cloud_instance_name": "microsoftonline.com",
             "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": "graph.microsoft.com",
+            # Where the cloud's Microsoft Graph answers: the sandbox serves it itself.
+            "msgraph_host": req.base_url.split("://", 1)[1],
             "rbac_url": "https://pas.windows.net",
         },
     )
@@ -305,13 +344,30 @@ def _authorize(tenant: Tenant, req: Request, tenant_segment: str) -> Response:
         return _redirect_error(
             redirect_uri, params, "invalid_request", "AADSTS50149: Invalid Code_Challenge_method parameter."
         )
-    if req.method == "GET":
-        return _picker(tenant, params, tenant_segment)
-    chosen = params.get("oid", "")
-    with tenant.lock:
-        user = tenant.users.get(chosen)
-    if user is None or user.kind not in ("user", "admin"):
+    user = _signing_in(tenant, req, params)
+    if user is None:
+        if req.method == "GET":
+            return _picker(tenant, params, tenant_segment)
         return _picker(tenant, params, tenant_segment, status=400)
+    requested = _by_resource(params.get("scope", ""))
+    if params.get("consent") == "decline":
+        return _redirect_error(redirect_uri, params, "access_denied", CONSENT_DECLINED, subcode="cancel")
+    with tenant.lock:
+        missing = {
+            audience: names - tenant.consented_scopes(client_id, user.id, audience)
+            for audience, names in requested.items()
+        }
+    needs_admin = {
+        audience: names & ADMIN_ONLY_SCOPES for audience, names in missing.items() if names & ADMIN_ONLY_SCOPES
+    }
+    may_consent = any(role in CONSENTING_ROLES for role in directory_roles(user))
+    if needs_admin and not (params.get("consent") == "accept" and may_consent):
+        return _consent_page(tenant, params, tenant_segment, user, app.display_name, needs_admin, may_consent)
+    for_organisation = params.get("consent_for_organization") == "on" and may_consent
+    with tenant.lock:
+        for audience, names in missing.items():
+            # What a person may consent to for themselves is consented by signing in (see WIRE.md).
+            tenant.consent(client_id, "AllPrincipals" if for_organisation else user.id, audience, names)
     code = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
     store = _codes(tenant)
     with store.lock:
@@ -330,6 +386,85 @@ def _authorize(tenant: Tenant, req: Request, tenant_segment: str) -> Response:
         answer["state"] = params["state"]
     answer["session_state"] = secrets.token_hex(16)
     return _redirect(redirect_uri, answer)
+
+
+CONSENT_DECLINED = "AADSTS65004: User declined to consent to access the app."
+NEEDS_ADMIN_APPROVAL = (
+    "{app} needs permission to access resources in your organization that only an admin can grant. Please ask an "
+    "admin to grant permission to this app before you can use it."
+)
+
+
+def _signing_in(tenant: Tenant, req: Request, params: dict[str, str]) -> User | None:
+    """Who signs in: the person picked on the page (a POST), or the one `login_hint` names, as Microsoft's existing
+    browser session would sign them in without asking again (the sandbox keeps no session: the hint stands in)."""
+    with tenant.lock:
+        if req.method == "POST":
+            user = tenant.users.get(params.get("oid", ""))
+        else:
+            hint = params.get("login_hint", "").lower()
+            user = next((u for u in tenant.users.values() if hint and u.upn.lower() == hint), None)
+    if user is None or user.kind not in ("user", "admin") or not user.account_enabled:
+        return None
+    return user
+
+
+def _by_resource(scope: str) -> dict[str, set[str]]:
+    """The delegated permissions asked in `scope`, by resource audience [SCOPES]; OpenID Connect's own are left out."""
+    asked: dict[str, set[str]] = {}
+    for item in scope.split():
+        if item in OIDC_SCOPES:
+            continue
+        audience, name = GRAPH_AUDIENCE, item
+        for prefix, resource in RESOURCE_PREFIXES.items():
+            if item.lower().startswith(prefix):
+                audience, name = resource, item[len(prefix) :]
+        asked.setdefault(audience, set()).add(name)
+    return asked
+
+
+def _consent_page(
+    tenant: Tenant,
+    params: dict[str, str],
+    tenant_segment: str,
+    user: User,
+    app_name: str,
+    needs_admin: dict[str, set[str]],
+    may_consent: bool,
+) -> Response:
+    """Microsoft's consent prompt for permissions only an administrator may grant: an administrator may accept (for
+    the organisation too); anyone else reads "Need admin approval" (AADSTS90094) and may only go back [CONSENT]."""
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{html.escape(params[name])}">'
+        for name in _PASSED_ON
+        if name in params
+    )
+    hidden += f'<input type="hidden" name="oid" value="{html.escape(user.id)}">'
+    permissions = "".join(
+        f"<li>{html.escape(name)} ({html.escape(audience)})</li>"
+        for audience, names in sorted(needs_admin.items())
+        for name in sorted(names)
+    )
+    action = f"/{html.escape(tenant_segment)}/oauth2/v2.0/authorize"
+    back = (
+        '<button type="submit" name="consent" value="decline">Return to the application without granting consent'
+        "</button>"
+    )
+    if may_consent:
+        body = (
+            f"<p>{html.escape(app_name)} asks for these permissions:</p><ul>{permissions}</ul>"
+            f'<form method="post" action="{action}">{hidden}'
+            '<label><input type="checkbox" name="consent_for_organization"> Consent on behalf of your organization'
+            '</label> <button type="submit" name="consent" value="accept">Accept</button> '
+            '<button type="submit" name="consent" value="decline">Cancel</button></form>'
+        )
+        return _html(200, "Permissions requested", body)
+    body = (
+        f"<p>{html.escape(NEEDS_ADMIN_APPROVAL.format(app=app_name))}</p><ul>{permissions}</ul>"
+        "<p>AADSTS90094: The grant requires admin permission.</p>"
+        f'<form method="post" action="{action}">{hidden}{back}</form>'
+    )
+    return _html(200, "Need admin approval", body)
 
 
 _PASSED_ON = (
@@ -385,8 +520,12 @@ def _redirect(redirect_uri: str, params: dict[str, str]) -> Response:
     return Response(302, b"", {"Location": redirect_uri + separator + urlencode(params)})
 
 
-def _redirect_error(redirect_uri: str, params: dict[str, str], error: str, description: str) -> Response:
+def _redirect_error(
+    redirect_uri: str, params: dict[str, str], error: str, description: str, subcode: str | None = None
+) -> Response:
     answer = {"error": error, "error_description": description}
+    if subcode:
+        answer["error_subcode"] = subcode
     if "state" in params:
         answer["state"] = params["state"]
     return _redirect(redirect_uri, answer)
@@ -460,13 +599,15 @@ def _token(tenant: Tenant, req: Request) -> Response:
     form = _form(req)
     if form.get("grant_type") == DEVICE_CODE_GRANT:
         return _device_token(tenant, req, form)
+    if form.get("grant_type") == "refresh_token":
+        return _refresh(tenant, req, form)
     if form.get("grant_type") != "authorization_code":
         return _aad_error(
             400,
             "unsupported_grant_type",
             70003,
             "The app requested an unsupported grant type. The sandbox's multi-tenant token endpoint supports "
-            "authorization_code only.",
+            "authorization_code, refresh_token and the device code grant only.",
         )
     client_id, authenticated = _client_authenticated(tenant, req, form)
     if not authenticated:
@@ -523,27 +664,126 @@ def _token(tenant: Tenant, req: Request) -> Response:
 
 
 def _user_tokens(tenant: Tenant, user: User, client_id: str, scope: str, nonce: str | None) -> Response:
-    """The token response of a person's sign-in (authorization code or device code)."""
-    scopes = sorted(set(scope.split()) | {"openid", "profile", "email"})
-    return Response.json(
-        200,
-        {
-            "token_type": "Bearer",
-            "scope": " ".join(s for s in scopes if s not in ("offline_access",)),
-            "expires_in": ID_TOKEN_LIFETIME_S,
-            "ext_expires_in": ID_TOKEN_LIFETIME_S,
-            # The sandbox's Graph does not take delegated tokens: this one only completes the response's shape.
-            "access_token": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
-            "refresh_token": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
-            "id_token": issue_id_token(
-                user,
-                client_id,
-                nonce,
-                with_roles=tenant.knobs.group_membership_claims.lower() in ("directoryrole", "all"),
-            ),
-            "client_info": _b64json({"uid": user.id, "utid": TENANT_ID}),
-        },
+    """The token response of a person's sign-in or refresh: an access token for one resource (the one the scope
+    names, else Microsoft Graph), a refresh token only when `offline_access` was asked, an ID token when `openid`
+    was."""
+    asked = scope.split()
+    by_resource = _by_resource(scope)
+    if len(by_resource) > 1:
+        return _aad_error(
+            400,
+            "invalid_scope",
+            28000,
+            "Provided value for the input parameter scope is not valid because it contains more than one resource. "
+            f"Scope {scope} is not valid.",
+        )
+    audience, names = next(iter(by_resource.items()), (GRAPH_AUDIENCE, set()))
+    with tenant.lock:
+        consented = tenant.consented_scopes(client_id, user.id, audience)
+        app = tenant.signing_in_app(client_id)
+        knobs = tenant.knobs
+        claims = knobs.group_membership_claims.lower()
+    if not names <= consented:
+        return _not_consented(client_id, app.display_name if app else "")
+    granted = sorted(consented)
+    with_roles = claims in ("directoryrole", "all")
+    answer: dict[str, Any] = {
+        "token_type": "Bearer",
+        "scope": " ".join(
+            [f"{audience}/{name}" for name in granted] + [s for s in asked if s in OIDC_SCOPES - {"offline_access"}]
+        ),
+        "expires_in": ID_TOKEN_LIFETIME_S,
+        "ext_expires_in": ID_TOKEN_LIFETIME_S,
+        "access_token": issue_delegated_token(
+            tenant, client_id, user.id, audience, granted, directory_roles(user) if with_roles else None
+        ),
+        "client_info": _b64json({"uid": user.id, "utid": TENANT_ID}),
+    }
+    if "offline_access" in asked:
+        refresh_token = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
+        with tenant.lock:
+            tenant.refresh_grants[refresh_token] = RefreshGrant(client_id, user.id, tenant.now())
+        answer["refresh_token"] = refresh_token
+    if "openid" in asked:
+        with tenant.lock:
+            groups = sorted(tenant.entra_group_members.get(user.id, ()))
+        answer["id_token"] = issue_id_token(
+            user,
+            client_id,
+            nonce,
+            with_roles=with_roles,
+            groups=groups if claims in ("securitygroup", "all") else None,
+        )
+    return Response.json(200, answer)
+
+
+def _not_consented(client_id: str, app_name: str) -> Response:
+    response = _aad_error(
+        400,
+        "invalid_grant",
+        65001,
+        f"The user or administrator has not consented to use the application with ID '{client_id}' named "
+        f"'{app_name}'. Send an interactive authorization request for this user and resource.",
     )
+    body = json.loads(response.body)
+    body["suberror"] = "consent_required"
+    return Response.json(400, body)
+
+
+def _refresh(tenant: Tenant, req: Request, form: dict[str, str]) -> Response:
+    """The refresh token grant: a new access token (for any resource the person consented to) and a new refresh
+    token; the old one keeps working until it is revoked or expires, as Microsoft's do [RT]."""
+    client_id = form.get("client_id", "")
+    with tenant.lock:
+        app = tenant.signing_in_app(client_id)
+    secret_sent = "client_secret" in form or req.headers.get("authorization", "").lower().startswith("basic ")
+    if not (app is not None and app.public_client and not secret_sent):
+        client_id, authenticated = _client_authenticated(tenant, req, form)
+        if not authenticated:
+            return _aad_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+                f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+            )
+    with tenant.lock:
+        grant = tenant.refresh_grants.get(form.get("refresh_token", ""))
+        valid_from = tenant.refresh_tokens_valid_from
+        requires_mfa = tenant.knobs.refresh_requires_mfa
+        user = tenant.users.get(grant.user_id) if grant else None
+    if grant is None or grant.client_id != client_id or user is None:
+        return _aad_error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
+    if grant.issued_at < valid_from:
+        return _aad_error(
+            400,
+            "invalid_grant",
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "
+            f"have changed or reset their password. The grant was issued on '{_stamp(tenant, grant.issued_at)}' and "
+            f"the TokensValidFrom date (before which tokens are not valid) for this user is "
+            f"'{_stamp(tenant, valid_from)}'.",
+        )
+    if requires_mfa:
+        response = _aad_error(
+            400,
+            "interaction_required",
+            50076,
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you "
+            "must use multi-factor authentication to access the resource.",
+        )
+        body = json.loads(response.body)
+        body["suberror"] = "basic_action"
+        return Response.json(400, body)
+    if not user.account_enabled:
+        return _aad_error(400, "invalid_grant", 50057, "The user account is disabled.")
+    return _user_tokens(tenant, user, client_id, form.get("scope", ""), None)
+
+
+def _stamp(tenant: Tenant, at: float) -> str:
+    """A tenant-clock time as Microsoft writes grant dates."""
+    wall = time.time() - (tenant.now() - at)
+    return time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(wall))
 
 
 def _b64json(value: dict[str, Any]) -> str:
@@ -559,9 +799,11 @@ def issue_id_token(
     now: float | None = None,
     key: rsa.RSAPrivateKey | None = None,
     with_roles: bool = True,
+    groups: list[str] | None = None,
 ) -> str:
     """A v2.0 ID token for `user`; tests pass `lifetime_s`, `now` or another `key` to make a bad one. `wids` only
-    `with_roles` (the app's manifest asks for directory roles)."""
+    `with_roles` (the app's manifest asks for directory roles); `groups` when the manifest asks for groups (None:
+    it does not), replaced by the overage marker past 200 [ACT]."""
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "aud": client_id,
@@ -587,6 +829,13 @@ def issue_id_token(
     roles = directory_roles(user)
     if roles and with_roles:
         claims["wids"] = roles
+    if groups and len(groups) > GROUPS_OVERAGE_LIMIT:
+        claims["_claim_names"] = {"groups": "src1"}
+        claims["_claim_sources"] = {
+            "src1": {"endpoint": f"https://graph.microsoft.com/v1.0/users/{user.id}/getMemberObjects"}
+        }
+    elif groups:
+        claims["groups"] = groups
     return jwt.encode(
         claims,
         key if key is not None else SIGNING_KEY.private,

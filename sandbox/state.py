@@ -212,8 +212,13 @@ class Knobs:
     exchange_page_size: int = 1000
     consent_refused: bool = False
     # The sign-in apps' manifest `groupMembershipClaims`: "DirectoryRole" or "All" put `wids` in ID tokens; "None"
-    # (a new app registration's default) leaves it out [ACT].
+    # (a new app registration's default) leaves it out [ACT]; "SecurityGroup" or "All" put `groups` in them.
     group_membership_claims: str = "DirectoryRole"
+    # Turned on, every refresh token issued until then is revoked (as a password reset or revokeSignInSessions
+    # does): its next use answers AADSTS50173. Refresh tokens issued afterwards work.
+    revoke_refresh_tokens: bool = False
+    # Conditional access asks for multi-factor authentication: a refresh answers interaction_required AADSTS50076.
+    refresh_requires_mfa: bool = False
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name: f for f in dataclasses.fields(self)}
@@ -305,6 +310,15 @@ class EntraServicePrincipal:
     certificates: dict[str, bytes] = field(default_factory=dict)
     # The app registration's "Allow public client flows": the device code grant needs no client secret then.
     public_client: bool = False
+
+
+@dataclass
+class RefreshGrant:
+    """A refresh token the sandbox issued: whose, to which app, and when (tenant clock)."""
+
+    client_id: str
+    user_id: str
+    issued_at: float
 
 
 @dataclass
@@ -488,6 +502,8 @@ class Tenant:
                 self.org["hydrated_at"] = None
             if "tenant_wide_calendar_grant" in values:
                 self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
+            if self.knobs.revoke_refresh_tokens and _as_bool(values.get("revoke_refresh_tokens", False)):
+                self.refresh_tokens_valid_from = self.now()
             if "free_licenses" in values:
                 sku = EXCHANGE_SKU["skuId"]
                 self.sku_enabled[sku] = self.sku_consumed[sku] + self.knobs.free_licenses
@@ -558,6 +574,12 @@ class Tenant:
         # Directory roles held by service principals, by app id.
         self.directory_roles: dict[str, set[str]] = {CONNECTOR_APP_ID: {EXCHANGE_ADMIN_ROLE}}
         self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
+        # Delegated permission grants (Graph's oauth2PermissionGrants): (client app id, a user id or "AllPrincipals",
+        # resource audience) -> the scopes consented.
+        self.delegated_grants: dict[tuple[str, str, str], set[str]] = {}
+        self.refresh_grants: dict[str, RefreshGrant] = {}
+        self.refresh_tokens_valid_from = 0.0  # tenant clock; refresh tokens issued before it are revoked
+        self.entra_group_members: dict[str, set[str]] = {}  # user id -> the Entra groups they are a member of
 
     def signing_in_app(self, app_id: str) -> EntraServicePrincipal | None:
         """The app a person may sign in to here: one of this tenant's, or a multi-tenant app published elsewhere."""
@@ -572,6 +594,21 @@ class Tenant:
         for role in CONNECTOR_GRAPH_ROLES:
             self.grant_app_role(app_id, role)
         self.grant_app_role(app_id, "Exchange.ManageAsApp")
+
+    def consented_scopes(self, client_id: str, user_id: str, audience: str) -> set[str]:
+        """The delegated scopes on `audience` that `client_id` may use for this person: their own consent and the
+        organisation's."""
+        grants = self.delegated_grants
+        return grants.get((client_id, user_id, audience), set()) | grants.get(
+            (client_id, "AllPrincipals", audience), set()
+        )
+
+    def consent(self, client_id: str, principal: str, audience: str, scopes: set[str]) -> None:
+        """Record consent to `scopes` for one person (a user id) or the whole organisation ("AllPrincipals")."""
+        self.delegated_grants.setdefault((client_id, principal, audience), set()).update(scopes)
+
+    def remove_delegated_consent(self, client_id: str) -> None:
+        self.delegated_grants = {key: scopes for key, scopes in self.delegated_grants.items() if key[0] != client_id}
 
     # -- Entra app permissions -------------------------------------------------------------------
     @staticmethod

@@ -1,8 +1,9 @@
 """The identity platform: OpenID discovery, the client-credentials token endpoint, admin consent.
 
-Access tokens are JWTs with Microsoft's claim names (aud, iss, tid, appid, roles, idtyp). They are
-signed with HS256 and a per-process key rather than Microsoft's RS256 keys: clients must treat access
-tokens as opaque (Microsoft says so), so only the sandbox's own APIs ever read them.
+Access tokens are JWTs with Microsoft's claim names: an app's (client credentials) carry `roles` and `idtyp` "app";
+a person's (delegated, `sandbox.oidc`) carry `scp`, `oid`, `upn` and `idtyp` "user" [ACT]. They are signed with
+HS256 and a per-process key rather than Microsoft's RS256 keys: clients must treat access tokens as opaque
+(Microsoft says so), so only the sandbox's own APIs ever read them, and they check signature, audience and expiry.
 """
 
 from __future__ import annotations
@@ -80,10 +81,47 @@ def issue_token(tenant: Tenant, app_id: str, audience: str) -> str:
         "ver": "1.0",
         "uti": _b64(secrets.token_bytes(16)),
     }
+    return _signed(claims)
+
+
+def _signed(claims: dict[str, Any]) -> str:
     header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
     payload = _b64(json.dumps(claims).encode())
     signature = _b64(hmac.new(_KEY, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     return f"{header}.{payload}.{signature}"
+
+
+def issue_delegated_token(
+    tenant: Tenant, client_id: str, user_id: str, audience: str, scopes: list[str], wids: list[str] | None
+) -> str:
+    """A person's access token for one resource: `scp` the space-separated delegated scopes consented on
+    `audience`; `wids` only when the app's manifest asks for directory roles (None: left out) [ACT]."""
+    now = int(time.time())
+    with tenant.lock:
+        user = tenant.users[user_id]
+        app = tenant.signing_in_app(client_id)
+    claims: dict[str, Any] = {
+        "aud": audience,
+        "iss": f"https://sts.windows.net/{TENANT_ID}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + TOKEN_LIFETIME_S,
+        "appid": client_id,
+        "app_displayname": app.display_name if app else "",
+        "idtyp": "user",
+        "name": user.display_name,
+        "oid": user.id,
+        "scp": " ".join(scopes),
+        "sub": _b64(hashlib.sha256(f"{client_id}:{user.id}:{audience}".encode()).digest()),
+        "tid": TENANT_ID,
+        "unique_name": user.upn,
+        "upn": user.upn,
+        "ver": "1.0",
+        "uti": _b64(secrets.token_bytes(16)),
+    }
+    if wids is not None:
+        claims["wids"] = wids
+    return _signed(claims)
 
 
 class TokenError(Exception):
