@@ -1,5 +1,6 @@
 """Onramp settings. Every value comes from the environment; README.md lists each variable."""
 
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,6 +11,8 @@ from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from observability import logs, sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -42,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_htmx",
+    "django_structlog",
+    "observability",
     "tenants",
     "wizard",
 ]
@@ -53,6 +58,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Binds a request id, the user and (from the URL) the organisation and step to every log line of the request.
+    "django_structlog.middlewares.RequestMiddleware",
+    "observability.middleware.BindOrganisationAndStep",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -252,14 +260,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Structured logs (observability.logs): readable text by default, JSON lines with ONRAMP_LOG_FORMAT=json; the web
+# process and the worker alike (config/celery.py hands the worker's logging to this).
+LOGGING = logs.logging_config(env.str("ONRAMP_LOG_FORMAT", default="console"), env.str("LOG_LEVEL", default="INFO"))
+# The task a request queues carries its request id; the request's first line is the same as its last, less the status.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# Error reports (Sentry), only with a DSN; secrets are scrubbed before anything is sent (observability.sentry).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    sentry.start(SENTRY_DSN)
 
 # Microsoft client
 # Onramp's own multi-tenant Entra app, for the admin-consent path of step 0. Empty: admins paste an app of theirs.
