@@ -26,6 +26,15 @@ class StepError(Exception):
         }
 
 
+SUPPORT_CASE_IDS = ("request_id", "client_request_id", "date")
+
+
+def support_case_ids(detail: dict) -> dict[str, str]:
+    """What Microsoft's support asks for about a failed call, from a StepError's detail: its request id, the
+    client request id Onramp sent, the response's date (those that are known)."""
+    return {key: detail[key] for key in SUPPORT_CASE_IDS if detail.get(key)}
+
+
 class IllegalTransition(Exception):
     """A step was asked to move between two statuses that the state machine does not connect."""
 

@@ -6,14 +6,16 @@ import os
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from observability.celery_metrics import QueueDepth
 from tenants.models import Tenant, TenantStatus
+from wizard.models import DriftCheck, DriftCheckStatus
 
 
 class _Organisations:
@@ -35,17 +37,51 @@ class _Organisations:
         yield family
 
 
-_ORGANISATIONS = _Organisations()
-REGISTRY.register(_ORGANISATIONS)
+class _DriftFindings:
+    """What drifted now: the findings of each organisation's latest completed drift check, by kind, read from the
+    database at scrape time. A gauge rather than a counter of checks run: a finding stays until a check no longer
+    finds it, and the database holds it whichever worker found it and across restarts."""
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "onramp_drift_findings",
+            "Findings of each organisation's latest completed drift check, by kind.",
+            labels=["kind"],
+        )
+
+    def describe(self):  # noqa: ANN201 - prometheus-client's collector protocol
+        yield self._family()
+
+    def collect(self):  # noqa: ANN201
+        family = self._family()
+        done = DriftCheck.objects.filter(status=DriftCheckStatus.DONE)
+        latest = done.filter(tenant=OuterRef("pk")).order_by("-finished_at", "-pk").values("pk")[:1]
+        latest_checks = Tenant.objects.annotate(check=Subquery(latest)).exclude(check=None).values("check")
+        counted: dict[str, int] = {}
+        for findings in done.filter(pk__in=latest_checks, drifted=True).values_list("findings", flat=True):
+            for finding in findings:
+                counted[finding["kind"]] = counted.get(finding["kind"], 0) + 1
+        for kind, count in sorted(counted.items()):
+            family.add_metric([kind], count)
+        yield family
+
+
+# Read at scrape time by whichever process serves the page: the database's and the broker's figures are the same
+# from every process, so they are not added up across processes.
+_SCRAPE_TIME_COLLECTORS = (_Organisations(), _DriftFindings(), QueueDepth())
+for _collector in _SCRAPE_TIME_COLLECTORS:
+    REGISTRY.register(_collector)
 
 
 def _registry() -> CollectorRegistry:
-    """Every process's metrics (multiprocess mode), else this process's own; organisations either way."""
+    """Every process's metrics (multiprocess mode), else this process's own; the scrape-time figures either way."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return REGISTRY
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    registry.register(_ORGANISATIONS)
+    for collector in _SCRAPE_TIME_COLLECTORS:
+        registry.register(collector)
     return registry
 
 

@@ -275,7 +275,44 @@ def test_graph_detail_names_the_status_and_service():
         "request_id": "r-9",
         "status": 404,
         "service": GRAPH,
+        "client_request_id": "r-9",
+        "date": "2026-11-30T09:12:44",
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        # Graph's answer headers win over what its innerError repeats.
+        (
+            graph_body("x", request_id="inner-1"),
+            {"Request-Id": "r-1", "Client-Request-Id": "c-1", "Date": "Mon, 30 Nov 2026 09:12:45 GMT"},
+            ("r-1", "c-1", "Mon, 30 Nov 2026 09:12:45 GMT"),
+        ),
+        (graph_body("x", request_id="inner-1"), {}, ("inner-1", "inner-1", "2026-11-30T09:12:44")),
+        ({"error": {"code": "x", "innerError": "not a mapping"}}, {}, ("", "", "")),
+        ("<html>proxy</html>", {"date": "d-1", "client-request-id": "c-2"}, ("", "c-2", "d-1")),
+    ],
+)
+def test_graph_error_keeps_what_microsofts_support_asks_for(body, headers, expected):
+    error = graph_error(400, body, headers)
+    assert (error.request_id, error.client_request_id, error.date) == expected
+    assert (error.detail()["request_id"], error.detail()["client_request_id"], error.detail()["date"]) == expected
+
+
+def test_exchange_error_keeps_what_microsofts_support_asks_for():
+    headers = {"request-id": "r-3", "client-request-id": "c-3", "Date": "Mon, 30 Nov 2026 09:12:46 GMT"}
+    error = exchange(404, cmdlet_body("NotFound", typed("Ex6F9304", NOT_FOUND_TYPE, "Gone.")), headers)
+    assert (error.request_id, error.client_request_id, error.date) == ("r-3", "c-3", "Mon, 30 Nov 2026 09:12:46 GMT")
+
+
+def test_onramps_own_give_ups_keep_the_id_it_sent_and_microsofts_last_answer():
+    gone = unreachable(GRAPH, "GET /users", "no answer", client_request_id="sent-1")
+    assert (gone.request_id, gone.client_request_id, gone.date) == ("", "sent-1", "")
+    busy = unreachable(GRAPH, "GET /users", "HTTP 503", headers={"Request-Id": "r-4", "Date": "d-4"})
+    assert (busy.request_id, busy.date) == ("r-4", "d-4")
+    throttled = still_throttled(GRAPH, "GET /users", 300, {"request-id": "r-5", "client-request-id": "c-5"})
+    assert (throttled.request_id, throttled.client_request_id) == ("r-5", "c-5")
 
 
 def test_graph_error_without_code_or_message_keys():
@@ -441,6 +478,8 @@ def test_exchange_detail_holds_the_exception_type_and_cmdlet():
         "error_id": "Ex6F9304",
         "status": 404,
         "service": EXCHANGE,
+        "client_request_id": "",
+        "date": "",
         "exception_type": NOT_FOUND_TYPE,
         "cmdlet": "Get-Mailbox",
     }
@@ -563,7 +602,9 @@ WRONG_SECRET = {
 def test_token_error_with_error_codes_uses_the_code_and_its_words():
     error = identity_error(WRONG_SECRET, app=APP)
     assert type(error) is AuthenticationFailed and error.service == IDENTITY
-    assert error.code == "AADSTS7000215" and error.request_id == "7a7c" and error.status == 0
+    assert error.code == "AADSTS7000215" and error.status == 0
+    # The identity platform's Trace ID is its request id; the Correlation ID is the client-request-id msal sent.
+    assert (error.request_id, error.client_request_id, error.date) == ("0e1f", "7a7c", "2026-11-30 09:12:44Z")
     assert error.message == WRONG_SECRET["error_description"].splitlines()[0]
     assert (error.explanation, error.fix) == words("AADSTS7000215")
     assert error.extra == {"error": "invalid_client"}
@@ -627,9 +668,10 @@ def test_token_error_without_any_code(result, code, message):
     assert error.extra == {"error": result.get("error") or ""}
 
 
-def test_token_error_request_id_falls_back_to_the_trace_id():
+def test_token_error_request_id_is_the_trace_id_and_the_correlation_id_the_client_request_id():
     assert identity_error({"error": "x", "trace_id": "t-1"}).request_id == "t-1"
-    assert identity_error({"error": "x", "trace_id": "t-1", "correlation_id": "c-1"}).request_id == "c-1"
+    error = identity_error({"error": "x", "trace_id": "t-1", "correlation_id": "c-1"})
+    assert (error.request_id, error.client_request_id, error.date) == ("t-1", "c-1", "")
 
 
 @pytest.mark.parametrize(("status", "expected"), [(400, 400), ("401", 401), ("bad", 0), (None, 0)])

@@ -1,7 +1,8 @@
 """Microsoft's failures as typed exceptions an admin can act on.
 
 Every exception is a `wizard.errors.StepError` (so a step that lets one through fails with it as is) and carries
-Microsoft's code, message, request id and HTTP status, plus a plain-words `explanation` and the `fix`. The words
+Microsoft's code, message, HTTP status and the three things Microsoft's support asks for — its `request-id`, the
+`client-request-id` Onramp sent and the response's date — plus a plain-words `explanation` and the `fix`. The words
 come from one table, `EXPLANATIONS`, keyed by Microsoft's error code (Graph), `AADSTS<n>` (identity platform) or
 the short exception type of an Exchange cmdlet error.
 
@@ -27,13 +28,34 @@ IDENTITY, GRAPH, EXCHANGE, EWS = "identity", "graph", "exchange", "ews"
 
 @dataclass
 class MicrosoftError(StepError):
-    """A Microsoft service refused or failed a call."""
+    """A Microsoft service refused or failed a call. `client_request_id` is the id Onramp sent with the request and
+    `date` the response's Date header (or Microsoft's timestamp of the error), as Microsoft's support asks for them."""
 
     status: int = 0
     service: str = ""
+    client_request_id: str = ""
+    date: str = ""
 
     def detail(self) -> dict:
-        return {**super().detail(), "status": self.status, "service": self.service}
+        return {
+            **super().detail(),
+            "status": self.status,
+            "service": self.service,
+            "client_request_id": self.client_request_id,
+            "date": self.date,
+        }
+
+
+def support_ids(error: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, str]:
+    """Microsoft's request id, the client request id and the date of an error response: from the headers (lower-cased
+    names), else from Graph's `innerError`, which repeats them."""
+    inner = error.get("innerError") or error.get("innererror") or {}
+    inner = inner if isinstance(inner, Mapping) else {}
+    return {
+        "request_id": str(headers.get("request-id") or inner.get("request-id") or inner.get("requestId") or ""),
+        "client_request_id": str(headers.get("client-request-id") or inner.get("client-request-id") or ""),
+        "date": str(headers.get("date") or inner.get("date") or ""),
+    }
 
 
 class AuthenticationFailed(MicrosoftError):
@@ -278,11 +300,6 @@ def explain(key: str, **context: str) -> tuple[str, str]:
     return explanation.format(**context), fix.format(**context)
 
 
-def _inner_request_id(error: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    inner = error.get("innerError") or error.get("innererror") or {}
-    return str(headers.get("request-id") or inner.get("request-id") or inner.get("requestId") or "")
-
-
 # The words for a Graph error whose code has none of its own, by the class its status gave it.
 _CLASS_EXPLANATIONS: dict[type[MicrosoftError], str] = {
     AuthenticationFailed: "InvalidAuthenticationToken",
@@ -301,7 +318,6 @@ def graph_error(
     error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
     code = str(error.get("code") or f"HTTP{status}")
     message = str(error.get("message") or "")
-    request_id = _inner_request_id(error, headers)
     context = {"app": app or "Onramp's app", "permission": permission or "see Microsoft's message"}
 
     cls: type[MicrosoftError] = BadRequest if 400 <= status < 500 else ServiceUnavailable
@@ -329,9 +345,9 @@ def graph_error(
         message=message,
         explanation=explanation,
         fix=fix,
-        request_id=request_id,
         status=status,
         service=GRAPH,
+        **support_ids(error, headers),
     )
     if cls is PermissionMissing:
         kwargs["permission"] = permission
@@ -383,9 +399,8 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
     error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
     code = str(error.get("code") or f"HTTP{status}")
     message = str(error.get("message") or "")
-    request_id = _inner_request_id(error, headers)
     context = {"app": app or "Onramp's app"}
-    common: dict[str, Any] = dict(request_id=request_id, status=status, service=EXCHANGE)
+    common: dict[str, Any] = dict(status=status, service=EXCHANGE, **support_ids(error, headers))
 
     exception_type, typed = cmdlet_error_text(error)
     if status in (401, 403) and not exception_type:
@@ -443,7 +458,8 @@ def results_truncated(cmdlet: str, warning: str) -> ResultsTruncated:
 
 
 def identity_error(result: Mapping[str, Any], *, app: str = "") -> AuthenticationFailed:
-    """The exception for an msal error result (`error`, `error_description`, `error_codes`, `correlation_id`)."""
+    """The exception for an msal error result (`error`, `error_description`, `error_codes`, and the identity
+    platform's `trace_id`, `correlation_id` — the client-request-id msal sent — and `timestamp`)."""
     codes = result.get("error_codes")
     # msal passes the token endpoint's list of ints through; a missing or malformed one falls back to the text.
     codes = [code for code in codes if str(code).isdigit()] if isinstance(codes, list) else []
@@ -461,7 +477,9 @@ def identity_error(result: Mapping[str, Any], *, app: str = "") -> Authenticatio
         message=description.splitlines()[0],
         explanation=explanation,
         fix=fix,
-        request_id=str(result.get("correlation_id") or result.get("trace_id") or ""),
+        request_id=str(result.get("trace_id") or ""),
+        client_request_id=str(result.get("correlation_id") or ""),
+        date=str(result.get("timestamp") or ""),
         status=int(result.get("status") or 0) if str(result.get("status") or "").isdigit() else 0,
         service=IDENTITY,
         extra={"error": str(result.get("error") or "")},
@@ -473,8 +491,21 @@ def identity_error(result: Mapping[str, Any], *, app: str = "") -> Authenticatio
 UNREACHABLE = "no answer: the connection was refused, timed out, or did not speak TLS with a trusted certificate"
 
 
-def unreachable(service: str, what: str, cause: BaseException | str) -> ServiceUnavailable:
-    """Microsoft could not be reached (or kept failing) within the retry bound."""
+def _ids_of_last_answer(headers: Mapping[str, str] | None, client_request_id: str) -> dict[str, str]:
+    ids = support_ids({}, {k.lower(): v for k, v in (headers or {}).items()})
+    return {**ids, "client_request_id": ids["client_request_id"] or client_request_id}
+
+
+def unreachable(
+    service: str,
+    what: str,
+    cause: BaseException | str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    client_request_id: str = "",
+) -> ServiceUnavailable:
+    """Microsoft could not be reached (or kept failing) within the retry bound; `headers` are those of its last
+    answer, if it gave one, and `client_request_id` the id Onramp sent."""
     explanation, fix = explain("ServiceUnavailable")
     return ServiceUnavailable(
         code="ServiceUnavailable",
@@ -482,10 +513,11 @@ def unreachable(service: str, what: str, cause: BaseException | str) -> ServiceU
         explanation=explanation,
         fix=fix,
         service=service,
+        **_ids_of_last_answer(headers, client_request_id),
     )
 
 
-def still_throttled(service: str, what: str, waited: float) -> Throttled:
+def still_throttled(service: str, what: str, waited: float, headers: Mapping[str, str] | None = None) -> Throttled:
     explanation, fix = explain("TooManyRequests")
     return Throttled(
         code="TooManyRequests",
@@ -494,4 +526,5 @@ def still_throttled(service: str, what: str, waited: float) -> Throttled:
         fix=fix,
         status=429,
         service=service,
+        **_ids_of_last_answer(headers, ""),
     )

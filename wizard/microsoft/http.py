@@ -25,8 +25,10 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
+import structlog
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
@@ -39,6 +41,14 @@ from wizard.microsoft.clouds import Endpoints
 from wizard.microsoft.errors import UNREACHABLE, still_throttled, unreachable
 
 log = logging.getLogger(__name__)
+# One line per request to Microsoft (msal's token requests included), for support to quote in a Microsoft case.
+calls_log = structlog.stdlib.get_logger("wizard.microsoft.calls")
+CLIENT_REQUEST_ID = "client-request-id"
+
+
+def _service_of(path: str) -> str:
+    """The service of a request sent without one named: msal's sign-in and discovery requests."""
+    return "identity" if "/oauth2/" in path or "openid-configuration" in path or "/discovery/" in path else "other"
 
 
 def timeout() -> tuple[float, float]:
@@ -64,12 +74,42 @@ class _Session(requests.Session):
         self._proxy = proxy
         self._no_proxy = no_proxy
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def request(self, method, url, *args, service: str | None = None, **kwargs):  # type: ignore[no-untyped-def, override]
+        """Every request to Microsoft goes through here: it carries a `client-request-id` of Onramp's (unless msal
+        sent its own) and is logged with Microsoft's ids, never with its query string, body or headers."""
         # msal sends its discovery and token requests through this session without a timeout: an authority that
         # accepts the connection and never answers (any non-TLS port) would hold a worker thread forever.
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = timeout()
-        return super().request(method, url, *args, **kwargs)
+        headers = dict(kwargs.get("headers") or {})
+        sent_id = next((value for name, value in headers.items() if name.lower() == CLIENT_REQUEST_ID), None)
+        if sent_id is None:
+            sent_id = headers[CLIENT_REQUEST_ID] = str(uuid.uuid4())
+        kwargs["headers"] = headers
+        path = urlsplit(url).path
+        call = {"service": service or _service_of(path), "method": method, "path": path}
+        started = time.monotonic()
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as error:
+            seconds = time.monotonic() - started
+            calls_log.info(
+                "microsoft_call",
+                **call,
+                error=type(error).__name__,
+                duration_ms=round(seconds * 1000, 1),
+                client_request_id=sent_id,
+            )
+            raise
+        calls_log.info(
+            "microsoft_call",
+            **call,
+            status=response.status_code,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            request_id=response.headers.get("request-id"),
+            client_request_id=response.headers.get(CLIENT_REQUEST_ID) or sent_id,
+        )
+        return response
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
         merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -240,7 +280,8 @@ class Transport:
         transient = 0
         attempt = 0
         headers = {**self.extra_headers, **kwargs.pop("headers", {})}
-        headers.setdefault("client-request-id", str(uuid.uuid4()))
+        # One id for the logical call, its retries included, so Microsoft's support can follow them together.
+        headers.setdefault(CLIENT_REQUEST_ID, str(uuid.uuid4()))
         spent = costs or {self.budget: 1}
         try:
             while True:
@@ -254,12 +295,20 @@ class Transport:
                     with ratelimit.in_flight(spent):
                         sent = time.monotonic()
                         response = self.session.request(
-                            method, url, headers=signed, auth=self.auth, timeout=timeout(), **kwargs
+                            method,
+                            url,
+                            headers=signed,
+                            auth=self.auth,
+                            timeout=timeout(),
+                            service=self.service,
+                            **kwargs,
                         )
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     transient += 1
                     if transient > self.policy.transient_retries:
-                        raise unreachable(self.service, what, UNREACHABLE) from exc
+                        raise unreachable(
+                            self.service, what, UNREACHABLE, client_request_id=headers[CLIENT_REQUEST_ID]
+                        ) from exc
                     self.stats.add(transient=1)
                     log.info("%s: %s, retry %d", what, type(exc).__name__, transient)
                     time.sleep(self.policy.backoff(transient))
@@ -275,8 +324,13 @@ class Transport:
                 if delay is not None:
                     if waited + delay > self.policy.throttle_wait_budget:
                         if status == 429:
-                            raise still_throttled(self.service, what, waited)
-                        raise unreachable(self.service, what, f"HTTP {status} (busy) after waiting {waited:.0f} s")
+                            raise still_throttled(self.service, what, waited, response.headers)
+                        raise unreachable(
+                            self.service,
+                            what,
+                            f"HTTP {status} (busy) after waiting {waited:.0f} s",
+                            headers=response.headers,
+                        )
                     if listener is not None:
                         wait = BusyWait(self.service, status, delay, attempt + 1, asked is not None)
                         listener.waiting(wait, first=not reported)
