@@ -24,8 +24,8 @@ CASES = 3
 
 def _drift(sandbox: Any, tenant: Any, new_rooms: int) -> dict[str, Any]:
     """The three changes, made as an admin would in the Exchange admin center and Entra ID."""
-    from wizard.results import RoomsResult
     from wizard.services.common import result_of
+    from wizard.steps.exchange_online.rooms.result import RoomsResult
 
     emptied = result_of(tenant, RoomsResult).lists[-1]
     members = sandbox.control.invoke("Get-DistributionGroupMember", Identity=emptied.dn, ResultSize="Unlimited")
@@ -52,9 +52,8 @@ def run(name: str, quick: bool) -> BenchResult:
         env = setup_django(DATABASE, {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)})
         from django.utils import timezone
 
-        from wizard import tasks
+        from wizard import drift, tasks
         from wizard.models import DriftCheck, DriftCheckStatus
-        from wizard.services import drift
 
         with start_sandbox(rooms=room_count) as sandbox, _worker(env):
             tenant = _prepare(sandbox.info, through="activate")

@@ -30,7 +30,7 @@ import requests
 from bench.djangoenv import setup_django
 from bench.processes import free_port, stop, wait_until
 from bench.report import BenchResult, Target
-from wizard.results import RoomListResult
+from wizard.steps.exchange_online.room_list.result import RoomListResult
 
 # One database per benchmark, so the rooms and verify benchmarks may run at the same time.
 DATABASE = "onramp_bench_{name}"
@@ -109,7 +109,7 @@ def _prepare(info: dict[str, Any], through: str) -> Any:
 
     from sandbox.onramp import connect_arguments
     from wizard.actions import create_tenant
-    from wizard.services import rooms as rooms_service
+    from wizard.steps.exchange_online.rooms import service as rooms_service
     from wizard.steps.registry import steps_for
 
     admin = get_user_model().objects.create_user("bench-admin", password=None)
@@ -260,7 +260,7 @@ def _article_loop(sandbox: Any, rooms: list[str], first_list: RoomListResult) ->
 
 def _bench_rooms(name: str, room_count: int, env: dict[str, str]) -> BenchResult:
     from sandbox.server import start_sandbox
-    from wizard.services import rooms as rooms_service
+    from wizard.steps.exchange_online.rooms import service as rooms_service
 
     with start_sandbox(rooms=room_count) as sandbox, _worker(env):
         tenant = _prepare(sandbox.info, through="room_list")
@@ -346,7 +346,7 @@ def _limits_bound(calls: dict[str, Any], limits: dict[str, Any]) -> float:
     batch Onramp keeps in flight (its HTTP pool). Each mailbox's own limits (10,000 per 10 minutes, 4 at once) never
     bind at one read per mailbox."""
     from sandbox.throttling import BATCH_OUTLOOK_PARALLEL
-    from wizard.services.verify import CALENDAR_BATCHES_IN_FLIGHT
+    from wizard.steps.exchange_online.verify.service import CALENDAR_BATCHES_IN_FLIGHT
 
     services = _by_service(calls["calls"])
     exchange = services.get("exchange", 0) / limits["exchange_budget_rps"]

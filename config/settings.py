@@ -77,8 +77,18 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # A step's page template lives in the step's folder (wizard.steps.templates).
+            "loaders": [
+                (
+                    "django.template.loaders.cached.Loader",
+                    [
+                        "django.template.loaders.filesystem.Loader",
+                        "django.template.loaders.app_directories.Loader",
+                        "wizard.steps.templates.StepPageLoader",
+                    ],
+                )
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -248,7 +258,7 @@ CELERY_BEAT_SCHEDULE = {
         # run a backlog of them at once when it comes back.
         "options": {"expires": _WATCH_EVERY_SECONDS},
     },
-    # Each activated organisation re-checked against Microsoft, spread over a window (wizard.services.drift).
+    # Each activated organisation re-checked against Microsoft, spread over a window (wizard.drift).
     "drift-checks": {
         "task": "wizard.tasks.schedule_drift_checks",
         "schedule": _crontab(ONRAMP_DRIFT_SCHEDULE),

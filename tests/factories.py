@@ -12,7 +12,8 @@ from tenants.models import BindingProof, Cloud, Tenant
 from wizard import actions, engine, headless
 from wizard.models import StepState
 from wizard.outcomes import Submission
-from wizard.services import connect, rooms
+from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.rooms import service as rooms
 from wizard.steps.registry import get_step
 
 PASSWORD = "pw-correct-horse-1"

@@ -9,10 +9,14 @@ import pytest
 
 from tenants.models import Profile
 from tests.factories import make_tenant, set_state
-from wizard import results
 from wizard.errors import StepError
 from wizard.results import RoomListEntry, StepResult
 from wizard.services.common import required_result, result_of
+from wizard.steps.exchange_online.connect.result import ConnectResult
+from wizard.steps.exchange_online.room_list.result import RoomListResult
+from wizard.steps.exchange_online.rooms.result import RoomsResult
+from wizard.steps.exchange_online.verify.result import VerifyResult
+from wizard.steps.exchange_server.rooms.result import ExchangeServerRoomsResult
 from wizard.steps.registry import steps_for
 
 PROFILES = (Profile.EXCHANGE_ONLINE, Profile.EXCHANGE_SERVER)
@@ -68,25 +72,25 @@ def test_an_old_row_reads_with_defaults_and_unknown_keys_ignored(kind):
 
 
 def test_missing_and_null_values_take_the_fields_defaults():
-    found = results.ConnectResult.from_json({"organization_name": "Contoso", "verified_domains": None})
+    found = ConnectResult.from_json({"organization_name": "Contoso", "verified_domains": None})
     assert found.organization_name == "Contoso" and found.verified_domains == () and found.licences == ()
     assert found.address_domain == ""
-    assert results.ConnectResult.from_json({"verified_domains": ["b.com", "a.com"]}).address_domain == "b.com"
+    assert ConnectResult.from_json({"verified_domains": ["b.com", "a.com"]}).address_domain == "b.com"
 
 
 def test_both_profiles_rooms_steps_keep_their_room_lists_as_room_list_entries():
     rooms_types = {next(step.result_type for step in steps_for(profile) if step.id == "rooms") for profile in PROFILES}
-    assert rooms_types == {results.RoomsResult, results.ExchangeServerRoomsResult}
+    assert rooms_types == {RoomsResult, ExchangeServerRoomsResult}
     for kind in rooms_types:
         assert typing.get_type_hints(kind)["lists"] == tuple[RoomListEntry, ...]
 
 
 def test_room_lists_saved_before_the_shared_type_read_as_room_list_entries():
     # Exchange Online kept only a member count; Exchange Server kept the members under "room_lists".
-    online = results.RoomsResult.from_json(
+    online = RoomsResult.from_json(
         {"lists": [{"name": "Rooms", "address": "rooms@contoso.com", "dn": "CN=Rooms", "members": 75, "created": 1}]}
     )
-    server = results.ExchangeServerRoomsResult.from_json(
+    server = ExchangeServerRoomsResult.from_json(
         {"room_lists": [{"number": 2, "name": "Rooms 02", "address": "r2@contoso.com", "members": ["a@c.com"]}]}
     )
     assert online.lists == (
@@ -99,18 +103,18 @@ def test_room_lists_saved_before_the_shared_type_read_as_room_list_entries():
 
 
 def test_the_verify_drift_reads_as_a_record():
-    found = results.VerifyResult.from_json({"rooms_passed": 0, "drift": {"gone_rooms": ["x@contoso.com"]}})
+    found = VerifyResult.from_json({"rooms_passed": 0, "drift": {"gone_rooms": ["x@contoso.com"]}})
     assert found.rooms_passed == 0 and found.drift.gone_rooms == ("x@contoso.com",) and found.drift.unlisted_rooms == ()
-    assert results.VerifyResult.from_json({}).rooms_passed is None
+    assert VerifyResult.from_json({}).rooms_passed is None
 
 
 @pytest.mark.django_db
 def test_result_of_reads_another_steps_saved_result():
     tenant = make_tenant()
-    assert result_of(tenant, results.ConnectResult) is None
+    assert result_of(tenant, ConnectResult) is None
     set_state(tenant, "connect", result={"organization_name": "Contoso", "verified_domains": ["contoso.com"]})
-    found = result_of(tenant, results.ConnectResult)
-    assert found == results.ConnectResult(organization_name="Contoso", verified_domains=("contoso.com",))
+    found = result_of(tenant, ConnectResult)
+    assert found == ConnectResult(organization_name="Contoso", verified_domains=("contoso.com",))
 
 
 @pytest.mark.django_db
@@ -118,9 +122,9 @@ def test_required_result_names_the_step_that_has_not_finished():
     tenant = make_tenant()
     set_state(tenant, "room_list", result={"name": "Onramp Rooms"})
     with pytest.raises(StepError) as refused:
-        required_result(tenant, results.RoomListResult, "address", "Room list")
+        required_result(tenant, RoomListResult, "address", "Room list")
     assert refused.value.code == "previous_step_incomplete" and "“Room list” has not finished yet" in str(
         refused.value.message
     )
     set_state(tenant, "room_list", result={"name": "Onramp Rooms", "address": "rooms@contoso.com"})
-    assert required_result(tenant, results.RoomListResult, "address", "Room list") == "rooms@contoso.com"
+    assert required_result(tenant, RoomListResult, "address", "Room list") == "rooms@contoso.com"

@@ -12,13 +12,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from tenants.models import Membership, Profile, Role, Tenant
-from wizard import engine, notifications, selectors
+from wizard import drift, engine, notifications, selectors
 from wizard.audit import record_event
 from wizard.errors import IllegalTransition, StepError
 from wizard.microsoft import signin
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
-from wizard.services import connect, drift, rooms, service_account
+from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.rooms import service as rooms
+from wizard.steps.exchange_online.service_account import service as service_account
 from wizard.steps.registry import Step, get_step
 
 # Re-checking a step that has succeeded changes nothing in the tenant, so it needs no earlier step to be done; the

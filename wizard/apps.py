@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 # Each profile module registers its steps when imported.
-PROFILE_MODULES = ("wizard.steps.exchange_online", "wizard.steps.exchange_server")
+PROFILE_MODULES = ("wizard.steps.exchange_online.profile", "wizard.steps.exchange_server.profile")
 
 
 class WizardConfig(AppConfig):

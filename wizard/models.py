@@ -137,7 +137,7 @@ class DriftCheckStatus(models.TextChoices):
 
 
 class DriftCheck(models.Model):
-    """One re-check of an activated organisation against Microsoft (wizard.services.drift): when it is due, and
+    """One re-check of an activated organisation against Microsoft (wizard.drift): when it is due, and
     what it found. `findings` is a list of {kind, summary, addresses, fix}; empty when nothing drifted."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="drift_checks")

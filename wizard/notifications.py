@@ -14,9 +14,9 @@ from django.db import transaction
 from django.urls import reverse
 
 from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
+from wizard import drift
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.models import AuditEvent, DriftCheck
-from wizard.services import drift
 from wizard.steps.registry import get_step
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,10 @@ A name with quotes, `$`, backticks, semicolons or `$(...)` therefore stays one l
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wizard.models import StepState
 
 # PowerShell's tokenizer treats all of these as the single quote (CharTraits.IsSingleQuote): any one of them ends
 # a single-quoted string, and any two in a row stand for the second one. Each is escaped by doubling it.
@@ -123,3 +127,8 @@ def comment(text: str) -> str:
     """A `# …` line: inert whatever it says, as long as it stays on one line."""
     _refuse_line_breaks(text, "A comment")
     return f"# {text}"
+
+
+def saved_value(state: "StepState", key: str, placeholder: str) -> str:
+    """A value the step saved (its result, else its inputs), or the placeholder the page's commands show until then."""
+    return str(state.result.get(key) or state.inputs.get(key) or placeholder)

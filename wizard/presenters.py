@@ -4,26 +4,19 @@ and each step's extra page context (a Step's `page_context`). Formatting only: q
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
-from tenants.models import SecretKind, Tenant, TenantStatus
-from tenants.secrets import has_secret
-from wizard import selectors
+from tenants.models import Tenant, TenantStatus
+from wizard import drift
 from wizard.models import AuditEvent, StepState, StepStatus
-from wizard.results import ExchangeServerRoomsResult, RoomListEntry, RoomsResult, StepResult
-from wizard.rooms_csv import COLUMN as CSV_COLUMN
-from wizard.rooms_csv import RowStatus
-from wizard.services import connect, connector, drift, exchange_server, reduce_access
-from wizard.services.rooms import NEW_ROOMS_COLUMN, SOURCE_CSV
-
-PREVIEW_ROWS_SHOWN = 500
+from wizard.results import StepResult
+from wizard.steps.exchange_server import common as exchange_server
+from wizard.steps.exchange_online.connect import service as connect
 
 # Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
 # second fence in case one ever lands in a step's result.
@@ -164,162 +157,6 @@ def shown_result(result_type: type[StepResult], state: StepState) -> StepResult:
     return result_type.from_json(state.result)
 
 
-@dataclass(frozen=True)
-class RoomsOutcome:
-    """The rooms step at a glance: what happened to each row, and the room lists that hold the rooms."""
-
-    added: int
-    already_members: int
-    not_applied: list[tuple[str, str, int]]
-    rows: int
-    lists: tuple[RoomListEntry, ...]
-    # Where the rooms came from, in words: an upload, the new rooms chosen after a drift check, or every room.
-    source: str
-
-
-def rooms_source(result: RoomsResult, inputs: dict, rows: int) -> str:
-    """New rooms placed from the drift panel travel as CSV-shaped inputs (wizard.services.rooms.new_rooms_inputs)
-    though no file was uploaded: their column names them."""
-    if result.source != SOURCE_CSV:
-        return "Every room mailbox of the organisation"
-    if is_new_rooms_choice(inputs):
-        return f"The {rows} new room{'' if rows == 1 else 's'} chosen on the organisation's page after a drift check"
-    return f"From {rows} row{'' if rows == 1 else 's'} of your CSV file"
-
-
-def is_new_rooms_choice(inputs: dict) -> bool:
-    return (inputs.get("csv") or {}).get("column") == NEW_ROOMS_COLUMN
-
-
-def rooms_outcome(result: RoomsResult, inputs: dict | None = None) -> RoomsOutcome:
-    counts = result.preview_summary
-    rows = int(counts.get("total") or 0)
-    applied = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
-    return RoomsOutcome(
-        added=result.rooms_added,
-        already_members=result.rooms_already_members,
-        not_applied=[
-            (status.value, status.label, counts[status.value])
-            for status in RowStatus
-            if status not in applied and counts.get(status.value)
-        ],
-        rows=rows,
-        lists=result.lists,
-        source=rooms_source(result, inputs or {}, rows),
-    )
-
-
-@dataclass(frozen=True)
-class RoomsPreview:
-    rows: list[dict]
-    counts: list[tuple[str, str, int]]
-    total: int
-    applicable: int
-    hidden: int
-    # What confirming writes: the rooms not yet in a list (`applicable` also counts those already in one).
-    to_add: int = 0
-    already_members: int = 0
-    # The room lists once confirmed, each at most 75 rooms: name, address, members, adding, created.
-    planned_lists: tuple[RoomListEntry, ...] = ()
-    # Said when the upload's addresses came from a column other than the article's ResourceAccounts.
-    column_note: str = ""
-    # `rows` split for the page: the rows that will not be added are shown; the others are folded, since a
-    # tenant's every room (thousands) would push the rest of the page out of reach.
-    problem_rows: list[dict] = field(default_factory=list)
-    ready_rows: list[dict] = field(default_factory=list)
-
-    @property
-    def problems(self) -> int:
-        return self.total - self.applicable
-
-
-def column_note(inputs: dict) -> str:
-    """Which column of the upload the addresses were read from, when it is not the article's own."""
-    if is_new_rooms_choice(inputs):
-        return ""
-    column = str((inputs.get("csv") or {}).get("column") or "")
-    if not column or "".join(char for char in column.casefold() if char.isalnum()) == CSV_COLUMN.casefold():
-        return ""
-    return f"Read addresses from the column ‘{column}’; the article's column is ‘{CSV_COLUMN}’."
-
-
-def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPreview:
-    """The rooms step's preview (saved in its result while it waits for confirmation), problems first, capped so
-    a 50,000-row upload still renders a usable page."""
-    rows = result.preview
-    applicable_statuses = {RowStatus.VALID, RowStatus.ALREADY_MEMBER}
-    ordered = sorted(rows, key=lambda row: (row.get("status") in applicable_statuses, row.get("line", 0)))
-    shown = [
-        {
-            **row,
-            "status_label": RowStatus(row["status"]).label
-            if row.get("status") in RowStatus.values
-            else row.get("status", ""),
-        }
-        for row in ordered[:PREVIEW_ROWS_SHOWN]
-    ]
-    by_status: dict[str, int] = {}
-    for row in rows:
-        by_status[row.get("status", "")] = by_status.get(row.get("status", ""), 0) + 1
-    counts = [
-        (status.value, status.label, by_status[status.value]) for status in RowStatus if by_status.get(status.value)
-    ]
-    return RoomsPreview(
-        rows=shown,
-        problem_rows=[row for row in shown if row.get("status") not in applicable_statuses],
-        ready_rows=[row for row in shown if row.get("status") in applicable_statuses],
-        counts=counts,
-        total=len(rows),
-        applicable=sum(by_status.get(status, 0) for status in applicable_statuses),
-        hidden=max(0, len(rows) - len(shown)),
-        to_add=by_status.get(RowStatus.VALID, 0),
-        already_members=by_status.get(RowStatus.ALREADY_MEMBER, 0),
-        planned_lists=result.planned_lists,
-        column_note=column_note(inputs or {}),
-    )
-
-
-def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    """ "Connect with Microsoft" is offered only when the installation has its own connector app; the permissions
-    listed come from the one list of what Onramp's app needs (wizard/services/connect.py)."""
-    return {
-        "may_connect": may_change_secrets,
-        "consent_available": bool(settings.ONRAMP_CONNECTOR_CLIENT_ID),
-        "bound_by_proof": tenant.get_binding_proof_display() if tenant.binding_proof else "",
-        "access_handed_back": connector.access_handed_back(tenant),
-        "required_graph_permissions": [name for name, _ in connect.REQUIRED_GRAPH_PERMISSIONS],
-        "required_exchange_access": list(connect.REQUIRED_EXCHANGE_ACCESS),
-    }
-
-
-def service_account_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    return {
-        "password_stored": has_secret(tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD),
-        "password_revealed": selectors.password_reveal(tenant),
-        "may_see_password": may_change_secrets,
-    }
-
-
-def reduce_access_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    return {"hand_back_plan": reduce_access.plan(tenant)}
-
-
-def rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    result = RoomsResult.from_json(state.result)
-    context: dict[str, Any] = {"rooms_outcome": rooms_outcome(result, state.inputs)}
-    if state.status == StepStatus.NEEDS_INPUT and "preview" in state.result:
-        context["preview"] = rooms_preview(result, state.inputs)
-    return context
-
-
-def exchange_server_rooms_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
-    """The rooms outcome and one CSV download per planned room list (the files the script imports)."""
-    return {
-        "room_lists": ExchangeServerRoomsResult.from_json(state.result).lists,
-        "room_list_downloads": exchange_server.room_plan(tenant),
-    }
-
-
 def drift_checked(tenant: Tenant) -> bool:
     """Whether the drift check can look at this organisation (Exchange Online only): else nothing offers it."""
     return drift.checks_drift(tenant)
@@ -352,5 +189,5 @@ def room_list_csv(tenant: Tenant, number: int) -> tuple[str, str]:
 
 
 def integration_candidates(tenant: Tenant, name: str) -> list[connect.IntegrationCandidate]:
-    """The enterprise apps an admin may pick as the integration's (wizard.services.connect)."""
+    """The enterprise apps an admin may pick as the integration's (wizard.steps.exchange_online.connect.service)."""
     return connect.integration_candidates(tenant, name)

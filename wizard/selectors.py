@@ -29,7 +29,7 @@ from wizard.steps.registry import RoomsTable, Step, prerequisites, steps_for
 STUCK_AFTER = timedelta(hours=1)
 # Step 0 of every profile: where the organisation's domains are found.
 CONNECT_STEP_ID = "connect"
-# The audit action wizard.services.service_account records when it shows the password.
+# The audit action wizard.steps.exchange_online.service_account.service records when it shows the password.
 PASSWORD_REVEAL_ACTION = "reveal_service_account_password"
 DASHBOARD_PAGE_SIZE = 50
 ROOMS_PAGE_SIZE = 100

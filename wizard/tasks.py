@@ -6,10 +6,9 @@ import multiprocessing
 
 from celery import bootsteps, current_app, shared_task
 
-from wizard import actions, engine, notifications
+from wizard import actions, drift, engine, notifications
 from wizard.audit import SYSTEM_ACTOR
 from wizard.errors import IllegalTransition, StepError
-from wizard.services import drift
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,12 @@ from tenants.access import can_change_inputs, can_change_secrets, can_operate, g
 from tenants.models import Profile, Tenant, TenantStatus
 from wizard import actions, presenters, selectors
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
-from wizard.forms import ConsentForm
+from wizard.steps.exchange_online.connect.form import ConsentForm
 from wizard.models import StepState, StepStatus
-from wizard.results import ActivateResult, RoomsResult
-from wizard.steps.registry import Step, get_step, steps_for
+from wizard.steps.exchange_online.activate.result import ActivateResult
+from wizard.steps.exchange_online.rooms.result import RoomsResult
+from wizard.steps.exchange_online.service_account.page import service_account_page
+from wizard.steps.registry import Step, get_step, page_template, steps_for
 
 
 def _step_or_404(tenant: Tenant, step_id: str) -> Step:
@@ -65,11 +67,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "organisations_sharing": organisations_sharing(request.user, tenant),
         "result": presenters.shown_result(step.result_type, state),
         "result_items": presenters.display_items(state.result),
-        "step_templates": [
-            f"wizard/steps/{tenant.profile}/{step.id}.html",
-            f"wizard/steps/{step.id}.html",
-            "wizard/steps/_default.html",
-        ],
+        "step_templates": [page_template(tenant.profile, step.id), "wizard/steps/_default.html"],
     }
     if step.rooms_table:
         context.update(_rooms_context(request, tenant, step))
@@ -342,7 +340,7 @@ def reveal_password(request: HttpRequest, slug: str) -> HttpResponse:
     password = actions.reveal_service_account_password(tenant, request.user.get_username())
     step = _step_or_404(tenant, "service_account")
     state = StepState.objects.get(tenant=tenant, step_id=step.id)
-    context = {"tenant": tenant, "password": password, **presenters.service_account_page(tenant, state, True)}
+    context = {"tenant": tenant, "password": password, **service_account_page(tenant, state, True)}
     return render(request, "wizard/_password.html", context)
 
 

@@ -12,8 +12,8 @@ from tenants.secrets import has_secret
 from tests.e2e.conftest import screenshot
 from tests.factories import connect_to_sandbox, connected_tenant
 from wizard import headless
-from wizard.services import connect
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 pytestmark = pytest.mark.e2e
 

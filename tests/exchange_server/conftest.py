@@ -10,7 +10,7 @@ from tests.helpers import wait_for
 from wizard.engine import enqueue_step
 from wizard.microsoft import connector_clients
 from wizard.models import StepState, StepStatus
-from wizard.services.exchange_server import PROFILE, room_list_csv, room_plan
+from wizard.steps.exchange_server.common import PROFILE, room_list_csv, room_plan
 from wizard.steps.registry import get_step
 
 SERVICE_ACCOUNT = "svc-rooms@contoso.onmicrosoft.com"

@@ -15,8 +15,9 @@ from wizard.engine import ensure_states
 from wizard.microsoft.errors import UNREACHABLE, MicrosoftError
 from wizard.models import StepState, StepStatus
 from wizard.outcomes import Done, StepContext
-from wizard.services import exchange_server as service
-from wizard.steps.exchange_server import ConnectForm, RoomsForm
+from wizard.steps.exchange_server.connect import service as connect_step
+from wizard.steps.exchange_server.connect.form import ConnectForm
+from wizard.steps.exchange_server.rooms.form import RoomsForm
 
 from .conftest import SERVICE_ACCOUNT, SERVICE_PASSWORD, create_service_account, exchange_server_tenant
 
@@ -35,7 +36,7 @@ def inputs_of(tenant, step_id, valid_form):
 def connect(tenant, inputs):
     StepState.objects.filter(tenant=tenant, step_id="connect").update(inputs=inputs)
     state = StepState.objects.get(tenant=tenant, step_id="connect")
-    return service.connect(StepContext(tenant=tenant, state=state, actor="admin", progress=lambda p, m: None))
+    return connect_step.perform(StepContext(tenant=tenant, state=state, actor="admin", progress=lambda p, m: None))
 
 
 def test_the_ca_certificate_pasted_on_the_form_is_what_ews_calls_trust(sandbox_tenant, settings, tmp_path):

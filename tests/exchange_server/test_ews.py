@@ -20,11 +20,13 @@ from wizard.microsoft.ews import (
     autodiscover_candidates,
     basic_auth,
     ews_url_from_autodiscover,
+    service_account_auth,
 )
 from wizard.microsoft.http import build_session
 from wizard.models import StepState
 from wizard.outcomes import Done, StepContext
-from wizard.services import exchange_server as service
+from wizard.steps.exchange_server import common as service
+from wizard.steps.exchange_server.connect import service as connect_step
 
 from .conftest import SERVICE_PASSWORD, create_service_account, exchange_server_tenant
 
@@ -42,7 +44,8 @@ def tenant(sandbox_tenant):
 def client(tenant, info, password=SERVICE_PASSWORD, url=None) -> EwsClient:
     url = url or info["ews_url"]
     session = build_session(endpoints_for(tenant))
-    return EwsClient(url, session, basic_auth(url, "svc-rooms@contoso.onmicrosoft.com", password), "ews-test")
+    upn = "svc-rooms@contoso.onmicrosoft.com"
+    return EwsClient(url, session, service_account_auth(url, upn, password), "ews-test", user=upn)
 
 
 def test_each_answer_has_its_code_and_plain_words(tenant, sandbox_tenant):
@@ -88,7 +91,8 @@ def test_refused_credentials_and_wrong_urls_raise_with_the_reason(tenant, sandbo
     info = sandbox_tenant.info
     with pytest.raises(AuthenticationFailed) as refused:
         client(tenant, info, password="wrong").calendar_access(ROOM)
-    assert refused.value.code == "HTTP401" and "Basic authentication" in refused.value.explanation
+    assert refused.value.code == "HTTP401" and "password" in refused.value.explanation
+    assert "sent NTLM" in refused.value.message  # Windows authentication, what the virtual directory offers
     with pytest.raises(MicrosoftError) as wrong_url:
         client(tenant, info, url=info["ews_url"].replace("/EWS/Exchange.asmx", "/owa/")).calendar_access(ROOM)
     assert wrong_url.value.code in {"HTTP404", "NotEws"} and wrong_url.value.explanation
@@ -159,7 +163,7 @@ def test_connect_finds_the_ews_url_by_autodiscover(tenant, sandbox_tenant, autod
     )
     StepState.objects.filter(tenant=tenant, step_id="connect").update(inputs=inputs)
     state = StepState.objects.get(tenant=tenant, step_id="connect")
-    outcome = service.connect(StepContext(tenant=tenant, state=state, actor="test", progress=lambda p, m: None))
+    outcome = connect_step.perform(StepContext(tenant=tenant, state=state, actor="test", progress=lambda p, m: None))
     assert isinstance(outcome, Done)
     assert outcome.result["ews_url"] == sandbox_tenant.info["ews_url"]
     assert outcome.result["ews_url_source"] == "autodiscover"
@@ -174,3 +178,41 @@ def test_autodiscover_prefers_the_external_url_and_tries_the_documented_hosts():
         "https://contoso.com/autodiscover/autodiscover.xml",
         "https://autodiscover.contoso.com/autodiscover/autodiscover.xml",
     ]
+
+
+def test_windows_authentication_is_what_a_default_ews_virtual_directory_offers(tenant, sandbox_tenant):
+    """Exchange's default EWS virtual directory offers Negotiate/NTLM, not Basic: the service account signs in with
+    NTLM (requests-ntlm), and names the mailbox it acts on in X-AnchorMailbox."""
+    ews = client(tenant, sandbox_tenant.info)
+    assert ews.calendar_access().opened
+    assert ews.calendar_access(ROOM).code == "ErrorImpersonateUserDenied"
+    assert sandbox_tenant.control.calls()["ews_anchor"] == {"matched": 2}
+
+
+def test_basic_is_used_only_where_it_is_all_that_is_offered(tenant, sandbox_tenant):
+    sandbox_tenant.control.set_knobs(ews_windows_authentication=False, ews_basic_authentication=True)
+    assert client(tenant, sandbox_tenant.info).calendar_access().opened
+    with pytest.raises(AuthenticationFailed) as refused:
+        client(tenant, sandbox_tenant.info, password="wrong").calendar_access()
+    assert refused.value.code == "HTTP401" and "sent Basic" in refused.value.message
+
+
+def test_no_method_onramp_can_use_is_not_a_wrong_password(tenant, sandbox_tenant):
+    sandbox_tenant.control.set_knobs(ews_windows_authentication=False, ews_basic_authentication=False)
+    with pytest.raises(AuthenticationFailed) as refused:
+        client(tenant, sandbox_tenant.info).calendar_access()
+    assert refused.value.code == "AuthNotOffered"
+    assert "WindowsAuthentication $true" in refused.value.fix and "password" not in refused.value.explanation
+
+
+@pytest.mark.parametrize("shape", ["internal", "connections"])
+def test_every_throttling_answer_is_waited_out(tenant, sandbox_tenant, shape, monkeypatch):
+    """HTTP 200 ErrorInternalServerError wrapping ErrorServerBusy, and ErrorExceededConnectionCount, are busy answers
+    too (EWS throttling in Exchange, tables 3 and 4)."""
+    from wizard.microsoft import ews as ews_module
+
+    monkeypatch.setattr(ews_module, "DEFAULT_BUSY_SECONDS", 0.05)  # neither answer says how long to wait
+    sandbox_tenant.control.set_knobs(throttle_fraction=0.5, ews_busy_answer=shape)
+    ews = client(tenant, sandbox_tenant.info)
+    assert [ews.calendar_access(ROOM).code for _ in range(6)] == ["ErrorImpersonateUserDenied"] * 6
+    assert sandbox_tenant.control.calls()["throttled"] > 0

@@ -14,8 +14,9 @@ from wizard.errors import StepError
 from wizard.models import AuditEvent, Room, StepState, StepStatus, VerificationStatus
 from wizard.outcomes import StepContext, Wait
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.services import exchange_server as service
-from wizard.services.exchange_server import room_list_csv, save_connection
+from wizard.steps.exchange_server import common as service
+from wizard.steps.exchange_server.common import room_list_csv, save_connection
+from wizard.steps.exchange_server.verify import service as verify_step
 from wizard.steps.registry import get_step
 
 from .conftest import (
@@ -152,7 +153,9 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
 
     # Verify right after scoped access: every room refused impersonation, so it waits, saying why.
     verify_state = state_of(tenant, "verify")
-    outcome = service.verify(StepContext(tenant=tenant, state=verify_state, actor=ADMIN, progress=lambda p, m: None))
+    outcome = verify_step.perform(
+        StepContext(tenant=tenant, state=verify_state, actor=ADMIN, progress=lambda p, m: None)
+    )
     assert isinstance(outcome, Wait) and "caches role assignments" in outcome.waiting_for
     assert outcome.result["rooms_failed"] == ROOMS
     control.set_knobs(rbac_delay_s=0)

@@ -14,7 +14,6 @@ from wizard.outcomes import Done, NeedsInput, StepContext
 from wizard.powershell import Command, Expression, quote
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, plan_room_lists
 from wizard.rooms_csv import RowStatus
-from wizard.services import exchange_server as service
 from wizard.services.exchange_server_scripts import (
     SAFE_TO_RERUN,
     AddListedRooms,
@@ -25,6 +24,9 @@ from wizard.services.exchange_server_scripts import (
     listed_rooms_script,
     render,
 )
+from wizard.steps.exchange_server import common as service
+from wizard.steps.exchange_server.room_list import service as room_list_step
+from wizard.steps.exchange_server.service_account import service as service_account_step
 from wizard.steps.registry import steps_for
 
 from .conftest import ADMIN, confirm, shown_digest, shown_script
@@ -204,19 +206,19 @@ def context(tenant: Tenant, step_id: str) -> StepContext:
 
 
 def test_a_confirmation_binds_to_the_exact_script(tenant):
-    assert isinstance(service.room_list(context(tenant, "room_list")), NeedsInput)
+    assert isinstance(room_list_step.perform(context(tenant, "room_list")), NeedsInput)
     with pytest.raises(StepError) as stale:
         confirm(tenant, "room_list", "New-DistributionGroup -Name 'other' -RoomList\n")
     assert stale.value.code == "script_changed"
     shown = shown_script(tenant, "room_list").replace("\n", "\r\n")  # as a browser posts it back
     event = confirm(tenant, "room_list", shown)
     assert event.detail["script_sha256"] == service.script_sha256(shown_script(tenant, "room_list"))
-    outcome = service.room_list(context(tenant, "room_list"))
+    outcome = room_list_step.perform(context(tenant, "room_list"))
     assert isinstance(outcome, Done) and outcome.result["confirmed_by"] == ADMIN
 
     # Another name means other commands: the earlier confirmation no longer counts.
     set_step(tenant, "room_list", {"name": "Other rooms", "alias": "other", "address": "other@contoso.com"})
-    assert isinstance(service.room_list(context(tenant, "room_list")), NeedsInput)
+    assert isinstance(room_list_step.perform(context(tenant, "room_list")), NeedsInput)
     assert AuditEvent.objects.filter(tenant=tenant, action=service.CONFIRM_ACTION).count() == 1
 
 
@@ -237,7 +239,7 @@ def test_a_confirmation_may_name_the_script_by_its_digest(tenant):
         confirm(tenant, "room_list", shown_script(tenant, "room_list"), digest=digest)
     event = confirm(tenant, "room_list", digest=digest.upper())
     assert event.detail == {"script_sha256": digest}
-    assert isinstance(service.room_list(context(tenant, "room_list")), Done)
+    assert isinstance(room_list_step.perform(context(tenant, "room_list")), Done)
 
 
 def test_the_service_account_script_asks_powershell_for_the_password(tenant):
@@ -249,7 +251,7 @@ def test_the_service_account_script_asks_powershell_for_the_password(tenant):
         "New-Mailbox -Name 'svc' -DisplayName 'Rooms' -UserPrincipalName 'svc@contoso.com'"
         " -Password (Read-Host -AsSecureString -Prompt 'Password of the service account')"
     )
-    outcome = service.create_service_account(context(tenant, "service_account"))
+    outcome = service_account_step.perform(context(tenant, "service_account"))
     assert isinstance(outcome, NeedsInput)
 
 

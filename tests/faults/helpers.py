@@ -16,7 +16,7 @@ from tenants.models import Tenant
 from tests.helpers import Worker, wait_for
 from wizard import engine
 from wizard.models import FINISHED_STATUSES, StepState, StepStatus
-from wizard.services import rooms as rooms_service
+from wizard.steps.exchange_online.rooms import service as rooms_service
 from wizard.steps.registry import steps_for
 
 ADMIN = "alice"

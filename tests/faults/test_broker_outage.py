@@ -10,7 +10,7 @@ from tests.faults.helpers import ADMIN, STEP_INPUTS, finished, room_placement, r
 from tests.helpers import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from wizard import engine
 from wizard.models import StepStatus
-from wizard.services.connect import SHARE_DECIDED_BY, SHARE_INPUT
+from wizard.steps.exchange_online.connect.service import SHARE_DECIDED_BY, SHARE_INPUT
 
 ROOMS = 1_500
 LATENCY_MS = 1_500  # the rooms step then takes minutes: far longer than the gap allowed below

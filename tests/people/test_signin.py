@@ -13,7 +13,7 @@ from tenants.models import Membership, MicrosoftIdentity, Role, SupportGrant, Su
 from tests.factories import PASSWORD, bound_by_proof, connected_tenant, make_tenant, make_user, run_inline
 from wizard.microsoft import signin
 from wizard.models import AuditEvent, StepStatus
-from wizard.services.connect import SHARE_DECIDED_BY, SHARE_INPUT
+from wizard.steps.exchange_online.connect.service import SHARE_DECIDED_BY, SHARE_INPUT
 
 pytestmark = pytest.mark.django_db
 

@@ -38,10 +38,10 @@ from tests.factories import (
 from tests.people.conftest import answer_sign_in_page, sandbox_sign_in_settings
 from wizard import engine
 from wizard.errors import StepError
-from wizard.forms import ConnectForm
+from wizard.steps.exchange_online.connect.form import ConnectForm
 from wizard.models import AuditEvent, StepStatus
-from wizard.services import connect
 from wizard.services.connector import connector_clients
+from wizard.steps.exchange_online.connect import service as connect
 
 pytestmark = pytest.mark.django_db
 

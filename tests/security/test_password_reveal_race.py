@@ -9,7 +9,7 @@ from tenants.models import SecretKind
 from tenants.secrets import store_secret
 from tests.factories import make_tenant
 from wizard.models import AuditEvent
-from wizard.services.service_account import reveal_password_once
+from wizard.steps.exchange_online.service_account.service import reveal_password_once
 
 REQUESTS = 6
 

@@ -20,7 +20,7 @@ from tests.factories import (
     state_of,
 )
 from wizard.models import StepStatus
-from wizard.services import connect
+from wizard.steps.exchange_online.connect import service as connect
 
 
 def test_a_certificate_connects_and_replaces_the_stored_secret(sandbox_tenant, run_steps):

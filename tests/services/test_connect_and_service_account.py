@@ -8,7 +8,7 @@ from tests.helpers import WORKER_HEARTBEAT_TIMEOUT_SECONDS, wait_for
 from wizard import engine
 from wizard.microsoft import connector_clients
 from wizard.models import AuditEvent, StepStatus
-from wizard.services.service_account import reveal_password_once
+from wizard.steps.exchange_online.service_account.service import reveal_password_once
 
 
 def test_wrong_client_secret_fails_connect_with_the_fix(sandbox_tenant, run_steps):

@@ -7,10 +7,9 @@ from tenants.models import SecretKind
 from tenants.secrets import erase_secret
 from tests.factories import activated_tenant, state_of
 from tests.helpers import wait_for
-from wizard import actions
+from wizard import actions, drift
 from wizard.models import AuditEvent, DriftCheckStatus, StepStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.services import drift
 
 
 def _list_dn(tenant) -> str:

@@ -10,9 +10,8 @@ from django.utils import timezone
 from sandbox.throttling import MICROSOFT_LIMITS
 from tests.factories import activated_tenant, connected_tenant
 from tests.helpers import Worker, wait_for
-from wizard import tasks
+from wizard import drift, tasks
 from wizard.models import DriftCheck, DriftCheckStatus, Room, StepState
-from wizard.services import drift
 
 ORGANISATIONS = 20
 WINDOW_SECONDS = 20

@@ -14,9 +14,8 @@ from django.utils import timezone
 from tenants.models import Membership, Profile, Role, TenantStatus
 from tests.factories import activated_tenant, make_tenant, state_of
 from tests.helpers import ROOT, wait_for, wait_for_mail
-from wizard import tasks
+from wizard import drift, tasks
 from wizard.models import DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepStatus
-from wizard.services import drift
 
 WINDOW = 4 * 3600
 

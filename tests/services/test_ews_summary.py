@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from tests.factories import connected_tenant, state_of
-from wizard.services.org_customization import default_ews_summary, ews_state
+from wizard.steps.exchange_online.org_customization.service import default_ews_summary, ews_state
 
 
 @pytest.mark.parametrize(

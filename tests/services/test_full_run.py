@@ -3,7 +3,7 @@
 from tests.factories import connected_tenant, state_of
 from wizard.models import MembershipStatus, Room, StepStatus, VerificationStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import connected_tenant, state_of
 from wizard.models import StepStatus
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 

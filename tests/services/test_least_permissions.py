@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.factories import connected_tenant, state_of
 from wizard.models import StepStatus
-from wizard.services.connect import REQUIRED_EXCHANGE_ACCESS, REQUIRED_GRAPH_PERMISSIONS
+from wizard.steps.exchange_online.connect.service import REQUIRED_EXCHANGE_ACCESS, REQUIRED_GRAPH_PERMISSIONS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

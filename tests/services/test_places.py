@@ -4,7 +4,7 @@ through the Places API yet (a new list can take hours to appear there)."""
 from tests.factories import connected_tenant, state_of
 from wizard.models import StepStatus
 from wizard.services.places import NOT_USED
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 HOURS = 3600

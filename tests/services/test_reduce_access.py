@@ -14,9 +14,10 @@ from django.core.management import call_command
 from tenants.models import SecretKind, TenantStatus
 from tenants.secrets import has_secret
 from tests.factories import connect_to_sandbox, connected_tenant, state_of
+from wizard import drift
 from wizard.models import StepStatus
-from wizard.services import connect, drift
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 HAND_BACK = {"reduce_access": {"confirm": True}}

@@ -4,7 +4,7 @@ applied."""
 from tests.factories import connected_tenant, state_of
 from wizard.models import MembershipStatus, Room, StepStatus
 from wizard.rooms_csv import parse_rooms_csv
-from wizard.services.rooms import csv_inputs
+from wizard.steps.exchange_online.rooms.service import csv_inputs
 
 ROOM_LIST_ADDRESS = "onramp-rooms@contoso.com"
 

@@ -10,7 +10,8 @@ from tests.factories import connected_tenant, set_state, state_of
 from wizard import actions, engine
 from wizard.audit import record_event
 from wizard.models import AuditEvent, StepStatus
-from wizard.services import room_list, rooms
+from wizard.steps.exchange_online.room_list import service as room_list
+from wizard.steps.exchange_online.rooms import service as rooms
 
 ROOMS = 400  # the first list and five new ones of at most 75 rooms
 

@@ -3,9 +3,9 @@ preview shows, and overflow lists whose planned address another recipient alread
 
 from tests.factories import connected_tenant, state_of
 from wizard.models import StepStatus
-from wizard.presenters import rooms_preview
-from wizard.results import RoomsResult
-from wizard.services.rooms import MAX_TAKEN_ADDRESSES, all_rooms_inputs
+from wizard.steps.exchange_online.rooms.page import rooms_preview
+from wizard.steps.exchange_online.rooms.result import RoomsResult
+from wizard.steps.exchange_online.rooms.service import MAX_TAKEN_ADDRESSES, all_rooms_inputs
 from wizard.steps.registry import get_step
 
 ROOM_LIST = "onramp-rooms@contoso.com"

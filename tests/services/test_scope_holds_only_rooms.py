@@ -6,7 +6,7 @@ from tests.factories import connected_tenant, state_of
 from tests.helpers import wait_for
 from wizard import engine
 from wizard.models import StepStatus
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ADDRESS = "all-staff@contoso.com"
 PEOPLE = ["user-001@contoso.onmicrosoft.com", "user-002@contoso.onmicrosoft.com"]

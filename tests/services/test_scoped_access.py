@@ -5,7 +5,7 @@ from tests.factories import connected_tenant, state_of
 from tests.helpers import wait_for
 from wizard import actions
 from wizard.models import StepStatus
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 
 def test_a_tenant_wide_calendar_grant_makes_scoped_access_fail_and_say_why(make_sandbox, run_steps):

@@ -12,7 +12,7 @@ from tenants.models import Membership, Role
 from tests.factories import connected_tenant, make_user, run_inline, sandbox_connect_arguments, state_of
 from wizard import actions
 from wizard.models import AuditEvent, StepStatus
-from wizard.services.connect import SHARE_ACTION, SHARE_DECIDED_BY, SHARE_INPUT, SHARED_RESULT
+from wizard.steps.exchange_online.connect.service import SHARE_ACTION, SHARE_DECIDED_BY, SHARE_INPUT, SHARED_RESULT
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from tenants.models import SecretKind
 from tenants.secrets import has_secret, store_secret
 from tests.factories import connected_tenant, state_of
 from wizard.models import Room, StepStatus, VerificationStatus
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 

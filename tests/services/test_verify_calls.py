@@ -6,7 +6,7 @@ from tenants.models import SecretKind
 from tenants.secrets import erase_secret
 from tests.factories import connected_tenant
 from wizard.models import Room, StepStatus, VerificationStatus
-from wizard.services.rooms import all_rooms_inputs
+from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
 ALL_ROOMS = {"rooms": all_rooms_inputs(confirmed=True)}
 ROOMS = 160  # three lists of at most 75

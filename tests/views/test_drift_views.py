@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from tenants.models import Membership, Profile, Role, TenantStatus
 from tests.factories import set_state, state_of
+from wizard import drift
 from wizard.actions import create_tenant
 from wizard.models import AuditEvent, DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepStatus
-from wizard.services import drift, rooms
+from wizard.steps.exchange_online.rooms import service as rooms
 from wizard.steps.registry import steps_for
 
 NEW = ["room-new-1@contoso.onmicrosoft.com", "room-new-2@contoso.onmicrosoft.com"]

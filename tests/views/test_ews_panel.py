@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from tests.views.test_step_results import page_of
-from wizard.services.org_customization import ews_state
+from wizard.steps.exchange_online.org_customization.service import ews_state
 
 APP = "1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 OTHER_APP = "0000aaaa-0000-0000-0000-000000000000"

@@ -11,8 +11,8 @@ from tenants.models import Profile
 from tests.factories import run_inline, set_state, state_of
 from wizard.actions import create_tenant
 from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
-from wizard.services import exchange_server as service
-from wizard.services.exchange_server import script_sha256
+from wizard.steps.exchange_server import common as service
+from wizard.steps.exchange_server.common import script_sha256
 from wizard.steps.registry import get_step
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from tests.factories import set_state
 from tests.views.test_drift_views import FINDINGS, NEW, _activated, _checked
 from wizard.models import MembershipStatus, Room, StepStatus
-from wizard.services import rooms
+from wizard.steps.exchange_online.rooms import service as rooms
 
 
 @pytest.fixture

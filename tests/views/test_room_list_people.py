@@ -2,7 +2,7 @@
 confirmation reaches the step's inputs."""
 
 from tests.factories import inputs_from_form, set_state
-from wizard.forms import RoomListForm
+from wizard.steps.exchange_online.room_list.form import RoomListForm
 
 PEOPLE = [{"address": "user-001@contoso.com", "type": "UserMailbox"}]
 

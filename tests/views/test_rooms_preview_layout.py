@@ -9,7 +9,7 @@ from django.urls import reverse
 from tests.factories import set_state
 from tests.views.test_wizard_views import finish_before
 from wizard.models import StepStatus
-from wizard.presenters import PREVIEW_ROWS_SHOWN
+from wizard.steps.exchange_online.rooms.page import PREVIEW_ROWS_SHOWN
 
 ROOMS = 2000
 

@@ -435,7 +435,7 @@ def test_the_consent_path_asks_for_the_integrations_app_id(tenant, admin_client,
 
 def test_the_connect_form_takes_only_an_app_of_ones_own_with_its_secret(tenant, settings):
     from tests.factories import state_of
-    from wizard.forms import ConnectForm
+    from wizard.steps.exchange_online.connect.form import ConnectForm
 
     settings.ONRAMP_CONNECTOR_CLIENT_ID = "00000000-0000-0000-0000-0000000c0a11"
     data = {

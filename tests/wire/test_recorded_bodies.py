@@ -14,10 +14,10 @@ from wizard.microsoft.errors import (
     exchange_error,
 )
 from wizard.microsoft.exchange_admin import read_page
-from wizard.services.connect import licences_from_skus
 from wizard.services.grants import assigned_to
-from wizard.services.room_list import identities_of, is_manager
-from wizard.services.scoped_access import filter_dns, scope_filter
+from wizard.steps.exchange_online.connect.service import licences_from_skus
+from wizard.steps.exchange_online.room_list.service import identities_of, is_manager
+from wizard.steps.exchange_online.scoped_access.service import filter_dns, scope_filter
 
 NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 NOT_MANAGER = "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException"

@@ -10,7 +10,8 @@ from wizard.microsoft import CredentialsMissing, MicrosoftClients
 from wizard.microsoft import connector_clients as microsoft_connector_clients
 from wizard.models import StepState, StepStatus
 
-# The optional last step, "Reduce Onramp's access" (wizard.services.reduce_access), which deletes Onramp's credential.
+# The optional last step, "Reduce Onramp's access" (wizard/steps/exchange_online/reduce_access), which deletes
+# Onramp's credential.
 REDUCE_ACCESS_STEP = "reduce_access"
 
 

@@ -1,10 +1,13 @@
-"""The Step type and the profiles. A step is data: adding one is adding one entry to a profile module.
+"""The Step type and the profiles. A step is a folder (wizard/steps/<profile>/<step id>/: its declaration in
+step.py, form, service, result, PowerShell and page.html); a profile is the list of its steps, in
+wizard/steps/<profile>/profile.py.
 
-The profile modules (wizard.steps.exchange_online, ...) register themselves when imported; WizardConfig.ready()
-imports them, so this module never looks up at them."""
+The profile modules register themselves when imported; WizardConfig.ready() imports them, so this module never
+looks up at them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wizard.outcomes import Outcome, StepContext, Submission
@@ -81,9 +84,16 @@ class Step:
 
 
 _PROFILES: dict[str, tuple[Step, ...]] = {}
+# Where each profile's step folders are: the folder named after the profile, which holds one folder per step.
+_FOLDERS: dict[str, Path] = {}
+PAGE_TEMPLATE = "page.html"
 
 
-def register_profile(profile: str, steps: tuple[Step, ...]) -> None:
+def register_profile(profile: str, steps: tuple[Step, ...], folder: Path) -> None:
+    """Register a profile's steps, in order; `folder` is the profile's folder (named after it), where each step has
+    its folder named after its id."""
+    if folder.name != profile:
+        raise ValueError(f"profile {profile} must live in a folder named {profile}, not {folder}")
     ids = [step.id for step in steps]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate step ids in profile {profile}: {ids}")
@@ -94,6 +104,17 @@ def register_profile(profile: str, steps: tuple[Step, ...]) -> None:
         if later:
             raise ValueError(f"step {step.id!r} of profile {profile} requires {later}, which are not earlier steps")
     _PROFILES[profile] = steps
+    _FOLDERS[profile] = folder
+
+
+def profile_parent_folders() -> list[Path]:
+    """The folders that hold the profiles' folders, for the step-page template loader."""
+    return list(dict.fromkeys(folder.parent for folder in _FOLDERS.values()))
+
+
+def page_template(profile: str, step_id: str) -> str:
+    """The template name of a step's page: page.html in the step's folder (wizard.steps.templates finds it)."""
+    return f"{profile}/{step_id}/{PAGE_TEMPLATE}"
 
 
 def steps_for(profile: str) -> tuple[Step, ...]:

@@ -26,13 +26,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tenants.access import tenants_bound_to
 from tenants.forms import TenantForm
 from tenants.models import Cloud, Profile, Tenant, TenantStatus
-from wizard import actions, engine, headless
+from wizard import actions, drift, engine, headless
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.forms import read_ca_bundle
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
-from wizard.results import ConnectResult, VerifyResult
 from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
-from wizard.services import ca_bundles, connect, drift, reduce_access, rooms
+from wizard.services import ca_bundles
+from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.connect.result import ConnectResult
+from wizard.steps.exchange_online.reduce_access import service as reduce_access
+from wizard.steps.exchange_online.rooms import service as rooms
+from wizard.steps.exchange_online.verify.result import VerifyResult
 from wizard.steps.registry import get_step, steps_for
 
 DEFAULT_ACTOR = "cli"

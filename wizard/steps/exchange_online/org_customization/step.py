@@ -1,0 +1,19 @@
+"""The org_customization step of the exchange_online profile."""
+
+from wizard.steps.exchange_online.org_customization import service
+from wizard.steps.exchange_online.org_customization.powershell import commands
+from wizard.steps.exchange_online.org_customization.result import OrgCustomizationResult
+from wizard.steps.registry import Step
+
+STEP = Step(
+    id="org_customization",
+    result_type=OrgCustomizationResult,
+    requires=("connect",),
+    title="Organisation customisation",
+    summary="Checks that Exchange Online lets this organisation create room lists and scopes.",
+    why="New or small tenants are ‘dehydrated’: until Enable-OrganizationCustomization has run, "
+    "management scopes and role assignments cannot be created.",
+    perform=service.perform,
+    verify=service.verify,
+    powershell=commands,
+)

@@ -1,0 +1,23 @@
+"""The reduce_access step of the exchange_online profile."""
+
+from wizard.steps.exchange_online.reduce_access import page, service
+from wizard.steps.exchange_online.reduce_access.form import ReduceAccessForm
+from wizard.steps.exchange_online.reduce_access.powershell import commands
+from wizard.steps.exchange_online.reduce_access.result import ReduceAccessResult
+from wizard.steps.registry import Step
+
+STEP = Step(
+    id=service.STEP_ID,
+    result_type=ReduceAccessResult,
+    requires=("activate",),
+    title="Reduce Onramp's access",
+    summary="Hands back what Onramp no longer needs: its certificate or secret, and the steps to remove its "
+    "Exchange Administrator role and User.ReadWrite.All.",
+    why="Once the organisation is activated, Onramp needs no standing power in it; optional, because verify and "
+    "re-verify then need access granted again.",
+    perform=service.perform,
+    form=ReduceAccessForm,
+    page_context=page.reduce_access_page,
+    optional=True,
+    powershell=commands,
+)

@@ -1,0 +1,25 @@
+"""The rooms step of the exchange_online profile."""
+
+from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
+from wizard.steps.exchange_online.rooms import page, service
+from wizard.steps.exchange_online.rooms.form import RoomsForm, rooms_inputs
+from wizard.steps.exchange_online.rooms.powershell import commands
+from wizard.steps.exchange_online.rooms.result import RoomsResult
+from wizard.steps.registry import RoomsTable, Step
+
+STEP = Step(
+    id="rooms",
+    result_type=RoomsResult,
+    requires=("room_list",),
+    title="Rooms",
+    summary=f"Adds the chosen room and equipment mailboxes to room lists of at most {ROOM_LIST_MAX_MEMBERS} members.",
+    why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
+    "numbered lists.",
+    perform=service.perform,
+    form=RoomsForm,
+    save_inputs=rooms_inputs,
+    page_context=page.rooms_page,
+    rooms_table=RoomsTable.MEMBERSHIP,
+    confirms_preview=True,
+    powershell=commands,
+)

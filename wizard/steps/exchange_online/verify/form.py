@@ -1,0 +1,13 @@
+"""The verify step's form, and how its cleaned data becomes the step's inputs."""
+
+from django import forms
+
+from wizard.forms import StepForm
+
+
+class VerifyForm(StepForm):
+    control_mailbox = forms.EmailField(
+        required=False,
+        help_text="A mailbox that is not a room and must stay out of the integration's reach. Empty: the service "
+        "account's own mailbox.",
+    )
