@@ -1,12 +1,21 @@
 """Real Chromium (Debian's) driven by Playwright against pytest-django's live server, with a real Celery worker
-and the sandbox tenant. Screenshots go to tests/artifacts/ at 1280 and 360 px wide."""
+and the sandbox tenant. Screenshots go to tests/artifacts/ at 1280 and 360 px wide.
 
+Every page of Onramp's that a test reaches is checked by axe-core (WCAG 2.0 and 2.1, A and AA; the axe.min.js that
+axe-playwright-python ships, nothing fetched) when it loads and after each htmx swap, once per URL and page
+structure in the whole session (tests/e2e/axe_hook.js); a test that reached a page with violations fails at its
+teardown, listing each rule, element and URL. ONRAMP_AXE=0 turns the checks off (to time them)."""
+
+import contextlib
+import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from django.contrib.auth import get_user_model
 
 # Playwright's sync API runs an event loop in this thread; Django refuses database access from a thread with a
@@ -30,6 +39,73 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 360, "height": 780}
 PASSWORD = "e2e-Password-1234"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_ENABLED = os.environ.get("ONRAMP_AXE", "1") != "0"
+AXE_HOOK = (Path(__file__).resolve().parent / "axe_hook.js").read_text()
+
+
+class AxeAudit:
+    """axe-core runs of the whole session: which page states were checked (each one once), the violations found for
+    the current test, and the time the checks took."""
+
+    def __init__(self) -> None:
+        self.checked: set[str] = set()
+        self.pending: set[str] = set()
+        self.violations: list[str] = []
+        self.failures: list[str] = []
+        self.runs = 0
+        self.seconds = 0.0
+        self.waited = 0.0
+
+    def first_time(self, key: str) -> bool:
+        if key in self.checked or key in self.pending:
+            return False
+        self.pending.add(key)
+        return True
+
+    def report(self, url: str, key: str, violations: list[dict] | None, ms: float, error: str = "") -> None:
+        self.pending.discard(key)
+        self.checked.add(key)
+        self.runs += 1
+        self.seconds += ms / 1000
+        if violations is None:
+            self.failures.append(f"axe could not check {url}: {error}")
+            return
+        for violation in violations:
+            for target in violation["targets"]:
+                self.violations.append(
+                    f"{violation['id']} ({violation['impact']}) at {target} on {url}: {violation['help']}"
+                    f" [{violation['summary'].splitlines()[-1].strip() if violation['summary'] else ''}]"
+                )
+
+    def install(self, context: BrowserContext, origin: str) -> None:
+        config = json.dumps({"origin": origin, "tags": AXE_TAGS})
+        context.expose_function("__axeFirstTime", self.first_time)
+        context.expose_function("__axeReport", self.report)
+        context.add_init_script(AXE_SCRIPT + "\n" + AXE_HOOK.replace("__AXE_CONFIG__", config))
+
+    def finish(self, pages: list[Page]) -> list[str]:
+        """Wait for the checks still running in open pages; the violations this test found (then forgets them)."""
+        for page in pages:
+            # A page closing or navigating away: its state is checked on another visit.
+            with contextlib.suppress(Exception):
+                page.evaluate("() => window.__axeIdle ? window.__axeIdle() : null")
+        # A check cut short by a navigation was never reported: a later visit to that state checks it.
+        self.pending.clear()
+        found, self.violations = sorted(set(self.violations)), []
+        self.failures = []
+        return found
+
+
+AXE = AxeAudit()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if AXE.runs:
+        terminalreporter.write_line(
+            f"axe-core: {AXE.runs} page states checked (WCAG 2.1 A/AA), {AXE.seconds:.1f} s of checks in the pages,"
+            f" {AXE.waited:.1f} s waited for them at teardown"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -84,15 +160,21 @@ def open_browser(browser: Browser, live_server, transactional_db) -> Iterator[Ca
         # The sandbox's HTTPS uses a throwaway CA that only Onramp's own client trusts.
         context = browser.new_context(viewport=WIDE, ignore_https_errors=True)
         context.set_default_timeout(15_000)
+        if AXE_ENABLED:
+            AXE.install(context, live_server.url)
         session = BrowserSession(context, live_server.url)
         sessions.append(session)
         return session
 
     yield factory
+    started = time.monotonic()
+    violations = AXE.finish([page for session in sessions for page in session.context.pages]) if AXE_ENABLED else []
+    AXE.waited += time.monotonic() - started
     errors = [error for session in sessions for error in session.errors]
     for session in sessions:
         session.context.close()
     assert errors == [], "the pages logged errors"
+    assert violations == [], "axe-core found WCAG 2.1 A/AA violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

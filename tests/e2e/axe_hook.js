@@ -1,0 +1,62 @@
+// Injected (after axe.min.js) into every document of an e2e browser context by tests/e2e/conftest.py. On Onramp's
+// own HTML pages it runs axe-core (WCAG 2.0/2.1 A and AA) once the page has loaded and again after htmx swaps,
+// but only for a URL and page structure the suite has not checked yet: the structure is the elements' tags, ids,
+// classes and roles, so a poll that only changes text or a progress value costs one signature, not an axe run.
+(() => {
+  if (window.top !== window || !window.axe) return;
+  const config = __AXE_CONFIG__;
+  if (location.origin !== config.origin) return;
+  let queue = Promise.resolve();
+  let timer = null;
+
+  const signature = () => {
+    let text = location.pathname + location.search + "\n";
+    for (const el of document.body.querySelectorAll("*")) {
+      text += `${el.tagName}#${el.id}.${el.getAttribute("class") || ""}[${el.getAttribute("role") || ""}]`;
+    }
+    let hash = 0;
+    for (let i = 0; i < text.length; i++) hash = (Math.imul(31, hash) + text.charCodeAt(i)) | 0;
+    return `${location.pathname}${location.search} ${hash >>> 0}`;
+  };
+
+  const check = () =>
+    (queue = queue.then(async () => {
+      if (!document.body || document.contentType !== "text/html") return;
+      const key = signature();
+      if (!(await window.__axeFirstTime(key))) return;
+      const started = performance.now();
+      try {
+        const results = await window.axe.run(document, {
+          runOnly: { type: "tag", values: config.tags },
+          resultTypes: ["violations"],
+        });
+        const violations = results.violations.map((v) => ({
+          id: v.id,
+          impact: v.impact,
+          help: v.help,
+          targets: v.nodes.map((n) => n.target.join(" ")),
+          summary: v.nodes.map((n) => n.failureSummary).slice(0, 1).join(""),
+        }));
+        await window.__axeReport(location.href, key, violations, performance.now() - started);
+      } catch (error) {
+        await window.__axeReport(location.href, key, null, performance.now() - started, String(error));
+      }
+    }));
+
+  // Later checks wait for the page to settle: an htmx swap is followed by its settle and, often, by another swap.
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(check, 150);
+  };
+  window.__axeIdle = () => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+      check();
+    }
+    return queue;
+  };
+  if (document.readyState === "complete") soon();
+  else window.addEventListener("load", soon);
+  document.addEventListener("htmx:afterSettle", soon);
+})();
