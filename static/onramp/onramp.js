@@ -55,3 +55,53 @@ document.addEventListener("change", (event) => {
   const advanced = select.form && select.form.querySelector("details.advanced");
   if (advanced) advanced.open = true;
 });
+
+// Screen readers and htmx swaps. The polled fragments (a running step's #progress, every second) are replaced
+// whole, so none of them is a live region: a replaced live region is either silent or read out at every poll. One
+// polite live region of the page's own (#live-status, templates/base.html) is never swapped; an element swapped in
+// with data-announce="…" puts its words there only when they differ from what was last said, so a step's state is
+// announced when it changes (Queued, Running, Waiting on Microsoft, Done, failed), not at every poll.
+const liveStatus = document.getElementById("live-status");
+let lastSaid = (document.querySelector("[data-announce]") || {}).dataset?.announce || "";
+
+function announce(root) {
+  const source = root.matches?.("[data-announce]") ? root : root.querySelector?.("[data-announce]");
+  const words = source && source.dataset.announce;
+  if (!liveStatus || !words || words === lastSaid) return;
+  lastSaid = words;
+  liveStatus.textContent = words;
+}
+
+// Focus after a swap. When the step's whole area is replaced (the step stopped: #wizard), a keyboard or screen
+// reader user lands on the first error if there is one, else on the step's heading, instead of the page's start.
+// Any other swap that removed the focused element gives focus to its counterpart: the same id, the current filter
+// link, or the new fragment's heading.
+let focusOnPage = false; // nothing focused (the page itself), as after a reload
+let focusInside = false; // the focused element is in what the swap replaces
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const active = document.activeElement;
+  const target = event.detail.target;
+  focusOnPage = !active || active === document.body;
+  focusInside = !focusOnPage && Boolean(target && target.contains(active));
+});
+
+function focusOn(element) {
+  if (!element) return false;
+  if (!element.matches("a[href], button, input, select, textarea, summary, [tabindex]")) {
+    element.setAttribute("tabindex", "-1");
+  }
+  element.focus();
+  return document.activeElement === element;
+}
+
+document.addEventListener("htmx:afterSettle", (event) => {
+  const root = event.detail.elt;
+  if (!root || !root.isConnected) return;
+  announce(root);
+  if (root.id === "wizard" && (focusOnPage || focusInside)) {
+    const first = (...selectors) => selectors.map((s) => root.querySelector(s)).find(Boolean);
+    focusOn(first(".panel-error h2", ".field.has-error :is(input, select, textarea)", ".panel-error", "h1"));
+  } else if (focusInside && (!document.activeElement || document.activeElement === document.body)) {
+    focusOn(root.querySelector("[aria-current]") || root.querySelector("h1, h2, h3") || root);
+  }
+});
