@@ -17,7 +17,7 @@ _SECRET_SHAPES = (
     (re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*)?"), "[token]"),
     (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I), r"\1 [secret]"),
     (
-        re.compile(r"([?&](?:code|\w*token|client_secret|password|assertion|state)=)[^&\s\"']+", re.I),
+        re.compile(r"((?:^|[?&])(?:code|\w*token|client_secret|password|assertion|state)=)[^&\s\"']+", re.I),
         r"\1[secret]",
     ),
 )
@@ -37,7 +37,10 @@ def _redact(value: Any) -> Any:
         return {key: REDACTED if SECRET_KEYS.search(str(key)) else _redact(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Any other object is printed by its repr (Django's log of a 500 passes the request, query string and all).
+    return redact_text(repr(value))
 
 
 def redact_secrets(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -47,7 +47,6 @@ def start(dsn: str, **options: Any) -> None:
 
     sentry_sdk.init(
         dsn=dsn,
-        send_default_pii=False,
         event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *EXTRA_DENYLIST], recursive=True),
         before_send=scrub,
         before_send_transaction=scrub,

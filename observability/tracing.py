@@ -6,6 +6,7 @@ instrumentation carries the context in the message's headers) and each request t
 instrumentation). Query strings are left out of the spans: an OAuth callback's carries a code."""
 
 import os
+import sys
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,7 +80,9 @@ def start() -> None:
     provider = TracerProvider(resource=Resource.create())  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
     exporters = {name.strip() for name in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
     if "console" in exporters:
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+        # One line per span, on the process's real stdout (a Celery worker redirects sys.stdout into its log).
+        console = ConsoleSpanExporter(out=sys.__stdout__, formatter=lambda span: span.to_json(indent=None) + "\n")
+        provider.add_span_processor(SimpleSpanProcessor(console))
     if "otlp" in exporters:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
