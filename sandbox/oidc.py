@@ -229,6 +229,21 @@ def _device_login(tenant: Tenant, req: Request, tenant_segment: str) -> Response
         with tenant.lock:
             user = tenant.users.get(params["oid"])
         if user is not None and user.kind in ("user", "admin"):
+            requested = _by_resource(device.scope)
+            may_consent = any(role in CONSENTING_ROLES for role in directory_roles(user))
+            with tenant.lock:
+                missing = {
+                    audience: names - tenant.consented_scopes(device.client_id, user.id, audience)
+                    for audience, names in requested.items()
+                }
+                if any(names & ADMIN_ONLY_SCOPES for names in missing.values()) and not may_consent:
+                    app = tenant.signing_in_app(device.client_id)
+                    text = NEEDS_ADMIN_APPROVAL.format(app=app.display_name if app else device.client_id)
+                    body = f"<p>{html.escape(text)}</p><p>AADSTS90094: The grant requires admin permission.</p>"
+                    return _html(200, "Need admin approval", body)
+                # The sandbox's device page asks nothing more: signing in consents for the person (see WIRE.md).
+                for audience, names in missing.items():
+                    tenant.consent(device.client_id, user.id, audience, names)
             with store.lock:
                 device.user_id = user.id
             return _html(200, "You're signed in", "<p>You can close this window and return to the device.</p>")

@@ -3,6 +3,7 @@ this module acts and records each change in the organisation's audit trail."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ from tenants.models import Invitation, Membership, MicrosoftIdentity, Role, Supp
 from wizard import notifications
 from wizard.audit import record_event
 from wizard.microsoft.signin import MicrosoftPerson
+
+log = logging.getLogger(__name__)
 
 INVITATION_SALT = "onramp.invitation"
 
@@ -55,9 +58,20 @@ def user_for_microsoft_person(person: MicrosoftPerson) -> AbstractBaseUser:
     identity.last_sign_in = timezone.now()
     identity.save(update_fields=["username", "last_sign_in"])
     if access.is_support_tenant(person.tid):
+        if not person.groups_known:
+            # Fails closed (no support role), but says why: past 200 groups the token lists none, and Graph did not
+            # answer for the support groups.
+            log.warning("support groups of %s could not be read through Microsoft Graph", person.oid)
         # The tenant's groups decide at every sign-in; grants of other people (support_user) are left alone.
         _sync_support_grant(identity.user, access.support_role_from_microsoft(person.tid, person.groups))
     return identity.user
+
+
+def support_groups() -> tuple[str, ...]:
+    """The groups of the installation's own tenant whose members are support (ONRAMP_SUPPORT_GROUP_ID,
+    ONRAMP_SUPPORT_OPERATOR_GROUP_ID): what a sign-in must find out when its token's group list overflowed."""
+    configured = (settings.ONRAMP_SUPPORT_GROUP_ID, settings.ONRAMP_SUPPORT_OPERATOR_GROUP_ID)
+    return tuple(group for group in configured if group)
 
 
 def _sync_support_grant(user: AbstractBaseUser, role: str | None) -> None:

@@ -27,6 +27,8 @@ FLOW_SESSION_KEY = "onramp_signin_flow"
 NEXT_SESSION_KEY = "onramp_signin_next"
 INVITATION_SESSION_KEY = "onramp_invitation"
 MICROSOFT_ADDRESSES_SESSION_KEY = "onramp_microsoft_addresses"
+# Set while the second sign-in, the one that asks for the scope reading directory roles, is under way.
+ROLES_ROUND_SESSION_KEY = "onramp_signin_roles_round"
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -81,10 +83,23 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
         raise Http404("Sign in with Microsoft is not configured")
     flow = request.session.pop(FLOW_SESSION_KEY, None) or {}  # one answer per sign-in started here
     next_url = request.session.pop(NEXT_SESSION_KEY, "")
+    roles_round = request.session.pop(ROLES_ROUND_SESSION_KEY, False)
     try:
-        person = signin.complete(app, flow, request.GET.dict())
+        person = signin.complete(app, flow, request.GET.dict(), groups_asked=people.support_groups())
     except signin.SignInRefused as refusal:
-        return render(request, "registration/signin_refused.html", {"reason": str(refusal)}, status=403)
+        reason = str(refusal)
+        if roles_round:
+            log.warning("sign-in app could not read directory roles: %s", reason)
+            reason = f"{_ROLES_REFUSED} ({reason}) {_ROLES_FIX}"
+        return render(request, "registration/signin_refused.html", {"reason": reason}, status=403)
+    if (
+        person.roles_unknown_because == signin.ROLES_NOT_READABLE
+        and not roles_round
+        and access.tenants_bound_to(person.tid).exists()
+    ):
+        # The person holds directory roles Microsoft did not name: sign in once more, asking for the scope that
+        # reads them (an administrator consents; Microsoft signs the same person in without asking again).
+        return _sign_in_again_for_roles(request, app, person, next_url)
     user = people.user_for_microsoft_person(person)
     addresses = people.microsoft_addresses(person)
     invitation_token = request.session.pop(INVITATION_SESSION_KEY, None)
@@ -99,14 +114,20 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
             "Only your organisation's Global Administrators and Exchange Administrators join on their own; "
             "anyone else needs an invitation from one of its Onramp admins."
         )
-        if not person.roles_known:
-            # Not "you are no admin": Microsoft did not say. The installation's operator can fix it for everyone.
-            log.warning("sign-in of %s carried no wids claim: set groupMembershipClaims on the sign-in app", person.tid)
+        if person.roles_known:
             reason += (
-                " Microsoft did not tell Onramp which administrator roles you hold: Onramp's sign-in app does not "
-                "ask for them (its manifest's groupMembershipClaims must be “DirectoryRole”; tell this Onramp's "
-                "operator). If your role is eligible in Privileged Identity Management, activate it and sign in again."
+                " A role that is only eligible in Privileged Identity Management counts once it is active: activate "
+                "it and sign in again."
             )
+        else:
+            # Not "you are no admin": Microsoft did not say. The installation's operator can fix it for everyone.
+            log.warning(
+                "sign-in of %s carried no wids claim and Graph did not name the roles (%s): set groupMembershipClaims "
+                "on the sign-in app",
+                person.tid,
+                person.roles_unknown_because,
+            )
+            reason += f" {_ROLES_UNKNOWN} {_ROLES_FIX}"
         if invitation is not None:
             try:
                 people.check_addressed_to(invitation, user, addresses)
@@ -128,6 +149,37 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
     if len(tenants) == 1 and not access.is_support(user):
         return redirect("wizard:resume", slug=tenants[0].slug)
     return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+_ROLES_UNKNOWN = (
+    "Microsoft did not tell Onramp which administrator roles you hold, and Onramp could not read them through "
+    "Microsoft Graph."
+)
+_ROLES_REFUSED = "Onramp asked Microsoft to read which administrator roles you hold, and Microsoft refused"
+_ROLES_FIX = (
+    "Tell this Onramp's operator: its sign-in app's manifest must set groupMembershipClaims to “DirectoryRole”, or a "
+    "Global Administrator of your organisation must grant admin consent to the app's delegated Microsoft Graph "
+    "permission RoleManagement.Read.Directory. If your role is eligible in Privileged Identity Management, activate "
+    "it and sign in again."
+)
+
+
+def _sign_in_again_for_roles(
+    request: HttpRequest, app: signin.SignInApp, person: signin.MicrosoftPerson, next_url: str
+) -> HttpResponse:
+    try:
+        flow = signin.begin(
+            app,
+            request.build_absolute_uri(reverse("people:microsoft_callback")),
+            scopes=signin.ROLE_SCOPES,
+            login_hint=person.username or None,
+        )
+    except signin.SignInRefused as refusal:
+        return render(request, "registration/signin_refused.html", {"reason": str(refusal)}, status=502)
+    request.session[FLOW_SESSION_KEY] = flow
+    request.session[NEXT_SESSION_KEY] = next_url
+    request.session[ROLES_ROUND_SESSION_KEY] = True
+    return redirect(flow["auth_uri"])
 
 
 def joined_by_directory_role(joined: list[Tenant], roles: list[str]) -> str:
