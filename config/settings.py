@@ -231,6 +231,11 @@ ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = env.int("ONRAMP_HEARTBEAT_TIMEOUT_SECONDS", d
 # A running step whose work has not moved (no progress report, no wait on a busy Microsoft) for this long stops
 # beating, so the watchdog resumes it: longer than any one Microsoft call with its retries can take.
 ONRAMP_STALL_SECONDS = env.int("ONRAMP_STALL_SECONDS", default=900)
+# The profiles this installation offers: each module registers its list of step folders (wizard.steps.registry).
+ONRAMP_PROFILE_MODULES = env.list(
+    "ONRAMP_PROFILE_MODULES",
+    default=["wizard.steps.exchange_online.profile", "wizard.steps.exchange_server.profile"],
+)
 # A step whose worker died is re-queued by the watchdog this many times (its work is idempotent), after
 # ONRAMP_HEARTBEAT_SECONDS × 2, × 4, …; then it waits for a person's Resume.
 ONRAMP_AUTO_RESUMES = env.int("ONRAMP_AUTO_RESUMES", default=3)

@@ -1,10 +1,8 @@
 from importlib import import_module
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import post_migrate
-
-# Each profile module registers its steps when imported.
-PROFILE_MODULES = ("wizard.steps.exchange_online.profile", "wizard.steps.exchange_server.profile")
 
 
 class WizardConfig(AppConfig):
@@ -12,7 +10,8 @@ class WizardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        for module in PROFILE_MODULES:
+        # Each profile module registers its steps when imported.
+        for module in settings.ONRAMP_PROFILE_MODULES:
             import_module(module)
         # Step rows are created with the organisation; a step added to a profile later gets its rows at deploy.
         post_migrate.connect(create_missing_step_states, sender=self)

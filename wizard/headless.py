@@ -54,9 +54,11 @@ def run_steps(
     wait_on_microsoft: bool,
     on_update: Callable[[StepState], None],
     timeout: float,
+    submissions: dict[str, dict[str, Any]] | None = None,
 ) -> RunOutcome:
     """Queue each step from `start` (to `until`, or the last step that is not optional) and follow it until it
-    ends. `inputs` replaces a step's saved inputs (steps without an entry keep theirs). Without `wait_on_microsoft`,
+    ends. `submissions` holds a step's form's cleaned data (its `save_inputs` turns it into inputs, as the page's
+    does); `inputs` replaces a step's saved inputs; a step with neither keeps its own. Without `wait_on_microsoft`,
     the run returns at a step waiting on Microsoft: the worker carries on with it, and running again resumes."""
     ids = [step.id for step in steps_for(tenant.profile)]
     ran: list[str] = []
@@ -67,7 +69,13 @@ def run_steps(
     for step_id in ids[ids.index(start) : last + 1]:
         state = StepState.objects.get(tenant=tenant, step_id=step_id)
         if not state.is_active:
-            state = actions.submit_step(tenant, step_id, actor, inputs=inputs.get(step_id))
+            state = actions.submit_step(
+                tenant,
+                step_id,
+                actor,
+                inputs=inputs.get(step_id),
+                cleaned_data=(submissions or {}).get(step_id),
+            )
         ran.append(step_id)
         state = _follow(state, wait_on_microsoft, on_update, deadline)
         if state.status not in FINISHED_STATUSES:

@@ -5,6 +5,7 @@ onramp connect --slug S --tenant-id T --client-id C (--client-secret-env VAR | -
                [--cloud worldwide | --authority URL --graph-url URL --exchange-url URL --ews-url URL [--ca-bundle F]]
                [--actor NAME]
 onramp run --slug S [--rooms-csv F | --all-rooms] [--room-list-name N] [--service-account UPN] [--yes] [--wait]
+           [--set STEP.FIELD=VALUE ...] [--file STEP.FIELD=PATH ...]   (any step's form, checked as on its page)
 onramp status [--slug S] [--json]
 onramp verify --slug S [--step ID]                  (--step: re-verify that succeeded step's check, as its page does)
 onramp drift --slug S [--json]                       (re-check an activated organisation; exit 4 when it drifted)
@@ -140,6 +141,22 @@ class Command(BaseCommand):
             "choices by these options).",
         )
         run_parser.add_argument("--until", help="Stop after this step id.")
+        run_parser.add_argument(
+            "--set",
+            dest="form_values",
+            action="append",
+            default=[],
+            metavar="STEP.FIELD=VALUE",
+            help="A field of a step's form, as on its page and checked by the same form (repeat for each field).",
+        )
+        run_parser.add_argument(
+            "--file",
+            dest="form_files",
+            action="append",
+            default=[],
+            metavar="STEP.FIELD=PATH",
+            help="A file field of a step's form: the file its page would upload.",
+        )
         run_parser.add_argument("--yes", action="store_true", help="Apply the rooms preview without asking.")
         run_parser.add_argument(
             "--wait", action="store_true", help="Also wait while Microsoft provisions (mailbox, customisation)."
@@ -369,6 +386,10 @@ class Command(BaseCommand):
     ) -> None:
         tenant = self._tenant(slug)
         inputs = self._step_inputs(options, confirmed=yes)
+        submissions = self._form_submissions(tenant, options["form_values"], options["form_files"])
+        both = sorted(set(submissions) & set(inputs))
+        if both:
+            raise CommandError(f"The {both[0]} step is given by --set/--file and by its own options: choose one.")
         if options["reduce_access"] and not until:
             until = reduce_access.STEP_ID
         if options["new_rooms"]:
@@ -379,7 +400,7 @@ class Command(BaseCommand):
         for name in (start, until):
             if name and name not in step_ids:
                 raise CommandError(f"No step {name!r}; steps are {', '.join(step_ids)}.")
-        first = headless.first_step_to_run(tenant, start, inputs)
+        first = headless.first_step_to_run(tenant, start, {**inputs, **submissions})
         if first is None:
             self.stdout.write("Every step has succeeded; nothing to run (use --from STEP to run again).")
             self._print_status(tenant)
@@ -393,6 +414,7 @@ class Command(BaseCommand):
                     start=first,
                     until=until,
                     inputs=inputs,
+                    submissions=submissions,
                     wait_on_microsoft=wait,
                     on_update=self._print_update,
                     timeout=timeout,
@@ -442,6 +464,48 @@ class Command(BaseCommand):
             self.stdout.write(f"Left to you: {entry['what']}. {entry['why']}\n  {entry['clicks']}")
             self.stdout.write("  " + entry["powershell"].replace("\n", "\n  "))
         self.stdout.write(result.get("reverify", ""))
+
+    @staticmethod
+    def _form_submissions(tenant: Tenant, values: list[str], files: list[str]) -> dict[str, dict[str, Any]]:
+        """Each step named by --set/--file, its form filled and checked exactly as its page's: the cleaned data
+        by step id, or a CommandError naming the field and the form's own words."""
+        data: dict[str, dict[str, Any]] = {}
+        uploads: dict[str, dict[str, Any]] = {}
+        for option, pairs, into in (("--set", values, data), ("--file", files, uploads)):
+            for pair in pairs:
+                target, equals, value = pair.partition("=")
+                step_id, dot, field = target.partition(".")
+                if not (equals and dot and step_id and field):
+                    raise CommandError(f"{option} {pair}: write {option} STEP.FIELD=VALUE.")
+                if option == "--file":
+                    try:
+                        value = SimpleUploadedFile(Path(value).name, Path(value).read_bytes())
+                    except OSError as error:
+                        raise CommandError(f"{option} {pair}: {error}") from error
+                into.setdefault(step_id, {})[field] = value
+        step_ids = [step.id for step in steps_for(tenant.profile)]
+        submissions: dict[str, dict[str, Any]] = {}
+        for step_id in dict.fromkeys([*data, *uploads]):
+            if step_id not in step_ids:
+                raise CommandError(f"No step {step_id!r}; steps are {', '.join(step_ids)}.")
+            step = get_step(tenant.profile, step_id)
+            if step.form is None:
+                raise CommandError(f"The {step_id} step has no form: it takes no --set or --file.")
+            state = StepState.objects.get(tenant=tenant, step_id=step_id)
+            form = step.form(data.get(step_id, {}), uploads.get(step_id, {}), tenant=tenant, state=state)
+            unknown = sorted((set(data.get(step_id, {})) | set(uploads.get(step_id, {}))) - set(form.fields))
+            if unknown:
+                raise CommandError(
+                    f"The {step_id} step's form has no field {unknown[0]!r}; its fields are {', '.join(form.fields)}."
+                )
+            if not form.is_valid():
+                problems = "; ".join(
+                    f"{step_id}.{field}: {' '.join(errors)}" if field != "__all__" else f"{step_id}: {' '.join(errors)}"
+                    for field, errors in form.errors.items()
+                )
+                raise CommandError(f"The {step_id} step's form refused it: {problems}")
+            submissions[step_id] = form.cleaned_data
+        return submissions
 
     def _step_inputs(self, options: dict[str, Any], *, confirmed: bool) -> dict[str, dict[str, Any]]:
         inputs: dict[str, dict[str, Any]] = {}
