@@ -3,6 +3,7 @@ through one chain of processors that adds the context bound for the request or t
 step, Celery task id) and removes secrets, then is rendered as JSON lines (ONRAMP_LOG_FORMAT=json) or as readable
 text for a person at a console (the default, what `make run` shows)."""
 
+import logging
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -111,6 +112,7 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     if log_format not in ("json", "console"):
         raise ValueError(f"ONRAMP_LOG_FORMAT must be json or console, not {log_format!r}")
     configure_structlog()
+    logging.captureWarnings(True)  # a warning is a log line like any other, not raw text amid the JSON
     return {
         "version": 1,
         "disable_existing_loggers": False,
