@@ -5,6 +5,7 @@ COPY pyproject.toml ./
 COPY config config
 COPY tenants tenants
 COPY wizard wizard
+COPY observability observability
 RUN pip install --no-cache-dir .
 COPY manage.py ./
 COPY templates templates
@@ -13,4 +14,8 @@ RUN mkdir -p /var/lib/onramp && python manage.py collectstatic --noinput
 RUN useradd --system --home /var/lib/onramp onramp && chown -R onramp /var/lib/onramp
 USER onramp
 EXPOSE 8000
+# Ready, not just up: the database and the broker answer and a worker beat recently (/readyz). docker-compose.yml
+# gives the worker and beat containers, which serve no HTTP, checks of their own.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=5 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"]
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
