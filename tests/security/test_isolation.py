@@ -15,12 +15,14 @@ pytestmark = pytest.mark.django_db
 # URL patterns without a tenant in them, and who may use them.
 # orgs:consent_from_terminal_done is a fixed page where Microsoft returns an administrator who consented from a link
 # `onramp connect --with-microsoft` printed (someone with no Onramp account); it reads nothing and trusts nothing.
-# metrics answers the monitoring's bearer token, never a session (tests/views/test_metrics.py).
+# metrics answers the monitoring's bearer token, never a session (tests/views/test_metrics.py); readyz, like healthz,
+# tells only whether the database, the broker and a worker answer (tests/monitoring/test_readiness.py).
 PUBLIC = frozenset(
     {
         "login",
         "logout",
         "healthz",
+        "readyz",
         "people:microsoft_start",
         "people:microsoft_callback",
         "people:invitation",
