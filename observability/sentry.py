@@ -43,7 +43,13 @@ def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
 def start(dsn: str, **options: Any) -> None:
     """Sentry reads its other variables itself (SENTRY_ENVIRONMENT, SENTRY_RELEASE)."""
     import sentry_sdk
+    from sentry_sdk.integrations.logging import ignore_logger
     from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
+
+    # A request that fails is reported once, by the Django integration, with its exception; these loggers' lines
+    # about it (and about every 503 of a failing readiness probe) would each be another event.
+    ignore_logger("django.request")
+    ignore_logger("django_structlog.middlewares.request")
 
     sentry_sdk.init(
         dsn=dsn,

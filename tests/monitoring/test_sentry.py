@@ -68,7 +68,7 @@ def test_a_crash_is_reported_without_its_secrets(reported, live_server):
 
     assert answer.status_code == 500
     events = [json.loads(envelope.splitlines()[2]) for envelope in reported]
-    # The crash, as the Django integration saw it (its logging integration also reports the error lines logged).
+    # The crash, as the Django integration reported it (an error line of another logger would be an event too).
     [crash] = [event for event in events if event.get("request", {}).get("url", "").endswith("/crash")]
     assert crash["exception"]["values"][-1]["type"] == "RuntimeError"
     assert crash["request"]["data"]["display_name"] == "Contoso" and crash["request"]["headers"]["X-Trace"] == "kept"
