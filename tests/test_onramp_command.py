@@ -289,8 +289,8 @@ EXPLICIT = (
 @pytest.mark.parametrize(
     ("more", "words"),
     [
-        ([*EXPLICIT, "--ews-url", "http://x.example/EWS/Exchange.asmx"], "Use https:// URLs"),
-        (list(EXPLICIT), "Explicit endpoints need all of: --ews-url"),
+        ([*EXPLICIT, "--ews-url", "http://x.example/EWS/Exchange.asmx"], "Use an https:// URL"),
+        (list(EXPLICIT), "--ews-url: Needed with explicit endpoints."),
         ([*EXPLICIT, "--ews-url", "https://x.example/EWS/Exchange.asmx", "--cloud", "usgov_high"], "replace --cloud"),
         ([*EXPLICIT, "--ews-url", "https://x.example/EWS/Exchange.asmx", "--ca-bundle", "README.md"], "--ca-bundle"),
     ],

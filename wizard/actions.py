@@ -4,7 +4,8 @@ nothing below them; each is one transaction, so nothing is half-applied when the
 Layers, each importing only those below it: views and the command → actions (this module) → engine → steps (the
 declarations) → services → microsoft client → models."""
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import current_app
@@ -12,8 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from tenants.models import Membership, Profile, Role, Tenant
-from wizard import drift, engine, notifications, selectors
-from wizard.audit import record_event
+from wizard import drift, engine, notifications, selectors, task_names
+from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
 from wizard.microsoft import signin
 from wizard.models import DriftCheck, StepState, StepStatus
@@ -26,6 +27,8 @@ from wizard.steps.registry import Step, get_step
 # Re-checking a step that has succeeded changes nothing in the tenant, so it needs no earlier step to be done; the
 # engine accepts it only for a succeeded step that has a check (ReverifyRefused otherwise), and runs the check alone.
 CHECK_ONLY_ACTIONS = ("reverify",)
+
+logger = logging.getLogger(__name__)
 
 
 class PrerequisiteNotDone(IllegalTransition):
@@ -93,6 +96,54 @@ def submit_step(
         send_task=send_task,
         then=then,
     )
+
+
+def run_queued_step(state_id: int, task_id: str, verify_only: bool, should_stop: Callable[[], bool]) -> int | None:
+    """The worker's run of a queued step (wizard.tasks.run_step): the engine runs its service and records how it
+    ended; `should_stop` says the worker is shutting down, so a long step hands its work back."""
+    return engine.execute_step(state_id, task_id, verify_only, should_stop=should_stop)
+
+
+def watch_steps() -> dict[str, int]:
+    """The watchdog's round: steps whose worker died are marked interrupted, and lost tasks are sent again."""
+    return {
+        "interrupted": len(engine.mark_interrupted_steps()),
+        "redelivered": len(engine.redeliver_lost_tasks()),
+    }
+
+
+def schedule_drift_checks() -> int:
+    """The schedule's time has come: each activated organisation's check is due within the window."""
+    return len(drift.schedule_fleet())
+
+
+def start_due_drift_checks() -> int:
+    """Send each drift check now due to the worker; how many were sent."""
+    due = drift.claim_due()
+    for check_id in due:
+        current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id,))
+    return len(due)
+
+
+def run_drift_check(check_id: int) -> DriftCheck:
+    """One organisation's check on the worker; its admins are emailed what is new, and an organisation that opted
+    in has its new rooms placed by the rooms step (the same action as the page's "Place these rooms")."""
+    check = drift.run_check(check_id)
+    notifications.drift_checked(check)
+    if check.tenant.place_new_rooms and (addresses := drift.new_rooms(check.tenant)):
+        try:
+            place_new_rooms(check.tenant, SYSTEM_ACTOR, addresses)
+        except (StepError, IllegalTransition) as refusal:
+            logger.warning("new rooms of %s not placed now: %s", check.tenant.slug, refusal)
+    return check
+
+
+def run_step_here(state: StepState) -> StepState:
+    """Run a step queued with `send_task=False` in this process (the command line's step 0 and re-verify), as the
+    worker runs one; the state as it ended."""
+    engine.execute_step(state.pk, state.task_id)
+    state.refresh_from_db()
+    return state
 
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
@@ -219,7 +270,7 @@ def request_drift_check(tenant: Tenant, actor: str) -> DriftCheck | None:
         check = drift.request_check(tenant, actor)
         if check is not None:
             check_id = check.pk
-            transaction.on_commit(lambda: current_app.send_task(drift.RUN_CHECK_TASK, (check_id,)))
+            transaction.on_commit(lambda: current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id,)))
     return check
 
 

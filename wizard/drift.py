@@ -55,7 +55,6 @@ from wizard.steps.exchange_online.verify.service import (
 
 DRIFT_ACTION = "drift"
 # Sent by name: wizard.tasks imports this module, never the other way round.
-RUN_CHECK_TASK = "wizard.tasks.run_drift_check"
 NEW_ROOMS = "new_rooms"
 ROOMS_OUT_OF_LISTS = "rooms_out_of_lists"
 OVERSIZED_LISTS = "oversized_lists"

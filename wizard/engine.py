@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
-from wizard import metrics, notifications
+from wizard import metrics, notifications, task_names
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError, support_case_ids
 from wizard.microsoft import BusyWait, busy_listener
@@ -38,7 +38,6 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.INTERRUPTED: frozenset({S.QUEUED}),
 }
 # Sent by name: wizard.tasks imports this module, never the other way round.
-RUN_STEP_TASK = "wizard.tasks.run_step"
 
 
 def ensure_states(tenant: Tenant) -> list[StepState]:
@@ -142,7 +141,7 @@ def _reverify(step: Step, ctx: StepContext) -> dict[str, Any]:
 
 
 def _send_run_task(state_id: int, task_id: str, countdown: int | None = None, verify_only: bool = False) -> None:
-    current_app.send_task(RUN_STEP_TASK, (state_id, task_id, verify_only), countdown=countdown)
+    current_app.send_task(task_names.RUN_STEP, (state_id, task_id, verify_only), countdown=countdown)
 
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:

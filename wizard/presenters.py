@@ -15,8 +15,8 @@ from tenants.models import Tenant, TenantStatus
 from wizard import drift
 from wizard.models import AuditEvent, StepState, StepStatus
 from wizard.results import StepResult
-from wizard.steps.exchange_server import common as exchange_server
 from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_server import common as exchange_server
 
 # Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
 # second fence in case one ever lands in a step's result.

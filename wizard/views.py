@@ -19,9 +19,9 @@ from tenants.access import can_change_inputs, can_change_secrets, can_operate, g
 from tenants.models import Profile, Tenant, TenantStatus
 from wizard import actions, presenters, selectors
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
-from wizard.steps.exchange_online.connect.form import ConsentForm
 from wizard.models import StepState, StepStatus
 from wizard.steps.exchange_online.activate.result import ActivateResult
+from wizard.steps.exchange_online.connect.form import ConsentForm
 from wizard.steps.exchange_online.rooms.result import RoomsResult
 from wizard.steps.exchange_online.service_account.page import service_account_page
 from wizard.steps.registry import Step, get_step, page_template, steps_for

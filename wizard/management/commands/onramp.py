@@ -20,23 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.access import tenants_bound_to
 from tenants.forms import TenantForm
 from tenants.models import Cloud, Profile, Tenant, TenantStatus
-from wizard import actions, drift, engine, headless
+from wizard import actions, headless, presenters, selectors
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
-from wizard.forms import read_ca_bundle
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
-from wizard.rooms_csv import RoomsCsvError, parse_rooms_csv
-from wizard.services import ca_bundles
-from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.connect.form import share_inputs
+from wizard.steps.exchange_online.connect.page import consent_link_if_not_consented
 from wizard.steps.exchange_online.connect.result import ConnectResult
-from wizard.steps.exchange_online.reduce_access import service as reduce_access
-from wizard.steps.exchange_online.rooms import service as rooms
 from wizard.steps.exchange_online.verify.result import VerifyResult
 from wizard.steps.registry import get_step, steps_for
 
@@ -48,6 +43,21 @@ ENDPOINT_FLAGS = {
     "exchange_admin_url": "--exchange-url",
     "ews_url": "--ews-url",
 }
+# The connect form's fields as the options that fill them, to name a refused one.
+CONNECT_FIELD_OPTIONS = {
+    "microsoft_tenant_id": "--tenant-id",
+    "client_id": "--client-id",
+    "client_secret": "--client-secret-env/--client-secret-file",
+    "client_certificate": "--client-certificate-file",
+    "certificate_thumbprint": "--certificate-thumbprint",
+    "integration_app_id": "--integration-app-id",
+    "integration_client_secret": "--integration-secret-env/--integration-secret-file",
+    "cloud": "--cloud",
+    **ENDPOINT_FLAGS,
+    "ca_bundle": "--ca-bundle",
+}
+# Asked by the connect form only once step 0 found the Microsoft tenant bound to another organisation.
+SHARE_FIELD = "share_microsoft_tenant"
 # The connector app's credential: exactly one of these.
 CREDENTIAL_OPTIONS = ("client_secret_env", "client_secret_file", "client_certificate_file")
 DEFAULT_TIMEOUT_SECONDS = 3600
@@ -208,22 +218,22 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=slug).first() or self._create_tenant(
             slug, options["name"], options["admin"]
         )
+        # Step 0 runs here, in this process, so the admin learns at once whether the credentials work.
         try:
             if options.get("with_microsoft"):
                 tenant = self._sign_in_with_microsoft(tenant, actor, options)
+                inputs: dict[str, Any] = {"method": "cli"}
+                if options.get("share_microsoft_tenant"):
+                    inputs |= share_inputs(actor)
+                state = actions.submit_step(tenant, "connect", actor, inputs=inputs, send_task=False)
             else:
-                self._save_pasted_credentials(tenant, actor, options)
+                cleaned = self._pasted_credentials(tenant, options)
+                state = actions.submit_step(tenant, "connect", actor, cleaned_data=cleaned, send_task=False)
         except StepError as refusal:
             # New credentials Microsoft refused: the stored ones were kept, and step 0 is not run.
             self._print_error("connect refused", refusal.code, refusal.message, refusal.detail())
             sys.exit(EXIT_FAILED)
-        # Step 0 runs here, in this process, so the admin learns at once whether the credentials work.
-        inputs: dict[str, Any] = {"method": "cli"}
-        if options.get("share_microsoft_tenant"):
-            inputs |= {connect.SHARE_INPUT: True, connect.SHARE_DECIDED_BY: actor}
-        state = actions.submit_step(tenant, "connect", actor, inputs=inputs, send_task=False)
-        engine.execute_step(state.pk, state.task_id)
-        state.refresh_from_db()
+        state = actions.run_step_here(state)
         if state.status == StepStatus.NEEDS_INPUT:
             # Whoever runs this command administers the installation, so the other organisations are named.
             others = ", ".join(t.slug for t in tenants_bound_to(tenant.microsoft_tenant_id).exclude(pk=tenant.pk))
@@ -231,10 +241,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  Bound to the same Microsoft tenant: {others}.")
             self.stderr.write("  To share it, run again with --share-microsoft-tenant.")
             sys.exit(EXIT_NEEDS_INPUT)
-        if state.status != StepStatus.SUCCEEDED and state.error_code in connect.NOT_CONSENTED_CODES:
+        if state.status != StepStatus.SUCCEEDED and (link := consent_link_if_not_consented(tenant, state)):
             self.stderr.write("Onramp's app is not consented in your organisation yet. Open this link as a Global")
             self.stderr.write("Administrator (or Privileged Role Administrator), accept, then run `onramp run`:")
-            self.stderr.write(f"  {connect.consent_link(tenant)}")
+            self.stderr.write(f"  {link}")
             sys.exit(EXIT_NEEDS_INPUT)
         if state.status != StepStatus.SUCCEEDED:
             self._print_failure(state)
@@ -279,7 +289,10 @@ class Command(BaseCommand):
         self.stdout.flush()
         return actions.complete_connect_in_terminal(tenant, flow=flow, actor=actor)
 
-    def _save_pasted_credentials(self, tenant: Tenant, actor: str, options: dict[str, Any]) -> None:
+    def _pasted_credentials(self, tenant: Tenant, options: dict[str, Any]) -> dict[str, Any]:
+        """The options as the connect page's form would receive them, checked by that form: its cleaned data, or
+        a CommandError naming each refused option in the form's own words. Secrets come from files or environment
+        variables, never from the command line itself."""
         needed = ("tenant_id", "client_id", "integration_app_id")
         missing = [f"--{name.replace('_', '-')}" for name in needed if not options.get(name)]
         given = [f"--{name.replace('_', '-')}" for name in CREDENTIAL_OPTIONS if options.get(name)]
@@ -291,69 +304,49 @@ class Command(BaseCommand):
             raise CommandError(f"Give one of {', '.join(given)}, not several.")
         if options.get("integration_secret_env") and options.get("integration_secret_file"):
             raise CommandError("Give --integration-secret-env or --integration-secret-file, not both.")
-        cloud, custom_endpoints = self._endpoints(tenant, options)
-        certificate = self._certificate(options)
-        secret = None if certificate else self._secret(options["client_secret_env"], options["client_secret_file"])
-        integration_secret = (
-            self._secret(options["integration_secret_env"], options["integration_secret_file"])
-            if options.get("integration_secret_env") or options.get("integration_secret_file")
-            else None
-        )
-        connect.save_app_credentials(
-            tenant,
-            actor=actor,
-            microsoft_tenant_id=options["tenant_id"],
-            client_id=options["client_id"],
-            client_secret=secret,
-            client_certificate=certificate,
-            integration_app_id=options["integration_app_id"],
-            integration_client_secret=integration_secret,
-            cloud=cloud,
-            custom_endpoints=custom_endpoints,
-        )
-
-    @staticmethod
-    def _endpoints(tenant: Tenant, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """(cloud, custom endpoints): a named cloud, or explicit endpoints checked and stored as the connect page's
-        "Explicit endpoints" stores them (every URL https://, the CA bundle a PEM file kept in ONRAMP_VAR_DIR)."""
         explicit = {field: options[field] for field in ENDPOINT_FLAGS if options.get(field)}
-        bundle_path = options.get("ca_bundle")
-        if not explicit and not bundle_path:
-            return options.get("cloud") or Cloud.WORLDWIDE, {}
-        if options.get("cloud"):
+        if (explicit or options.get("ca_bundle")) and options.get("cloud"):
             raise CommandError(
                 "Explicit endpoints (--authority, --graph-url, …) replace --cloud: give one or the other."
             )
-        missing = [flag for field, flag in ENDPOINT_FLAGS.items() if field not in explicit]
-        if missing:
-            raise CommandError(f"Explicit endpoints need all of: {', '.join(missing)}.")
-        plain = [f"{ENDPOINT_FLAGS[field]} {url}" for field, url in explicit.items() if not url.startswith("https://")]
-        if plain:
-            raise CommandError(f"Use https:// URLs, the credentials must not cross the network in clear: {plain[0]}.")
-        if bundle_path:
-            try:
-                pem = read_ca_bundle(SimpleUploadedFile(bundle_path.name, bundle_path.read_bytes()))
-            except OSError as error:
-                raise CommandError(f"Cannot read the CA bundle {bundle_path}: {error}") from error
-            except ValidationError as error:
-                raise CommandError(f"--ca-bundle {bundle_path}: {' '.join(error.messages)}") from error
-            explicit["ca_bundle"] = ca_bundles.store_ca_bundle(tenant, pem)
-        return Cloud.CUSTOM, explicit
-
-    @staticmethod
-    def _certificate(options: dict[str, Any]) -> str | None:
-        """The certificate credential from --client-certificate-file and --certificate-thumbprint, checked."""
-        path = options.get("client_certificate_file")
-        if not path:
-            return None
-        try:
-            pem = path.read_text()
-        except (OSError, UnicodeDecodeError) as error:
-            raise CommandError(f"Cannot read the certificate file {path}: {error}") from error
-        try:
-            return connect.certificate_credential(pem, options.get("certificate_thumbprint") or "")
-        except connect.CertificateInvalid as error:
-            raise CommandError(f"--client-certificate-file {path}: {error}") from error
+        data = {
+            "microsoft_tenant_id": options["tenant_id"],
+            "client_id": options["client_id"],
+            "client_secret": ""
+            if options.get("client_certificate_file")
+            else self._secret(options["client_secret_env"], options["client_secret_file"]),
+            "certificate_thumbprint": options.get("certificate_thumbprint") or "",
+            "integration_app_id": options["integration_app_id"],
+            "integration_client_secret": self._secret(
+                options["integration_secret_env"], options["integration_secret_file"]
+            )
+            if options.get("integration_secret_env") or options.get("integration_secret_file")
+            else "",
+            "cloud": Cloud.CUSTOM if explicit or options.get("ca_bundle") else options.get("cloud") or Cloud.WORLDWIDE,
+            **explicit,
+        }
+        files = {}
+        for field, option in (("client_certificate", "client_certificate_file"), ("ca_bundle", "ca_bundle")):
+            if path := options.get(option):
+                try:
+                    files[field] = SimpleUploadedFile(path.name, path.read_bytes())
+                except OSError as error:
+                    raise CommandError(f"Cannot read {path}: {error}") from error
+        state = StepState.objects.get(tenant=tenant, step_id="connect")
+        form = get_step(tenant.profile, "connect").form(data, files, tenant=tenant, state=state)
+        if options.get("share_microsoft_tenant") and SHARE_FIELD in form.fields:
+            form = get_step(tenant.profile, "connect").form(
+                {**data, SHARE_FIELD: True}, files, tenant=tenant, state=state
+            )
+        if not form.is_valid():
+            problems = "; ".join(
+                f"{CONNECT_FIELD_OPTIONS.get(field, '--' + field.replace('_', '-'))}: {' '.join(errors)}"
+                if field != "__all__"
+                else " ".join(errors)
+                for field, errors in form.errors.items()
+            )
+            raise CommandError(f"connect refused: {problems}")
+        return form.cleaned_data
 
     @staticmethod
     def _secret(variable: str | None, path: Path | None) -> str:
@@ -385,17 +378,19 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         tenant = self._tenant(slug)
-        inputs = self._step_inputs(options, confirmed=yes)
-        submissions = self._form_submissions(tenant, options["form_values"], options["form_files"])
-        both = sorted(set(submissions) & set(inputs))
-        if both:
-            raise CommandError(f"The {both[0]} step is given by --set/--file and by its own options: choose one.")
+        data, files = self._named_fields(tenant, options)
+        self._add_form_pairs(data, "--set", options["form_values"])
+        self._add_form_pairs(files, "--file", options["form_files"])
+        submissions = self._form_submissions(tenant, data, files)
         if options["reduce_access"] and not until:
-            until = reduce_access.STEP_ID
+            until = _hand_back_step(tenant)
+        inputs: dict[str, dict[str, Any]] = {}
         if options["new_rooms"]:
-            inputs["rooms"] = self._new_rooms_inputs(tenant, actor, confirmed=yes)
+            self._place_new_rooms(tenant, actor, confirmed=yes)
         if yes:
-            inputs = {**self._confirmed_previews(tenant), **inputs}
+            # A new choice on the command line wins over a preview waiting on the same step.
+            waiting = self._confirmed_previews(tenant)
+            inputs = {step_id: chosen for step_id, chosen in waiting.items() if step_id not in submissions}
         step_ids = [step.id for step in steps_for(tenant.profile)]
         for name in (start, until):
             if name and name not in step_ids:
@@ -424,7 +419,7 @@ class Command(BaseCommand):
             stopped = outcome.stopped_at
             if stopped is None:
                 self.stdout.write(self.style.SUCCESS(f"{', '.join(outcome.ran)}: succeeded."))
-                if reduce_access.STEP_ID in outcome.ran:
+                if options["reduce_access"] and _hand_back_step(tenant) in outcome.ran:
                     self._print_hand_back(tenant)
                 self._print_status(tenant)
                 return
@@ -436,6 +431,7 @@ class Command(BaseCommand):
                 and self._confirm(tenant, stopped, yes)
             ):
                 inputs[stopped.step_id] = {**stopped.inputs, "confirmed": True}
+                submissions.pop(stopped.step_id, None)
                 first = stopped.step_id
                 confirmed_here = True
                 continue
@@ -457,7 +453,7 @@ class Command(BaseCommand):
         sys.exit(EXIT_FAILED)
 
     def _print_hand_back(self, tenant: Tenant) -> None:
-        result = StepState.objects.get(tenant=tenant, step_id=reduce_access.STEP_ID).result
+        result = StepState.objects.get(tenant=tenant, step_id=_hand_back_step(tenant)).result
         for entry in result.get("done") or []:
             self.stdout.write(f"Done: {entry['what']}")
         for entry in result.get("manual") or []:
@@ -466,38 +462,71 @@ class Command(BaseCommand):
         self.stdout.write(result.get("reverify", ""))
 
     @staticmethod
-    def _form_submissions(tenant: Tenant, values: list[str], files: list[str]) -> dict[str, dict[str, Any]]:
-        """Each step named by --set/--file, its form filled and checked exactly as its page's: the cleaned data
-        by step id, or a CommandError naming the field and the form's own words."""
+    def _named_fields(
+        tenant: Tenant, options: dict[str, Any]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The run command's named options as the fields of the step forms they fill: (values, files) by step id."""
         data: dict[str, dict[str, Any]] = {}
-        uploads: dict[str, dict[str, Any]] = {}
-        for option, pairs, into in (("--set", values, data), ("--file", files, uploads)):
-            for pair in pairs:
-                target, equals, value = pair.partition("=")
-                step_id, dot, field = target.partition(".")
-                if not (equals and dot and step_id and field):
-                    raise CommandError(f"{option} {pair}: write {option} STEP.FIELD=VALUE.")
-                if option == "--file":
-                    try:
-                        value = SimpleUploadedFile(Path(value).name, Path(value).read_bytes())
-                    except OSError as error:
-                        raise CommandError(f"{option} {pair}: {error}") from error
-                into.setdefault(step_id, {})[field] = value
+        files: dict[str, dict[str, Any]] = {}
+        if options["rooms_csv"] or options["all_rooms"]:
+            source = "csv" if options["rooms_csv"] else "all"
+            data["rooms"] = {"source": source, "include_equipment": options["include_equipment"]}
+            if options["rooms_csv"]:
+                files["rooms"] = {"csv_file": str(options["rooms_csv"])}
+        if options["room_list_name"]:
+            data["room_list"] = {"name": options["room_list_name"]}
+        if options["service_account"]:
+            local_part, _, domain = options["service_account"].partition("@")
+            data["service_account"] = {"local_part": local_part, "domain": domain.lower()}
+        if options["control_mailbox"]:
+            data["verify"] = {"control_mailbox": options["control_mailbox"]}
+        if options["webhook_url"]:
+            data["activate"] = {"webhook_url": options["webhook_url"]}
+        if options["reduce_access"]:
+            data[_hand_back_step(tenant)] = {"confirm": True}
+        return data, files
+
+    @staticmethod
+    def _add_form_pairs(into: dict[str, dict[str, Any]], option: str, pairs: list[str]) -> None:
+        for pair in pairs:
+            target, equals, value = pair.partition("=")
+            step_id, dot, field = target.partition(".")
+            if not (equals and dot and step_id and field):
+                raise CommandError(f"{option} {pair}: write {option} STEP.FIELD=VALUE.")
+            into.setdefault(step_id, {})[field] = value
+
+    @staticmethod
+    def _form_submissions(
+        tenant: Tenant, data: dict[str, dict[str, Any]], files: dict[str, dict[str, str]]
+    ) -> dict[str, dict[str, Any]]:
+        """Each step given values, its form filled as its page would post it (the fields' initial values, then the
+        values given) and checked by that same form: the cleaned data by step id, or a CommandError naming the
+        field in the form's own words."""
         step_ids = [step.id for step in steps_for(tenant.profile)]
         submissions: dict[str, dict[str, Any]] = {}
-        for step_id in dict.fromkeys([*data, *uploads]):
+        for step_id in dict.fromkeys([*data, *files]):
             if step_id not in step_ids:
                 raise CommandError(f"No step {step_id!r}; steps are {', '.join(step_ids)}.")
             step = get_step(tenant.profile, step_id)
             if step.form is None:
                 raise CommandError(f"The {step_id} step has no form: it takes no --set or --file.")
             state = StepState.objects.get(tenant=tenant, step_id=step_id)
-            form = step.form(data.get(step_id, {}), uploads.get(step_id, {}), tenant=tenant, state=state)
-            unknown = sorted((set(data.get(step_id, {})) | set(uploads.get(step_id, {}))) - set(form.fields))
+            given = {**data.get(step_id, {}), **files.get(step_id, {})}
+            blank = step.form(tenant=tenant, state=state)
+            unknown = sorted(set(given) - set(blank.fields))
             if unknown:
                 raise CommandError(
-                    f"The {step_id} step's form has no field {unknown[0]!r}; its fields are {', '.join(form.fields)}."
+                    f"The {step_id} step's form has no field {unknown[0]!r}; its fields are {', '.join(blank.fields)}."
                 )
+            values = {name: blank[name].value() for name in blank.fields if blank[name].value() is not None}
+            uploads = {}
+            for name, path in files.get(step_id, {}).items():
+                values.pop(name, None)
+                try:
+                    uploads[name] = SimpleUploadedFile(Path(path).name, Path(path).read_bytes())
+                except OSError as error:
+                    raise CommandError(f"Cannot read {path}: {error}") from error
+            form = step.form({**values, **data.get(step_id, {})}, uploads, tenant=tenant, state=state)
             if not form.is_valid():
                 problems = "; ".join(
                     f"{step_id}.{field}: {' '.join(errors)}" if field != "__all__" else f"{step_id}: {' '.join(errors)}"
@@ -507,41 +536,19 @@ class Command(BaseCommand):
             submissions[step_id] = form.cleaned_data
         return submissions
 
-    def _step_inputs(self, options: dict[str, Any], *, confirmed: bool) -> dict[str, dict[str, Any]]:
-        inputs: dict[str, dict[str, Any]] = {}
-        if options["rooms_csv"]:
-            try:
-                parsed = parse_rooms_csv(options["rooms_csv"].read_bytes())
-            except OSError as error:
-                raise CommandError(f"Cannot read {options['rooms_csv']}: {error}") from error
-            except RoomsCsvError as error:
-                raise CommandError(f"{options['rooms_csv']}: {error.message}") from error
-            inputs["rooms"] = rooms.csv_inputs(parsed, confirmed=confirmed)
-        elif options["all_rooms"]:
-            inputs["rooms"] = rooms.all_rooms_inputs(
-                include_equipment=options["include_equipment"], confirmed=confirmed
-            )
-        if options["room_list_name"]:
-            inputs["room_list"] = {"name": options["room_list_name"]}
-        if options["service_account"]:
-            inputs["service_account"] = {"user_principal_name": options["service_account"].lower()}
-        if options["control_mailbox"]:
-            inputs["verify"] = {"control_mailbox": options["control_mailbox"].lower()}
-        if options["webhook_url"]:
-            inputs["activate"] = {"webhook_url": options["webhook_url"]}
-        if options["reduce_access"]:
-            inputs[reduce_access.STEP_ID] = {"confirm": True}
-        return inputs
-
-    def _new_rooms_inputs(self, tenant: Tenant, actor: str, *, confirmed: bool) -> dict[str, Any]:
+    def _place_new_rooms(self, tenant: Tenant, actor: str, *, confirmed: bool) -> None:
+        """Check for drift, then hand the rooms it found in no list to the rooms step (as the drift panel does)."""
         check = self._drift_check(tenant, actor)
         if check.status != DriftCheckStatus.DONE:
             raise CommandError(f"The drift check could not run: {check.error_message}")
-        addresses = drift.new_rooms(tenant)
+        addresses = list(presenters.drift_panel(tenant)["new_rooms"])
         if not addresses:
             raise CommandError("No new room: every room mailbox of the tenant is in a room list or was chosen before.")
         self.stdout.write(f"{len(addresses)} new room(s) in no list: {', '.join(addresses[:20])}")
-        return rooms.new_rooms_inputs(addresses, confirmed=confirmed)
+        try:
+            actions.place_new_rooms(tenant, actor, addresses, confirmed=confirmed)
+        except StepError as refusal:
+            raise CommandError(f"{refusal.message} {refusal.fix}") from refusal
 
     def _drift_check(self, tenant: Tenant, actor: str) -> DriftCheck:
         if tenant.status != TenantStatus.ACTIVE:
@@ -669,8 +676,7 @@ class Command(BaseCommand):
             raise CommandError(str(refusal)) from refusal
         except IllegalTransition as error:
             raise CommandError(f"{step.title} is already queued or running; wait for it to finish.") from error
-        engine.execute_step(state.pk, state.task_id)
-        state.refresh_from_db()
+        state = actions.run_step_here(state)
         if state.status != StepStatus.SUCCEEDED:
             self._print_failure(state)
             sys.exit(EXIT_FAILED)
@@ -687,7 +693,7 @@ class Command(BaseCommand):
             raise CommandError(f"No step {step_id!r}; steps are {known}.") from None
         if step.confirmation is None:
             raise CommandError(f"{step.title} is run by Onramp, not by you: use `onramp run --slug {slug}`.")
-        state = engine.ensure_states(tenant)[[s.id for s in steps_for(tenant.profile)].index(step.id)]
+        state = selectors.states_of_every_step(tenant)[[s.id for s in steps_for(tenant.profile)].index(step.id)]
         script = step.powershell(tenant, state)
         digest = step.confirmation.digest(tenant, state)
         self.stdout.write(f"# {step.title}: run this in the Exchange Management Shell\n{script}\n")
@@ -746,14 +752,14 @@ class Command(BaseCommand):
                     "error_message": state.error_message,
                     "finished_at": state.finished_at.isoformat() if state.finished_at else None,
                 }
-                for state in engine.ensure_states(tenant)
+                for state in selectors.states_of_every_step(tenant)
             ],
         }
 
     def _print_status(self, tenant: Tenant) -> None:
         tenant.refresh_from_db()
         self.stdout.write(f"{tenant.slug} ({tenant.get_status_display()})")
-        for state in engine.ensure_states(tenant):
+        for state in selectors.states_of_every_step(tenant):
             note = state.error_message or state.waiting_for or ""
             self.stdout.write(f"  {state.step_id:<18} {state.status:<12} {note}")
 
@@ -778,6 +784,14 @@ class Command(BaseCommand):
             self.stderr.write(f"  Fix: {detail['fix']}")
         if detail.get("request_id"):
             self.stderr.write(f"  Microsoft request id: {detail['request_id']}")
+
+
+def _hand_back_step(tenant: Tenant) -> str:
+    """The profile's optional last step, "Reduce Onramp's access", which only --reduce-access runs."""
+    optional = [step.id for step in steps_for(tenant.profile) if step.optional]
+    if not optional:
+        raise CommandError(f"{tenant.slug}'s profile has no step that hands Onramp's access back.")
+    return optional[-1]
 
 
 def _dumps(value: Any) -> str:

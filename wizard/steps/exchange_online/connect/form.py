@@ -202,5 +202,10 @@ def connect_inputs(submission: Submission) -> dict[str, Any]:
         custom_endpoints=custom_endpoints,
     )
     if data.get(connect.SHARE_INPUT):
-        return {"method": "app_credentials", connect.SHARE_INPUT: True, connect.SHARE_DECIDED_BY: submission.actor}
+        return {"method": "app_credentials", **share_inputs(submission.actor)}
     return {"method": "app_credentials"}
+
+
+def share_inputs(actor: str) -> dict[str, Any]:
+    """The decision to share a Microsoft tenant another organisation is bound to, and who took it."""
+    return {connect.SHARE_INPUT: True, connect.SHARE_DECIDED_BY: actor}

@@ -21,3 +21,8 @@ def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> 
         "required_graph_permissions": [name for name, _ in connect.REQUIRED_GRAPH_PERMISSIONS],
         "required_exchange_access": list(connect.REQUIRED_EXCHANGE_ACCESS),
     }
+
+
+def consent_link_if_not_consented(tenant: Tenant, state: StepState) -> str:
+    """Where an administrator consents to Onramp's app, when step 0 failed because nobody has yet; else ""."""
+    return connect.consent_link(tenant) if state.error_code in connect.NOT_CONSENTED_CODES else ""
