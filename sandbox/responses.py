@@ -18,6 +18,7 @@ class Request:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     base_url: str  # scheme://host:port as the client addressed us, used to build absolute links
+    connection: str = ""  # the client's address and port: one keep-alive connection (NTLM authenticates a connection)
 
     @property
     def query(self) -> dict[str, str]:

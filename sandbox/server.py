@@ -68,6 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
             base_url=f"https://{host}",
+            connection=f"{self.client_address[0]}:{self.client_address[1]}",
         )
         try:
             response = self.server.sandbox.route(req)

@@ -219,6 +219,15 @@ class Knobs:
     revoke_refresh_tokens: bool = False
     # Conditional access asks for multi-factor authentication: a refresh answers interaction_required AADSTS50076.
     refresh_requires_mfa: bool = False
+    # Exchange Server's EWS virtual directory: Windows authentication (Negotiate/NTLM) is on, Basic off, as installed
+    # (Default settings for Exchange virtual directories); this knob is Set-WebServicesVirtualDirectory
+    # -BasicAuthentication $true, and ews_windows_authentication False is -WindowsAuthentication $false.
+    ews_basic_authentication: bool = False
+    ews_windows_authentication: bool = True
+    # How a throttled EWS call is answered (EWS throttling in Exchange, tables 3 and 4): "fault" (HTTP 500
+    # ErrorServerBusy with BackOffMilliseconds), "internal" (HTTP 200 ErrorInternalServerError wrapping
+    # ErrorServerBusy), "connections" (ErrorExceededConnectionCount).
+    ews_busy_answer: str = "fault"
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name: f for f in dataclasses.fields(self)}
@@ -386,6 +395,9 @@ class CallLog:
             self.throttled = 0
             self.throttled_by_service: Counter[str] = Counter()
             self.faults = 0
+            # EWS requests by their X-AnchorMailbox: "matched" (the impersonated or named mailbox, else the account
+            # itself), "missing", "other".
+            self.ews_anchor: Counter[str] = Counter()
 
     def record(self, key: str, write: bool) -> None:
         with self._lock:
@@ -414,7 +426,12 @@ class CallLog:
                 "throttled": self.throttled,
                 "throttled_by_service": dict(self.throttled_by_service),
                 "faults": self.faults,
+                "ews_anchor": dict(self.ews_anchor),
             }
+
+    def anchored(self, how: str) -> None:
+        with self._lock:
+            self.ews_anchor[how] += 1
 
 
 class Tenant:

@@ -129,7 +129,11 @@ def autodiscover_server(sandbox_tenant) -> Iterator[str]:
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if self.headers.get("Authorization") != expected:
+                # A 401 names what it accepts; this stand-in checks Basic only (an Autodiscover virtual directory
+                # offers Basic and Windows authentication by default), so it offers Basic.
                 self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="127.0.0.1"')
+                self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             self.send_response(200)

@@ -226,4 +226,4 @@ def test_wrong_credentials_fail_connect_with_the_reason(celery_worker, sandbox_t
     )
     state = run_step(tenant, "connect", wrong)
     assert state.status == StepStatus.FAILED and state.error_code == "HTTP401"
-    assert "password" in state.error_detail["explanation"] and "Basic" in state.error_detail["fix"]
+    assert "password" in state.error_detail["explanation"] and "UPN and password" in state.error_detail["fix"]

@@ -727,14 +727,14 @@ def test_every_class_is_a_microsoft_error():
 EWS_URL = "https://mail.contoso.example/EWS/Exchange.asmx"
 
 
-def ews_answer(status: int, content: bytes = b"", headers: dict[str, str] | None = None):
+def ews_answer(status: int, content: bytes = b"", headers: dict[str, str] | None = None, app_only: bool = False):
     """What `EwsClient` makes of one HTTP answer: a CalendarAccess, or the MicrosoftError it raises."""
     from requests import Response
 
     from wizard.microsoft.ews import EwsClient
 
-    client = EwsClient.__new__(EwsClient)  # only `url` is read when answering
-    client.url = EWS_URL
+    client = EwsClient.__new__(EwsClient)  # only `url` and how it signs in are read when answering
+    client.url, client.app_only = EWS_URL, app_only
     response = Response()
     response.status_code, response._content = status, content
     response.headers.update(headers or {})
@@ -765,7 +765,7 @@ def get_folder(response_class: str, code: str, text: str = "") -> bytes:
 @pytest.mark.parametrize(
     ("status", "content", "cls", "code"),
     [
-        (401, b"", AuthenticationFailed, "HTTP401"),
+        (401, b"", AuthenticationFailed, "AuthNotOffered"),  # a 401 that offers nothing
         (403, b"<html>Forbidden</html>", MicrosoftError, "HTTP403"),
         (404, b"", MicrosoftError, "HTTP404"),
         (302, b"", MicrosoftError, "NotEws"),

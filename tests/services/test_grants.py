@@ -131,8 +131,8 @@ def test_where_ews_is_open_to_the_integration_the_control_mailbox_is_also_tried_
 
     assert run_steps(tenant, inputs=ALL_ROOMS).finished
     [ews] = [c for c in state_of(tenant, "verify").result["checks"] if c["name"] == "ews_control_read"]
-    assert ews["ran"] is True and "ErrorAccessDenied" in ews["detail"]
-    assert sandbox.control.calls()["calls"]["EWS GetFolder"] == 1
+    # Exchange Online refuses an app without EWS access at the HTTP level (401, x-ms-diagnostics 2000008).
+    assert ews["ran"] is True and "TokenWithoutEwsPermission" in ews["detail"]  # refused before any GetFolder ran
 
     sandbox.control.grant_permission("full_access_as_app", app_id=app_id, resource="exchange")
     failed = run_steps(tenant, start="verify", until="verify").stopped_at

@@ -22,7 +22,7 @@ Facade (stable):
     endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state)   # consent link of the tenant's cloud
     prove_app_credentials(tenant, client_id=app, secret=secret)   # new credentials, proven at the token endpoint
 
-    ews = exchange_server_ews(tenant, url, upn, password)   # Exchange Server's EWS as the service account (Basic)
+    ews = exchange_server_ews(tenant, url, upn, password)   # Exchange Server's EWS as the service account (NTLM/Basic)
     ews.calendar_access(room)                          # CalendarAccess: opened / denied / code and plain words
     url, attempts = exchange_server_autodiscover(tenant, upn, password)  # POX Autodiscover of the account's domain
 
@@ -60,9 +60,10 @@ from wizard.microsoft.ews import (
     BearerAuth,
     CalendarAccess,
     EwsClient,
+    PerThreadSession,
     autodiscover_candidates,
     autodiscover_ews_url,
-    basic_auth,
+    service_account_auth,
 )
 from wizard.microsoft.exchange_admin import ExchangeAdminClient, hashtable
 from wizard.microsoft.graph import BatchResponse, GraphClient
@@ -212,9 +213,12 @@ def _exchange_server_session(tenant: Tenant) -> requests.Session:
 
 
 def exchange_server_ews(tenant: Tenant, url: str, username: str, password: str) -> EwsClient:
-    """Exchange Server's EWS at `url`, signed in as `username` with Basic authentication (refused unless https)."""
-    auth = basic_auth(url, username, password)
-    return EwsClient(url, _exchange_server_session(tenant), auth, _limit_key(tenant), user=username)
+    """Exchange Server's EWS at `url`, signed in as `username` the way its virtual directory offers: Windows
+    authentication (Negotiate/NTLM, the default) or Basic (refused unless https)."""
+    auth = service_account_auth(url, username, password)
+    # One session per thread: NTLM authenticates connections, which threads sharing a pool would mix up.
+    sessions = PerThreadSession(lambda: _exchange_server_session(tenant))
+    return EwsClient(url, sessions, auth, _limit_key(tenant), user=username)
 
 
 def exchange_server_autodiscover(
@@ -225,8 +229,8 @@ def exchange_server_autodiscover(
     candidates = autodiscover_candidates(email, (tenant.custom_endpoints or {}).get("autodiscover_url"))
     if not candidates:
         return None, []
-    # Every candidate is https (autodiscover_candidates builds them so), which basic_auth checks on the first.
-    auth = basic_auth(candidates[0], email, password)
+    # Every candidate is https (autodiscover_candidates builds them so), which service_account_auth checks on the first.
+    auth = service_account_auth(candidates[0], email, password)
     return autodiscover_ews_url(_exchange_server_session(tenant), auth, email, candidates)
 
 

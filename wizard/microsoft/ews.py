@@ -4,11 +4,26 @@ Exchange Server keeps EWS and ApplicationImpersonation, so the exchange_server p
 `GetFolder` of the `calendar` distinguished folder with an `ExchangeImpersonation` header naming the mailbox. Success
 means the service account may act as that mailbox; `ErrorImpersonateUserDenied` means the scope leaves it out.
 
-Authentication: Basic (the service account's UPN and password; HTTPS only). An app-only token from Microsoft Entra
-is not offered: Microsoft documents hybrid modern authentication for Outlook and other clients signing in users, not
-app-only ExchangeImpersonation against an on-premises EWS. NTLM/Negotiate is not offered: it needs requests-ntlm or
-requests-negotiate-sspi, which are not dependencies of Onramp; an Exchange Server whose EWS virtual directory allows
-only Windows authentication must also enable Basic (over TLS) for the check.
+Authentication, Exchange Server: the service account's UPN and password over HTTPS only, by what the EWS virtual
+directory offers in `WWW-Authenticate`: Windows authentication (Negotiate/NTLM, what a default EWS virtual directory
+offers: Exchange's "Default settings for Exchange virtual directories"), through requests-ntlm (pyspnego's NTLM), or
+Basic when that is all it offers. A final 401 is read by those offers: none Onramp can use ("AuthNotOffered") is not
+"wrong password" ("HTTP401"). An app-only token from Microsoft Entra is not offered on premises: Microsoft documents
+hybrid modern authentication for Outlook and other clients signing in users, not app-only ExchangeImpersonation.
+
+Exchange Online (verify's EWS negative control): an app-only token (`BearerAuth`). An app with no EWS grant is
+refused at the HTTP level, 401 with `x-ms-diagnostics: 2000008;reason="The token contains no permissions…"`
+(otris/ews-cpp#148) or 403 (David-Barrett-MS/PowerShell-EWS-Scripts#47, #62): an answer ("this app has no EWS access",
+`CalendarAccess.app_refused`), not a failure to talk to EWS.
+
+Every request names the mailbox it acts on in `X-AnchorMailbox` (the impersonated address, else the account's own):
+Exchange routes by it, and without it impersonated requests take longer and fail with 500/503 at times (Microsoft's
+"Managing affinity for EWS impersonation in Exchange 2013 and Exchange Online"; for app-only tokens
+office-developer-exchange-docs says it must always be sent).
+
+Busy: ErrorServerBusy in a SOAP fault (HTTP 500) with BackOffMilliseconds, HTTP 503, an HTTP 200 error answer
+ErrorInternalServerError whose inner code (MessageXml `InnerErrorResponseCode`) is ErrorServerBusy, and
+ErrorExceededConnectionCount (EWSMaxConcurrency) are all waited out (EWS throttling in Exchange, tables 3 and 4).
 
 XML: responses are parsed with the standard library's ElementTree because defusedxml is not installed. They come
 only from the EWS or Autodiscover URL the admin configured, over verified TLS; expat never fetches external entities
@@ -17,14 +32,17 @@ and, from version 2.4.1, refuses entity-expansion bombs; bodies are also capped 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
+from requests_ntlm import HttpNtlmAuth
 
 from wizard.microsoft import ratelimit
 from wizard.microsoft.errors import EWS, AuthenticationFailed, MicrosoftError, ServiceUnavailable
@@ -40,9 +58,25 @@ AUTODISCOVER_RESPONSE_SCHEMA = "http://schemas.microsoft.com/exchange/autodiscov
 REQUEST_SERVER_VERSION = "Exchange2013_SP1"
 MAX_RESPONSE_BYTES = 1024 * 1024
 NO_ERROR = "NoError"
+# An app-only token refused by EWS itself: no EWS permission in the token (401, x-ms-diagnostics 2000008), or refused
+# by policy or grant (403). Answers for one mailbox, like the SOAP refusals.
+TOKEN_WITHOUT_PERMISSIONS = "TokenWithoutEwsPermission"
+APP_FORBIDDEN = "AppForbiddenByEws"
+APP_REFUSED_CODES = frozenset({TOKEN_WITHOUT_PERMISSIONS, APP_FORBIDDEN})
 # Codes that mean "this account may not open that mailbox": the expected answer for a control mailbox.
-DENIED_CODES = frozenset({"ErrorImpersonateUserDenied", "ErrorAccessDenied", "ErrorImpersonationDenied"})
-_BUSY_CODES = frozenset({"ErrorServerBusy", "ErrorInternalServerTransientError", "ErrorMailboxStoreUnavailable"})
+DENIED_CODES = frozenset({"ErrorImpersonateUserDenied", "ErrorAccessDenied", "ErrorImpersonationDenied"}) | (
+    APP_REFUSED_CODES
+)
+_BUSY_CODES = frozenset(
+    {
+        "ErrorServerBusy",
+        "ErrorInternalServerTransientError",
+        "ErrorMailboxStoreUnavailable",
+        "ErrorExceededConnectionCount",
+    }
+)
+NO_PERMISSIONS_DIAGNOSTIC = "2000008"
+ANCHOR_HEADER = "X-AnchorMailbox"
 DEFAULT_BUSY_SECONDS = 2.0  # busy without saying for how long
 
 _DEFAULT_EXPLANATION = "Exchange refused the request with this code."
@@ -55,7 +89,27 @@ EXPLANATIONS: dict[str, str] = {
         " (or its scope) is missing."
     ),
     "ErrorImpersonationDenied": (
-        "The service account holds no ApplicationImpersonation role at all, so it may impersonate nobody."
+        "The service account may not impersonate through the Client Access server that took the request (the"
+        " ms-Exch-EPI-Impersonation right, Exchange 2007's model). A missing or out-of-scope ApplicationImpersonation"
+        " assignment answers ErrorImpersonateUserDenied instead; this code points at rights on the server itself."
+    ),
+    TOKEN_WITHOUT_PERMISSIONS: (
+        "Exchange Online refused the app's token for EWS: it carries no EWS permission (x-ms-diagnostics 2000008,"
+        ' "The token contains no permissions"). The app has no full_access_as_app and no EWS access, so it cannot'
+        " open any mailbox over EWS."
+    ),
+    APP_FORBIDDEN: (
+        "Exchange Online refused the app EWS access to this mailbox (HTTP 403): no EWS grant covers it, or a policy"
+        " (an application access policy, EWS turned off for the app or the organisation) blocks it."
+    ),
+    "ErrorExceededConnectionCount": (
+        "The account had more EWS requests in flight than its throttling policy allows (EWSMaxConcurrency);"
+        " Onramp waited and it stayed over."
+    ),
+    "TokenRefused": "Exchange Online refused the app's access token for EWS (expired, or for another audience).",
+    "AuthNotOffered": (
+        "The EWS virtual directory offers none of the sign-in methods Onramp uses for the service account (Windows"
+        " authentication, that is Negotiate or NTLM, or Basic)."
     ),
     "ErrorAccessDenied": (
         "Exchange refused the service account access to this calendar (no impersonation right and no folder"
@@ -87,8 +141,9 @@ EXPLANATIONS: dict[str, str] = {
     "ErrorInvalidRequest": "Exchange did not accept Onramp's request.",
     "ErrorConnectionFailed": "Exchange could not reach the server that holds this mailbox.",
     "HTTP401": (
-        "Exchange refused the service account's credentials: the password is wrong or expired, the account is"
-        " locked or disabled, or Basic authentication is turned off on the EWS virtual directory."
+        "Exchange refused the service account's user name or password: the password is wrong or expired, or the"
+        " account is locked or disabled (the EWS virtual directory offered a method Onramp used, so it is not a"
+        " matter of which authentication is turned on)."
     ),
     "HTTP403": "The EWS endpoint refused the request (EWS may be disabled for this account or organisation).",
     "HTTP404": "Nothing answers EWS at this URL; it usually ends with /EWS/Exchange.asmx.",
@@ -101,12 +156,24 @@ FIXES: dict[str, str] = {
         "Add the mailbox to one of the room lists (rooms step), or run the scoped-access commands again; check with"
         " Get-ManagementRoleAssignment -Role ApplicationImpersonation."
     ),
-    "ErrorImpersonationDenied": "Run the scoped-access step's New-ManagementRoleAssignment command.",
+    "ErrorImpersonationDenied": (
+        "Check the service account's ApplicationImpersonation assignment (Get-ManagementRoleAssignment -Role"
+        " ApplicationImpersonation); on Exchange 2007-era rights, grant ms-Exch-EPI-Impersonation on the Client"
+        " Access servers."
+    ),
+    TOKEN_WITHOUT_PERMISSIONS: "Nothing to fix for verify: this is the refusal the negative control expects.",
+    APP_FORBIDDEN: "Nothing to fix for verify: this is the refusal the negative control expects.",
+    "TokenRefused": "Try again; if it persists, check the integration app's credentials (connect step).",
+    "AuthNotOffered": (
+        "Turn Windows authentication back on for EWS (Set-WebServicesVirtualDirectory -Identity"
+        " '<server>\\EWS (Default Web Site)' -WindowsAuthentication $true, the default), or Basic over TLS"
+        " (-BasicAuthentication $true); check with Get-WebServicesVirtualDirectory | Format-List *Authentication*."
+    ),
     "ErrorAccessDenied": "Run the scoped-access step's commands, then verify again.",
     "ErrorNonExistentMailbox": "Check the address with Get-Mailbox -Identity <address> in the Management Shell.",
     "HTTP401": (
-        "Check the service account's UPN and password (connect step); make sure Basic authentication is enabled on"
-        " the EWS virtual directory (Get-WebServicesVirtualDirectory | Format-List BasicAuthentication)."
+        "Check the service account's UPN and password (connect step), and that the account is enabled and not"
+        " locked out (Get-User <upn> | Format-List UserAccountControl in the Management Shell)."
     ),
     "HTTP404": "Enter the EWS URL again (Get-WebServicesVirtualDirectory | Format-List ExternalUrl,InternalUrl).",
     "NotEws": "Enter the EWS URL itself, ending with /EWS/Exchange.asmx.",
@@ -135,6 +202,11 @@ class CalendarAccess:
         return self.code in DENIED_CODES
 
     @property
+    def app_refused(self) -> bool:
+        """Exchange Online refused the app's token for EWS at the HTTP level: it has no EWS access here at all."""
+        return self.code in APP_REFUSED_CODES
+
+    @property
     def explanation(self) -> str:
         return explain(self.code)
 
@@ -148,25 +220,110 @@ class BearerAuth(AuthBase):
     """An app-only token for Exchange Online's EWS (the integration's app, as verify's EWS negative control signs
     in): fetched for each request, which msal serves from its cache."""
 
-    def __init__(self, token: Callable[[], str]) -> None:
+    def __init__(self, token: Callable[[], str], renew: Callable[[], bool] | None = None) -> None:
+        """`renew` drops the cached token once (MicrosoftClients' credentials.renew): a token holds the app's roles
+        of when it was issued, so a refusal right after a grant is retried with a new one."""
         self.token = token
+        self.renew = renew
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"
         return request
 
 
-def basic_auth(url: str, username: str, password: str) -> HTTPBasicAuth:
-    """Basic credentials, refused on anything but HTTPS: they would cross the network readable."""
+def _refuse_plain_http(url: str) -> None:
     if urlsplit(url).scheme != "https":
         raise AuthenticationFailed(
             code="BasicOverHttp",
             message=f"Refusing to send the service account's password to {url}: it is not an https URL.",
-            explanation="Basic authentication sends the password as it is; only TLS keeps it private.",
+            explanation="Basic sends the password as it is, and NTLM a response an eavesdropper can attack offline;"
+            " only TLS keeps either private.",
             fix="Use the https:// EWS URL.",
             service=EWS,
         )
+
+
+def basic_auth(url: str, username: str, password: str) -> HTTPBasicAuth:
+    """Basic credentials, refused on anything but HTTPS: they would cross the network readable."""
+    _refuse_plain_http(url)
     return HTTPBasicAuth(username, password)
+
+
+def offered_schemes(response: requests.Response) -> list[str]:
+    """The authentication schemes a 401 offers, lower-case, in order (`WWW-Authenticate`, several headers folded
+    into one by requests: "Negotiate, NTLM", or with parameters: 'Basic realm="mail.contoso.com"')."""
+    header = response.headers.get("WWW-Authenticate", "")
+    schemes: list[str] = []
+    for part in header.split(","):
+        token = part.strip().split(" ", 1)[0].strip()
+        if token and "=" not in token and token.lower() not in schemes:
+            schemes.append(token.lower())
+    return schemes
+
+
+class ServiceAccountAuth(AuthBase):
+    """The service account's UPN and password, sent the way the EWS virtual directory asks: Negotiate/NTLM through
+    requests-ntlm (Exchange's default, Windows authentication), or Basic when only Basic is offered."""
+
+    WINDOWS = ("ntlm", "negotiate")
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self.ntlm = HttpNtlmAuth(username, password)
+        self.basic = HTTPBasicAuth(username, password)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request = self.ntlm(request)  # answers a 401 offering Negotiate/NTLM with the handshake
+        request.register_hook("response", self._basic_when_only_basic)
+        return request
+
+    def _basic_when_only_basic(self, response: requests.Response, **kwargs: object) -> requests.Response:
+        schemes = offered_schemes(response)
+        if response.status_code != 401 or "basic" not in schemes or any(s in schemes for s in self.WINDOWS):
+            return response
+        if "Authorization" in response.request.headers:
+            return response  # Basic was sent and refused: the password
+        response.content  # noqa: B018 - read the body so the connection can be reused
+        response.raw.release_conn()
+        retry = self.basic(response.request.copy())
+        sent = response.connection.send(retry, **kwargs)  # type: ignore[attr-defined]
+        sent.history.append(response)
+        return sent
+
+
+class PerThreadSession:
+    """A requests session per thread, for Windows authentication: NTLM authenticates a connection, and its handshake
+    sends each leg on the connection the previous one released, so a pool shared by threads could hand the next leg
+    a connection another thread took in between. Used where a Transport wants a session (only `request`)."""
+
+    def __init__(self, factory: Callable[[], requests.Session]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._factory()
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        return self._session().request(*args, **kwargs)
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+
+def service_account_auth(url: str, username: str, password: str) -> ServiceAccountAuth:
+    """The service account's credentials for on-premises EWS and Autodiscover, refused on anything but HTTPS."""
+    _refuse_plain_http(url)
+    return ServiceAccountAuth(username, password)
 
 
 def _get_folder_body(mailbox: str | None) -> bytes:
@@ -195,30 +352,43 @@ def _parse(content: bytes) -> ET.Element | None:
         return None
 
 
+def _message_values(element: ET.Element) -> dict[str, str]:
+    """The `<t:Value Name="…">` entries of an error's MessageXml (BackOffMilliseconds, InnerErrorResponseCode, …)."""
+    return {value.get("Name") or "": (value.text or "").strip() for value in element.iter(f"{{{TYPES_NS}}}Value")}
+
+
+def _back_off(values: dict[str, str]) -> float | None:
+    millis = values.get("BackOffMilliseconds", "")
+    return int(millis) / 1000 if millis.isdigit() else None
+
+
 def _response_code(root: ET.Element) -> tuple[str, str, float | None]:
-    """(ResponseCode, message, back-off seconds) of a GetFolder response or SOAP fault."""
+    """(ResponseCode, message, back-off seconds) of a GetFolder response or SOAP fault. An ErrorInternalServerError
+    that wraps another code (MessageXml `InnerErrorResponseCode`, e.g. ErrorServerBusy) answers the inner code."""
     fault = root.find(f".//{{{SOAP_NS}}}Fault")
     if fault is not None:
         code = fault.findtext(f".//{{{ERRORS_NS}}}ResponseCode") or (fault.findtext("faultcode") or "").split(":")[-1]
         message = fault.findtext(f".//{{{ERRORS_NS}}}Message") or fault.findtext("faultstring") or ""
-        back_off = None
-        for value in fault.iter(f"{{{TYPES_NS}}}Value"):
-            if value.get("Name") == "BackOffMilliseconds" and (value.text or "").isdigit():
-                back_off = int(value.text or "0") / 1000
-        return code.strip() or "SoapFault", message.strip(), back_off
+        return code.strip() or "SoapFault", message.strip(), _back_off(_message_values(fault))
     message_element = root.find(f".//{{{MESSAGES_NS}}}GetFolderResponseMessage")
     if message_element is None:
         return "NotEws", "The response holds no GetFolder answer.", None
     code = (message_element.findtext(f"{{{MESSAGES_NS}}}ResponseCode") or "").strip() or "NotEws"
-    return code, (message_element.findtext(f"{{{MESSAGES_NS}}}MessageText") or "").strip(), None
+    message = (message_element.findtext(f"{{{MESSAGES_NS}}}MessageText") or "").strip()
+    values = _message_values(message_element)
+    inner = values.get("InnerErrorResponseCode", "")
+    if code == "ErrorInternalServerError" and inner:
+        return inner, values.get("InnerErrorMessageText") or message, _back_off(values)
+    return code, message, _back_off(values)
 
 
 def ews_busy_delay(response: requests.Response) -> float | None:
     """Seconds Exchange asks EWS callers to wait: Retry-After on a 429 or 503, or `ErrorServerBusy` (and the other
-    transient codes) in a SOAP fault with its `BackOffMilliseconds`; None when it is not busy."""
+    transient codes, ErrorExceededConnectionCount among them) in a SOAP fault (500) or in an error answer (200, also
+    inside ErrorInternalServerError) with its `BackOffMilliseconds`; None when it is not busy."""
     if response.status_code in (429, 503):
         return retry_after_seconds(response.headers.get("Retry-After")) or DEFAULT_BUSY_SECONDS
-    if response.status_code == 500:
+    if response.status_code in (200, 500):
         root = _parse(response.content)
         if root is not None:
             code, _, back_off = _response_code(root)
@@ -230,11 +400,14 @@ def ews_busy_delay(response: requests.Response) -> float | None:
 class EwsClient:
     """One EWS endpoint with one identity. Thread-safe (requests sessions are, for this use)."""
 
-    def __init__(self, url: str, session: requests.Session, auth: AuthBase, limit_key: str, user: str = "") -> None:
-        """`limit_key` names the tenant; `user` is the account signing in (Basic), empty for an app."""
+    def __init__(
+        self, url: str, session: requests.Session | PerThreadSession, auth: AuthBase, limit_key: str, user: str = ""
+    ) -> None:
+        """`limit_key` names the tenant; `user` is the account signing in (the service account), empty for an app."""
         self.url = url
         self.limit_key = limit_key
         self.user = user
+        self.app_only = isinstance(auth, BearerAuth)
         # The same retry loop as every Microsoft call, with EWS's own idea of "busy"; a refusal comes back as HTTP
         # 500 with a SOAP fault, which is an answer, so only 502 and 504 are retried as transient failures.
         self.transport = Transport(
@@ -244,6 +417,7 @@ class EwsClient:
             auth=auth,
             busy=ews_busy_delay,
             transient_statuses=frozenset({502, 504}),
+            renew=auth.renew if isinstance(auth, BearerAuth) else None,
         )
 
     def calendar_access(self, mailbox: str | None = None) -> CalendarAccess:
@@ -260,7 +434,7 @@ class EwsClient:
                 self.url,
                 costs={charged: 1},
                 data=_get_folder_body(mailbox),
-                headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
+                headers=self._headers(mailbox),
                 allow_redirects=False,
             )
         except ServiceUnavailable as error:
@@ -268,10 +442,46 @@ class EwsClient:
             raise
         return self._answer(mailbox or "", response)
 
+    def _headers(self, mailbox: str | None) -> dict[str, str]:
+        """The request's headers, `X-AnchorMailbox` naming the mailbox acted on: the impersonated one, else the
+        account's own (an app without a mailbox always names one)."""
+        headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
+        anchor = mailbox or self.user
+        if anchor:
+            headers[ANCHOR_HEADER] = anchor
+        return headers
+
+    def _refused_token(self, mailbox: str, response: requests.Response) -> CalendarAccess:
+        """An app-only token refused with HTTP 401: no EWS permission in it is an answer; anything else raises."""
+        diagnostics = response.headers.get("x-ms-diagnostics", "")
+        if diagnostics.split(";", 1)[0].strip() == NO_PERMISSIONS_DIAGNOSTIC:
+            return CalendarAccess(mailbox=mailbox, code=TOKEN_WITHOUT_PERMISSIONS, message=diagnostics)
+        raise self._error(
+            "TokenRefused", f"HTTP 401 from EWS: {diagnostics or 'no diagnostics'}", AuthenticationFailed, 401
+        )
+
+    def _refused_credentials(self, response: requests.Response) -> MicrosoftError:
+        """A 401 to the service account: what the EWS virtual directory offers tells a refused password from
+        "no method Onramp can use" (Basic off and Windows authentication off too)."""
+        schemes = offered_schemes(response)
+        usable = {"ntlm", "negotiate", "basic"}
+        if not usable & set(schemes):
+            offered = ", ".join(schemes)
+            return self._error(
+                "AuthNotOffered", f"HTTP 401 from EWS offering only: {offered}", AuthenticationFailed, 401
+            )
+        sent = (response.request.headers.get("Authorization") or "").split(" ", 1)[0] if response.request else ""
+        how = f" (sent {sent})" if sent else ""
+        return self._error("HTTP401", f"HTTP 401 from EWS{how}", AuthenticationFailed, 401)
+
     def _answer(self, mailbox: str, response: requests.Response) -> CalendarAccess:
         status = response.status_code
+        if status == 401 and self.app_only:
+            return self._refused_token(mailbox, response)
         if status == 401:
-            raise self._error("HTTP401", "HTTP 401 from EWS", AuthenticationFailed, status)
+            raise self._refused_credentials(response)
+        if status == 403 and self.app_only:
+            return CalendarAccess(mailbox=mailbox, code=APP_FORBIDDEN, message="HTTP 403 from EWS")
         if status in (403, 404):
             raise self._error(f"HTTP{status}", f"HTTP {status} from {self.url}", status=status)
         if 300 <= status < 400:
