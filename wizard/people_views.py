@@ -138,6 +138,8 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
     request.session[MICROSOFT_ADDRESSES_SESSION_KEY] = sorted(addresses)
     if joined:
         messages.info(request, joined_by_directory_role(joined, access.admin_roles_held(person.wids)))
+    if access.is_support_tenant(person.tid) and not person.groups_known:
+        messages.warning(request, _SUPPORT_GROUPS_UNKNOWN)
     if invitation_token:
         # Back to the link: the person sees what they are joining and accepts it there (or reads why they may not).
         return redirect("people:invitation", token=invitation_token)
@@ -151,6 +153,11 @@ def microsoft_callback(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGIN_REDIRECT_URL)
 
 
+_SUPPORT_GROUPS_UNKNOWN = (
+    "You are not signed in as support: you are in more groups than Microsoft lists in a sign-in (200), and Onramp "
+    "could not ask Microsoft Graph whether you are in the support group. Tell this Onramp's operator: its sign-in app "
+    "needs the delegated Microsoft Graph permission User.Read."
+)
 _ROLES_UNKNOWN = (
     "Microsoft did not tell Onramp which administrator roles you hold, and Onramp could not read them through "
     "Microsoft Graph."

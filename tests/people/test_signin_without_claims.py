@@ -136,3 +136,21 @@ def test_a_person_in_more_than_200_groups_keeps_support_access(microsoft_sign_in
     grant = SupportGrant.objects.get(user=MicrosoftIdentity.objects.get(username=PLAIN_USER).user)
     assert grant.role == SupportRole.VIEWER
     assert signin_sandbox.control.calls()["calls"]["POST /me/checkMemberGroups"] == 1
+
+
+def test_when_graph_cannot_say_the_support_groups_the_person_is_told_and_gets_no_support_role(
+    microsoft_sign_in, signin_sandbox, settings
+):
+    settings.ONRAMP_SUPPORT_TENANT_ID = microsoft_sign_in.info["tenant_id"]
+    settings.ONRAMP_SUPPORT_GROUP_ID = SUPPORT_GROUP
+    groups = [f"00000000-0000-4000-8000-{i:012d}" for i in range(200)] + [SUPPORT_GROUP]
+    signin_sandbox.control.set_group_memberships(PLAIN_USER, groups)
+    signin_sandbox.control.set_knobs(group_membership_claims="All", error_fraction=1.0)  # Graph answers 503
+
+    client, answer = microsoft_sign_in(PLAIN_USER)
+
+    assert answer.status_code == 302
+    assert not SupportGrant.objects.filter(user__microsoft_identity__username=PLAIN_USER).exists()
+    page = _page(client.get(answer["Location"], follow=True))
+    assert "could not ask Microsoft Graph whether you are in the support group" in page
+    assert "delegated Microsoft Graph permission User.Read" in page
