@@ -38,7 +38,7 @@ class Tenant(models.Model):
     # For Cloud.CUSTOM only: authority, graph_url, exchange_admin_url, ews_url, ca_bundle.
     custom_endpoints = models.JSONField(default=dict, blank=True)
     client_id = models.CharField("connector app (client) id", max_length=64, blank=True)
-    # Set only by wizard.actions.bind_microsoft_tenant, from proof; any change of the tenant id, cloud, endpoints or
+    # Set only by the connect step's bind_microsoft_tenant, from proof; any change of the tenant id, cloud, endpoints or
     # connector app clears it. An unproven id is only where Onramp looks, never a claim on that Microsoft tenant.
     binding_proof = models.CharField(max_length=16, choices=BindingProof.choices, default=BindingProof.NONE, blank=True)
     binding_proven_at = models.DateTimeField(null=True, blank=True)

@@ -36,7 +36,7 @@ from wizard.steps.exchange_online.verify.result import VerifyResult
 from wizard.steps.registry import get_step, steps_for
 
 DEFAULT_ACTOR = "cli"
-# The connect page's explicit endpoint fields (wizard.forms.ENDPOINT_FIELDS) as `onramp connect` options.
+# The connect page's explicit endpoint fields (the connect form's ENDPOINT_FIELDS) as `onramp connect` options.
 ENDPOINT_FLAGS = {
     "authority": "--authority",
     "graph_url": "--graph-url",

@@ -12,7 +12,7 @@ from wizard.steps.exchange_online.connect import service as connect
 
 def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> dict[str, Any]:
     """ "Connect with Microsoft" is offered only when the installation has its own connector app; the permissions
-    listed come from the one list of what Onramp's app needs (wizard/services/connect.py)."""
+    listed come from the one list of what Onramp's app needs (the connect step's service)."""
     return {
         "may_connect": may_change_secrets,
         "consent_available": bool(settings.ONRAMP_CONNECTOR_CLIENT_ID),
