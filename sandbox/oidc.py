@@ -710,7 +710,7 @@ def _user_tokens(tenant: Tenant, user: User, client_id: str, scope: str, nonce: 
         "expires_in": ID_TOKEN_LIFETIME_S,
         "ext_expires_in": ID_TOKEN_LIFETIME_S,
         "access_token": issue_delegated_token(
-            tenant, client_id, user.id, audience, granted, directory_roles(user) if with_roles else None
+            tenant, client_id, user.id, audience, granted, (directory_roles(user) or None) if with_roles else None
         ),
         "client_info": _b64json({"uid": user.id, "utid": TENANT_ID}),
     }

@@ -243,3 +243,27 @@ def test_me_is_for_delegated_tokens_only(ms, sandbox_tenant):
     answer = ms.graph("GET", "/me")
     assert answer.status_code == 400
     assert answer.json()["error"]["message"] == "/me request is only valid with delegated authentication flow."
+
+
+def test_a_persons_token_writes_users_only_with_the_scope_and_a_role_that_may(sandbox_tenant):
+    """Delegated access is what the app was granted and what the person may do, both."""
+    info, session = sandbox_tenant.info, _session(sandbox_tenant.info)
+    reader = _tokens(info, session, "openid User.Read", PLAIN_USER).json()
+    assert _graph(info, session, reader["access_token"], "GET", "/users").status_code == 403
+    scope = "openid User.ReadWrite.All"
+    admin = _tokens(info, session, scope, GLOBAL_ADMIN, consent="accept", consent_for_organization="on").json()
+    exchange_admin = _tokens(info, session, scope, EXCHANGE_ADMIN).json()
+
+    def create(token: str, nick: str) -> requests.Response:
+        body = {
+            "accountEnabled": True,
+            "displayName": nick,
+            "mailNickname": nick,
+            "userPrincipalName": f"{nick}@contoso.onmicrosoft.com",
+            "passwordProfile": {"password": "Aa1!" + secrets.token_urlsafe(12)},
+        }
+        return _graph(info, session, token, "POST", "/users", json=body)
+
+    assert create(admin["access_token"], "by-admin").status_code == 201
+    refused = create(exchange_admin["access_token"], "by-exchange-admin")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
