@@ -66,10 +66,9 @@ let lastSaid = (document.querySelector("[data-announce]") || {}).dataset?.announ
 
 function announce(root) {
   const source = root.matches?.("[data-announce]") ? root : root.querySelector?.("[data-announce]");
-  const words = source && source.dataset.announce;
-  if (!liveStatus || !words || words === lastSaid) return;
-  lastSaid = words;
-  liveStatus.textContent = words;
+  if (!liveStatus || !source || source.dataset.announce === lastSaid) return;
+  lastSaid = source.dataset.announce;
+  if (lastSaid) liveStatus.textContent = lastSaid;
 }
 
 // Focus after a swap. When the step's whole area is replaced (the step stopped: #wizard), a keyboard or screen

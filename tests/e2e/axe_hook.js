@@ -1,7 +1,7 @@
 // Injected (after axe.min.js) into every document of an e2e browser context by tests/e2e/conftest.py. On Onramp's
 // own HTML pages it runs axe-core (WCAG 2.0/2.1 A and AA) once the page has loaded and again after htmx swaps,
-// but only for a URL and page structure the suite has not checked yet: the structure is the elements' tags, ids,
-// classes and roles, so a poll that only changes text or a progress value costs one signature, not an axe run.
+// but only for a URL and page state the suite has not checked yet, so a poll that only changes text or a progress
+// value costs one signature, not an axe run.
 (() => {
   if (window.top !== window || !window.axe) return;
   const config = __AXE_CONFIG__;
@@ -9,11 +9,14 @@
   let queue = Promise.resolve();
   let timer = null;
 
+  // The page's state: the set of kinds of element it shows (tag, id, classes, role). Another row of a table, a new
+  // percentage or message is the same state; a new panel, pill colour or form error is a new one.
   const signature = () => {
-    let text = location.pathname + location.search + "\n";
+    const kinds = new Set();
     for (const el of document.body.querySelectorAll("*")) {
-      text += `${el.tagName}#${el.id}.${el.getAttribute("class") || ""}[${el.getAttribute("role") || ""}]`;
+      kinds.add(`${el.tagName}#${el.id}.${el.getAttribute("class") || ""}[${el.getAttribute("role") || ""}]`);
     }
+    const text = [...kinds].sort().join("\n");
     let hash = 0;
     for (let i = 0; i < text.length; i++) hash = (Math.imul(31, hash) + text.charCodeAt(i)) | 0;
     return `${location.pathname}${location.search} ${hash >>> 0}`;

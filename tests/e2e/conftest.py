@@ -185,8 +185,15 @@ def make_user(transactional_db) -> Callable[..., object]:
     return factory
 
 
+def axe_idle(page: Page) -> None:
+    """Let a running axe check finish: it can move things on a long page for a moment, which a layout check or a
+    screenshot must not see."""
+    page.evaluate("() => window.__axeIdle ? window.__axeIdle() : null")
+
+
 def screenshot(page: Page, name: str) -> list[Path]:
     """The page as a person sees it, wide and on a phone: tests/artifacts/<name>-1280.png and -360.png."""
+    axe_idle(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
     original = page.viewport_size
@@ -225,4 +232,5 @@ OVERFLOWING = """
 
 def overflowing(page: Page, root: str = "main") -> list[str]:
     """What sticks out at the page's current width (OVERFLOWING): [] when everything fits."""
+    axe_idle(page)
     return page.evaluate(OVERFLOWING, root)
