@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from observability import logs as structured_logs
 from tenants.models import SecretKind
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TOKEN_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
 WRONG_SECRET = "Wr0ng~typed-by-the-admin-5d1c"
+ALICE_PASSWORD = "pw-alice-1234-sign-in"
 
 
 @pytest.fixture
@@ -99,7 +101,7 @@ def test_no_secret_password_or_token_in_the_logs_of_a_full_run(
     caplog.set_level(logging.DEBUG)
     sandbox = make_sandbox(rooms=30, throttle_fraction=0.1)
     info = sandbox.info
-    admin = get_user_model().objects.create_user("alice", password="pw-alice-1234")
+    admin = get_user_model().objects.create_user("alice", password=ALICE_PASSWORD)
     tenant = connect_to_sandbox(
         create_tenant(creator=admin, display_name="Contoso", slug="contoso"), info, actor="alice"
     )
@@ -109,6 +111,11 @@ def test_no_secret_password_or_token_in_the_logs_of_a_full_run(
     with connector_clients(tenant) as ms:  # the client layer in this process too, with DEBUG logging on
         ms.graph.get("/organization")
         ms.exchange.invoke("Get-OrganizationConfig")
+    # The web process: the admin signs in and reads every step's page.
+    web = Client()
+    assert web.post("/login/", {"username": "alice", "password": ALICE_PASSWORD}).status_code == 302
+    for step_def in steps_for(tenant.profile):
+        assert web.get(f"/t/contoso/steps/{step_def.id}/").status_code == 200, step_def.id
 
     # An admin types a wrong secret: the failure is logged and explained, the secret itself is not.
     wrong = connect_to_sandbox(
@@ -123,6 +130,7 @@ def test_no_secret_password_or_token_in_the_logs_of_a_full_run(
         "connector client secret": info["client_secret"],
         "integration client secret": info["integration_client_secret"],
         "wrong secret typed by an admin": WRONG_SECRET,
+        "the admin's password": ALICE_PASSWORD,
     }
     issued = _tokens_onramp_holds(tenant)
     assert issued, "no token was cached, so this test would not look for any"
@@ -133,6 +141,12 @@ def test_no_secret_password_or_token_in_the_logs_of_a_full_run(
         "this process's log lines": rendered_here.getvalue(),
         "this process's log records": caplog.text,
     }
+    here = logs["this process's log lines"].splitlines()
+    finished = [json.loads(line) for line in here if "request_finished" in line]
+    pages = [line for line in finished if line["request"].startswith("GET /t/contoso/steps/")]
+    assert len(pages) == len(steps_for(tenant.profile))
+    for page in pages:  # each page's line says whose page it was, and which step
+        assert page["organisation"] == "contoso" and page["request"] == f"GET /t/contoso/steps/{page['step']}/", page
     lines = _json_lines(worker_log)  # fails on any line that is not JSON
     assert sum("Task wizard.tasks.run_step[" in line["event"] for line in lines) >= 9  # every step ran there
     calls = [line for line in lines if line["event"] == "microsoft_call" and line.get("step")]
