@@ -24,6 +24,7 @@ from wizard.services.exchange_server_scripts import (
     listed_rooms_script,
     render,
 )
+from wizard.steps import manual
 from wizard.steps.exchange_server import common as service
 from wizard.steps.exchange_server.room_list import service as room_list_step
 from wizard.steps.exchange_server.service_account import service as service_account_step
@@ -212,26 +213,26 @@ def test_a_confirmation_binds_to_the_exact_script(tenant):
     assert stale.value.code == "script_changed"
     shown = shown_script(tenant, "room_list").replace("\n", "\r\n")  # as a browser posts it back
     event = confirm(tenant, "room_list", shown)
-    assert event.detail["script_sha256"] == service.script_sha256(shown_script(tenant, "room_list"))
+    assert event.detail["script_sha256"] == manual.script_sha256(shown_script(tenant, "room_list"))
     outcome = room_list_step.perform(context(tenant, "room_list"))
     assert isinstance(outcome, Done) and outcome.result["confirmed_by"] == ADMIN
 
     # Another name means other commands: the earlier confirmation no longer counts.
     set_step(tenant, "room_list", {"name": "Other rooms", "alias": "other", "address": "other@contoso.com"})
     assert isinstance(room_list_step.perform(context(tenant, "room_list")), NeedsInput)
-    assert AuditEvent.objects.filter(tenant=tenant, action=service.CONFIRM_ACTION).count() == 1
+    assert AuditEvent.objects.filter(tenant=tenant, action=manual.CONFIRM_ACTION).count() == 1
 
 
 def test_only_manual_steps_take_a_confirmation(tenant):
     with pytest.raises(StepError) as error:
-        actions.confirm_step(tenant, "verify", ADMIN, digest=service.script_sha256(shown_script(tenant, "verify")))
+        actions.confirm_step(tenant, "verify", ADMIN, digest=manual.script_sha256(shown_script(tenant, "verify")))
     assert error.value.code == "not_a_manual_step"
-    assert not AuditEvent.objects.filter(tenant=tenant, action=service.CONFIRM_ACTION).exists()
+    assert not AuditEvent.objects.filter(tenant=tenant, action=manual.CONFIRM_ACTION).exists()
 
 
 def test_a_confirmation_may_name_the_script_by_its_digest(tenant):
     digest = shown_digest(tenant, "room_list")
-    assert digest == service.script_sha256(shown_script(tenant, "room_list"))
+    assert digest == manual.script_sha256(shown_script(tenant, "room_list"))
     with pytest.raises(StepError) as stale:
         confirm(tenant, "room_list", digest="0" * 64)
     assert stale.value.code == "script_changed" and stale.value.extra["current_script_sha256"] == digest

@@ -11,8 +11,9 @@ from tenants.models import Profile
 from tests.factories import run_inline, set_state, state_of
 from wizard.actions import create_tenant
 from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
+from wizard.steps import manual
 from wizard.steps.exchange_server import common as service
-from wizard.steps.exchange_server.common import script_sha256
+from wizard.steps.manual import script_sha256
 from wizard.steps.registry import get_step
 
 
@@ -118,11 +119,11 @@ def test_a_row_the_admin_left_out_on_purpose_counts_as_neither_failed_nor_pendin
     set_state(onprem, "rooms", inputs={"rooms": [room], "refused_rows": [left_out]})
     # An earlier run had placed the row, before Exchange said it is not a room.
     Room.objects.create(tenant=onprem, address=user, room_list="Rooms", membership_status=MembershipStatus.MEMBER)
-    service.confirm_manual_step(
+    manual.confirm_manual_step(
         onprem,
         "rooms",
         "alice",
-        digest=service.script_digest(service.rooms_script, onprem),
+        digest=manual.script_digest(service.rooms_script, onprem),
         script_of=service.rooms_script,
     )
     run_inline(onprem, "rooms", inputs=state_of(onprem, "rooms").inputs)

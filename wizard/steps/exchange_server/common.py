@@ -1,22 +1,16 @@
-"""The exchange_server profile's services: connect over EWS, the admin's "I ran this" confirmations, verify, activate.
+"""The exchange_server profile's services: connect over EWS, the scripts of its manual steps, verify, activate.
 
 Onramp cannot reach an on-premises Exchange Management Shell. For the service account, the room list, the rooms and
 the scoped access it shows generated PowerShell (`exchange_server_scripts`), safe to run more than once; the admin
-runs it and confirms (`confirm_manual_step`, naming the script by its text or its `script_digest`), and the
-confirmation is kept in the audit trail with the SHA-256 of the exact script. A manual step succeeds only when a
-confirmation exists for the script as it reads now: change an input and the script, its hash, and the needed
-confirmation change with it. Verification then proves the result from outside, over EWS with the service account's
-credentials.
+runs it and confirms it (wizard.steps.manual: bound to the script's SHA-256, kept in the audit trail). Verification
+then proves the result from outside, over EWS with the service account's credentials.
 """
 
 import dataclasses
-import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret, store_secret
@@ -27,19 +21,18 @@ from wizard.microsoft import (
     exchange_server_autodiscover,
     exchange_server_ews,
 )
-from wizard.models import AuditEvent, StepState
-from wizard.outcomes import NeedsInput, StepContext
+from wizard.models import StepState
 from wizard.results import RoomListEntry
 from wizard.room_plan import PlannedList, plan_room_lists
 from wizard.services import exchange_server_scripts as scripts
 from wizard.services.common import required_result, result_of
+from wizard.steps import manual
 from wizard.steps.exchange_online.room_list.service import DEFAULT_NAME, alias_for
 from wizard.steps.exchange_server.connect.result import ExchangeServerConnectResult
 from wizard.steps.exchange_server.rooms.result import ExchangeServerRoomsResult
 from wizard.steps.exchange_server.service_account.result import ExchangeServerServiceAccountResult
 
 PROFILE = "exchange_server"
-CONFIRM_ACTION = "confirm_manual"
 DEFAULT_DISPLAY_NAME = "Room booking service"
 # Exchange Server reads role assignments through a cache: a new assignment reaches EWS after the cache refreshes (or
 # the service's app pool restarts), not at once. Microsoft documents no figure for it (unconfirmed, see
@@ -51,7 +44,7 @@ IMPERSONATION_REFUSALS = frozenset({"ErrorImpersonateUserDenied", "ErrorImperson
 SERVICE_ACCOUNT_PLACEHOLDER = "svc-rooms@contoso.com"
 FAILURES_KEPT = 50
 # The commands a step shows for a tenant's values as they are now (a step's page, its confirmation, its check).
-ScriptOf = Callable[[Tenant], list[scripts.ScriptLine]]
+ScriptOf = manual.ScriptOf
 
 
 # -- connection -------------------------------------------------------------------------------------------------
@@ -225,11 +218,6 @@ def missing_input(script_of: ScriptOf, tenant: Tenant) -> str | None:
     return None
 
 
-def script_text(script_of: ScriptOf, tenant: Tenant) -> str:
-    """The commands `script_of` gives for the tenant's values as they are now, as the step's page shows them."""
-    return scripts.render(script_of(tenant))
-
-
 def room_list_addresses(tenant: Tenant) -> list[str]:
     """Every room list's address: those the rooms step planned, else the first list alone."""
     return [entry.address for entry in _planned_lists(tenant)] or [room_list_values(tenant)["address"]]
@@ -247,73 +235,3 @@ def room_list_csv(tenant: Tenant, list_number: int) -> tuple[str, str]:
         if planned.number == list_number:
             return scripts.csv_file_name(planned), scripts.room_list_csv(planned.members)
     raise LookupError(f"tenant {tenant.slug} has no room list number {list_number}")
-
-
-# -- "I ran this" -----------------------------------------------------------------------------------------------
-def script_sha256(script: str) -> str:
-    # Line endings are normalised: a browser posts CRLF for what the page showed with LF.
-    return hashlib.sha256(script.replace("\r\n", "\n").encode()).hexdigest()
-
-
-def script_digest(script_of: ScriptOf, tenant: Tenant) -> str:
-    """The SHA-256 of the script the step's page shows now: what a confirmation must name to count."""
-    return script_sha256(script_text(script_of, tenant))
-
-
-def confirm_manual_step(
-    tenant: Tenant,
-    step_id: str,
-    actor: str,
-    script: str | None = None,
-    *,
-    digest: str | None = None,
-    script_of: ScriptOf,
-) -> AuditEvent:
-    """Record that `actor` ran the step's script (the commands `script_of` gives), named by its text (`script`) or
-    its SHA-256 (`digest`, as the page posts it back). Refused with `script_changed` when that is not the script
-    Onramp generates now (the page was stale, or an input changed since): the admin must confirm what the step will
-    check. The audit event's detail holds only the digest, never the script (nor anything typed into it)."""
-    if (script is None) == (digest is None):
-        raise ValueError("name the script by its text or by its digest, not both")
-    if (missing := missing_input(script_of, tenant)) is not None:
-        raise StepError(
-            code="commands_not_ready",
-            message="There are no commands to confirm on this step yet.",
-            explanation="The commands to run depend on a value the step's page asks for.",
-            fix=missing,
-        )
-    confirmed = script_sha256(script) if script is not None else str(digest).strip().lower()
-    current = script_digest(script_of, tenant)
-    if confirmed != current:
-        raise StepError(
-            code="script_changed",
-            message="These commands are not the current ones for this step.",
-            explanation="The step's inputs changed after the page was shown, so Onramp now generates other commands.",
-            fix="Reload the page, run the commands it shows, and confirm again.",
-            extra={"current_script_sha256": current},
-        )
-    with transaction.atomic():
-        return record_event(tenant, actor, CONFIRM_ACTION, "confirmed", step_id, {"script_sha256": current})
-
-
-def _confirmation(ctx: StepContext, script_of: ScriptOf) -> AuditEvent | None:
-    digest = script_digest(script_of, ctx.tenant)
-    return (
-        AuditEvent.objects.filter(
-            tenant=ctx.tenant, step_id=ctx.state.step_id, action=CONFIRM_ACTION, detail__script_sha256=digest
-        )
-        .order_by("-created_at")
-        .first()
-    )
-
-
-def confirmation_recorded(ctx: StepContext, script_of: ScriptOf) -> dict[str, Any] | NeedsInput:
-    """Who confirmed running the commands `script_of` gives now, and when; NeedsInput until someone has."""
-    event = _confirmation(ctx, script_of)
-    if event is None:
-        return NeedsInput("Run the commands shown on this page in the Exchange Management Shell, then confirm.")
-    return {
-        "script_sha256": event.detail["script_sha256"],
-        "confirmed_by": event.actor,
-        "confirmed_at": event.created_at.isoformat(),
-    }

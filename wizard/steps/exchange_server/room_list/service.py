@@ -3,12 +3,12 @@
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.services.common import required_result
 from wizard.steps.exchange_server.common import (
-    confirmation_recorded,
     room_list_script,
     room_list_values,
     service_account,
 )
 from wizard.steps.exchange_server.connect.result import ExchangeServerConnectResult
+from wizard.steps.manual import confirmation_recorded
 
 
 def perform(ctx: StepContext) -> Outcome:

@@ -6,9 +6,10 @@ from wizard.models import MembershipStatus, Room
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.results import RoomListEntry
 from wizard.services.common import required_result
-from wizard.steps.exchange_server.common import confirmation_recorded, left_out_rows, room_plan, rooms_script
+from wizard.steps.exchange_server.common import left_out_rows, room_plan, rooms_script
 from wizard.steps.exchange_server.room_list.result import ExchangeServerRoomListResult
 from wizard.steps.exchange_server.rooms.result import ExchangeServerRoomsResult
+from wizard.steps.manual import confirmation_recorded
 
 
 def perform(ctx: StepContext) -> Outcome:

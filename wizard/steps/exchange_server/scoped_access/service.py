@@ -4,12 +4,12 @@ from wizard.errors import StepError
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.services.common import required_result
 from wizard.steps.exchange_server.common import (
-    confirmation_recorded,
     room_list_addresses,
     room_list_values,
     scoped_access_script,
 )
 from wizard.steps.exchange_server.rooms.result import ExchangeServerRoomsResult
+from wizard.steps.manual import confirmation_recorded
 
 
 def perform(ctx: StepContext) -> Outcome:

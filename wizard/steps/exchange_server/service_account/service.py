@@ -1,7 +1,8 @@
 """What Onramp does for the service_account step of Exchange Server."""
 
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
-from wizard.steps.exchange_server.common import DEFAULT_DISPLAY_NAME, confirmation_recorded, service_account_script
+from wizard.steps.exchange_server.common import DEFAULT_DISPLAY_NAME, service_account_script
+from wizard.steps.manual import confirmation_recorded
 
 
 def perform(ctx: StepContext) -> Outcome:
