@@ -55,13 +55,6 @@ def redact_secrets(logger: Any, method: str, event_dict: MutableMapping[str, Any
     return event_dict
 
 
-def _render_exception_before_redaction(
-    logger: Any, method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """A traceback becomes text first, so that redaction sees what the exception says."""
-    return structlog.processors.format_exc_info(logger, method, event_dict)
-
-
 # Shared by structlog's own calls and by every standard logging record (foreign_pre_chain).
 _PRE_CHAIN: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -100,7 +93,8 @@ def formatter(log_format: str) -> dict[str, Any]:
         "foreign_pre_chain": _PRE_CHAIN,
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _render_exception_before_redaction,
+            # A traceback becomes text first, so that redaction sees what the exception says.
+            structlog.processors.format_exc_info,
             redact_secrets,
             renderer,
         ],
