@@ -56,3 +56,13 @@ def test_a_refused_token_is_renewed_once_and_the_anchor_names_the_mailbox(rate):
     access = EwsClient("https://outlook.example/EWS/Exchange.asmx", session, auth, "ews-test").calendar_access(CONTROL)
     assert access.opened and renewed == [True]
     assert [sent["headers"]["X-AnchorMailbox"] for sent in session.sent] == [CONTROL, CONTROL]
+
+
+@pytest.mark.django_db
+def test_the_facade_builds_the_integrations_ews_client(sandbox_tenant, tenant, rate):
+    from wizard.microsoft import integration_ews
+
+    with integration_clients(tenant) as app:
+        ews = integration_ews(app)
+        assert ews.app_only and ews.transport.renew is not None
+        assert ews.calendar_access(CONTROL).app_refused

@@ -18,8 +18,13 @@ Facade (stable):
 
     with integration_clients(tenant) as app:          # the calendar product's app: integration_app_id + ...SECRET
         app.graph.get(f"/users/{room}/calendar")      # PermissionMissing (ErrorAccessDenied) when out of scope
+        integration_ews(app).calendar_access(control)  # over EWS: .opened, or .app_refused (no EWS access at all)
 
     endpoints_for(tenant).admin_consent_url(client_id, redirect_uri, state)   # consent link of the tenant's cloud
+
+    person, kept = complete_and_keep(app, flow, response)   # an administrator's sign-in, its tokens kept (offline)
+    tokens = DelegatedTokens(app, kept); tokens.confirm()   # still signed in? roles; SignInAgainNeeded if not
+    kept = tokens.kept()                                    # the cache to store again (refresh tokens rotate)
     prove_app_credentials(tenant, client_id=app, secret=secret)   # new credentials, proven at the token endpoint
 
     ews = exchange_server_ews(tenant, url, upn, password)   # Exchange Server's EWS as the service account (NTLM/Basic)
@@ -54,6 +59,7 @@ from wizard.microsoft.auth import (
     prove_credentials,
 )
 from wizard.microsoft.clouds import Endpoints, endpoints_for, trusted_by_installation
+from wizard.microsoft.delegated import DelegatedTokens, KeptSignIn, SignInAgainNeeded, complete_and_keep
 from wizard.microsoft.errors import EXCHANGE, GRAPH
 from wizard.microsoft.ews import (
     AutodiscoverAttempt,
@@ -69,31 +75,43 @@ from wizard.microsoft.exchange_admin import ExchangeAdminClient, hashtable
 from wizard.microsoft.graph import BatchResponse, GraphClient
 from wizard.microsoft.http import POOL_SIZE, BusyWait, Transport, build_session, busy_listener
 from wizard.microsoft.signin import (
+    ROLE_SCOPES,
+    ROLES_GRAPH_UNREADABLE,
+    ROLES_NOT_READABLE,
     MicrosoftPerson,
     SignInApp,
     SignInRefused,
     begin_device_sign_in,
     complete_device_sign_in,
 )
+from wizard.microsoft.signin import begin as begin_sign_in
 from wizard.microsoft.signin import complete as complete_sign_in
 
 __all__ = [
     "POOL_SIZE",
+    "ROLES_GRAPH_UNREADABLE",
+    "ROLES_NOT_READABLE",
+    "ROLE_SCOPES",
     "AutodiscoverAttempt",
     "BatchResponse",
     "BearerAuth",
     "BusyWait",
     "CalendarAccess",
     "CredentialsMissing",
+    "DelegatedTokens",
     "Endpoints",
     "EwsClient",
+    "KeptSignIn",
     "MicrosoftClients",
     "MicrosoftPerson",
     "Outcome",
+    "SignInAgainNeeded",
     "SignInApp",
     "SignInRefused",
     "begin_device_sign_in",
+    "begin_sign_in",
     "busy_listener",
+    "complete_and_keep",
     "complete_device_sign_in",
     "complete_sign_in",
     "connector_clients",
@@ -105,6 +123,7 @@ __all__ = [
     "exchange_server_autodiscover",
     "exchange_server_ews",
     "integration_clients",
+    "integration_ews",
     "parallel",
     "prove_app_credentials",
 ]
@@ -196,6 +215,15 @@ def connector_clients(tenant: Tenant) -> MicrosoftClients:
 def integration_clients(tenant: Tenant) -> MicrosoftClients:
     """Clients acting as the calendar product's app, to verify what it can (and cannot) reach."""
     return _clients(tenant, integration=True)
+
+
+def integration_ews(app: MicrosoftClients) -> EwsClient:
+    """Exchange Online's EWS as the app of `app` (the integration's clients): an app-only token of the Exchange
+    audience, renewed once when refused (a token holds the roles of when it was issued). An app without EWS access is
+    answered, not raised: CalendarAccess.app_refused."""
+    scope = app.endpoints.exchange_scope
+    auth = BearerAuth(lambda: app.credentials.token(scope), renew=lambda: app.credentials.renew(scope))
+    return EwsClient(app.endpoints.ews_url, app.session, auth, _limit_key(app.tenant))
 
 
 def prove_app_credentials(tenant: Tenant, *, client_id: str, secret: str | dict[str, str]) -> None:
