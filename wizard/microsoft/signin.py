@@ -105,7 +105,9 @@ def _session(app: SignInApp) -> requests.Session:
     return build_session(endpoints)
 
 
-def _msal_app(app: SignInApp, session: requests.Session) -> msal.ConfidentialClientApplication:
+def _msal_app(
+    app: SignInApp, session: requests.Session, token_cache: msal.TokenCache | None = None
+) -> msal.ConfidentialClientApplication:
     try:
         return msal.ConfidentialClientApplication(
             app.client_id,
@@ -113,6 +115,7 @@ def _msal_app(app: SignInApp, session: requests.Session) -> msal.ConfidentialCli
             authority=app.authority,
             instance_discovery=False,  # the authority comes from our cloud table or the settings
             http_client=session,
+            token_cache=token_cache,
         )
     except (ValueError, requests.RequestException) as error:
         raise SignInRefused(f"Microsoft's sign-in service at {app.authority} could not be reached.") from error
@@ -134,15 +137,21 @@ def begin(
 
 
 def complete(
-    app: SignInApp, flow: dict[str, Any], response: dict[str, str], *, groups_asked: tuple[str, ...] = ()
+    app: SignInApp,
+    flow: dict[str, Any],
+    response: dict[str, str],
+    *,
+    groups_asked: tuple[str, ...] = (),
+    token_cache: msal.TokenCache | None = None,
 ) -> MicrosoftPerson:
     """Redeem the code Microsoft sent back (msal checks state, PKCE and nonce) and validate the ID token.
-    `groups_asked`: the groups whose membership matters, checked through Graph when the token's list overflowed."""
+    `groups_asked`: the groups whose membership matters, checked through Graph when the token's list overflowed;
+    `token_cache`: where msal keeps the sign-in's tokens (wizard.microsoft.delegated), else they are dropped."""
     if response.get("error"):
         raise SignInRefused(f"Microsoft did not sign you in: {response.get('error_description') or response['error']}")
     with _session(app) as session:
         try:
-            result = _msal_app(app, session).acquire_token_by_auth_code_flow(flow, response)
+            result = _msal_app(app, session, token_cache).acquire_token_by_auth_code_flow(flow, response)
         except ValueError as error:  # state mismatch or a missing flow: a forged or stale answer
             raise SignInRefused("This sign-in answer does not belong to a sign-in started here.") from error
         except RuntimeError as error:  # msal's nonce check

@@ -1,0 +1,184 @@
+"""An administrator's own sign-in, kept for the whole setup: msal's SerializableTokenCache of the sign-in that
+connected the organisation, and tokens from it with `acquire_token_silent` (msal refreshes with the refresh token
+that `offline_access`, which msal always asks, brought).
+
+Nothing here knows where the cache is kept: callers get it as text (`KeptSignIn.to_text`) and store it encrypted.
+When Microsoft no longer honours the sign-in (`invalid_grant`: revoked, password changed, consent removed, expired;
+`interaction_required`: conditional access, sign-in frequency, MFA), `SignInAgainNeeded` says so, with Microsoft's
+AADSTS code, and only a person signing in again can continue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msal
+import requests
+
+from wizard.microsoft.errors import IDENTITY, MicrosoftError, identity_error
+from wizard.microsoft.signin import (
+    SCOPES,
+    MicrosoftPerson,
+    SignInApp,
+    SignInRefused,
+    _msal_app,
+    _person,
+    _session,
+    complete,
+)
+
+# Microsoft's answers to a refresh that only an interactive sign-in can get past (OAuth 2.0 `invalid_grant`;
+# Microsoft's `interaction_required`, msal's MsalUiRequiredException family).
+SIGN_IN_AGAIN_ERRORS = ("invalid_grant", "interaction_required", "consent_required", "login_required")
+HTTP_TIMEOUT_S = 15
+
+
+class SignInAgainNeeded(MicrosoftError):
+    """The kept sign-in can no longer get a token: a person must sign in again. `code` is Microsoft's AADSTS code
+    (or `no_kept_sign_in`), `extra["error"]` the OAuth error."""
+
+
+@dataclass(frozen=True)
+class KeptSignIn:
+    """A person's delegated tokens (msal's serialized cache) and whose they are."""
+
+    cache: str
+    home_account_id: str
+    username: str
+    tid: str
+
+    def __repr__(self) -> str:  # no token in reprs, tracebacks or logs
+        return f"KeptSignIn(username={self.username!r}, tid={self.tid!r})"
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {"cache": self.cache, "home_account_id": self.home_account_id, "username": self.username, "tid": self.tid}
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> KeptSignIn:
+        data = json.loads(text)
+        return cls(data["cache"], data["home_account_id"], data["username"], data["tid"])
+
+
+def complete_and_keep(
+    app: SignInApp, flow: dict[str, Any], response: Mapping[str, str]
+) -> tuple[MicrosoftPerson, KeptSignIn]:
+    """`signin.complete`, keeping the tokens of the sign-in (refresh token included) in a new msal cache."""
+    cache = msal.SerializableTokenCache()
+    person = complete(app, flow, dict(response), token_cache=cache)
+    return person, KeptSignIn(cache.serialize(), _home_account_id(cache, person), person.username, person.tid)
+
+
+def _home_account_id(cache: msal.SerializableTokenCache, person: MicrosoftPerson) -> str:
+    """msal's id of the account the sign-in cached (from the response's client_info: `<uid>.<utid>`)."""
+    for account in cache.search(msal.TokenCache.CredentialType.ACCOUNT):
+        if account.get("local_account_id") == person.oid:
+            return str(account["home_account_id"])
+    return f"{person.oid}.{person.tid}"
+
+
+class DelegatedTokens:
+    """Tokens of a kept sign-in, for the app it signed in to. After use, `kept()` is the cache to store again (a
+    refresh replaces the refresh token)."""
+
+    def __init__(self, app: SignInApp, kept: KeptSignIn) -> None:
+        self.app = app
+        self._kept = kept
+        self._cache = msal.SerializableTokenCache()
+        self._cache.deserialize(kept.cache)
+
+    def __repr__(self) -> str:
+        return f"DelegatedTokens({self._kept!r})"
+
+    def kept(self) -> KeptSignIn:
+        return KeptSignIn(self._cache.serialize(), self._kept.home_account_id, self._kept.username, self._kept.tid)
+
+    @property
+    def changed(self) -> bool:
+        return self._cache.has_state_changed
+
+    def _acquire(self, session: requests.Session, scopes: list[str], *, force_refresh: bool) -> dict[str, Any]:
+        try:
+            application = _msal_app(self.app, session, token_cache=self._cache)
+        except SignInRefused as refusal:
+            raise _unreachable(str(refusal)) from refusal
+        account = next(
+            (a for a in application.get_accounts() if a.get("home_account_id") == self._kept.home_account_id), None
+        )
+        if account is None:
+            raise _again("no_kept_sign_in", "Onramp holds no sign-in of this administrator.", "")
+        try:
+            result = application.acquire_token_silent_with_error(scopes, account, force_refresh=force_refresh)
+        except requests.RequestException as error:
+            raise _unreachable("Microsoft's sign-in service could not be reached.") from error
+        if result is None:  # no refresh token left in the cache
+            raise _again("no_kept_sign_in", "Onramp holds no refresh token of this administrator's sign-in.", "")
+        if "access_token" in result:
+            return result
+        if str(result.get("error")) in SIGN_IN_AGAIN_ERRORS:
+            refused = identity_error(result)
+            raise _again(refused.code, refused.message, str(result.get("error")), refused)
+        raise identity_error(result)
+
+    def token(self, scopes: list[str] | None = None) -> str:
+        """An access token of the kept sign-in (from the cache while valid, else refreshed)."""
+        with _session(self.app) as session:
+            return self._acquire(session, scopes or SCOPES, force_refresh=False)["access_token"]
+
+    def refresh(self) -> None:
+        """Ask Microsoft now, with the refresh token, whether the sign-in still stands: a revoked session or a
+        conditional access policy answers at the refresh, not while a cached access token lasts."""
+        with _session(self.app) as session:
+            self._acquire(session, SCOPES, force_refresh=True)
+
+    def confirm(self) -> MicrosoftPerson:
+        """`refresh`, and who the sign-in is, with which active directory roles: from the new ID token's `wids`, else
+        read through Graph."""
+        with _session(self.app) as session:
+            result = self._acquire(session, SCOPES, force_refresh=True)
+            try:
+                return _person(self.app, result, session)
+            except SignInRefused as refusal:
+                raise _again("id_token_refused", str(refusal), "invalid_grant") from refusal
+
+    def graph(self, method: str, path: str) -> requests.Response:
+        """One Microsoft Graph call as the signed-in person, at the discovery document's Graph host."""
+        with _session(self.app) as session:
+            access_token = self._acquire(session, SCOPES, force_refresh=False)["access_token"]
+            discovery = session.get(
+                f"{self.app.authority}/v2.0/.well-known/openid-configuration", timeout=HTTP_TIMEOUT_S
+            ).json()
+            return session.request(
+                method,
+                f"https://{discovery['msgraph_host']}/v1.0{path}",
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=HTTP_TIMEOUT_S,
+            )
+
+
+def _again(code: str, message: str, error: str, cause: MicrosoftError | None = None) -> SignInAgainNeeded:
+    return SignInAgainNeeded(
+        code=code,
+        message=message,
+        explanation="Microsoft no longer accepts the sign-in Onramp keeps for this organisation: it was revoked, the "
+        "password changed, consent was removed, or a conditional access policy asks the person to sign in again.",
+        fix="Press “Sign in again to continue” and sign in as an administrator of the organisation.",
+        request_id=cause.request_id if cause else "",
+        client_request_id=cause.client_request_id if cause else "",
+        date=cause.date if cause else "",
+        service=IDENTITY,
+        extra={"error": error},
+    )
+
+
+def _unreachable(message: str) -> MicrosoftError:
+    return MicrosoftError(
+        code="sign_in_unreachable",
+        message=message,
+        fix="Onramp tries again when the step runs again.",
+        service=IDENTITY,
+    )
