@@ -29,6 +29,15 @@ class TenantStatus(models.TextChoices):
     ACTIVE = "active", "Active"
 
 
+class ExchangeWrites(models.TextChoices):
+    """Who makes the organisation's changes in Exchange Online: Onramp through the admin API's InvokeCommand, or the
+    organisation's admin, running the PowerShell each step shows and confirming it (when Microsoft refuses
+    InvokeCommand to Onramp's app, or the organisation prefers it)."""
+
+    BY_ONRAMP = "by_onramp", "Onramp makes them"
+    BY_ADMIN = "by_admin", "The admin runs them"
+
+
 class Tenant(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     display_name = models.CharField(max_length=200)
@@ -47,6 +56,10 @@ class Tenant(models.Model):
     status = models.CharField(max_length=16, choices=TenantStatus.choices, default=TenantStatus.SETTING_UP)
     # Rooms created after activation are placed in the room lists by the drift check itself, not offered.
     place_new_rooms = models.BooleanField("place new rooms automatically", default=False)
+    # Changed only through wizard.actions.set_exchange_writes, which records it in the timeline.
+    exchange_writes = models.CharField(
+        "Exchange Online changes", max_length=16, choices=ExchangeWrites.choices, default=ExchangeWrites.BY_ONRAMP
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,6 +68,10 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def admin_runs_exchange_writes(self) -> bool:
+        return self.exchange_writes == ExchangeWrites.BY_ADMIN
 
 
 class SecretKind(models.TextChoices):
