@@ -84,6 +84,9 @@ class SecretKind(models.TextChoices):
     WEBHOOK_SECRET = "webhook_secret", "Webhook signing secret"
     # JSON: new connector credentials saved to replace working ones, until step 0 proves them on the worker.
     PENDING_CREDENTIALS = "pending_credentials", "Connector credentials waiting for their proof"
+    # JSON: the msal token cache (refresh token included) of the administrator who connected with Microsoft, and
+    # whose it is (wizard.microsoft.delegated.KeptSignIn).
+    ADMIN_SIGN_IN = "admin_sign_in", "Signed-in administrator's delegated tokens"
 
 
 class TenantSecret(models.Model):

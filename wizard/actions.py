@@ -19,6 +19,7 @@ from wizard.errors import IllegalTransition, StepError
 from wizard.microsoft import signin
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
+from wizard.services import admin_sign_in
 from wizard.steps.exchange_online.connect import service as connect
 from wizard.steps.exchange_online.rooms import service as rooms
 from wizard.steps.exchange_online.service_account import service as service_account
@@ -193,11 +194,27 @@ def begin_connect_with_microsoft(tenant: Tenant, *, redirect_uri: str) -> dict[s
 
 
 def prove_administrator_for_consent(
-    tenant: Tenant, *, flow: dict[str, Any], response: dict[str, str], redirect_uri: str, actor: str
-) -> tuple[str, dict[str, str]]:
-    """The administrator signed in: their validated token names their Microsoft tenant and roles. Returns the admin
-    consent link for that tenant and what the consent's answer is checked against (kept server-side)."""
-    person = connect.prove_administrator(tenant, flow=flow, response=response, actor=actor)
+    tenant: Tenant, *, pending: dict[str, Any], response: dict[str, str], redirect_uri: str, actor: str
+) -> tuple[str | None, dict[str, Any]]:
+    """The administrator signed in: their validated token names their Microsoft tenant and roles. Returns where the
+    browser goes next and what the session keeps for Microsoft's next answer: the admin consent link for that
+    tenant and what the consent's answer is checked against; a second sign-in asking for the scope that reads
+    directory roles; or, for a sign-in again (`pending["resume_step"]`), nothing: the step is queued again."""
+    resume_step = pending.get("resume_step", "")
+    person = connect.prove_administrator(
+        tenant,
+        flow=pending["flow"],
+        response=response,
+        actor=actor,
+        redirect_uri=redirect_uri,
+        roles_round=bool(pending.get("roles_round")),
+        for_step=resume_step,
+    )
+    if isinstance(person, connect.AnotherSignIn):
+        return person.flow["auth_uri"], {**pending, "flow": person.flow, "roles_round": True}
+    if resume_step:
+        _resume_after_sign_in(tenant, resume_step, actor)
+        return None, {}
     url, state = connect.admin_consent_url(tenant, microsoft_tenant_id=person.tid, redirect_uri=redirect_uri)
     record_event(
         tenant,
@@ -208,6 +225,29 @@ def prove_administrator_for_consent(
         {"microsoft_tenant_id": person.tid, "oid": person.oid, "username": person.username},
     )
     return url, {"state": state, "tid": person.tid, "by": person.username or person.oid}
+
+
+def begin_sign_in_again(tenant: Tenant, step_id: str, *, redirect_uri: str) -> dict[str, Any]:
+    """msal's flow for "Sign in again to continue": the same sign-in as "Connect with Microsoft", whose answer
+    resumes `step_id` (the session keeps it)."""
+    kept = admin_sign_in.kept_sign_in(tenant)
+    try:
+        flow = signin.begin(
+            connect.connector_sign_in_app(tenant), redirect_uri, login_hint=kept.username if kept else None
+        )
+    except signin.SignInRefused as refusal:
+        raise StepError(
+            code="sign_in_unreachable", message=str(refusal), fix="Try again in a few minutes."
+        ) from refusal
+    return {"flow": flow, "resume_step": step_id}
+
+
+def _resume_after_sign_in(tenant: Tenant, step_id: str, actor: str) -> None:
+    """Queue again the step that waited for the sign-in, with its saved inputs and the steps it was to go on to; its
+    service finds what an earlier run already wrote and does not write it again."""
+    state = StepState.objects.get(tenant=tenant, step_id=step_id)
+    if state.status == StepStatus.NEEDS_INPUT:
+        submit_step(tenant, step_id, actor, action="resume", then=state.then_steps or ())
 
 
 def begin_connect_in_terminal(tenant: Tenant) -> dict[str, Any]:

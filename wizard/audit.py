@@ -1,16 +1,36 @@
 """The audit trail: an append-only record of who did what to a tenant, written by the engine and the services."""
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 from tenants.models import Tenant
 from wizard.models import AuditEvent
 
 SYSTEM_ACTOR = "onramp"
+# Whose sign-in the events being recorded ran under (an administrator's username, or "app <client id>"), set for a
+# step run's writes by wizard.services.admin_sign_in.writes_under.
+_ran_under: contextvars.ContextVar[str] = contextvars.ContextVar("ran_under", default="")
+RAN_UNDER = "ran_under"
+
+
+@contextlib.contextmanager
+def ran_under(who: str) -> Iterator[None]:
+    token = _ran_under.set(who)
+    try:
+        yield
+    finally:
+        _ran_under.reset(token)
 
 
 def record_event(
     tenant: Tenant, actor: str, action: str, outcome: str, step_id: str = "", detail: dict | None = None
 ) -> AuditEvent:
+    detail = dict(detail or {})
+    if who := _ran_under.get():
+        detail.setdefault(RAN_UNDER, who)
     return AuditEvent.objects.create(
-        tenant=tenant, actor=actor, step_id=step_id, action=action, outcome=outcome, detail=detail or {}
+        tenant=tenant, actor=actor, step_id=step_id, action=action, outcome=outcome, detail=detail
     )
 
 

@@ -1,5 +1,6 @@
 """The step state machine. Views, the CLI and tasks change a step's status only through these functions."""
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,9 +19,10 @@ from tenants.models import Tenant
 from wizard import metrics, notifications, task_names
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError, support_case_ids
-from wizard.microsoft import BusyWait, busy_listener
+from wizard.microsoft import BusyWait, SignInAgainNeeded, busy_listener
 from wizard.models import PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
+from wizard.services import admin_sign_in
 from wizard.steps.registry import Step, get_step, steps_for
 
 logger = logging.getLogger(__name__)
@@ -314,10 +316,16 @@ def execute_step(
             if verify_only:
                 outcome = Done(_reverify(step, ctx))
             else:
-                outcome = step.perform(ctx)
-                if isinstance(outcome, Done) and step.verify is not None:
-                    state.result = {**state.result, **outcome.result}
-                    outcome = Done({**outcome.result, **step.verify(ctx)})
+                with _under_admin_sign_in(tenant, step):
+                    outcome = step.perform(ctx)
+                    if isinstance(outcome, Done) and step.verify is not None:
+                        state.result = {**state.result, **outcome.result}
+                        outcome = Done({**outcome.result, **step.verify(ctx)})
+    except SignInAgainNeeded as refused:
+        # Not a failure: the step waits for an administrator to sign in again, and resumes after it.
+        logger.warning("%s of %s waits for a sign-in again: %s", step.id, tenant.slug, refused.code)
+        outcome = NeedsInput(SIGN_IN_AGAIN_REASON, {SIGN_IN_AGAIN: {"code": refused.code, "message": refused.message}})
+        notifications.sign_in_needed(tenant, step.id)
     except WorkerStopping:
         ended("stopped")
         logger.warning("worker stopping: %s of %s left for the watchdog to resume", step.id, tenant.slug)
@@ -350,6 +358,21 @@ def execute_step(
         busy_listener.reset(listening)
     ended({Done: "succeeded", Wait: "waiting", NeedsInput: "needs_input"}[type(outcome)])
     return _finish(state_id, task_id, tenant, step, outcome)
+
+
+# A step whose run Microsoft stopped because the kept administrator's sign-in no longer stands (SignInAgainNeeded)
+# says so in its result under this key, and its page offers "Sign in again to continue".
+SIGN_IN_AGAIN = "sign_in_again"
+SIGN_IN_AGAIN_REASON = (
+    "Microsoft asks the administrator to sign in again before Onramp continues (the sign-in was revoked, the "
+    "password changed, or a policy asks for it). Sign in again to continue: the step resumes where it stopped."
+)
+
+
+def _under_admin_sign_in(tenant: Tenant, step: Step) -> contextlib.AbstractContextManager:
+    """A run's writes under the kept administrator's sign-in, asked of Microsoft first (wizard.services.
+    admin_sign_in); a step that hands access back runs whether or not that sign-in still stands."""
+    return admin_sign_in.writes_under(tenant) if step.under_admin_sign_in else contextlib.nullcontext()
 
 
 def _superseded(state: StepState, task_id: str) -> bool:

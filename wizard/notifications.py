@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 NOTIFY_TASK = "wizard.notifications.send_notification"
 INVITATION_TASK = "wizard.notifications.send_invitation"
 WAIT_ENDED, FAILED, ACTIVATED, DRIFTED = "wait_ended", "failed", "activated", "drifted"
+SIGN_IN_NEEDED = "sign_in_needed"
 
 
 def _schedule(tenant: Tenant, kind: str, step_id: str, message: str = "") -> None:
@@ -44,6 +45,11 @@ def step_succeeded(tenant: Tenant, step_id: str, *, waited: bool) -> None:
 
 def step_failed(tenant: Tenant, step_id: str, message: str) -> None:
     _schedule(tenant, FAILED, step_id, message)
+
+
+def sign_in_needed(tenant: Tenant, step_id: str) -> None:
+    """A step stopped until an administrator signs in again (Microsoft refused the kept sign-in)."""
+    _schedule(tenant, SIGN_IN_NEEDED, step_id)
 
 
 def drift_checked(check: DriftCheck) -> None:
@@ -75,6 +81,14 @@ def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple
     elif kind == FAILED:
         subject = f"{tenant.display_name}: {title} failed"
         text = f"“{title}” failed: {message}\n\nWhat to do is on the step's page:"
+    elif kind == SIGN_IN_NEEDED:
+        subject = f"{tenant.display_name}: sign in again to continue {title}"
+        text = (
+            f"Microsoft no longer accepts the administrator's sign-in that Onramp works under (it was revoked, the "
+            f"password changed, or a policy asks for a new sign-in), so “{title}” waits. An administrator of the "
+            "organisation presses “Sign in again to continue” on the step's page; the step then resumes where it "
+            "stopped:"
+        )
     elif kind == DRIFTED:
         subject = f"{tenant.display_name}: the setup has drifted"
         text = f"The scheduled check of {tenant.display_name} found changes in Microsoft 365:\n{message}\n\nDetails:"

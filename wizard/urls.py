@@ -20,5 +20,6 @@ urlpatterns = [
     path("steps/<str:step_id>/progress", views.step_progress, name="progress"),
     path("steps/<str:step_id>/rooms", views.rooms_table, name="rooms"),
     path("steps/<str:step_id>/confirm", views.confirm_step, name="confirm"),
+    path("steps/<str:step_id>/sign-in-again", views.sign_in_again, name="sign_in_again"),
     path("steps/<str:step_id>/<str:action>", views.step_action, name="action"),
 ]

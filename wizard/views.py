@@ -63,6 +63,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "powershell": step.powershell(tenant, state),
         "script_digest": step.confirmation.digest(tenant, state) if step.confirmation else "",
         "can_operate": may_run,
+        "can_sign_in_again": can_change_secrets(request.user, tenant),
         "blocked_by": selectors.unmet_prerequisite(tenant, step.id),
         "organisations_sharing": organisations_sharing(request.user, tenant),
         "result": presenters.shown_result(step.result_type, state),
@@ -259,6 +260,24 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(flow["auth_uri"])
 
 
+@require_POST
+def sign_in_again(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
+    """ "Sign in again to continue": a step stopped because Microsoft no longer accepts the kept sign-in. The same
+    sign-in as "Connect with Microsoft" (its redirect URI too); its answer resumes the step."""
+    tenant = get_tenant_for(request.user, slug)
+    if not can_change_secrets(request.user, tenant):
+        raise Http404("No such tenant")
+    step = _step_or_404(tenant, step_id)
+    redirect_uri = request.build_absolute_uri(reverse("orgs:consent_callback"))
+    try:
+        pending = actions.begin_sign_in_again(tenant, step.id, redirect_uri=redirect_uri)
+    except StepError as error:
+        messages.error(request, f"{error.message} {error.fix}")
+        return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
+    request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, **pending}
+    return redirect(pending["flow"]["auth_uri"])
+
+
 @login_not_required
 @require_GET
 def consent_from_terminal_done(request: HttpRequest) -> HttpResponse:
@@ -283,14 +302,17 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
     try:
         if "flow" in pending:
             url, proof = actions.prove_administrator_for_consent(
-                tenant, flow=pending["flow"], response=request.GET.dict(), redirect_uri=redirect_uri, actor=actor
+                tenant, pending=pending, response=request.GET.dict(), redirect_uri=redirect_uri, actor=actor
             )
+            if url is None:  # signed in again: the step that waited for it is queued again
+                messages.success(request, "Signed in again. Onramp continues the step where it stopped.")
+                return redirect("wizard:step", slug=tenant.slug, step_id=pending["resume_step"])
             request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, **proof}
             return redirect(url)
         actions.complete_admin_consent(tenant, query=request.GET.dict(), pending=pending, actor=actor)
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
-        return redirect("wizard:step", slug=tenant.slug, step_id="connect")
+        return redirect("wizard:step", slug=tenant.slug, step_id=pending.get("resume_step") or "connect")
     messages.success(request, "Admin consent granted. Onramp is checking the connection.")
     _submit(request, tenant, _step_or_404(tenant, "connect"), cleaned_data=None, action="run")
     return redirect("wizard:step", slug=tenant.slug, step_id="connect")

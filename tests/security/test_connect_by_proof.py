@@ -36,12 +36,13 @@ from tests.factories import (
     state_of,
 )
 from tests.people.conftest import answer_sign_in_page, sandbox_sign_in_settings
+from tests.people.test_signin_without_claims import follow_sign_in
 from wizard import engine
 from wizard.errors import StepError
-from wizard.steps.exchange_online.connect.form import ConnectForm
 from wizard.models import AuditEvent, StepStatus
 from wizard.services.connector import connector_clients
 from wizard.steps.exchange_online.connect import service as connect
+from wizard.steps.exchange_online.connect.form import ConnectForm
 
 pytestmark = pytest.mark.django_db
 
@@ -375,19 +376,41 @@ def test_after_handing_access_back_onramps_app_is_not_used_for_the_organisation(
     assert onramps_app.control.calls()["total"] == 0
 
 
-def test_without_wids_in_the_token_the_administrator_is_told_what_is_misconfigured(onramps_app):
-    """A default app registration gets no `wids` claim (its manifest's groupMembershipClaims is None): Onramp does
-    not conclude "not an administrator", and binds nothing."""
+def test_without_wids_a_global_administrator_connects_after_a_second_sign_in_for_the_roles(onramps_app):
+    """A default app registration gets no `wids` claim (its manifest's groupMembershipClaims is None) and User.Read
+    lists directory roles without naming them: the administrator signs in once more, asked for the scope that reads
+    them (RoleManagement.Read.Directory), and connects."""
     info = onramps_app.info
     onramps_app.control.set_knobs(group_membership_claims="None")
     tenant = on_sandbox_cloud(make_tenant("contoso", admin="alice"), info)
     client = admin_client("alice")
 
     sign_in = start_connect(client, tenant, info)
-    refused = client.get(local(answer_sign_in_page(info, sign_in["Location"], GLOBAL_ADMIN)), follow=True)
+    again = client.get(local(answer_sign_in_page(info, sign_in["Location"], GLOBAL_ADMIN)))
+    assert again.status_code == 302 and "RoleManagement.Read.Directory" in again["Location"]
+    follow_sign_in(info, client, again, consent={"consent": "accept"})
 
-    page = html.unescape(refused.content.decode())
-    assert "Microsoft did not say which administrator roles" in page
-    assert "groupMembershipClaims" in page and "is not a Global Administrator" not in page
+    tenant.refresh_from_db()
+    assert (tenant.microsoft_tenant_id, tenant.binding_proof) == (info["tenant_id"], BindingProof.ADMIN_SIGN_IN)
+    assert tenant.binding_proven_by == GLOBAL_ADMIN
+
+
+def test_when_the_roles_cannot_be_read_connecting_names_what_the_operator_must_set(onramps_app):
+    """An Exchange Administrator may not consent to RoleManagement.Read.Directory (Microsoft's "Need admin
+    approval"): refused with the two settings that would let Onramp know the roles, and nothing is bound."""
+    info = onramps_app.info
+    onramps_app.control.set_knobs(group_membership_claims="None")
+    tenant = on_sandbox_cloud(make_tenant("contoso", admin="alice"), info)
+    client = admin_client("alice")
+
+    sign_in = start_connect(client, tenant, info)
+    again = client.get(local(answer_sign_in_page(info, sign_in["Location"], EXCHANGE_ADMIN)))
+    refused = follow_sign_in(info, client, again, consent={"consent": "decline"})
+
+    page = html.unescape(client.get(refused["Location"]).content.decode())
+    assert "Onramp asked Microsoft to read which administrator roles you hold, and Microsoft refused" in page
+    assert 'groupMembershipClaims to "DirectoryRole"' in page and "RoleManagement.Read.Directory" in page
     tenant.refresh_from_db()
     assert tenant.binding_proof == ""
+    event = AuditEvent.objects.get(tenant=tenant, action="connect_with_microsoft", outcome="refused")
+    assert event.detail["reason"] == "directory_roles_unreadable"

@@ -76,6 +76,9 @@ class Step:
     confirmation: Confirmation | None = None
     # Ids of the earlier steps this one builds on: it runs only once they (and what they require) are done.
     requires: tuple[str, ...] = ()
+    # Its runs ask Microsoft first whether the kept administrator's sign-in still stands, and wait for a sign-in again
+    # when it does not (wizard.services.admin_sign_in); False for a step that must work without it.
+    under_admin_sign_in: bool = True
 
     @property
     def can_reverify(self) -> bool:

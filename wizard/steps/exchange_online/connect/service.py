@@ -24,21 +24,23 @@ from tenants.secrets import erase_secret, read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import (
+    ROLE_SCOPES,
+    ROLES_NOT_READABLE,
     MicrosoftPerson,
-    SignInApp,
     SignInRefused,
     begin_device_sign_in,
+    begin_sign_in,
+    complete_and_keep,
     complete_device_sign_in,
-    complete_sign_in,
     endpoints_for,
-    installation_connector_secret,
     prove_app_credentials,
     trusted_by_installation,
 )
 from wizard.microsoft.errors import MicrosoftError, NotFound, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
-from wizard.services import grants
+from wizard.services import admin_sign_in, grants
+from wizard.services.admin_sign_in import CONSENTING_ROLES, connector_sign_in_app, consent_unavailable
 from wizard.services.connector import connector_clients, is_installation_app
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
@@ -357,64 +359,56 @@ def _prove(candidate: Tenant, secret: str | dict[str, str]) -> None:
         ) from refusal
 
 
-# Directory roles (role template ids) whose holders may grant tenant-wide admin consent to Microsoft Graph application
-# permissions ("Grant tenant-wide admin consent to an application", Microsoft Entra docs: Global Administrator or
-# Privileged Role Administrator; Cloud Application and Application Administrators cannot for Graph app roles).
-CONSENTING_ROLES = {
-    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
-    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
-}
-
-
-def _consent_unavailable() -> StepError:
-    return StepError(
-        code="consent_unavailable",
-        message="“Connect with Microsoft” is not configured on this Onramp installation.",
-        explanation="Onramp's own multi-tenant app (ONRAMP_CONNECTOR_CLIENT_ID) is not set, so there is nothing to "
-        "consent to.",
-        fix="Paste the tenant id, client id and client secret of an app registration you made instead.",
-    )
-
-
-def connector_sign_in_app(tenant: Tenant) -> SignInApp:
-    """Onramp's connector app as a sign-in app on the multi-tenant authority of the organisation's cloud: an
-    administrator proves who they are with it before Onramp's app may act in their Microsoft tenant. Only on
-    Microsoft's clouds (or hosts the installation vouches for): the installation's secret never goes elsewhere."""
-    if not settings.ONRAMP_CONNECTOR_CLIENT_ID:
-        raise _consent_unavailable()
-    if not trusted_by_installation(tenant):
-        raise StepError(
-            code="installation_app_untrusted_endpoints",
-            message="Onramp's own app connects only through Microsoft's clouds, not through explicit endpoints.",
-            explanation="Explicit endpoints are chosen by whoever fills in the form; Onramp's credentials must never "
-            "be sent to them.",
-            fix="Choose your organisation's Microsoft cloud, or use an app registration of your own with explicit "
-            "endpoints.",
-        )
-    endpoints = endpoints_for(tenant)
-    return SignInApp(
-        client_id=settings.ONRAMP_CONNECTOR_CLIENT_ID,
-        client_secret=installation_connector_secret(tenant),
-        authority=endpoints.any_organisation_authority,
-        ca_bundle=endpoints.ca_bundle,
-    )
-
-
 def _refused(tenant: Tenant, actor: str, reason: str, detail: Mapping[str, Any], error: StepError) -> StepError:
     record_event(tenant, actor, "connect_with_microsoft", "refused", "connect", {"reason": reason, **detail})
     return error
 
 
+@dataclass(frozen=True)
+class AnotherSignIn:
+    """Microsoft listed the administrator's directory roles without naming them (User.Read's limited information):
+    they sign in once more, asked for ROLE_SCOPES, msal's `flow` for it kept server-side."""
+
+    flow: dict[str, Any]
+
+
+# What the installation's operator sets so that Onramp knows an administrator's roles.
+_ROLES_FIX = (
+    "Ask this installation's operator to set groupMembershipClaims to \"DirectoryRole\" in the manifest of Onramp's "
+    "connector app, or have a Global Administrator grant admin consent to its delegated Microsoft Graph permission "
+    "RoleManagement.Read.Directory. If you hold Global Administrator or Privileged Role Administrator through "
+    "Privileged Identity Management, activate it and sign in again."
+)
+
+
 def prove_administrator(
-    tenant: Tenant, *, flow: dict[str, Any], response: Mapping[str, str], actor: str
-) -> MicrosoftPerson:
+    tenant: Tenant,
+    *,
+    flow: dict[str, Any],
+    response: Mapping[str, str],
+    actor: str,
+    redirect_uri: str,
+    roles_round: bool = False,
+    for_step: str = "",
+) -> MicrosoftPerson | AnotherSignIn:
     """Redeem the administrator's sign-in (msal checks state, PKCE and nonce; the ID token's signature, audience
     and issuer are checked) and require a role that may consent for the organisation. The Microsoft tenant id is
-    the validated token's `tid`; nothing the browser sent decides it."""
+    the validated token's `tid`; nothing the browser sent decides it. When the roles were listed without names, the
+    administrator signs in once more asking for the scope that reads them (`roles_round`), as sign-in does
+    (wizard.people_views). The proven administrator's tokens are kept, encrypted, for the whole setup. A sign-in
+    again to continue `for_step` must be of the Microsoft tenant the organisation is bound to."""
     app = connector_sign_in_app(tenant)
     try:
-        person = complete_sign_in(app, flow, dict(response))
+        person, kept = complete_and_keep(app, flow, dict(response))
     except SignInRefused as refusal:
+        if roles_round:
+            error = StepError(
+                code="directory_roles_unreadable",
+                message=f"Onramp asked Microsoft to read which administrator roles you hold, and Microsoft refused "
+                f"({refusal}).",
+                fix=_ROLES_FIX,
+            )
+            raise _refused(tenant, actor, error.code, {}, error) from refusal
         raise _refused(
             tenant,
             actor,
@@ -424,7 +418,26 @@ def prove_administrator(
                 code="connect_sign_in_refused", message=str(refusal), fix="Start “Connect with Microsoft” again."
             ),
         ) from refusal
+    if person.roles_unknown_because == ROLES_NOT_READABLE and not roles_round:
+        try:
+            return AnotherSignIn(
+                begin_sign_in(app, redirect_uri, scopes=ROLE_SCOPES, login_hint=person.username or None)
+            )
+        except SignInRefused as refusal:
+            raise StepError(code="sign_in_unreachable", message=str(refusal), fix="Try again.") from refusal
     _require_consenting_role(tenant, person, actor)
+    if for_step and person.tid.lower() != tenant.microsoft_tenant_id.lower():
+        error = StepError(
+            code="sign_in_of_another_tenant",
+            message=f"{person.username} is not of the Microsoft tenant this organisation is connected to.",
+            fix="Sign in again as a Global Administrator or Privileged Role Administrator of the organisation's own "
+            "Microsoft tenant.",
+        )
+        raise _refused(tenant, actor, error.code, {"microsoft_tenant_id": person.tid}, error)
+    admin_sign_in.keep(tenant, kept)
+    record_event(
+        tenant, actor, "keep_admin_sign_in", "succeeded", "connect", {"username": person.username, "oid": person.oid}
+    )
     return person
 
 
@@ -489,9 +502,7 @@ def _require_consenting_role(tenant: Tenant, person: MicrosoftPerson, actor: str
                 message=f"Microsoft did not say which administrator roles {person.username or 'you'} hold.",
                 explanation="The sign-in carried no `wids` claim: Microsoft sends active directory roles only when "
                 "Onramp's app asks for them (its manifest's groupMembershipClaims), or you hold none.",
-                fix="If you hold Global Administrator or Privileged Role Administrator through Privileged Identity "
-                "Management, activate it and sign in again; otherwise ask this installation's operator to set "
-                'groupMembershipClaims to "DirectoryRole" on Onramp\'s connector app.',
+                fix=_ROLES_FIX,
             )
         else:
             error = StepError(
@@ -510,7 +521,7 @@ def admin_consent_url(tenant: Tenant, *, microsoft_tenant_id: str, redirect_uri:
     """The link that sends the proven administrator to Microsoft to consent to Onramp's app in their own tenant, and
     the `state` value the view keeps in the session to check the callback against."""
     if not settings.ONRAMP_CONNECTOR_CLIENT_ID:
-        raise _consent_unavailable()
+        raise consent_unavailable()
     state = secrets.token_urlsafe(24)
     url = endpoints_for(tenant).admin_consent_url(
         settings.ONRAMP_CONNECTOR_CLIENT_ID, redirect_uri, state, microsoft_tenant_id

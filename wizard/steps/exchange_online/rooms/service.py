@@ -24,6 +24,7 @@ from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.results import RoomListEntry
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList, list_name, plan_room_lists
 from wizard.rooms_csv import CsvRow, ParsedRooms, PreviewRow, RowStatus, classify_rows, summary
+from wizard.services.admin_sign_in import still_signed_in
 from wizard.services.common import required_result, result_of
 from wizard.services.connector import connector_clients
 from wizard.steps.exchange_online.room_list.result import RoomListResult
@@ -432,6 +433,9 @@ def _apply(
         )
         placed += len(added) - len(absent)
         ctx.progress(15 + int(80 * placed / max(total, 1)), f"{placed} of {total} rooms in room lists")
+        # A long run writes under the administrator's sign-in as long as Microsoft still honours it: once it is
+        # revoked the lists not started yet wait for a sign-in again (a run after it writes only what is missing).
+        still_signed_in(ctx.tenant)
 
     for planned in to_write:
         if planned.is_new:
