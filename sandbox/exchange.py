@@ -1000,6 +1000,14 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _unauthorized(f"The tenant '{segments[2]}' does not match the token's tenant.")
     try:
         claims = verify_token(req.headers.get("authorization"), EXCHANGE_AUDIENCE)
+def refused_as_client() -> Response:
+    """InvokeCommand refusing the calling app itself (the `invoke_command_refused` knob): 403 ErrorAccessDenied, the
+    shape Exchange's REST endpoints refuse a client by policy with (OfficeDev/office-js-docs-pr#2808); for
+    InvokeCommand unconfirmed (WIRE.md)."""
+    text = "Access to InvokeCommand is denied for this application."
+    return Response.json(403, {"error": {"code": "ErrorAccessDenied", "message": text}})
+
+
     except TokenError as err:
         return _unauthorized(str(err))
     app_id = claims["appid"]
@@ -1028,6 +1036,8 @@ def handle(tenant: Tenant, req: Request) -> Response:
                 429,
                 "TooManyRequests",
                 f"The request was throttled. Retry after {retry_after} seconds.",
+    if tenant.knobs.invoke_command_refused:
+        return refused_as_client()
                 {"Retry-After": str(retry_after)},
             )
         return _simple_error(

@@ -240,6 +240,9 @@ class Knobs:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    # InvokeCommand refuses every app as a client (403 ErrorAccessDenied), as Microsoft could restrict the calling
+    # app of an endpoint it documents for no third party (WIRE.md: the shape is unconfirmed).
+    invoke_command_refused: bool = False
 
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):

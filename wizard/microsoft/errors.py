@@ -21,7 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wizard.errors import StepError
+from wizard.errors import (
+    INVOKE_COMMAND_REFUSED,
+    INVOKE_COMMAND_REFUSED_EXPLANATION,
+    INVOKE_COMMAND_REFUSED_FIX,
+    StepError,
+)
 
 IDENTITY, GRAPH, EXCHANGE, EWS = "identity", "graph", "exchange", "ews"
 
@@ -77,6 +82,13 @@ class ExchangeAppPermissionMissing(PermissionMissing):
 class ExchangeRoleMissing(PermissionMissing):
     """The Exchange admin API accepted the app's token but no Exchange role of the app allows the cmdlet: HTTP 401
     "User is not allowed to call <cmdlet>" (MicrosoftDocs/office-docs-powershell#7970), not a 403."""
+
+
+class InvokeCommandRefused(MicrosoftError):
+    """InvokeCommand is not available to this app: the endpoint is gone (410) or Exchange refuses the app as a client
+    (403 ErrorAccessDenied, the shape Exchange's REST endpoints refuse a client by policy with; for InvokeCommand
+    unconfirmed, sandbox/WIRE.md). Not a missing role (the 401 "User is not allowed to call <cmdlet>") nor a missing
+    permission (401 invalid_token): no grant fixes it, so it is never retried."""
 
 
 class NotFound(MicrosoftError):
@@ -391,6 +403,18 @@ def cmdlet_error_text(error: Mapping[str, Any]) -> tuple[str, str]:
     return "", next((text for text in candidates if text), "")
 
 
+# Exchange's REST endpoints refuse a client by policy with 403 ErrorAccessDenied (OfficeDev/office-js-docs-pr#2808,
+# "Access to OData is disabled."), unlike a missing role (401 "User is not allowed to call"); 410 Gone is an
+# endpoint withdrawn. For InvokeCommand itself both are unconfirmed (sandbox/WIRE.md).
+_CLIENT_REFUSED_CODES = frozenset({"erroraccessdenied"})
+
+
+def _refuses_the_client(status: int, code: str, exception_type: str) -> bool:
+    if exception_type:
+        return False  # a cmdlet ran and failed: the endpoint served the app
+    return status == 410 or (status == 403 and code.lower() in _CLIENT_REFUSED_CODES)
+
+
 def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet: str, app: str = "") -> MicrosoftError:
     """The exception for an Exchange admin API error. Cmdlet failures come as {"error": {"code": "NotFound" |
     "BadRequest" | ..., "message": "Error executing cmdlet", "details": [{"message": "Ex..|<Type>|<text>"}],
@@ -403,6 +427,16 @@ def exchange_error(status: int, body: Any, headers: Mapping[str, str], *, cmdlet
     common: dict[str, Any] = dict(status=status, service=EXCHANGE, **support_ids(error, headers))
 
     exception_type, typed = cmdlet_error_text(error)
+    if _refuses_the_client(status, code, exception_type):
+        return InvokeCommandRefused(
+            code=INVOKE_COMMAND_REFUSED,
+            message=f"Exchange Online refused InvokeCommand ({cmdlet or 'a cmdlet'}) to the app: HTTP {status}"
+            + (f" {code}: {message}" if message else f" {code}"),
+            explanation=INVOKE_COMMAND_REFUSED_EXPLANATION,
+            fix=INVOKE_COMMAND_REFUSED_FIX,
+            extra={"microsoft_code": code},
+            **common,
+        )
     if status in (401, 403) and not exception_type:
         role_refused = status == 403 or _NOT_ALLOWED_TO_CALL.search(message) is not None
         cls_refused = ExchangeRoleMissing if role_refused else ExchangeAppPermissionMissing
