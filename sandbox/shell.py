@@ -623,7 +623,20 @@ def _write(prefix: str) -> Callable[..., list[Any]]:
     return write
 
 
+def _connect_exchange_online(
+    run: Run, command: Command, named: dict, positional: list, items: list[Any] | None
+) -> list[Any]:
+    """Exchange Online PowerShell's sign-in (the admin signs in when asked; the sandbox asks nothing): the cmdlets
+    after it run against Exchange Online, where a dehydrated organisation refuses scopes and assignments."""
+    if not named.get("organization") and not named.get("userprincipalname"):
+        raise ExchangeError(BINDING, "Connect-ExchangeOnline: name the organisation (-Organization).")
+    run.shell.online = True
+    run.host.append(f"Connected to Exchange Online ({_text(named.get('organization') or named['userprincipalname'])}).")
+    return []
+
+
 _BUILTINS: dict[str, Callable[..., list[Any]]] = {
+    "connect-exchangeonline": _connect_exchange_online,
     "foreach-object": _for_each,
     "where-object": _where,
     "format-list": _format,

@@ -12,7 +12,7 @@ from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from tenants.models import Membership, Profile, Role, Tenant
+from tenants.models import ExchangeWrites, Membership, Profile, Role, Tenant
 from wizard import drift, engine, notifications, selectors, task_names
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
@@ -23,7 +23,7 @@ from wizard.services import admin_sign_in
 from wizard.steps.exchange_online.connect import service as connect
 from wizard.steps.exchange_online.rooms import service as rooms
 from wizard.steps.exchange_online.service_account import service as service_account
-from wizard.steps.registry import Step, get_step
+from wizard.steps.registry import Step, step_of, steps_of
 
 # Re-checking a step that has succeeded changes nothing in the tenant, so it needs no earlier step to be done; the
 # engine accepts it only for a succeeded step that has a check (ReverifyRefused otherwise), and runs the check alone.
@@ -77,7 +77,7 @@ def submit_step(
     prerequisites (Step.requires) are not done is refused with PrerequisiteNotDone before anything is saved;
     re-verify of a step that has not succeeded, or has no check, with ReverifyRefused (an IllegalTransition). Without
     `send_task` the caller runs the step in its own process (engine.execute_step)."""
-    step = get_step(tenant.profile, step_id)
+    step = step_of(tenant, step_id)
     if action not in CHECK_ONLY_ACTIONS and (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
         raise PrerequisiteNotDone(step, first)
     inputs_from = None
@@ -156,7 +156,7 @@ def confirm_step(tenant: Tenant, step_id: str, actor: str, *, digest: str) -> St
     recorded and the step's check queued in one transaction. StepError `script_changed` when the page was stale,
     `not_a_manual_step` for a step Onramp runs itself; IllegalTransition while the step runs, PrerequisiteNotDone
     before the steps it builds on."""
-    step = get_step(tenant.profile, step_id)
+    step = step_of(tenant, step_id)
     if step.confirmation is None:
         raise StepError(
             code="not_a_manual_step",
@@ -322,6 +322,45 @@ def set_place_new_rooms(tenant: Tenant, enabled: bool, actor: str) -> Tenant:
         tenant.save(update_fields=["place_new_rooms", "updated_at"])
         record_event(tenant, actor, "set_place_new_rooms", "succeeded", "rooms", {"enabled": enabled})
     return tenant
+
+
+SWITCH_EXCHANGE_WRITES = "switch_exchange_writes"
+
+
+@transaction.atomic
+def set_exchange_writes(tenant: Tenant, actor: str, writes: str) -> Tenant:
+    """Who makes this organisation's Exchange Online changes from now on (ExchangeWrites): Onramp through
+    InvokeCommand, or the admin running each Exchange step's PowerShell. Recorded in the timeline; reversible.
+
+    Refused (IllegalTransition) while one of the steps it changes is queued, running or waiting, so no run of a
+    step mixes the two, and with `not_exchange_online` for an Exchange Server organisation (whose admin always
+    runs the commands). Steps already done stay done; the others run the new way from their next run."""
+    writes = ExchangeWrites(writes)
+    if tenant.profile != Profile.EXCHANGE_ONLINE:
+        raise StepError(
+            code="not_exchange_online",
+            message="Only an Exchange Online organisation has Exchange changes Onramp can make itself.",
+            fix="Nothing to switch: on Exchange Server you always run the commands each step shows.",
+        )
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if locked.exchange_writes != writes:
+        switched = {step.id for step in steps_of(locked) if step.run_yourself is not None}
+        busy = StepState.objects.filter(
+            tenant=locked,
+            step_id__in=switched,
+            status__in=(StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING),
+        ).first()
+        if busy is not None:
+            raise IllegalTransition(
+                f"“{step_of(locked, busy.step_id).title}” is {StepStatus(busy.status).label.lower()}: switch who"
+                " makes the Exchange changes once it has stopped."
+            )
+        detail = {"from": locked.exchange_writes, "to": writes.value}
+        locked.exchange_writes = writes
+        locked.save(update_fields=["exchange_writes", "updated_at"])
+        record_event(locked, actor, SWITCH_EXCHANGE_WRITES, "succeeded", detail=detail)
+    tenant.exchange_writes = locked.exchange_writes
+    return locked
 
 
 def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirmed: bool = True) -> StepState:

@@ -23,7 +23,7 @@ from wizard.microsoft import BusyWait, SignInAgainNeeded, busy_listener
 from wizard.models import PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import Done, NeedsInput, StepContext, Wait
 from wizard.services import admin_sign_in
-from wizard.steps.registry import Step, get_step, steps_for
+from wizard.steps.registry import Step, step_of, steps_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 def ensure_states(tenant: Tenant) -> list[StepState]:
     """One state row per step of the tenant's profile, created on first sight. The payload fields are deferred:
     the steps list and resume read statuses only, and a page loads its own step's payload when it reads it."""
-    steps = steps_for(tenant.profile)
+    steps = steps_of(tenant)
     existing = {state.step_id: state for state in tenant.step_states.defer(*PAYLOAD_FIELDS)}
     missing = [
         StepState(tenant=tenant, step_id=step.id, position=index)
@@ -95,7 +95,7 @@ def enqueue_step(
     with transaction.atomic():
         state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
         if verify_only:
-            _refuse_unless_reverifiable(get_step(tenant.profile, step_id), state)
+            _refuse_unless_reverifiable(step_of(tenant, step_id), state)
         if S.QUEUED not in ALLOWED_TRANSITIONS[state.status]:
             raise IllegalTransition(f"{state.step_id}: {state.status} → {S.QUEUED} is not allowed")
         if inputs_from is not None:
@@ -147,7 +147,7 @@ def _send_run_task(state_id: int, task_id: str, countdown: int | None = None, ve
 
 
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
-    step = get_step(tenant.profile, step_id)
+    step = step_of(tenant, step_id)
     if not step.optional:
         raise IllegalTransition(f"{step.title} is not optional")
     with transaction.atomic():
@@ -290,7 +290,7 @@ def execute_step(
             return None
         now = timezone.now()
         fields: dict[str, Any] = {"heartbeat_at": now}
-        step = get_step(state.tenant.profile, state.step_id)
+        step = step_of(state.tenant, state.step_id)
         verify_only = verify_only or state.verify_only
         if state.status == S.QUEUED:
             fields.update(started_at=now, waiting_since=None, waiting_for="")
@@ -436,7 +436,7 @@ def _finish(state_id: int, task_id: str, tenant: Tenant, step: Step, outcome: Do
 
 def steps_after(tenant: Tenant, step_id: str) -> list[str]:
     """The steps a run goes on to after `step_id` (a chain's `then`): every later step but the optional ones."""
-    required = [step.id for step in steps_for(tenant.profile) if not step.optional]
+    required = [step.id for step in steps_of(tenant) if not step.optional]
     return required[required.index(step_id) + 1 :]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from tenants.models import Tenant
 from wizard import actions, engine, selectors
 from wizard.models import FINISHED_STATUSES, StepState, StepStatus
-from wizard.steps.registry import steps_for
+from wizard.steps.registry import steps_of
 
 POLL_SECONDS = 0.5
 STOPPING_STATUSES = (StepStatus.FAILED, StepStatus.NEEDS_INPUT, StepStatus.INTERRUPTED)
@@ -35,7 +35,7 @@ def first_step_to_run(tenant: Tenant, requested: str | None = None, inputs: dict
         return requested
     states = engine.ensure_states(tenant)
     ids = [state.step_id for state in states]
-    optional = {step.id for step in steps_for(tenant.profile) if step.optional}
+    optional = {step.id for step in steps_of(tenant) if step.optional}
     # An optional step is run when asked for (its inputs given), never merely because it is the next one.
     current = selectors.resume_state([state for state in states if state.step_id not in optional])
     candidates = [ids.index(step_id) for step_id in inputs or {} if step_id in ids]
@@ -60,11 +60,11 @@ def run_steps(
     ends. `submissions` holds a step's form's cleaned data (its `save_inputs` turns it into inputs, as the page's
     does); `inputs` replaces a step's saved inputs; a step with neither keeps its own. Without `wait_on_microsoft`,
     the run returns at a step waiting on Microsoft: the worker carries on with it, and running again resumes."""
-    ids = [step.id for step in steps_for(tenant.profile)]
+    ids = [step.id for step in steps_of(tenant)]
     ran: list[str] = []
     deadline = time.monotonic() + timeout
     # Optional steps at the end (handing Onramp's access back) run only when asked for by `until`.
-    required = [step.id for step in steps_for(tenant.profile) if not step.optional]
+    required = [step.id for step in steps_of(tenant) if not step.optional]
     last = ids.index(until) if until else ids.index(required[-1])
     for step_id in ids[ids.index(start) : last + 1]:
         state = StepState.objects.get(tenant=tenant, step_id=step_id)

@@ -17,7 +17,7 @@ from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
 from wizard import drift
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.models import AuditEvent, DriftCheck
-from wizard.steps.registry import get_step
+from wizard.steps.registry import step_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def one_line(subject: str) -> str:
 
 def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple[str, str]:
     """(subject, body) of one notification, with a link straight to the step."""
-    title = get_step(tenant.profile, step_id).title
+    title = step_of(tenant, step_id).title
     link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:step", args=[tenant.slug, step_id])
     if kind == WAIT_ENDED:
         subject = f"{tenant.display_name}: {title} is done, the wait is over"

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET
 
 from tenants.access import can_operate, get_tenant_for, is_support
 from wizard import presenters, selectors
+from wizard.errors import INVOKE_COMMAND_REFUSED, INVOKE_COMMAND_REFUSED_EXPLANATION
 from wizard.models import ACTIVE_STATUSES
-from wizard.steps.registry import steps_for
+from wizard.steps.registry import steps_of
 
 CSV_COLUMNS = ("slug", "name", "profile", "microsoft_tenant_id", "current_step", "status", "last_activity", "created")
 
@@ -98,7 +99,7 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     states = selectors.states_of_every_step(tenant)
-    steps = {step.id: step for step in steps_for(tenant.profile)}
+    steps = {step.id: step for step in steps_of(tenant)}
     timeline = selectors.timeline_page(tenant, request.GET.get("page"))
     drift_panel = presenters.drift_panel(tenant)
     context = {
@@ -132,5 +133,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "new_rooms": drift_panel["new_rooms"],
     }
     context["any_active"] = any(state.is_active for state in states)
+    context["invoke_command_refused"] = any(state.error_code == INVOKE_COMMAND_REFUSED for state in states)
+    context["invoke_command_refused_explanation"] = INVOKE_COMMAND_REFUSED_EXPLANATION
     partial = request.htmx and request.htmx.target == "states"
     return render(request, "support/_states.html" if partial else "support/tenant.html", context)

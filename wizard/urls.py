@@ -10,6 +10,7 @@ urlpatterns = [
     path("drift/check", views.check_drift, name="check_drift"),
     path("drift/new-rooms", views.place_new_rooms, name="place_new_rooms"),
     path("drift/settings", views.drift_settings, name="drift_settings"),
+    path("exchange-writes", views.switch_exchange_writes, name="exchange_writes"),
     path("connect/consent", views.start_consent, name="start_consent"),
     path("connect/integration", views.integration_picker, name="integration_picker"),
     path("connect/integration/choose", views.choose_integration, name="choose_integration"),

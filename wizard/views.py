@@ -24,12 +24,12 @@ from wizard.steps.exchange_online.activate.result import ActivateResult
 from wizard.steps.exchange_online.connect.form import ConsentForm
 from wizard.steps.exchange_online.rooms.result import RoomsResult
 from wizard.steps.exchange_online.service_account.page import service_account_page
-from wizard.steps.registry import Step, get_step, page_template, steps_for
+from wizard.steps.registry import Step, page_template, step_of, steps_of
 
 
 def _step_or_404(tenant: Tenant, step_id: str) -> Step:
     try:
-        return get_step(tenant.profile, step_id)
+        return step_of(tenant, step_id)
     except LookupError:
         raise Http404("No such step") from None
 
@@ -45,7 +45,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
     states = selectors.states_of_every_step(tenant)
     by_id = {state.step_id: state for state in states}
     state = by_id[step.id]
-    steps = steps_for(tenant.profile)
+    steps = steps_of(tenant)
     index = [s.id for s in steps].index(step.id)
     may_run = _may_run(request, tenant, step)
     if form is None and step.form is not None and may_run:
@@ -127,7 +127,7 @@ def step_progress(request: HttpRequest, slug: str, step_id: str) -> HttpResponse
     if state is None:
         raise Http404("No such step")
     if state.is_active:
-        position = [s.id for s in steps_for(tenant.profile)].index(step.id)
+        position = [s.id for s in steps_of(tenant)].index(step.id)
         context = {"tenant": tenant, "state": state, "step": step, "position": position}
         return render(request, "wizard/_progress_poll.html", context)
     response = render(request, "wizard/_wizard.html", _step_context(request, tenant, step))
@@ -382,7 +382,7 @@ SUMMARY_ORDER = (
 
 def _activation_summary(tenant: Tenant) -> dict:
     state = StepState.objects.filter(tenant=tenant, step_id="activate").first()
-    summary = get_step(tenant.profile, "activate").result_type.from_json(state.result).summary if state else {}
+    summary = step_of(tenant, "activate").result_type.from_json(state.result).summary if state else {}
     items = dict(presenters.public_items(summary))
     rank = {key: index for index, key in enumerate(SUMMARY_ORDER)}
     return {key: items[key] for key in sorted(items, key=lambda key: (rank.get(key, len(rank)), key))}
@@ -398,7 +398,7 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "tenant": tenant,
         "state": state,
-        "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_for(tenant.profile)],
+        "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_of(tenant)],
         "summary": presenters.display_items(_activation_summary(tenant)),
         "webhook": webhook,
         "now": timezone.now(),
@@ -464,6 +464,35 @@ def drift_settings(request: HttpRequest, slug: str) -> HttpResponse:
         "New rooms will be placed after each drift check." if enabled else "New rooms will be offered here.",
     )
     return redirect("wizard:activation", slug=tenant.slug)
+
+
+@require_POST
+def switch_exchange_writes(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who makes the organisation's Exchange Online changes (Onramp, or the admin running each step's PowerShell):
+    posted from a step's page by the organisation's admins and from the support console by support operators;
+    back to the page it came from (`next`, on this site only)."""
+    tenant = get_tenant_for(request.user, slug)
+    if not can_operate(request.user, tenant):
+        raise Http404("No such tenant")
+    try:
+        switched = actions.set_exchange_writes(tenant, request.user.get_username(), request.POST.get("writes", ""))
+    except ValueError:
+        messages.error(request, "Choose who makes the Exchange changes: Onramp or you.")
+    except StepError as refusal:
+        messages.error(request, f"{refusal.message} {refusal.fix}")
+    except IllegalTransition as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request,
+            "You make the Exchange changes now: each Exchange step shows the PowerShell to run, then confirm."
+            if switched.admin_runs_exchange_writes
+            else "Onramp makes the Exchange changes again, through InvokeCommand.",
+        )
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
+    return redirect("wizard:resume", slug=tenant.slug)
 
 
 @require_GET

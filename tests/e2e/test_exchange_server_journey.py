@@ -136,6 +136,7 @@ def test_exchange_server_organisation_activated_in_the_browser(open_browser, mak
 
     # Verify over EWS as each room, then activate.
     page.get_by_role("link", name="Next: Verify →").click()
+    page.get_by_label("Control mailbox").fill("user-001@contoso.onmicrosoft.com")
     page.get_by_role("button", name="Run this step").click()
     assert settled(page, "Verify") == "Done"
     page.get_by_role("link", name="Next: Activate →").click()

@@ -14,6 +14,8 @@ from wizard.steps.exchange_server.common import PROFILE, room_list_csv, room_pla
 from wizard.steps.registry import get_step
 
 SERVICE_ACCOUNT = "svc-rooms@contoso.onmicrosoft.com"
+# A mailbox that is neither a room nor the service account: verify's negative control.
+CONTROL_MAILBOX = "user-001@contoso.onmicrosoft.com"
 SERVICE_PASSWORD = "Sandbox-Svc-Passw0rd!"
 ADMIN = "admin@onramp.test"
 SETTLED = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.NEEDS_INPUT}

@@ -14,7 +14,7 @@ from wizard.engine import ensure_states
 from wizard.models import AuditEvent, StepStatus
 from wizard.steps.registry import get_step
 
-from .conftest import ADMIN, SERVICE_ACCOUNT, SERVICE_PASSWORD, exchange_server_tenant, run_script
+from .conftest import ADMIN, CONTROL_MAILBOX, SERVICE_ACCOUNT, SERVICE_PASSWORD, exchange_server_tenant, run_script
 
 ROOMS = 12
 
@@ -71,7 +71,7 @@ def test_onramp_confirm_takes_an_exchange_server_organisation_to_activation(cele
     save_values(tenant, "scoped_access", {"room_list_dns": "\n".join(dns)})
     ran_and_confirmed(control, tenant, "scoped_access")
 
-    out = onramp("run", "--slug", tenant.slug, "--wait", "--actor", ADMIN)
+    out = onramp("run", "--slug", tenant.slug, "--wait", "--actor", ADMIN, "--control-mailbox", CONTROL_MAILBOX)
 
     assert "[verify] succeeded" in out and "[activate] succeeded" in out
     tenant.refresh_from_db()

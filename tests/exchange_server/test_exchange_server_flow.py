@@ -21,6 +21,7 @@ from wizard.steps.registry import get_step
 
 from .conftest import (
     ADMIN,
+    CONTROL_MAILBOX,
     SERVICE_ACCOUNT,
     SERVICE_PASSWORD,
     confirm,
@@ -153,6 +154,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
 
     # Verify right after scoped access: every room refused impersonation, so it waits, saying why.
     verify_state = state_of(tenant, "verify")
+    verify_state.inputs = {"control_mailbox": CONTROL_MAILBOX}
     outcome = verify_step.perform(
         StepContext(tenant=tenant, state=verify_state, actor=ADMIN, progress=lambda p, m: None)
     )
@@ -160,8 +162,8 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
     assert outcome.result["rooms_failed"] == ROOMS
     control.set_knobs(rbac_delay_s=0)
 
-    # Verify: every room's calendar opens as the room; the control mailbox (the service account) is refused.
-    state = run_step(tenant, "verify")
+    # Verify: every room's calendar opens as the room; the control mailbox (a person's) is refused.
+    state = run_step(tenant, "verify", {"control_mailbox": CONTROL_MAILBOX})
     assert state.status == StepStatus.SUCCEEDED, (state.error_code, state.error_message, state.error_detail)
     assert state.result["rooms_passed"] == ROOMS and state.result["control_code"] == "ErrorImpersonateUserDenied"
     assert set(
@@ -182,7 +184,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
         Member=left_out,
         BypassSecurityGroupManagerCheck=True,  # the admin is not the list's manager
     )
-    state = run_step(tenant, "verify")
+    state = run_step(tenant, "verify", {"control_mailbox": CONTROL_MAILBOX})
     assert state.status == StepStatus.FAILED and state.error_code == "rooms_not_reachable"
     assert state.error_detail["failures"] == [
         {"address": left_out, "reason": Room.objects.get(address=left_out).reason}
@@ -193,7 +195,7 @@ def test_every_step_against_the_sandbox(celery_worker, make_sandbox, run_step):
 
     # Running the rooms script again puts it back (it adds only what is missing) and verify passes.
     assert run_script(control, tenant, "rooms")["changes"] == 1
-    assert run_step(tenant, "verify").status == StepStatus.SUCCEEDED
+    assert run_step(tenant, "verify", {"control_mailbox": CONTROL_MAILBOX}).status == StepStatus.SUCCEEDED
 
     # Activate: the summary for the integration; the password is erased; the tenant is active.
     state = run_step(tenant, "activate")

@@ -22,6 +22,8 @@ from wizard.services import exchange_server_scripts as scripts
 from wizard.steps.registry import Confirmation, PowerShell
 
 CONFIRM_ACTION = "confirm_manual"
+EXCHANGE_MANAGEMENT_SHELL = "the Exchange Management Shell"
+EXCHANGE_ONLINE_POWERSHELL = "Exchange Online PowerShell"
 # The commands a step shows for a tenant's values as they are now (its page, its confirmation, its check).
 ScriptOf = Callable[[Tenant], list[scripts.ScriptLine]]
 # What the admin must still give on the step's page before its commands are the ones to run; None when nothing.
@@ -100,7 +102,7 @@ def confirmation(tenant: Tenant, step_id: str, script_of: ScriptOf) -> AuditEven
 
 
 def confirmation_recorded(
-    ctx: StepContext, script_of: ScriptOf, shell: str = "the Exchange Management Shell"
+    ctx: StepContext, script_of: ScriptOf, shell: str = EXCHANGE_MANAGEMENT_SHELL
 ) -> dict[str, Any] | NeedsInput:
     """Who confirmed running the commands `script_of` gives now, and when; NeedsInput until someone has (asking
     to run them in `shell`)."""
@@ -122,7 +124,10 @@ def shows(script_of: ScriptOf) -> PowerShell:
 
 
 def confirmed_by_the_admin(
-    script_of: ScriptOf, checked_by: str, missing_input: MissingInput = nothing_missing
+    script_of: ScriptOf,
+    checked_by: str,
+    missing_input: MissingInput = nothing_missing,
+    shell: str = EXCHANGE_MANAGEMENT_SHELL,
 ) -> Confirmation:
     """How the admin confirms they ran the commands `script_of` gives: bound to the script the page shows now, with
     no digest (so no "I ran these commands") while `missing_input` names something the page still asks for."""
@@ -130,4 +135,5 @@ def confirmed_by_the_admin(
         digest=lambda tenant, state: "" if missing_input(tenant) else script_digest(script_of, tenant),
         record=functools.partial(confirm_manual_step, script_of=script_of, missing_input=missing_input),
         checked_by=checked_by,
+        shell=shell,
     )

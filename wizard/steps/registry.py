@@ -5,6 +5,7 @@ wizard/steps/<profile>/profile.py.
 The profile modules register themselves when imported; WizardConfig.ready() imports them, so this module never
 looks up at them."""
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,21 @@ class Confirmation:
     record: Callable[..., object]  # (tenant, step_id, actor, *, digest) -> the audit event
     # Which later step proves what the commands did, in words for the page: confirming only records that they ran.
     checked_by: str
+    # Where the admin runs the commands, in words for the page and the command line.
+    shell: str = "the Exchange Management Shell"
+
+
+@dataclass(frozen=True)
+class RunYourself:
+    """An Exchange Online step as it is when the organisation's admin makes the Exchange changes (Tenant.
+    exchange_writes): its page shows the Exchange Online PowerShell to run, the admin confirms it (bound to the
+    script's digest), and its service checks what Onramp can still read without InvokeCommand. A step that writes
+    nothing but reads through InvokeCommand (verify) has a `perform` of its own and no confirmation."""
+
+    perform: Service
+    powershell: PowerShell | None = None
+    confirmation: Confirmation | None = None
+    verify: Check | None = None
 
 
 class RoomsTable:
@@ -79,6 +95,8 @@ class Step:
     # Its runs ask Microsoft first whether the kept administrator's sign-in still stands, and wait for a sign-in again
     # when it does not (wizard.services.admin_sign_in); False for a step that must work without it.
     under_admin_sign_in: bool = True
+    # Exchange Online steps that use InvokeCommand: the step when the organisation's admin makes Exchange changes.
+    run_yourself: RunYourself | None = None
 
     @property
     def can_reverify(self) -> bool:
@@ -132,6 +150,33 @@ def get_step(profile: str, step_id: str) -> Step:
         if step.id == step_id:
             return step
     raise LookupError(f"no step {step_id!r} in profile {profile!r}")
+
+
+def as_run_by(tenant: "Tenant", step: Step) -> Step:
+    """The step as this organisation has it: its run-it-yourself form when its admin makes the Exchange changes."""
+    if step.run_yourself is None or not tenant.admin_runs_exchange_writes:
+        return step
+    own = step.run_yourself
+    return dataclasses.replace(
+        step,
+        perform=own.perform,
+        powershell=own.powershell or step.powershell,
+        manual=own.confirmation is not None,
+        confirmation=own.confirmation,
+        verify=own.verify,
+        # The admin's script applies the plan the page shows; there is no separate preview to confirm.
+        confirms_preview=False if own.confirmation is not None else step.confirms_preview,
+    )
+
+
+def step_of(tenant: "Tenant", step_id: str) -> Step:
+    """The tenant's step `step_id`, as its organisation runs it (`as_run_by`): what pages, actions and the engine
+    use for a tenant."""
+    return as_run_by(tenant, get_step(tenant.profile, step_id))
+
+
+def steps_of(tenant: "Tenant") -> tuple[Step, ...]:
+    return tuple(as_run_by(tenant, step) for step in steps_for(tenant.profile))
 
 
 def prerequisites(profile: str, step_id: str) -> list[Step]:

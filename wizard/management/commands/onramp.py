@@ -25,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.access import tenants_bound_to
 from tenants.forms import TenantForm
-from tenants.models import Cloud, Profile, Tenant, TenantStatus
+from tenants.models import Cloud, ExchangeWrites, Profile, Tenant, TenantStatus
 from wizard import actions, headless, presenters, selectors
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
@@ -33,7 +33,7 @@ from wizard.steps.exchange_online.connect.form import share_inputs
 from wizard.steps.exchange_online.connect.page import consent_link_if_not_consented
 from wizard.steps.exchange_online.connect.result import ConnectResult
 from wizard.steps.exchange_online.verify.result import VerifyResult
-from wizard.steps.registry import get_step, steps_for
+from wizard.steps.registry import step_of, steps_of
 
 DEFAULT_ACTOR = "cli"
 # The connect page's explicit endpoint fields (the connect form's ENDPOINT_FIELDS) as `onramp connect` options.
@@ -209,9 +209,35 @@ class Command(BaseCommand):
         drift_parser.add_argument("--json", dest="as_json", action="store_true")
         drift_parser.add_argument("--actor", default=DEFAULT_ACTOR)
 
+        writes_parser = sub.add_parser(
+            "exchange-writes",
+            help="Who makes an Exchange Online organisation's Exchange changes: Onramp (through InvokeCommand) or the "
+            "admin (each step's PowerShell, then `onramp confirm`). Recorded in the timeline; reversible.",
+        )
+        writes_parser.add_argument("--slug", required=True)
+        writes_parser.add_argument("--by", required=True, choices=("onramp", "admin"), dest="made_by")
+        writes_parser.add_argument("--actor", default=DEFAULT_ACTOR)
+
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         # `_confirm` is the rooms preview's prompt, so the confirm command's method has its own name.
-        getattr(self, "_confirm_step" if action == "confirm" else f"_{action}")(**options)
+        getattr(self, "_confirm_step" if action == "confirm" else f"_{action.replace('-', '_')}")(**options)
+
+    def _exchange_writes(self, *, slug: str, made_by: str, actor: str, **options: Any) -> None:
+        tenant = self._tenant(slug)
+        writes = ExchangeWrites.BY_ADMIN if made_by == "admin" else ExchangeWrites.BY_ONRAMP
+        try:
+            tenant = actions.set_exchange_writes(tenant, actor, writes)
+        except StepError as refusal:
+            raise CommandError(f"{refusal.message} {refusal.fix}") from refusal
+        except IllegalTransition as refusal:
+            raise CommandError(str(refusal)) from refusal
+        if tenant.admin_runs_exchange_writes:
+            self.stdout.write(
+                f"{slug}: the admin makes the Exchange changes. Each Exchange step stops for its commands: run them in"
+                f" Exchange Online PowerShell, then `onramp confirm --slug {slug} --step STEP`."
+            )
+        else:
+            self.stdout.write(f"{slug}: Onramp makes the Exchange changes through InvokeCommand.")
 
     # -- connect ---------------------------------------------------------------------------------------------------
     def _connect(self, *, slug: str, actor: str, **options: Any) -> None:
@@ -333,11 +359,9 @@ class Command(BaseCommand):
                 except OSError as error:
                     raise CommandError(f"Cannot read {path}: {error}") from error
         state = StepState.objects.get(tenant=tenant, step_id="connect")
-        form = get_step(tenant.profile, "connect").form(data, files, tenant=tenant, state=state)
+        form = step_of(tenant, "connect").form(data, files, tenant=tenant, state=state)
         if options.get("share_microsoft_tenant") and SHARE_FIELD in form.fields:
-            form = get_step(tenant.profile, "connect").form(
-                {**data, SHARE_FIELD: True}, files, tenant=tenant, state=state
-            )
+            form = step_of(tenant, "connect").form({**data, SHARE_FIELD: True}, files, tenant=tenant, state=state)
         if not form.is_valid():
             problems = "; ".join(
                 f"{CONNECT_FIELD_OPTIONS.get(field, '--' + field.replace('_', '-'))}: {' '.join(errors)}"
@@ -391,7 +415,7 @@ class Command(BaseCommand):
             # A new choice on the command line wins over a preview waiting on the same step.
             waiting = self._confirmed_previews(tenant)
             inputs = {step_id: chosen for step_id, chosen in waiting.items() if step_id not in submissions}
-        step_ids = [step.id for step in steps_for(tenant.profile)]
+        step_ids = [step.id for step in steps_of(tenant)]
         for name in (start, until):
             if name and name not in step_ids:
                 raise CommandError(f"No step {name!r}; steps are {', '.join(step_ids)}.")
@@ -423,7 +447,7 @@ class Command(BaseCommand):
                     self._print_hand_back(tenant)
                 self._print_status(tenant)
                 return
-            confirms_preview = get_step(tenant.profile, stopped.step_id).confirms_preview
+            confirms_preview = step_of(tenant, stopped.step_id).confirms_preview
             if (
                 not confirmed_here
                 and stopped.status == StepStatus.NEEDS_INPUT
@@ -502,12 +526,12 @@ class Command(BaseCommand):
         """Each step given values, its form filled as its page would post it (the fields' initial values, then the
         values given) and checked by that same form: the cleaned data by step id, or a CommandError naming the
         field in the form's own words."""
-        step_ids = [step.id for step in steps_for(tenant.profile)]
+        step_ids = [step.id for step in steps_of(tenant)]
         submissions: dict[str, dict[str, Any]] = {}
         for step_id in dict.fromkeys([*data, *files]):
             if step_id not in step_ids:
                 raise CommandError(f"No step {step_id!r}; steps are {', '.join(step_ids)}.")
-            step = get_step(tenant.profile, step_id)
+            step = step_of(tenant, step_id)
             if step.form is None:
                 raise CommandError(f"The {step_id} step has no form: it takes no --set or --file.")
             state = StepState.objects.get(tenant=tenant, step_id=step_id)
@@ -590,7 +614,7 @@ class Command(BaseCommand):
         waiting = StepState.objects.filter(
             tenant=tenant,
             status=StepStatus.NEEDS_INPUT,
-            step_id__in=[step.id for step in steps_for(tenant.profile) if step.confirms_preview],
+            step_id__in=[step.id for step in steps_of(tenant) if step.confirms_preview],
         )
         return {state.step_id: {**state.inputs, "confirmed": True} for state in waiting if "preview" in state.result}
 
@@ -598,7 +622,7 @@ class Command(BaseCommand):
         """Show the step's preview; apply it with --yes, or ask when a person is at the terminal."""
         if "preview" not in state.result:
             return False
-        result = get_step(tenant.profile, state.step_id).result_type.from_json(state.result)
+        result = step_of(tenant, state.step_id).result_type.from_json(state.result)
         self.stdout.write("Rooms preview: " + ", ".join(f"{k} {v}" for k, v in result.preview_summary.items() if v))
         for row in result.preview:
             if row["status"] not in ("valid", "already_member"):
@@ -666,9 +690,9 @@ class Command(BaseCommand):
     def _reverify(self, tenant: Tenant, step_id: str, actor: str) -> None:
         """Re-verify one step that has succeeded, in this process: its check alone, never its service."""
         try:
-            step = get_step(tenant.profile, step_id)
+            step = step_of(tenant, step_id)
         except LookupError:
-            known = ", ".join(known.id for known in steps_for(tenant.profile))
+            known = ", ".join(known.id for known in steps_of(tenant))
             raise CommandError(f"No step {step_id!r}; steps are {known}.") from None
         try:
             state = actions.submit_step(tenant, step.id, actor, action="reverify", send_task=False)
@@ -687,16 +711,16 @@ class Command(BaseCommand):
     ) -> None:
         tenant = self._tenant(slug)
         try:
-            step = get_step(tenant.profile, step_id)
+            step = step_of(tenant, step_id)
         except LookupError:
-            known = ", ".join(known.id for known in steps_for(tenant.profile))
+            known = ", ".join(known.id for known in steps_of(tenant))
             raise CommandError(f"No step {step_id!r}; steps are {known}.") from None
         if step.confirmation is None:
             raise CommandError(f"{step.title} is run by Onramp, not by you: use `onramp run --slug {slug}`.")
-        state = selectors.states_of_every_step(tenant)[[s.id for s in steps_for(tenant.profile)].index(step.id)]
+        state = selectors.states_of_every_step(tenant)[[s.id for s in steps_of(tenant)].index(step.id)]
         script = step.powershell(tenant, state)
         digest = step.confirmation.digest(tenant, state)
-        self.stdout.write(f"# {step.title}: run this in the Exchange Management Shell\n{script}\n")
+        self.stdout.write(f"# {step.title}: run this in {step.confirmation.shell}\n{script}\n")
         if not yes:
             if not sys.stdin.isatty():
                 self.stderr.write("Pass --yes to confirm that you ran these commands.")
@@ -788,7 +812,7 @@ class Command(BaseCommand):
 
 def _hand_back_step(tenant: Tenant) -> str:
     """The profile's optional last step, "Reduce Onramp's access", which only --reduce-access runs."""
-    optional = [step.id for step in steps_for(tenant.profile) if step.optional]
+    optional = [step.id for step in steps_of(tenant) if step.optional]
     if not optional:
         raise CommandError(f"{tenant.slug}'s profile has no step that hands Onramp's access back.")
     return optional[-1]

@@ -669,11 +669,13 @@ def perform(ctx: StepContext) -> Outcome:
         if not _may_read_mailbox_settings(ms.graph, reads.get("users") or []):
             missing["mailbox_settings"] = MAILBOX_SETTINGS_PERMISSION
         integration_in_tenant = _integration_in_tenant(ms.graph, tenant.integration_app_id)
-        ctx.progress(60, "Checking Exchange Online admin access")
-        try:
-            org_config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
-        except PermissionMissing as error:
-            exchange_refused = error
+        # An organisation whose admin makes the Exchange changes needs no Exchange admin access for Onramp's app.
+        if not tenant.admin_runs_exchange_writes:
+            ctx.progress(60, "Checking Exchange Online admin access")
+            try:
+                org_config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+            except PermissionMissing as error:
+                exchange_refused = error
     if missing or exchange_refused:
         raise _missing_access(tenant, sorted(set(missing.values())), exchange_refused)
     organization = reads["organization"][0] if reads["organization"] else {}
@@ -793,5 +795,8 @@ def _missing_access(
 def verify(ctx: StepContext) -> dict[str, Any]:
     """The connection still works: a token is issued and Exchange answers."""
     with connector_clients(ctx.tenant) as ms:
-        ms.exchange.invoke_one("Get-OrganizationConfig")
+        if ctx.tenant.admin_runs_exchange_writes:
+            ms.graph.get("/organization")
+        else:
+            ms.exchange.invoke_one("Get-OrganizationConfig")
     return {"connection_verified": True}

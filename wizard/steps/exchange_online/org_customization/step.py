@@ -1,6 +1,6 @@
 """The org_customization step of the exchange_online profile."""
 
-from wizard.steps.exchange_online.org_customization import service
+from wizard.steps.exchange_online.org_customization import run_yourself, service
 from wizard.steps.exchange_online.org_customization.powershell import commands
 from wizard.steps.exchange_online.org_customization.result import OrgCustomizationResult
 from wizard.steps.registry import Step
@@ -16,4 +16,5 @@ STEP = Step(
     perform=service.perform,
     verify=service.verify,
     powershell=commands,
+    run_yourself=run_yourself.RUN_YOURSELF,
 )

@@ -1,6 +1,6 @@
 """The room_list step of the exchange_online profile."""
 
-from wizard.steps.exchange_online.room_list import service
+from wizard.steps.exchange_online.room_list import run_yourself, service
 from wizard.steps.exchange_online.room_list.form import RoomListForm, room_list_inputs
 from wizard.steps.exchange_online.room_list.powershell import commands
 from wizard.steps.exchange_online.room_list.result import RoomListResult
@@ -18,4 +18,5 @@ STEP = Step(
     form=RoomListForm,
     save_inputs=room_list_inputs,
     powershell=commands,
+    run_yourself=run_yourself.RUN_YOURSELF,
 )

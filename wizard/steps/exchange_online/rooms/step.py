@@ -1,7 +1,7 @@
 """The rooms step of the exchange_online profile."""
 
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
-from wizard.steps.exchange_online.rooms import page, service
+from wizard.steps.exchange_online.rooms import page, run_yourself, service
 from wizard.steps.exchange_online.rooms.form import RoomsForm, rooms_inputs
 from wizard.steps.exchange_online.rooms.powershell import commands
 from wizard.steps.exchange_online.rooms.result import RoomsResult
@@ -22,4 +22,5 @@ STEP = Step(
     rooms_table=RoomsTable.MEMBERSHIP,
     confirms_preview=True,
     powershell=commands,
+    run_yourself=run_yourself.RUN_YOURSELF,
 )

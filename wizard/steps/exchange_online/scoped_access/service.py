@@ -105,7 +105,7 @@ def _grant_scoped_access(ctx: StepContext, app_id: str) -> Outcome:
     recipient_filter = member_of_group_filter(dns)
     with connector_clients(tenant) as ms:
         ctx.progress(10, "Looking up the integration's app in Entra ID")
-        entra_sp = _entra_service_principal(ms.graph, app_id)
+        entra_sp = entra_service_principal(ms.graph, app_id)
         ctx.progress(25, "Ensuring its Exchange service principal")
         exchange_sp = _ensure_exchange_service_principal(ctx, ms.exchange, app_id, entra_sp)
         ctx.progress(50, f"Ensuring the management scope over {len(dns)} room list(s)")
@@ -167,7 +167,7 @@ def audit_from_result(ms, result: ScopedAccessResult) -> dict[str, Any]:
     )
 
 
-def _entra_service_principal(graph, app_id: str) -> dict[str, Any]:
+def entra_service_principal(graph, app_id: str) -> dict[str, Any]:
     odata_literal = app_id.replace("'", "''")
     found = graph.get(
         "/servicePrincipals", {"$filter": f"appId eq '{odata_literal}'", "$select": "id,appId,displayName"}

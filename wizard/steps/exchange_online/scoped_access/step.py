@@ -1,6 +1,6 @@
 """The scoped_access step of the exchange_online profile."""
 
-from wizard.steps.exchange_online.scoped_access import service
+from wizard.steps.exchange_online.scoped_access import run_yourself, service
 from wizard.steps.exchange_online.scoped_access.powershell import commands
 from wizard.steps.exchange_online.scoped_access.result import ScopedAccessResult
 from wizard.steps.registry import Step
@@ -16,4 +16,5 @@ STEP = Step(
     perform=service.perform,
     verify=service.verify,
     powershell=commands,
+    run_yourself=run_yourself.RUN_YOURSELF,
 )

@@ -301,7 +301,7 @@ def perform(ctx: StepContext) -> Outcome:
         "checks": checks,
         "ews": ews_opened,
     }
-    return _report(ctx, rooms, scope, calendar, control, facts.directory, in_scope, grants, places)
+    return report(ctx, rooms, scope, calendar, control, facts.directory, in_scope, grants, places)
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
@@ -313,7 +313,7 @@ def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None)
     return calendar_reason or ""
 
 
-def _report(
+def report(
     ctx: StepContext,
     rooms: list[Room],
     scope: dict[str, bool | None],

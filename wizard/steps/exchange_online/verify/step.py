@@ -1,6 +1,6 @@
 """The verify step of the exchange_online profile."""
 
-from wizard.steps.exchange_online.verify import service
+from wizard.steps.exchange_online.verify import run_yourself, service
 from wizard.steps.exchange_online.verify.form import VerifyForm
 from wizard.steps.exchange_online.verify.powershell import commands
 from wizard.steps.exchange_online.verify.result import VerifyResult
@@ -17,4 +17,5 @@ STEP = Step(
     form=VerifyForm,
     rooms_table=RoomsTable.VERIFICATION,
     powershell=commands,
+    run_yourself=run_yourself.RUN_YOURSELF,
 )

@@ -16,7 +16,8 @@ from wizard.steps.exchange_server import common
 class ConnectForm(StepForm):
     service_account_upn = forms.EmailField(
         label="Service account (user principal name)",
-        help_text="An account with a mailbox; the integration signs in as it. Basic authentication over HTTPS.",
+        help_text="An account with a mailbox; the integration signs in as it. Windows authentication (NTLM) or "
+        "Basic, as the EWS virtual directory offers, over HTTPS.",
     )
     password = forms.CharField(
         label="Service account password", required=False, widget=forms.PasswordInput(render_value=False)

@@ -11,7 +11,7 @@ from wizard.microsoft import (
     parallel,
 )
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
-from wizard.outcomes import Done, Outcome, StepContext, Wait
+from wizard.outcomes import Done, NeedsInput, Outcome, StepContext, Wait
 from wizard.services.common import poll_delay, required_result
 from wizard.steps.exchange_server.common import (
     FAILURES_KEPT,
@@ -28,8 +28,19 @@ def perform(ctx: StepContext) -> Outcome:
     """GetFolder of each room's calendar as the room (must open) and of the control mailbox (must be refused)."""
     tenant = ctx.tenant
     required_result(tenant, ExchangeServerScopedAccessResult, "scope_name", "Scoped access")
+    control = str(ctx.inputs.get("control_mailbox") or "").strip().lower()
+    if not control:
+        return NeedsInput("Enter a mailbox that is neither a room nor the service account: the control mailbox.")
+    if control == service_account(tenant).lower():
+        # Whether Exchange lets an account impersonate itself is undocumented: its refusal would prove nothing.
+        raise StepError(
+            code="control_is_service_account",
+            message="The control mailbox is the service account itself.",
+            explanation="Verify proves the scope by a mailbox the service account must be refused; Exchange does not "
+            "document whether an account may impersonate itself, so its own mailbox proves nothing.",
+            fix="Enter another existing mailbox that is not a room (a person's or a shared mailbox).",
+        )
     client = ews_client(tenant)
-    control = (ctx.inputs.get("control_mailbox") or service_account(tenant)).strip().lower()
     rooms = list(Room.objects.filter(tenant=tenant, membership_status=MembershipStatus.MEMBER))
     if not rooms:
         raise StepError(

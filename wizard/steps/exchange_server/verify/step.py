@@ -1,9 +1,9 @@
 """The verify step of the exchange_server profile."""
 
-from wizard.steps.exchange_online.verify.form import VerifyForm
 from wizard.steps.exchange_server import common
 from wizard.steps.exchange_server.manual import shows
 from wizard.steps.exchange_server.verify import service
+from wizard.steps.exchange_server.verify.form import ExchangeServerVerifyForm
 from wizard.steps.exchange_server.verify.result import ExchangeServerVerifyResult
 from wizard.steps.registry import RoomsTable, Step
 
@@ -16,6 +16,6 @@ STEP = Step(
     why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
     perform=service.perform,
     powershell=shows(common.role_assignment_script),
-    form=VerifyForm,
+    form=ExchangeServerVerifyForm,
     rooms_table=RoomsTable.VERIFICATION,
 )
