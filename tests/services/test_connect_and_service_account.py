@@ -40,6 +40,20 @@ def test_connect_reads_the_organisation_and_names_a_missing_permission(sandbox_t
     assert result["default_domain"] == "contoso.com"
 
 
+def test_an_app_without_its_exchange_role_is_told_the_role_not_the_permission(sandbox_tenant, run_steps):
+    """Exchange accepted the token (Exchange.ManageAsApp is granted) and answered 401 "User is not allowed to call":
+    the fix is the role alone, never "grant Exchange.ManageAsApp" again (issue 25 point 3)."""
+    tenant = connected_tenant(sandbox_tenant.info)
+    sandbox_tenant.control.remove_connector_permission("Exchange Administrator")
+
+    failed = run_steps(tenant, until="connect").stopped_at
+
+    assert failed.error_code == "permissions_missing"
+    assert "Exchange Administrator role" in failed.error_message
+    assert "Exchange.ManageAsApp permission" not in failed.error_message
+    assert "API permissions" not in failed.error_detail["fix"] and "Exchange Administrator" in failed.error_detail["fix"]
+
+
 def test_dehydrated_organisation_is_customised_and_waited_for(make_sandbox, run_steps):
     sandbox = make_sandbox(dehydrated=True, customization_delay_s=3)
     tenant = connected_tenant(sandbox.info)

@@ -36,7 +36,7 @@ from wizard.microsoft import (
     prove_app_credentials,
     trusted_by_installation,
 )
-from wizard.microsoft.errors import MicrosoftError, NotFound, PermissionMissing
+from wizard.microsoft.errors import ExchangeRoleMissing, MicrosoftError, NotFound, PermissionMissing
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.services import admin_sign_in, grants
@@ -96,6 +96,12 @@ _EXCHANGE_FIX = (
     "organization uses → Office 365 Exchange Online → Application permissions → Exchange.ManageAsApp → Grant admin "
     "consent; then Roles and administrators → Exchange Administrator → Add assignments → select the app. "
     "Then run this step again (a new role can take a few minutes to apply)."
+)
+
+_EXCHANGE_ROLE_FIX = (
+    "In the Entra admin center: Roles and administrators → Exchange Administrator → Add assignments → select "
+    "{app} (an active assignment, not an eligible one). Then run this step again (a new role can take a few minutes "
+    "to apply)."
 )
 
 
@@ -779,7 +785,11 @@ def _missing_access(
     if graph_permissions:
         parts.append(f"Microsoft Graph application permission(s) {', '.join(graph_permissions)}")
         fixes.append(_GRAPH_FIX.format(app=app, permissions=", ".join(graph_permissions)))
-    if exchange_refused is not None:
+    if isinstance(exchange_refused, ExchangeRoleMissing):
+        # Exchange accepted the app's token, so Exchange.ManageAsApp is granted: only the role is missing.
+        parts.append("the Exchange Administrator role (Exchange accepted its token: Exchange.ManageAsApp is granted)")
+        fixes.append(exchange_refused.fix or _EXCHANGE_ROLE_FIX.format(app=app))
+    elif exchange_refused is not None:
         parts.append("the Exchange.ManageAsApp permission and the Exchange Administrator role")
         fixes.append(_EXCHANGE_FIX.format(app=app))
     return StepError(
@@ -788,7 +798,11 @@ def _missing_access(
         explanation="Microsoft refused these reads with the app's current grants, so later steps would fail.",
         fix=" ".join(fixes),
         request_id=getattr(exchange_refused, "request_id", ""),
-        extra={"missing_graph_permissions": graph_permissions, "exchange_role_missing": exchange_refused is not None},
+        extra={
+            "missing_graph_permissions": graph_permissions,
+            "exchange_role_missing": exchange_refused is not None,
+            "exchange_refused_for": getattr(exchange_refused, "permission", ""),
+        },
     )
 
 

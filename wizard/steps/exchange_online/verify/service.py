@@ -26,7 +26,13 @@ from django.utils import timezone
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
 from wizard.errors import StepError
-from wizard.microsoft import POOL_SIZE, BearerAuth, EwsClient, MicrosoftClients, integration_clients, parallel
+from wizard.microsoft import (
+    POOL_SIZE,
+    MicrosoftClients,
+    integration_clients,
+    integration_ews,
+    parallel,
+)
 from wizard.microsoft.errors import NotFound, PermissionMissing
 from wizard.models import MembershipStatus, Room, StepState, VerificationStatus
 from wizard.outcomes import Done, Outcome, StepContext, Wait
@@ -124,13 +130,7 @@ def _ews_control_read(tenant: Tenant, control: str) -> str:
     """'' when the integration's app opened the control mailbox's calendar over EWS, else why not. EWS ignores Graph
     permissions: full_access_as_app or an Application EWS.AccessAsApp assignment is what opens a mailbox there."""
     with integration_clients(tenant) as app:
-        client = EwsClient(
-            app.endpoints.ews_url,
-            app.session,
-            BearerAuth(lambda: app.credentials.token(app.endpoints.exchange_scope)),
-            tenant.microsoft_tenant_id or f"onramp:{tenant.slug}",
-        )
-        access = client.calendar_access(control)
+        access = integration_ews(app).calendar_access(control)
     return "" if access.opened else access.reason
 
 
