@@ -51,7 +51,8 @@ def test_an_app_without_its_exchange_role_is_told_the_role_not_the_permission(sa
     assert failed.error_code == "permissions_missing"
     assert "Exchange Administrator role" in failed.error_message
     assert "Exchange.ManageAsApp permission" not in failed.error_message
-    assert "API permissions" not in failed.error_detail["fix"] and "Exchange Administrator" in failed.error_detail["fix"]
+    fix = failed.error_detail["fix"]
+    assert "API permissions" not in fix and "Exchange Administrator" in fix
 
 
 def test_dehydrated_organisation_is_customised_and_waited_for(make_sandbox, run_steps):
