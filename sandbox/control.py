@@ -113,14 +113,14 @@ class SandboxControl:
         """Make `user` (UPN or id) a member of exactly these Entra groups."""
         self._post("memberships", {"user": user, "groups": groups})
 
-    def set_consent_refused(self, refused: bool = True) -> None:
-        self.set_knobs(consent_refused=refused)
-
-    def remove_connector_permission(self, name: str, app_id: str | None = None) -> dict[str, Any]:
     def refuse_invoke_command(self, refused: bool = True) -> None:
         """InvokeCommand refuses every app as a client (403 ErrorAccessDenied), or serves them again."""
         self.set_knobs(invoke_command_refused=refused)
 
+    def set_consent_refused(self, refused: bool = True) -> None:
+        self.set_knobs(consent_refused=refused)
+
+    def remove_connector_permission(self, name: str, app_id: str | None = None) -> dict[str, Any]:
         """Revoke a Graph/Exchange app role (e.g. "User.ReadWrite.All", "Exchange.ManageAsApp") or the
         "Exchange Administrator" directory role from Onramp's app (or `app_id`)."""
         return self._post("permissions", {"remove": [name], **({"app_id": app_id} if app_id else {})})

@@ -982,6 +982,14 @@ def not_allowed_to_call(cmdlet: str) -> Response:
     return Response.json(401, {"error": {"code": "Unauthorized", "message": text, "innererror": inner}})
 
 
+def refused_as_client() -> Response:
+    """InvokeCommand refusing the calling app itself (the `invoke_command_refused` knob): 403 ErrorAccessDenied, the
+    shape Exchange's REST endpoints refuse a client by policy with (OfficeDev/office-js-docs-pr#2808); for
+    InvokeCommand unconfirmed (WIRE.md)."""
+    text = "Access to InvokeCommand is denied for this application."
+    return Response.json(403, {"error": {"code": "ErrorAccessDenied", "message": text}})
+
+
 def _unauthorized(text: str) -> Response:
     challenge = (
         'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
@@ -1000,14 +1008,6 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _unauthorized(f"The tenant '{segments[2]}' does not match the token's tenant.")
     try:
         claims = verify_token(req.headers.get("authorization"), EXCHANGE_AUDIENCE)
-def refused_as_client() -> Response:
-    """InvokeCommand refusing the calling app itself (the `invoke_command_refused` knob): 403 ErrorAccessDenied, the
-    shape Exchange's REST endpoints refuse a client by policy with (OfficeDev/office-js-docs-pr#2808); for
-    InvokeCommand unconfirmed (WIRE.md)."""
-    text = "Access to InvokeCommand is denied for this application."
-    return Response.json(403, {"error": {"code": "ErrorAccessDenied", "message": text}})
-
-
     except TokenError as err:
         return _unauthorized(str(err))
     app_id = claims["appid"]
@@ -1018,6 +1018,8 @@ def refused_as_client() -> Response:
         return _unauthorized(
             "The token does not carry the Exchange.ManageAsApp application permission of Office 365 Exchange Online."
         )
+    if tenant.knobs.invoke_command_refused:
+        return refused_as_client()
     try:
         cmdlet_input = (req.json() or {})["CmdletInput"]
         name = str(cmdlet_input["CmdletName"])
@@ -1036,8 +1038,6 @@ def refused_as_client() -> Response:
                 429,
                 "TooManyRequests",
                 f"The request was throttled. Retry after {retry_after} seconds.",
-    if tenant.knobs.invoke_command_refused:
-        return refused_as_client()
                 {"Retry-After": str(retry_after)},
             )
         return _simple_error(

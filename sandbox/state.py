@@ -211,6 +211,9 @@ class Knobs:
     free_licenses: int = 5
     exchange_page_size: int = 1000
     consent_refused: bool = False
+    # InvokeCommand refuses every app as a client (403 ErrorAccessDenied), as Microsoft could restrict the calling
+    # app of an endpoint it documents for no third party (WIRE.md: the shape is unconfirmed).
+    invoke_command_refused: bool = False
     # The sign-in apps' manifest `groupMembershipClaims`: "DirectoryRole" or "All" put `wids` in ID tokens; "None"
     # (a new app registration's default) leaves it out [ACT]; "SecurityGroup" or "All" put `groups` in them.
     group_membership_claims: str = "DirectoryRole"
@@ -240,9 +243,6 @@ class Knobs:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    # InvokeCommand refuses every app as a client (403 ErrorAccessDenied), as Microsoft could restrict the calling
-    # app of an endpoint it documents for no third party (WIRE.md: the shape is unconfirmed).
-    invoke_command_refused: bool = False
 
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -278,6 +279,8 @@ def run_check(check_id: int) -> DriftCheck:
         check.started_at = timezone.now()
         check.save(update_fields=["status", "started_at"])
     tenant = check.tenant
+    # Every log line of this check says whose it is (the task id is bound by django-structlog, cleared per task).
+    structlog.contextvars.bind_contextvars(organisation=tenant.slug, drift_check=check.pk)
     try:
         found, not_checked = find_drift(tenant)
         findings = [asdict(finding) for finding in found]
