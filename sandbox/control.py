@@ -105,6 +105,10 @@ class SandboxControl:
         organisation's: its refresh tokens then answer AADSTS65001."""
         self._post("consent/remove", {"app_id": app_id} if app_id else {})
 
+    def consent_for_organisation(self, app_id: str, scopes: list[str]) -> None:
+        """An administrator's consent for everyone to the app's delegated Microsoft Graph `scopes` ("AllPrincipals")."""
+        self._post("consent/grant", {"app_id": app_id, "scopes": scopes})
+
     def revoke_refresh_tokens(self) -> None:
         """Revoke every refresh token issued so far (AADSTS50173 on their next use)."""
         self.set_knobs(revoke_refresh_tokens=True)

@@ -10,7 +10,16 @@ from typing import Any
 
 from . import exchange, shell
 from .responses import Request, Response
-from .state import CONNECTOR_APP_ID, DOMAIN, EXCHANGE_ADMIN_ROLE, EXCHANGE_APP_ID, GRAPH_APP_ID, Tenant, User
+from .state import (
+    CONNECTOR_APP_ID,
+    DOMAIN,
+    EXCHANGE_ADMIN_ROLE,
+    EXCHANGE_APP_ID,
+    GRAPH_APP_ID,
+    GRAPH_AUDIENCE,
+    Tenant,
+    User,
+)
 
 
 def _error(status: int, message: str) -> Response:
@@ -152,6 +161,10 @@ def handle(tenant: Tenant, req: Request) -> Response:
             return _remove_mailbox(tenant, body)
         if action == "consent/remove":
             tenant.remove_delegated_consent(str(body.get("app_id", CONNECTOR_APP_ID)))
+            return Response(204)
+        if action == "consent/grant":
+            # An administrator's consent for the organisation to Microsoft Graph scopes of an app, given elsewhere.
+            tenant.consent(str(body["app_id"]), "AllPrincipals", GRAPH_AUDIENCE, {str(s) for s in body["scopes"]})
             return Response(204)
         if action == "memberships":
             return _group_memberships(tenant, body)

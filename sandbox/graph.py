@@ -19,6 +19,8 @@ from .responses import Request, Response, graph_error
 from .state import (
     ALL_SKUS,
     DOMAIN,
+    EXCHANGE_APP_ID,
+    EXCHANGE_AUDIENCE,
     EXCHANGE_PLAN_NAMES,
     GRAPH_APP_ID,
     GRAPH_AUDIENCE,
@@ -844,6 +846,65 @@ def check_my_member_groups(call: Call) -> Response:
     )
 
 
+# "List oauth2PermissionGrants" and "Delete oAuth2PermissionGrant" [GPERM]: reading needs
+# DelegatedPermissionGrant.Read.All (or wider), deleting DelegatedPermissionGrant.ReadWrite.All or
+# Directory.ReadWrite.All (the directory role that a person's delete needs as well is **unconfirmed**).
+GRANT_READ = (
+    "DelegatedPermissionGrant.Read.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+GRANT_WRITE = ("DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All")
+
+
+def _permission_grants(call: Call) -> dict[str, tuple[tuple[str, str, str], dict[str, Any]]]:
+    """The tenant's delegated grants as Graph's oauth2PermissionGrant objects, by id."""
+    tenant = call.tenant
+    resources = {GRAPH_AUDIENCE: GRAPH_APP_ID, EXCHANGE_AUDIENCE: EXCHANGE_APP_ID}
+    grants = {}
+    for key, scopes in tenant.delegated_grants.items():
+        client_app, principal, audience = key
+        client = tenant.signing_in_app(client_app)
+        resource = tenant.entra_sps.get(resources.get(audience, ""))
+        if client is None or resource is None or not scopes:
+            continue
+        grant_id = stable_id(f"grant:{client_app}:{principal}:{audience}")
+        grants[grant_id] = (
+            key,
+            {
+                "id": grant_id,
+                "clientId": client.id,
+                "consentType": "AllPrincipals" if principal == "AllPrincipals" else "Principal",
+                "principalId": None if principal == "AllPrincipals" else principal,
+                "resourceId": resource.id,
+                "scope": " ".join(sorted(scopes)),
+            },
+        )
+    return grants
+
+
+def list_permission_grants(call: Call) -> Response:
+    _require(call, GRANT_READ)
+    rows = [grant for _, grant in _permission_grants(call).values()]
+    found = re.fullmatch(r"\s*clientId eq '([^']+)'\s*", call.query.get("$filter", ""))
+    if call.query.get("$filter") and not found:
+        raise _bad("Invalid filter clause: only clientId eq '<id>' is supported by the sandbox.")
+    if found:
+        rows = [grant for grant in rows if grant["clientId"] == found[1]]
+    context = f"{call.base_url}/v1.0/$metadata#oauth2PermissionGrants"
+    return Response.json(200, {"@odata.context": context, "value": rows})
+
+
+def delete_permission_grant(call: Call, grant_id: str) -> Response:
+    _require(call, GRANT_WRITE)
+    found = _permission_grants(call).get(grant_id)
+    if found is None:
+        raise _not_found(grant_id)
+    call.tenant.delegated_grants.pop(found[0], None)
+    return Response(204)
+
+
 # (method, path pattern, template for call counts, handler)
 ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
     (m, re.compile(p + r"/?$", re.IGNORECASE), t, h)
@@ -857,6 +918,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
             list_my_directory_roles,
         ),
         ("POST", r"^/me/checkMemberGroups", "POST /me/checkMemberGroups", check_my_member_groups),
+        ("GET", r"^/oauth2PermissionGrants", "GET /oauth2PermissionGrants", list_permission_grants),
+        ("DELETE", r"^/oauth2PermissionGrants/([^/]+)", "DELETE /oauth2PermissionGrants/{id}", delete_permission_grant),
         ("GET", r"^/domains", "GET /domains", get_domains),
         ("GET", r"^/users", "GET /users", list_users),
         ("POST", r"^/users", "POST /users", create_user),

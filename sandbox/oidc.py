@@ -58,6 +58,8 @@ RESOURCE_PREFIXES = {
 ADMIN_ONLY_SCOPES = frozenset(
     {
         "Application.Read.All",
+        "DelegatedPermissionGrant.Read.All",
+        "DelegatedPermissionGrant.ReadWrite.All",
         "Directory.Read.All",
         "Directory.ReadWrite.All",
         "Domain.Read.All",

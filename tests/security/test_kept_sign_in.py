@@ -13,11 +13,12 @@ from django.test import Client
 from django.urls import reverse
 
 from tenants.models import SecretKind, TenantSecret
-from tests.factories import make_tenant, on_sandbox_cloud, run_inline, state_of
+from tests.factories import make_tenant, on_sandbox_cloud, run_inline, set_state, state_of
 from tests.people.conftest import answer_sign_in_page
 from tests.people.test_signin_without_claims import follow_sign_in
 from tests.security.test_connect_by_proof import GLOBAL_ADMIN, admin_client, follow_consent, local, start_connect
-from wizard import engine
+from wizard import engine, notifications
+from wizard.microsoft import DelegatedTokens, SignInAgainNeeded
 from wizard.models import AuditEvent, StepStatus
 from wizard.services import admin_sign_in
 from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
@@ -70,16 +71,22 @@ def test_connecting_keeps_the_administrators_sign_in_encrypted_and_writes_name_i
     assert {event.detail.get("ran_under") for event in writes} == {GLOBAL_ADMIN}
 
 
-def test_conditional_access_asking_for_mfa_stops_a_step_before_any_write(onramps_app):
+def test_conditional_access_asking_for_mfa_stops_a_step_before_any_write_and_tells_the_admins(
+    onramps_app, django_capture_on_commit_callbacks
+):
     tenant = connect_with_microsoft(onramps_app, admin_client("alice"))
     onramps_app.control.set_knobs(refresh_requires_mfa=True)
     onramps_app.control.reset_calls()
 
-    state = run_inline(tenant, "org_customization")
+    with django_capture_on_commit_callbacks() as scheduled:
+        state = run_inline(tenant, "org_customization")
 
     assert state.status == StepStatus.NEEDS_INPUT
     assert state.result["sign_in_again"]["code"] == "AADSTS50076"
     assert onramps_app.control.calls()["writes"] == 0
+    assert len(scheduled) == 1, "the admins' email was not scheduled"
+    subject, body = notifications.compose(tenant, notifications.SIGN_IN_NEEDED, "org_customization")
+    assert "sign in again" in subject and "“Sign in again to continue”" in body
 
 
 def test_a_sign_in_revoked_during_the_rooms_step_waits_for_sign_in_again_then_finishes_without_a_second_write(
@@ -131,3 +138,52 @@ def test_a_sign_in_revoked_during_the_rooms_step_waits_for_sign_in_again_then_fi
     assert finished.result["rooms_added"] + finished.result["rooms_already_members"] == ROOMS
     created = AuditEvent.objects.filter(tenant=tenant, step_id="rooms", action="create_room_list")
     assert {event.detail.get("ran_under") for event in created} == {GLOBAL_ADMIN}
+
+
+def hand_back(tenant):
+    for step_id in (
+        "org_customization",
+        "service_account",
+        "room_list",
+        "rooms",
+        "scoped_access",
+        "verify",
+        "activate",
+    ):
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED)
+    set_state(tenant, "activate", status=StepStatus.SUCCEEDED)
+    return run_inline(tenant, "reduce_access", inputs={"confirm": True})
+
+
+def test_reducing_access_erases_the_kept_sign_in_and_says_which_grant_to_remove_when_it_may_not(onramps_app):
+    tenant = connect_with_microsoft(onramps_app, admin_client("alice"))
+
+    state = hand_back(tenant)
+
+    assert state.status == StepStatus.SUCCEEDED, state.error_message
+    assert not TenantSecret.objects.filter(tenant=tenant).exists(), "a token or sign-in was left in the database"
+    grant = next(
+        entry for entry in state.result["manual"] if entry["what"] == "Remove Onramp's delegated permission grant"
+    )
+    assert "403 Authorization_RequestDenied" in grant["why"]
+    assert "Remove-MgOauth2PermissionGrant" in grant["powershell"] and "Enterprise applications" in grant["clicks"]
+    assert "cannot sign in to your tenant" in state.result["still_can"]
+
+
+def test_reducing_access_removes_onramps_delegated_grant_with_the_administrators_sign_in(onramps_app):
+    info = onramps_app.info
+    tenant = connect_with_microsoft(onramps_app, admin_client("alice"))
+    onramps_app.control.consent_for_organisation(info["onramp_app_id"], ["DelegatedPermissionGrant.ReadWrite.All"])
+    kept = admin_sign_in.kept_sign_in(tenant)
+
+    state = hand_back(tenant)
+
+    assert state.status == StepStatus.SUCCEEDED, state.error_message
+    assert any("delegated permission grant" in entry["what"] for entry in state.result["done"]), state.result["manual"]
+    assert not any("delegated" in entry["what"] for entry in state.result["manual"])
+    assert onramps_app.control.calls()["calls"]["DELETE /oauth2PermissionGrants/{id}"] >= 1
+    assert not TenantSecret.objects.filter(tenant=tenant).exists()
+    # No grant of Onramp's app is left: the sign-in Onramp held can no longer get a token.
+    with pytest.raises(SignInAgainNeeded) as refused:
+        DelegatedTokens(admin_sign_in.connector_sign_in_app(tenant), kept).refresh()
+    assert refused.value.code == "AADSTS65001"

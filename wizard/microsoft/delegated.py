@@ -90,6 +90,9 @@ class DelegatedTokens:
         self._kept = kept
         self._cache = msal.SerializableTokenCache()
         self._cache.deserialize(kept.cache)
+        # The latest access token this object got: its Graph calls reuse it rather than ask msal again for each
+        # (an object lives for one step run, well within a token's hour).
+        self._access_token = ""
 
     def __repr__(self) -> str:
         return f"DelegatedTokens({self._kept!r})"
@@ -118,6 +121,7 @@ class DelegatedTokens:
         if result is None:  # no refresh token left in the cache
             raise _again("no_kept_sign_in", "Onramp holds no refresh token of this administrator's sign-in.", "")
         if "access_token" in result:
+            self._access_token = result["access_token"]
             return result
         if str(result.get("error")) in SIGN_IN_AGAIN_ERRORS:
             refused = identity_error(result)
@@ -148,7 +152,7 @@ class DelegatedTokens:
     def graph(self, method: str, path: str) -> requests.Response:
         """One Microsoft Graph call as the signed-in person, at the discovery document's Graph host."""
         with _session(self.app) as session:
-            access_token = self._acquire(session, SCOPES, force_refresh=False)["access_token"]
+            access_token = self._access_token or self._acquire(session, SCOPES, force_refresh=False)["access_token"]
             discovery = session.get(
                 f"{self.app.authority}/v2.0/.well-known/openid-configuration", timeout=HTTP_TIMEOUT_S
             ).json()

@@ -14,3 +14,5 @@ class ReduceAccessResult(StepResult):
     done: tuple[JsonObject, ...] = field(default=(), metadata=loaded_by(objects))
     manual: tuple[JsonObject, ...] = field(default=(), metadata=loaded_by(objects))
     reverify: str = ""
+    # What Onramp can still do in the tenant after the step, in plain words.
+    still_can: str = ""

@@ -9,7 +9,12 @@ What Onramp's connector app can undo itself, it does; the rest it names with the
 - the Exchange Administrator role and User.ReadWrite.All: removing a directory role assignment needs
   RoleManagement.ReadWrite.Directory and removing an app role assignment AppRoleAssignment.ReadWrite.All, grants far
   wider than the ones they would remove, so the admin removes them.
-Onramp then erases its own copy of the credential and the token cache, and records each action in the audit trail.
+Onramp then erases its own copy of the credential, the token cache and the administrator's kept sign-in, and records
+each action in the audit trail. Onramp's delegated grant (the oauth2PermissionGrant an administrator's sign-in to
+Onramp's app left: User.Read, and RoleManagement.Read.Directory if asked) it deletes with that sign-in while it stands
+and the organisation consented to DelegatedPermissionGrant.ReadWrite.All (Graph: "Delete oAuth2PermissionGrant");
+Onramp never asks for that scope itself, a wider grant than the one it would remove, so otherwise the admin is told
+which grant to remove and where.
 Afterwards verify and re-verify cannot sign in: they say "re-verify needs access granted again"
 (wizard.microsoft.auth). The organisation counts as activated with or without this step."""
 
@@ -27,6 +32,7 @@ from wizard.microsoft import key_proof
 from wizard.microsoft.errors import MicrosoftError
 from wizard.outcomes import Done, Outcome, StepContext
 from wizard.powershell import quote
+from wizard.services import admin_sign_in
 from wizard.services.connector import REDUCE_ACCESS_STEP, connector_clients
 
 STEP_ID = REDUCE_ACCESS_STEP
@@ -56,7 +62,20 @@ def plan(tenant: Tenant) -> list[dict[str, str]]:
             }[kind],
             "by": "onramp" if kind == "certificate" else "admin",
         },
-        {"what": "Onramp's stored copy of the credential and its token cache", "by": "onramp"},
+        *(
+            [
+                {
+                    "what": "Onramp's delegated grant from the administrator's sign-in (else the page says where)",
+                    "by": "onramp",
+                }
+            ]
+            if admin_sign_in.kept_sign_in(tenant)
+            else []
+        ),
+        {
+            "what": "Onramp's stored copy of the credential, its token cache and the administrator's sign-in",
+            "by": "onramp",
+        },
     ]
 
 
@@ -91,6 +110,12 @@ def perform(ctx: StepContext) -> Outcome:
             manual.append(_secret_instruction(app_id, application, secret))
         else:
             manual.append(_enterprise_app_instruction(app_id, sp["id"]))
+    ctx.progress(80, "Removing Onramp's delegated grant with the administrator's sign-in")
+    grant_removed = _remove_delegated_grants(tenant, app_id, sp["id"])
+    if grant_removed is True:
+        done.append({"what": "Removed Onramp's delegated permission grant (oauth2PermissionGrant) in the tenant"})
+    elif grant_removed:
+        manual.append(_delegated_grant_instruction(app_id, sp["id"], grant_removed))
     with transaction.atomic():
         for what in done:
             record_event(tenant, ctx.actor, "remove_certificate", "succeeded", STEP_ID, what)
@@ -98,19 +123,96 @@ def perform(ctx: StepContext) -> Outcome:
             kind_ for kind_ in (SecretKind.CLIENT_CERTIFICATE, SecretKind.CLIENT_SECRET) if erase_secret(tenant, kind_)
         ]
         erase_secret(tenant, SecretKind.TOKEN_CACHE)
+        if admin_sign_in.forget(tenant):
+            erased.append(SecretKind.ADMIN_SIGN_IN)
         record_event(tenant, ctx.actor, "erase_connector_credential", "succeeded", STEP_ID, {"kinds": erased})
+        if grant_removed is True:
+            record_event(tenant, ctx.actor, "remove_delegated_grant", "succeeded", STEP_ID, {"client_id": sp["id"]})
         for instruction in manual:
             record_event(tenant, ctx.actor, "hand_back", "left_to_admin", STEP_ID, {"what": instruction["what"]})
-    done.append({"what": "Erased Onramp's stored copy of the credential and its token cache"})
+    done.append({"what": "Erased Onramp's copy of the credential, its token cache and the administrator's sign-in"})
     return Done(
         {
             "credential": kind,
             "done": done,
             "manual": manual,
+            "still_can": still_can(kind, left_to_admin=bool(manual)),
             "reverify": "Re-verify needs access granted again: Onramp no longer holds a credential for this "
             "organisation.",
         }
     )
+
+
+def still_can(kind: str, *, left_to_admin: bool) -> str:
+    """What Onramp can still do in the organisation's tenant after this step, in plain words."""
+    words = (
+        "Onramp now holds no credential, no token and no sign-in for this organisation: it cannot sign in to your "
+        "tenant, so it can neither read nor change anything there, and verify, re-verify and the nightly drift check "
+        "stop."
+    )
+    if not left_to_admin:
+        return words
+    if kind:
+        return (
+            f"{words} Until you do what is left to you below, your app registration keeps its grants: anyone who "
+            "holds one of its other secrets or certificates could still use them."
+        )
+    return (
+        f"{words} Until you remove Onramp's enterprise application as shown below, Onramp's app keeps its grants in "
+        "your tenant: Onramp refuses to use them for this organisation, but the installation's own credential could "
+        "still sign in as the app there."
+    )
+
+
+def _remove_delegated_grants(tenant: Tenant, app_id: str, sp_id: str) -> bool | str:
+    """Delete the delegated permission grants of Onramp's app (by its service principal) with the kept
+    administrator's sign-in: True when deleted, "" when there is no kept sign-in and no grant to name, else why not
+    (for the instruction)."""
+    if app_id.lower() != settings.ONRAMP_CONNECTOR_CLIENT_ID.lower():
+        return ""  # the organisation's own app registration: no sign-in to it ever left a grant
+    try:
+        tokens = admin_sign_in.delegated_tokens(tenant)
+    except StepError as error:
+        return error.message
+    if tokens is None:
+        return "Onramp holds no administrator's sign-in to remove it with"
+    try:
+        with admin_sign_in.keeping(tenant, tokens):
+            tokens.refresh()  # the sign-in stands now, and its token carries what the organisation consents to now
+            listed = tokens.graph("GET", f"/oauth2PermissionGrants?$filter=clientId eq '{sp_id}'")
+            if listed.status_code != 200:
+                return _refusal(listed)
+            for grant in listed.json().get("value", []):
+                deleted = tokens.graph("DELETE", f"/oauth2PermissionGrants/{grant['id']}")
+                if deleted.status_code not in (204, 404):
+                    return _refusal(deleted)
+    except MicrosoftError as error:  # the sign-in no longer stands (SignInAgainNeeded) or Microsoft is unreachable
+        return f"{error.code}: {error.message}"
+    return True
+
+
+def _refusal(response) -> str:
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        error = {}
+    return f"Microsoft Graph answered {response.status_code} {error.get('code', '')}: {error.get('message', '')}"
+
+
+def _delegated_grant_instruction(app_id: str, sp_id: str, reason: str) -> dict[str, str]:
+    client_filter = f"clientId eq '{sp_id}'"
+    return {
+        "what": "Remove Onramp's delegated permission grant",
+        "why": f"Onramp could not remove it itself ({reason}). Deleting a delegated grant needs "
+        "DelegatedPermissionGrant.ReadWrite.All, which Onramp does not ask for; Onramp has erased the sign-in it "
+        "kept.",
+        "clicks": f"Entra admin center → Enterprise applications → the app {app_id} → Permissions → Admin consent "
+        "and User consent tabs → each Microsoft Graph permission → … → Revoke permission (deleting the enterprise "
+        "application removes it too).",
+        "powershell": "Connect-MgGraph -Scopes DelegatedPermissionGrant.ReadWrite.All\n"
+        f"Get-MgOauth2PermissionGrant -Filter {quote(client_filter)} |\n"
+        "    ForEach-Object { Remove-MgOauth2PermissionGrant -OAuth2PermissionGrantId $_.Id }",
+    }
 
 
 def _remove_certificate(graph, application: dict[str, Any], certificate: dict[str, str]) -> str | None:

@@ -19,5 +19,7 @@ STEP = Step(
     form=ReduceAccessForm,
     page_context=page.reduce_access_page,
     optional=True,
+    # It hands back access whether or not the administrator's kept sign-in still stands.
+    under_admin_sign_in=False,
     powershell=commands,
 )
