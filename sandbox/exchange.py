@@ -235,6 +235,7 @@ def _assignee_name(tenant: Tenant, a: RoleAssignment) -> str:
 
 def assignment_json(tenant: Tenant, a: RoleAssignment) -> dict[str, Any]:
     scope = a.resource_scope or a.write_scope
+    group = tenant.groups.get(a.group_scope) if a.group_scope else None
     return {
         "Name": a.name,
         "Identity": a.name,
@@ -248,7 +249,8 @@ def assignment_json(tenant: Tenant, a: RoleAssignment) -> dict[str, Any]:
         "Enabled": True,
         "CustomResourceScope": a.resource_scope,
         "CustomRecipientWriteScope": a.write_scope,
-        "RecipientWriteScope": "CustomRecipientScope" if scope else "Organization",
+        "RecipientWriteScope": "Group" if a.group_scope else "CustomRecipientScope" if scope else "Organization",
+        "RecipientGroupScope": group.name if group else None,
         "App": a.assignee if a.assignee_type == "ServicePrincipal" else None,
     }
 
@@ -706,6 +708,11 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
         raise ExchangeError(BINDING, "Parameter set cannot be resolved using the specified named parameters.")
     resource_scope = params.text("CustomResourceScope")
     write_scope = params.text("CustomRecipientWriteScope")
+    # -RecipientGroupScope: the group's direct members (New-ManagementRoleAssignment reference; WIRE.md [D25]).
+    group_key = params.text("RecipientGroupScope")
+    group_scope = _group(shell, group_key).guid if group_key else None
+    if group_scope and (resource_scope or not app):
+        raise ExchangeError(BINDING, "Parameter set cannot be resolved using the specified named parameters.")
     if app:
         sp = _exo_sp(shell, app)
         if sp is None:
@@ -740,18 +747,22 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
         resource_scope=scope_name if app else None,
         write_scope=None if app else scope_name,
         created_at=tenant.now(),
+        group_scope=group_scope,
     )
     tenant.assignments[assignment.guid] = assignment
     return [assignment_json(tenant, assignment)]
 
 
-def _role_assignee(shell: Shell, key: str) -> User:
-    """-RoleAssignee names a user, group or policy (Get-ManagementRoleAssignment reference). What Exchange answers
-    for a service principal there is unconfirmed; the sandbox does not resolve one."""
+def _role_assignee(shell: Shell, key: str) -> tuple[str, str]:
+    """-RoleAssignee names a user, or a service principal by its object id, app id, display name or identity, as
+    public RBAC-for-Applications scripts list an app's assignments (WIRE.md [C20]): (assignee type, assignee)."""
     user = find_mailbox(shell.tenant, key)
-    if user is None:
+    if user is not None:
+        return "User", user.id
+    sp = _exo_sp(shell, key)
+    if sp is None:
         raise _param_not_found(key)
-    return user
+    return "ServicePrincipal", sp.app_id
 
 
 def get_management_role_assignment(shell: Shell, params: Params) -> list[dict[str, Any]]:
@@ -764,10 +775,12 @@ def get_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
             raise _not_found(identity)
     if params.text("Role"):
         items = [a for a in items if a.role.lower() == (params.text("Role") or "").lower()]
+    if params.text("RoleAssigneeType"):
+        items = [a for a in items if a.assignee_type.lower() == (params.text("RoleAssigneeType") or "").lower()]
     assignee = params.text("RoleAssignee")
     if assignee:
-        user = _role_assignee(shell, assignee)
-        items = [a for a in items if a.assignee_type == "User" and a.assignee == user.id]
+        kind, key = _role_assignee(shell, assignee)
+        items = [a for a in items if a.assignee_type == kind and a.assignee == key]
     return [assignment_json(tenant, a) for a in items]
 
 
@@ -798,13 +811,15 @@ def test_service_principal_authorization(shell: Shell, params: Params) -> list[d
     for a in tenant.assignments.values():
         if a.assignee_type != "ServicePrincipal" or a.assignee != sp.app_id:
             continue
+        group = tenant.groups.get(a.group_scope) if a.group_scope else None
         rows.append(
             {
                 "RoleName": a.role,
                 "GrantedPermissions": APPLICATION_ROLES[a.role],
-                "AllowedResourceScope": a.resource_scope or "Organization",
-                "ScopeType": "CustomRecipientScope" if a.resource_scope else "Organization",
-                "InScope": tenant.scope_covers(a.resource_scope, resource) if resource else None,
+                "AllowedResourceScope": group.name if group else a.resource_scope or "Organization",
+                "ScopeType": "Group" if group else "CustomRecipientScope" if a.resource_scope else "Organization",
+                # Without -Resource, "Not Run" (application-rbac; Test-ServicePrincipalAuthorization example 2).
+                "InScope": tenant.assignment_covers(a, resource) if resource else "Not Run",
             }
         )
     return rows
@@ -903,9 +918,12 @@ CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
     "Remove-ManagementScope": (remove_management_scope, {"identity"}),
     "New-ManagementRoleAssignment": (
         new_management_role_assignment,
-        {"name", "role", "app", "user", "customresourcescope", "customrecipientwritescope"},
+        {"name", "role", "app", "user", "customresourcescope", "customrecipientwritescope", "recipientgroupscope"},
     ),
-    "Get-ManagementRoleAssignment": (get_management_role_assignment, {"identity", "role", "roleassignee"}),
+    "Get-ManagementRoleAssignment": (
+        get_management_role_assignment,
+        {"identity", "role", "roleassignee", "roleassigneetype"},
+    ),
     "Remove-ManagementRoleAssignment": (remove_management_role_assignment, {"identity"}),
     "Test-ServicePrincipalAuthorization": (test_service_principal_authorization, {"identity", "resource"}),
 }

@@ -64,6 +64,23 @@ GRAPH_APP_ROLES = {
     "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
     "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+    # Every other application permission that reaches mailbox content, with Microsoft's ids (WIRE.md [C19]: a dump
+    # of Graph's servicePrincipal appRoles and public permission tables). Two ids were found in no public source and
+    # are sandbox stand-ins (WIRE.md): MailboxItem.ReadWrite.All and Tasks.Read.All.
+    "Mail.ReadBasic": "6be147d2-ea4f-4b5a-a3fa-3eab6f3c140a",
+    "Contacts.Read": "089fe4d0-434a-44c5-8827-41ba8a0b17f5",
+    "Contacts.ReadWrite": "6918b873-d17a-4dc1-b314-35f528134491",
+    "Tasks.Read.All": stable_id("approle:Tasks.Read.All"),
+    "Tasks.ReadWrite.All": "44e666d1-d276-445b-a5fc-8815eeb81d55",
+    "MailboxFolder.Read.All": "99280d24-a782-4793-93cc-0888549957f6",
+    "MailboxFolder.ReadWrite.All": "fef87b92-8391-4589-9da7-eb93dab7dc8a",
+    "MailboxItem.Read.All": "7d9f353d-a7bd-4fbb-822a-26d5dd39a3ce",
+    "MailboxItem.ReadWrite.All": stable_id("approle:MailboxItem.ReadWrite.All"),
+    "MailboxItem.Export.All": "937550e9-33a3-494b-88ae-d9cd394b1fbb",
+    "MailboxItem.ImportExport.All": "76577085-e73d-4f1d-b26a-85fb33892327",
+    "MailboxConfigItem.Read": "27d9d776-f4d2-426d-80ad-5f22f2b01b0a",
+    "MailboxConfigItem.ReadWrite": "aa6d92d4-b25a-4640-aefe-3e3231e5e736",
+    "Mail-Advanced.ReadWrite.All": "e118f1da-5c1c-46cf-bff6-8858d786f46f",
 }
 # The Office 365 Exchange Online resource's application roles (its service principal's appRoles).
 EXCHANGE_APP_ROLES = {
@@ -147,20 +164,32 @@ EXCHANGE_PLAN_NAMES = {
 # RBAC for Applications roles and the permissions each grants (application-rbac); the two Full Access roles bundle
 # several.
 APPLICATION_ROLES = {
-    "Application Calendars.Read": "Calendars.Read",
-    "Application Calendars.ReadWrite": "Calendars.ReadWrite",
-    "Application Contacts.Read": "Contacts.Read",
-    "Application Contacts.ReadWrite": "Contacts.ReadWrite",
+    # The 24 roles of application-rbac's "Supported Application Roles" table (WIRE.md [D13]), in its order.
     "Application Mail.Read": "Mail.Read",
     "Application Mail.ReadBasic": "Mail.ReadBasic",
     "Application Mail.ReadWrite": "Mail.ReadWrite",
     "Application Mail.Send": "Mail.Send",
     "Application MailboxSettings.Read": "MailboxSettings.Read",
     "Application MailboxSettings.ReadWrite": "MailboxSettings.ReadWrite",
+    "Application Calendars.Read": "Calendars.Read",
+    "Application Calendars.ReadWrite": "Calendars.ReadWrite",
+    "Application Contacts.Read": "Contacts.Read",
+    "Application Contacts.ReadWrite": "Contacts.ReadWrite",
+    "Application MailboxFolder.Read": "MailboxFolder.Read.All",
+    "Application MailboxFolder.ReadWrite": "MailboxFolder.ReadWrite.All",
+    "Application MailboxItem.Read": "MailboxItem.Read.All",
+    "Application MailboxItem.ReadWrite": "MailboxItem.ReadWrite.All",
+    "Application MailboxItem.Export": "MailboxItem.Export.All",
+    "Application MailboxItem.ImportExport": "MailboxItem.ImportExport.All",
     "Application Mail Full Access": "Mail.ReadWrite, Mail.Send",
     "Application Exchange Full Access": "Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite, Calendars.ReadWrite, "
     "Contacts.ReadWrite",
     "Application EWS.AccessAsApp": "EWS.AccessAsApp",
+    "Application SMTP.SendAsApp": "SMTP.SendAsApp",
+    "Application MailboxConfigItem.Read": "MailboxConfigItem.Read",
+    "Application MailboxConfigItem.ReadWrite": "MailboxConfigItem.ReadWrite",
+    "Application MailTips.ReadBasic.All": "MailTips.ReadBasic.All",
+    "Application Mail-Advanced.ReadWrite.All": "Mail-Advanced.ReadWrite.All",
 }
 
 
@@ -370,6 +399,7 @@ class RoleAssignment:
     resource_scope: str | None  # CustomResourceScope (apps)
     write_scope: str | None  # CustomRecipientWriteScope (users)
     created_at: float
+    group_scope: str | None = None  # RecipientGroupScope (apps): a group's guid, its direct members only
 
 
 @dataclass
@@ -787,9 +817,21 @@ class Tenant:
             and a.assignee == app_id
             and role_permissions(a.role) & permissions
             and a.created_at <= as_of
-            and self.scope_covers(a.resource_scope, mailbox, as_of)
+            and self.assignment_covers(a, mailbox, as_of)
             for a in self.assignments.values()
         )
+
+    def assignment_covers(self, a: RoleAssignment, mailbox: User, as_of: float | None = None) -> bool:
+        """An app's assignment covers the mailbox: its RecipientGroupScope's direct members (application-rbac: "only
+        direct group membership"), else its CustomResourceScope, else the whole organisation."""
+        if a.group_scope is not None:
+            group = self.groups.get(a.group_scope)
+            return (
+                group is not None
+                and mailbox.id in group.members
+                and (as_of is None or group.member_since.get(mailbox.id, 0.0) <= as_of)
+            )
+        return self.scope_covers(a.resource_scope, mailbox, as_of)
 
     def can_impersonate(self, user_id: str, mailbox: User) -> bool:
         """Exchange Server's EWS honours a new ApplicationImpersonation assignment only once its RBAC cache holds it:

@@ -106,3 +106,58 @@ def test_the_ews_app_id_allow_list_is_read_and_written_with_the_organisation_con
 
     [config] = ms.invoke("Get-OrganizationConfig")
     assert config["EwsEnabled"] is True and config["EwsAllowedAppIDs"] == ["1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"]
+
+
+# Issue 25 point 9: the sandbox knows every role and permission Microsoft documents, and answers as Exchange does.
+def test_every_application_role_of_application_rbac_can_be_assigned_and_listed_by_its_assignee(sandbox_tenant, ms):
+    app_id = sandbox_tenant.info["integration_app_id"]
+    object_id = "5e6f7a8b-0000-4000-8000-000000000001"
+    control = sandbox_tenant.control
+    control.invoke("New-ServicePrincipal", AppId=app_id, ObjectId=object_id, DisplayName="Calendar Integration")
+    for role in ("Application MailboxItem.ReadWrite", "Application Mail-Advanced.ReadWrite.All"):
+        control.invoke("New-ManagementRoleAssignment", App=app_id, Role=role)
+
+    # -RoleAssignee with the service principal's object id, app id or display name, as public scripts call it.
+    for assignee in (object_id, app_id, "Calendar Integration"):
+        listed = ms.invoke("Get-ManagementRoleAssignment", RoleAssignee=assignee)
+        assert sorted(a["Role"] for a in listed) == [
+            "Application Mail-Advanced.ReadWrite.All",
+            "Application MailboxItem.ReadWrite",
+        ]
+        assert {(a["RoleAssigneeType"], a["RoleAssigneeName"]) for a in listed} == {("ServicePrincipal", object_id)}
+
+    # Without -Resource, InScope reads "Not Run" (application-rbac; Test-ServicePrincipalAuthorization example 2).
+    rows = ms.invoke("Test-ServicePrincipalAuthorization", Identity=app_id)
+    assert {row["InScope"] for row in rows} == {"Not Run"}
+    assert {row["GrantedPermissions"] for row in rows} == {"MailboxItem.ReadWrite.All", "Mail-Advanced.ReadWrite.All"}
+
+
+def test_a_recipient_group_scope_with_app_covers_the_groups_direct_members_only(sandbox_tenant, ms):
+    info = sandbox_tenant.info
+    app_id = info["integration_app_id"]
+    control = sandbox_tenant.control
+    control.invoke("New-ServicePrincipal", AppId=app_id, ObjectId="5e6f7a8b-0000-4000-8000-000000000001")
+    control.invoke("New-DistributionGroup", Name="Executives", Alias="executives", Members=["user-001"])
+
+    [assignment] = control.invoke(
+        "New-ManagementRoleAssignment", App=app_id, Role="Application Calendars.Read", RecipientGroupScope="executives"
+    )
+
+    assert assignment["RecipientGroupScope"] == "Executives" and assignment["RecipientWriteScope"] == "Group"
+    integration = MsClient(info, app_id, info["integration_client_secret"])
+    assert integration.graph("GET", "/users/user-001@contoso.onmicrosoft.com/calendar").status_code == 200
+    assert integration.graph("GET", "/users/user-002@contoso.onmicrosoft.com/calendar").status_code == 403
+    [row] = ms.invoke(
+        "Test-ServicePrincipalAuthorization", Identity=app_id, Resource="user-002@contoso.onmicrosoft.com"
+    )
+    assert row["InScope"] is False and row["AllowedResourceScope"] == "Executives"
+
+
+def test_the_resource_service_principals_publish_every_mailbox_permission_with_microsofts_ids(ms):
+    graph = {r["value"]: r["id"] for r in ms.graph("GET", f"/servicePrincipals(appId='{GRAPH}')").json()["appRoles"]}
+    assert graph["MailboxItem.Read.All"] == "7d9f353d-a7bd-4fbb-822a-26d5dd39a3ce"
+    assert graph["MailboxFolder.ReadWrite.All"] == "fef87b92-8391-4589-9da7-eb93dab7dc8a"
+    assert graph["Mail-Advanced.ReadWrite.All"] == "e118f1da-5c1c-46cf-bff6-8858d786f46f"
+    assert graph["Contacts.ReadWrite"] == "6918b873-d17a-4dc1-b314-35f528134491"
+    assert graph["Tasks.ReadWrite.All"] == "44e666d1-d276-445b-a5fc-8815eeb81d55"
+    assert {"MailboxItem.Export.All", "MailboxItem.ImportExport.All", "MailboxConfigItem.ReadWrite"} <= set(graph)

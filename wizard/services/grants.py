@@ -1,11 +1,14 @@
 """Every way the integration's app can reach mailboxes beyond the rooms, found and explained with its exact fix.
 
 Four routes add up (RBAC for Applications: "permissions granted in Entra ID are added to RBAC grants"):
-- application permissions granted in Entra ID on Microsoft Graph (Calendars.*, Mail.*, MailboxSettings.*): read from
-  the app's service principal `appRoleAssignments`, named through the resource service principal's `appRoles`;
-- the same on Office 365 Exchange Online, where `full_access_as_app` opens every mailbox through EWS;
-- Exchange RBAC for Applications assignments of the app other than Onramp's one, scoped to the rooms (any role that
-  opens mailbox content, with no scope or another scope);
+- application permissions granted in Entra ID on Microsoft Graph that reach mailbox content (Calendars.*, Mail.*,
+  Mail-Advanced.*, MailboxSettings.*, MailboxFolder.*, MailboxItem.*, MailboxConfigItem.*, Contacts.*, Tasks.*): read
+  from the app's service principal `appRoleAssignments`, named through the resource service principal's `appRoles`;
+- the same on Office 365 Exchange Online, where `full_access_as_app` opens every mailbox through EWS (and IMAP, POP
+  and SMTP as the app reach every mailbox too);
+- every Exchange RBAC for Applications assignment the app holds other than Onramp's one scoped to the rooms, whatever
+  its role (listed with `Get-ManagementRoleAssignment -RoleAssignee <the app's Exchange service principal>`, not
+  from a fixed list of roles: Microsoft adds application roles, 24 by application-rbac's table today);
 - a leftover application access policy (New-ApplicationAccessPolicy), the mechanism RBAC for Applications replaces.
   It only restricts an Entra grant, so on its own it widens nothing; it is explained so it is removed in the safe
   order (the Entra grant first, then the policy).
@@ -16,16 +19,29 @@ never counts as passed."""
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from wizard.microsoft import parallel
 from wizard.microsoft.errors import ExchangeCmdletError, NotFound, PermissionMissing
 from wizard.powershell import quote
 
 GRAPH_RESOURCE_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_RESOURCE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
-# Application permission values that open mailbox content, by prefix (Graph permissions reference; the Exchange
-# resource publishes the same names plus full_access_as_app, EWS over every mailbox).
-MAILBOX_PERMISSION_PREFIXES = ("Calendars.", "Mail.", "MailboxSettings.")
+# The families of application permission values that reach mailbox content, matched against the names the resource's
+# appRoles publish (Graph permissions reference; application-rbac's table names the RBAC-scopable ones: Mail.*,
+# Mail-Advanced.*, MailboxSettings.*, Calendars.*, Contacts.*, MailboxFolder.*, MailboxItem.*, MailboxConfigItem.*;
+# Tasks.* reads every user's tasks). The Exchange resource publishes some of the same names plus the protocols an
+# app can open every mailbox with: full_access_as_app (EWS), IMAP.AccessAsApp, POP.AccessAsApp, SMTP.SendAsApp.
+MAILBOX_PERMISSION_PREFIXES = (
+    "Calendars.",
+    "Contacts.",
+    "Mail.",
+    "Mail-Advanced.",
+    "MailboxSettings.",
+    "MailboxFolder.",
+    "MailboxItem.",
+    "MailboxConfigItem.",
+    "Tasks.",
+)
 EWS_FULL_ACCESS = "full_access_as_app"
+MAILBOX_PROTOCOL_PERMISSIONS = {EWS_FULL_ACCESS, "IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp"}
 # App role ids of the mailbox permissions, for a resource whose appRoles cannot be read (Graph permissions
 # reference; Exchange Online's Calendars.Read as published on its service principal).
 KNOWN_APP_ROLES = {
@@ -39,23 +55,6 @@ KNOWN_APP_ROLES = {
     "dc890d15-9560-4a4c-9b7f-a736ec74ec40": EWS_FULL_ACCESS,
     "2dfdc6dc-2fa7-4a2c-a922-dbd4f85d17be": "Calendars.Read",
 }
-# RBAC for Applications roles that open mailbox content (application-rbac: the supported roles, including the
-# composite Mail Full Access and Exchange Full Access, and EWS.AccessAsApp).
-MAILBOX_ROLES = (
-    "Application Calendars.Read",
-    "Application Calendars.ReadWrite",
-    "Application Mail.Read",
-    "Application Mail.ReadBasic",
-    "Application Mail.ReadWrite",
-    "Application Mail.Send",
-    "Application MailboxSettings.Read",
-    "Application MailboxSettings.ReadWrite",
-    "Application Contacts.Read",
-    "Application Contacts.ReadWrite",
-    "Application Mail Full Access",
-    "Application Exchange Full Access",
-    "Application EWS.AccessAsApp",
-)
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class Check:
 
 
 def is_mailbox_permission(value: str) -> bool:
-    return value == EWS_FULL_ACCESS or value.startswith(MAILBOX_PERMISSION_PREFIXES)
+    return value in MAILBOX_PROTOCOL_PERMISSIONS or value.startswith(MAILBOX_PERMISSION_PREFIXES)
 
 
 def _refused(name: str, error: PermissionMissing, needs: str) -> Check:
@@ -151,22 +150,38 @@ def assigned_to(assignments: list[dict[str, Any]], app_identities: set[str]) -> 
     ]
 
 
-def app_assignments(exchange, app_identities: set[str]) -> list[dict[str, Any]]:
-    """Every assignment of a mailbox role to the app. -RoleAssignee is not documented for service principals, so
-    each role's assignments are listed and matched to the app here."""
-    found: list[dict[str, Any]] = []
-    for outcome in parallel(
-        lambda role: exchange.invoke("Get-ManagementRoleAssignment", Role=role), list(MAILBOX_ROLES), max_workers=4
-    ):
-        found += assigned_to(outcome.result(), app_identities)
-    return sorted(found, key=lambda a: (a.get("Role", ""), a.get("Name", "")))
+def app_assignments(exchange, role_assignees: list[str], app_identities: set[str]) -> list[dict[str, Any]]:
+    """Every role assignment the app holds, whatever the role: `Get-ManagementRoleAssignment -RoleAssignee` with the
+    app's Exchange service principal (its identity, object id or app id, the first that Exchange resolves), as
+    public RBAC-for-Applications scripts list an app's assignments. No service principal under any of them: the app
+    can hold no assignment. Should Exchange refuse the parameter itself, every assignment is listed and matched to
+    the app's identities here."""
+    for assignee in dict.fromkeys(a for a in role_assignees if a):
+        try:
+            found = exchange.invoke("Get-ManagementRoleAssignment", RoleAssignee=assignee)
+        except NotFound:
+            continue
+        except ExchangeCmdletError as error:
+            if error.short_type != "ParameterBindingException":
+                raise
+            found = assigned_to(
+                exchange.invoke("Get-ManagementRoleAssignment", RoleAssigneeType="ServicePrincipal"), app_identities
+            )
+        return sorted(found, key=lambda a: (a.get("Role", ""), a.get("Name", "")))
+    return []
 
 
 def rbac_finding(assignment: dict[str, Any], scope_name: str) -> Finding:
     scope = assignment.get("CustomResourceScope") or ""
+    group = assignment.get("RecipientGroupScope") or ""
+    unit = assignment.get("RecipientAdministrativeUnitScope") or ""
     name = assignment.get("Name", "")
     role = assignment.get("Role", "")
-    if not scope:
+    if group:
+        reach = f"the direct members of the group {group}"
+    elif unit:
+        reach = f"the mailboxes of the administrative unit {unit}"
+    elif not scope:
         reach = "every mailbox in the organisation (no scope)"
     elif scope.lower() == scope_name.lower():
         reach = f"the rooms (scope {scope}), with more than calendar access"
@@ -228,6 +243,7 @@ def audit(
     service_principal_id: str,
     app_name: str,
     app_identities: set[str],
+    role_assignees: list[str],
     scope_name: str,
     is_ours,
 ) -> dict[str, Any]:
@@ -244,7 +260,7 @@ def audit(
         checks.append(_refused("entra_app_permissions", error, "Microsoft Graph Application.Read.All"))
     findings += entra
     try:
-        assignments = app_assignments(exchange, app_identities)
+        assignments = app_assignments(exchange, role_assignees, app_identities)
         ours = [a for a in assignments if is_ours(a)]
         findings += [rbac_finding(a, scope_name) for a in assignments if not is_ours(a)]
         checks.append(Check("exchange_role_assignments", True))

@@ -111,8 +111,11 @@ def _grant_scoped_access(ctx: StepContext, app_id: str) -> Outcome:
         ctx.progress(50, f"Ensuring the management scope over {len(dns)} room list(s)")
         scope_written = _ensure_scope(ctx, ms.exchange, name, recipient_filter, dns)
         app_identities = _app_identities(app_id, entra_sp, exchange_sp)
+        assignees = _role_assignees(app_id, entra_sp["id"], exchange_sp.get("Identity") or exchange_sp.get("ObjectId"))
         ctx.progress(65, "Checking every grant the app holds in Entra ID and Exchange")
-        found = audit_grants(ms, app_id, entra_sp["id"], entra_sp.get("displayName") or app_id, app_identities, name)
+        found = audit_grants(
+            ms, app_id, entra_sp["id"], entra_sp.get("displayName") or app_id, app_identities, assignees, name
+        )
         others = [f for f in found["widening"] if f["kind"] == "rbac_assignment"]
         if others:
             raise wider_access_error("other_role_assignment", others, {})
@@ -140,7 +143,13 @@ def _grant_scoped_access(ctx: StepContext, app_id: str) -> Outcome:
 
 
 def audit_grants(
-    ms, app_id: str, service_principal_id: str, app_name: str, app_identities: set[str], scope: str
+    ms,
+    app_id: str,
+    service_principal_id: str,
+    app_name: str,
+    app_identities: set[str],
+    role_assignees: list[str],
+    scope: str,
 ) -> dict[str, Any]:
     """Every grant of the app beyond Onramp's own scoped assignment (wizard.services.grants)."""
     return grants.audit(
@@ -150,6 +159,7 @@ def audit_grants(
         service_principal_id=service_principal_id,
         app_name=app_name,
         app_identities=app_identities,
+        role_assignees=role_assignees,
         scope_name=scope,
         is_ours=lambda assignment: _ours(assignment, scope),
     )
@@ -162,9 +172,16 @@ def audit_from_result(ms, result: ScopedAccessResult) -> dict[str, Any]:
         for value in (result.app_id, result.service_principal_object_id, result.exchange_service_principal)
         if value
     }
+    assignees = _role_assignees(result.app_id, result.service_principal_object_id, result.exchange_service_principal)
     return audit_grants(
-        ms, result.app_id, result.service_principal_object_id, result.app_id, identities, result.scope_name
+        ms, result.app_id, result.service_principal_object_id, result.app_id, identities, assignees, result.scope_name
     )
+
+
+def _role_assignees(app_id: str, entra_object_id: str | None, exchange_identity: str | None) -> list[str]:
+    """What `Get-ManagementRoleAssignment -RoleAssignee` is given for the app, in order: its Exchange service
+    principal's identity, then the Entra object id it points to (the ObjectId public scripts pass), then the app id."""
+    return [value for value in (exchange_identity, entra_object_id, app_id) if value]
 
 
 def entra_service_principal(graph, app_id: str) -> dict[str, Any]:
