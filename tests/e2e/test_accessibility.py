@@ -122,7 +122,13 @@ def test_a_new_organisation_is_activated_with_the_keyboard_alone(
     run_and_next(page, "Connect the tenant", "Organisation customisation")
 
     run_and_next(page, "Organisation customisation", "Service account")
-    run_and_next(page, "Service account", "Room list")
+    # The password swaps in where its button was: the focus goes to its heading, and the copy button is next.
+    run_and_next(page, "Service account", None)
+    press_on(page, r"^button Show the password once$")
+    expect(page.locator("#password-title")).to_be_focused()
+    page.keyboard.press("Tab")
+    assert focused(page) == "button Copy the password"
+    press_on(page, r"^a Next: Room list →$")
     run_and_next(page, "Room list", "Rooms")
 
     # Rooms: every room mailbox (the default choice), previewed, then confirmed.
