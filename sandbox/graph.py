@@ -783,7 +783,8 @@ def remove_key(call: Call, key: str) -> Response:
             options={"require": ["aud", "iss", "exp", "nbf"]},
         )
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise GraphError(401, "Authentication_MissingOrMalformed", "Invalid proof of possession token.") from exc
+        # 400 Request_BadRequest, as a public key-rotation tool's recorded body has it (WIRE.md [C22]).
+        raise GraphError(400, "Request_BadRequest", "Invalid proof of possession token.") from exc
     del sp.certificates[thumbprint]
     return Response(204)
 

@@ -39,7 +39,9 @@ def test_an_app_removes_its_own_key_with_a_proof_and_no_permission(ms, integrati
 
     stranger, _, _ = app_certificate(tmp_path / "stranger.pem", "Stranger")
     bad = ms.graph("POST", path, json={"keyId": key_id, "proof": _proof(info, app["id"], str(stranger))})
-    assert bad.status_code == 401
+    assert bad.status_code == 400  # a proof that does not verify (WIRE.md [C22])
+    assert bad.json()["error"] == {**bad.json()["error"], "code": "Request_BadRequest"}
+    assert bad.json()["error"]["message"] == "Invalid proof of possession token."
     other = integration.graph("POST", path, json={"keyId": key_id, "proof": _proof(info, app["id"])})
     assert other.status_code == 403 and other.json()["error"]["code"] == "Authorization_RequestDenied"
 

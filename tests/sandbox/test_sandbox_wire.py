@@ -60,11 +60,14 @@ def test_managed_by_takes_a_typed_hashtable_and_lists_names(ms):
     assert group["ManagedBy"] == ["user-001"]  # seeded mailboxes predate MC365786: their Name is the alias
 
 
-def test_role_assignments_of_an_app_are_found_by_role_not_by_role_assignee(sandbox_tenant, ms):
+def test_role_assignments_of_an_app_are_found_by_its_role_assignee_and_by_role(sandbox_tenant, ms):
     app_id = sandbox_tenant.info["integration_app_id"]
     ms.invoke("New-ServicePrincipal", AppId=app_id, ObjectId="2c3d4e5f-0000-4000-8000-00000000000b")
     ms.invoke("New-ManagementRoleAssignment", App=app_id, Role="Application Calendars.Read")
-    exc_type, _ = ms.invoke_error("Get-ManagementRoleAssignment", RoleAssignee=app_id)
+    # -RoleAssignee resolves the app's Exchange service principal, as public scripts call it (WIRE.md [C20]).
+    [by_assignee] = ms.invoke("Get-ManagementRoleAssignment", RoleAssignee="2c3d4e5f-0000-4000-8000-00000000000b")
+    assert by_assignee["App"] == app_id
+    exc_type, _ = ms.invoke_error("Get-ManagementRoleAssignment", RoleAssignee="nobody-at-all")
     assert exc_type.endswith("ManagementObjectNotFoundException")
     exc_type, _ = ms.invoke_error("Get-ManagementRoleAssignment", App=app_id)
     assert exc_type == "System.Management.Automation.ParameterBindingException"
