@@ -215,7 +215,7 @@ def scoped_access_script(
             ),
         ),
         comment("Check: the scope's filter names every room list; the assignment uses the scope."),
-        Check(command("Get-ManagementScope", {"Identity": scope_name}), ("Name", "RecipientRestrictionFilter")),
+        Check(command("Get-ManagementScope", {"Identity": scope_name}), ("Name", "RecipientFilter")),
         Check(
             command("Get-ManagementRoleAssignment", {"Identity": assignment_name}),
             ("Name", "Role", "App", "CustomResourceScope"),
