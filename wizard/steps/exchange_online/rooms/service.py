@@ -433,20 +433,23 @@ def _apply(
         )
         placed += len(added) - len(absent)
         ctx.progress(15 + int(80 * placed / max(total, 1)), f"{placed} of {total} rooms in room lists")
-        # A long run writes under the administrator's sign-in as long as Microsoft still honours it: once it is
-        # revoked the lists not started yet wait for a sign-in again (a run after it writes only what is missing).
-        still_signed_in(ctx.tenant)
 
-    for planned in to_write:
-        if planned.is_new:
-            # Before the call, in case its answer never arrives: a later attempt that finds the list confirms it.
-            record_event(ctx.tenant, ctx.actor, CREATE_ROOM_LIST, REQUESTED, STEP_ID, {"name": planned.name})
-    parallel(
-        lambda planned: _write_list(exchange, planned, lists.identity(planned.name), manager),
-        to_write,
-        max_workers=CONCURRENT_CALLS,
-        on_done=written,
-    )
+    for start in range(0, len(to_write), CONCURRENT_CALLS):
+        batch = to_write[start : start + CONCURRENT_CALLS]
+        # A long run writes under the administrator's sign-in as long as Microsoft still honours it: asked before each
+        # batch, so once it is revoked the lists not started wait for a sign-in again (the run after it writes only
+        # what is missing).
+        still_signed_in(ctx.tenant)
+        for planned in batch:
+            if planned.is_new:
+                # Before the call, in case its answer never arrives: a later attempt that finds the list confirms it.
+                record_event(ctx.tenant, ctx.actor, CREATE_ROOM_LIST, REQUESTED, STEP_ID, {"name": planned.name})
+        parallel(
+            lambda planned: _write_list(exchange, planned, lists.identity(planned.name), manager),
+            batch,
+            max_workers=CONCURRENT_CALLS,
+            on_done=written,
+        )
     if failures:
         raise StepError(
             code="room_lists_incomplete",
