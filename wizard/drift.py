@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tenants.models import Profile, SecretKind, Tenant, TenantStatus
+from tenants.models import ExchangeWrites, Profile, SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.microsoft.errors import NotFound
@@ -398,16 +398,21 @@ CHECKED_PROFILE = Profile.EXCHANGE_ONLINE
 
 
 def checks_drift(tenant: Tenant) -> bool:
-    """Whether the drift check can look at this organisation at all (its profile)."""
-    return tenant.profile == CHECKED_PROFILE
+    """Whether the drift check can look at this organisation at all: its profile, and Onramp reading Exchange (the
+    check reads the lists, the scope and the assignments through InvokeCommand, which an organisation whose admin
+    makes the Exchange changes does not use)."""
+    return tenant.profile == CHECKED_PROFILE and not tenant.admin_runs_exchange_writes
 
 
 def checked_tenants():
     """Organisations the schedule re-checks: activated Exchange Online ones (CHECKED_PROFILE), less those that
-    handed Onramp's access back: Onramp holds no credential for them until they grant it again."""
+    handed Onramp's access back (Onramp holds no credential for them until they grant it again) and those whose
+    admin makes the Exchange changes (`checks_drift`)."""
     handed_back = StepState.objects.filter(step_id=REDUCE_ACCESS_STEP, status=StepStatus.SUCCEEDED)
-    return Tenant.objects.filter(status=TenantStatus.ACTIVE, profile=CHECKED_PROFILE).exclude(
-        pk__in=handed_back.values("tenant_id")
+    return (
+        Tenant.objects.filter(status=TenantStatus.ACTIVE, profile=CHECKED_PROFILE)
+        .exclude(exchange_writes=ExchangeWrites.BY_ADMIN)
+        .exclude(pk__in=handed_back.values("tenant_id"))
     )
 
 

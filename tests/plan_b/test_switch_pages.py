@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tenants.models import ExchangeWrites, Membership, Role, Tenant
 from tests.factories import make_tenant, make_user, set_state
-from wizard import actions
+from wizard import actions, drift
 from wizard.errors import INVOKE_COMMAND_REFUSED, INVOKE_COMMAND_REFUSED_EXPLANATION, INVOKE_COMMAND_REFUSED_FIX
 from wizard.models import AuditEvent, StepStatus
 
@@ -76,3 +76,16 @@ def test_a_viewer_cannot_switch():
     tenant.refresh_from_db()
     assert not tenant.admin_runs_exchange_writes
     assert not AuditEvent.objects.filter(action=actions.SWITCH_EXCHANGE_WRITES).exists()
+
+
+def test_no_drift_check_reads_exchange_for_an_organisation_whose_admin_makes_the_changes():
+    tenant = make_tenant("contoso", admin="alice")
+    Tenant.objects.filter(pk=tenant.pk).update(status="active")
+    tenant.refresh_from_db()
+    assert drift.checks_drift(tenant) and tenant in drift.checked_tenants()
+
+    actions.set_exchange_writes(tenant, "alice", ExchangeWrites.BY_ADMIN)
+
+    assert not drift.checks_drift(tenant) and tenant not in drift.checked_tenants()
+    page = signed_in("alice").get(reverse("wizard:activation", args=[tenant.slug])).content.decode()
+    assert "while its admin makes the Exchange changes" in page
