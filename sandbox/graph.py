@@ -507,6 +507,10 @@ def _calendar_user(call: Call, key: str) -> User:
         return user
     if tenant.app_rbac_covers(call.app_id, user, CALENDAR_ROLES):
         return user
+    if call.granted() & CALENDAR_ROLES:
+        # The Entra grant is there but an application access policy keeps it from this mailbox (Graph's
+        # auth-limit-mailbox-access and resolve-auth-errors: 403 "Access to OData is disabled."; WIRE.md [D35]).
+        raise GraphError(403, "ErrorAccessDenied", "Access to OData is disabled.")
     raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
 
 

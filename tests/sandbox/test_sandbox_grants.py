@@ -90,7 +90,11 @@ def test_an_application_access_policy_is_listed_and_restricts_only_the_entra_gra
     assert policy["ScopeName"] == "Booking Scope" and policy["Description"].startswith("Restrict")
     assert policy["Identity"].startswith(f"{info['tenant_id']}\\{app_id}:S-1-5-21-")
     assert integration.graph("GET", "/users/room-001@contoso.onmicrosoft.com/calendar").status_code == 200
-    assert integration.graph("GET", "/users/user-001@contoso.onmicrosoft.com/calendar").status_code == 403
+    blocked = integration.graph("GET", "/users/user-001@contoso.onmicrosoft.com/calendar")
+    assert blocked.status_code == 403
+    # The policy's refusal, as Graph documents it (resolve-auth-errors; WIRE.md [D35]).
+    assert blocked.json()["error"]["code"] == "ErrorAccessDenied"
+    assert blocked.json()["error"]["message"] == "Access to OData is disabled."
 
     ms.invoke("Remove-ApplicationAccessPolicy", Identity=policy["Identity"])
 
