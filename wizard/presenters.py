@@ -4,6 +4,7 @@ and each step's extra page context (a Step's `page_context`). Formatting only: q
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,6 +147,33 @@ def display_items(data: dict) -> list[tuple[str, str]]:
     """A result as (label, text) rows for a definition list: plain words, no secrets, nested lists counted,
     times as dates."""
     return [(label(key), _display(value, key)) for key, value in public_items(data)]
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What a step's status means for a page, one flag per status and the groups pages ask about, so that no
+    template compares status strings."""
+
+    value: str
+    label: str
+
+    @classmethod
+    def of(cls, state: StepState) -> "StatusView":
+        return cls(state.status, state.get_status_display())
+
+    not_started = property(lambda self: self.value == StepStatus.NOT_STARTED)
+    queued = property(lambda self: self.value == StepStatus.QUEUED)
+    running = property(lambda self: self.value == StepStatus.RUNNING)
+    waiting = property(lambda self: self.value == StepStatus.WAITING)
+    needs_input = property(lambda self: self.value == StepStatus.NEEDS_INPUT)
+    succeeded = property(lambda self: self.value == StepStatus.SUCCEEDED)
+    failed = property(lambda self: self.value == StepStatus.FAILED)
+    skipped = property(lambda self: self.value == StepStatus.SKIPPED)
+    interrupted = property(lambda self: self.value == StepStatus.INTERRUPTED)
+    # What the step found so far is worth showing: it is done, or it waits on Microsoft with a partial result.
+    shows_result = property(lambda self: self.value in (StepStatus.SUCCEEDED, StepStatus.WAITING))
+    # Something the admin must look at: it failed, or its worker was lost.
+    went_wrong = property(lambda self: self.value in (StepStatus.FAILED, StepStatus.INTERRUPTED))
 
 
 def shown_result(result_type: type[StepResult], state: StepState) -> StepResult:

@@ -66,6 +66,8 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "can_sign_in_again": can_change_secrets(request.user, tenant),
         "blocked_by": selectors.unmet_prerequisite(tenant, step.id),
         "organisations_sharing": organisations_sharing(request.user, tenant),
+        "status": presenters.StatusView.of(state),
+        "tenant_active": tenant.status == TenantStatus.ACTIVE,
         "result": presenters.shown_result(step.result_type, state),
         "result_items": presenters.display_items(state.result),
         "step_templates": [page_template(tenant.profile, step.id), "wizard/steps/_default.html"],
@@ -128,7 +130,13 @@ def step_progress(request: HttpRequest, slug: str, step_id: str) -> HttpResponse
         raise Http404("No such step")
     if state.is_active:
         position = [s.id for s in steps_of(tenant)].index(step.id)
-        context = {"tenant": tenant, "state": state, "step": step, "position": position}
+        context = {
+            "tenant": tenant,
+            "state": state,
+            "status": presenters.StatusView.of(state),
+            "step": step,
+            "position": position,
+        }
         return render(request, "wizard/_progress_poll.html", context)
     response = render(request, "wizard/_wizard.html", _step_context(request, tenant, step))
     return reswap(retarget(response, "#wizard"), "outerHTML")
