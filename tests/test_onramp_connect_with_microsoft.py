@@ -17,6 +17,8 @@ from django.test import Client
 from tenants.models import BindingProof, Tenant, TenantStatus
 from tests.factories import make_tenant, on_sandbox_cloud
 from tests.helpers import wait_for
+from wizard.models import AuditEvent
+from wizard.services import admin_sign_in
 
 GLOBAL_ADMIN = "admin@contoso.onmicrosoft.com"
 
@@ -94,6 +96,10 @@ def test_a_terminal_connects_with_microsoft_and_runs_to_activation(onramps_app, 
     call_command("onramp", "run", "--slug", "contoso", "--all-rooms", "--yes", "--wait", stdout=io.StringIO())
 
     assert Tenant.objects.get(pk=tenant.pk).status == TenantStatus.ACTIVE, "organisation not activated"
+    # The device sign-in was kept (a public client's) and the worker refreshed it before each step's writes.
+    assert admin_sign_in.kept_sign_in(tenant).public_client
+    writes = AuditEvent.objects.filter(tenant=tenant, action__in=["create_service_account", "create_room_list"])
+    assert writes.exists() and {event.detail.get("ran_under") for event in writes} == {GLOBAL_ADMIN}
 
 
 def test_with_microsoft_takes_no_pasted_id_or_secret(onramps_app, db):

@@ -59,7 +59,13 @@ from wizard.microsoft.auth import (
     prove_credentials,
 )
 from wizard.microsoft.clouds import Endpoints, endpoints_for, trusted_by_installation
-from wizard.microsoft.delegated import DelegatedTokens, KeptSignIn, SignInAgainNeeded, complete_and_keep
+from wizard.microsoft.delegated import (
+    DelegatedTokens,
+    KeptSignIn,
+    SignInAgainNeeded,
+    complete_and_keep,
+    complete_device_and_keep,
+)
 from wizard.microsoft.errors import EXCHANGE, GRAPH
 from wizard.microsoft.ews import (
     AutodiscoverAttempt,
@@ -112,6 +118,7 @@ __all__ = [
     "begin_sign_in",
     "busy_listener",
     "complete_and_keep",
+    "complete_device_and_keep",
     "complete_device_sign_in",
     "complete_sign_in",
     "connector_clients",

@@ -10,6 +10,7 @@ AADSTS code, and only a person signing in again can continue.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from wizard.microsoft.signin import (
     SignInRefused,
     _msal_app,
     _person,
+    _public_app,
     _session,
     complete,
+    complete_device_sign_in,
 )
 
 # Microsoft's answers to a refresh that only an interactive sign-in can get past (OAuth 2.0 `invalid_grant`;
@@ -49,19 +52,30 @@ class KeptSignIn:
     home_account_id: str
     username: str
     tid: str
+    # A sign-in through the device code flow (a terminal) is a public client's: its refresh token is redeemed
+    # without the client secret, as Microsoft requires of public clients (AADSTS700025 otherwise).
+    public_client: bool = False
 
     def __repr__(self) -> str:  # no token in reprs, tracebacks or logs
         return f"KeptSignIn(username={self.username!r}, tid={self.tid!r})"
 
     def to_text(self) -> str:
         return json.dumps(
-            {"cache": self.cache, "home_account_id": self.home_account_id, "username": self.username, "tid": self.tid}
+            {
+                "cache": self.cache,
+                "home_account_id": self.home_account_id,
+                "username": self.username,
+                "tid": self.tid,
+                "public_client": self.public_client,
+            }
         )
 
     @classmethod
     def from_text(cls, text: str) -> KeptSignIn:
         data = json.loads(text)
-        return cls(data["cache"], data["home_account_id"], data["username"], data["tid"])
+        return cls(
+            data["cache"], data["home_account_id"], data["username"], data["tid"], bool(data.get("public_client"))
+        )
 
 
 def complete_and_keep(
@@ -71,6 +85,14 @@ def complete_and_keep(
     cache = msal.SerializableTokenCache()
     person = complete(app, flow, dict(response), token_cache=cache)
     return person, KeptSignIn(cache.serialize(), _home_account_id(cache, person), person.username, person.tid)
+
+
+def complete_device_and_keep(app: SignInApp, flow: dict[str, Any]) -> tuple[MicrosoftPerson, KeptSignIn]:
+    """`signin.complete_device_sign_in`, keeping the tokens of the sign-in in a new msal cache."""
+    cache = msal.SerializableTokenCache()
+    person = complete_device_sign_in(app, flow, token_cache=cache)
+    kept = KeptSignIn(cache.serialize(), _home_account_id(cache, person), person.username, person.tid, True)
+    return person, kept
 
 
 def _home_account_id(cache: msal.SerializableTokenCache, person: MicrosoftPerson) -> str:
@@ -98,7 +120,7 @@ class DelegatedTokens:
         return f"DelegatedTokens({self._kept!r})"
 
     def kept(self) -> KeptSignIn:
-        return KeptSignIn(self._cache.serialize(), self._kept.home_account_id, self._kept.username, self._kept.tid)
+        return dataclasses.replace(self._kept, cache=self._cache.serialize())
 
     @property
     def changed(self) -> bool:
@@ -106,7 +128,10 @@ class DelegatedTokens:
 
     def _acquire(self, session: requests.Session, scopes: list[str], *, force_refresh: bool) -> dict[str, Any]:
         try:
-            application = _msal_app(self.app, session, token_cache=self._cache)
+            if self._kept.public_client:
+                application = _public_app(self.app, session, token_cache=self._cache)
+            else:
+                application = _msal_app(self.app, session, token_cache=self._cache)
         except SignInRefused as refusal:
             raise _unreachable(str(refusal)) from refusal
         account = next(

@@ -264,20 +264,29 @@ def begin_device_sign_in(app: SignInApp) -> dict[str, Any]:
     return flow
 
 
-def complete_device_sign_in(app: SignInApp, flow: dict[str, Any]) -> MicrosoftPerson:
-    """Wait (polling as Microsoft says) until the person entered the code and signed in, or the code expired."""
+def complete_device_sign_in(
+    app: SignInApp, flow: dict[str, Any], *, token_cache: msal.TokenCache | None = None
+) -> MicrosoftPerson:
+    """Wait (polling as Microsoft says) until the person entered the code and signed in, or the code expired.
+    `token_cache`: where msal keeps the sign-in's tokens (wizard.microsoft.delegated), else they are dropped."""
     with _session(app) as session:
         try:
-            result = _public_app(app, session).acquire_token_by_device_flow(flow)
+            result = _public_app(app, session, token_cache).acquire_token_by_device_flow(flow)
         except requests.RequestException as error:
             raise SignInRefused("Microsoft's sign-in service could not be reached.") from error
         return _person(app, result, session)
 
 
-def _public_app(app: SignInApp, session: requests.Session) -> msal.PublicClientApplication:
+def _public_app(
+    app: SignInApp, session: requests.Session, token_cache: msal.TokenCache | None = None
+) -> msal.PublicClientApplication:
     try:
         return msal.PublicClientApplication(
-            app.client_id, authority=app.authority, instance_discovery=False, http_client=session
+            app.client_id,
+            authority=app.authority,
+            instance_discovery=False,
+            http_client=session,
+            token_cache=token_cache,
         )
     except (ValueError, requests.RequestException) as error:
         raise SignInRefused(f"Microsoft's sign-in service at {app.authority} could not be reached.") from error

@@ -26,12 +26,13 @@ from wizard.errors import StepError
 from wizard.microsoft import (
     ROLE_SCOPES,
     ROLES_NOT_READABLE,
+    KeptSignIn,
     MicrosoftPerson,
     SignInRefused,
     begin_device_sign_in,
     begin_sign_in,
     complete_and_keep,
-    complete_device_sign_in,
+    complete_device_and_keep,
     endpoints_for,
     prove_app_credentials,
     trusted_by_installation,
@@ -440,11 +441,15 @@ def prove_administrator(
             "Microsoft tenant.",
         )
         raise _refused(tenant, actor, error.code, {"microsoft_tenant_id": person.tid}, error)
+    _keep_sign_in(tenant, person, kept, actor)
+    return person
+
+
+def _keep_sign_in(tenant: Tenant, person: MicrosoftPerson, kept: KeptSignIn, actor: str) -> None:
     admin_sign_in.keep(tenant, kept)
     record_event(
         tenant, actor, "keep_admin_sign_in", "succeeded", "connect", {"username": person.username, "oid": person.oid}
     )
-    return person
 
 
 def begin_connect_in_terminal(tenant: Tenant) -> dict[str, Any]:
@@ -461,7 +466,7 @@ def complete_connect_in_terminal(tenant: Tenant, *, flow: dict[str, Any], actor:
     the Microsoft tenant of the validated token. Admin consent is a separate, browser step (`consent_link`)."""
     app = connector_sign_in_app(tenant)
     try:
-        person = complete_device_sign_in(app, flow)
+        person, kept = complete_device_and_keep(app, flow)
     except SignInRefused as refusal:
         raise _refused(
             tenant,
@@ -471,6 +476,7 @@ def complete_connect_in_terminal(tenant: Tenant, *, flow: dict[str, Any], actor:
             StepError(code="connect_sign_in_refused", message=str(refusal), fix="Run the command again."),
         ) from refusal
     _require_consenting_role(tenant, person, actor)
+    _keep_sign_in(tenant, person, kept, actor)
     return bind_microsoft_tenant(
         tenant,
         microsoft_tenant_id=person.tid,
