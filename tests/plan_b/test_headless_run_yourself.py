@@ -25,10 +25,13 @@ def onramp(*args: str) -> str:
     return out.getvalue()
 
 
-def onramp_exits(code: int, *args: str) -> None:
+def onramp_exits(code: int, *args: str) -> str:
+    """What the command said on stderr before it exited with `code`."""
+    err = io.StringIO()
     with pytest.raises(SystemExit) as exited:
-        onramp(*args)
+        call_command("onramp", *args, stdout=io.StringIO(), stderr=err)
     assert exited.value.code == code
+    return err.getvalue()
 
 
 @pytest.fixture
@@ -79,7 +82,8 @@ def test_onramp_run_and_confirm_reach_activation_with_invoke_command_refused(
     tenant.refresh_from_db()
     for step_id in EXCHANGE_STEPS:
         extra = ("--rooms-csv", str(csv)) if step_id == "rooms" else ()
-        onramp_exits(EXIT_NEEDS_INPUT, "run", "--slug", "contoso", "--wait", *extra)
+        asked = onramp_exits(EXIT_NEEDS_INPUT, "run", "--slug", "contoso", "--wait", *extra)
+        assert f"onramp confirm --slug contoso --step {step_id}" in asked
         stopped = state_of(tenant, step_id)
         assert stopped.status == StepStatus.NEEDS_INPUT, (step_id, stopped.status, stopped.error_message)
         run_as_the_admin(control, tenant, step_id)

@@ -465,6 +465,11 @@ class Command(BaseCommand):
             self.stderr.write(f"{stopped.step_id} needs input: {stopped.progress_message}")
             if confirms_preview:
                 self.stderr.write("Pass --yes to apply the preview, or --rooms-csv/--all-rooms to choose rooms.")
+            elif step_of(tenant, stopped.step_id).confirmation is not None:
+                self.stderr.write(
+                    f"Print its commands with `onramp confirm --slug {tenant.slug} --step {stopped.step_id}`; once you"
+                    " ran them, confirm with --yes."
+                )
             sys.exit(EXIT_NEEDS_INPUT)
         if stopped.status in (StepStatus.WAITING, StepStatus.QUEUED, StepStatus.RUNNING):
             self.stdout.write(
