@@ -14,10 +14,11 @@ from django.utils.formats import date_format
 
 from tenants.models import Tenant, TenantStatus
 from wizard import drift
-from wizard.models import AuditEvent, StepState, StepStatus
+from wizard.models import AuditEvent, DriftCheckStatus, StepState, StepStatus
 from wizard.results import StepResult
 from wizard.steps.exchange_online.connect import service as connect
 from wizard.steps.exchange_server import common as exchange_server
+from wizard.steps.registry import Step
 
 # Result keys a page never shows, whoever looks: the services keep secrets in TenantSecret, and this is the
 # second fence in case one ever lands in a step's result.
@@ -176,6 +177,12 @@ class StatusView:
     went_wrong = property(lambda self: self.value in (StepStatus.FAILED, StepStatus.INTERRUPTED))
 
 
+def nav_of(steps: Iterable[Step], states: Iterable[StepState]) -> list[tuple[Step, StepState, StatusView]]:
+    """The wizard's side navigation: each step with its state and what that state means."""
+    by_id = {state.step_id: state for state in states}
+    return [(step, by_id[step.id], StatusView.of(by_id[step.id])) for step in steps]
+
+
 def shown_result(result_type: type[StepResult], state: StepState) -> StepResult:
     """What a step's page presents as its result: the saved result once it succeeded (or while it waits), and
     for a failed step what the failing run found, which the services keep in the error's detail."""
@@ -195,7 +202,12 @@ def drift_panel(tenant: Tenant) -> dict[str, Any]:
     standing (less the new rooms placed since), whether a check runs now, and room lists outside the scope; for
     an organisation the check cannot look at, only that (`drift_checked` False)."""
     if not drift.checks_drift(tenant):
-        nothing: dict[str, Any] = {"drift_check": None, "drift_running": False}
+        nothing: dict[str, Any] = {
+            "drift_check": None,
+            "drift_running": False,
+            "drift_check_failed": False,
+            "drift_check_done": False,
+        }
         lists = ("drift_findings", "rooms_placed_since_check", "new_rooms", "lists_outside_scope")
         return {"drift_checked": False, **nothing, **dict.fromkeys(lists, ())}
     check = drift.latest_check(tenant)
@@ -203,6 +215,8 @@ def drift_panel(tenant: Tenant) -> dict[str, Any]:
     return {
         "drift_checked": True,
         "drift_check": check,
+        "drift_check_failed": check is not None and check.status == DriftCheckStatus.FAILED,
+        "drift_check_done": check is not None and check.status == DriftCheckStatus.DONE,
         "drift_findings": standing.findings,
         "rooms_placed_since_check": standing.placed_since,
         "drift_running": drift.check_running(tenant),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from tenants.access import can_operate, get_tenant_for, is_support
+from tenants.models import TenantStatus
 from wizard import presenters, selectors
 from wizard.errors import INVOKE_COMMAND_REFUSED, INVOKE_COMMAND_REFUSED_EXPLANATION
 from wizard.models import ACTIVE_STATUSES
@@ -107,6 +108,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "states": [
             {
                 "state": state,
+                "status": presenters.StatusView.of(state),
                 "step": steps[state.step_id],
                 "stuck_for": selectors.stuck_since(state),
                 "blocked_by": selectors.unmet_prerequisite(tenant, state.step_id, states),
@@ -128,6 +130,9 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_operate": can_operate(request.user, tenant),
         "drift_checked": drift_panel["drift_checked"],
         "drift_check": drift_panel["drift_check"],
+        "drift_check_failed": drift_panel["drift_check_failed"],
+        "drift_check_done": drift_panel["drift_check_done"],
+        "tenant_active": tenant.status == TenantStatus.ACTIVE,
         "drift_findings": drift_panel["drift_findings"],
         "rooms_placed_since_check": drift_panel["rooms_placed_since_check"],
         "new_rooms": drift_panel["new_rooms"],

@@ -55,7 +55,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "step": step,
         "state": state,
         "position": index,
-        "nav": [(s, by_id[s.id]) for s in steps],
+        "nav": [(s, by_id[s.id], presenters.StatusView.of(by_id[s.id])) for s in steps],
         "resume_state": selectors.resume_state(states),
         "prev_step": steps[index - 1] if index > 0 else None,
         "next_step": steps[index + 1] if index + 1 < len(steps) else None,
@@ -406,7 +406,8 @@ def activation(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "tenant": tenant,
         "state": state,
-        "nav": [(s, next(x for x in states if x.step_id == s.id)) for s in steps_of(tenant)],
+        "nav": presenters.nav_of(steps_of(tenant), states),
+        "tenant_active": tenant.status == TenantStatus.ACTIVE,
         "summary": presenters.display_items(_activation_summary(tenant)),
         "webhook": webhook,
         "now": timezone.now(),

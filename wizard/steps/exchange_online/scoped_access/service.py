@@ -47,6 +47,14 @@ def room_list_dns(tenant: Tenant) -> list[str]:
         dns.insert(0, first)
     if not dns:
         required_result(tenant, RoomsResult, "lists", "Rooms")
+        # The lists exist, but the admin created them (Tenant.exchange_writes), so Onramp never read their DNs.
+        raise StepError(
+            code="room_list_dns_unknown",
+            message="Onramp does not know the room lists' distinguished names.",
+            explanation="The room lists were created by your own commands while you made the Exchange changes, so"
+            " Onramp never read them from Exchange.",
+            fix="Run “Room list” and “Rooms” again: Onramp adopts the lists as they are and reads their names.",
+        )
     return dns
 
 
