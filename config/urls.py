@@ -5,7 +5,7 @@ from django.urls import include, path
 from observability.readiness import readyz
 from tenants.views import healthz
 from wizard.metrics_views import metrics
-from wizard.people_views import SignInView
+from wizard.people.views import SignInView
 
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
@@ -14,7 +14,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("", include("wizard.people_urls")),
+    path("", include("wizard.people.urls")),
     path("t/<slug:slug>/", include("wizard.urls")),
     path("", include("wizard.organisation_urls")),
 ]

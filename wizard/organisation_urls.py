@@ -1,7 +1,8 @@
 from django.urls import path
 
-from wizard import organisation_views, support_views
+from wizard import organisation_views
 from wizard import views as wizard_views
+from wizard.support import views as support_views
 
 app_name = "orgs"
 urlpatterns = [

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from tenants.models import Invitation, Membership, Role, Tenant
 from tests.factories import make_tenant, make_user
-from wizard import notifications, people
+from wizard import notifications
+from wizard.people import actions as people
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,9 @@ from tenants import access
 from tenants.models import Invitation, Membership, Role, Tenant
 from tests.factories import make_tenant, make_user
 from tests.people.test_signin import PLAIN_USER, _bound_tenant
-from wizard import notifications, people
+from wizard import notifications
 from wizard.models import AuditEvent
+from wizard.people import actions as people
 
 pytestmark = pytest.mark.django_db
 

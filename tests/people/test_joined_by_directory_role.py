@@ -7,7 +7,7 @@ import pytest
 
 from tenants.models import Membership, MicrosoftIdentity
 from tests.factories import bound_by_proof, make_tenant
-from wizard.people_views import joined_by_directory_role
+from wizard.people.views import joined_by_directory_role
 
 pytestmark = pytest.mark.django_db
 

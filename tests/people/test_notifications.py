@@ -13,8 +13,9 @@ from django.utils import timezone
 from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
 from tests.factories import make_tenant, make_user, state_of
 from tests.helpers import wait_for_mail
-from wizard import actions, notifications, people
+from wizard import actions, notifications
 from wizard.models import AuditEvent, StepStatus
+from wizard.people import actions as people
 
 
 def _admin(tenant: Tenant):

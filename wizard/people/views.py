@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tenants import access
 from tenants.forms import InvitationForm, MemberRoleForm
 from tenants.models import Invitation, Membership, Role, Tenant
-from wizard import people
 from wizard.microsoft import signin
+from wizard.people import actions as people
 
 log = logging.getLogger(__name__)
 

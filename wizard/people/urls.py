@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wizard import people_views
+from wizard.people import views as people_views
 
 app_name = "people"
 urlpatterns = [

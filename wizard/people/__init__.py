@@ -1,0 +1,1 @@
+"""People and sign-in: who signs in with Microsoft or a password, invitations, members and their roles."""

@@ -1,0 +1,1 @@
+"""The support console: every organisation at a glance, one organisation's steps and timeline, retry."""
