@@ -402,7 +402,7 @@ def prove_administrator(
     and issuer are checked) and require a role that may consent for the organisation. The Microsoft tenant id is
     the validated token's `tid`; nothing the browser sent decides it. When the roles were listed without names, the
     administrator signs in once more asking for the scope that reads them (`roles_round`), as sign-in does
-    (wizard.people_views). The proven administrator's tokens are kept, encrypted, for the whole setup. A sign-in
+    (wizard.people.views). The proven administrator's tokens are kept, encrypted, for the whole setup. A sign-in
     again to continue `for_step` must be of the Microsoft tenant the organisation is bound to."""
     app = connector_sign_in_app(tenant)
     try:
