@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 
 from tenants.models import Tenant, TenantStatus
 from wizard import drift
+from wizard.errors import support_case_ids
 from wizard.models import AuditEvent, DriftCheckStatus, StepState, StepStatus
 from wizard.results import StepResult
 from wizard.steps.exchange_online.connect import service as connect
@@ -181,6 +182,24 @@ def nav_of(steps: Iterable[Step], states: Iterable[StepState]) -> list[tuple[Ste
     """The wizard's side navigation: each step with its state and what that state means."""
     by_id = {state.step_id: state for state in states}
     return [(step, by_id[step.id], StatusView.of(by_id[step.id])) for step in steps]
+
+
+def support_case_text(tenant: Tenant, step_title: str, state: StepState) -> str:
+    """What to paste into a Microsoft support case about a step's failed call: Microsoft's request-id, the
+    client-request-id Onramp sent and the answer's date, with which organisation and step; "" when Microsoft's
+    answer gave none of them (the failure was not a Microsoft call's)."""
+    ids = support_case_ids(state.error_detail)
+    if not ids:
+        return ""
+    return "\n".join(
+        [
+            f"Microsoft request-id: {ids.get('request_id', '(not given)')}",
+            f"client-request-id: {ids.get('client_request_id', '(not given)')}",
+            f"Date: {ids.get('date', '(not given)')}",
+            f"Microsoft tenant: {tenant.microsoft_tenant_id or '(not known yet)'}",
+            f"What failed: {step_title} — {state.error_code}: {state.error_message}",
+        ]
+    )
 
 
 def shown_result(result_type: type[StepResult], state: StepState) -> StepResult:

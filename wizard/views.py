@@ -68,6 +68,7 @@ def _step_context(request: HttpRequest, tenant: Tenant, step: Step, form=None) -
         "organisations_sharing": organisations_sharing(request.user, tenant),
         "status": presenters.StatusView.of(state),
         "tenant_active": tenant.status == TenantStatus.ACTIVE,
+        "support_case": presenters.support_case_text(tenant, step.title, state),
         "result": presenters.shown_result(step.result_type, state),
         "result_items": presenters.display_items(state.result),
         "step_templates": [page_template(tenant.profile, step.id), "wizard/steps/_default.html"],

@@ -109,6 +109,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
             {
                 "state": state,
                 "status": presenters.StatusView.of(state),
+                "support_case": presenters.support_case_text(tenant, steps[state.step_id].title, state),
                 "step": steps[state.step_id],
                 "stuck_for": selectors.stuck_since(state),
                 "blocked_by": selectors.unmet_prerequisite(tenant, state.step_id, states),
