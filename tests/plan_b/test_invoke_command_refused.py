@@ -4,7 +4,7 @@ retries nothing, and the organisation can switch to running the Exchange changes
 import pytest
 
 from tenants.models import ExchangeWrites, Profile
-from tests.factories import connected_tenant, make_tenant, run_inline, state_of
+from tests.factories import connected_tenant, make_tenant, run_inline, set_state, state_of
 from wizard import actions
 from wizard.errors import INVOKE_COMMAND_REFUSED, IllegalTransition, StepError
 from wizard.microsoft import connector_clients
@@ -75,3 +75,23 @@ def test_no_switch_while_an_exchange_step_runs_nor_for_exchange_server():
         actions.set_exchange_writes(onprem, "alice", ExchangeWrites.BY_ADMIN)
     assert refused.value.code == "not_exchange_online"
     assert not AuditEvent.objects.filter(action=actions.SWITCH_EXCHANGE_WRITES).exists()
+
+
+def test_back_to_onramp_after_the_admin_made_the_lists_scoped_access_asks_to_adopt_them(sandbox_tenant):
+    tenant = connected_tenant(sandbox_tenant.info)
+    for step_id in ("connect", "org_customization", "service_account"):
+        set_state(tenant, step_id, status=StepStatus.SUCCEEDED)
+    # What the run-it-yourself room list and rooms steps save: no distinguished name, which only Exchange tells.
+    lists = [{"name": "Onramp Rooms", "address": "onramp-rooms@contoso.onmicrosoft.com", "members": ["room-001@x"]}]
+    set_state(
+        tenant,
+        "room_list",
+        status=StepStatus.SUCCEEDED,
+        result={"name": "Onramp Rooms", "address": lists[0]["address"]},
+    )
+    set_state(tenant, "rooms", status=StepStatus.SUCCEEDED, result={"lists": lists})
+
+    state = run_inline(tenant, "scoped_access")
+
+    assert state.status == StepStatus.FAILED and state.error_code == "room_list_dns_unknown"
+    assert "Room list" in state.error_detail["fix"]
