@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from .onramp import connect_arguments
-from .server import start_sandbox
+from .server import start_sandbox, tenant_room_counts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8443)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--rooms", type=int, default=20)
+    serve.add_argument(
+        "--tenants", type=int, default=1, help="Microsoft tenants served (contoso-0001.onmicrosoft.com, … when > 1)"
+    )
+    serve.add_argument(
+        "--tenant-rooms",
+        type=tenant_room_counts,
+        default=(),
+        metavar="N,N,…|MIN-MAX",
+        help="rooms per tenant: a list used in turn, or MIN-MAX spread geometrically over the tenants (else --rooms)",
+    )
     serve.add_argument("--equipment", type=int, default=3)
     serve.add_argument("--users", type=int, default=5)
     serve.add_argument("--latency-ms", type=float, default=0.0)
@@ -63,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pop("command") == "onramp-connect":
         return _onramp_connect(args["info"])
     info_path: Path | None = args.pop("info")
-    sandbox = start_sandbox(**args)
+    spec = args.pop("tenant_rooms")
+    sandbox = start_sandbox(**args, tenant_rooms=spec.counts(args["tenants"]) if spec else ())
     text = json.dumps(sandbox.info, indent=2)
     if info_path:
         # Written aside and renamed into place: whoever waits for the file (make run, a test) never reads half of it.

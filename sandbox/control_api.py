@@ -11,8 +11,6 @@ from typing import Any
 from . import exchange, shell
 from .responses import Request, Response
 from .state import (
-    CONNECTOR_APP_ID,
-    DOMAIN,
     EXCHANGE_ADMIN_ROLE,
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
@@ -29,7 +27,7 @@ def _error(status: int, message: str) -> Response:
 def _permissions(tenant: Tenant, body: dict[str, Any]) -> Response:
     """Grant or revoke an app role (on Graph, or on `resource`: "exchange" for Office 365 Exchange Online; unnamed,
     Graph first) or the Exchange Administrator directory role."""
-    app_id = body.get("app_id", CONNECTOR_APP_ID)
+    app_id = body.get("app_id", tenant.identity.connector_app_id)
     resource = {"graph": GRAPH_APP_ID, "exchange": EXCHANGE_APP_ID}.get(str(body.get("resource") or "").lower())
     if app_id not in tenant.entra_sps:
         return _error(404, f"unknown app {app_id}")
@@ -64,7 +62,7 @@ def _add_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
     if kind not in ("room", "equipment", "user"):
         return _error(400, "kind must be room, equipment or user")
     nick = body.get("alias") or f"{kind}-{uuid.uuid4().hex[:8]}"
-    upn = f"{nick}@{DOMAIN}"
+    upn = f"{nick}@{tenant.domain}"
     if tenant.user_by_key(upn):
         return _error(409, f"{upn} exists")
     now = tenant.now()
@@ -160,7 +158,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
         if action == "mailboxes/remove":
             return _remove_mailbox(tenant, body)
         if action == "consent/remove":
-            tenant.remove_delegated_consent(str(body.get("app_id", CONNECTOR_APP_ID)))
+            tenant.remove_delegated_consent(str(body.get("app_id", tenant.identity.connector_app_id)))
             return Response(204)
         if action == "consent/grant":
             # An administrator's consent for the organisation to Microsoft Graph scopes of an app, given elsewhere.

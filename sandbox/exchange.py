@@ -16,17 +16,14 @@ from typing import Any
 from .opath import FilterError, parse_scope_filter
 from .responses import Request, Response
 from .state import (
-    ADMIN_UPN,
     APPLICATION_ROLES,
     DN_SUFFIX,
-    DOMAIN,
     EXCHANGE_ADMIN_ROLE,
     EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     EXCHANGE_SERVER,
     IMPERSONATION_ROLE,
     ORG_NAME,
-    TENANT_ID,
     AccessPolicy,
     ExoServicePrincipal,
     Group,
@@ -36,7 +33,7 @@ from .state import (
     User,
     make_dn,
 )
-from .tokens import TENANT_ALIASES, TokenError, verify_token
+from .tokens import TokenError, verify_token
 
 NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 AMBIGUOUS = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"
@@ -361,19 +358,20 @@ def _limit(shell: Shell, items: list[dict[str, Any]], params: Params) -> list[di
 # -- cmdlets --------------------------------------------------------------------------------------
 def get_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]]:
     org = shell.tenant.org
+    domain = shell.tenant.domain
     return [
         {
-            "Name": DOMAIN,
+            "Name": domain,
             "DisplayName": ORG_NAME,
-            "Identity": DOMAIN,
-            "Guid": TENANT_ID,
+            "Identity": domain,
+            "Guid": shell.tenant.tenant_id,
             "IsDehydrated": shell.tenant.reads_dehydrated(),
             "EwsEnabled": org["EwsEnabled"],
             "EwsApplicationAccessPolicy": org["EwsApplicationAccessPolicy"],
             "EwsAllowList": org["EwsAllowList"],
             "EwsAllowedAppIDs": list(org["EwsAllowedAppIDs"]),
-            "OrganizationId": f"NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{DOMAIN} - "
-            f"NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/{DOMAIN}/Configuration",
+            "OrganizationId": f"NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{domain} - "
+            f"NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/{domain}/Configuration",
         }
     ]
 
@@ -457,12 +455,12 @@ def new_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]
     tenant = shell.tenant
     name = params.required("Name")
     alias = params.text("Alias") or "".join(ch for ch in name if ch.isalnum() or ch in "-_.")
-    smtp = params.text("PrimarySmtpAddress") or f"{alias}@{DOMAIN}"
+    smtp = params.text("PrimarySmtpAddress") or f"{alias}@{tenant.domain}"
     _check_unique(tenant, name, alias, smtp)
     managers = [_member(shell, m).id for m in params.values("ManagedBy")]
     members = [user.id for user in _members(shell, params.values("Members"))]
     if not managers and shell.caller == "admin":
-        admin = tenant.user_by_key(ADMIN_UPN)
+        admin = tenant.user_by_key(tenant.identity.admin_upn)
         managers = [admin.id] if admin else []
     group = Group(
         guid=str(uuid.uuid4()),
@@ -515,7 +513,7 @@ def _require_manager(shell: Shell, group: Group, params: Params) -> None:
     sufficient permissions" support article)."""
     if params.switch("BypassSecurityGroupManagerCheck"):
         return
-    caller = shell.tenant.user_by_key(ADMIN_UPN) if shell.caller == "admin" else None
+    caller = shell.tenant.user_by_key(shell.tenant.identity.admin_upn) if shell.caller == "admin" else None
     if caller is None or caller.id not in group.managed_by:
         raise ExchangeError(
             NOT_MANAGER,
@@ -849,7 +847,8 @@ def new_application_access_policy(shell: Shell, params: Params) -> list[dict[str
     app_ids = [a.strip() for value in params.values("AppId") for a in value.split(",") if a.strip()]
     policy = AccessPolicy(
         # "<tenant id>\\<app id>:<scope group SID>;<scope group guid>" (Get-ApplicationAccessPolicy example).
-        identity=f"{TENANT_ID}\\{app_ids[0] if app_ids else ''}:S-1-5-21-{uuid.uuid4().int % 10**10};{group.guid}",
+        identity=f"{shell.tenant.tenant_id}\\{app_ids[0] if app_ids else ''}:"
+        f"S-1-5-21-{uuid.uuid4().int % 10**10};{group.guid}",
         app_ids=app_ids,
         access_right=access_right,
         scope_group=group.guid,
@@ -1022,12 +1021,15 @@ def handle(tenant: Tenant, req: Request) -> Response:
     segments = [s for s in req.path.split("/") if s]
     if len(segments) != 4 or segments[3].lower() != "invokecommand" or req.method != "POST":
         return _simple_error(404, "NotFound", f"The resource '{req.path}' was not found.")
-    if segments[2].lower() not in {t.lower() for t in TENANT_ALIASES}:
+    if segments[2].lower() not in tenant.identity.aliases:
         return _unauthorized(f"The tenant '{segments[2]}' does not match the token's tenant.")
     try:
         claims = verify_token(req.headers.get("authorization"), EXCHANGE_AUDIENCE)
     except TokenError as err:
         return _unauthorized(str(err))
+    if claims.get("tid") != tenant.tenant_id:
+        # A genuine token of another tenant: the path names this one (WIRE.md, "Many tenants").
+        return _unauthorized(f"The tenant '{segments[2]}' does not match the token's tenant.")
     app_id = claims["appid"]
     with tenant.lock:
         has_role = "Exchange.ManageAsApp" in tenant.app_roles(app_id, EXCHANGE_APP_ID)

@@ -18,7 +18,6 @@ from .oidc import EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, directory_roles
 from .responses import Request, Response, graph_error
 from .state import (
     ALL_SKUS,
-    DOMAIN,
     EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     EXCHANGE_PLAN_NAMES,
@@ -26,9 +25,7 @@ from .state import (
     GRAPH_AUDIENCE,
     ORG_NAME,
     RESOURCE_APP_ROLES,
-    TENANT_ID,
     UNVERIFIED_DOMAIN,
-    VERIFIED_DOMAIN,
     EntraServicePrincipal,
     Tenant,
     User,
@@ -227,20 +224,21 @@ def _require(call: Call, permissions: tuple[str, ...]) -> None:
 # -- endpoints ------------------------------------------------------------------------------------
 def get_organization(call: Call) -> Response:
     _require(call, ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"))
+    identity = call.tenant.identity
     org = {
-        "id": TENANT_ID,
+        "id": identity.tenant_id,
         "displayName": ORG_NAME,
         "countryLetterCode": "US",
         "tenantType": "AAD",
         "verifiedDomains": [
             {
                 "name": d,
-                "isDefault": d == VERIFIED_DOMAIN,
-                "isInitial": d == DOMAIN,
+                "isDefault": d == identity.verified_domain,
+                "isInitial": d == identity.domain,
                 "type": "Managed",
                 "capabilities": "Email, OfficeCommunicationsOnline",
             }
-            for d in (DOMAIN, VERIFIED_DOMAIN)
+            for d in (identity.domain, identity.verified_domain)
         ],
     }
     return Response.json(
@@ -250,9 +248,10 @@ def get_organization(call: Call) -> Response:
 
 def get_domains(call: Call) -> Response:
     _require(call, ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All"))
+    identity = call.tenant.identity
     domains = [
         {
-            "id": DOMAIN,
+            "id": identity.domain,
             "authenticationType": "Managed",
             "isDefault": False,
             "isInitial": True,
@@ -261,7 +260,7 @@ def get_domains(call: Call) -> Response:
             "supportedServices": ["Email", "OfficeCommunicationsOnline"],
         },
         {
-            "id": VERIFIED_DOMAIN,
+            "id": identity.verified_domain,
             "authenticationType": "Managed",
             "isDefault": True,
             "isInitial": False,
@@ -362,7 +361,7 @@ def create_user(call: Call) -> Response:
             raise _bad(f"Invalid value specified for property '{prop}' of resource 'User'.")
     upn = str(body["userPrincipalName"])
     local, _, domain = upn.partition("@")
-    if not local or domain.lower() not in (DOMAIN, VERIFIED_DOMAIN):
+    if not local or domain.lower() not in (call.tenant.domain, call.tenant.identity.verified_domain):
         raise _bad(
             "The domain portion of the userPrincipalName property is invalid. "
             "You must use one of the verified domain names in your organization."
@@ -554,7 +553,7 @@ def list_skus(call: Call) -> Response:
     tenant = call.tenant
     skus = [
         {
-            "id": f"{TENANT_ID}_{sku['skuId']}",
+            "id": f"{tenant.tenant_id}_{sku['skuId']}",
             "skuId": sku["skuId"],
             "skuPartNumber": sku["skuPartNumber"],
             "appliesTo": "User",
@@ -654,7 +653,7 @@ def _sp_json(call: Call, app_id: str) -> dict[str, Any]:
         # Apps of the sandbox's own tenant: no publisher name, no verified publisher (an empty object, as Graph sends).
         "publisherName": None,
         "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
-        "appOwnerOrganizationId": TENANT_ID,
+        "appOwnerOrganizationId": call.tenant.tenant_id,
         "appRoles": [],
     }
     if app_id in RESOURCE_APP_ROLES:

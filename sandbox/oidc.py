@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .responses import Request, Response
 from .state import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TENANT_ID, RefreshGrant, Tenant, User
-from .tokens import TENANT_ALIASES, _aad_error, issue_delegated_token
+from .tokens import _aad_error, issue_delegated_token
 
 # Directory role template ids, as Microsoft's "Microsoft Entra built-in roles" reference publishes them.
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
@@ -149,11 +149,11 @@ def _form(req: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(req.body.decode(errors="replace"), keep_blank_values=True).items()}
 
 
-def serves(req: Request) -> bool:
+def serves(tenant: Tenant, req: Request) -> bool:
     """Whether this request is for the OpenID Connect sign-in pieces (everything else of the identity platform,
     including the client-credentials grant, is `tokens`'s)."""
     tenant_segment, rest = _segments(req)
-    known = tenant_segment.lower() in {t.lower() for t in (*TENANT_ALIASES, *MULTI_TENANT)}
+    known = tenant_segment.lower() in tenant.identity.aliases | set(MULTI_TENANT)
     if not known:
         return False
     if rest in ("oauth2/v2.0/authorize", "discovery/v2.0/keys", "devicelogin"):
@@ -714,7 +714,7 @@ def _user_tokens(tenant: Tenant, user: User, client_id: str, scope: str, nonce: 
         "access_token": issue_delegated_token(
             tenant, client_id, user.id, audience, granted, (directory_roles(user) or None) if with_roles else None
         ),
-        "client_info": _b64json({"uid": user.id, "utid": TENANT_ID}),
+        "client_info": _b64json({"uid": user.id, "utid": tenant.tenant_id}),
     }
     if "offline_access" in asked:
         refresh_token = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
@@ -730,6 +730,7 @@ def _user_tokens(tenant: Tenant, user: User, client_id: str, scope: str, nonce: 
             nonce,
             with_roles=with_roles,
             groups=groups if claims in ("securitygroup", "all") else None,
+            tenant_id=tenant.tenant_id,
         )
     return Response.json(200, answer)
 
@@ -817,6 +818,7 @@ def issue_id_token(
     key: rsa.RSAPrivateKey | None = None,
     with_roles: bool = True,
     groups: list[str] | None = None,
+    tenant_id: str = TENANT_ID,
 ) -> str:
     """A v2.0 ID token for `user`; tests pass `lifetime_s`, `now` or another `key` to make a bad one. `wids` only
     `with_roles` (the app's manifest asks for directory roles); `groups` when the manifest asks for groups (None:
@@ -824,7 +826,7 @@ def issue_id_token(
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "aud": client_id,
-        "iss": PUBLIC_ISSUER.replace("{tenantid}", TENANT_ID),
+        "iss": PUBLIC_ISSUER.replace("{tenantid}", tenant_id),
         "iat": issued,
         "nbf": issued,
         "exp": issued + lifetime_s,
@@ -837,7 +839,7 @@ def issue_id_token(
         "sub": base64.urlsafe_b64encode(hashlib.sha256(f"{client_id}:{user.id}".encode()).digest())
         .rstrip(b"=")
         .decode(),
-        "tid": TENANT_ID,
+        "tid": tenant_id,
         "uti": base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode(),
         "ver": "2.0",
     }

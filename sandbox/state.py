@@ -40,6 +40,46 @@ MULTITENANT_SECRET = "sbx8Q~onramp-multitenant-" + stable_id("secret:multitenant
 INTEGRATION_SECRET = "sbx8Q~calendar-integration-" + stable_id("secret:integration")[:12]
 ADMIN_UPN = f"admin@{DOMAIN}"
 
+
+@dataclass(frozen=True)
+class TenantIdentity:
+    """What tells one Microsoft tenant from another: its id, domains, its own connector app (an app registration of
+    the customer's, so its id and secret are the tenant's) and the namespace of its object ids. The integration app
+    and Onramp's own app are multi-tenant: one app id and one secret in every tenant."""
+
+    tenant_id: str
+    domain: str
+    verified_domain: str
+    connector_app_id: str
+    connector_secret: str
+    object_namespace: str  # prefixes every object id's seed: no two tenants share a user or service principal id
+
+    @property
+    def admin_upn(self) -> str:
+        return f"admin@{self.domain}"
+
+    @property
+    def aliases(self) -> frozenset[str]:
+        """The names an authority or an admin API path may give this tenant, lower-cased."""
+        return frozenset(name.lower() for name in (self.tenant_id, self.domain, self.verified_domain))
+
+    @classmethod
+    def numbered(cls, number: int) -> TenantIdentity:
+        """The `number`th tenant of a fleet (1-based): contoso-0001.onmicrosoft.com, …"""
+        name = f"contoso-{number:04d}"
+        return cls(
+            tenant_id=stable_id(f"tenant:{name}"),
+            domain=f"{name}.onmicrosoft.com",
+            verified_domain=f"{name}.com",
+            connector_app_id=stable_id(f"app:onramp-connector:{name}"),
+            connector_secret=f"sbx8Q~onramp-connector-{name}-" + stable_id(f"secret:connector:{name}")[:12],
+            object_namespace=f"{name}:",
+        )
+
+
+# The single tenant every sandbox served before fleets (and still serves alone): its ids are the ones tests know.
+DEFAULT_IDENTITY = TenantIdentity(TENANT_ID, DOMAIN, VERIFIED_DOMAIN, CONNECTOR_APP_ID, CONNECTOR_SECRET, "")
+
 # Well-known first-party application ids.
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
@@ -468,7 +508,13 @@ class CallLog:
 
 
 class Tenant:
-    def __init__(self, knobs: Knobs, connector_certificate: tuple[str, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        knobs: Knobs,
+        connector_certificate: tuple[str, bytes] | None = None,
+        identity: TenantIdentity = DEFAULT_IDENTITY,
+    ) -> None:
+        self.identity = identity
         self.lock = threading.RLock()
         self.knobs = knobs
         self.connector_certificate = connector_certificate  # (thumbprint, public key PEM) registered on the app
@@ -478,6 +524,18 @@ class Tenant:
         self.clock_offset = 0.0
         self.random = random.Random(20260401)
         self.seed()
+
+    @property
+    def tenant_id(self) -> str:
+        return self.identity.tenant_id
+
+    @property
+    def domain(self) -> str:
+        return self.identity.domain
+
+    def object_id(self, key: str) -> str:
+        """A deterministic object id of this tenant's (another tenant's object of the same name has another id)."""
+        return stable_id(self.identity.object_namespace + key)
 
     def admit(self, key: str) -> tuple[str, int] | None:
         """Throttling and fault injection for one call by `key` (an app id or a user).
@@ -561,8 +619,8 @@ class Tenant:
     def _seed_resource(self, kind: str, i: int, start: float) -> None:
         nick = f"{kind}-{i:03d}"
         user = User(
-            id=stable_id(f"user:{nick}"),
-            upn=f"{nick}@{DOMAIN}",
+            id=self.object_id(f"user:{nick}"),
+            upn=f"{nick}@{self.domain}",
             display_name=f"{kind.capitalize()} {i:03d}",
             mail_nickname=nick,
             kind=kind,
@@ -571,7 +629,7 @@ class Tenant:
             usage_location="US",
             usage_location_at=start - 86400,
             mailbox_at=start - 86400,
-            exchange_guid=stable_id(f"mailbox:{nick}"),
+            exchange_guid=self.object_id(f"mailbox:{nick}"),
         )
         if kind == "room":
             user.building = f"Building {chr(ord('A') + (i - 1) // 50)}"
@@ -581,8 +639,8 @@ class Tenant:
 
     def _seed_user(self, nick: str, display: str, kind: str, start: float) -> None:
         user = User(
-            id=stable_id(f"user:{nick}"),
-            upn=f"{nick}@{DOMAIN}",
+            id=self.object_id(f"user:{nick}"),
+            upn=f"{nick}@{self.domain}",
             display_name=display,
             mail_nickname=nick,
             kind=kind,
@@ -591,38 +649,45 @@ class Tenant:
             usage_location_at=start - 86400,
             licenses=[EXCHANGE_SKU["skuId"]],
             mailbox_at=start - 86400,
-            exchange_guid=stable_id(f"mailbox:{nick}"),
+            exchange_guid=self.object_id(f"mailbox:{nick}"),
         )
         self.sku_consumed[EXCHANGE_SKU["skuId"]] += 1
         self.users[user.id] = user
 
     def _seed_apps(self) -> None:
+        connector = self.identity.connector_app_id
         self.entra_sps = {
             sp.app_id: sp
             for sp in (
-                EntraServicePrincipal(stable_id("sp:graph"), GRAPH_APP_ID, "Microsoft Graph"),
-                EntraServicePrincipal(stable_id("sp:exchange"), EXCHANGE_APP_ID, "Office 365 Exchange Online"),
-                EntraServicePrincipal(stable_id("sp:connector"), CONNECTOR_APP_ID, "Onramp", CONNECTOR_SECRET),
+                EntraServicePrincipal(self.object_id("sp:graph"), GRAPH_APP_ID, "Microsoft Graph"),
+                EntraServicePrincipal(self.object_id("sp:exchange"), EXCHANGE_APP_ID, "Office 365 Exchange Online"),
                 EntraServicePrincipal(
-                    stable_id("sp:integration"), INTEGRATION_APP_ID, "Calendar Integration", INTEGRATION_SECRET
+                    self.object_id("sp:connector"), connector, "Onramp", self.identity.connector_secret
+                ),
+                EntraServicePrincipal(
+                    self.object_id("sp:integration"), INTEGRATION_APP_ID, "Calendar Integration", INTEGRATION_SECRET
                 ),
             )
         }
         if self.connector_certificate:
             thumbprint, public_key = self.connector_certificate
-            self.entra_sps[CONNECTOR_APP_ID].certificates[thumbprint.upper()] = public_key
+            self.entra_sps[connector].certificates[thumbprint.upper()] = public_key
         # Multi-tenant apps published elsewhere that people of this tenant may sign in to (by app id).
         self.published_elsewhere = {
             MULTITENANT_APP_ID: EntraServicePrincipal(
-                stable_id("sp:onramp-multitenant"), MULTITENANT_APP_ID, "Onramp", MULTITENANT_SECRET, public_client=True
+                self.object_id("sp:onramp-multitenant"),
+                MULTITENANT_APP_ID,
+                "Onramp",
+                MULTITENANT_SECRET,
+                public_client=True,
             )
         }
         self.app_role_assignments: list[AppRoleAssignment] = []
         for role in CONNECTOR_GRAPH_ROLES:
-            self.grant_app_role(CONNECTOR_APP_ID, role)
-        self.grant_app_role(CONNECTOR_APP_ID, "Exchange.ManageAsApp")
+            self.grant_app_role(connector, role)
+        self.grant_app_role(connector, "Exchange.ManageAsApp")
         # Directory roles held by service principals, by app id.
-        self.directory_roles: dict[str, set[str]] = {CONNECTOR_APP_ID: {EXCHANGE_ADMIN_ROLE}}
+        self.directory_roles: dict[str, set[str]] = {connector: {EXCHANGE_ADMIN_ROLE}}
         self.set_tenant_wide_grant(self.knobs.tenant_wide_calendar_grant)
         # Delegated permission grants (Graph's oauth2PermissionGrants): (client app id, a user id or "AllPrincipals",
         # resource audience) -> the scopes consented.

@@ -23,13 +23,10 @@ import jwt
 
 from .responses import Request, Response
 from .state import (
-    DOMAIN,
     EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     GRAPH_APP_ID,
     GRAPH_AUDIENCE,
-    TENANT_ID,
-    VERIFIED_DOMAIN,
     EntraServicePrincipal,
     Tenant,
 )
@@ -48,8 +45,6 @@ _RESOURCES = {
     "https://outlook.office365.com/": EXCHANGE_AUDIENCE,
     "https://outlook.office.com": EXCHANGE_AUDIENCE,
 }
-TENANT_ALIASES = {TENANT_ID, DOMAIN, VERIFIED_DOMAIN}
-ORG_DIRECTORY = DOMAIN
 
 
 def _b64(data: bytes) -> str:
@@ -67,7 +62,7 @@ def issue_token(tenant: Tenant, app_id: str, audience: str) -> str:
         roles = sorted(tenant.app_roles(app_id, GRAPH_APP_ID if audience == GRAPH_AUDIENCE else EXCHANGE_APP_ID))
     claims = {
         "aud": audience,
-        "iss": f"https://sts.windows.net/{TENANT_ID}/",
+        "iss": f"https://sts.windows.net/{tenant.tenant_id}/",
         "iat": now,
         "nbf": now,
         "exp": now + TOKEN_LIFETIME_S,
@@ -76,7 +71,7 @@ def issue_token(tenant: Tenant, app_id: str, audience: str) -> str:
         "idtyp": "app",
         "oid": sp.id,
         "sub": sp.id,
-        "tid": TENANT_ID,
+        "tid": tenant.tenant_id,
         "roles": roles,
         "ver": "1.0",
         "uti": _b64(secrets.token_bytes(16)),
@@ -102,7 +97,7 @@ def issue_delegated_token(
         app = tenant.signing_in_app(client_id)
     claims: dict[str, Any] = {
         "aud": audience,
-        "iss": f"https://sts.windows.net/{TENANT_ID}/",
+        "iss": f"https://sts.windows.net/{tenant.tenant_id}/",
         "iat": now,
         "nbf": now,
         "exp": now + TOKEN_LIFETIME_S,
@@ -113,7 +108,7 @@ def issue_delegated_token(
         "oid": user.id,
         "scp": " ".join(scopes),
         "sub": _b64(hashlib.sha256(f"{client_id}:{user.id}:{audience}".encode()).digest()),
-        "tid": TENANT_ID,
+        "tid": tenant.tenant_id,
         "unique_name": user.upn,
         "upn": user.upn,
         "ver": "1.0",
@@ -146,6 +141,19 @@ def verify_token(authorization: str | None, audience: str) -> dict[str, Any]:
     return claims
 
 
+def unverified_access_claims(authorization: str | None) -> dict[str, Any]:
+    """A bearer token's claims, unchecked (empty when there is none to read): only to find which tenant checks it."""
+    token = (authorization or "")[7:].strip() if (authorization or "").lower().startswith("bearer ") else ""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(_unb64(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def _aad_error(status: int, error: str, code: int, text: str) -> Response:
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -164,8 +172,8 @@ def _aad_error(status: int, error: str, code: int, text: str) -> Response:
     )
 
 
-def _discovery(req: Request) -> Response:
-    authority = f"{req.base_url}/{TENANT_ID}"
+def _discovery(tenant: Tenant, req: Request) -> Response:
+    authority = f"{req.base_url}/{tenant.tenant_id}"
     return Response.json(
         200,
         {
@@ -177,7 +185,7 @@ def _discovery(req: Request) -> Response:
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0",
+            "issuer": f"https://login.microsoftonline.com/{tenant.tenant_id}/v2.0",
             "request_uri_parameter_supported": False,
             "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
             "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
@@ -219,7 +227,7 @@ def _token(tenant: Tenant, req: Request) -> Response:
             400,
             "unauthorized_client",
             700016,
-            f"Application with identifier '{client_id}' was not found in the directory '{ORG_DIRECTORY}'. "
+            f"Application with identifier '{client_id}' was not found in the directory '{tenant.domain}'. "
             "This can happen if the application has not been installed by the administrator of the tenant "
             "or consented to by any user in the tenant. You may have sent your authentication request to "
             "the wrong tenant.",
@@ -253,7 +261,7 @@ def _token(tenant: Tenant, req: Request) -> Response:
             400,
             "invalid_resource",
             500011,
-            f"The resource principal named {resource} was not found in the tenant named {ORG_DIRECTORY}. "
+            f"The resource principal named {resource} was not found in the tenant named {tenant.domain}. "
             "This can happen if the application has not been installed by the administrator of the tenant "
             "or consented to by any user in the tenant. You might have sent your authentication request "
             "to the wrong tenant.",
@@ -357,7 +365,7 @@ def _admin_consent(tenant: Tenant, req: Request) -> Response:
     else:
         with tenant.lock:
             tenant.grant_admin_consent(client_id)
-        params = {"admin_consent": "True", "tenant": TENANT_ID}
+        params = {"admin_consent": "True", "tenant": tenant.tenant_id}
         if "scope" in query:
             params["scope"] = query["scope"]
     if "state" in query:
@@ -374,7 +382,7 @@ def handle(tenant: Tenant, req: Request) -> tuple[str, Response]:
     tenant_segment, rest = segments[0], "/".join(segments[1:])
     if rest in ("adminconsent", "v2.0/adminconsent"):
         return "GET /{tenant}/adminconsent", _admin_consent(tenant, req)
-    if tenant_segment.lower() not in {t.lower() for t in TENANT_ALIASES}:
+    if tenant_segment.lower() not in tenant.identity.aliases:
         return "identity", _aad_error(
             400,
             "invalid_request",
@@ -384,7 +392,7 @@ def handle(tenant: Tenant, req: Request) -> tuple[str, Response]:
             "there are no active subscriptions for the tenant.",
         )
     if rest in ("v2.0/.well-known/openid-configuration", ".well-known/openid-configuration"):
-        return "GET /{tenant}/v2.0/.well-known/openid-configuration", _discovery(req)
+        return "GET /{tenant}/v2.0/.well-known/openid-configuration", _discovery(tenant, req)
     if rest in ("oauth2/v2.0/token", "oauth2/token"):
         return "POST /{tenant}/oauth2/v2.0/token", _token(tenant, req)
     if rest == "discovery/v2.0/keys":
