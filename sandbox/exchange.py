@@ -395,6 +395,40 @@ def enable_organization_customization(shell: Shell, params: Params) -> list[dict
     return []
 
 
+def cas_mailbox_json(user: User) -> dict[str, Any]:
+    """Get-CASMailbox's client access settings of one mailbox (the properties CIPP-API's ListCASMailboxes selects)."""
+    return {
+        "Identity": user.name,
+        "PrimarySmtpAddress": user.upn,
+        "EwsEnabled": user.ews_enabled,
+        "OWAEnabled": True,
+        "MAPIEnabled": True,
+        "ActiveSyncEnabled": True,
+        "ImapEnabled": True,
+        "PopEnabled": True,
+    }
+
+
+def get_cas_mailbox(shell: Shell, params: Params) -> list[dict[str, Any]]:
+    identity = params.text("Identity")
+    if identity:
+        user = find_mailbox(shell.tenant, identity)
+        if user is None:
+            raise _not_found(identity)
+        return [cas_mailbox_json(user)]
+    return _limit(shell, [cas_mailbox_json(u) for u in shell.tenant.mailboxes()], params)
+
+
+def set_cas_mailbox(shell: Shell, params: Params) -> list[dict[str, Any]]:
+    identity = params.text("Identity")
+    user = find_mailbox(shell.tenant, identity)
+    if user is None:
+        raise _not_found(identity)
+    if params.has("EwsEnabled"):
+        user.ews_enabled = params.get("EwsEnabled")
+    return []
+
+
 def get_mailbox(shell: Shell, params: Params) -> list[dict[str, Any]]:
     identity = params.text("Identity")
     if identity:
@@ -893,6 +927,8 @@ CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
     "Remove-ApplicationAccessPolicy": (remove_application_access_policy, {"identity"}),
     "Enable-OrganizationCustomization": (enable_organization_customization, set()),
     "Get-Mailbox": (get_mailbox, {"identity", "recipienttypedetails", "resultsize"}),
+    "Get-CASMailbox": (get_cas_mailbox, {"identity", "resultsize"}),
+    "Set-CASMailbox": (set_cas_mailbox, {"identity", "ewsenabled"}),
     "Get-Recipient": (get_recipient, {"identity", "recipienttypedetails", "resultsize"}),
     "New-DistributionGroup": (
         new_distribution_group,

@@ -342,6 +342,8 @@ class User:
     # Exchange's Name (and so the DN's CN). Since MC365786 (2022) a new mailbox is named after its Entra object id;
     # older mailboxes, like the seeded ones, keep their alias.
     exchange_name: str = ""
+    # The mailbox's own EWS switch (Set-CASMailbox -EwsEnabled); a new mailbox's value is unconfirmed (WIRE.md [CAS]).
+    ews_enabled: bool | None = True
 
     @property
     def name(self) -> str:

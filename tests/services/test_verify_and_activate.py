@@ -38,6 +38,25 @@ def test_verify_reports_rooms_gone_and_rooms_in_no_list(make_sandbox, run_steps)
     assert gone.verification_status == VerificationStatus.FAIL and "no longer exists" in gone.reason
 
 
+def test_verify_names_the_rooms_whose_own_ews_switch_is_off(make_sandbox, run_steps):
+    """A room's own EwsEnabled False (Set-CASMailbox) blocks EWS for it whatever the organisation allows: verify
+    reads every mailbox's switch in one listing and says which rooms, and what to run (issue 25 point 4)."""
+    sandbox = make_sandbox(rooms=4, equipment=0, users=1)
+    tenant = connected_tenant(sandbox.info)
+    sandbox.control.invoke("Set-CASMailbox", Identity="room-002@contoso.onmicrosoft.com", EwsEnabled=False)
+    sandbox.control.invoke("Set-CASMailbox", Identity="user-001@contoso.onmicrosoft.com", EwsEnabled=False)
+
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+
+    result = state_of(tenant, "verify").result
+    assert result["rooms_ews_off"] == ["room-002@contoso.onmicrosoft.com"]
+    warning = next(w for w in result["warnings"] if "EWS is switched off" in w)
+    assert "room-002@contoso.onmicrosoft.com" in warning and "Set-CASMailbox" in warning
+    sandbox.control.invoke("Set-CASMailbox", Identity="room-002@contoso.onmicrosoft.com", EwsEnabled=None)
+    assert run_steps(tenant, start="verify", until="verify").finished
+    assert state_of(tenant, "verify").result["rooms_ews_off"] == []
+
+
 def test_verify_waits_while_microsoft_applies_the_new_access(make_sandbox, run_steps):
     """Right after scoped access, Exchange reports the rooms in scope but refuses their calendars for a while
     (Microsoft applies RBAC for Applications within up to 2 hours): verify waits instead of failing."""

@@ -35,4 +35,6 @@ class VerifyResult(StepResult):
     drift: Drift = field(default_factory=Drift, metadata=loaded_by(Drift.from_json))
     places: JsonObject = field(default_factory=dict, metadata=loaded_by(json_object))
     warnings: tuple[str, ...] = field(default=(), metadata=loaded_by(strings))
+    # Rooms whose own mailbox has EWS switched off (Set-CASMailbox -EwsEnabled $false).
+    rooms_ews_off: tuple[str, ...] = field(default=(), metadata=loaded_by(strings))
     waiting_since: float | None = None

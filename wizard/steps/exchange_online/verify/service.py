@@ -223,6 +223,8 @@ class ExchangeFacts:
     directory: set[str]
     control_scope: bool | None
     scoped_lists: set[str] | None
+    # Mailboxes whose own EWS switch is off (Set-CASMailbox -EwsEnabled $false).
+    ews_off: set[str]
 
 
 def exchange_facts(
@@ -235,6 +237,28 @@ def exchange_facts(
         directory=room_directory(ms.exchange),
         control_scope=_in_scope(ms.exchange, scoped.app_id, control),
         scoped_lists=scoped_list_dns(ms.exchange, scoped.scope_name) if scope_filter else None,
+        ews_off=mailboxes_with_ews_off(ms.exchange),
+    )
+
+
+def mailboxes_with_ews_off(exchange) -> set[str]:
+    """Every mailbox whose own EWS switch is off: EWS is blocked for it whatever the organisation allows
+    (Set-CASMailbox -EwsEnabled). One listing of every mailbox's client access settings, as CIPP-API's
+    ListCASMailboxes reads them, rather than a call per room."""
+    return {
+        str(settings.get("PrimarySmtpAddress") or "").lower()
+        for settings in exchange.invoke("Get-CASMailbox", ResultSize="Unlimited")
+        if settings.get("EwsEnabled") is False
+    }
+
+
+def ews_off_warning(rooms_ews_off: list[str]) -> str:
+    shown = ", ".join(rooms_ews_off[:20]) + (" …" if len(rooms_ews_off) > 20 else "")
+    return (
+        f"EWS is switched off on {len(rooms_ews_off)} room mailbox{'es' if len(rooms_ews_off) != 1 else ''} ({shown}):"
+        " an integration that books over EWS cannot reach them, whatever the organisation allows; Microsoft Graph is"
+        " not affected. If the integration uses EWS, run Set-CASMailbox -Identity <room> -EwsEnabled $null for each"
+        " (the organisation's setting then applies)."
     )
 
 
@@ -301,7 +325,10 @@ def perform(ctx: StepContext) -> Outcome:
         "checks": checks,
         "ews": ews_opened,
     }
-    return report(ctx, rooms, scope, calendar, control, facts.directory, in_scope, grants, places)
+    rooms_ews_off = sorted(facts.ews_off & set(addresses))
+    return report(
+        ctx, rooms, scope, calendar, control, facts.directory, in_scope, grants, places, rooms_ews_off=rooms_ews_off
+    )
 
 
 def _room_verdict(address: str, scope: bool | None, calendar_reason: str | None) -> str:
@@ -323,7 +350,11 @@ def report(
     in_scope: dict[str, list],
     grants: dict[str, Any],
     places: dict[str, Any],
+    *,
+    rooms_ews_off: list[str] | None = None,
 ) -> Outcome:
+    """The verdict on every room, the control mailbox and the grants. `rooms_ews_off` is None when the rooms' own
+    EWS switches could not be read (without InvokeCommand)."""
     failed = []
     verdicts: dict[str, list[int]] = defaultdict(list)
     for room in rooms:
@@ -357,7 +388,8 @@ def report(
         "checks_not_run": [f"{c['name']}: {c['detail']}" for c in grants["checks"] if not c["ran"]],
         "scope_holds_only_rooms": not in_scope["non_room_members"],
         "places": places,
-        "warnings": places["warnings"],
+        "warnings": [*places["warnings"], *([ews_off_warning(rooms_ews_off)] if rooms_ews_off else [])],
+        "rooms_ews_off": rooms_ews_off or [],
         **in_scope,
         "drift": {
             "unlisted_rooms": sorted(directory - listed),
