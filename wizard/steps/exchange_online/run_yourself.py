@@ -11,7 +11,7 @@ from tenants.models import Tenant
 from wizard.services.common import result_of
 from wizard.steps import manual
 from wizard.steps.exchange_online.connect.result import ConnectResult
-from wizard.steps.registry import PowerShell, RunYourself, Service
+from wizard.steps.registry import RunYourself, Service
 
 # The result key under which a run-it-yourself step lists what Onramp checked and what it could not.
 CHECKS = "checked_without_invoke_command"
@@ -48,6 +48,6 @@ def run_yourself(
     )
 
 
-def reads_only(perform: Service, powershell: PowerShell | None = None) -> RunYourself:
+def reads_only(perform: Service) -> RunYourself:
     """A step that only reads through InvokeCommand (verify): it runs as usual, reading through Graph instead."""
-    return RunYourself(perform=perform, powershell=powershell)
+    return RunYourself(perform=perform)
