@@ -140,11 +140,8 @@ def role_gone(person: MicrosoftPerson) -> StepError:
 
 @contextlib.contextmanager
 def writes_under(tenant: Tenant) -> Iterator[str]:
-    """A run's writes: every audit event recorded inside names whose sign-in they ran under."""
+    """A run's writes: under a kept sign-in, every audit event recorded inside names whose sign-in they ran under
+    (on the app-only path there is none: the organisation's own app registration and its credentials)."""
     who = confirm_before_writes(tenant)
-    with ran_under(who or _app_label(tenant)):
+    with ran_under(who):
         yield who
-
-
-def _app_label(tenant: Tenant) -> str:
-    return f"app {tenant.client_id}" if tenant.client_id else ""
