@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, int]] = {
     "rooms": ("bench.steps", 1500),
     "verify": ("bench.steps", 1500),
     "drift": ("bench.drift", 1500),
+    "fleet": ("bench.fleet", 2400),
 }
 
 

@@ -101,9 +101,9 @@ def _run_step(tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout:
     return state
 
 
-def _prepare(info: dict[str, Any], through: str) -> Any:
+def _prepare(info: dict[str, Any], through: str, slug: str = "bench") -> Any:
     """An Onramp tenant connected to the sandbox (`onramp connect $(python -m sandbox onramp-connect …)`, which also
-    runs step 0), its steps run up to and including `through`."""
+    runs step 0), its steps run up to and including `through`. `info` may be one tenant of a fleet sandbox's."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
@@ -112,8 +112,8 @@ def _prepare(info: dict[str, Any], through: str) -> Any:
     from wizard.steps.exchange_online.rooms import service as rooms_service
     from wizard.steps.registry import steps_for
 
-    admin = get_user_model().objects.create_user("bench-admin", password=None)
-    tenant = create_tenant(creator=admin, display_name="Contoso (bench)", slug="bench")
+    admin = get_user_model().objects.create_user(f"{slug}-admin", password=None)
+    tenant = create_tenant(creator=admin, display_name=f"{info['domain']} (bench)", slug=slug)
     with tempfile.TemporaryDirectory() as scratch:
         arguments = connect_arguments(info, Path(scratch) / "sandbox.json")
         call_command("onramp", "connect", "--slug", tenant.slug, *arguments, "--actor", "bench", stdout=io.StringIO())

@@ -1,0 +1,248 @@
+"""The nightly drift check of a fleet (issue 29 points 2 and 4): many activated organisations, each its own Microsoft
+tenant of one multi-tenant sandbox (250 ms latency, Microsoft's per-service limits per tenant), checked by 1, 2 and 4
+Celery worker processes that share only Redis and PostgreSQL, as separate hosts would: each has its own
+ONRAMP_VAR_DIR, and the keys every host must share (SECRET_KEY, ONRAMP_ENCRYPTION_KEYS) come from the environment.
+
+Side by side in one run: each organisation's check alone (one at a time, the only work anywhere), then the whole
+fleet's round with 1, 2 and 4 worker processes. A round's bound is what the per-tenant limits and the workers'
+concurrency allow: no sooner than its longest check alone, nor than all the checks alone spread over every slot
+(`max(longest, sum ÷ slots)`); its wall time is from the first check's start to the last one's end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.djangoenv import setup_django
+from bench.processes import stop, wait_until
+from bench.report import BenchResult, Target
+from bench.steps import BUDGET_CALLS_PER_SECOND, LATENCY_MS, ROOT, _prepare, _redis
+
+DATABASE = "onramp_bench_fleet"
+WORKER_PROCESSES = (1, 2, 4)
+THREADS_PER_WORKER = 2
+# (organisations, fewest rooms, most rooms): geometric spread between the two.
+QUICK_FLEET = (8, 20, 60)
+FULL_FLEET = (24, 20, 500)
+TARGET_RATIO = 1.2
+# Doubling the worker processes should nearly double throughput while Microsoft's limits are not the bound.
+TARGET_SCALING = 1.6
+
+
+def _worker_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
+    """A worker host's environment: the shared database, broker and keys; its own var directory."""
+    from django.conf import settings
+
+    return {
+        **env,
+        "ONRAMP_VAR_DIR": str(var_dir),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ONRAMP_ENCRYPTION_KEYS": ",".join(settings.ONRAMP_ENCRYPTION_KEYS),
+    }
+
+
+@contextlib.contextmanager
+def _workers(env: dict[str, str], processes: int, threads: int) -> Iterator[None]:
+    """`processes` Celery workers, each in a var directory of its own (nothing shared on disk)."""
+    scratch = Path(tempfile.mkdtemp(prefix="onramp-fleet-workers-"))
+    started: list[tuple[subprocess.Popen, Path]] = []
+    try:
+        for number in range(processes):
+            var_dir = scratch / f"host-{number}"
+            var_dir.mkdir()
+            log_path = var_dir / "worker.log"
+            command = [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
+                "--concurrency", str(threads), "--hostname", f"fleet-{number}@%h",
+                "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+            ]  # fmt: skip
+            with log_path.open("wb") as log:
+                process = subprocess.Popen(
+                    command, cwd=ROOT, env=_worker_env(env, var_dir), stdout=log, stderr=subprocess.STDOUT
+                )
+            started.append((process, log_path))
+        for _, log_path in started:
+            wait_until(lambda path=log_path: b"ready." in path.read_bytes(), 60, "a Celery worker", 0.5)
+        yield
+    finally:
+        for process, _ in started:
+            stop(process)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare_fleet(infos: list[dict[str, Any]], parallel: int) -> list[Any]:
+    """Every organisation connected and activated through the engine, several at once (latency and limits off)."""
+    from django.db import connection
+
+    def activated(numbered: tuple[int, dict[str, Any]]) -> Any:
+        number, info = numbered
+        try:
+            return _prepare(info, through="activate", slug=f"fleet-{number:04d}")
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return list(pool.map(activated, enumerate(infos, start=1)))
+
+
+def _throttled(controls: list[Any]) -> int:
+    return sum(control.calls()["throttled"] for control in controls)
+
+
+def _wait_for(check_ids: list[int], timeout: float) -> list[Any]:
+    from wizard.models import DriftCheck, DriftCheckStatus
+
+    ended = (DriftCheckStatus.DONE, DriftCheckStatus.FAILED)
+    wait_until(
+        lambda: DriftCheck.objects.filter(pk__in=check_ids, status__in=ended).count() == len(check_ids),
+        timeout,
+        f"{len(check_ids)} drift checks",
+        0.5,
+    )
+    return list(DriftCheck.objects.filter(pk__in=check_ids).order_by("tenant_id"))
+
+
+def _alone(organisations: list[Any], timeout: float) -> dict[int, float]:
+    """Each organisation's check with nothing else running: seconds from its start to its end, by tenant pk."""
+    from wizard import actions
+
+    seconds: dict[int, float] = {}
+    for organisation in organisations:
+        check = actions.request_drift_check(organisation, "bench")
+        [done] = _wait_for([check.pk], timeout)
+        seconds[organisation.pk] = (done.finished_at - done.started_at).total_seconds()
+    return seconds
+
+
+def _round(organisations: list[Any], alone: dict[int, float], slots: int, timeout: float) -> dict[str, Any]:
+    """The nightly schedule's round (every check due at once: the worst case of the window) on `slots` threads."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from wizard import drift, tasks
+    from wizard.models import AuditEvent, DriftCheckStatus
+
+    sent_at = timezone.now()
+    scheduled = drift.schedule_fleet(sent_at, 0)
+    sent = tasks.start_due_drift_checks()
+    checks = _wait_for([check.pk for check in scheduled], timeout)
+    started = min(check.started_at for check in checks)
+    wall = (max(check.finished_at for check in checks) - started).total_seconds()
+    longest, total = max(alone.values()), sum(alone.values())
+    bound = max(longest, total / slots)
+    # A clean organisation's check leaves one "none" event on its timeline: a check run twice (a redelivered task)
+    # would leave two, a lost one none.
+    runs = dict(
+        AuditEvent.objects.filter(action=drift.DRIFT_ACTION, created_at__gte=sent_at)
+        .exclude(outcome="queued")
+        .values_list("tenant_id")
+        .annotate(Count("id"))
+    )
+    return {
+        "slots": slots,
+        "sent": sent,
+        "wall_seconds": round(wall, 2),
+        "bound_seconds": round(bound, 2),
+        "ratio": round(wall / bound, 3),
+        "organisations_per_minute": round(len(checks) * 60 / wall, 2),
+        "checked_once": sum(runs.get(organisation.pk) == 1 for organisation in organisations),
+        "done": sum(check.status == DriftCheckStatus.DONE for check in checks),
+        "failed": [check.error_message[:200] for check in checks if check.status != DriftCheckStatus.DONE],
+    }
+
+
+def run(name: str, quick: bool) -> BenchResult:
+    from sandbox.control import SandboxControl
+    from sandbox.server import TenantRooms, start_sandbox
+    from sandbox.throttling import LIMITS_OFF, MICROSOFT_LIMITS
+
+    count, fewest, most = QUICK_FLEET if quick else FULL_FLEET
+    sizes = TenantRooms(low=fewest, high=most).counts(count)
+    with tempfile.TemporaryDirectory(prefix="onramp-bench-redis-") as scratch, _redis(Path(scratch)) as redis_url:
+        env = setup_django(DATABASE, {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)})
+        with start_sandbox(tenants=count, tenant_rooms=sizes, equipment=1, users=2) as sandbox:
+            infos = sandbox.info["tenants"]
+            controls = [SandboxControl.from_info(info) for info in infos]
+            with _workers(env, max(WORKER_PROCESSES), 4):
+                organisations = _prepare_fleet(infos, parallel=8)
+            for control in controls:
+                control.set_knobs(latency_ms=LATENCY_MS, **MICROSOFT_LIMITS)
+            throttled_before = _throttled(controls)
+            timeout = 120 + 30 * sum(sizes) / 100
+            with _workers(env, 1, 1):
+                alone = _alone(organisations, timeout)
+            rounds = []
+            for processes in WORKER_PROCESSES:
+                with _workers(env, processes, THREADS_PER_WORKER):
+                    rounds.append(
+                        {"worker_processes": processes}
+                        | _round(organisations, alone, processes * THREADS_PER_WORKER, timeout)
+                    )
+            throttled = _throttled(controls) - throttled_before
+            for control in controls:
+                control.set_knobs(latency_ms=0, **LIMITS_OFF)
+                control.close()
+    settings = (
+        f"{count} organisations, one Microsoft tenant each, {fewest} to {most} rooms ({sum(sizes):,} in all); "
+        f"{LATENCY_MS} ms latency, Microsoft's per-service limits per tenant; workers of {THREADS_PER_WORKER} threads"
+    )
+    scaling = [
+        round(later["organisations_per_minute"] / earlier["organisations_per_minute"], 2)
+        for earlier, later in zip(rounds, rounds[1:], strict=False)
+    ]
+    worst = max(rounds, key=lambda r: r["ratio"])
+    targets = [
+        Target(
+            f"fleet drift, {r['worker_processes']} worker process(es): wall ÷ bound",
+            r["ratio"],
+            "<=",
+            TARGET_RATIO,
+            "×",
+            f"{r['wall_seconds']} s, bound {r['bound_seconds']} s on {r['slots']} slots; "
+            f"{r['organisations_per_minute']} organisations a minute",
+        )
+        for r in rounds
+    ]
+    targets += [
+        Target(
+            f"fleet drift: throughput, {later} ÷ {earlier} worker processes",
+            factor,
+            ">=",
+            TARGET_SCALING,
+            "×",
+            settings if later == WORKER_PROCESSES[-1] else "",
+        )
+        for factor, earlier, later in zip(scaling, WORKER_PROCESSES, WORKER_PROCESSES[1:], strict=False)
+    ]
+    targets += [
+        Target(
+            "fleet drift: organisations not checked exactly once, or failed",
+            sum(count - r["checked_once"] + count - r["done"] for r in rounds),
+            "<=",
+            0,
+            "",
+            f"{len(rounds)} rounds of {count}; worst wall ÷ bound {worst['ratio']}",
+        ),
+        Target("fleet drift: calls throttled by Microsoft", throttled, "<=", 0, "", "every tenant, every round"),
+    ]
+    return BenchResult(
+        name,
+        targets=targets,
+        figures={
+            "settings": settings,
+            "rooms_per_organisation": sizes,
+            "alone_seconds": sorted(round(s, 2) for s in alone.values()),
+            "rounds": rounds,
+            "scaling": scaling,
+            "throttled": throttled,
+            "bound": "max(longest check alone, sum of checks alone ÷ (worker processes × threads))",
+        },
+    )
