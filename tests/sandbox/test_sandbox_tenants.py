@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 from sandbox_client import MsClient
+from test_sandbox_ews import _body as get_folder_body
 
 from sandbox.control import SandboxControl
 from sandbox.server import RunningSandbox, TenantRooms, tenant_room_counts
@@ -96,6 +97,21 @@ def test_graph_serves_the_token_s_own_tenant_only(fleet: RunningSandbox) -> None
     assert ms.graph("GET", f"/users/{stranger['userPrincipalName']}").status_code == 404
     # A token whose tid names a tenant the sandbox does not serve cannot be forged: its signature is checked.
     assert ms.graph("GET", "/organization", headers={"Authorization": "Bearer a.b.c"}).status_code == 401
+
+
+def test_ews_serves_the_token_s_own_tenant_only(fleet: RunningSandbox) -> None:
+    first, second = fleet.info["tenants"][:2]
+    ms = MsClient(first)
+    token = ms.token(first["exchange_scope"])
+
+    def get_folder(mailbox: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/xml", "X-AnchorMailbox": mailbox}
+        return ms.session.post(first["ews_url"], data=get_folder_body(mailbox).encode(), headers=headers, timeout=30)
+
+    # Its own room: refused for want of a grant; the other tenant's room of the same name does not exist for it.
+    assert get_folder("room-001@" + first["domain"]).status_code == 403
+    stranger = get_folder("room-001@" + second["domain"])
+    assert stranger.status_code == 500 and "ErrorNonExistentMailbox" in stranger.text
 
 
 def test_writes_and_budgets_stay_in_their_tenant(fleet: RunningSandbox) -> None:
