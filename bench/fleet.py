@@ -26,12 +26,12 @@ from bench.processes import stop, wait_until
 from bench.report import BenchResult, Target
 from bench.steps import BUDGET_CALLS_PER_SECOND, LATENCY_MS, ROOT, _prepare, _redis
 
-DATABASE = "onramp_bench_fleet"
+DATABASE = "onramp_bench_fleet{size}"  # the quick one (make test) and the full one (make bench) may run at once
 WORKER_PROCESSES = (1, 2, 4)
 THREADS_PER_WORKER = 2
 # (organisations, fewest rooms, most rooms): geometric spread between the two.
 QUICK_FLEET = (8, 20, 60)
-FULL_FLEET = (24, 20, 500)
+FULL_FLEET = (48, 20, 2000)
 TARGET_RATIO = 1.2
 # Doubling the worker processes should nearly double throughput while Microsoft's limits are not the bound.
 TARGET_SCALING = 1.6
@@ -167,7 +167,8 @@ def run(name: str, quick: bool) -> BenchResult:
     count, fewest, most = QUICK_FLEET if quick else FULL_FLEET
     sizes = TenantRooms(low=fewest, high=most).counts(count)
     with tempfile.TemporaryDirectory(prefix="onramp-bench-redis-") as scratch, _redis(Path(scratch)) as redis_url:
-        env = setup_django(DATABASE, {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)})
+        shared = {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)}
+        env = setup_django(DATABASE.format(size="_quick" if quick else ""), shared)
         with start_sandbox(tenants=count, tenant_rooms=sizes, equipment=1, users=2) as sandbox:
             infos = sandbox.info["tenants"]
             controls = [SandboxControl.from_info(info) for info in infos]

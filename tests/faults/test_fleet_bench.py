@@ -1,0 +1,48 @@
+"""The quick fleet benchmark runs end to end as a correctness check (issue 29): one multi-tenant sandbox, workers in
+separate processes sharing only Redis and PostgreSQL, every organisation's nightly drift check done exactly once on
+1, 2 and 4 workers, nothing throttled. No timing is asserted; `make bench` reports the ratios against their targets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bench.djangoenv import POSTGRES_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _postgres_answers() -> bool:
+    try:
+        with psycopg.connect(f"{POSTGRES_URL}/postgres", connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not _postgres_answers(), reason="the fleet benchmark needs PostgreSQL (BENCH_POSTGRES_URL)")
+def test_quick_fleet_checks_every_organisation_once_on_every_worker_count(tmp_path):
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "fleet", "--results", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    (fleet,) = json.loads(results.read_text())["benchmarks"]
+    assert not fleet["error"]
+    figures = fleet["figures"]
+    assert [r["worker_processes"] for r in figures["rounds"]] == [1, 2, 4]
+    organisations = len(figures["rooms_per_organisation"])
+    for round_ in figures["rounds"]:
+        assert round_["checked_once"] == round_["done"] == organisations, round_
+        assert round_["failed"] == []
+    assert figures["throttled"] == 0
+    assert "fleet drift, 4 worker process(es): wall ÷ bound" in done.stdout
