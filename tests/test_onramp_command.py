@@ -13,8 +13,8 @@ from django.test import Client
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret
 from tests.factories import activated_tenant, make_tenant, sandbox_connect_arguments, state_of
-from wizard.steps.exchange_online.connect.form import ENDPOINT_FIELDS
 from wizard.models import AuditEvent, MembershipStatus, Room, StepStatus
+from wizard.steps.exchange_online.connect.form import ENDPOINT_FIELDS
 
 
 def onramp(*args: str) -> tuple[str, str]:

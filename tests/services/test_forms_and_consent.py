@@ -8,12 +8,12 @@ from tenants.secrets import has_secret, read_secret, store_secret
 from tests.factories import connected_tenant, inputs_from_form, make_tenant, set_state, state_of
 from wizard import actions
 from wizard.errors import IllegalTransition
+from wizard.models import AuditEvent, StepStatus
 from wizard.steps.exchange_online.activate.form import ActivateForm
 from wizard.steps.exchange_online.connect.form import ConnectForm
 from wizard.steps.exchange_online.rooms.form import RoomsForm
-from wizard.steps.exchange_online.service_account.form import ServiceAccountForm
-from wizard.models import AuditEvent, StepStatus
 from wizard.steps.exchange_online.rooms.service import SOURCE_CSV
+from wizard.steps.exchange_online.service_account.form import ServiceAccountForm
 
 
 @pytest.fixture

@@ -74,7 +74,10 @@ def test_sign_in_page(client: Client):
 def test_no_template_comment_spans_lines():
     """Django's `{# … #}` is one line only; a longer comment is `{% comment %}`."""
     spanning = []
-    templates = [*Path(settings.BASE_DIR, "templates").rglob("*.html"), *Path(settings.BASE_DIR, "wizard").rglob("*.html")]
+    templates = [
+        *Path(settings.BASE_DIR, "templates").rglob("*.html"),
+        *Path(settings.BASE_DIR, "wizard").rglob("*.html"),
+    ]
     for template in sorted(templates):
         for number, line in enumerate(template.read_text().splitlines(), start=1):
             if line.count("{#") != line.count("#}"):
