@@ -3,7 +3,6 @@ with Microsoft; a refresh token revoked in the middle of the rooms step makes th
 continue", and after signing in again it finishes with no write made twice (the sandbox's call log)."""
 
 import threading
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -11,6 +10,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_walk import STEP_TIMEOUT_MS, next_step, run_step, wait_until_done
 from tests.factories import on_sandbox_cloud
+from tests.helpers import wait_for
 from wizard.actions import create_tenant
 
 pytestmark = pytest.mark.e2e
@@ -52,9 +52,9 @@ def test_a_refresh_token_revoked_during_the_rooms_step_waits_for_sign_in_again_a
     sandbox.control.reset_calls()
 
     def revoke_at_the_first_write() -> None:
-        deadline = time.monotonic() + 60
-        while not sandbox.control.calls()["writes"] and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(
+            lambda: sandbox.control.calls()["writes"], timeout=60, interval=0.01, what="the rooms step's first write"
+        )
         sandbox.control.revoke_refresh_tokens()  # as revokeSignInSessions or a password reset does
 
     watcher = threading.Thread(target=revoke_at_the_first_write)

@@ -24,7 +24,10 @@ def _postgres_answers() -> bool:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(not _postgres_answers(), reason="the fleet benchmark needs PostgreSQL (BENCH_POSTGRES_URL)")
+@pytest.mark.skipif(
+    not _postgres_answers(),
+    reason="the fleet runs worker processes that share one PostgreSQL database, and none answers at BENCH_POSTGRES_URL",
+)
 def test_quick_fleet_checks_every_organisation_once_on_every_worker_count(tmp_path):
     results = tmp_path / "results.json"
     done = subprocess.run(

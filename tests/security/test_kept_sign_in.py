@@ -6,7 +6,6 @@ names whose sign-in each write ran under."""
 
 import html
 import threading
-import time
 
 import pytest
 from django.test import Client
@@ -14,6 +13,7 @@ from django.urls import reverse
 
 from tenants.models import SecretKind, TenantSecret
 from tests.factories import make_tenant, on_sandbox_cloud, run_inline, set_state, state_of
+from tests.helpers import wait_for
 from tests.people.conftest import answer_sign_in_page
 from tests.people.test_signin_without_claims import follow_sign_in
 from tests.security.test_connect_by_proof import GLOBAL_ADMIN, admin_client, follow_consent, local, start_connect
@@ -100,9 +100,12 @@ def test_a_sign_in_revoked_during_the_rooms_step_waits_for_sign_in_again_then_fi
     revoked = threading.Event()
 
     def revoke_at_the_first_write() -> None:
-        deadline = time.monotonic() + 60
-        while not onramps_app.control.calls()["writes"] and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(
+            lambda: onramps_app.control.calls()["writes"],
+            timeout=60,
+            interval=0.01,
+            what="the rooms step's first write",
+        )
         onramps_app.control.revoke_refresh_tokens()
         revoked.set()
 
