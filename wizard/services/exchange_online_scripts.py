@@ -18,6 +18,8 @@ from wizard.room_plan import ROOM_LIST_MAX_MEMBERS, PlannedList
 from wizard.rooms_csv import RowStatus
 from wizard.services import exchange_server_scripts as server_scripts
 from wizard.services.exchange_server_scripts import (
+    BYPASS,
+    INDENT,
     LEFT_OUT_WARNINGS,
     ROOM_TYPES,
     SAFE_TO_RERUN,
@@ -26,10 +28,6 @@ from wizard.services.exchange_server_scripts import (
     ScriptLine,
     render_lines,
 )
-
-# As in exchange_server_scripts: the admin running the script is usually not one of the list's owners.
-BYPASS = "BypassSecurityGroupManagerCheck"
-INDENT = "    "
 
 
 @dataclass(frozen=True)

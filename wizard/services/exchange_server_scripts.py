@@ -25,7 +25,7 @@ CSV_COLUMN = "ResourceAccounts"
 IMPERSONATION_ROLE = "ApplicationImpersonation"
 # Exchange refuses a change to a group's owners or members by an admin who is not one of its owners unless this is
 # given; the admin running the script is usually not the list's owner (the service account is).
-_BYPASS = "BypassSecurityGroupManagerCheck"
+BYPASS = "BypassSecurityGroupManagerCheck"
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Check:
         return f"{self.command.render()} | Format-List {','.join(self.properties)}"
 
 
-_INDENT = "    "
+INDENT = "    "
 # Recipient types a room list may hold: what the rooms step promises to add, and nothing that widens the scope.
 ROOM_TYPES = ("RoomMailbox", "EquipmentMailbox")
 # The warning the rooms script writes for a row it leaves out, by the status that row then gets in Onramp.
@@ -64,10 +64,10 @@ class IfMissing:
 
     def render(self) -> str:
         lines = [f"if (-not ({self.probe.render()} -ErrorAction SilentlyContinue)) {{"]
-        lines += [_INDENT + line for line in render_lines(self.create)]
+        lines += [INDENT + line for line in render_lines(self.create)]
         if self.existing:
             lines.append("} else {")
-            lines += [_INDENT + line for line in render_lines(self.existing)]
+            lines += [INDENT + line for line in render_lines(self.existing)]
         lines.append("}")
         return "\n".join(lines)
 
@@ -90,7 +90,7 @@ class AddRoomsFromCsv:
     def add_command(self) -> Command:
         return command(
             "Add-DistributionGroupMember",
-            {"Identity": self.group, "Member": Expression(f"$row.{CSV_COLUMN}"), _BYPASS: True},
+            {"Identity": self.group, "Member": Expression(f"$row.{CSV_COLUMN}"), BYPASS: True},
         )
 
     def members_command(self) -> Command:
@@ -107,14 +107,14 @@ class AddRoomsFromCsv:
             [
                 f"$members = {self.members_command().render()}",
                 f"foreach ($row in Import-Csv -Path {path}) {{",
-                f"{_INDENT}$room = {lookup.render()} -ErrorAction SilentlyContinue",
-                f"{_INDENT}if (-not $room) {{",
-                f"{_INDENT * 2}Write-Warning ({unknown} + {row})",
-                f"{_INDENT}}} elseif ({types} -notcontains $room.RecipientTypeDetails) {{",
-                f"{_INDENT * 2}Write-Warning ({not_a_room} + {row})",
-                f"{_INDENT}}} elseif ($members.Guid -notcontains $room.Guid) {{",
-                f"{_INDENT * 2}{self.add_command().render()}",
-                f"{_INDENT}}}",
+                f"{INDENT}$room = {lookup.render()} -ErrorAction SilentlyContinue",
+                f"{INDENT}if (-not $room) {{",
+                f"{INDENT * 2}Write-Warning ({unknown} + {row})",
+                f"{INDENT}}} elseif ({types} -notcontains $room.RecipientTypeDetails) {{",
+                f"{INDENT * 2}Write-Warning ({not_a_room} + {row})",
+                f"{INDENT}}} elseif ($members.Guid -notcontains $room.Guid) {{",
+                f"{INDENT * 2}{self.add_command().render()}",
+                f"{INDENT}}}",
                 "}",
             ]
         )
@@ -133,7 +133,7 @@ class AddListedRooms:
 
     def add_command(self) -> Command:
         return command(
-            "Add-DistributionGroupMember", {"Identity": self.group, "Member": Expression("$room"), _BYPASS: True}
+            "Add-DistributionGroupMember", {"Identity": self.group, "Member": Expression("$room"), BYPASS: True}
         )
 
     def render(self) -> str:
@@ -141,9 +141,9 @@ class AddListedRooms:
             [
                 f"$members = {self.members_command().render()}",
                 f"foreach ($room in {quote_list(self.rooms)}) {{",
-                f"{_INDENT}if ($members.PrimarySmtpAddress -notcontains $room) {{",
-                f"{_INDENT * 2}{self.add_command().render()}",
-                f"{_INDENT}}}",
+                f"{INDENT}if ($members.PrimarySmtpAddress -notcontains $room) {{",
+                f"{INDENT * 2}{self.add_command().render()}",
+                f"{INDENT}}}",
                 "}",
             ]
         )
@@ -207,7 +207,7 @@ def _room_list(name: str, alias: str, address: str, manager: str) -> list[Script
                 ),
             ),
         ),
-        command("Set-DistributionGroup", {"Identity": address, "ManagedBy": manager, _BYPASS: True}),
+        command("Set-DistributionGroup", {"Identity": address, "ManagedBy": manager, BYPASS: True}),
     ]
 
 
