@@ -1,23 +1,31 @@
 """Fixtures with real parts: a Redis (the one REDIS_URL names, else a private redis-server), a Celery worker in its
-own process on the suite's test database, and the sandbox Microsoft tenant over HTTPS on loopback."""
+own process on the suite's test database, and the sandbox Microsoft tenant over HTTPS on loopback; and those that the
+topic folders (tests/services, tests/views) and the steps' own tests (tests/steps/<profile>/<step>/) share: running a
+tenant's steps on the worker, and the users, tenants and signed-in clients the page tests look through."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 
 from config.celery import app as celery_app
 from sandbox.state import MULTITENANT_APP_ID, MULTITENANT_SECRET
+from tenants.models import Tenant
 from tests.helpers import (
     WORKER_HEARTBEAT_SECONDS,
     WORKER_HEARTBEAT_TIMEOUT_SECONDS,
     RedisServer,
     Worker,
 )
+from wizard import headless
+from wizard.actions import create_tenant
 from wizard.microsoft import ratelimit
 
 pytest_plugins = ["sandbox.pytest_plugin"]
@@ -179,3 +187,87 @@ def mailing_worker(session_worker, worker_env, redis_server, tmp_path, transacti
     worker.start()
     yield outbox
     worker.stop()
+
+
+STEP_TIMEOUT_SECONDS = 120
+
+
+RunSteps = Callable[..., headless.RunOutcome]
+
+
+@pytest.fixture
+def run_steps(celery_worker) -> RunSteps:
+    """Run a tenant's steps on the worker, from `start` (default: the first unfinished) to `until` (default: the
+    last), waiting through Microsoft's delays; stops at a step that fails or needs input."""
+
+    def run(
+        tenant: Tenant, *, start: str | None = None, until: str | None = None, inputs: dict[str, Any] | None = None
+    ) -> headless.RunOutcome:
+        return headless.run_steps(
+            tenant,
+            actor="test",
+            start=headless.first_step_to_run(tenant, start, inputs),
+            until=until,
+            inputs=inputs or {},
+            wait_on_microsoft=True,
+            on_update=lambda state: None,
+            timeout=STEP_TIMEOUT_SECONDS,
+        )
+
+    return run
+
+
+# Users and tenants for the page tests: an admin with a tenant, a second tenant's admin, and support staff.
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_user("alice", password="pw-alice-1234")
+
+
+@pytest.fixture
+def other_admin(db):
+    return get_user_model().objects.create_user("mallory", password="pw-mallory-1234")
+
+
+@pytest.fixture
+def support_user(db):
+    return get_user_model().objects.create_user("sam", password="pw-sam-1234", is_staff=True)
+
+
+@pytest.fixture
+def tenant(admin_user) -> Tenant:
+    return create_tenant(creator=admin_user, display_name="Contoso", slug="contoso")
+
+
+@pytest.fixture
+def other_tenant(other_admin) -> Tenant:
+    return create_tenant(creator=other_admin, display_name="Fabrikam", slug="fabrikam")
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def other_client(other_admin) -> Client:
+    client = Client()
+    client.force_login(other_admin)
+    return client
+
+
+@pytest.fixture
+def support_client(support_user) -> Client:
+    client = Client()
+    client.force_login(support_user)
+    return client
+
+
+@pytest.fixture
+def pending_sends(db) -> Callable[[], int]:
+    """How many task sends the views have queued on commit. The test's transaction never commits, so they stay
+    pending and no worker is involved: these tests look at pages."""
+    return lambda: len(connection.run_on_commit)
