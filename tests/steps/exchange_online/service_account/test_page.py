@@ -1,6 +1,5 @@
-"""The service account and room list pages say what the step will do: the licence picker does not claim free units
-beside an error that found none, and "Convert the existing group to a room list" says what converting does and
-what it removes."""
+"""The service account page says what the step will do: the licence picker does not claim free units beside an error
+that found none, and before any attempt says that step 0 counted the licences."""
 
 import html
 
@@ -46,13 +45,3 @@ def test_before_any_attempt_the_picker_says_step_0_counted_the_licences(tenant, 
 
     assert "EXCHANGESTANDARD — 5 free when step 0 read the licences" in page
     assert "reads them again when it runs" in page
-
-
-def test_converting_a_group_says_what_it_does_and_what_it_removes(tenant, admin_client):
-    finish_before(tenant, "room_list")
-
-    page = _page(admin_client, tenant, "room_list")
-
-    assert "Convert the existing group to a room list" in page
-    assert "Set-DistributionGroup -RoomList" in page and "keeps its name, address and members" in page
-    assert "Converting removes nothing by itself" in page
