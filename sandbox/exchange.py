@@ -864,7 +864,8 @@ def access_policy_json(tenant: Tenant, policy: AccessPolicy) -> dict[str, Any]:
         "AppId": ",".join(policy.app_ids),
         "ScopeName": group.name if group else "",
         "ScopeIdentity": group.name if group else "",
-        "ScopeIdentityRaw": group.dn if group else "",
+        # "<SID>;<guid>" of the scope group, as in Identity (public captures of Get-ApplicationAccessPolicy, WIRE.md).
+        "ScopeIdentityRaw": policy.identity.split(":", 1)[1],
         "Description": policy.description,
         "AccessRight": policy.access_right,
         "ShardType": "All",

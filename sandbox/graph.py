@@ -988,7 +988,7 @@ def _throttled_response(kind: str, retry_after: int) -> Response:
         return graph_error(
             429,
             "TooManyRequests",
-            "Too many requests. Please retry after some time.",
+            "Please retry again later.",
             {"Retry-After": str(retry_after)},
         )
     return graph_error(

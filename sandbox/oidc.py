@@ -659,13 +659,18 @@ def _token(tenant: Tenant, req: Request) -> Response:
             "The provided authorization code or refresh token has expired due to inactivity. Send a new "
             "interactive authorization request for this user and resource.",
         )
-    if grant.client_id != client_id or grant.redirect_uri != form.get("redirect_uri", ""):
+    if grant.redirect_uri != form.get("redirect_uri", ""):
+        # AADSTS500112 and its text: WIRE.md, "Sign-in" (50148 is Entra's PKCE mismatch, not this).
         return _aad_error(
             400,
             "invalid_grant",
-            50148,
-            "The code was issued to another client or for another redirect URI.",
+            500112,
+            f"The reply address '{form.get('redirect_uri', '')}' does not match the reply address "
+            f"'{grant.redirect_uri}' provided when requesting Authorization code.",
         )
+    if grant.client_id != client_id:
+        # No capture names Entra's code for a code redeemed by another app: the table's generic InvalidGrant.
+        return _aad_error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
     if not _pkce_matches(grant, form.get("code_verifier")):
         return _aad_error(
             400,

@@ -105,12 +105,12 @@ GRAPH_APP_ROLES = {
     "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
     # Every other application permission that reaches mailbox content, with Microsoft's ids (WIRE.md [C19]: a dump
-    # of Graph's servicePrincipal appRoles and public permission tables). Two ids were found in no public source and
-    # are sandbox stand-ins (WIRE.md): MailboxItem.ReadWrite.All and Tasks.Read.All.
+    # of Graph's servicePrincipal appRoles and public permission tables; Tasks.Read.All [C15]). One id was found in no
+    # public source and is a sandbox stand-in (WIRE.md): MailboxItem.ReadWrite.All.
     "Mail.ReadBasic": "6be147d2-ea4f-4b5a-a3fa-3eab6f3c140a",
     "Contacts.Read": "089fe4d0-434a-44c5-8827-41ba8a0b17f5",
     "Contacts.ReadWrite": "6918b873-d17a-4dc1-b314-35f528134491",
-    "Tasks.Read.All": stable_id("approle:Tasks.Read.All"),
+    "Tasks.Read.All": "f10e1f91-74ed-437f-a6fd-d6ae88e26c1f",
     "Tasks.ReadWrite.All": "44e666d1-d276-445b-a5fc-8815eeb81d55",
     "MailboxFolder.Read.All": "99280d24-a782-4793-93cc-0888549957f6",
     "MailboxFolder.ReadWrite.All": "fef87b92-8391-4589-9da7-eb93dab7dc8a",

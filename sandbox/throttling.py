@@ -49,7 +49,8 @@ class Rejection:
 
 
 MAILBOX_CONCURRENCY = ("ApplicationThrottled", "Application is over its MailboxConcurrency limit.")
-TOO_MANY_REQUESTS = ("TooManyRequests", "Too many requests. Please retry after some time.")
+# Graph's documented throttling answer (Microsoft Graph throttling guidance, "Sample response").
+TOO_MANY_REQUESTS = ("TooManyRequests", "Please retry again later.")
 
 
 def retry_after_seconds(wait: float) -> int:

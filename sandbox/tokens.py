@@ -301,45 +301,46 @@ def _assertion_refused(req: Request, sp: EntraServicePrincipal, assertion: str) 
         )
     thumbprint = _unb64(str(header["x5t"])).hex().upper()
     public_key = sp.certificates.get(thumbprint)
-    reason = "The key was not found." if public_key is None else ""
-    if public_key is not None:
-        try:
-            claims = jwt.decode(
-                assertion,
-                public_key,
-                algorithms=["RS256", "PS256"],
-                audience=f"{req.base_url}{req.path}",
-                options={"require": ["aud", "iss", "sub", "exp"]},
-            )
-        except jwt.InvalidSignatureError:
-            reason = "Key was found, but use of the key to verify the signature failed."
-        except jwt.ExpiredSignatureError:
+    if public_key is None:
+        return _aad_error(
+            401,
+            "invalid_client",
+            AADSTS_INVALID_SIGNATURE,
+            "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used "
+            f"by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
+            f"configured keys for app Id '{sp.app_id}'. Review the documentation at https://docs.microsoft.com/en-us/"
+            "graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/"
+            "graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as "
+            f"'https://graph.microsoft.com/beta/applications/{sp.app_id}']",
+        )
+    try:
+        claims = jwt.decode(
+            assertion,
+            public_key,
+            algorithms=["RS256", "PS256"],
+            audience=f"{req.base_url}{req.path}",
+            options={"require": ["aud", "iss", "sub", "exp"]},
+        )
+    except jwt.InvalidSignatureError:
+        # The error-code table's text for 700027 (WIRE.md [ERR]): no capture shows its reason for a known key.
+        return _aad_error(
+            401, "invalid_client", AADSTS_INVALID_SIGNATURE, "Client assertion failed signature validation."
+        )
+    except jwt.ExpiredSignatureError:
+        return _aad_error(
+            401, "invalid_client", AADSTS_ASSERTION_EXPIRED, "Client assertion is not within its valid time range."
+        )
+    except jwt.PyJWTError as exc:
+        return _aad_error(401, "invalid_client", AADSTS_INVALID_JWT, f"Invalid JWT token. {exc}.")
+    else:
+        if claims.get("iss") != sp.app_id or claims.get("sub") != sp.app_id:
             return _aad_error(
-                401, "invalid_client", AADSTS_ASSERTION_EXPIRED, "Client assertion is not within its valid time range."
+                401,
+                "invalid_client",
+                AADSTS_INVALID_JWT,
+                "Invalid JWT token. The client assertion's iss and sub must be the client id.",
             )
-        except jwt.PyJWTError as exc:
-            return _aad_error(401, "invalid_client", AADSTS_INVALID_JWT, f"Invalid JWT token. {exc}.")
-        else:
-            if claims.get("iss") != sp.app_id or claims.get("sub") != sp.app_id:
-                return _aad_error(
-                    401,
-                    "invalid_client",
-                    AADSTS_INVALID_JWT,
-                    "Invalid JWT token. The client assertion's iss and sub must be the client id.",
-                )
-    if not reason:
-        return None
-    return _aad_error(
-        401,
-        "invalid_client",
-        AADSTS_INVALID_SIGNATURE,
-        f"Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by client: "
-        f"'{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured "
-        f"keys for app Id '{sp.app_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/"
-        "deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/"
-        "application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as "
-        f"'https://graph.microsoft.com/beta/applications/{sp.app_id}']",
-    )
+    return None
 
 
 def _admin_consent(tenant: Tenant, req: Request) -> Response:

@@ -39,6 +39,10 @@ def test_app_role_assignments_name_their_role_through_the_resource_service_princ
     assert {"8ba4a692-bc31-4128-9094-475872af8a53", "ef54d2bf-783f-4e0f-bca1-3210c0444d99"} <= {
         r["id"] for r in graph_sp["appRoles"]
     }
+    # Graph's published id (merill/graph-permissions-explorer, WIRE.md [C15]).
+    assert {"value": "Tasks.Read.All", "id": "f10e1f91-74ed-437f-a6fd-d6ae88e26c1f"} in [
+        {"value": r["value"], "id": r["id"]} for r in graph_sp["appRoles"]
+    ]
 
 
 def test_graph_calendars_read_basic_opens_every_calendar_and_an_exchange_role_does_not(sandbox_tenant):
@@ -89,6 +93,13 @@ def test_an_application_access_policy_is_listed_and_restricts_only_the_entra_gra
     assert policy["AppId"] == app_id and policy["AccessRight"] == "RestrictAccess"
     assert policy["ScopeName"] == "Booking Scope" and policy["Description"].startswith("Restrict")
     assert policy["Identity"].startswith(f"{info['tenant_id']}\\{app_id}:S-1-5-21-")
+    # As public captures of the cmdlet print them: the scope group's "<SID>;<guid>", shard All, valid.
+    [group] = ms.invoke("Get-DistributionGroup", Identity="booking-scope")
+    assert policy["ScopeIdentityRaw"] == policy["Identity"].split(":", 1)[1]
+    assert policy["ScopeIdentityRaw"].startswith("S-1-5-21-") and policy["ScopeIdentityRaw"].endswith(
+        f";{group['Guid']}"
+    )
+    assert policy["ShardType"] == "All" and policy["IsValid"] is True
     assert integration.graph("GET", "/users/room-001@contoso.onmicrosoft.com/calendar").status_code == 200
     blocked = integration.graph("GET", "/users/user-001@contoso.onmicrosoft.com/calendar")
     assert blocked.status_code == 403

@@ -169,4 +169,5 @@ def test_an_assertion_naming_the_registered_thumbprint_but_signed_by_another_key
     )
 
     assert result["error_codes"] == [700027]
-    assert "[Reason - Key was found, but use of the key to verify the signature failed." in result["error_description"]
+    # The error-code table's text for 700027; "Key was found, but …" is only ever captured with AADSTS50013.
+    assert result["error_description"].startswith("AADSTS700027: Client assertion failed signature validation.")

@@ -143,6 +143,19 @@ def test_a_wrong_pkce_verifier_is_refused_and_spends_the_code(sandbox_tenant):
     assert app.acquire_token_by_auth_code_flow(right, response)["error_codes"] == [54005]
 
 
+def test_a_code_redeemed_with_another_redirect_uri_gets_the_reply_address_mismatch(sandbox_tenant):
+    info = sandbox_tenant.info
+    _, app, flow, response = _signed_in(info, "user-001@contoso.onmicrosoft.com")
+
+    result = app.acquire_token_by_auth_code_flow({**flow, "redirect_uri": "https://elsewhere.example/cb"}, response)
+
+    assert result["error"] == "invalid_grant" and result["error_codes"] == [500112]
+    assert result["error_description"].startswith(
+        "AADSTS500112: The reply address 'https://elsewhere.example/cb' does not match the reply address "
+        f"'{REDIRECT_URI}' provided when requesting Authorization code."
+    )
+
+
 def test_an_expired_code_is_refused(sandbox_tenant):
     info = sandbox_tenant.info
     _, app, flow, response = _signed_in(info, "user-001@contoso.onmicrosoft.com")

@@ -53,6 +53,9 @@ def test_requests_per_mailbox_per_ten_minutes(sandbox_tenant, reader):
 
     assert statuses == [200, 200, 200, 429]
     assert refused.status_code == 429 and 590 <= int(refused.headers["Retry-After"]) <= 600
+    # Graph throttling guidance's sample answer (WIRE.md [D6]).
+    error = refused.json()["error"]
+    assert (error["code"], error["message"]) == ("TooManyRequests", "Please retry again later.")
     assert reader.graph("GET", f"/users/{OTHER_ROOM}/calendar").status_code == 200  # per mailbox
     connector = MsClient(sandbox_tenant.info)
     assert connector.graph("GET", f"/users/{ROOM}/mailboxSettings").status_code != 429  # per app
