@@ -4,7 +4,7 @@
 import pytest
 
 from tests.e2e.conftest import NARROW, WIDE, overflowing, screenshot
-from tests.views.test_rooms_preview_layout import ROOMS, _all_rooms_preview
+from tests.steps.exchange_online.rooms.test_preview_layout import ROOMS, _all_rooms_preview
 from wizard.actions import create_tenant
 
 pytestmark = pytest.mark.e2e
