@@ -754,7 +754,7 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
                 "Microsoft.Exchange.Management.RbacTasks.InvalidServicePrincipalRoleAssignmentException",
                 f'The role "{role}" can\'t be assigned to a service principal with these scope parameters.',
             )
-        assignee_type, assignee, display = "ServicePrincipal", sp.app_id, sp.display_name
+        assignee_type, assignee, display = "ServicePrincipal", sp.app_id, sp.object_id
     else:
         user = tenant.user_by_key(user_key or "")
         if user is None or not tenant.visible(user):
@@ -767,7 +767,9 @@ def new_management_role_assignment(shell: Shell, params: Params) -> list[dict[st
     scope_name = resource_scope or write_scope
     if scope_name:
         scope_name = _scope(shell, scope_name, as_parameter=True).name
-    name = params.text("Name") or f"{role}-{display}"
+    # Unnamed: "<role>-<assignee>", cut at the 64 characters a name may hold (New-ManagementRoleAssignment reference;
+    # public captures of app assignments name the service principal's object id: WIRE.md [C25]).
+    name = params.text("Name") or f"{role}-{display}"[:64]
     if any(a.name.lower() == name.lower() for a in tenant.assignments.values()):
         raise _already_exists(f"CN={name},CN=Role Assignments,CN=RBAC,{DN_SUFFIX}")
     assignment = RoleAssignment(

@@ -201,6 +201,8 @@ def test_service_principal_role_assignment_and_authorization_test(sandbox_tenant
     )[0]
     assert assignment["RoleAssigneeType"] == "ServicePrincipal"
     assert assignment["CustomResourceScope"] == "Rooms scope"
+    # Unnamed, as captured: "<role>-<service principal object id>", cut at the 64 characters a name may hold.
+    assert assignment["Name"] == "Application Calendars.ReadWrite-6a1e0c2b-0000-4000-8000-00000000"
     inside = ms.invoke(
         "Test-ServicePrincipalAuthorization", Identity=app_id, Resource="room-001@contoso.onmicrosoft.com"
     )
