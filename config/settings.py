@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "axes",
     "django_htmx",
     "django_structlog",
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before common (Django's order): the language of the chooser's cookie, else the browser's.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -91,6 +94,7 @@ TEMPLATES = [
             ],
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.access",
@@ -143,7 +147,14 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Axes' log of successful sign-ins is not kept: a table that only grows and that nothing in Onramp reads.
 AXES_DISABLE_ACCESS_LOG = True
 
-LANGUAGE_CODE = "en-gb"
+# The languages a person may read Onramp in (README, "Languages"): the browser's Accept-Language picks one, the
+# chooser in the footer overrides it (a cookie). Anything else falls back to LANGUAGE_CODE, which is also the
+# language of the emails, sent from the worker where no browser is asking.
+LANGUAGE_CODE = env.str("ONRAMP_LANGUAGE", default="en-gb")
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -166,6 +177,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 SECURE = env.bool("ONRAMP_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
+LANGUAGE_COOKIE_SECURE = SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
