@@ -3,14 +3,13 @@ Exchange lets an account impersonate itself is undocumented, so its refusal woul
 
 import pytest
 
+from tests.exchange_server.conftest import SERVICE_ACCOUNT
 from tests.factories import set_state, state_of
 from wizard.actions import create_tenant
 from wizard.errors import StepError
 from wizard.outcomes import NeedsInput, StepContext
 from wizard.steps.exchange_server.verify import service as verify
 from wizard.steps.exchange_server.verify.form import ExchangeServerVerifyForm
-
-from .conftest import SERVICE_ACCOUNT
 
 pytestmark = pytest.mark.django_db
 
