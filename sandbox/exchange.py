@@ -1005,7 +1005,8 @@ def error_body(exc_type: str, text: str, error_id: str = "") -> dict[str, Any]:
         "error": {
             "code": "NotFound" if error_status(exc_type) == 404 else "BadRequest",
             "message": "Error executing cmdlet",
-            "details": [{"code": "Context", "target": "", "message": typed}],
+            # `Client`, as the one raw capture of this envelope has it (WIRE.md [C5]); clients read only `message`.
+            "details": [{"code": "Client", "target": "", "message": typed}],
             "innererror": {
                 "message": "Error executing cmdlet",
                 "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",

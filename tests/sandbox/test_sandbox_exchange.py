@@ -115,6 +115,8 @@ def test_membership_errors_get_and_update(ms):
     unknown_group = ms.invoke_raw("Get-DistributionGroup", Identity="ghost-list")
     assert unknown_member.json()["error"]["details"][0]["message"].startswith("Ex94914C|")
     assert unknown_group.json()["error"]["details"][0]["message"].startswith("Ex6F9304|")
+    # The detail's code as the raw capture of the envelope has it (WIRE.md [C5]).
+    assert unknown_group.json()["error"]["details"][0]["code"] == "Client"
     ms.invoke(
         "Update-DistributionGroupMember",
         Identity="rooms",
