@@ -100,10 +100,11 @@ class SandboxControl:
         response.raise_for_status()
         return response.json()
 
-    def remove_delegated_consent(self, app_id: str | None = None) -> None:
+    def remove_delegated_consent(self, app_id: str | None = None, scopes: list[str] | None = None) -> None:
         """Remove every delegated permission grant of Onramp's sign-in app (or `app_id`), the person's and the
-        organisation's: its refresh tokens then answer AADSTS65001."""
-        self._post("consent/remove", {"app_id": app_id} if app_id else {})
+        organisation's: its refresh tokens then answer AADSTS65001. With `scopes`, take only those out of them."""
+        body = {**({"app_id": app_id} if app_id else {}), **({"scopes": scopes} if scopes is not None else {})}
+        self._post("consent/remove", body)
 
     def consent_for_organisation(self, app_id: str, scopes: list[str]) -> None:
         """An administrator's consent for everyone to the app's delegated Microsoft Graph `scopes` ("AllPrincipals")."""
@@ -116,6 +117,10 @@ class SandboxControl:
     def set_group_memberships(self, user: str, groups: list[str]) -> None:
         """Make `user` (UPN or id) a member of exactly these Entra groups."""
         self._post("memberships", {"user": user, "groups": groups})
+
+    def set_directory_roles(self, user: str, roles: list[str]) -> None:
+        """Give `user` (UPN or id) exactly these active directory roles (template ids)."""
+        self._post("people/roles", {"user": user, "roles": roles})
 
     def refuse_invoke_command(self, refused: bool = True) -> None:
         """InvokeCommand refuses every app as a client (403 ErrorAccessDenied), or serves them again."""

@@ -109,6 +109,18 @@ def _group_memberships(tenant: Tenant, body: dict[str, Any]) -> Response:
     return Response(204)
 
 
+def _person_roles(tenant: Tenant, body: dict[str, Any]) -> Response:
+    """Give a person exactly these active directory roles (template ids); sign-in, Graph and Exchange read them."""
+    user = tenant.user_by_key(str(body.get("user", "")))
+    if user is None:
+        return _error(404, "no such user")
+    roles = body.get("roles")
+    if not isinstance(roles, list):
+        return _error(400, "roles must be a list of role template ids")
+    user.directory_roles = [str(role) for role in roles]
+    return Response(204)
+
+
 def handle(tenant: Tenant, req: Request) -> Response:
     action = req.path[len("/_sandbox") :].strip("/")
     try:
@@ -158,7 +170,15 @@ def handle(tenant: Tenant, req: Request) -> Response:
         if action == "mailboxes/remove":
             return _remove_mailbox(tenant, body)
         if action == "consent/remove":
-            tenant.remove_delegated_consent(str(body.get("app_id", tenant.identity.connector_app_id)))
+            app_id = str(body.get("app_id", tenant.identity.connector_app_id))
+            if "scopes" in body:
+                # An administrator taking some scopes out of the organisation's consent (Graph's oauth2PermissionGrant
+                # update of `scope`).
+                for (client, _, _), scopes in tenant.delegated_grants.items():
+                    if client == app_id:
+                        scopes.difference_update(str(scope) for scope in body["scopes"])
+            else:
+                tenant.remove_delegated_consent(app_id)
             return Response(204)
         if action == "consent/grant":
             # An administrator's consent for the organisation to Microsoft Graph scopes of an app, given elsewhere.
@@ -166,4 +186,6 @@ def handle(tenant: Tenant, req: Request) -> Response:
             return Response(204)
         if action == "memberships":
             return _group_memberships(tenant, body)
+        if action == "people/roles":
+            return _person_roles(tenant, body)
     return _error(404, f"no control action POST {action}")

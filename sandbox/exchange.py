@@ -13,15 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .oidc import directory_roles
 from .opath import FilterError, parse_scope_filter
 from .responses import Request, Response
 from .state import (
     APPLICATION_ROLES,
     DN_SUFFIX,
     EXCHANGE_ADMIN_ROLE,
+    EXCHANGE_ADMINISTRATOR,
     EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     EXCHANGE_SERVER,
+    GLOBAL_ADMINISTRATOR,
     IMPERSONATION_ROLE,
     ORG_NAME,
     AccessPolicy,
@@ -144,6 +147,15 @@ class Shell:
     caller: str  # an app id, or "admin"
     online: bool  # Exchange Online (InvokeCommand) vs Exchange Server (control shell)
     warnings: list[str] = field(default_factory=list)
+    # The signed-in person under a delegated token (Exchange.Manage): cmdlets run as them.
+    user: User | None = None
+
+    def acting_person(self) -> User | None:
+        """Who a cmdlet runs as when it is a person: the signed-in user, or the organisation's admin in the control
+        shell; None for an app."""
+        if self.user is not None:
+            return self.user
+        return self.tenant.user_by_key(self.tenant.identity.admin_upn) if self.caller == "admin" else None
 
 
 # -- object views ---------------------------------------------------------------------------------
@@ -493,9 +505,10 @@ def new_distribution_group(shell: Shell, params: Params) -> list[dict[str, Any]]
     _check_unique(tenant, name, alias, smtp)
     managers = [_member(shell, m).id for m in params.values("ManagedBy")]
     members = [user.id for user in _members(shell, params.values("Members"))]
-    if not managers and shell.caller == "admin":
-        admin = tenant.user_by_key(tenant.identity.admin_upn)
-        managers = [admin.id] if admin else []
+    if not managers:
+        # A person who creates a group without -ManagedBy becomes its manager (New-DistributionGroup reference).
+        person = shell.acting_person()
+        managers = [person.id] if person else []
     group = Group(
         guid=str(uuid.uuid4()),
         name=name,
@@ -547,7 +560,7 @@ def _require_manager(shell: Shell, group: Group, params: Params) -> None:
     sufficient permissions" support article)."""
     if params.switch("BypassSecurityGroupManagerCheck"):
         return
-    caller = shell.tenant.user_by_key(shell.tenant.identity.admin_upn) if shell.caller == "admin" else None
+    caller = shell.acting_person()
     if caller is None or caller.id not in group.managed_by:
         raise ExchangeError(
             NOT_MANAGER,
@@ -1039,6 +1052,20 @@ def not_allowed_to_call(cmdlet: str) -> Response:
     return Response.json(401, {"error": {"code": "Unauthorized", "message": text, "innererror": inner}})
 
 
+# Directory roles whose holders Exchange Online gives the Organization Management role group ("Permissions in
+# Exchange Online": Global Administrator and Exchange Administrator are members of Organization Management).
+EXCHANGE_MANAGING_DIRECTORY_ROLES = {GLOBAL_ADMINISTRATOR, EXCHANGE_ADMINISTRATOR}
+
+
+def not_assigned_to_management_roles(tenant: Tenant, person: User | None, upn: str) -> Response:
+    """A person's token accepted, but the person holds no Exchange role: the text of the public capture
+    MicrosoftDocs/office-docs-powershell#6271 (remote PowerShell); over InvokeCommand the status and body shape of
+    #7970's 401 (WIRE.md: the pairing is unconfirmed)."""
+    text = f'The user "{tenant.domain}\\{person.upn if person else upn}" isn\'t assigned to any management roles.'
+    inner = {"message": text, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"}
+    return Response.json(401, {"error": {"code": "Unauthorized", "message": text, "innererror": inner}})
+
+
 def refused_as_client() -> Response:
     """InvokeCommand refusing the calling app itself (the `invoke_command_refused` knob): 403 ErrorAccessDenied, the
     shape Exchange's REST endpoints refuse a client by policy with (OfficeDev/office-js-docs-pr#2808); for
@@ -1071,13 +1098,27 @@ def handle(tenant: Tenant, req: Request) -> Response:
         # A genuine token of another tenant: the path names this one (WIRE.md, "Many tenants").
         return _unauthorized(f"The tenant '{segments[2]}' does not match the token's tenant.")
     app_id = claims["appid"]
-    with tenant.lock:
-        has_role = "Exchange.ManageAsApp" in tenant.app_roles(app_id, EXCHANGE_APP_ID)
-        directory_roles = tenant.directory_roles.get(app_id, set())
-    if not has_role:
-        return _unauthorized(
-            "The token does not carry the Exchange.ManageAsApp application permission of Office 365 Exchange Online."
-        )
+    person: User | None = None
+    if claims.get("idtyp") == "user":
+        # A person's token: the app's delegated Exchange.Manage, and Exchange runs the cmdlet with the person's own
+        # Exchange roles (WIRE.md, "InvokeCommand as a signed-in administrator").
+        if "Exchange.Manage" not in str(claims.get("scp", "")).split():
+            return _unauthorized(
+                "The token does not carry the Exchange.Manage delegated permission of Office 365 Exchange Online."
+            )
+        with tenant.lock:
+            person = tenant.users.get(str(claims.get("oid", "")))
+        if person is None or not set(directory_roles(person)) & EXCHANGE_MANAGING_DIRECTORY_ROLES:
+            return not_assigned_to_management_roles(tenant, person, str(claims.get("upn", "")))
+    else:
+        with tenant.lock:
+            has_role = "Exchange.ManageAsApp" in tenant.app_roles(app_id, EXCHANGE_APP_ID)
+            app_directory_roles = tenant.directory_roles.get(app_id, set())
+        if not has_role:
+            return _unauthorized(
+                "The token does not carry the Exchange.ManageAsApp application permission of Office 365 Exchange "
+                "Online."
+            )
     if tenant.knobs.invoke_command_refused:
         return refused_as_client()
     try:
@@ -1088,7 +1129,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
         return _simple_error(
             400, "BadRequest", 'The request body must be {"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}.'
         )
-    if not directory_roles & {EXCHANGE_ADMIN_ROLE, "Global Administrator"}:
+    if person is None and not app_directory_roles & {EXCHANGE_ADMIN_ROLE, "Global Administrator"}:
         return not_allowed_to_call(canonical_cmdlet(name) or name)
     rejection = tenant.admit(app_id)
     if rejection:
@@ -1113,7 +1154,7 @@ def handle(tenant: Tenant, req: Request) -> Response:
         )
     canonical = canonical_cmdlet(name) or name
     tenant.calls.record(canonical, write=is_write(canonical))
-    shell = Shell(tenant, app_id, online=True)
+    shell = Shell(tenant, app_id, online=True, user=person)
     try:
         with tenant.lock:
             value = run_cmdlet(shell, name, raw_params)

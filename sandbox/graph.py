@@ -14,18 +14,21 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import jwt
 
-from .oidc import EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, directory_roles
+from .oidc import directory_roles
 from .responses import Request, Response, graph_error
 from .state import (
     ALL_SKUS,
     EXCHANGE_APP_ID,
     EXCHANGE_AUDIENCE,
     EXCHANGE_PLAN_NAMES,
+    GLOBAL_ADMINISTRATOR,
     GRAPH_APP_ID,
     GRAPH_AUDIENCE,
     ORG_NAME,
     RESOURCE_APP_ROLES,
+    ROLE_NAMES,
     UNVERIFIED_DOMAIN,
+    USER_ADMINISTRATOR,
     EntraServicePrincipal,
     Tenant,
     User,
@@ -52,7 +55,7 @@ DEFAULT_USER_PROPS = (
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
 # Directory roles that may write users under a person's token: Global Administrator, User Administrator [ROLES].
-DIRECTORY_WRITERS = {GLOBAL_ADMINISTRATOR, "fe930be7-5e62-47db-91af-98c3a49a38b1"}
+DIRECTORY_WRITERS = {GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR}
 CALENDAR_ROLES = {"Calendars.Read", "Calendars.ReadBasic.All", "Calendars.ReadWrite"}
 
 
@@ -469,6 +472,11 @@ def assign_license(call: Call, key: str) -> Response:
 def get_mailbox_settings(call: Call, key: str) -> Response:
     _require(call, ("MailboxSettings.Read", "MailboxSettings.ReadWrite"))
     user = _mailbox_user(call, key)
+    signed_in = call.signed_in_user
+    if signed_in is not None and signed_in.id != user.id:
+        # Delegated MailboxSettings.Read reads the signed-in person's own settings only [GPERM]; another mailbox
+        # answers as a mailbox the caller may not open (WIRE.md).
+        raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
     purpose = {"room": "room", "equipment": "equipment"}.get(user.kind, "user")
     return Response.json(
         200,
@@ -802,7 +810,6 @@ ROLE_READERS = {
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 }
-ROLE_NAMES = {GLOBAL_ADMINISTRATOR: "Global Administrator", EXCHANGE_ADMINISTRATOR: "Exchange Administrator"}
 CHECK_MEMBER_GROUPS_MAX = 20  # "up to 20" group ids per call [CMG]
 
 

@@ -28,19 +28,21 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .responses import Request, Response
-from .state import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TENANT_ID, RefreshGrant, Tenant, User
+from .state import (
+    EXCHANGE_AUDIENCE,
+    GLOBAL_ADMINISTRATOR,
+    GRAPH_AUDIENCE,
+    PRIVILEGED_ROLE_ADMINISTRATOR,
+    ROLE_NAMES,
+    TENANT_ID,
+    RefreshGrant,
+    Tenant,
+    User,
+)
 from .tokens import _aad_error, issue_delegated_token
 
-# Directory role template ids, as Microsoft's "Microsoft Entra built-in roles" reference publishes them.
-GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
-EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
-# The seeded people's directory roles, by mail nickname: one Global Administrator, one Exchange Administrator,
-# everyone else none.
-DIRECTORY_ROLES = {"admin": (GLOBAL_ADMINISTRATOR,), "user-001": (EXCHANGE_ADMINISTRATOR,)}
-
-# Who may consent for the organisation to permissions that need an administrator [ROLES, CONSENT]; the sandbox seeds
-# only Global Administrators.
-CONSENTING_ROLES = (GLOBAL_ADMINISTRATOR,)
+# Who may consent for the organisation to permissions that need an administrator [ROLES, CONSENT].
+CONSENTING_ROLES = (GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR)
 # OpenID Connect's own scopes: they name no resource [SCOPES].
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 # The OpenID Connect scopes a token response lists back (offline_access shows as the refresh token itself).
@@ -73,6 +75,8 @@ ADMIN_ONLY_SCOPES = frozenset(
         "User.ReadWrite.All",
     }
 )
+# A resource's static scope: whatever was consented on it [DEFAULT].
+DEFAULT_SCOPE = ".default"
 # Past this many groups an ID token carries the overage marker instead of the `groups` claim [ACT].
 GROUPS_OVERAGE_LIMIT = 200
 
@@ -323,7 +327,7 @@ def _people(tenant: Tenant) -> list[User]:
 
 
 def directory_roles(user: User) -> list[str]:
-    return list(DIRECTORY_ROLES.get(user.mail_nickname, ()))
+    return list(user.directory_roles)
 
 
 def _authorize(tenant: Tenant, req: Request, tenant_segment: str) -> Response:
@@ -509,9 +513,7 @@ def _picker(tenant: Tenant, params: dict[str, str], tenant_segment: str, status:
     )
     rows = []
     for user in _people(tenant):
-        roles = directory_roles(user)
-        label = {GLOBAL_ADMINISTRATOR: "Global Administrator", EXCHANGE_ADMINISTRATOR: "Exchange Administrator"}
-        role_text = ", ".join(label.get(role, role) for role in roles) or "no admin role"
+        role_text = ", ".join(ROLE_NAMES.get(role, role) for role in directory_roles(user)) or "no admin role"
         rows.append(
             f'<li><button type="submit" name="oid" value="{html.escape(user.id)}">'
             f"{html.escape(user.display_name)}</button> {html.escape(user.upn)} ({role_text})</li>"
@@ -705,6 +707,10 @@ def _user_tokens(tenant: Tenant, user: User, client_id: str, scope: str, nonce: 
         app = tenant.signing_in_app(client_id)
         knobs = tenant.knobs
         claims = knobs.group_membership_claims.lower()
+    if names == {DEFAULT_SCOPE}:
+        # `<resource>/.default`: every delegated scope consented on the resource, for this person or the
+        # organisation [DEFAULT]; none consented is the answer to asking for a scope not consented.
+        names = set(consented) or {DEFAULT_SCOPE}
     if not names <= consented:
         return _not_consented(client_id, app.display_name if app else "")
     granted = sorted(consented)

@@ -139,6 +139,34 @@ CONNECTOR_GRAPH_ROLES = (
     "MailboxSettings.Read",
 )
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
+# Directory role template ids, as Microsoft's "Microsoft Entra built-in roles" reference publishes them.
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+ROLE_NAMES = {
+    GLOBAL_ADMINISTRATOR: "Global Administrator",
+    EXCHANGE_ADMINISTRATOR: "Exchange Administrator",
+    USER_ADMINISTRATOR: "User Administrator",
+    PRIVILEGED_ROLE_ADMINISTRATOR: "Privileged Role Administrator",
+}
+# The seeded people's directory roles, by mail nickname: one Global Administrator, one Exchange Administrator,
+# everyone else none (the control endpoint's `people/roles` changes them).
+SEEDED_DIRECTORY_ROLES = {"admin": (GLOBAL_ADMINISTRATOR,), "user-001": (EXCHANGE_ADMINISTRATOR,)}
+# The delegated permissions the README's registration of Onramp's installation (multi-tenant) app lists, by resource
+# audience: what tenant-wide admin consent grants it. It holds no application permission.
+INSTALLATION_APP_SCOPES = {
+    GRAPH_AUDIENCE: (
+        "User.Read",
+        "Organization.Read.All",
+        "Domain.Read.All",
+        "User.ReadWrite.All",
+        "Application.Read.All",
+        "RoleManagement.Read.Directory",
+        "DelegatedPermissionGrant.ReadWrite.All",
+    ),
+    EXCHANGE_AUDIENCE: ("Exchange.Manage",),
+}
 
 # Exchange Online's hosted-organisation DN layout (forest names are per-region; NAMPR01A001 is one).
 DN_SUFFIX = f"OU={DOMAIN},OU=Microsoft Exchange Hosted Organizations,DC=NAMPR01A001,DC=PROD,DC=OUTLOOK,DC=COM"
@@ -344,6 +372,8 @@ class User:
     exchange_name: str = ""
     # The mailbox's own EWS switch (Set-CASMailbox -EwsEnabled); a new mailbox's value is unconfirmed (WIRE.md [CAS]).
     ews_enabled: bool | None = True
+    # Active directory roles (template ids) the person holds.
+    directory_roles: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -652,6 +682,7 @@ class Tenant:
             licenses=[EXCHANGE_SKU["skuId"]],
             mailbox_at=start - 86400,
             exchange_guid=self.object_id(f"mailbox:{nick}"),
+            directory_roles=list(SEEDED_DIRECTORY_ROLES.get(nick, ())),
         )
         self.sku_consumed[EXCHANGE_SKU["skuId"]] += 1
         self.users[user.id] = user
@@ -703,14 +734,14 @@ class Tenant:
         return self.entra_sps.get(app_id) or self.published_elsewhere.get(app_id)
 
     def grant_admin_consent(self, app_id: str) -> None:
-        """Tenant-wide admin consent: the app gets a service principal here (if it had none) and the application
-        permissions it requires. A directory role (Exchange Administrator) is never given by consent."""
-        if app_id in self.entra_sps:
-            return
-        self.entra_sps[app_id] = self.published_elsewhere[app_id]
-        for role in CONNECTOR_GRAPH_ROLES:
-            self.grant_app_role(app_id, role)
-        self.grant_app_role(app_id, "Exchange.ManageAsApp")
+        """Tenant-wide admin consent: the app gets a service principal here (if it had none) and every permission
+        its registration lists, for the whole organisation [CONSENT-STATIC]. Onramp's installation app lists only
+        delegated permissions (INSTALLATION_APP_SCOPES): it acts as the signed-in administrator, never as itself.
+        A directory role is never given by consent."""
+        if app_id not in self.entra_sps:
+            self.entra_sps[app_id] = self.published_elsewhere[app_id]
+        for audience, scopes in INSTALLATION_APP_SCOPES.items():
+            self.consent(app_id, "AllPrincipals", audience, set(scopes))
 
     def consented_scopes(self, client_id: str, user_id: str, audience: str) -> set[str]:
         """The delegated scopes on `audience` that `client_id` may use for this person: their own consent and the

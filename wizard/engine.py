@@ -21,7 +21,7 @@ from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError, support_case_ids
 from wizard.microsoft import BusyWait, SignInAgainNeeded, busy_listener
 from wizard.models import PAYLOAD_FIELDS, StepState, StepStatus
-from wizard.outcomes import Done, NeedsInput, StepContext, Wait
+from wizard.outcomes import SIGN_IN_AGAIN, Done, NeedsInput, StepContext, Wait
 from wizard.services import admin_sign_in
 from wizard.steps.registry import Step, step_of, steps_of
 
@@ -362,7 +362,6 @@ def execute_step(
 
 # A step whose run Microsoft stopped because the kept administrator's sign-in no longer stands (SignInAgainNeeded)
 # says so in its result under this key, and its page offers "Sign in again to continue".
-SIGN_IN_AGAIN = "sign_in_again"
 SIGN_IN_AGAIN_REASON = (
     "Microsoft asks the administrator to sign in again before Onramp continues (the sign-in was revoked, the "
     "password changed, or a policy asks for it). Sign in again to continue: the step resumes where it stopped."
@@ -372,7 +371,9 @@ SIGN_IN_AGAIN_REASON = (
 def _under_admin_sign_in(tenant: Tenant, step: Step) -> contextlib.AbstractContextManager:
     """A run's writes under the kept administrator's sign-in, asked of Microsoft first (wizard.services.
     admin_sign_in); a step that hands access back runs whether or not that sign-in still stands."""
-    return admin_sign_in.writes_under(tenant) if step.under_admin_sign_in else contextlib.nullcontext()
+    if not step.under_admin_sign_in:
+        return contextlib.nullcontext()
+    return admin_sign_in.writes_under(tenant, step.admin_roles)
 
 
 def _superseded(state: StepState, task_id: str) -> bool:

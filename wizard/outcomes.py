@@ -9,6 +9,10 @@ if TYPE_CHECKING:
     from wizard.models import StepState
 
 
+# The result key of a step that waits for an administrator to sign in again: what Microsoft answered.
+SIGN_IN_AGAIN = "sign_in_again"
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What a service gets: the tenant, the step's saved inputs and earlier result, and a way to report progress."""

@@ -5,7 +5,8 @@ Facade (stable):
     from wizard.microsoft import connector_clients, integration_clients, parallel
     from wizard.microsoft.errors import NotFound, AlreadyExists, PermissionMissing, ExchangeCmdletError, ...
 
-    with connector_clients(tenant) as ms:             # Onramp's connector app: tenant.client_id + CLIENT_SECRET
+    with connector_clients(tenant) as ms:             # the organisation's own app: tenant.client_id + CLIENT_SECRET
+    with delegated_clients(tenant, tokens, keep) as ms:   # as the administrator of a kept sign-in (same clients)
         org = ms.graph.get("/organization")           # parsed JSON; raises typed MicrosoftError subclasses
         rooms = ms.graph.get_all("/places/microsoft.graph.room")        # follows @odata.nextLink
         ms.graph.post("/users", {...}); ms.graph.patch(f"/users/{uid}", {...})
@@ -53,6 +54,7 @@ from wizard.microsoft.auth import (
     AppCredentials,
     CredentialsMissing,
     TenantTokenCache,
+    installation_app_unproven,
     installation_connector_secret,
     key_proof,
     load_credentials,
@@ -60,6 +62,7 @@ from wizard.microsoft.auth import (
 )
 from wizard.microsoft.clouds import Endpoints, endpoints_for, trusted_by_installation
 from wizard.microsoft.delegated import (
+    DelegatedCredentials,
     DelegatedTokens,
     KeptSignIn,
     SignInAgainNeeded,
@@ -77,7 +80,7 @@ from wizard.microsoft.ews import (
     autodiscover_ews_url,
     service_account_auth,
 )
-from wizard.microsoft.exchange_admin import ExchangeAdminClient, hashtable
+from wizard.microsoft.exchange_admin import USER_ANCHOR, ExchangeAdminClient, hashtable
 from wizard.microsoft.graph import BatchResponse, GraphClient
 from wizard.microsoft.http import POOL_SIZE, BusyWait, Transport, build_session, busy_listener
 from wizard.microsoft.signin import (
@@ -104,6 +107,7 @@ __all__ = [
     "BusyWait",
     "CalendarAccess",
     "CredentialsMissing",
+    "DelegatedCredentials",
     "DelegatedTokens",
     "Endpoints",
     "EwsClient",
@@ -122,8 +126,10 @@ __all__ = [
     "complete_device_sign_in",
     "complete_sign_in",
     "connector_clients",
+    "delegated_clients",
     "endpoints_for",
     "hashtable",
+    "installation_app_unproven",
     "installation_connector_secret",
     "key_proof",
     "trusted_by_installation",
@@ -144,7 +150,7 @@ class MicrosoftClients:
 
     tenant: Tenant
     endpoints: Endpoints
-    credentials: AppCredentials
+    credentials: AppCredentials | DelegatedCredentials
     graph: GraphClient
     exchange: ExchangeAdminClient
     session: requests.Session
@@ -152,6 +158,11 @@ class MicrosoftClients:
     @property
     def client_id(self) -> str:
         return self.credentials.client_id
+
+    @property
+    def acts_as_person(self) -> bool:
+        """Whether the calls carry a signed-in person's delegated token (their rights), not an app's own."""
+        return isinstance(self.credentials, DelegatedCredentials)
 
     def stats(self) -> dict[str, float]:
         """Attempts, throttled responses, transient retries and seconds waited, per service."""
@@ -183,6 +194,17 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
     credentials = load_credentials(
         tenant, integration=integration, endpoints=endpoints, session=session, cache=TenantTokenCache(tenant)
     )
+    return _clients_with(tenant, endpoints, session, credentials, anchor="")
+
+
+def _clients_with(
+    tenant: Tenant,
+    endpoints: Endpoints,
+    session: requests.Session,
+    credentials: AppCredentials | DelegatedCredentials,
+    *,
+    anchor: str,
+) -> MicrosoftClients:
     key, app = _limit_key(tenant), credentials.client_id
 
     def transport(service: str, scope: str, budget: ratelimit.Budget) -> Transport:
@@ -209,8 +231,20 @@ def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
             endpoints.exchange_admin_url,
             tenant.microsoft_tenant_id,
             credentials.client_id,
+            anchor=anchor,
         ),
         session=session,
+    )
+
+
+def delegated_clients(tenant: Tenant, tokens: DelegatedTokens, keep: Callable[[KeptSignIn], None]) -> MicrosoftClients:
+    """Clients acting as the signed-in administrator of a kept sign-in (Onramp's app with the delegated permissions
+    the organisation consented to: Graph's, and Exchange.Manage for InvokeCommand, which runs with the person's
+    own Exchange roles). `keep` stores the sign-in again when a refresh rotated its refresh token."""
+    endpoints = endpoints_for(tenant)
+    credentials = DelegatedCredentials(tokens, keep)
+    return _clients_with(
+        tenant, endpoints, build_session(endpoints), credentials, anchor=USER_ANCHOR.format(upn=credentials.username)
     )
 
 

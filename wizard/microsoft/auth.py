@@ -224,7 +224,7 @@ def load_credentials(
         # Onramp's own multi-tenant app: its secret is the installation's, so it is used only for a Microsoft tenant
         # an administrator proved by signing in, and only towards endpoints the installation trusts.
         if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN:
-            raise _installation_app_unproven()
+            raise installation_app_unproven()
         secret = installation_connector_secret(tenant)
     if not client_id or not secret:
         raise CredentialsMissing(
@@ -248,11 +248,12 @@ def installation_connector_secret(tenant: Tenant) -> str:
     """The installation's connector secret, the one place it is read: only towards endpoints the installation trusts
     (Microsoft's clouds, or ONRAMP_TRUSTED_ENDPOINT_HOSTS), never to an authority someone typed."""
     if not trusted_by_installation(tenant):
-        raise _installation_app_unproven()
+        raise installation_app_unproven()
     return settings.ONRAMP_CONNECTOR_CLIENT_SECRET
 
 
-def _installation_app_unproven() -> CredentialsMissing:
+def installation_app_unproven() -> CredentialsMissing:
+    """Onramp's own app named by an organisation no administrator connected by signing in."""
     return CredentialsMissing(
         code="installation_app_unproven",
         message="Onramp's own app may act only in a Microsoft tenant whose administrator connected it by signing in.",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +128,16 @@ class DelegatedTokens:
     def changed(self) -> bool:
         return self._cache.has_state_changed
 
+    def mark_kept(self) -> None:
+        """The cache as it is now has been stored."""
+        self._cache.has_state_changed = False
+
+    def for_scope(self, scope: str, *, force_refresh: bool = False) -> dict[str, Any]:
+        """msal's answer for one resource's scope (e.g. Exchange's `/.default`), from the kept refresh token: a
+        refresh token of Microsoft's identity platform gets tokens for any resource the person consented to."""
+        with _session(self.app) as session:
+            return self._acquire(session, [scope], force_refresh=force_refresh)
+
     def _acquire(self, session: requests.Session, scopes: list[str], *, force_refresh: bool) -> dict[str, Any]:
         try:
             if self._kept.public_client:
@@ -211,3 +223,62 @@ def _unreachable(message: str) -> MicrosoftError:
         fix="Onramp tries again when the step runs again.",
         service=IDENTITY,
     )
+
+
+# An access token is asked for again this long before Microsoft says it expires (the same margin msal keeps).
+EXPIRY_MARGIN_S = 300
+
+
+class _KeptCache:
+    """`save()` for MicrosoftClients.close(): the rotated sign-in is handed to `keep` (which stores it), from the
+    thread that built the clients only (helper threads share no database connection with it)."""
+
+    def __init__(self, tokens: DelegatedTokens, keep: Callable[[KeptSignIn], None]) -> None:
+        self._tokens = tokens
+        self._keep = keep
+        self._owner = threading.get_ident()
+
+    def save(self) -> bool:
+        if threading.get_ident() != self._owner or not self._tokens.changed:
+            return False
+        self._keep(self._tokens.kept())
+        self._tokens.mark_kept()
+        return True
+
+
+class DelegatedCredentials:
+    """The kept sign-in as the credentials of a set of clients: an access token per resource (`scope` is the
+    resource's `/.default`, every delegated scope the organisation consented to there), refreshed with the kept
+    refresh token when the cached one is near its end. A refused refresh raises SignInAgainNeeded."""
+
+    def __init__(self, tokens: DelegatedTokens, keep: Callable[[KeptSignIn], None]) -> None:
+        self.tokens = tokens
+        self.client_id = tokens.app.client_id
+        self.username = tokens.kept().username
+        self.cache = _KeptCache(tokens, keep)
+        self._lock = threading.Lock()
+        self._access: dict[str, tuple[str, float]] = {}
+        self._renewed: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"DelegatedCredentials({self.tokens!r})"
+
+    def token(self, scope: str) -> str:
+        with self._lock:
+            cached = self._access.get(scope)
+            if cached and cached[1] > time.time():
+                return cached[0]
+            result = self.tokens.for_scope(scope, force_refresh=scope in self._renewed)
+            lifetime = int(result.get("expires_in") or 0)
+            self._access[scope] = (result["access_token"], time.time() + lifetime - EXPIRY_MARGIN_S)
+            return result["access_token"]
+
+    def renew(self, scope: str) -> bool:
+        """Drop the token for `scope` so the next `token()` refreshes it (a consent or role given since it was
+        issued shows only in a new token); once per scope for this set of clients."""
+        with self._lock:
+            if scope in self._renewed:
+                return False
+            self._renewed.add(scope)
+            self._access.pop(scope, None)
+            return True

@@ -12,9 +12,11 @@ from wizard.microsoft.http import Transport, response_json
 
 log = logging.getLogger(__name__)
 
-# Exchange routes app-only admin calls by this anchor; it is what the EXO v3 module sends for an app
-# (unconfirmed in Microsoft's public docs; the sandbox ignores it).
-_ANCHOR = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"
+# Exchange routes admin calls by this anchor: for an app what the EXO v3 module sends, for a signed-in person their
+# own UPN (both unconfirmed in Microsoft's public docs; CIPP-API's New-ExoRequest anchors a person's calls on a
+# mailbox, a system mailbox when no parameter names one; the sandbox ignores it).
+APP_ANCHOR = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"
+USER_ANCHOR = "UPN:{upn}"
 WARNINGS = "@adminapi.warnings"
 TRUNCATED = "There are more results available than are currently displayed"
 # An app is never in a group's ManagedBy (it holds mailboxes), so every change to a distribution group or its
@@ -63,13 +65,15 @@ def read_page(payload: Any, cmdlet: str) -> ResultPage:
 
 
 class ExchangeAdminClient:
-    def __init__(self, transport: Transport, admin_url: str, tenant_id: str = "", app_id: str = "") -> None:
+    def __init__(
+        self, transport: Transport, admin_url: str, tenant_id: str = "", app_id: str = "", *, anchor: str = ""
+    ) -> None:
         self.transport = transport
         self.admin_url = admin_url.rstrip("/")
         self.app_id = app_id
         self.headers = {"Prefer": "odata.maxpagesize=1000"}
         if tenant_id:
-            self.headers["X-AnchorMailbox"] = _ANCHOR.format(tenant=tenant_id)
+            self.headers["X-AnchorMailbox"] = anchor or APP_ANCHOR.format(tenant=tenant_id)
 
     def invoke(self, cmdlet: str, **parameters: Any) -> list[dict]:
         """Run `cmdlet` with `parameters` (PowerShell names, e.g. Identity=..., RoomList=True); every result object.

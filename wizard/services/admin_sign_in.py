@@ -1,10 +1,11 @@
 """The sign-in of the administrator who connected the organisation with Microsoft, kept for the whole setup.
 
-Steps still act as Onramp's app (app-only, wizard.services.connector), which the administrator consented to. What
-the administrator's own sign-in is for: before a run's writes Onramp asks Microsoft whether that sign-in still
-stands and reads the person's directory roles (a revoked session, a password change, removed consent, a conditional
-access policy or a role taken away stops the writes), and the audit trail names whose sign-in each write ran under.
-Its tokens are msal's cache, encrypted at rest like every secret (SecretKind.ADMIN_SIGN_IN).
+Connected with Microsoft, the steps act with this sign-in (`clients_as_administrator`): Onramp's app holds only
+delegated permissions in the organisation, so what it can do there is what the person may do. Before a run's writes
+Onramp asks Microsoft whether the sign-in still stands and reads the person's directory roles against what the step
+does (a revoked session, a password change, removed consent, a conditional access policy or a role taken away stops
+the writes), and the audit trail names whose sign-in each write ran under. Its tokens are msal's cache, encrypted at
+rest like every secret (SecretKind.ADMIN_SIGN_IN).
 """
 
 import contextlib
@@ -14,25 +15,24 @@ from django.conf import settings
 
 from tenants.models import BindingProof, SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
+from wizard import admin_roles
+from wizard.admin_roles import RoleNeed
 from wizard.audit import ran_under
 from wizard.errors import StepError
 from wizard.microsoft import (
     DelegatedTokens,
     KeptSignIn,
+    MicrosoftClients,
     MicrosoftPerson,
+    SignInAgainNeeded,
     SignInApp,
+    delegated_clients,
     endpoints_for,
+    installation_app_unproven,
     installation_connector_secret,
     trusted_by_installation,
 )
-
-# Directory roles (role template ids) whose holders may grant tenant-wide admin consent to Microsoft Graph application
-# permissions ("Grant tenant-wide admin consent to an application", Microsoft Entra docs: Global Administrator or
-# Privileged Role Administrator; Cloud Application and Application Administrators cannot for Graph app roles).
-CONSENTING_ROLES = {
-    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
-    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
-}
+from wizard.microsoft.errors import IDENTITY
 
 
 def consent_unavailable() -> StepError:
@@ -91,6 +91,26 @@ def delegated_tokens(tenant: Tenant) -> DelegatedTokens | None:
     return DelegatedTokens(connector_sign_in_app(tenant), kept) if kept else None
 
 
+def clients_as_administrator(tenant: Tenant) -> MicrosoftClients:
+    """Clients acting as the administrator of the kept sign-in; SignInAgainNeeded when Onramp keeps none (a person
+    must sign in before the step can go on). Onramp's app acts only in a Microsoft tenant an administrator proved
+    by signing in, and only through Microsoft's clouds."""
+    if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN or not trusted_by_installation(tenant):
+        raise installation_app_unproven()
+    tokens = delegated_tokens(tenant)
+    if tokens is None:
+        raise SignInAgainNeeded(
+            code="no_kept_sign_in",
+            message="Onramp keeps no administrator's sign-in for this organisation.",
+            explanation="Onramp acts in the organisation as the administrator who connected it, and that sign-in is "
+            "no longer kept.",
+            fix="Press “Sign in again to continue” and sign in as an administrator of the organisation.",
+            service=IDENTITY,
+            extra={"error": "no_kept_sign_in"},
+        )
+    return delegated_clients(tenant, tokens, lambda kept: keep(tenant, kept))
+
+
 @contextlib.contextmanager
 def keeping(tenant: Tenant, tokens: DelegatedTokens) -> Iterator[DelegatedTokens]:
     """Use `tokens`, then store the cache again if a refresh replaced the refresh token (Microsoft rotates them)."""
@@ -101,18 +121,18 @@ def keeping(tenant: Tenant, tokens: DelegatedTokens) -> Iterator[DelegatedTokens
             keep(tenant, tokens.kept())
 
 
-def confirm_before_writes(tenant: Tenant) -> str:
+def confirm_before_writes(tenant: Tenant, needs: tuple[RoleNeed, ...] = ()) -> str:
     """Whose sign-in a run's writes run under, after asking Microsoft that it still stands and that the person still
-    holds a role that may consent for the organisation. "" when the organisation keeps no administrator's sign-in
-    (its own app registration, or connected from a terminal). SignInAgainNeeded when Microsoft refuses the sign-in;
-    StepError naming the role when it is gone."""
+    holds roles for what the run does (`needs`). "" when the organisation keeps no administrator's sign-in (its own
+    app registration). SignInAgainNeeded when Microsoft refuses the sign-in; StepError naming each missing role."""
     tokens = delegated_tokens(tenant)
     if tokens is None:
         return ""
     with keeping(tenant, tokens):
         person = tokens.confirm()
-    if not any(wid in CONSENTING_ROLES for wid in person.wids):
-        raise role_gone(person)
+    gaps = admin_roles.missing(needs, person.wids)
+    if gaps:
+        raise roles_missing(person, gaps)
     return person.username or person.oid
 
 
@@ -126,22 +146,27 @@ def still_signed_in(tenant: Tenant) -> None:
         tokens.refresh()
 
 
-def role_gone(person: MicrosoftPerson) -> StepError:
+def roles_missing(person: MicrosoftPerson, gaps: list[RoleNeed], before: str = "changing anything") -> StepError:
+    """What the signed-in person cannot do, each with the roles that would allow it."""
+    who = person.username or "The administrator who connected"
+    held = admin_roles.names_of(person.wids)
+    holds = f"holds {', '.join(held)}" if held else "holds no administrator role Onramp needs"
+    lacking = "; ".join(f"to {gap.does}, {gap.role_names}" for gap in gaps)
     return StepError(
-        code="administrator_role_gone",
-        message=f"{person.username or 'The administrator who connected'} no longer holds Global Administrator or "
-        "Privileged Role Administrator, so Onramp stops before changing anything.",
-        explanation="Onramp acts in the organisation under the sign-in of the administrator who connected it, and "
-        "reads that person's directory roles before each step's writes.",
-        fix="Give the role back (or activate it in Privileged Identity Management), or have another Global "
-        "Administrator press “Sign in again to continue”.",
+        code="administrator_roles_missing",
+        message=f"{who} {holds}, so Onramp stops before {before}. Missing: {lacking}.",
+        explanation="Connected with Microsoft, Onramp acts in the organisation with the rights of the administrator "
+        "whose sign-in it keeps, and reads that person's directory roles before each step's writes.",
+        fix="Give the missing role (an active assignment: activate it first if it is eligible in Privileged Identity "
+        "Management), or have a Global Administrator press “Sign in again to continue”.",
+        extra={"missing_roles": [gap.role_names for gap in gaps], "held_roles": held},
     )
 
 
 @contextlib.contextmanager
-def writes_under(tenant: Tenant) -> Iterator[str]:
+def writes_under(tenant: Tenant, needs: tuple[RoleNeed, ...] = ()) -> Iterator[str]:
     """A run's writes: under a kept sign-in, every audit event recorded inside names whose sign-in they ran under
     (on the app-only path there is none: the organisation's own app registration and its credentials)."""
-    who = confirm_before_writes(tenant)
+    who = confirm_before_writes(tenant, needs)
     with ran_under(who):
         yield who

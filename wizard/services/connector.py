@@ -9,6 +9,7 @@ from wizard.errors import StepError
 from wizard.microsoft import CredentialsMissing, MicrosoftClients
 from wizard.microsoft import connector_clients as microsoft_connector_clients
 from wizard.models import StepState, StepStatus
+from wizard.services import admin_sign_in
 
 # The optional last step, "Reduce Onramp's access" (wizard/steps/exchange_online/reduce_access), which deletes
 # Onramp's credential.
@@ -38,12 +39,15 @@ def is_installation_app(client_id: str) -> bool:
 
 
 def connector_clients(tenant: Tenant) -> MicrosoftClients:
-    """Clients acting as the organisation's connector app (wizard.microsoft.connector_clients); a credential missing
-    because the organisation handed Onramp's access back is said so, with how to grant it again. Onramp's own app
-    is not used after the hand-back either: its secret is the installation's and cannot be deleted for one
-    organisation, so Onramp stops using it there instead."""
-    if is_installation_app(tenant.client_id) and access_handed_back(tenant):
-        raise _handed_back()
+    """Clients that act in the organisation's Microsoft tenant for the steps. Connected with Microsoft (Onramp's own
+    app): as the administrator whose sign-in Onramp keeps, with the delegated permissions the organisation consented
+    to, so Onramp's app holds no power of its own there. With the organisation's own app registration: as that app
+    (wizard.microsoft.connector_clients). A credential missing because the organisation handed Onramp's access back
+    is said so, with how to grant it again."""
+    if is_installation_app(tenant.client_id):
+        if access_handed_back(tenant):
+            raise _handed_back()
+        return admin_sign_in.clients_as_administrator(tenant)
     try:
         return microsoft_connector_clients(tenant)
     except CredentialsMissing as missing:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wizard.admin_roles import RoleNeed
 from wizard.outcomes import Outcome, StepContext, Submission
 from wizard.results import StepResult
 
@@ -96,6 +97,9 @@ class Step:
     under_admin_sign_in: bool = True
     # Exchange Online steps that use InvokeCommand: the step when the organisation's admin makes Exchange changes.
     run_yourself: RunYourself | None = None
+    # What its run does with the signed-in administrator's rights (connected with Microsoft), and so the directory
+    # roles the person must hold before it writes (wizard.admin_roles).
+    admin_roles: tuple[RoleNeed, ...] = ()
 
     @property
     def can_reverify(self) -> bool:

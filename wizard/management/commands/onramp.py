@@ -29,6 +29,7 @@ from tenants.models import Cloud, ExchangeWrites, Profile, Tenant, TenantStatus
 from wizard import actions, headless, presenters, selectors
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError
 from wizard.models import DriftCheck, DriftCheckStatus, StepState, StepStatus
+from wizard.outcomes import SIGN_IN_AGAIN
 from wizard.steps.exchange_online.connect.form import share_inputs
 from wizard.steps.exchange_online.connect.page import consent_link_if_not_consented
 from wizard.steps.exchange_online.connect.result import ConnectResult
@@ -260,17 +261,21 @@ class Command(BaseCommand):
             self._print_error("connect refused", refusal.code, refusal.message, refusal.detail())
             sys.exit(EXIT_FAILED)
         state = actions.run_step_here(state)
+        if state.status != StepStatus.SUCCEEDED and (link := consent_link_if_not_consented(tenant, state)):
+            self.stderr.write("Onramp's app is not consented in your organisation yet. Open this link as a Global")
+            self.stderr.write("Administrator (or Privileged Role Administrator), accept, then run `onramp run`:")
+            self.stderr.write(f"  {link}")
+            sys.exit(EXIT_NEEDS_INPUT)
+        if state.status == StepStatus.NEEDS_INPUT and SIGN_IN_AGAIN in state.result:
+            self.stderr.write(f"connect waits: {state.progress_message}")
+            self.stderr.write("  Run `onramp connect --with-microsoft` again to sign in.")
+            sys.exit(EXIT_NEEDS_INPUT)
         if state.status == StepStatus.NEEDS_INPUT:
             # Whoever runs this command administers the installation, so the other organisations are named.
             others = ", ".join(t.slug for t in tenants_bound_to(tenant.microsoft_tenant_id).exclude(pk=tenant.pk))
             self.stderr.write(f"connect needs a decision: {state.progress_message}")
             self.stderr.write(f"  Bound to the same Microsoft tenant: {others}.")
             self.stderr.write("  To share it, run again with --share-microsoft-tenant.")
-            sys.exit(EXIT_NEEDS_INPUT)
-        if state.status != StepStatus.SUCCEEDED and (link := consent_link_if_not_consented(tenant, state)):
-            self.stderr.write("Onramp's app is not consented in your organisation yet. Open this link as a Global")
-            self.stderr.write("Administrator (or Privileged Role Administrator), accept, then run `onramp run`:")
-            self.stderr.write(f"  {link}")
             sys.exit(EXIT_NEEDS_INPUT)
         if state.status != StepStatus.SUCCEEDED:
             self._print_failure(state)

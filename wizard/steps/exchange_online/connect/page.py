@@ -6,6 +6,7 @@ from django.conf import settings
 
 from tenants.models import Tenant
 from wizard.models import StepState
+from wizard.outcomes import SIGN_IN_AGAIN
 from wizard.services import connector
 from wizard.steps.exchange_online.connect import service as connect
 
@@ -24,5 +25,8 @@ def connect_page(tenant: Tenant, state: StepState, may_change_secrets: bool) -> 
 
 
 def consent_link_if_not_consented(tenant: Tenant, state: StepState) -> str:
-    """Where an administrator consents to Onramp's app, when step 0 failed because nobody has yet; else ""."""
-    return connect.consent_link(tenant) if state.error_code in connect.NOT_CONSENTED_CODES else ""
+    """Where an administrator consents to Onramp's app, when step 0 stopped because nobody has yet (failed, or
+    waiting because Microsoft refused the sign-in's tokens for want of consent); else ""."""
+    refused = (state.result or {}).get(SIGN_IN_AGAIN) or {}
+    codes = {state.error_code, refused.get("code")}
+    return connect.consent_link(tenant) if codes & set(connect.NOT_CONSENTED_CODES) else ""

@@ -21,6 +21,7 @@ from django.utils import timezone
 from tenants.access import SHARE_DECISION_ACTION, tenants_bound_to
 from tenants.models import BindingProof, SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
+from wizard import admin_roles
 from wizard.audit import record_event
 from wizard.errors import StepError
 from wizard.microsoft import (
@@ -41,8 +42,9 @@ from wizard.microsoft.errors import ExchangeRoleMissing, MicrosoftError, NotFoun
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.services import admin_sign_in, grants
-from wizard.services.admin_sign_in import CONSENTING_ROLES, connector_sign_in_app, consent_unavailable
+from wizard.services.admin_sign_in import connector_sign_in_app, consent_unavailable, roles_missing
 from wizard.services.connector import connector_clients, is_installation_app
+from wizard.steps.registry import steps_of
 
 # Service plans that give a user an Exchange Online mailbox (Microsoft's licensing service plan reference).
 # EXCHANGE_S_FOUNDATION, in free and app-only SKUs (POWER_BI_STANDARD, FLOW_FREE, TEAMS_EXPLORATORY, Apps for
@@ -500,13 +502,21 @@ def consent_link(tenant: Tenant) -> str:
 
 # Where Microsoft's admin consent sends the browser of an administrator who connected from a terminal.
 CONSENTED_PAGE_PATH = "/connect/consented"
-# Microsoft's answers to a token request for an app that has no service principal in the tenant (not consented).
-NOT_CONSENTED_CODES = ("AADSTS700016", "AADSTS7000229")
+# Microsoft's answers to a token request for an app that has no service principal in the tenant (not consented),
+# and to a person's token for a resource nobody consented to for them (AADSTS65001).
+NOT_CONSENTED_CODES = ("AADSTS700016", "AADSTS7000229", "AADSTS65001")
 
 
 def _require_consenting_role(tenant: Tenant, person: MicrosoftPerson, actor: str) -> None:
-    held = [CONSENTING_ROLES[wid] for wid in person.wids if wid in CONSENTING_ROLES]
-    if not held:
+    """A role that may consent for the organisation, and, before anything is bound or written, roles for what every
+    step will do with this person's rights (each missing one named)."""
+    if not admin_roles.missing([admin_roles.CONSENT], person.wids):
+        gaps = admin_roles.missing([need for step in steps_of(tenant) for need in step.admin_roles], person.wids)
+        if gaps:
+            error = roles_missing(person, gaps, before="connecting")
+            detail = {"microsoft_tenant_id": person.tid, "oid": person.oid, "missing": error.extra["missing_roles"]}
+            raise _refused(tenant, actor, error.code, detail, error)
+    else:
         detail = {"microsoft_tenant_id": person.tid, "oid": person.oid, "username": person.username}
         if not person.roles_known:
             error = StepError(
@@ -521,8 +531,8 @@ def _require_consenting_role(tenant: Tenant, person: MicrosoftPerson, actor: str
                 code="not_a_consenting_administrator",
                 message=f"{person.username or 'This account'} is not a Global Administrator or Privileged Role "
                 "Administrator of its organisation.",
-                explanation="Connecting gives Onramp's app application permissions to Microsoft Graph, which only "
-                "those two roles may grant for an organisation.",
+                explanation="Connecting consents, for the whole organisation, to the Microsoft Graph and Exchange "
+                "permissions Onramp's app uses with your sign-in, which only those two roles may grant.",
                 fix="Sign in with an account that holds one of them (activate it first if it is eligible in "
                 "Privileged Identity Management), or ask such an administrator to connect.",
             )
@@ -678,7 +688,9 @@ def perform(ctx: StepContext) -> Outcome:
                 reads[name] = ms.graph.get(path).get("value", [])
             except PermissionMissing:
                 missing[name] = permission
-        if not _may_read_mailbox_settings(ms.graph, reads.get("users") or []):
+        # As a signed-in person Onramp waits for mailboxes through Exchange: delegated MailboxSettings.Read reads the
+        # person's own settings only.
+        if not ms.acts_as_person and not _may_read_mailbox_settings(ms.graph, reads.get("users") or []):
             missing["mailbox_settings"] = MAILBOX_SETTINGS_PERMISSION
         integration_in_tenant = _integration_in_tenant(ms.graph, tenant.integration_app_id)
         # An organisation whose admin makes the Exchange changes needs no Exchange admin access for Onramp's app.

@@ -3,6 +3,7 @@
 from wizard.steps.exchange_online.org_customization import run_yourself, service
 from wizard.steps.exchange_online.org_customization.powershell import commands
 from wizard.steps.exchange_online.org_customization.result import OrgCustomizationResult
+from wizard.admin_roles import EXCHANGE_CHANGES
 from wizard.steps.registry import Step
 
 STEP = Step(
@@ -17,4 +18,5 @@ STEP = Step(
     verify=service.verify,
     powershell=commands,
     run_yourself=run_yourself.RUN_YOURSELF,
+    admin_roles=(EXCHANGE_CHANGES,),
 )

@@ -4,6 +4,7 @@ from wizard.steps.exchange_online.room_list import run_yourself, service
 from wizard.steps.exchange_online.room_list.form import RoomListForm, room_list_inputs
 from wizard.steps.exchange_online.room_list.powershell import commands
 from wizard.steps.exchange_online.room_list.result import RoomListResult
+from wizard.admin_roles import EXCHANGE_CHANGES
 from wizard.steps.registry import Step
 
 STEP = Step(
@@ -19,4 +20,5 @@ STEP = Step(
     save_inputs=room_list_inputs,
     powershell=commands,
     run_yourself=run_yourself.RUN_YOURSELF,
+    admin_roles=(EXCHANGE_CHANGES,),
 )

@@ -5,6 +5,7 @@ from wizard.steps.exchange_online.rooms import page, run_yourself, service
 from wizard.steps.exchange_online.rooms.form import RoomsForm, rooms_inputs
 from wizard.steps.exchange_online.rooms.powershell import commands
 from wizard.steps.exchange_online.rooms.result import RoomsResult
+from wizard.admin_roles import EXCHANGE_CHANGES
 from wizard.steps.registry import RoomsTable, Step
 
 STEP = Step(
@@ -23,4 +24,5 @@ STEP = Step(
     confirms_preview=True,
     powershell=commands,
     run_yourself=run_yourself.RUN_YOURSELF,
+    admin_roles=(EXCHANGE_CHANGES,),
 )

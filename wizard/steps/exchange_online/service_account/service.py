@@ -5,6 +5,7 @@ itself (state is in the step's result, so a worker restart loses nothing), never
 import secrets
 import string
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import read_secret, store_secret
 from wizard.audit import record_event
 from wizard.errors import StepError
+from wizard.microsoft import MicrosoftClients
 from wizard.microsoft.errors import BadRequest, NotFound
 from wizard.models import AuditEvent
 from wizard.outcomes import Done, Outcome, StepContext, Wait
@@ -116,7 +118,7 @@ def perform(ctx: StepContext) -> Outcome:
         else:
             licences = None
         try:
-            return _configure(ctx, ms.graph, wanted, user, created_at, licences)
+            return _configure(ctx, ms.graph, wanted, user, created_at, licences, _mailbox_probe(ms))
         except NotFound:
             if _recently_created(created_at):
                 return _replication_wait(upn, created_at)
@@ -143,6 +145,7 @@ def _configure(
     user: dict[str, Any],
     created_at: float | None,
     licences: dict[str, dict[str, Any]] | None,
+    mailbox_probe: Callable[[str, str], object],
 ) -> Outcome:
     usage_location = wanted["usage_location"] or user.get("usageLocation") or wanted["country"]
     previous = ctx.previous_result
@@ -178,7 +181,15 @@ def _configure(
         "created_at": created_at,
         **licence,
     }
-    return _wait_for_mailbox(ctx, graph, result)
+    return _wait_for_mailbox(ctx, mailbox_probe, result)
+
+
+def _mailbox_probe(ms: MicrosoftClients) -> Callable[[str, str], object]:
+    """A read that raises NotFound while the account (id, UPN) has no mailbox. As a signed-in administrator through
+    Exchange's Get-Mailbox: delegated MailboxSettings.Read reads the person's own settings only."""
+    if ms.acts_as_person:
+        return lambda user_id, upn: ms.exchange.invoke_one("Get-Mailbox", Identity=upn)
+    return lambda user_id, upn: ms.graph.get(_user_path(user_id) + "/mailboxSettings")
 
 
 def _find_user(graph, upn: str) -> dict[str, Any] | None:
@@ -265,10 +276,10 @@ def _choose_licence(requested_sku_id: str | None, licences: list[dict[str, Any]]
     )
 
 
-def _wait_for_mailbox(ctx: StepContext, graph, result: dict[str, Any]) -> Outcome:
+def _wait_for_mailbox(ctx: StepContext, mailbox_probe: Callable[[str, str], object], result: dict[str, Any]) -> Outcome:
     ctx.progress(70, "Checking the mailbox")
     try:
-        graph.get(_user_path(result["user_id"]) + "/mailboxSettings")
+        mailbox_probe(result["user_id"], result["user_principal_name"])
     except NotFound:
         since = ctx.previous_result.get("mailbox_wait_started") or time.time()
         waited = time.time() - since
@@ -297,5 +308,5 @@ def verify(ctx: StepContext) -> dict[str, Any]:
             raise StepError(
                 code="service_account_missing", message=f"{upn} no longer exists.", fix="Run this step again."
             )
-        ms.graph.get(_user_path(user["id"]) + "/mailboxSettings")
+        _mailbox_probe(ms)(user["id"], upn)
     return {"verified_user_principal_name": upn}

@@ -4,6 +4,7 @@ from wizard.steps.exchange_online.service_account import page, service
 from wizard.steps.exchange_online.service_account.form import ServiceAccountForm, service_account_inputs
 from wizard.steps.exchange_online.service_account.powershell import commands
 from wizard.steps.exchange_online.service_account.result import ServiceAccountResult
+from wizard.admin_roles import EXCHANGE_CHANGES, USER_CHANGES
 from wizard.steps.registry import Step
 
 STEP = Step(
@@ -19,4 +20,5 @@ STEP = Step(
     save_inputs=service_account_inputs,
     page_context=page.service_account_page,
     powershell=commands,
+    admin_roles=(USER_CHANGES, EXCHANGE_CHANGES),
 )

@@ -4,6 +4,7 @@ from wizard.steps.exchange_online.verify import run_yourself, service
 from wizard.steps.exchange_online.verify.form import VerifyForm
 from wizard.steps.exchange_online.verify.powershell import commands
 from wizard.steps.exchange_online.verify.result import VerifyResult
+from wizard.admin_roles import EXCHANGE_CHANGES
 from wizard.steps.registry import RoomsTable, Step
 
 STEP = Step(
@@ -18,4 +19,5 @@ STEP = Step(
     rooms_table=RoomsTable.VERIFICATION,
     powershell=commands,
     run_yourself=run_yourself.RUN_YOURSELF,
+    admin_roles=(EXCHANGE_CHANGES,),
 )
