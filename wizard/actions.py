@@ -106,11 +106,20 @@ def run_queued_step(state_id: int, task_id: str, verify_only: bool, should_stop:
 
 
 def watch_steps() -> dict[str, int]:
-    """The watchdog's round: steps whose worker died are marked interrupted, and lost tasks are sent again."""
+    """The watchdog's round: steps whose worker died are marked interrupted, and lost tasks are sent again; drift
+    checks whose worker stopped beating are taken over by another worker."""
+    taken_over = drift.take_over_lost_checks()
+    _send_drift_checks(taken_over)
     return {
         "interrupted": len(engine.mark_interrupted_steps()),
         "redelivered": len(engine.redeliver_lost_tasks()),
+        "drift_checks_sent_again": len(taken_over),
     }
+
+
+def _send_drift_checks(claims: list[drift.Claim]) -> None:
+    for check_id, claim in claims:
+        current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id, claim))
 
 
 def schedule_drift_checks() -> int:
@@ -121,15 +130,18 @@ def schedule_drift_checks() -> int:
 def start_due_drift_checks() -> int:
     """Send each drift check now due to the worker; how many were sent."""
     due = drift.claim_due()
-    for check_id in due:
-        current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id,))
+    _send_drift_checks(due)
     return len(due)
 
 
-def run_drift_check(check_id: int) -> DriftCheck:
-    """One organisation's check on the worker; its admins are emailed what is new, and an organisation that opted
-    in has its new rooms placed by the rooms step (the same action as the page's "Place these rooms")."""
-    check = drift.run_check(check_id)
+def run_drift_check(check_id: int, claim: str) -> DriftCheck | None:
+    """One organisation's check on the worker, run by the holder of `claim` only; its admins are emailed what is
+    new, and an organisation that opted in has its new rooms placed by the rooms step (the same action as the page's
+    "Place these rooms"). None, having done nothing, for a claim that is not this run's (a message delivered again,
+    a check taken over)."""
+    check = drift.run_check(check_id, claim)
+    if check is None:
+        return None
     notifications.drift_checked(check)
     if check.tenant.place_new_rooms and (addresses := drift.new_rooms(check.tenant)):
         try:
@@ -309,8 +321,8 @@ def request_drift_check(tenant: Tenant, actor: str) -> DriftCheck | None:
     with transaction.atomic():
         check = drift.request_check(tenant, actor)
         if check is not None:
-            check_id = check.pk
-            transaction.on_commit(lambda: current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id,)))
+            claims = [(check.pk, check.claim)]
+            transaction.on_commit(lambda: _send_drift_checks(claims))
     return check
 
 

@@ -12,10 +12,18 @@ default) or on demand. It finds what changed since the wizard finished:
 Scheduling spreads the fleet: every organisation's check is due at the schedule's time plus a stable offset within
 `ONRAMP_DRIFT_WINDOW_SECONDS` (a hash of the organisation), so checks never start together, and every call goes
 through the client's rate limiter that every worker shares per Microsoft tenant. Due checks are rows, claimed once
-by whichever worker's beat finds them: a worker that was down runs what fell due meanwhile, once."""
+by whichever worker's beat finds them: a worker that was down runs what fell due meanwhile, once.
+
+A claimed check is sent with a claim token (`DriftCheck.claim`). The run that starts it (once: a second delivery of
+the same message finds it started) beats while it runs; one whose worker stopped beating for
+ONRAMP_HEARTBEAT_TIMEOUT_SECONDS is taken over by the watchdog with a new claim, sent again, and the old run, should
+it still be alive, records nothing: the outcome is written only by the run holding the claim, compared and set in
+one UPDATE. So a worker killed with -9 mid-check loses no check and none is recorded twice."""
 
 import hashlib
+import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +36,7 @@ from django.utils import timezone
 from tenants.models import ExchangeWrites, Profile, SecretKind, Tenant, TenantStatus
 from tenants.secrets import has_secret
 from wizard.audit import SYSTEM_ACTOR, record_event
+from wizard.heartbeat import Heartbeat
 from wizard.microsoft.errors import NotFound
 from wizard.models import DriftCheck, DriftCheckStatus, MembershipStatus, Room, StepState, StepStatus
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
@@ -53,6 +62,8 @@ from wizard.steps.exchange_online.verify.service import (
     last_access_change,
     room_directory,
 )
+
+logger = logging.getLogger(__name__)
 
 DRIFT_ACTION = "drift"
 # Sent by name: wizard.tasks imports this module, never the other way round.
@@ -234,71 +245,132 @@ def find_drift(tenant: Tenant) -> tuple[list[Finding], list[str]]:
 
 
 # -- running a check
-def give_up_lost_checks(now: datetime | None = None) -> int:
-    """Checks still marked running long after a task may run (their worker died): failed, with why, so that the
-    organisation is checked again and its page stops saying "Checking…"."""
+# A claimed check to send to the worker: its id and the claim its run must hold.
+Claim = tuple[int, str]
+# A message that no worker started for this many heartbeat timeouts is sent again (the same claim, so only one of
+# the two ever starts): it was lost with a broker restarted without persistence, or held by a worker that died.
+LOST_MESSAGE_TIMEOUTS = 4
+GAVE_UP = "The worker running the check stopped {n} times before it ended; the next check runs as scheduled."
+
+
+def _new_claim() -> str:
+    return str(uuid.uuid4())
+
+
+def take_over_lost_checks(now: datetime | None = None) -> list[Claim]:
+    """The watchdog's round for drift checks: a running check whose worker stopped beating (killed, its machine
+    lost) gets a new claim, for the caller to send, so that another worker runs it, once; one taken over
+    ONRAMP_AUTO_RESUMES times already is failed, with why. A claimed check that no worker started for
+    LOST_MESSAGE_TIMEOUTS heartbeat timeouts is sent again with the same claim."""
     now = now or timezone.now()
-    lost_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    return DriftCheck.objects.filter(status=DriftCheckStatus.RUNNING, started_at__lt=lost_before).update(
-        status=DriftCheckStatus.FAILED,
-        finished_at=now,
-        error_message="The worker running the check stopped before it ended; the next check runs as scheduled.",
-    )
+    timeout = timedelta(seconds=settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS)
+    running = DriftCheck.objects.filter(status=DriftCheckStatus.RUNNING)
+    stopped = running.filter(heartbeat_at__lt=now - timeout)
+    unstarted = running.filter(heartbeat_at__isnull=True, started_at__lt=now - timeout * LOST_MESSAGE_TIMEOUTS)
+    send = []
+    with transaction.atomic():
+        for check in stopped.select_for_update(skip_locked=True).select_related("tenant"):
+            if check.takeovers >= settings.ONRAMP_AUTO_RESUMES:
+                message = GAVE_UP.format(n=check.takeovers + 1)
+                check.status, check.finished_at, check.error_message = DriftCheckStatus.FAILED, now, message
+                check.save(update_fields=["status", "finished_at", "error_message"])
+                record_event(check.tenant, SYSTEM_ACTOR, DRIFT_ACTION, "check_failed", "verify", {"message": message})
+                continue
+            check.claim, check.heartbeat_at, check.started_at = _new_claim(), None, now
+            check.takeovers += 1
+            check.save(update_fields=["claim", "heartbeat_at", "started_at", "takeovers"])
+            detail = {"drift_check": check.pk, "takeover": check.takeovers}
+            record_event(check.tenant, SYSTEM_ACTOR, "heartbeat", "taken_over", "verify", detail)
+            send.append((check.pk, check.claim))
+        for check in unstarted.select_for_update(skip_locked=True):
+            check.started_at = now
+            check.save(update_fields=["started_at"])
+            send.append((check.pk, check.claim))
+    return send
+
+
+class _CheckHeartbeat(Heartbeat):
+    """Beats while its claim holds: once the check is taken over, the old run's beat no longer counts."""
+
+    def __init__(self, check_id: int, claim: str) -> None:
+        super().__init__(f"drift-heartbeat-{check_id}")
+        self.check_id, self.claim = check_id, claim
+
+    def beat(self) -> None:
+        DriftCheck.objects.filter(pk=self.check_id, claim=self.claim, status=DriftCheckStatus.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
 
 
 def check_now(tenant: Tenant, actor: str) -> DriftCheck:
     """Run one check in this process (the command, a page's button runs it on the worker instead)."""
-    check = DriftCheck.objects.create(tenant=tenant, requested_by=actor, due_at=timezone.now())
-    return run_check(check.pk)
+    now = timezone.now()
+    check = DriftCheck.objects.create(
+        tenant=tenant,
+        requested_by=actor,
+        due_at=now,
+        status=DriftCheckStatus.RUNNING,
+        started_at=now,
+        claim=_new_claim(),
+    )
+    return run_check(check.pk, check.claim) or DriftCheck.objects.get(pk=check.pk)
 
 
 def request_check(tenant: Tenant, actor: str) -> DriftCheck | None:
     """A check for the worker to run now, claimed for the caller to send; None while one is already running."""
     with transaction.atomic():
         Tenant.objects.select_for_update().get(pk=tenant.pk)
-        give_up_lost_checks()
         if DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.RUNNING).exists():
             return None
         now = timezone.now()
         waiting = DriftCheck.objects.filter(tenant=tenant, status=DriftCheckStatus.SCHEDULED).first()
         check = waiting or DriftCheck(tenant=tenant, requested_by=actor, due_at=now)
-        check.status, check.started_at = DriftCheckStatus.RUNNING, now
+        check.status, check.started_at, check.claim = DriftCheckStatus.RUNNING, now, _new_claim()
         check.save()
         record_event(tenant, actor, DRIFT_ACTION, "queued", "verify")
         return check
 
 
-def run_check(check_id: int) -> DriftCheck:
-    """Run a scheduled check: each finding becomes a timeline event (the caller tells the admins about
-    `new_findings`). A check that could not reach Microsoft is recorded as such, never as clean."""
-    with transaction.atomic():
-        check = DriftCheck.objects.select_for_update().select_related("tenant").get(pk=check_id)
-        if check.status not in (DriftCheckStatus.SCHEDULED, DriftCheckStatus.RUNNING):
-            return check
-        check.status = DriftCheckStatus.RUNNING
-        check.started_at = timezone.now()
-        check.save(update_fields=["status", "started_at"])
+def run_check(check_id: int, claim: str) -> DriftCheck | None:
+    """Run a claimed check, once per claim: each finding becomes a timeline event (the caller tells the admins about
+    `new_findings`). A check that could not reach Microsoft is recorded as such, never as clean. None when this run
+    recorded nothing: its claim was already started (a message delivered again) or taken over, before or while it
+    ran."""
+    mine = DriftCheck.objects.filter(pk=check_id, claim=claim, status=DriftCheckStatus.RUNNING)
+    now = timezone.now()
+    if not claim or not mine.filter(heartbeat_at__isnull=True).update(heartbeat_at=now, started_at=now):
+        logger.info("drift check %s: claim %s is not this run's to start", check_id, claim or "(none)")
+        return None
+    check = DriftCheck.objects.select_related("tenant").get(pk=check_id)
     tenant = check.tenant
     # Every log line of this check says whose it is (the task id is bound by django-structlog, cleared per task).
     structlog.contextvars.bind_contextvars(organisation=tenant.slug, drift_check=check.pk)
     try:
-        found, not_checked = find_drift(tenant)
+        with _CheckHeartbeat(check_id, claim):
+            found, not_checked = find_drift(tenant)
         findings = [asdict(finding) for finding in found]
     except Exception as error:  # any failure: the check did not happen, and says why
         message = str(getattr(error, "message", "") or error)[:2000]
-        DriftCheck.objects.filter(pk=check.pk).update(
-            status=DriftCheckStatus.FAILED, finished_at=timezone.now(), error_message=message
-        )
-        record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, "check_failed", "verify", {"message": message})
+        with transaction.atomic():
+            if not mine.update(status=DriftCheckStatus.FAILED, finished_at=timezone.now(), error_message=message):
+                return None
+            record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, "check_failed", "verify", {"message": message})
         check.refresh_from_db()
         return check
     with transaction.atomic():
-        check.status = DriftCheckStatus.DONE
-        check.finished_at = timezone.now()
-        check.findings = findings
-        check.drifted = bool(findings)
-        check.not_checked = not_checked
-        check.save(update_fields=["status", "finished_at", "findings", "drifted", "not_checked"])
+        recorded = mine.update(
+            status=DriftCheckStatus.DONE,
+            finished_at=timezone.now(),
+            findings=findings,
+            drifted=bool(findings),
+            not_checked=not_checked,
+        )
+        if not recorded:
+            logger.warning(
+                "drift check %s was taken over while this run went on: its outcome is not recorded", check_id
+            )
+            return None
+        check.refresh_from_db()
         for finding in findings:
             record_event(tenant, SYSTEM_ACTOR, DRIFT_ACTION, finding["kind"], "verify", finding)
         for reason in not_checked:
@@ -421,7 +493,6 @@ def schedule_fleet(now: datetime | None = None, window_seconds: int | None = Non
     waiting or running gets no second one."""
     now = now or timezone.now()
     window = settings.ONRAMP_DRIFT_WINDOW_SECONDS if window_seconds is None else window_seconds
-    give_up_lost_checks(now)
     pending = set(
         DriftCheck.objects.filter(status__in=(DriftCheckStatus.SCHEDULED, DriftCheckStatus.RUNNING)).values_list(
             "tenant_id", flat=True
@@ -438,8 +509,9 @@ def schedule_fleet(now: datetime | None = None, window_seconds: int | None = Non
     return DriftCheck.objects.bulk_create(checks)
 
 
-def claim_due(now: datetime | None = None) -> list[int]:
-    """The checks now due, marked running so that no other beat sends them again; the caller sends each."""
+def claim_due(now: datetime | None = None) -> list[Claim]:
+    """The checks now due, marked running with a claim each so that no other beat sends them again; the caller
+    sends each with its claim."""
     now = now or timezone.now()
     with transaction.atomic():
         due = list(
@@ -447,5 +519,9 @@ def claim_due(now: datetime | None = None) -> list[int]:
             .filter(status=DriftCheckStatus.SCHEDULED, due_at__lte=now)
             .values_list("pk", flat=True)
         )
-        DriftCheck.objects.filter(pk__in=due).update(status=DriftCheckStatus.RUNNING, started_at=now)
-    return due
+        claims = [(check_id, _new_claim()) for check_id in due]
+        for check_id, claim in claims:
+            DriftCheck.objects.filter(pk=check_id).update(
+                status=DriftCheckStatus.RUNNING, started_at=now, claim=claim, heartbeat_at=None
+            )
+    return claims

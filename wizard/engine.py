@@ -19,6 +19,7 @@ from tenants.models import Tenant
 from wizard import metrics, notifications, task_names
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, ReverifyRefused, StepError, support_case_ids
+from wizard.heartbeat import Heartbeat
 from wizard.microsoft import BusyWait, SignInAgainNeeded, busy_listener
 from wizard.models import PAYLOAD_FIELDS, StepState, StepStatus
 from wizard.outcomes import SIGN_IN_AGAIN, Done, NeedsInput, StepContext, Wait
@@ -157,46 +158,24 @@ def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
     return state
 
 
-class _Heartbeat:
-    """Refreshes the row's heartbeat from a side thread while a service runs, so a killed worker shows. It beats
-    only while the step's work moves (a progress report, a wait on a busy Microsoft): a thread stuck in a call that
-    never ends would otherwise keep a dead step "running" for ever, so after ONRAMP_STALL_SECONDS without activity the
-    heartbeat stops and the watchdog treats the step as interrupted, as if its worker had died."""
+class _Heartbeat(Heartbeat):
+    """The step row's heartbeat (wizard.heartbeat): it beats only while the step's work moves (a progress report, a
+    wait on a busy Microsoft), and stops after ONRAMP_STALL_SECONDS without activity, so the watchdog treats a step
+    stuck in a call that never ends as interrupted, as if its worker had died."""
 
     def __init__(self, state_id: int, tenant: Tenant, step_id: str) -> None:
+        super().__init__(f"heartbeat-{state_id}", stall_seconds=settings.ONRAMP_STALL_SECONDS)
         self.state_id = state_id
         self.tenant = tenant
         self.step_id = step_id
-        self._last_activity = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{state_id}", daemon=True)
 
-    def touch(self) -> None:
-        self._last_activity = time.monotonic()
+    def beat(self) -> None:
+        StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(heartbeat_at=timezone.now())
 
-    def __enter__(self) -> "_Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        stalled = False
-        try:
-            while not self._stop.wait(settings.ONRAMP_HEARTBEAT_SECONDS):
-                idle = time.monotonic() - self._last_activity
-                if idle <= settings.ONRAMP_STALL_SECONDS:
-                    stalled = False
-                    StepState.objects.filter(pk=self.state_id, status=S.RUNNING).update(heartbeat_at=timezone.now())
-                elif not stalled:
-                    stalled = True
-                    logger.warning("%s of %s made no progress for %.0f s", self.step_id, self.tenant.slug, idle)
-                    detail = {"idle_seconds": round(idle)}
-                    record_event(self.tenant, SYSTEM_ACTOR, "heartbeat", "stalled", self.step_id, detail)
-        finally:
-            connection.close()
+    def stalled(self, idle_seconds: float) -> None:
+        logger.warning("%s of %s made no progress for %.0f s", self.step_id, self.tenant.slug, idle_seconds)
+        detail = {"idle_seconds": round(idle_seconds)}
+        record_event(self.tenant, SYSTEM_ACTOR, "heartbeat", "stalled", self.step_id, detail)
 
 
 class WorkerStopping(BaseException):

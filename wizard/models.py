@@ -153,6 +153,14 @@ class DriftCheck(models.Model):
     # that skipped something never reads as a clean bill.
     not_checked = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True)
+    # The run that may record this check: sent with its task, it starts once (`heartbeat_at` is then set) and writes
+    # the outcome only while it still holds the claim, so a redelivered message or a run that was taken over
+    # records nothing (wizard.drift).
+    claim = models.CharField(max_length=36, blank=True)
+    # Refreshed by the running check every ONRAMP_HEARTBEAT_SECONDS; empty until a worker starts the claim.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many times the watchdog gave the check to another worker after its worker stopped beating.
+    takeovers = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-due_at", "-id"]
