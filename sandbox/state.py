@@ -399,14 +399,30 @@ class Group:
     managed_by: list[str] = field(default_factory=list)  # user ids
     members: list[str] = field(default_factory=list)  # user ids, in insertion order
     member_since: dict[str, float] = field(default_factory=dict)  # user id -> clock time it joined
+    member_until: dict[str, float] = field(default_factory=dict)  # former member's user id -> clock time it left
 
     @property
     def dn(self) -> str:
         return make_dn(self.name)
 
     def set_members(self, members: list[str], now: float) -> None:
+        before = set(self.members)
         self.members = list(dict.fromkeys(members))
-        self.member_since = {m: self.member_since.get(m, now) for m in self.members}
+        for gone in before - set(self.members):
+            self.member_until[gone] = now
+        for member in self.members:
+            if member not in before:
+                self.member_since[member] = now
+                self.member_until.pop(member, None)
+
+    def member_as_of(self, user_id: str, as_of: float | None) -> bool:
+        """Whether `user_id` is a member now (as_of None), or as RBAC's permission cache saw the group at `as_of`:
+        a member added later is not in it yet, a member removed later still is."""
+        if as_of is None:
+            return user_id in self.members
+        if self.member_since.get(user_id, 0.0) > as_of:
+            return False
+        return user_id in self.members or self.member_until.get(user_id, 0.0) > as_of
 
     @property
     def recipient_type_details(self) -> str:
@@ -890,12 +906,7 @@ class Tenant:
         for prop, value in clauses:
             low = value.lower()
             if prop == "memberofgroup":
-                if any(
-                    g.dn.lower() == low
-                    and mailbox.id in g.members
-                    and (as_of is None or g.member_since.get(mailbox.id, 0.0) <= as_of)
-                    for g in self.groups.values()
-                ):
+                if any(g.dn.lower() == low and g.member_as_of(mailbox.id, as_of) for g in self.groups.values()):
                     return True
             elif prop == "recipienttypedetails":
                 if mailbox.recipient_type_details.lower() == low:
@@ -907,8 +918,8 @@ class Tenant:
     def app_rbac_covers(self, app_id: str, mailbox: User, permissions: set[str]) -> bool:
         """Whether an effective Exchange RBAC assignment gives `app_id` one of `permissions` on `mailbox`.
 
-        RBAC for Applications caches permissions: a new assignment, a scope change and a new member of a scoped
-        group reach mailbox access only `rbac_delay_s` after they were made."""
+        RBAC for Applications caches permissions: a new assignment, a scope change and a new or removed member of a
+        scoped group reach mailbox access only `rbac_delay_s` after they were made."""
         as_of = self.now() - self.knobs.rbac_delay_s
         return any(
             a.assignee_type == "ServicePrincipal"
@@ -924,11 +935,7 @@ class Tenant:
         direct group membership"), else its CustomResourceScope, else the whole organisation."""
         if a.group_scope is not None:
             group = self.groups.get(a.group_scope)
-            return (
-                group is not None
-                and mailbox.id in group.members
-                and (as_of is None or group.member_since.get(mailbox.id, 0.0) <= as_of)
-            )
+            return group is not None and group.member_as_of(mailbox.id, as_of)
         return self.scope_covers(a.resource_scope, mailbox, as_of)
 
     def can_impersonate(self, user_id: str, mailbox: User) -> bool:

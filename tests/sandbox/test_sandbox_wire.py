@@ -117,6 +117,26 @@ def test_rbac_cache_delays_new_members_and_scope_changes_too(make_sandbox):
     assert app.graph("GET", calendar.format("room-001")).status_code == 403
 
 
+def test_rbac_cache_keeps_a_removed_member_in_scope_for_its_delay(make_sandbox):
+    """application-rbac: changes to app permissions wait for the permission cache, a removal as much as an
+    addition (WIRE.md [D13]); Test-ServicePrincipalAuthorization reads RBAC directly."""
+    sandbox = make_sandbox(rbac_delay_s=3600)
+    info = sandbox.info
+    ms, app = MsClient(info), MsClient(info, info["integration_app_id"], info["integration_client_secret"])
+    _scoped_app(ms, info["integration_app_id"], ["room-001", "room-002"])
+    calendar = "/users/room-001@contoso.onmicrosoft.com/calendar"
+    sandbox.control.advance(3601)
+    assert app.graph("GET", calendar).status_code == 200
+
+    ms.invoke("Remove-DistributionGroupMember", Identity="rooms", Member="room-001", **BYPASS)
+
+    [check] = ms.invoke("Test-ServicePrincipalAuthorization", Identity=info["integration_app_id"], Resource="room-001")
+    assert check["InScope"] is False
+    assert app.graph("GET", calendar).status_code == 200  # the cache still holds the old membership
+    sandbox.control.advance(3601)
+    assert app.graph("GET", calendar).status_code == 403
+
+
 def test_free_skus_carry_exchange_foundation_and_give_no_mailbox(ms):
     skus = {s["skuPartNumber"]: s for s in ms.graph("GET", "/subscribedSkus").json()["value"]}
     flow_free = skus["FLOW_FREE"]
