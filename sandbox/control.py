@@ -134,6 +134,10 @@ class SandboxControl:
         "Exchange Administrator" directory role from Onramp's app (or `app_id`)."""
         return self._post("permissions", {"remove": [name], **({"app_id": app_id} if app_id else {})})
 
+    def app_permissions(self, app_id: str | None = None) -> dict[str, Any]:
+        """Onramp's app's (or `app_id`'s) application permissions on Graph and Exchange, and its directory roles."""
+        return self._post("permissions", {"app_id": app_id} if app_id else {})
+
     def grant_permission(self, name: str, app_id: str | None = None, resource: str | None = None) -> dict[str, Any]:
         """Grant an app role to Onramp's app (or `app_id`): on Graph, or on `resource` "exchange"."""
         extra = {**({"app_id": app_id} if app_id else {}), **({"resource": resource} if resource else {})}

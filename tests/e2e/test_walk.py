@@ -1,17 +1,19 @@
 """The whole journey in Chromium with a real worker and the sandbox tenant: an admin connects with Microsoft (signs
-in as the tenant's Global Administrator and consents to Onramp's own app: not one pasted id or secret) and walks
-steps 0-7 to "organisation activated", uploading a CSV on the rooms step; support watches the dashboard change in a
-second browser; the admin leaves half-way and resumes from a new session. Every step is photographed at 1280 and
-360 px."""
+in as the tenant's Global Administrator and consents to Onramp's own app: not one pasted id or secret), walks steps
+0-7 to "organisation activated", uploading a CSV on the rooms step, then hands Onramp's access back; support watches
+the dashboard change in a second browser; the admin leaves half-way and resumes from a new session. Every step is
+photographed at 1280 and 360 px."""
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tenants.models import SecretKind
+from tenants.models import SecretKind, TenantSecret
 from tenants.secrets import has_secret
 from tests.e2e.conftest import BrowserSession, screenshot
 from tests.factories import on_sandbox_cloud
 from wizard.actions import create_tenant
+from wizard.microsoft import DelegatedTokens, SignInAgainNeeded
+from wizard.services import admin_sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -85,13 +87,7 @@ def test_admin_walks_every_step_while_support_watches(
     expect(page.get_by_role("heading", name="Sign in to your account")).to_be_visible()
     page.get_by_role("button", name="MOD Administrator", exact=True).click()
     expect(page.get_by_text("Admin consent granted")).to_be_visible()
-    # Consent gives Onramp's app its permissions but never a directory role: step 0 names the one missing.
-    missing = page.locator("#wizard .panel-error")
-    missing.wait_for(timeout=STEP_TIMEOUT_MS)
-    expect(missing).to_contain_text("Exchange Administrator role")
-    screenshot(page, "step0-connect-role-missing")
-    sandbox.control.grant_permission("Exchange Administrator", app_id=sandbox.info["onramp_app_id"])
-    missing.get_by_role("button", name="Retry").click()
+    # Consent is all: Onramp acts with the Global Administrator's own rights, so its app needs no role of its own.
     wait_until_done(page, "Connect the tenant")
     tenant.refresh_from_db()
     assert (tenant.microsoft_tenant_id, tenant.binding_proof) == (sandbox.info["tenant_id"], "admin_sign_in")
@@ -200,3 +196,20 @@ def test_admin_walks_every_step_while_support_watches(
     expect(support.page.locator(".timeline")).to_contain_text("bind_microsoft_tenant")
     expect(support.page.locator("body")).not_to_contain_text(sandbox.info["onramp_app_secret"])
     screenshot(support.page, "support-tenant")
+
+    # The admin hands Onramp's access back: no token is left in the database and no grant of Onramp's app in the
+    # tenant (the sign-in Onramp kept can no longer get a token there).
+    kept = admin_sign_in.kept_sign_in(tenant)
+    admin.goto(f"/t/{tenant.slug}/steps/reduce_access/")
+    expect(page.locator("#hand-back-plan")).to_contain_text("Onramp's delegated grant in your organisation")
+    form = page.locator("form.run-form")
+    form.get_by_label("Hand back Onramp's access: verify and re-verify will need access granted again").check()
+    form.get_by_role("button", name="Run this step").click()
+    page.locator("#wizard .panel-ok, #wizard .panel-error").first.wait_for(timeout=STEP_TIMEOUT_MS)
+    expect(page.locator("#wizard .panel-error")).to_have_count(0)
+    expect(page.locator(".result")).to_contain_text("Removed Onramp's delegated permission grant")
+    screenshot(page, "reduce-access-done")
+    assert not TenantSecret.objects.filter(tenant=tenant).exists(), "a token or sign-in was left in the database"
+    with pytest.raises(SignInAgainNeeded) as refused:
+        DelegatedTokens(admin_sign_in.connector_sign_in_app(tenant), kept).refresh()
+    assert refused.value.code == "AADSTS65001", "Onramp's app still holds a grant in the tenant"

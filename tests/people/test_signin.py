@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 
 from sandbox import oidc
+from sandbox.state import EXCHANGE_ADMINISTRATOR
 from tenants.models import Membership, MicrosoftIdentity, Role, SupportGrant, SupportRole, Tenant
 from tests.factories import PASSWORD, bound_by_proof, connected_tenant, make_tenant, make_user, run_inline
 from wizard.microsoft import signin
@@ -122,7 +123,7 @@ def test_a_genuine_id_token_validates(signin_sandbox):
     info = signin_sandbox.info
     token = oidc.issue_id_token(_person(signin_sandbox), info["client_id"], None)
     claims = signin.validate_id_token(_app(info), token, _session(info))
-    assert claims["tid"] == info["tenant_id"] and claims["wids"] == [oidc.EXCHANGE_ADMINISTRATOR]
+    assert claims["tid"] == info["tenant_id"] and claims["wids"] == [EXCHANGE_ADMINISTRATOR]
 
 
 def test_an_expired_id_token_is_refused(signin_sandbox):

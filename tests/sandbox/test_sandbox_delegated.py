@@ -267,3 +267,66 @@ def test_a_persons_token_writes_users_only_with_the_scope_and_a_role_that_may(sa
     assert create(admin["access_token"], "by-admin").status_code == 201
     refused = create(exchange_admin["access_token"], "by-exchange-admin")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
+
+
+EXCHANGE_MANAGE = "https://outlook.office365.com/Exchange.Manage"
+
+
+def _exchange_token(info, session, upn: str) -> str:
+    """A person's token for Exchange's /.default, from the refresh token of a sign-in that consented (for the
+    organisation) to Graph's User.Read and Exchange.Manage."""
+    scope = f"openid offline_access User.Read {EXCHANGE_MANAGE}"
+    answer = _authorize(info, session, scope, GLOBAL_ADMIN, {"consent": "accept", "consent_for_organization": "on"})
+    assert "code" in _redirected(answer)
+    signed_in = _tokens(info, session, "openid offline_access User.Read", upn).json()
+    refreshed = _refresh(info, session, signed_in["refresh_token"], "https://outlook.office365.com/.default")
+    assert refreshed.status_code == 200, refreshed.text
+    return refreshed.json()["access_token"]
+
+
+def _invoke(info, session, token: str, cmdlet: str) -> requests.Response:
+    return session.post(
+        f"{info['exchange_admin_url']}/InvokeCommand",
+        json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": {}}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def test_default_scope_of_a_resource_carries_what_was_consented_there(sandbox_tenant):
+    info, session = sandbox_tenant.info, _session(sandbox_tenant.info)
+    token = _exchange_token(info, session, GLOBAL_ADMIN)
+    claims = _claims(token)
+    assert claims["aud"] == "https://outlook.office365.com" and claims["scp"] == "Exchange.Manage"
+    # Nothing consented on a resource: /.default is refused as a scope not consented.
+    signed_in = _tokens(info, session, "openid offline_access User.Read", PLAIN_USER).json()
+    sandbox_tenant.control.remove_delegated_consent(info["client_id"], scopes=["Exchange.Manage"])
+    refused = _refresh(info, session, signed_in["refresh_token"], "https://outlook.office365.com/.default")
+    assert refused.status_code == 400 and refused.json()["error_codes"] == [65001]
+
+
+def test_invoke_command_runs_as_the_signed_in_person_with_their_exchange_role(sandbox_tenant):
+    info, session = sandbox_tenant.info, _session(sandbox_tenant.info)
+    administrator = _invoke(info, session, _exchange_token(info, session, EXCHANGE_ADMIN), "Get-OrganizationConfig")
+    assert administrator.status_code == 200, administrator.text
+
+    nobody = _invoke(info, session, _exchange_token(info, session, PLAIN_USER), "Get-OrganizationConfig")
+    assert nobody.status_code == 401
+    assert nobody.json()["error"]["message"] == (
+        f'The user "contoso.onmicrosoft.com\\{PLAIN_USER}" isn\'t assigned to any management roles.'
+    )
+
+
+def test_a_group_a_person_creates_without_managed_by_is_theirs(sandbox_tenant):
+    info, session = sandbox_tenant.info, _session(sandbox_tenant.info)
+    token = _exchange_token(info, session, GLOBAL_ADMIN)
+    created = session.post(
+        f"{info['exchange_admin_url']}/InvokeCommand",
+        json={
+            "CmdletInput": {"CmdletName": "New-DistributionGroup", "Parameters": {"Name": "Rooms A", "RoomList": True}}
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["value"][0]["ManagedBy"], "the creator is not the group's manager"

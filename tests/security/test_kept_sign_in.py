@@ -43,7 +43,6 @@ def connect_with_microsoft(sandbox, client: Client, slug: str = "contoso"):
     sign_in = start_connect(client, tenant, info)
     consent = client.get(local(answer_sign_in_page(info, sign_in["Location"], GLOBAL_ADMIN)))
     client.get(local(follow_consent(info, consent["Location"])))
-    sandbox.control.grant_permission("Exchange Administrator", app_id=info["onramp_app_id"])
     queued = state_of(tenant, "connect")
     engine.execute_step(queued.pk, queued.task_id)
     assert state_of(tenant, "connect").status == StepStatus.SUCCEEDED, state_of(tenant, "connect").error_message

@@ -1,6 +1,9 @@
 """Optional last step: hand Onramp's power back once the organisation is activated.
 
-What Onramp's connector app can undo itself, it does; the rest it names with the exact clicks and PowerShell:
+Connected with Microsoft, Onramp's own app acted with the administrator's sign-in and holds only its delegated grant:
+the step deletes that grant with the sign-in while it stands, then erases the sign-in. With the organisation's own
+app registration, what Onramp's connector app can undo itself, it does; the rest it names with the exact clicks and
+PowerShell:
 - its certificate: Graph's application removeKey lets an app remove its own key with no permission, given a proof of
   possession signed by a current key of the app (Graph docs: "An application does not need any specific permission
   to roll its own keys");
@@ -12,9 +15,9 @@ What Onramp's connector app can undo itself, it does; the rest it names with the
 Onramp then erases its own copy of the credential, the token cache and the administrator's kept sign-in, and records
 each action in the audit trail. Onramp's delegated grant (the oauth2PermissionGrant an administrator's sign-in to
 Onramp's app left: User.Read, and RoleManagement.Read.Directory if asked) it deletes with that sign-in while it stands
-and the organisation consented to DelegatedPermissionGrant.ReadWrite.All (Graph: "Delete oAuth2PermissionGrant");
-Onramp never asks for that scope itself, a wider grant than the one it would remove, so otherwise the admin is told
-which grant to remove and where.
+and the organisation consented to DelegatedPermissionGrant.ReadWrite.All (Graph: "Delete oAuth2PermissionGrant",
+one of the delegated permissions Onramp's app registration lists); otherwise the admin is told which grant to remove
+and where.
 Afterwards verify and re-verify cannot sign in: they say "re-verify needs access granted again"
 (wizard.microsoft.auth). The organisation counts as activated with or without this step."""
 
@@ -51,6 +54,15 @@ def credential_kind(tenant: Tenant) -> str:
 def plan(tenant: Tenant) -> list[dict[str, str]]:
     """What the step undoes and who does it ("onramp" or "admin"), for the page before it runs."""
     kind = credential_kind(tenant)
+    if not kind:
+        # Onramp's own app acted with the administrator's sign-in: its only grant is the delegated one.
+        return [
+            {
+                "what": "Onramp's delegated grant in your organisation (else the page says where to remove it)",
+                "by": "onramp",
+            },
+            {"what": "The administrator's sign-in Onramp keeps, and its token cache", "by": "onramp"},
+        ]
     return [
         {"what": f"The {EXCHANGE_ADMIN_ROLE} role of Onramp's app", "by": "admin"},
         {"what": "The Microsoft Graph permission User.ReadWrite.All of Onramp's app", "by": "admin"},
@@ -96,9 +108,11 @@ def perform(ctx: StepContext) -> Outcome:
     ctx.progress(10, "Reading Onramp's app registration and its grants")
     with connector_clients(tenant) as ms:
         sp = ms.graph.get(f"/servicePrincipals(appId='{app_id}')")
-        assignments = ms.graph.get_all(f"/servicePrincipals/{sp['id']}/appRoleAssignments")
-        application = ms.graph.get(f"/applications(appId='{app_id}')") if kind else {}
-        manual = [_role_instruction(app_id, sp["id"]), _permission_instruction(app_id, sp["id"], assignments)]
+        manual = []
+        if kind:
+            assignments = ms.graph.get_all(f"/servicePrincipals/{sp['id']}/appRoleAssignments")
+            application = ms.graph.get(f"/applications(appId='{app_id}')")
+            manual = [_role_instruction(app_id, sp["id"]), _permission_instruction(app_id, sp["id"], assignments)]
         if kind == "certificate":
             ctx.progress(60, "Removing the certificate Onramp signs in with from its app registration")
             removed = _remove_certificate(ms.graph, application, certificate)
@@ -108,14 +122,14 @@ def perform(ctx: StepContext) -> Outcome:
                 manual.append(_certificate_instruction(app_id, application, certificate, removed))
         elif kind == "secret":
             manual.append(_secret_instruction(app_id, application, secret))
-        else:
-            manual.append(_enterprise_app_instruction(app_id, sp["id"]))
     ctx.progress(80, "Removing Onramp's delegated grant with the administrator's sign-in")
     grant_removed = _remove_delegated_grants(tenant, app_id, sp["id"])
     if grant_removed is True:
         done.append({"what": "Removed Onramp's delegated permission grant (oauth2PermissionGrant) in the tenant"})
     elif grant_removed:
         manual.append(_delegated_grant_instruction(app_id, sp["id"], grant_removed))
+    if not kind and manual:
+        manual.append(_enterprise_app_instruction(app_id, sp["id"]))
     with transaction.atomic():
         for what in done:
             record_event(tenant, ctx.actor, "remove_certificate", "succeeded", STEP_ID, what)
@@ -158,9 +172,9 @@ def still_can(kind: str, *, left_to_admin: bool) -> str:
             "holds one of its other secrets or certificates could still use them."
         )
     return (
-        f"{words} Until you remove Onramp's enterprise application as shown below, Onramp's app keeps its grants in "
-        "your tenant: Onramp refuses to use them for this organisation, but the installation's own credential could "
-        "still sign in as the app there."
+        f"{words} Until you remove Onramp's delegated grant or its enterprise application as shown below, Onramp's "
+        "app keeps its consent in your tenant: it acts only with an administrator's sign-in, and Onramp no longer "
+        "keeps one."
     )
 
 
