@@ -1,32 +1,33 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Profile(models.TextChoices):
-    EXCHANGE_ONLINE = "exchange_online", "Exchange Online (Microsoft 365)"
-    EXCHANGE_SERVER = "exchange_server", "Exchange Server (on-premises)"
+    EXCHANGE_ONLINE = "exchange_online", _("Exchange Online (Microsoft 365)")
+    EXCHANGE_SERVER = "exchange_server", _("Exchange Server (on-premises)")
 
 
 class Cloud(models.TextChoices):
-    WORLDWIDE = "worldwide", "Worldwide (commercial)"
-    USGOV_HIGH = "usgov_high", "US Government GCC High"
-    CHINA = "china", "China (21Vianet)"
-    CUSTOM = "custom", "Explicit endpoints"
+    WORLDWIDE = "worldwide", _("Worldwide (commercial)")
+    USGOV_HIGH = "usgov_high", _("US Government GCC High")
+    CHINA = "china", _("China (21Vianet)")
+    CUSTOM = "custom", _("Explicit endpoints")
 
 
 class BindingProof(models.TextChoices):
     """How an organisation proved that its Microsoft tenant id is its own (see tenants.access.tenants_bound_to)."""
 
-    NONE = "", "Not proven"
+    NONE = "", _("Not proven")
     # A Microsoft sign-in of an administrator of that tenant, through Onramp's connector app (ID token's `tid`).
-    ADMIN_SIGN_IN = "admin_sign_in", "An administrator's Microsoft sign-in"
+    ADMIN_SIGN_IN = "admin_sign_in", _("An administrator's Microsoft sign-in")
     # A token issued by that tenant, on a trusted authority, to the organisation's own app registration.
-    OWN_APP_TOKEN = "own_app_token", "A token for the organisation's own app"
+    OWN_APP_TOKEN = "own_app_token", _("A token for the organisation's own app")
 
 
 class TenantStatus(models.TextChoices):
-    SETTING_UP = "setting_up", "Setting up"
-    ACTIVE = "active", "Active"
+    SETTING_UP = "setting_up", _("Setting up")
+    ACTIVE = "active", _("Active")
 
 
 class ExchangeWrites(models.TextChoices):
@@ -34,8 +35,8 @@ class ExchangeWrites(models.TextChoices):
     organisation's admin, running the PowerShell each step shows and confirming it (when Microsoft refuses
     InvokeCommand to Onramp's app, or the organisation prefers it)."""
 
-    BY_ONRAMP = "by_onramp", "Onramp makes them"
-    BY_ADMIN = "by_admin", "The admin runs them"
+    BY_ONRAMP = "by_onramp", _("Onramp makes them")
+    BY_ADMIN = "by_admin", _("The admin runs them")
 
 
 class Tenant(models.Model):
@@ -105,8 +106,8 @@ class TenantSecret(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"  # runs steps, enters secrets, manages members
-    VIEWER = "viewer", "Viewer"  # reads progress and results
+    ADMIN = "admin", _("Admin")  # runs steps, enters secrets, manages members
+    VIEWER = "viewer", _("Viewer")  # reads progress and results
 
 
 class Membership(models.Model):
@@ -141,8 +142,8 @@ class MicrosoftIdentity(models.Model):
 
 
 class SupportRole(models.TextChoices):
-    VIEWER = "support_viewer", "Support viewer"  # the console, read-only
-    OPERATOR = "support_operator", "Support operator"  # also retries and re-verifies steps
+    VIEWER = "support_viewer", _("Support viewer")  # the console, read-only
+    OPERATOR = "support_operator", _("Support operator")  # also retries and re-verifies steps
 
 
 class SupportGrant(models.Model):

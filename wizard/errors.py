@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_noop
+
 
 @dataclass
 class StepError(Exception):
@@ -28,15 +30,16 @@ class StepError(Exception):
 
 # Microsoft will not run cmdlets for Onramp's app through the Exchange admin API's InvokeCommand at all (the endpoint
 # gone, or the app refused as a client): no grant, role or consent fixes it, and no retry helps. What it means and
-# what happens next, as the step page and the support console say it.
+# what happens next, as the step page and the support console say it. Saved with the error in English; the pages
+# translate them as they show them (marked with gettext_noop so that makemessages finds them).
 INVOKE_COMMAND_REFUSED = "invoke_command_refused"
-INVOKE_COMMAND_REFUSED_EXPLANATION = (
+INVOKE_COMMAND_REFUSED_EXPLANATION = gettext_noop(
     "Exchange Online refused InvokeCommand, the admin API Onramp uses to make Exchange changes, to Onramp's app as a"
     " client: not for a missing role, permission or consent, but for the app itself. Microsoft documents this"
     " endpoint for no app other than its own PowerShell module, and may stop serving others at any time. Onramp"
     " does not retry: nothing on your side makes it answer again."
 )
-INVOKE_COMMAND_REFUSED_FIX = (
+INVOKE_COMMAND_REFUSED_FIX = gettext_noop(
     "Switch this organisation to “the admin runs the Exchange changes”: each Exchange step then shows the Exchange"
     " Online PowerShell to run yourself (safe to run twice), you confirm, and Onramp checks what it can still read"
     " through Microsoft Graph. You can switch back when InvokeCommand answers again."

@@ -10,6 +10,7 @@ import ssl
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant
 from wizard.models import StepState
@@ -36,7 +37,7 @@ MAX_CA_BUNDLE_BYTES = 1024 * 1024
 def read_ca_bundle(upload: Any) -> str:
     """The uploaded PEM file's text, once Python's TLS has loaded it as trusted certificates."""
     if upload.size > MAX_CA_BUNDLE_BYTES:
-        raise forms.ValidationError("The CA bundle is larger than 1 MB.")
+        raise forms.ValidationError(_("The CA bundle is larger than 1 MB."))
     try:
         text = upload.read().decode("ascii")
         if "-----BEGIN CERTIFICATE-----" not in text:
@@ -44,6 +45,6 @@ def read_ca_bundle(upload: Any) -> str:
         ssl.create_default_context(cadata=text)
     except (UnicodeDecodeError, ValueError, ssl.SSLError) as error:
         raise forms.ValidationError(
-            "This is not a PEM file of certificates (-----BEGIN CERTIFICATE----- …)."
+            _("This is not a PEM file of certificates (-----BEGIN CERTIFICATE----- …).")
         ) from error
     return text

@@ -1,18 +1,19 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant
 
 
 class StepStatus(models.TextChoices):
-    NOT_STARTED = "not_started", "Not started"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    WAITING = "waiting", "Waiting on Microsoft"
-    NEEDS_INPUT = "needs_input", "Needs your input"
-    SUCCEEDED = "succeeded", "Done"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
-    INTERRUPTED = "interrupted", "Interrupted"
+    NOT_STARTED = "not_started", _("Not started")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    WAITING = "waiting", _("Waiting on Microsoft")
+    NEEDS_INPUT = "needs_input", _("Needs your input")
+    SUCCEEDED = "succeeded", _("Done")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+    INTERRUPTED = "interrupted", _("Interrupted")
 
 
 ACTIVE_STATUSES = (StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING)
@@ -67,15 +68,15 @@ class StepState(models.Model):
 
 
 class MembershipStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    MEMBER = "member", "In a room list"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    MEMBER = "member", _("In a room list")
+    FAILED = "failed", _("Failed")
 
 
 class VerificationStatus(models.TextChoices):
-    UNKNOWN = "unknown", "Not verified"
-    PASS = "pass", "Pass"
-    FAIL = "fail", "Fail"
+    UNKNOWN = "unknown", _("Not verified")
+    PASS = "pass", _("Pass")
+    FAIL = "fail", _("Fail")
 
 
 class Room(models.Model):
@@ -130,10 +131,10 @@ class AuditEvent(models.Model):
 
 
 class DriftCheckStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Could not run"
+    SCHEDULED = "scheduled", _("Scheduled")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Could not run")
 
 
 class DriftCheck(models.Model):

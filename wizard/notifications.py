@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.mail import send_mail, send_mass_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tenants.models import Invitation, Membership, Role, Tenant, TenantStatus
 from wizard import drift
@@ -75,29 +77,35 @@ def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple
     """(subject, body) of one notification, with a link straight to the step."""
     title = step_of(tenant, step_id).title
     link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:step", args=[tenant.slug, step_id])
+    # In the active language: the worker's is LANGUAGE_CODE (ONRAMP_LANGUAGE), no browser being there to ask.
+    names = {"organisation": tenant.display_name, "title": title, "message": message}
     if kind == WAIT_ENDED:
-        subject = f"{tenant.display_name}: {title} is done, the wait is over"
-        text = f"Microsoft finished what “{title}” was waiting for, and the step is done. Continue with the next step:"
+        subject = _("{organisation}: {title} is done, the wait is over").format(**names)
+        text = _(
+            "Microsoft finished what “{title}” was waiting for, and the step is done. Continue with the next step:"
+        ).format(**names)
     elif kind == FAILED:
-        subject = f"{tenant.display_name}: {title} failed"
-        text = f"“{title}” failed: {message}\n\nWhat to do is on the step's page:"
+        subject = _("{organisation}: {title} failed").format(**names)
+        text = _("“{title}” failed: {message}\n\nWhat to do is on the step's page:").format(**names)
     elif kind == SIGN_IN_NEEDED:
-        subject = f"{tenant.display_name}: sign in again to continue {title}"
-        text = (
-            f"Microsoft no longer accepts the administrator's sign-in that Onramp works under (it was revoked, the "
-            f"password changed, or a policy asks for a new sign-in), so “{title}” waits. An administrator of the "
+        subject = _("{organisation}: sign in again to continue {title}").format(**names)
+        text = _(
+            "Microsoft no longer accepts the administrator's sign-in that Onramp works under (it was revoked, the "
+            "password changed, or a policy asks for a new sign-in), so “{title}” waits. An administrator of the "
             "organisation presses “Sign in again to continue” on the step's page; the step then resumes where it "
             "stopped:"
-        )
+        ).format(**names)
     elif kind == DRIFTED:
-        subject = f"{tenant.display_name}: the setup has drifted"
-        text = f"The scheduled check of {tenant.display_name} found changes in Microsoft 365:\n{message}\n\nDetails:"
+        subject = _("{organisation}: the setup has drifted").format(**names)
+        text = _("The scheduled check of {organisation} found changes in Microsoft 365:\n{message}\n\nDetails:").format(
+            **names
+        )
         link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:activation", args=[tenant.slug])
     else:
-        subject = f"{tenant.display_name} is active"
-        text = f"Every step of {tenant.display_name} is done and the organisation is active. The summary:"
+        subject = _("{organisation} is active").format(**names)
+        text = _("Every step of {organisation} is done and the organisation is active. The summary:").format(**names)
         link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:activation", args=[tenant.slug])
-    footer = "You get these emails as an admin of this organisation in Onramp; turn them off on its Members page."
+    footer = _("You get these emails as an admin of this organisation in Onramp; turn them off on its Members page.")
     return one_line(f"[Onramp] {subject}"), f"{text}\n{link}\n\n--\n{footer}\n"
 
 
@@ -139,11 +147,17 @@ def send_invitation(invitation_id: int, link: str) -> int:
     if invitation is None or invitation.revoked_at is not None or invitation.accepted_at is not None:
         return 0
     tenant = invitation.tenant
-    inviter = invitation.invited_by.get_username() if invitation.invited_by else "An admin"
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else _("An admin")
+    names = {"inviter": inviter, "organisation": tenant.display_name, "role": invitation.get_role_display()}
+    days = settings.ONRAMP_INVITATION_DAYS
     sent = send_mail(
-        one_line(f"You are invited to set up {tenant.display_name} in Onramp"),
-        f"{inviter} invites you to {tenant.display_name} in Onramp as {invitation.get_role_display()}."
-        f"\n\nAccept within {settings.ONRAMP_INVITATION_DAYS} days (the link works once):\n{link}\n",
+        one_line(_("You are invited to set up {organisation} in Onramp").format(**names)),
+        _("{inviter} invites you to {organisation} in Onramp as {role}.").format(**names)
+        + "\n\n"
+        + ngettext(
+            "Accept within {days} day (the link works once):", "Accept within {days} days (the link works once):", days
+        ).format(days=days)
+        + f"\n{link}\n",
         None,
         [invitation.email],
     )

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant, TenantStatus
 from wizard import drift
@@ -104,7 +105,7 @@ def result_time(value: object) -> datetime | None:
 
 def _display(value: object, key: str = "") -> str:
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return _("Yes") if value else _("No")
     if key.endswith(("_at", "_started", "_since")) and (moment := result_time(value)) is not None:
         return date_format(timezone.localtime(moment), DATE_FORMAT)
     if isinstance(value, dict):

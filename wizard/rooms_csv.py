@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db.models.enums import TextChoices
+from django.utils.translation import gettext_noop
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -56,15 +57,16 @@ _validate_email = EmailValidator(allowlist=[])
 
 
 class RowStatus(TextChoices):
-    """What a row of the upload would become. The first four come from the file alone, the rest from the tenant."""
+    """What a row of the upload would become. The first four come from the file alone, the rest from the tenant.
+    A label is also saved as a refused row's reason, so it stays English here; the pages translate it (gettext)."""
 
-    VALID = "valid", "Valid"
-    MALFORMED = "malformed", "Malformed address"
-    DUPLICATE = "duplicate", "Duplicate"
-    FORMULA = "formula", "Refused: looks like a spreadsheet formula"
-    UNKNOWN_MAILBOX = "unknown_mailbox", "Unknown mailbox"
-    NOT_A_RESOURCE_MAILBOX = "not_a_resource_mailbox", "Not a room or equipment mailbox"
-    ALREADY_MEMBER = "already_member", "Already a member"
+    VALID = "valid", gettext_noop("Valid")
+    MALFORMED = "malformed", gettext_noop("Malformed address")
+    DUPLICATE = "duplicate", gettext_noop("Duplicate")
+    FORMULA = "formula", gettext_noop("Refused: looks like a spreadsheet formula")
+    UNKNOWN_MAILBOX = "unknown_mailbox", gettext_noop("Unknown mailbox")
+    NOT_A_RESOURCE_MAILBOX = "not_a_resource_mailbox", gettext_noop("Not a room or equipment mailbox")
+    ALREADY_MEMBER = "already_member", gettext_noop("Already a member")
 
 
 class RoomsCsvError(Exception):

@@ -9,6 +9,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Profile, SecretKind, Tenant, TenantSecret
 from wizard.models import (
@@ -44,12 +45,12 @@ class DashboardFilter:
     ACTIVE = "active"
     DRIFTED = "drifted"
     CHOICES = (
-        (ALL, "All"),
-        (FAILED, "Failed"),
-        (STUCK, "Stuck over 1 h"),
-        (WAITING, "Waiting on Microsoft"),
-        (ACTIVE, "Running now"),
-        (DRIFTED, "Drifted"),
+        (ALL, _("All")),
+        (FAILED, _("Failed")),
+        (STUCK, _("Stuck over 1 h")),
+        (WAITING, _("Waiting on Microsoft")),
+        (ACTIVE, _("Running now")),
+        (DRIFTED, _("Drifted")),
     )
 
 
@@ -151,10 +152,10 @@ class RoomFilter:
 
 
 ROOM_FILTERS = (
-    RoomFilter("", "All"),
-    RoomFilter("pass", "Pass"),
-    RoomFilter("fail", "Fail"),
-    RoomFilter("pending", "Pending"),
+    RoomFilter("", _("All")),
+    RoomFilter("pass", _("Pass")),
+    RoomFilter("fail", _("Fail")),
+    RoomFilter("pending", _("Pending")),
 )
 
 

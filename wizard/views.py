@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -189,16 +190,18 @@ def _submit(request: HttpRequest, tenant: Tenant, step: Step, cleaned_data: dict
         messages.error(request, str(refusal))
         return False
     except IllegalTransition:
-        messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
+        messages.error(
+            request, _("“{title}” is already queued or running; wait for it to finish.").format(title=step.title)
+        )
         return False
     return True
 
 
 # What the flash after a button says was queued.
 _QUEUED_MESSAGES = {
-    "retry": "Retry of “{title}” queued.",
-    "resume": "“{title}” queued to resume.",
-    "reverify": "Re-verification of “{title}” queued.",
+    "retry": _("Retry of “{title}” queued."),
+    "resume": _("“{title}” queued to resume."),
+    "reverify": _("Re-verification of “{title}” queued."),
 }
 
 
@@ -214,7 +217,7 @@ def step_action(request: HttpRequest, slug: str, step_id: str, action: str) -> H
         try:
             actions.skip_step(tenant, step.id, request.user.get_username())
         except IllegalTransition:
-            messages.error(request, f"“{step.title}” cannot be skipped now.")
+            messages.error(request, _("“{title}” cannot be skipped now.").format(title=step.title))
     elif action in _QUEUED_MESSAGES:
         if _submit(request, tenant, step, cleaned_data=None, action=action):
             messages.success(request, _QUEUED_MESSAGES[action].format(title=step.title))
@@ -239,7 +242,9 @@ def confirm_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     except actions.PrerequisiteNotDone as refusal:
         messages.error(request, str(refusal))
     except IllegalTransition:
-        messages.error(request, f"“{step.title}” is already queued or running; wait for it to finish.")
+        messages.error(
+            request, _("“{title}” is already queued or running; wait for it to finish.").format(title=step.title)
+        )
     return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
 
 
@@ -314,7 +319,7 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
                 tenant, pending=pending, response=request.GET.dict(), redirect_uri=redirect_uri, actor=actor
             )
             if url is None:  # signed in again: the step that waited for it is queued again
-                messages.success(request, "Signed in again. Onramp continues the step where it stopped.")
+                messages.success(request, _("Signed in again. Onramp continues the step where it stopped."))
                 return redirect("wizard:step", slug=tenant.slug, step_id=pending["resume_step"])
             request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, **proof}
             return redirect(url)
@@ -322,7 +327,7 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
     except StepError as error:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:step", slug=tenant.slug, step_id=pending.get("resume_step") or "connect")
-    messages.success(request, "Admin consent granted. Onramp is checking the connection.")
+    messages.success(request, _("Admin consent granted. Onramp is checking the connection."))
     _submit(request, tenant, _step_or_404(tenant, "connect"), cleaned_data=None, action="run")
     return redirect("wizard:step", slug=tenant.slug, step_id="connect")
 
@@ -355,10 +360,10 @@ def choose_integration(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = _integration_tenant(request, slug)
     app_id = request.POST.get("integration_app_id", "").strip()
     if not re.fullmatch(r"[0-9a-fA-F-]{36}", app_id):
-        messages.error(request, "That is not an application id.")
+        messages.error(request, _("That is not an application id."))
         return redirect("wizard:integration_picker", slug=tenant.slug)
     actions.set_integration_app_id(tenant, app_id, request.user.get_username())
-    messages.success(request, f"Scoped access will be granted to the app {app_id}.")
+    messages.success(request, _("Scoped access will be granted to the app {app_id}.").format(app_id=app_id))
     return redirect("wizard:step", slug=tenant.slug, step_id="connect")
 
 
@@ -438,9 +443,9 @@ def check_drift(request: HttpRequest, slug: str) -> HttpResponse:
     if not presenters.drift_checked(tenant):  # nothing offers it: the check has no way to look at this organisation
         raise Http404("No drift check for this organisation")
     if actions.request_drift_check(tenant, request.user.get_username()) is None:
-        messages.error(request, "A drift check is already running; its findings appear here when it ends.")
+        messages.error(request, _("A drift check is already running; its findings appear here when it ends."))
     else:
-        messages.success(request, "Drift check queued: its findings appear here when it ends.")
+        messages.success(request, _("Drift check queued: its findings appear here when it ends."))
     return redirect("wizard:activation", slug=tenant.slug)
 
 
@@ -456,9 +461,9 @@ def place_new_rooms(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, f"{error.message} {error.fix}")
         return redirect("wizard:activation", slug=tenant.slug)
     except (actions.PrerequisiteNotDone, IllegalTransition) as refusal:
-        messages.error(request, f"The rooms step cannot run now: {refusal}")
+        messages.error(request, _("The rooms step cannot run now: {refusal}").format(refusal=refusal))
         return redirect("wizard:activation", slug=tenant.slug)
-    messages.success(request, "Placing the new rooms: “Rooms” shows its progress and its preview.")
+    messages.success(request, _("Placing the new rooms: “Rooms” shows its progress and its preview."))
     return redirect("wizard:step", slug=tenant.slug, step_id=RoomsResult.STEP_ID)
 
 
@@ -487,7 +492,7 @@ def switch_exchange_writes(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         switched = actions.set_exchange_writes(tenant, request.user.get_username(), request.POST.get("writes", ""))
     except ValueError:
-        messages.error(request, "Choose who makes the Exchange changes: Onramp or you.")
+        messages.error(request, _("Choose who makes the Exchange changes: Onramp or you."))
     except StepError as refusal:
         messages.error(request, f"{refusal.message} {refusal.fix}")
     except IllegalTransition as refusal:

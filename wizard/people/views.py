@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants import access
@@ -241,7 +242,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if request.method == "POST":
             tenant = people.accept(token, request.user, addresses)
-            messages.success(request, f"You joined {tenant.display_name}.")
+            messages.success(request, _("You joined {organisation}.").format(organisation=tenant.display_name))
             return redirect("wizard:resume", slug=tenant.slug)
         people.check_addressed_to(pending, request.user, addresses)
     except people.InvitationForSomeoneElse as refusal:
@@ -301,7 +302,7 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
         request.user,
         lambda token: request.build_absolute_uri(reverse("people:invitation", args=[token])),
     )
-    messages.success(request, f"Invitation sent to {invitation.email}.")
+    messages.success(request, _("Invitation sent to {address}.").format(address=invitation.email))
     return redirect("people:members", slug=tenant.slug)
 
 
@@ -309,7 +310,7 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
 def revoke_invitation(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     tenant = _managed_tenant(request, slug)
     people.revoke(get_object_or_404(Invitation, pk=pk, tenant=tenant), request.user)
-    messages.success(request, "Invitation withdrawn.")
+    messages.success(request, _("Invitation withdrawn."))
     return redirect("people:members", slug=tenant.slug)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant
 from wizard.audit import record_event
@@ -22,7 +23,7 @@ from wizard.services import exchange_server_scripts as scripts
 from wizard.steps.registry import Confirmation, PowerShell
 
 CONFIRM_ACTION = "confirm_manual"
-EXCHANGE_MANAGEMENT_SHELL = "the Exchange Management Shell"
+EXCHANGE_MANAGEMENT_SHELL = _("the Exchange Management Shell")
 EXCHANGE_ONLINE_POWERSHELL = "Exchange Online PowerShell"
 # The commands a step shows for a tenant's values as they are now (its page, its confirmation, its check).
 ScriptOf = Callable[[Tenant], list[scripts.ScriptLine]]

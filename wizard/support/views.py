@@ -6,6 +6,8 @@ from functools import wraps
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from tenants.access import can_operate, get_tenant_for, is_support
@@ -46,7 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "tenant": tenant,
-            "step_title": titles.get((tenant.profile, tenant.current_step_id), tenant.current_step_id or "All done"),
+            "step_title": titles.get((tenant.profile, tenant.current_step_id), tenant.current_step_id or _("All done")),
             "status": presenters.tenant_status_label(tenant),
             "status_key": tenant.current_status or tenant.status,
         }
@@ -140,6 +142,6 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     }
     context["any_active"] = any(state.is_active for state in states)
     context["invoke_command_refused"] = any(state.error_code == INVOKE_COMMAND_REFUSED for state in states)
-    context["invoke_command_refused_explanation"] = INVOKE_COMMAND_REFUSED_EXPLANATION
+    context["invoke_command_refused_explanation"] = gettext(INVOKE_COMMAND_REFUSED_EXPLANATION)
     partial = request.htmx and request.htmx.target == "states"
     return render(request, "support/_states.html" if partial else "support/tenant.html", context)

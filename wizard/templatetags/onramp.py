@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import npgettext_lazy
 
 from wizard.presenters import result_time
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
@@ -14,6 +16,16 @@ register = template.Library()
 
 # Below this, timesince would say "0 minutes".
 JUST_NOW = timedelta(minutes=1)
+# timesince's units, translated for where the pages put them: after "ago" and "for … so far" ("vor …", "seit …"),
+# which German declines (Django's own are for a bare duration).
+SINCE = {
+    "year": npgettext_lazy("since", "%(num)d year", "%(num)d years", "num"),
+    "month": npgettext_lazy("since", "%(num)d month", "%(num)d months", "num"),
+    "week": npgettext_lazy("since", "%(num)d week", "%(num)d weeks", "num"),
+    "day": npgettext_lazy("since", "%(num)d day", "%(num)d days", "num"),
+    "hour": npgettext_lazy("since", "%(num)d hour", "%(num)d hours", "num"),
+    "minute": npgettext_lazy("since", "%(num)d minute", "%(num)d minutes", "num"),
+}
 
 
 @register.filter
@@ -29,8 +41,8 @@ def ago(value: object) -> str:
     if moment is None:
         return ""
     if timezone.now() - moment < JUST_NOW:
-        return "just now"
-    return f"{timesince(moment)} ago"
+        return _("just now")
+    return _("{duration} ago").format(duration=timesince(moment, time_strings=SINCE))
 
 
 @register.filter
@@ -40,8 +52,8 @@ def elapsed(value: object) -> str:
     if moment is None:
         return ""
     if timezone.now() - moment < JUST_NOW:
-        return "less than a minute"
-    return timesince(moment)
+        return _("less than a minute")
+    return timesince(moment, time_strings=SINCE)
 
 
 @register.simple_tag

@@ -7,6 +7,8 @@ plan the automated step applies) and its check (what Onramp can still read: Micr
 own calendar reads in verify). The registry turns the step into that form for such an organisation
 (wizard.steps.registry.as_run_by)."""
 
+from django.utils.translation import gettext_lazy as _
+
 from tenants.models import Tenant
 from wizard.services.common import result_of
 from wizard.steps import manual
@@ -15,7 +17,7 @@ from wizard.steps.registry import RunYourself, Service
 
 # The result key under which a run-it-yourself step lists what Onramp checked and what it could not.
 CHECKS = "checked_without_invoke_command"
-CHECKED_BY_VERIFY = (
+CHECKED_BY_VERIFY = _(
     "Onramp then checks what it can read through Microsoft Graph; “Verify” proves the result by reading each room's"
     " calendar as the integration, and that a mailbox that is not a room stays closed to it."
 )

@@ -4,6 +4,8 @@ profile-independent part is wizard.steps.manual)."""
 import functools
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from wizard.steps import manual
 from wizard.steps.exchange_server import common
 
@@ -11,9 +13,9 @@ shows = manual.shows
 
 # Onramp cannot see into the admin's shell: a confirmation records that the commands ran, and a later step proves
 # their result from outside, over EWS. The page says which.
-CHECKED_BY_CONNECT = "“Connect” proves the account signs in and has a mailbox, with the password you typed."
+CHECKED_BY_CONNECT = _("“Connect” proves the account signs in and has a mailbox, with the password you typed.")
 
-CHECKED_BY_VERIFY = "“Verify” proves the result over EWS: it opens each room's calendar as the room."
+CHECKED_BY_VERIFY = _("“Verify” proves the result over EWS: it opens each room's calendar as the room.")
 
 
 def run_by_the_admin(script_of: manual.ScriptOf, checked_by: str) -> dict[str, Any]:

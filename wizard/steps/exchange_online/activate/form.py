@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import SecretKind
 from tenants.secrets import has_secret, store_secret
@@ -16,9 +17,9 @@ class ActivateForm(StepForm):
     """An optional webhook to tell the integration that the tenant is ready. The signing secret is stored
     encrypted; the request carries `X-Onramp-Signature: sha256=<hex HMAC of the body>`."""
 
-    webhook_url = forms.URLField(label="Webhook URL", required=False, assume_scheme="https")
+    webhook_url = forms.URLField(label=_("Webhook URL"), required=False, assume_scheme="https")
     webhook_secret = forms.CharField(
-        label="Webhook signing secret", required=False, widget=forms.PasswordInput(render_value=False)
+        label=_("Webhook signing secret"), required=False, widget=forms.PasswordInput(render_value=False)
     )
 
     def clean(self) -> dict[str, Any]:
@@ -28,7 +29,7 @@ class ActivateForm(StepForm):
             and not cleaned.get("webhook_secret")
             and not has_secret(self.tenant, SecretKind.WEBHOOK_SECRET)
         ):
-            self.add_error("webhook_secret", "Enter the secret the integration checks the signature with.")
+            self.add_error("webhook_secret", _("Enter the secret the integration checks the signature with."))
         if cleaned.get("webhook_url") and (problem := activate.webhook_address_problem(cleaned["webhook_url"])):
             self.add_error("webhook_url", problem)
         return cleaned

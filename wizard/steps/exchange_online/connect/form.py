@@ -3,6 +3,9 @@
 from typing import Any
 
 from django import forms
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Cloud, SecretKind
 from tenants.secrets import has_secret
@@ -19,69 +22,78 @@ ENDPOINT_FIELDS = ("authority", "graph_url", "exchange_admin_url", "ews_url")
 MAX_PRIVATE_KEY_BYTES = 64 * 1024
 
 
-def _endpoint_field(label: str, example: str) -> forms.URLField:
-    return forms.URLField(label=label, required=False, assume_scheme="https", help_text=f"Like {example}")
+def _endpoint_field(label: str | Promise, example: str) -> forms.URLField:
+    return forms.URLField(
+        label=label, required=False, assume_scheme="https", help_text=format_lazy(_("Like {example}"), example=example)
+    )
 
 
 class ConnectForm(StepForm):
     """Pasted credentials of an app registration the admin made. Onramp's own app is never pasted here: it is
     connected by "Connect with Microsoft" (an administrator's sign-in, then admin consent; wizard.views)."""
 
-    microsoft_tenant_id = forms.CharField(label="Tenant ID", max_length=64)
-    client_id = forms.CharField(label="Application (client) ID", max_length=64)
+    microsoft_tenant_id = forms.CharField(label=_("Tenant ID"), max_length=64)
+    client_id = forms.CharField(label=_("Application (client) ID"), max_length=64)
     client_secret = forms.CharField(
-        label="Client secret (its Value)", required=False, widget=forms.PasswordInput(render_value=False)
+        label=_("Client secret (its Value)"), required=False, widget=forms.PasswordInput(render_value=False)
     )
     client_certificate = forms.FileField(
-        label="Or a certificate: its private key (PEM)",
+        label=_("Or a certificate: its private key (PEM)"),
         required=False,
-        help_text="Instead of a secret: the unencrypted private key of a certificate uploaded to the app registration, "
-        "with the certificate in the same file or its thumbprint below.",
+        help_text=_(
+            "Instead of a secret: the unencrypted private key of a certificate uploaded to the app registration, "
+            "with the certificate in the same file or its thumbprint below."
+        ),
     )
     certificate_thumbprint = forms.CharField(
-        label="Certificate thumbprint",
+        label=_("Certificate thumbprint"),
         required=False,
         max_length=64,
-        help_text="As Certificates & secrets shows it (40 hexadecimal characters).",
+        help_text=_("As Certificates & secrets shows it (40 hexadecimal characters)."),
     )
     integration_app_id = forms.CharField(
-        label="Integration's application ID",
+        label=_("Integration's application ID"),
         max_length=64,
-        help_text="The app id of the room-booking product, which the scoped access is granted to.",
+        help_text=_("The app id of the room-booking product, which the scoped access is granted to."),
     )
     integration_client_secret = forms.CharField(
-        label="Integration's client secret (optional)",
+        label=_("Integration's client secret (optional)"),
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Lets Onramp read a room calendar as the integration during verification.",
+        help_text=_("Lets Onramp read a room calendar as the integration during verification."),
     )
     cloud = forms.ChoiceField(
+        label=_("Cloud"),
         choices=Cloud.choices,
         initial=Cloud.WORLDWIDE,
-        help_text="“Explicit endpoints” takes every URL below: the sandbox, or a test or private deployment.",
+        help_text=_("“Explicit endpoints” takes every URL below: the sandbox, or a test or private deployment."),
     )
-    authority = _endpoint_field("Authority URL", "https://login.microsoftonline.com/<tenant id>")
-    graph_url = _endpoint_field("Microsoft Graph URL", "https://graph.microsoft.com/v1.0")
+    authority = _endpoint_field(_("Authority URL"), "https://login.microsoftonline.com/<tenant id>")
+    graph_url = _endpoint_field(_("Microsoft Graph URL"), "https://graph.microsoft.com/v1.0")
     exchange_admin_url = _endpoint_field(
-        "Exchange admin API URL", "https://outlook.office365.com/adminapi/beta/<tenant id>"
+        _("Exchange admin API URL"), "https://outlook.office365.com/adminapi/beta/<tenant id>"
     )
-    ews_url = _endpoint_field("EWS URL", "https://outlook.office365.com/EWS/Exchange.asmx")
+    ews_url = _endpoint_field(_("EWS URL"), "https://outlook.office365.com/EWS/Exchange.asmx")
     ca_bundle = forms.FileField(
-        label="CA bundle (PEM)",
+        label=_("CA bundle (PEM)"),
         required=False,
-        help_text="The certificates to trust instead of the public CAs, for endpoints with a private CA (the "
-        "sandbox's sandbox-ca.pem).",
+        help_text=_(
+            "The certificates to trust instead of the public CAs, for endpoints with a private CA (the "
+            "sandbox's sandbox-ca.pem)."
+        ),
     )
 
     share_microsoft_tenant = forms.BooleanField(
-        label="I know; share this Microsoft tenant",
+        label=_("I know; share this Microsoft tenant"),
         required=False,
-        help_text="Another Onramp organisation is connected to this Microsoft tenant; both will manage the same "
-        "service account and room lists.",
+        help_text=_(
+            "Another Onramp organisation is connected to this Microsoft tenant; both will manage the same "
+            "service account and room lists."
+        ),
     )
 
     advanced_fields = (*ENDPOINT_FIELDS, "ca_bundle")
-    advanced_title = "Explicit endpoints"
+    advanced_title = _("Explicit endpoints")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,11 +124,11 @@ class ConnectForm(StepForm):
         if not upload:
             return ""
         if upload.size > MAX_PRIVATE_KEY_BYTES:
-            raise forms.ValidationError("The private key file is larger than 64 KB.")
+            raise forms.ValidationError(_("The private key file is larger than 64 KB."))
         try:
             return upload.read().decode("ascii")
         except UnicodeDecodeError as error:
-            raise forms.ValidationError("This is not a PEM file (-----BEGIN PRIVATE KEY----- …).") from error
+            raise forms.ValidationError(_("This is not a PEM file (-----BEGIN PRIVATE KEY----- …).")) from error
 
     def clean_ca_bundle(self) -> str:
         upload = self.cleaned_data.get("ca_bundle")
@@ -137,9 +149,9 @@ class ConnectForm(StepForm):
         for name in ENDPOINT_FIELDS:
             value = cleaned.get(name) or endpoints.get(name)
             if not value:
-                self.add_error(name, "Needed with explicit endpoints.")
+                self.add_error(name, _("Needed with explicit endpoints."))
             elif not value.startswith("https://"):
-                self.add_error(name, "Use an https:// URL: the credentials must not cross the network in clear.")
+                self.add_error(name, _("Use an https:// URL: the credentials must not cross the network in clear."))
             else:
                 endpoints[name] = value
         return endpoints
@@ -148,7 +160,7 @@ class ConnectForm(StepForm):
         cleaned = super().clean()
         pem = cleaned.get("client_certificate")
         if pem and cleaned.get("client_secret"):
-            self.add_error("client_certificate", "Give a client secret or a certificate, not both.")
+            self.add_error("client_certificate", _("Give a client secret or a certificate, not both."))
         elif pem:
             try:
                 cleaned["client_certificate"] = connect.certificate_credential(
@@ -161,7 +173,9 @@ class ConnectForm(StepForm):
             and not has_secret(self.tenant, SecretKind.CLIENT_SECRET)
             and not has_secret(self.tenant, SecretKind.CLIENT_CERTIFICATE)
         ):
-            self.add_error("client_secret", "Paste the client secret's Value, or upload a certificate's private key.")
+            self.add_error(
+                "client_secret", _("Paste the client secret's Value, or upload a certificate's private key.")
+            )
         cleaned["custom_endpoints"] = self._custom_endpoints(cleaned)
         return cleaned
 
@@ -171,10 +185,10 @@ class ConsentForm(forms.Form):
     the scoped access (step 5) is granted to and which consent alone does not tell Onramp."""
 
     integration_app_id = forms.CharField(
-        label="Integration's application ID",
+        label=_("Integration's application ID"),
         max_length=64,
-        help_text="The app id of the room-booking product, which the scoped access is granted to.",
-        error_messages={"required": "Enter the integration's application ID before consenting."},
+        help_text=_("The app id of the room-booking product, which the scoped access is granted to."),
+        error_messages={"required": _("Enter the integration's application ID before consenting.")},
     )
 
     def clean_integration_app_id(self) -> str:

@@ -1,5 +1,7 @@
 """The connect step of the exchange_online profile."""
 
+from django.utils.translation import gettext_lazy as _
+
 from wizard.steps.exchange_online.connect import page, service
 from wizard.steps.exchange_online.connect.form import ConnectForm, connect_inputs
 from wizard.steps.exchange_online.connect.powershell import commands
@@ -9,9 +11,9 @@ from wizard.steps.registry import Step
 STEP = Step(
     id="connect",
     result_type=ConnectResult,
-    title="Connect the tenant",
-    summary="Onramp signs in to your Microsoft 365 organisation with an app you consent to.",
-    why="Every later step reads and changes Exchange Online on your behalf; it needs app-only access first.",
+    title=_("Connect the tenant"),
+    summary=_("Onramp signs in to your Microsoft 365 organisation with an app you consent to."),
+    why=_("Every later step reads and changes Exchange Online on your behalf; it needs app-only access first."),
     perform=service.perform,
     verify=service.verify,
     form=ConnectForm,

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret
@@ -52,32 +53,33 @@ def credential_kind(tenant: Tenant) -> str:
 
 
 def plan(tenant: Tenant) -> list[dict[str, str]]:
-    """What the step undoes and who does it ("onramp" or "admin"), for the page before it runs."""
+    """What the step undoes and who does it ("onramp" or "admin"), for the page before it runs (in the language of
+    the person reading it)."""
     kind = credential_kind(tenant)
     if not kind:
         # Onramp's own app acted with the administrator's sign-in: its only grant is the delegated one.
         return [
             {
-                "what": "Onramp's delegated grant in your organisation (else the page says where to remove it)",
+                "what": _("Onramp's delegated grant in your organisation (else the page says where to remove it)"),
                 "by": "onramp",
             },
-            {"what": "The administrator's sign-in Onramp keeps, and its token cache", "by": "onramp"},
+            {"what": _("The administrator's sign-in Onramp keeps, and its token cache"), "by": "onramp"},
         ]
     return [
-        {"what": f"The {EXCHANGE_ADMIN_ROLE} role of Onramp's app", "by": "admin"},
-        {"what": "The Microsoft Graph permission User.ReadWrite.All of Onramp's app", "by": "admin"},
+        {"what": _("The {role} role of Onramp's app").format(role=EXCHANGE_ADMIN_ROLE), "by": "admin"},
+        {"what": _("The Microsoft Graph permission User.ReadWrite.All of Onramp's app"), "by": "admin"},
         {
             "what": {
-                "certificate": "The certificate Onramp signs in with (removed from the app registration)",
-                "secret": "The client secret Onramp signs in with (deleted in the app registration)",
-                "": "Onramp's enterprise application in your organisation",
+                "certificate": _("The certificate Onramp signs in with (removed from the app registration)"),
+                "secret": _("The client secret Onramp signs in with (deleted in the app registration)"),
+                "": _("Onramp's enterprise application in your organisation"),
             }[kind],
             "by": "onramp" if kind == "certificate" else "admin",
         },
         *(
             [
                 {
-                    "what": "Onramp's delegated grant from the administrator's sign-in (else the page says where)",
+                    "what": _("Onramp's delegated grant from the administrator's sign-in (else the page says where)"),
                     "by": "onramp",
                 }
             ]
@@ -85,7 +87,7 @@ def plan(tenant: Tenant) -> list[dict[str, str]]:
             else []
         ),
         {
-            "what": "Onramp's stored copy of the credential, its token cache and the administrator's sign-in",
+            "what": _("Onramp's stored copy of the credential, its token cache and the administrator's sign-in"),
             "by": "onramp",
         },
     ]
@@ -158,8 +160,9 @@ def perform(ctx: StepContext) -> Outcome:
 
 
 def still_can(kind: str, *, left_to_admin: bool) -> str:
-    """What Onramp can still do in the organisation's tenant after this step, in plain words."""
-    words = (
+    """What Onramp can still do in the organisation's tenant after this step, in plain words (in the active
+    language: the reader's on the page, English in the result the worker saves)."""
+    words = _(
         "Onramp now holds no credential, no token and no sign-in for this organisation: it cannot sign in to your "
         "tenant, so it can neither read nor change anything there, and verify, re-verify and the nightly drift check "
         "stop."
@@ -167,15 +170,15 @@ def still_can(kind: str, *, left_to_admin: bool) -> str:
     if not left_to_admin:
         return words
     if kind:
-        return (
-            f"{words} Until you do what is left to you below, your app registration keeps its grants: anyone who "
+        return _(
+            "{words} Until you do what is left to you below, your app registration keeps its grants: anyone who "
             "holds one of its other secrets or certificates could still use them."
-        )
-    return (
-        f"{words} Until you remove Onramp's delegated grant or its enterprise application as shown below, Onramp's "
+        ).format(words=words)
+    return _(
+        "{words} Until you remove Onramp's delegated grant or its enterprise application as shown below, Onramp's "
         "app keeps its consent in your tenant: it acts only with an administrator's sign-in, and Onramp no longer "
         "keeps one."
-    )
+    ).format(words=words)
 
 
 def _remove_delegated_grants(tenant: Tenant, app_id: str, sp_id: str) -> bool | str:

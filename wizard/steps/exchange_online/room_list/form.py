@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from wizard.forms import StepForm
 from wizard.outcomes import Submission
@@ -13,23 +14,25 @@ class RoomListForm(StepForm):
     """Name and address of the first room list. When the step failed with code `not_a_room_list`, show the
     `convert_existing_group` box prominently: ticking it lets Onramp convert that group."""
 
-    name = forms.CharField(initial=room_list.DEFAULT_NAME, max_length=64)
+    name = forms.CharField(label=_("Name"), initial=room_list.DEFAULT_NAME, max_length=64)
     address = forms.EmailField(
-        required=False, help_text="Empty: the name's alias in the organisation's default domain."
+        label=_("Address"), required=False, help_text=_("Empty: the name's alias in the organisation's default domain.")
     )
     convert_existing_group = forms.BooleanField(
-        label="Convert the existing group to a room list",
+        label=_("Convert the existing group to a room list"),
         required=False,
-        help_text="Only when a distribution group already has this address. Onramp runs Set-DistributionGroup "
-        "-RoomList on it: it keeps its name, address and members, and Outlook then offers it to everyone in the "
-        "room finder. Converting removes nothing by itself: Onramp first reads the "
-        "members, and any that are not rooms (people, shared mailboxes, groups) are named here and removed only "
-        "once you tick the box that asks for it.",
+        help_text=_(
+            "Only when a distribution group already has this address. Onramp runs Set-DistributionGroup "
+            "-RoomList on it: it keeps its name, address and members, and Outlook then offers it to everyone in the "
+            "room finder. Converting removes nothing by itself: Onramp first reads the "
+            "members, and any that are not rooms (people, shared mailboxes, groups) are named here and removed only "
+            "once you tick the box that asks for it."
+        ),
     )
     remove_non_room_members = forms.BooleanField(
-        label="Remove the members that are not rooms (named above) from the group",
+        label=_("Remove the members that are not rooms (named above) from the group"),
         required=False,
-        help_text="Otherwise the integration could reach their calendars. Shown only when the group holds people.",
+        help_text=_("Otherwise the integration could reach their calendars. Shown only when the group holds people."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from wizard.forms import StepForm
 from wizard.outcomes import Submission
@@ -23,31 +24,34 @@ class RoomsForm(StepForm):
     """
 
     source = forms.ChoiceField(
-        choices=[(rooms.SOURCE_ALL, "Every room mailbox of the organisation"), (rooms.SOURCE_CSV, "A CSV file")],
+        label=_("Source"),
+        choices=[(rooms.SOURCE_ALL, _("Every room mailbox of the organisation")), (rooms.SOURCE_CSV, _("A CSV file"))],
         required=False,
         widget=forms.RadioSelect,
         initial=rooms.SOURCE_ALL,
     )
-    include_equipment = forms.BooleanField(label="Include equipment mailboxes", required=False)
-    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)", required=False)
+    include_equipment = forms.BooleanField(label=_("Include equipment mailboxes"), required=False)
+    csv_file = forms.FileField(label=_("Rooms CSV (column ResourceAccounts)"), required=False)
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if cleaned.get("confirm"):
             if not self.state.inputs.get("source"):
-                raise forms.ValidationError("There is no preview to confirm; choose the rooms first.")
+                raise forms.ValidationError(_("There is no preview to confirm; choose the rooms first."))
             return cleaned
         if not cleaned.get("source"):
-            self.add_error("source", "Choose where the rooms come from.")
+            self.add_error("source", _("Choose where the rooms come from."))
         elif cleaned["source"] == rooms.SOURCE_CSV:
             upload = cleaned.get("csv_file")
             if upload is None:
                 # An empty or unreadable file already has its own error; one is enough.
                 if "csv_file" not in self.errors:
-                    self.add_error("csv_file", "Choose the CSV file to upload.")
+                    self.add_error("csv_file", _("Choose the CSV file to upload."))
             elif upload.size > MAX_UPLOAD_BYTES:
-                self.add_error("csv_file", f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+                self.add_error(
+                    "csv_file", _("The file is larger than {mb} MB.").format(mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+                )
             else:
                 try:
                     cleaned["parsed"] = parse_rooms_csv(upload.read())

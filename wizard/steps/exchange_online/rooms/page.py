@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext, ngettext
+
 from tenants.models import Tenant
 from wizard.models import StepState, StepStatus
 from wizard.results import RoomListEntry
@@ -31,10 +33,14 @@ def rooms_source(result: RoomsResult, inputs: dict, rows: int) -> str:
     """New rooms placed from the drift panel travel as CSV-shaped inputs (the service's `new_rooms_inputs`) though
     no file was uploaded: their column names them."""
     if result.source != SOURCE_CSV:
-        return "Every room mailbox of the organisation"
+        return gettext("Every room mailbox of the organisation")
     if is_new_rooms_choice(inputs):
-        return f"The {rows} new room{'' if rows == 1 else 's'} chosen on the organisation's page after a drift check"
-    return f"From {rows} row{'' if rows == 1 else 's'} of your CSV file"
+        return ngettext(
+            "The {rows} new room chosen on the organisation's page after a drift check",
+            "The {rows} new rooms chosen on the organisation's page after a drift check",
+            rows,
+        ).format(rows=rows)
+    return ngettext("From {rows} row of your CSV file", "From {rows} rows of your CSV file", rows).format(rows=rows)
 
 
 def is_new_rooms_choice(inputs: dict) -> bool:
@@ -49,7 +55,7 @@ def rooms_outcome(result: RoomsResult, inputs: dict | None = None) -> RoomsOutco
         added=result.rooms_added,
         already_members=result.rooms_already_members,
         not_applied=[
-            (status.value, status.label, counts[status.value])
+            (status.value, gettext(status.label), counts[status.value])
             for status in RowStatus
             if status not in applied and counts.get(status.value)
         ],
@@ -90,7 +96,9 @@ def column_note(inputs: dict) -> str:
     column = str((inputs.get("csv") or {}).get("column") or "")
     if not column or "".join(char for char in column.casefold() if char.isalnum()) == CSV_COLUMN.casefold():
         return ""
-    return f"Read addresses from the column ‘{column}’; the article's column is ‘{CSV_COLUMN}’."
+    return gettext("Read addresses from the column ‘{column}’; the article's column is ‘{expected}’.").format(
+        column=column, expected=CSV_COLUMN
+    )
 
 
 def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPreview:
@@ -102,7 +110,7 @@ def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPrevi
     shown = [
         {
             **row,
-            "status_label": RowStatus(row["status"]).label
+            "status_label": gettext(RowStatus(row["status"]).label)
             if row.get("status") in RowStatus.values
             else row.get("status", ""),
         }
@@ -112,7 +120,9 @@ def rooms_preview(result: RoomsResult, inputs: dict | None = None) -> RoomsPrevi
     for row in rows:
         by_status[row.get("status", "")] = by_status.get(row.get("status", ""), 0) + 1
     counts = [
-        (status.value, status.label, by_status[status.value]) for status in RowStatus if by_status.get(status.value)
+        (status.value, gettext(status.label), by_status[status.value])
+        for status in RowStatus
+        if by_status.get(status.value)
     ]
     return RoomsPreview(
         rows=shown,

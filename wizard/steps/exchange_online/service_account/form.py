@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 
 from wizard.forms import StepForm
 from wizard.outcomes import Submission
@@ -22,23 +23,29 @@ class ServiceAccountForm(StepForm):
     (automatic = the Exchange licence with the most free units). Step 0's result fills the choices."""
 
     local_part = forms.CharField(
-        label="User name", initial=service_account.DEFAULT_LOCAL_PART, validators=[_LOCAL_PART]
+        label=_("User name"), initial=service_account.DEFAULT_LOCAL_PART, validators=[_LOCAL_PART]
     )
-    domain = forms.ChoiceField(label="Domain")
-    display_name = forms.CharField(initial=service_account.DEFAULT_DISPLAY_NAME, max_length=256)
+    domain = forms.ChoiceField(label=_("Domain"))
+    display_name = forms.CharField(
+        label=_("Display name"), initial=service_account.DEFAULT_DISPLAY_NAME, max_length=256
+    )
     usage_location = forms.CharField(
-        label="Usage location",
+        label=_("Usage location"),
         max_length=2,
         required=False,
         validators=[_USAGE_LOCATION],
-        help_text="Where the account is used; Microsoft requires it before a licence is assigned. Empty: the "
-        "organisation's country.",
+        help_text=_(
+            "Where the account is used; Microsoft requires it before a licence is assigned. Empty: the "
+            "organisation's country."
+        ),
     )
     sku_id = forms.ChoiceField(
-        label="Licence",
+        label=_("Licence"),
         required=False,
-        help_text="Free units as last read; this step reads them again when it runs and stops if the licence has "
-        "none left by then.",
+        help_text=_(
+            "Free units as last read; this step reads them again when it runs and stops if the licence has "
+            "none left by then."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -53,19 +60,23 @@ class ServiceAccountForm(StepForm):
             for lic in self.state.error_detail.get("licences") or []
             if self.state.error_code == "no_free_exchange_licence" and isinstance(lic, dict) and "sku_id" in lic
         }
-        self.fields["sku_id"].choices = [("", "Automatic (an Exchange licence with a free unit)")] + [
+        self.fields["sku_id"].choices = [("", _("Automatic (an Exchange licence with a free unit)"))] + [
             (
                 lic["sku_id"],
-                f"{lic['sku_part_number']} — {recounted[lic['sku_id']]} free at this step's last attempt"
+                _("{sku} — {free} free at this step's last attempt").format(
+                    sku=lic["sku_part_number"], free=recounted[lic["sku_id"]]
+                )
                 if lic["sku_id"] in recounted
-                else f"{lic['sku_part_number']} — {lic['free_units']} free when step 0 read the licences",
+                else _("{sku} — {free} free when step 0 read the licences").format(
+                    sku=lic["sku_part_number"], free=lic["free_units"]
+                ),
             )
             for lic in found.licences
             if lic["has_exchange"]
         ]
         upn = self.state.inputs.get("user_principal_name", "")
         if upn:
-            self.fields["local_part"].initial, _, self.fields["domain"].initial = upn.partition("@")
+            self.fields["local_part"].initial, self.fields["domain"].initial = upn.partition("@")[::2]
 
 
 def service_account_inputs(submission: Submission) -> dict[str, Any]:

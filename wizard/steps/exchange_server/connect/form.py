@@ -4,6 +4,7 @@ from typing import Any
 
 from cryptography import x509
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
@@ -15,25 +16,29 @@ from wizard.steps.exchange_server import common
 
 class ConnectForm(StepForm):
     service_account_upn = forms.EmailField(
-        label="Service account (user principal name)",
-        help_text="An account with a mailbox; the integration signs in as it. Windows authentication (NTLM) or "
-        "Basic, as the EWS virtual directory offers, over HTTPS.",
+        label=_("Service account (user principal name)"),
+        help_text=_(
+            "An account with a mailbox; the integration signs in as it. Windows authentication (NTLM) or "
+            "Basic, as the EWS virtual directory offers, over HTTPS."
+        ),
     )
     password = forms.CharField(
-        label="Service account password", required=False, widget=forms.PasswordInput(render_value=False)
+        label=_("Service account password"), required=False, widget=forms.PasswordInput(render_value=False)
     )
     ews_url = forms.URLField(
-        label="EWS URL",
+        label=_("EWS URL"),
         required=False,
         assume_scheme="https",
-        help_text="Like https://mail.contoso.com/EWS/Exchange.asmx. Empty: Onramp asks Autodiscover.",
+        help_text=_("Like https://mail.contoso.com/EWS/Exchange.asmx. Empty: Onramp asks Autodiscover."),
     )
     ca_certificates = forms.CharField(
-        label="Your organisation's CA certificate (PEM)",
+        label=_("Your organisation's CA certificate (PEM)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        help_text="Only when the Exchange server's certificate comes from your own CA: paste the CA certificate"
-        " (-----BEGIN CERTIFICATE----- …). Empty: public CAs only.",
+        help_text=_(
+            "Only when the Exchange server's certificate comes from your own CA: paste the CA certificate"
+            " (-----BEGIN CERTIFICATE----- …). Empty: public CAs only."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -53,17 +58,19 @@ class ConnectForm(StepForm):
                 x509.load_pem_x509_certificates(text.encode())
             except ValueError as error:
                 raise forms.ValidationError(
-                    "Not a PEM certificate: paste the text from -----BEGIN CERTIFICATE----- to"
-                    " -----END CERTIFICATE-----."
+                    _(
+                        "Not a PEM certificate: paste the text from -----BEGIN CERTIFICATE----- to"
+                        " -----END CERTIFICATE-----."
+                    )
                 ) from error
         return text
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not cleaned.get("password") and not has_secret(self.tenant, SecretKind.SERVICE_ACCOUNT_PASSWORD):
-            self.add_error("password", "Enter the service account's password.")
+            self.add_error("password", _("Enter the service account's password."))
         if cleaned.get("ews_url", "").startswith("http://"):
-            self.add_error("ews_url", "Use the https:// URL: the password must not cross the network in clear.")
+            self.add_error("ews_url", _("Use the https:// URL: the password must not cross the network in clear."))
         return cleaned
 
 

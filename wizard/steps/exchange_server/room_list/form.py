@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from wizard.forms import StepForm
 from wizard.outcomes import Submission
@@ -10,8 +11,10 @@ from wizard.steps.exchange_online.room_list.service import DEFAULT_NAME, alias_f
 
 
 class RoomListForm(StepForm):
-    name = forms.CharField(initial=DEFAULT_NAME, max_length=64)
-    address = forms.EmailField(required=False, help_text="Empty: the name's alias in the service account's domain.")
+    name = forms.CharField(label=_("Name"), initial=DEFAULT_NAME, max_length=64)
+    address = forms.EmailField(
+        label=_("Address"), required=False, help_text=_("Empty: the name's alias in the service account's domain.")
+    )
 
 
 def room_list_inputs(submission: Submission) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """The room_list step of the exchange_server profile."""
 
+from django.utils.translation import gettext_lazy as _
+
 from wizard.steps.exchange_server import common
 from wizard.steps.exchange_server.manual import CHECKED_BY_VERIFY, run_by_the_admin
 from wizard.steps.exchange_server.room_list import service
@@ -11,9 +13,9 @@ STEP = Step(
     id="room_list",
     result_type=ExchangeServerRoomListResult,
     requires=("connect",),
-    title="Room list",
-    summary="You create the RoomList distribution group that names the rooms, managed by the service account.",
-    why="The impersonation scope is defined by membership of this list, so adding a room later is one change.",
+    title=_("Room list"),
+    summary=_("You create the RoomList distribution group that names the rooms, managed by the service account."),
+    why=_("The impersonation scope is defined by membership of this list, so adding a room later is one change."),
     perform=service.perform,
     form=RoomListForm,
     save_inputs=room_list_inputs,

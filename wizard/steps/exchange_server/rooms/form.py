@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from wizard.forms import StepForm
 from wizard.outcomes import Submission
@@ -16,12 +17,12 @@ class RoomsForm(StepForm):
     whose mailbox is not a room is left out with a warning. Pasting those warnings back takes the rows out of the
     plan (and shows them). Once uploaded, the CSV is kept: confirming again needs no new file."""
 
-    csv_file = forms.FileField(label="Rooms CSV (column ResourceAccounts)", required=False)
+    csv_file = forms.FileField(label=_("Rooms CSV (column ResourceAccounts)"), required=False)
     left_out = forms.CharField(
-        label="Rows the script left out (optional)",
+        label=_("Rows the script left out (optional)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text="Paste the script's “left out” warnings here: those rows leave the room lists' plan.",
+        help_text=_("Paste the script's “left out” warnings here: those rows leave the room lists' plan."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -37,10 +38,12 @@ class RoomsForm(StepForm):
         upload = self.cleaned_data["csv_file"]
         if upload is None:
             if not self.state.inputs.get("rooms"):
-                raise forms.ValidationError("Choose the rooms CSV.")
+                raise forms.ValidationError(_("Choose the rooms CSV."))
             return None
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+            raise forms.ValidationError(
+                _("The file is larger than {mb} MB.").format(mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+            )
         try:
             return parse_rooms_csv(upload.read())
         except RoomsCsvError as error:

@@ -1,5 +1,8 @@
 """The rooms step of the exchange_server profile."""
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from wizard.room_plan import ROOM_LIST_MAX_MEMBERS
 from wizard.steps.exchange_server import common
 from wizard.steps.exchange_server.manual import CHECKED_BY_VERIFY, run_by_the_admin
@@ -12,10 +15,14 @@ STEP = Step(
     id="rooms",
     result_type=ExchangeServerRoomsResult,
     requires=("room_list",),
-    title="Rooms",
-    summary=f"You add the rooms from a CSV to room lists of at most {ROOM_LIST_MAX_MEMBERS} members.",
-    why=f"Outlook's room finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms per list; larger sets are split into "
-    "numbered lists.",
+    title=_("Rooms"),
+    summary=format_lazy(
+        _("You add the rooms from a CSV to room lists of at most {most} members."), most=ROOM_LIST_MAX_MEMBERS
+    ),
+    why=format_lazy(
+        _("Outlook's room finder shows at most {most} rooms per list; larger sets are split into numbered lists."),
+        most=ROOM_LIST_MAX_MEMBERS,
+    ),
     perform=service.perform,
     form=RoomsForm,
     save_inputs=rooms_inputs,

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from wizard.forms import StepForm
 from wizard.outcomes import Submission
@@ -11,11 +12,15 @@ from wizard.steps.exchange_server import common
 
 class ServiceAccountForm(StepForm):
     service_account_upn = forms.EmailField(
-        label="Service account (user principal name)",
-        help_text="The account the integration signs in as. Once you save it, Onramp shows the commands that create"
-        " it with a mailbox.",
+        label=_("Service account (user principal name)"),
+        help_text=_(
+            "The account the integration signs in as. Once you save it, Onramp shows the commands that create"
+            " it with a mailbox."
+        ),
     )
-    display_name = forms.CharField(initial=common.DEFAULT_DISPLAY_NAME, max_length=64, required=False)
+    display_name = forms.CharField(
+        label=_("Display name"), initial=common.DEFAULT_DISPLAY_NAME, max_length=64, required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,5 +1,7 @@
 """The verify step of the exchange_server profile."""
 
+from django.utils.translation import gettext_lazy as _
+
 from wizard.steps.exchange_server import common
 from wizard.steps.exchange_server.manual import shows
 from wizard.steps.exchange_server.verify import service
@@ -11,9 +13,9 @@ STEP = Step(
     id="verify",
     result_type=ExchangeServerVerifyResult,
     requires=("scoped_access",),
-    title="Verify",
-    summary="Opens every room's calendar as the room over EWS, and checks a mailbox that is not a room is refused.",
-    why="A scope that silently matches nothing, or everything, is the most common failure of the manual procedure.",
+    title=_("Verify"),
+    summary=_("Opens every room's calendar as the room over EWS, and checks a mailbox that is not a room is refused."),
+    why=_("A scope that silently matches nothing, or everything, is the most common failure of the manual procedure."),
     perform=service.perform,
     powershell=shows(common.role_assignment_script),
     form=ExchangeServerVerifyForm,
