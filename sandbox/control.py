@@ -110,6 +110,11 @@ class SandboxControl:
         """An administrator's consent for everyone to the app's delegated Microsoft Graph `scopes` ("AllPrincipals")."""
         self._post("consent/grant", {"app_id": app_id, "scopes": scopes})
 
+    def add_service_principal(self, app_id: str, display_name: str) -> None:
+        """Another vendor's multi-tenant app gets an enterprise app here, as when an administrator consented to it
+        from the vendor's own portal."""
+        self._post("service-principals", {"app_id": app_id, "display_name": display_name})
+
     def revoke_refresh_tokens(self) -> None:
         """Revoke every refresh token issued so far (AADSTS50173 on their next use)."""
         self.set_knobs(revoke_refresh_tokens=True)

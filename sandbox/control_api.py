@@ -15,6 +15,7 @@ from .state import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
     GRAPH_AUDIENCE,
+    EntraServicePrincipal,
     Tenant,
     User,
 )
@@ -183,6 +184,14 @@ def handle(tenant: Tenant, req: Request) -> Response:
         if action == "consent/grant":
             # An administrator's consent for the organisation to Microsoft Graph scopes of an app, given elsewhere.
             tenant.consent(str(body["app_id"]), "AllPrincipals", GRAPH_AUDIENCE, {str(s) for s in body["scopes"]})
+            return Response(204)
+        if action == "service-principals":
+            # A multi-tenant app published elsewhere, consented to from its vendor's portal: a service principal here.
+            app_id = str(body["app_id"])
+            tenant.entra_sps.setdefault(
+                app_id,
+                EntraServicePrincipal(tenant.object_id(f"sp:{app_id}"), app_id, str(body["display_name"])),
+            )
             return Response(204)
         if action == "memberships":
             return _group_memberships(tenant, body)

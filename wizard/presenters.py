@@ -18,6 +18,7 @@ from wizard import drift
 from wizard.errors import support_case_ids
 from wizard.models import AuditEvent, DriftCheckStatus, StepState, StepStatus
 from wizard.results import StepResult
+from wizard.steps.exchange_online.connect import presets
 from wizard.steps.exchange_online.connect import service as connect
 from wizard.steps.exchange_server import common as exchange_server
 from wizard.steps.registry import Step
@@ -253,3 +254,18 @@ def room_list_csv(tenant: Tenant, number: int) -> tuple[str, str]:
 def integration_candidates(tenant: Tenant, name: str) -> list[connect.IntegrationCandidate]:
     """The enterprise apps an admin may pick as the integration's (wizard.steps.exchange_online.connect.service)."""
     return connect.integration_candidates(tenant, name)
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    """A known calendar product offered on the integration picker, and whether its app is already in the tenant."""
+
+    preset: presets.IntegrationPreset
+    in_tenant: bool
+
+
+def integration_presets(tenant: Tenant, connected: bool) -> list[PresetChoice]:
+    """The known products' apps (wizard.steps.exchange_online.connect.presets), each marked when it already has a
+    service principal in the tenant: read only once step 0 has connected."""
+    present = presets.presets_in_tenant(tenant) if connected else frozenset()
+    return [PresetChoice(preset, preset.app_id in present) for preset in presets.PRESETS]

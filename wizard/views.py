@@ -351,7 +351,19 @@ def integration_picker(request: HttpRequest, slug: str) -> HttpResponse:
             candidates = presenters.integration_candidates(tenant, name)
         except StepError as refusal:
             error = refusal
-    context = {"tenant": tenant, "name": name, "connected": connected, "candidates": candidates, "error": error}
+    try:
+        preset_choices = presenters.integration_presets(tenant, connected)
+    except StepError:
+        # Which product is already in the tenant is a hint: without Microsoft's answer the presets stay unmarked.
+        preset_choices = presenters.integration_presets(tenant, connected=False)
+    context = {
+        "tenant": tenant,
+        "name": name,
+        "connected": connected,
+        "candidates": candidates,
+        "error": error,
+        "presets": preset_choices,
+    }
     return render(request, "wizard/integration_picker.html", context)
 
 
