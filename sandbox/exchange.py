@@ -381,7 +381,9 @@ def get_organization_config(shell: Shell, params: Params) -> list[dict[str, Any]
             "EwsEnabled": org["EwsEnabled"],
             "EwsApplicationAccessPolicy": org["EwsApplicationAccessPolicy"],
             "EwsAllowList": org["EwsAllowList"],
-            "EwsAllowedAppIDs": list(org["EwsAllowedAppIDs"]),
+            # Read only with -RetrieveEwsOperationAccessPolicy (Microsoft's "Control access to EWS in Exchange",
+            # WIRE.md [EWSACCESS]); a plain read leaves it empty.
+            "EwsAllowedAppIDs": list(org["EwsAllowedAppIDs"]) if params.get("RetrieveEwsOperationAccessPolicy") else [],
             "OrganizationId": f"NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{domain} - "
             f"NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/{domain}/Configuration",
         }
@@ -930,7 +932,7 @@ def remove_application_access_policy(shell: Shell, params: Params) -> list[dict[
 CmdletFn = Callable[[Shell, Params], list[dict[str, Any]]]
 _GROUP_BYPASS = {"bypasssecuritygroupmanagercheck"}
 CMDLETS: dict[str, tuple[CmdletFn, set[str]]] = {
-    "Get-OrganizationConfig": (get_organization_config, {"identity"}),
+    "Get-OrganizationConfig": (get_organization_config, {"identity", "retrieveewsoperationaccesspolicy"}),
     "Set-OrganizationConfig": (
         set_organization_config,
         {"ewsenabled", "ewsapplicationaccesspolicy", "ewsallowlist", "ewsallowedappids"},

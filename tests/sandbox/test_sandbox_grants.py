@@ -119,7 +119,10 @@ def test_the_ews_app_id_allow_list_is_read_and_written_with_the_organisation_con
 
     ms.invoke("Set-OrganizationConfig", EwsEnabled=True, EwsAllowedAppIDs=["1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"])
 
-    [config] = ms.invoke("Get-OrganizationConfig")
+    # Microsoft's "Control access to EWS in Exchange": the list is read with -RetrieveEwsOperationAccessPolicy.
+    [plain] = ms.invoke("Get-OrganizationConfig")
+    assert plain["EwsEnabled"] is True and plain["EwsAllowedAppIDs"] == []
+    [config] = ms.invoke("Get-OrganizationConfig", RetrieveEwsOperationAccessPolicy=True)
     assert config["EwsEnabled"] is True and config["EwsAllowedAppIDs"] == ["1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"]
 
 

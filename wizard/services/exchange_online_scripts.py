@@ -114,7 +114,10 @@ def org_customization_script(organization: str) -> list[OnlineScriptLine]:
         comment("Enables organisation customisation only while Exchange reports the organisation dehydrated."),
         When(Expression("(Get-OrganizationConfig).IsDehydrated"), (command("Enable-OrganizationCustomization", {}),)),
         comment("Check: IsDehydrated must read False; it can take a few minutes after enabling."),
-        Check(command("Get-OrganizationConfig", {}), ("IsDehydrated", "EwsEnabled", "EwsAllowedAppIDs")),
+        Check(
+            command("Get-OrganizationConfig", {"RetrieveEwsOperationAccessPolicy": True}),
+            ("IsDehydrated", "EwsEnabled", "EwsAllowedAppIDs"),
+        ),
     ]
 
 

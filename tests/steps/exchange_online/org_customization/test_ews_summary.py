@@ -38,6 +38,9 @@ TODAY = date(2026, 11, 26)
         ({"EwsEnabled": True, "EwsAllowedAppIDs": [APP.upper()]}, True, f"EwsAllowedAppIDs lists {APP}"),
         ({"EwsEnabled": True, "EwsAllowedAppIDs": ["0000aaaa-0000-0000-0000-000000000000"]}, False, "but not"),
         ({"EwsEnabled": True, "EwsAllowedAppIDs": []}, True, "every app may use EWS"),
+        # Exchange takes (and may hand back) the list as one comma-separated value.
+        ({"EwsEnabled": True, "EwsAllowedAppIDs": f"0000aaaa-0000-0000-0000-000000000000,{APP}"}, True, "lists"),
+        ({"EwsEnabled": True, "EwsAllowedAppIDs": [f"0000aaaa-0000-0000-0000-000000000000, {APP}"]}, True, "lists"),
         ({"EwsEnabled": False, "EwsAllowedAppIDs": [APP]}, False, "EwsEnabled is False"),
     ],
 )

@@ -3,7 +3,8 @@ Enable-OrganizationCustomization has run and Exchange reports IsDehydrated false
 read tells the admin where the tenant stands on EWS before its shutdown in Exchange Online, and whether the
 integration's own app can call EWS now and after 1 April 2027: EwsEnabled and the app-id allow list EwsAllowedAppIDs
 decide it (the older user-agent EwsAllowList does not). A non-empty EwsAllowedAppIDs applies when EwsEnabled is True;
-changes to it can take up to 24 hours to apply."""
+Exchange returns the list only to Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy, as one comma-separated
+value, and changes to it can take up to 24 hours to apply (Microsoft's "Control access to EWS in Exchange")."""
 
 import time
 from datetime import date
@@ -40,10 +41,18 @@ def default_ews_summary(today: date) -> str:
     return "EWS has been switched off in Exchange Online since 1 April 2027: only Graph-based integrations work."
 
 
+def allowed_app_ids(config: dict[str, Any]) -> list[str]:
+    """EwsAllowedAppIDs as a list of ids: Exchange takes the list as one comma-separated value
+    (-EwsAllowedAppIDs "id1,id2") and may hand it back the same way."""
+    values = config.get("EwsAllowedAppIDs") or []
+    values = [values] if isinstance(values, str) else values
+    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+
+
 def integration_ews(config: dict[str, Any], app_id: str, today: date) -> dict[str, Any]:
     """Whether the integration's app can call EWS today and after the shutdown, why, and what to do."""
     enabled = config.get("EwsEnabled")
-    allowed = [str(value).lower() for value in config.get("EwsAllowedAppIDs") or []]
+    allowed = [value.lower() for value in allowed_app_ids(config)]
     listed = bool(app_id) and app_id.lower() in allowed
     app = app_id or "the integration's app"
     if today >= EWS_SHUTDOWN:
@@ -89,9 +98,10 @@ def integration_ews(config: dict[str, Any], app_id: str, today: date) -> dict[st
 def ews_state(config: dict[str, Any], app_id: str = "", today: date | None = None) -> dict[str, Any]:
     today = today or timezone.localdate()
     enabled = config.get("EwsEnabled")
+    app_ids = allowed_app_ids(config)
     if enabled is False:
         summary = "EWS is switched off for this organisation: only Graph-based integrations will work."
-    elif config.get("EwsAllowedAppIDs") and enabled is True:
+    elif enabled is True and app_ids:
         summary = "EWS is allowed only for the application ids in EwsAllowedAppIDs (until the April 2027 shutdown)."
     elif config.get("EwsApplicationAccessPolicy") == "EnforceAllowList":
         summary = "EWS is allowed only for the applications in the organisation's allow list."
@@ -104,7 +114,7 @@ def ews_state(config: dict[str, Any], app_id: str = "", today: date | None = Non
         "ews_enabled": enabled,
         "ews_application_access_policy": config.get("EwsApplicationAccessPolicy"),
         "ews_allow_list": config.get("EwsAllowList") or [],
-        "ews_allowed_app_ids": config.get("EwsAllowedAppIDs") or [],
+        "ews_allowed_app_ids": app_ids,
         "ews_summary": f"{summary} {integration['integration_ews_summary']}",
         "ews_note": EWS_NOTE,
         **integration,
@@ -123,7 +133,7 @@ def is_already_customised(error: ExchangeCmdletError) -> bool:
 def perform(ctx: StepContext) -> Outcome:
     with connector_clients(ctx.tenant) as ms:
         ctx.progress(20, "Reading the organisation configuration")
-        config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+        config = ms.exchange.invoke_one("Get-OrganizationConfig", RetrieveEwsOperationAccessPolicy=True) or {}
         result = ews_state(config, ctx.tenant.integration_app_id)
         if not config.get("IsDehydrated"):
             return Done({**result, "is_dehydrated": False})
@@ -156,7 +166,7 @@ def perform(ctx: StepContext) -> Outcome:
 
 def verify(ctx: StepContext) -> dict[str, Any]:
     with connector_clients(ctx.tenant) as ms:
-        config = ms.exchange.invoke_one("Get-OrganizationConfig") or {}
+        config = ms.exchange.invoke_one("Get-OrganizationConfig", RetrieveEwsOperationAccessPolicy=True) or {}
     confirmed_at = ctx.previous_result.get("customization_confirmed_at")
     if (
         config.get("IsDehydrated")
