@@ -11,6 +11,7 @@ from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from observability import logs, sentry
 
@@ -238,6 +239,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("ONRAMP_TASK_SOFT_TIME_LIMIT", default=180
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues (README, "Workers"): onboarding steps and drift checks wait apart, so that a night's backlog of checks never
+# holds up an administrator's step, nor the onboardings the nightly round; the watchdog's, the schedule's and the
+# emails' short tasks wait in the default queue, behind neither. A worker started without -Q consumes every queue
+# here, taking from each in turn; -Q steps (or drift) dedicates a worker host to one.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+STEPS_QUEUE, DRIFT_QUEUE = "steps", "drift"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(STEPS_QUEUE), Queue(DRIFT_QUEUE)]
+CELERY_TASK_ROUTES = {
+    "wizard.tasks.run_step": {"queue": STEPS_QUEUE},
+    "wizard.tasks.run_drift_check": {"queue": DRIFT_QUEUE},
+}
 
 ONRAMP_HEARTBEAT_SECONDS = env.int("ONRAMP_HEARTBEAT_SECONDS", default=5)
 ONRAMP_HEARTBEAT_TIMEOUT_SECONDS = env.int("ONRAMP_HEARTBEAT_TIMEOUT_SECONDS", default=30)
@@ -252,6 +264,10 @@ ONRAMP_PROFILE_MODULES = env.list(
 # A step whose worker died is re-queued by the watchdog this many times (its work is idempotent), after
 # ONRAMP_HEARTBEAT_SECONDS × 2, × 4, …; then it waits for a person's Resume.
 ONRAMP_AUTO_RESUMES = env.int("ONRAMP_AUTO_RESUMES", default=3)
+# How many tasks of one Microsoft tenant (its steps, its organisations' drift checks) run at once across every worker
+# (wizard.work_slots): a tenant whose calls wait on its budget, or on Microsoft's throttling, holds no more worker
+# slots than this, whatever its backlog. 0 for no cap.
+ONRAMP_TENANT_WORK_SLOTS = env.int("ONRAMP_TENANT_WORK_SLOTS", default=2)
 # The drift check: when the fleet is re-checked (cron: minute hour day-of-month month day-of-week, UTC), the
 # window its organisations are spread over, and how often the worker's beat starts the checks that fell due.
 ONRAMP_DRIFT_SCHEDULE = env.str("ONRAMP_DRIFT_SCHEDULE", default="0 1 * * *")

@@ -43,8 +43,8 @@ _UNACKED_KEY = "unacked"  # kombu's hash of messages delivered to a worker and n
 
 class QueueDepth:
     """Messages waiting in each queue and messages delivered but not yet acknowledged (running, or held by a worker
-    for a countdown), read from the broker's Redis at scrape time. Onramp sends every task to Celery's default
-    queue. Without Redis (the embedded broker) nothing is reported."""
+    for a countdown), read from the broker's Redis at scrape time, for every queue the app declares (steps, drift
+    checks and the default one). Without Redis (the embedded broker) nothing is reported."""
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
@@ -61,7 +61,7 @@ class QueueDepth:
         if not settings.REDIS_URL:
             return
         waiting, unacked = self._families()
-        queues = [current_app.conf.task_default_queue]
+        queues = [queue.name for queue in current_app.conf.task_queues or ()] or [current_app.conf.task_default_queue]
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
         try:
             with client.pipeline(transaction=False) as pipe:

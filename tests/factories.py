@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from sandbox.onramp import connect_arguments
 from tenants.models import BindingProof, Cloud, Tenant
 from wizard import actions, engine, headless
-from wizard.models import StepState
+from wizard.models import Room, StepState
 from wizard.outcomes import Submission
 from wizard.steps.exchange_online.connect import service as connect
 from wizard.steps.exchange_online.rooms import service as rooms
@@ -129,4 +129,27 @@ def activated_tenant(info: dict[str, Any], slug: str = "contoso", *, admin: str 
     )
     assert outcome.finished, (outcome.stopped_at.step_id, outcome.stopped_at.error_message)
     tenant.refresh_from_db()
+    return tenant
+
+
+def activated_like(first: Tenant, info: dict[str, Any], slug: str) -> Tenant:
+    """Another organisation on `first`'s Microsoft tenant, activated with the same setup: its steps' results and rooms
+    copied (activating it through the worker would only repeat the same writes)."""
+    tenant = connected_tenant(info, slug)
+    for state in StepState.objects.filter(tenant=first):
+        StepState.objects.filter(tenant=tenant, step_id=state.step_id).update(
+            status=state.status, result=state.result, inputs=state.inputs, finished_at=state.finished_at
+        )
+    Room.objects.bulk_create(
+        Room(
+            tenant=tenant,
+            address=room.address,
+            room_list=room.room_list,
+            membership_status=room.membership_status,
+            verification_status=room.verification_status,
+        )
+        for room in Room.objects.filter(tenant=first)
+    )
+    tenant.status = first.status
+    tenant.save()
     return tenant

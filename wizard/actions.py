@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from tenants.models import ExchangeWrites, Membership, Profile, Role, Tenant
-from wizard import drift, engine, notifications, selectors, task_names
+from wizard import drift, engine, notifications, selectors, task_names, work_slots
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.errors import IllegalTransition, StepError
 from wizard.microsoft import signin
@@ -101,8 +102,17 @@ def submit_step(
 
 def run_queued_step(state_id: int, task_id: str, verify_only: bool, should_stop: Callable[[], bool]) -> int | None:
     """The worker's run of a queued step (wizard.tasks.run_step): the engine runs its service and records how it
-    ended; `should_stop` says the worker is shutting down, so a long step hands its work back."""
-    return engine.execute_step(state_id, task_id, verify_only, should_stop=should_stop)
+    ended; `should_stop` says the worker is shutting down, so a long step hands its work back. While the step's
+    Microsoft tenant's work fills its slots (wizard.work_slots), the task is sent again a heartbeat later instead, and
+    this worker slot takes another tenant's work meanwhile."""
+    state = StepState.objects.select_related("tenant").filter(pk=state_id).first()
+    if state is None:
+        return None
+    with work_slots.tenant_slot(state.tenant) as held:
+        if not held:
+            engine.postpone_step(state_id, task_id, settings.ONRAMP_HEARTBEAT_SECONDS, verify_only)
+            return None
+        return engine.execute_step(state_id, task_id, verify_only, should_stop=should_stop)
 
 
 def watch_steps() -> dict[str, int]:
@@ -117,9 +127,9 @@ def watch_steps() -> dict[str, int]:
     }
 
 
-def _send_drift_checks(claims: list[drift.Claim]) -> None:
+def _send_drift_checks(claims: list[drift.Claim], countdown: float | None = None) -> None:
     for check_id, claim in claims:
-        current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id, claim))
+        current_app.send_task(task_names.RUN_DRIFT_CHECK, (check_id, claim), countdown=countdown)
 
 
 def schedule_drift_checks() -> int:
@@ -138,8 +148,17 @@ def run_drift_check(check_id: int, claim: str) -> DriftCheck | None:
     """One organisation's check on the worker, run by the holder of `claim` only; its admins are emailed what is
     new, and an organisation that opted in has its new rooms placed by the rooms step (the same action as the page's
     "Place these rooms"). None, having done nothing, for a claim that is not this run's (a message delivered again,
-    a check taken over)."""
-    check = drift.run_check(check_id, claim)
+    a check taken over), and for a check whose Microsoft tenant's work already fills its slots (wizard.work_slots):
+    its message is sent again a heartbeat later, and this worker slot takes another tenant's work meanwhile."""
+    tenant = drift.startable(check_id, claim)
+    if tenant is None:
+        return None
+    with work_slots.tenant_slot(tenant) as held:
+        if not held:
+            drift.postpone(check_id, claim)
+            _send_drift_checks([(check_id, claim)], countdown=settings.ONRAMP_HEARTBEAT_SECONDS)
+            return None
+        check = drift.run_check(check_id, claim)
     if check is None:
         return None
     notifications.drift_checked(check)

@@ -331,6 +331,25 @@ def request_check(tenant: Tenant, actor: str) -> DriftCheck | None:
         return check
 
 
+def startable(check_id: int, claim: str) -> Tenant | None:
+    """The organisation of a check that `claim` may still start; None for a claim started or taken over already."""
+    check = (
+        DriftCheck.objects.filter(pk=check_id, claim=claim, status=DriftCheckStatus.RUNNING, heartbeat_at__isnull=True)
+        .select_related("tenant")
+        .first()
+    )
+    if check is None or not claim:
+        logger.info("drift check %s: claim %s is not this run's to start", check_id, claim or "(none)")
+        return None
+    return check.tenant
+
+
+def postpone(check_id: int, claim: str) -> None:
+    """The check's message is sent again later (its tenant's work slots are full): counted as sent now, so that the
+    watchdog does not take it for lost and send it a second time."""
+    DriftCheck.objects.filter(pk=check_id, claim=claim, heartbeat_at__isnull=True).update(started_at=timezone.now())
+
+
 def run_check(check_id: int, claim: str) -> DriftCheck | None:
     """Run a claimed check, once per claim: each finding becomes a timeline event (the caller tells the admins about
     `new_findings`). A check that could not reach Microsoft is recorded as such, never as clean. None when this run

@@ -147,6 +147,17 @@ def _send_run_task(state_id: int, task_id: str, countdown: int | None = None, ve
     current_app.send_task(task_names.RUN_STEP, (state_id, task_id, verify_only), countdown=countdown)
 
 
+def postpone_step(state_id: int, task_id: str, countdown: int, verify_only: bool = False) -> None:
+    """Send the step's task again in `countdown` seconds without running it (its Microsoft tenant's work slots are
+    full, wizard.work_slots). Its row says the message was just sent, so the watchdog does not take it for lost and
+    send a second one meanwhile."""
+    now = timezone.now()
+    mine = StepState.objects.filter(pk=state_id, task_id=task_id)
+    mine.filter(status=S.QUEUED).update(updated_at=now)
+    mine.filter(status=S.WAITING).update(heartbeat_at=now + timedelta(seconds=countdown))
+    _send_run_task(state_id, task_id, countdown=countdown, verify_only=verify_only)
+
+
 def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
     step = step_of(tenant, step_id)
     if not step.optional:

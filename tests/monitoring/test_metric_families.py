@@ -11,6 +11,7 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from tests.factories import make_tenant
 from tests.helpers import wait_for
+from wizard import task_names
 from wizard.models import DriftCheck, DriftCheckStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +47,22 @@ def test_queue_depth_counts_the_messages_no_worker_took(no_worker, scrape):
     assert before is not None
     assert _value(after, 'onramp_celery_queue_messages{queue="celery"}') == before + 3
     assert _value(after, "onramp_celery_unacked_messages") is not None
+    celery_app.control.purge()
+
+
+def test_steps_and_drift_checks_are_counted_in_their_own_queues(no_worker, scrape):
+    queues = ("celery", "steps", "drift")
+
+    def depths(text: str) -> dict[str, float | None]:
+        return {queue: _value(text, f'onramp_celery_queue_messages{{queue="{queue}"}}') for queue in queues}
+
+    before = depths(scrape())
+    # Messages no worker takes: a step and a check that do not exist, counted as they wait.
+    celery_app.send_task(task_names.RUN_STEP, (0, "no-such-task", False))
+    celery_app.send_task(task_names.RUN_DRIFT_CHECK, (0, "no-such-claim"))
+    after = depths(scrape())
+
+    assert {queue: after[queue] - before[queue] for queue in queues} == {"celery": 0, "steps": 1, "drift": 1}
     celery_app.control.purge()
 
 

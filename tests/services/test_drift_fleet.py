@@ -8,39 +8,16 @@ import time
 from django.utils import timezone
 
 from sandbox.throttling import MICROSOFT_LIMITS
-from tests.factories import activated_tenant, connected_tenant
+from tests.factories import activated_like, activated_tenant
 from tests.helpers import Worker, wait_for
 from wizard import drift, tasks
-from wizard.models import DriftCheck, DriftCheckStatus, Room, StepState
+from wizard.models import DriftCheck, DriftCheckStatus
 
 ORGANISATIONS = 20
 WINDOW_SECONDS = 20
 # The Exchange admin API's budget per tenant in the sandbox (Microsoft publishes none), and Onramp's pace in each
 # of its budgets: the same number of calls a second.
 BUDGET_PER_SECOND = 8
-
-
-def _same_setup_as(first, info: dict, slug: str):
-    """Another organisation on the same Microsoft tenant, activated with the same setup (its steps' results and
-    rooms copied: activating twenty through the worker would only repeat the same writes)."""
-    tenant = connected_tenant(info, slug)
-    for state in StepState.objects.filter(tenant=first):
-        StepState.objects.filter(tenant=tenant, step_id=state.step_id).update(
-            status=state.status, result=state.result, inputs=state.inputs, finished_at=state.finished_at
-        )
-    Room.objects.bulk_create(
-        Room(
-            tenant=tenant,
-            address=room.address,
-            room_list=room.room_list,
-            membership_status=room.membership_status,
-            verification_status=room.verification_status,
-        )
-        for room in Room.objects.filter(tenant=first)
-    )
-    tenant.status = first.status
-    tenant.save()
-    return tenant
 
 
 def test_twenty_organisations_on_one_tenant_are_checked_in_their_slots_without_a_throttled_call(
@@ -52,7 +29,7 @@ def test_twenty_organisations_on_one_tenant_are_checked_in_their_slots_without_a
     worker.start()
     try:
         first = activated_tenant(sandbox.info, "org-00")
-        fleet = [first] + [_same_setup_as(first, sandbox.info, f"org-{n:02d}") for n in range(1, ORGANISATIONS)]
+        fleet = [first] + [activated_like(first, sandbox.info, f"org-{n:02d}") for n in range(1, ORGANISATIONS)]
         sandbox.control.set_knobs(**{**MICROSOFT_LIMITS, "exchange_budget_rps": BUDGET_PER_SECOND})
         sandbox.control.reset_calls()
         time.sleep(1)  # the activation's calls leave the sandbox's and Onramp's buckets
