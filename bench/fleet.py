@@ -7,6 +7,10 @@ Side by side in one run: each organisation's check alone (one at a time, the onl
 fleet's round with 1, 2 and 4 worker processes. A round's bound is what the per-tenant limits and the workers'
 concurrency allow: no sooner than its longest check alone, nor than all the checks alone spread over every slot
 (`max(longest, sum ÷ slots)`); its wall time is from the first check's start to the last one's end.
+
+Then the round again on 2 worker processes, one of them killed with -9 once every slot is running a check: the
+dead worker's checks stop beating, the watchdog (called here every second, as beat's watch-steps entry does every
+max(5 s, timeout ÷ 2)) takes each over once, and every organisation is still checked exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +33,7 @@ from bench.steps import BUDGET_CALLS_PER_SECOND, LATENCY_MS, ROOT, _prepare, _re
 
 DATABASE = "onramp_bench_fleet{size}"  # the quick one (make test) and the full one (make bench) may run at once
 WORKER_PROCESSES = (1, 2, 4)
+KILLED_ROUND_PROCESSES = 2  # one is killed, the other is the host still up
 THREADS_PER_WORKER = 2
 # (organisations, fewest rooms, most rooms): geometric spread between the two.
 QUICK_FLEET = (8, 20, 60)
@@ -50,7 +56,7 @@ def _worker_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _workers(env: dict[str, str], processes: int, threads: int) -> Iterator[None]:
+def _workers(env: dict[str, str], processes: int, threads: int) -> Iterator[list[subprocess.Popen]]:
     """`processes` Celery workers, each in a var directory of its own (nothing shared on disk)."""
     scratch = Path(tempfile.mkdtemp(prefix="onramp-fleet-workers-"))
     started: list[tuple[subprocess.Popen, Path]] = []
@@ -71,10 +77,11 @@ def _workers(env: dict[str, str], processes: int, threads: int) -> Iterator[None
             started.append((process, log_path))
         for _, log_path in started:
             wait_until(lambda path=log_path: b"ready." in path.read_bytes(), 60, "a Celery worker", 0.5)
-        yield
+        yield [process for process, _ in started]
     finally:
         for process, _ in started:
-            stop(process)
+            if process.poll() is None:
+                stop(process)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -124,11 +131,10 @@ def _alone(organisations: list[Any], timeout: float) -> dict[int, float]:
 
 def _round(organisations: list[Any], alone: dict[int, float], slots: int, timeout: float) -> dict[str, Any]:
     """The nightly schedule's round (every check due at once: the worst case of the window) on `slots` threads."""
-    from django.db.models import Count
     from django.utils import timezone
 
     from wizard import drift, tasks
-    from wizard.models import AuditEvent, DriftCheckStatus
+    from wizard.models import DriftCheckStatus
 
     sent_at = timezone.now()
     scheduled = drift.schedule_fleet(sent_at, 0)
@@ -138,14 +144,6 @@ def _round(organisations: list[Any], alone: dict[int, float], slots: int, timeou
     wall = (max(check.finished_at for check in checks) - started).total_seconds()
     longest, total = max(alone.values()), sum(alone.values())
     bound = max(longest, total / slots)
-    # A clean organisation's check leaves one "none" event on its timeline: a check run twice (a redelivered task)
-    # would leave two, a lost one none.
-    runs = dict(
-        AuditEvent.objects.filter(action=drift.DRIFT_ACTION, created_at__gte=sent_at)
-        .exclude(outcome="queued")
-        .values_list("tenant_id")
-        .annotate(Count("id"))
-    )
     return {
         "slots": slots,
         "sent": sent,
@@ -153,7 +151,66 @@ def _round(organisations: list[Any], alone: dict[int, float], slots: int, timeou
         "bound_seconds": round(bound, 2),
         "ratio": round(wall / bound, 3),
         "organisations_per_minute": round(len(checks) * 60 / wall, 2),
-        "checked_once": sum(runs.get(organisation.pk) == 1 for organisation in organisations),
+        "checked_once": _checked_once(organisations, sent_at),
+        "done": sum(check.status == DriftCheckStatus.DONE for check in checks),
+        "failed": [check.error_message[:200] for check in checks if check.status != DriftCheckStatus.DONE],
+    }
+
+
+def _checked_once(organisations: list[Any], since: Any) -> int:
+    """Organisations whose clean check left exactly one "none" event since `since`: a check run twice (a redelivered
+    task) would leave two, a lost one none."""
+    from django.db.models import Count
+
+    from wizard import drift
+    from wizard.models import AuditEvent
+
+    runs = dict(
+        AuditEvent.objects.filter(action=drift.DRIFT_ACTION, created_at__gte=since)
+        .exclude(outcome="queued")
+        .values_list("tenant_id")
+        .annotate(Count("id"))
+    )
+    return sum(runs.get(organisation.pk) == 1 for organisation in organisations)
+
+
+def _killed_round(organisations: list[Any], workers: list[subprocess.Popen], slots: int, timeout: float) -> dict:
+    """The nightly round with the first worker process killed -9 once every slot runs a check."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from wizard import actions, drift, tasks
+    from wizard.models import DriftCheck, DriftCheckStatus
+
+    sent_at = timezone.now()
+    ids = [check.pk for check in drift.schedule_fleet(sent_at, 0)]
+    tasks.start_due_drift_checks()
+    running = DriftCheck.objects.filter(pk__in=ids, status=DriftCheckStatus.RUNNING, heartbeat_at__isnull=False)
+    wait_until(lambda: running.count() >= slots, timeout, "a check on every slot", 0.1)
+    victim = workers[0]
+    victim.kill()
+    victim.wait(10)
+    killed_at = time.monotonic()
+    taken_over: dict[int, float] = {}
+
+    def watch() -> bool:
+        actions.watch_steps()
+        for check_id in DriftCheck.objects.filter(pk__in=ids, takeovers__gt=0).values_list("pk", flat=True):
+            taken_over.setdefault(check_id, round(time.monotonic() - killed_at, 2))
+        return not DriftCheck.objects.filter(
+            pk__in=ids, status__in=(DriftCheckStatus.SCHEDULED, DriftCheckStatus.RUNNING)
+        ).exists()
+
+    wait_until(watch, timeout, f"{len(ids)} drift checks after the kill", 1.0)
+    checks = list(DriftCheck.objects.filter(pk__in=ids))
+    return {
+        "slots": slots,
+        "taken_over": len(taken_over),
+        "takeovers": sum(check.takeovers for check in checks),
+        "seconds_to_take_over": sorted(taken_over.values()),
+        # The last beat at most one interval before the kill, stale after the timeout, seen at the next poll here.
+        "take_over_bound_seconds": settings.ONRAMP_HEARTBEAT_TIMEOUT_SECONDS + settings.ONRAMP_HEARTBEAT_SECONDS + 1,
+        "checked_once": _checked_once(organisations, sent_at),
         "done": sum(check.status == DriftCheckStatus.DONE for check in checks),
         "failed": [check.error_message[:200] for check in checks if check.status != DriftCheckStatus.DONE],
     }
@@ -187,6 +244,8 @@ def run(name: str, quick: bool) -> BenchResult:
                         {"worker_processes": processes}
                         | _round(organisations, alone, processes * THREADS_PER_WORKER, timeout)
                     )
+            with _workers(env, KILLED_ROUND_PROCESSES, THREADS_PER_WORKER) as workers:
+                killed = _killed_round(organisations, workers, KILLED_ROUND_PROCESSES * THREADS_PER_WORKER, timeout)
             throttled = _throttled(controls) - throttled_before
             for control in controls:
                 control.set_knobs(latency_ms=0, **LIMITS_OFF)
@@ -232,6 +291,23 @@ def run(name: str, quick: bool) -> BenchResult:
             "",
             f"{len(rounds)} rounds of {count}; worst wall ÷ bound {worst['ratio']}",
         ),
+        Target(
+            "fleet drift, a worker process killed -9: organisations not checked exactly once, failed, or taken over "
+            "more than once",
+            count - killed["checked_once"] + count - killed["done"] + killed["takeovers"] - killed["taken_over"],
+            "<=",
+            0,
+            "",
+            f"{killed['taken_over']} check(s) the dead worker ran taken over, on {killed['slots']} slots",
+        ),
+        Target(
+            "fleet drift, a worker process killed -9: seconds from the kill to the last take-over",
+            max(killed["seconds_to_take_over"], default=None),
+            "<=",
+            killed["take_over_bound_seconds"],
+            "s",
+            "bound: heartbeat timeout + one beat + this benchmark's 1 s watchdog poll (beat's interval in production)",
+        ),
         Target("fleet drift: calls throttled by Microsoft", throttled, "<=", 0, "", "every tenant, every round"),
     ]
     return BenchResult(
@@ -242,6 +318,7 @@ def run(name: str, quick: bool) -> BenchResult:
             "rooms_per_organisation": sizes,
             "alone_seconds": sorted(round(s, 2) for s in alone.values()),
             "rounds": rounds,
+            "killed_round": killed,
             "scaling": scaling,
             "throttled": throttled,
             "bound": "max(longest check alone, sum of checks alone ÷ (worker processes × threads))",

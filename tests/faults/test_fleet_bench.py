@@ -1,6 +1,7 @@
 """The quick fleet benchmark runs end to end as a correctness check (issue 29): one multi-tenant sandbox, workers in
 separate processes sharing only Redis and PostgreSQL, every organisation's nightly drift check done exactly once on
-1, 2 and 4 workers, nothing throttled. No timing is asserted; `make bench` reports the ratios against their targets."""
+1, 2 and 4 workers, and on 2 workers one of which is killed with -9 mid-round (the dead worker's checks taken over
+once each), nothing throttled. No timing is asserted; `make bench` reports the ratios against their targets."""
 
 import json
 import subprocess
@@ -47,5 +48,9 @@ def test_quick_fleet_checks_every_organisation_once_on_every_worker_count(tmp_pa
     for round_ in figures["rounds"]:
         assert round_["checked_once"] == round_["done"] == organisations, round_
         assert round_["failed"] == []
+    killed = figures["killed_round"]
+    assert killed["checked_once"] == killed["done"] == organisations, killed
+    assert killed["taken_over"] >= 1, "the killed worker was running no check"
+    assert killed["takeovers"] == killed["taken_over"], killed
     assert figures["throttled"] == 0
     assert "fleet drift, 4 worker process(es): wall ÷ bound" in done.stdout
