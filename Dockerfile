@@ -9,6 +9,8 @@ COPY observability observability
 RUN pip install --no-cache-dir .
 COPY manage.py ./
 COPY templates templates
+# The compiled translations (LOCALE_PATHS): committed, so the image needs no gettext.
+COPY locale locale
 COPY static static
 RUN mkdir -p /var/lib/onramp && python manage.py collectstatic --noinput
 RUN useradd --system --home /var/lib/onramp onramp && chown -R onramp /var/lib/onramp

@@ -14,11 +14,13 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-# Debian packages the test suite drives for real: a Redis server and Chromium.
+# Debian packages the test suite drives for real: a Redis server and Chromium; and GNU gettext, whose xgettext and
+# msgfmt the translation tests run (makemessages, compilemessages).
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

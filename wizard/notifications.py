@@ -4,14 +4,18 @@ inside its transaction; the email leaves from the worker once that commits, neve
 when the mail server is unreachable. A drift check that finds something new is emailed the same way. Each admin may
 turn them off per organisation (members page). Invitations to join an organisation leave from the worker too."""
 
+import functools
 import logging
 import smtplib
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from celery import current_app, shared_task
 from django.conf import settings
 from django.core.mail import send_mail, send_mass_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -27,6 +31,8 @@ NOTIFY_TASK = "wizard.notifications.send_notification"
 INVITATION_TASK = "wizard.notifications.send_invitation"
 WAIT_ENDED, FAILED, ACTIVATED, DRIFTED = "wait_ended", "failed", "activated", "drifted"
 SIGN_IN_NEEDED = "sign_in_needed"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _schedule(tenant: Tenant, kind: str, step_id: str, message: str = "") -> None:
@@ -73,11 +79,23 @@ def one_line(subject: str) -> str:
     return " ".join(subject.split())
 
 
+def in_the_installations_language(write: Callable[P, R]) -> Callable[P, R]:
+    """Emails leave from the worker, where no browser says which language to write in: LANGUAGE_CODE
+    (ONRAMP_LANGUAGE), whatever language the calling thread has active."""
+
+    @functools.wraps(write)
+    def written(*args: P.args, **kwargs: P.kwargs) -> R:
+        with translation.override(settings.LANGUAGE_CODE):
+            return write(*args, **kwargs)
+
+    return written
+
+
+@in_the_installations_language
 def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple[str, str]:
     """(subject, body) of one notification, with a link straight to the step."""
     title = step_of(tenant, step_id).title
     link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:step", args=[tenant.slug, step_id])
-    # In the active language: the worker's is LANGUAGE_CODE (ONRAMP_LANGUAGE), no browser being there to ask.
     names = {"organisation": tenant.display_name, "title": title, "message": message}
     if kind == WAIT_ENDED:
         subject = _("{organisation}: {title} is done, the wait is over").format(**names)
@@ -146,20 +164,24 @@ def send_invitation(invitation_id: int, link: str) -> int:
     invitation = Invitation.objects.select_related("tenant", "invited_by").filter(pk=invitation_id).first()
     if invitation is None or invitation.revoked_at is not None or invitation.accepted_at is not None:
         return 0
-    tenant = invitation.tenant
+    subject, body = invitation_email(invitation, link)
+    sent = send_mail(subject, body, None, [invitation.email])
+    logger.info("sent invitation %d of %s", invitation.pk, invitation.tenant.slug)
+    return sent
+
+
+@in_the_installations_language
+def invitation_email(invitation: Invitation, link: str) -> tuple[str, str]:
+    """(subject, body) of an invitation's email."""
     inviter = invitation.invited_by.get_username() if invitation.invited_by else _("An admin")
-    names = {"inviter": inviter, "organisation": tenant.display_name, "role": invitation.get_role_display()}
+    names = {"inviter": inviter, "organisation": invitation.tenant.display_name, "role": invitation.get_role_display()}
     days = settings.ONRAMP_INVITATION_DAYS
-    sent = send_mail(
-        one_line(_("You are invited to set up {organisation} in Onramp").format(**names)),
+    body = (
         _("{inviter} invites you to {organisation} in Onramp as {role}.").format(**names)
         + "\n\n"
         + ngettext(
             "Accept within {days} day (the link works once):", "Accept within {days} days (the link works once):", days
         ).format(days=days)
-        + f"\n{link}\n",
-        None,
-        [invitation.email],
+        + f"\n{link}\n"
     )
-    logger.info("sent invitation %d of %s", invitation.pk, tenant.slug)
-    return sent
+    return one_line(_("You are invited to set up {organisation} in Onramp").format(**names)), body

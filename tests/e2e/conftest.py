@@ -158,8 +158,9 @@ def open_browser(browser: Browser, live_server, transactional_db) -> Iterator[Ca
     sessions: list[BrowserSession] = []
 
     def factory() -> BrowserSession:
-        # The sandbox's HTTPS uses a throwaway CA that only Onramp's own client trusts.
-        context = browser.new_context(viewport=WIDE, ignore_https_errors=True)
+        # The sandbox's HTTPS uses a throwaway CA that only Onramp's own client trusts. The browser asks for English
+        # whatever the machine's locale: the pages follow Accept-Language, and these tests read English text.
+        context = browser.new_context(viewport=WIDE, ignore_https_errors=True, locale="en-GB")
         context.set_default_timeout(15_000)
         if AXE_ENABLED:
             AXE.install(context, live_server.url)

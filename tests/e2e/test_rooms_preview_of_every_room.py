@@ -22,7 +22,7 @@ def test_confirm_is_on_the_first_screen_and_the_rows_are_folded(open_browser, ma
     browser = open_browser()
     browser.sign_in("alice")
     page = browser.goto(path)
-    confirm = page.get_by_role("button", name=f"Confirm and add {ROOMS} rooms")
+    confirm = page.get_by_role("button", name=f"Confirm and add {ROOMS:,} rooms")
     for size in (WIDE, NARROW):
         page.set_viewport_size(size)
         # Scrolled to the preview's heading (at 1280 px it is on the first screen), Confirm is in view with it.
@@ -36,7 +36,7 @@ def test_confirm_is_on_the_first_screen_and_the_rows_are_folded(open_browser, ma
         assert height <= LONGEST_PAGE_PX, (size, height)
     assert page.get_by_text("ceo@contoso.com").is_visible(), "a row that will not be added is shown"
     assert not page.get_by_text("room-0001@contoso.com").is_visible()
-    page.get_by_text(f"The {ROOMS} rooms that will be in the room lists, row by row").click()
+    page.get_by_text(f"The {ROOMS:,} rooms that will be in the room lists, row by row").click()
     assert page.get_by_text("room-0001@contoso.com").is_visible()
     assert overflowing(page) == []
     screenshot(page, "rooms-preview-every-room")

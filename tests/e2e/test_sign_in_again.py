@@ -55,7 +55,7 @@ def test_a_refresh_token_revoked_during_the_rooms_step_waits_for_sign_in_again_a
 
     watcher = threading.Thread(target=revoke_at_the_first_write)
     watcher.start()
-    page.get_by_role("button", name=f"Confirm and add {ROOMS} rooms").click()
+    page.get_by_role("button", name=f"Confirm and add {ROOMS:,} rooms").click()
     again = page.get_by_role("button", name="Sign in again to continue")
     again.wait_for(timeout=STEP_TIMEOUT_MS)
     watcher.join()

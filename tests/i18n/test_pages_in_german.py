@@ -43,14 +43,14 @@ NAMES = words(
     SKU ID MFA API URL Autodiscover Outlook SHA Global Government GCC High China Vianet US ApplicationImpersonation
     ResourceAccounts RoomList IsDehydrated EwsEnabled EwsAllowedAppIDs EwsApplicationAccessPolicy GetFolder
     CustomRecipientWriteScope ManageAsApp Application Read All User ReadWrite ONRAMP_SIGNIN_CLIENT_ID
-    ONRAMP_PASSWORD_SIGNIN BEGIN END CERTIFICATE PRIVATE KEY Onramp's
+    ONRAMP_PASSWORD_SIGNIN BEGIN END CERTIFICATE PRIVATE KEY Onramp's Zoom Rooms Meeting Room
     Cloud Status Code Name Alias App Admin Person Organisation Webhook Details Support Filter
     Contoso contoso Fabrikam fabrikam alice sam
     English Deutsch
     """
 )
-# In the lines above: names; words that are the same in German; the test data; the language chooser, which names
-# each language in itself.
+# In the lines above: names (the room-booking products the integration picker offers among them); words that are
+# the same in German; the test data; the language chooser, which names each language in itself.
 CMDLET = re.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z]+$")
 # Short English words that no German sentence has: one of them in a German segment is English left over.
 ENGLISH_ONLY = words(
@@ -109,7 +109,7 @@ def english_left(german: str, english: str) -> set[str]:
     for segment in segments(german):
         words = WORD.findall(DATA.sub(" ", segment))
         unnamed = [word for word in words if word not in NAMES and not CMDLET.match(word)]
-        if (segment in in_english and unnamed) or {word.lower() for word in words} & ENGLISH_ONLY:
+        if (segment in in_english and unnamed) or {word.lower() for word in unnamed} & ENGLISH_ONLY:
             left.add(segment)
     return left
 

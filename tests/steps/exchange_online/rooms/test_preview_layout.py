@@ -37,8 +37,9 @@ def test_the_summary_and_confirm_come_before_every_row_and_the_rows_are_folded(t
     page = admin_client.get(_all_rooms_preview(tenant, [])).content.decode()
     preview = page[page.index('class="preview panel"') :]
 
-    summary = preview.index(f"{ROOMS} rows read")
-    confirm = preview.index(f"Confirm and add {ROOMS} rooms")
+    # Counts are grouped as the language writes them (2,000 in English).
+    summary = preview.index(f"{ROOMS:,} rows read")
+    confirm = preview.index(f"Confirm and add {ROOMS:,} rooms")
     assert summary < confirm < preview.index("<table")
     assert confirm < preview.index("room-0001@contoso.com")
     # The rooms to be added (capped as before) sit in a closed <details>; so do 27 planned lists.
