@@ -46,6 +46,9 @@ MEMBER_EXISTS = "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsExceptio
 MEMBER_NOT_FOUND = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException"
 NOT_MANAGER = "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException"
 BINDING = "System.Management.Automation.ParameterBindingException"
+# A parameter the cmdlet does not have, as InvokeCommand answers it (a live capture, WIRE.md [G2O]); its typed text
+# carries no error id ("|<type>|<text>").
+UNKNOWN_PARAMETER = "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException"
 DEHYDRATED = "Microsoft.Exchange.Configuration.Tasks.InvalidOperationInDehydratedContextException"
 # Enable-OrganizationCustomization on a customised organisation: a plain InvalidOperationException (WIRE.md [I19]).
 NOT_REQUIRED = "System.InvalidOperationException"
@@ -57,7 +60,7 @@ TRUNCATED_WARNING = (
 )
 # The error ids Exchange puts before the exception type; only the not-found ones are seen in public captures: an
 # object named by -Identity, and a recipient named by another parameter (WIRE.md [I2], [I16]).
-ERROR_IDS = {NOT_FOUND: "Ex6F9304"}
+ERROR_IDS = {NOT_FOUND: "Ex6F9304", UNKNOWN_PARAMETER: ""}
 PARAMETER_NOT_FOUND_ID = "Ex94914C"
 HASHTABLE_TYPE = "#Exchange.GenericHashTable"
 COMMON_PARAMS = {"confirm", "erroraction", "warningaction", "verbose", "whatif"}
@@ -96,9 +99,13 @@ class Params:
 
     def __init__(self, raw: dict[str, Any], allowed: set[str]) -> None:
         self._values = {k.lower(): v for k, v in (raw or {}).items()}
-        for key in raw or {}:
-            if key.lower() not in allowed | COMMON_PARAMS:
-                raise ExchangeError(BINDING, f"A parameter cannot be found that matches parameter name '{key}'.")
+        unknown = [key for key in raw or {} if key.lower() not in allowed | COMMON_PARAMS]
+        if unknown:
+            raise ExchangeError(
+                UNKNOWN_PARAMETER,
+                "Parameter set cannot be resolved using the specified named parameters. Invalid cmdlet parameters "
+                f"specified. {', '.join(unknown)}",
+            )
 
     def get(self, name: str) -> Any:
         return self._values.get(name.lower())
@@ -1014,7 +1021,12 @@ def error_status(exc_type: str) -> int:
 def error_body(exc_type: str, text: str, error_id: str = "") -> dict[str, Any]:
     """InvokeCommand's error envelope: the typed text in error.details[].message, the exception again in
     innererror.internalexception (CIPP-API's New-ExoRequest reads them in that order)."""
-    error_id = error_id or ERROR_IDS.get(exc_type) or "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324
+    if not error_id:
+        error_id = (
+            ERROR_IDS[exc_type]
+            if exc_type in ERROR_IDS
+            else "Ex" + hashlib.sha1(exc_type.encode()).hexdigest()[:6].upper()  # noqa: S324
+        )
     typed = f"{error_id}|{exc_type}|{text}"
     return {
         "error": {

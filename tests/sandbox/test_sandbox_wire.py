@@ -70,7 +70,7 @@ def test_role_assignments_of_an_app_are_found_by_its_role_assignee_and_by_role(s
     exc_type, _ = ms.invoke_error("Get-ManagementRoleAssignment", RoleAssignee="nobody-at-all")
     assert exc_type.endswith("ManagementObjectNotFoundException")
     exc_type, _ = ms.invoke_error("Get-ManagementRoleAssignment", App=app_id)
-    assert exc_type == "System.Management.Automation.ParameterBindingException"
+    assert exc_type == "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException"
     [found] = ms.invoke("Get-ManagementRoleAssignment", Role="Application Calendars.Read")
     assert found["App"] == app_id and found["RecipientWriteScope"] == "Organization"
 

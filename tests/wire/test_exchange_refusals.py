@@ -50,3 +50,11 @@ def test_the_sandbox_refuses_a_token_without_manage_as_app_otherwise(sandbox_ten
     response = MsClient(sandbox_tenant.info).invoke_raw("Get-OrganizationConfig")
     error = exchange_error(response.status_code, response.json(), response.headers, cmdlet="Get-OrganizationConfig")
     assert response.status_code == 401 and isinstance(error, cls)
+
+
+def test_a_403_whose_body_is_not_json_reads_as_the_role_missing():
+    """InvokeCommand measured live in 2026 answered an app holding Exchange.ManageAsApp but no directory role with 403
+    and a body of NUL bytes, not JSON (sandbox/WIRE.md [G2O]): still the role, not InvokeCommand refused."""
+    error = exchange_error(403, None, {}, cmdlet="Get-Mailbox", app=APP)
+    assert isinstance(error, ExchangeRoleMissing) and error.permission == "Exchange Administrator role"
+    assert "Exchange Administrator" in error.fix and APP in error.fix

@@ -162,7 +162,9 @@ def app_assignments(exchange, role_assignees: list[str], app_identities: set[str
         except NotFound:
             continue
         except ExchangeCmdletError as error:
-            if error.short_type != "ParameterBindingException":
+            # InvokeCommand refuses an unknown parameter as AmbiguousParameterSetException (sandbox/WIRE.md [G2O]);
+            # PowerShell itself as ParameterBindingException.
+            if error.short_type not in ("AmbiguousParameterSetException", "ParameterBindingException"):
                 raise
             found = assigned_to(
                 exchange.invoke("Get-ManagementRoleAssignment", RoleAssigneeType="ServicePrincipal"), app_identities
