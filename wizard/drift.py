@@ -269,7 +269,7 @@ def take_over_lost_checks(now: datetime | None = None) -> list[Claim]:
     unstarted = running.filter(heartbeat_at__isnull=True, started_at__lt=now - timeout * LOST_MESSAGE_TIMEOUTS)
     send = []
     with transaction.atomic():
-        for check in stopped.select_for_update(skip_locked=True).select_related("tenant"):
+        for check in stopped.select_for_update(skip_locked=True, of=("self",)).select_related("tenant"):
             if check.takeovers >= settings.ONRAMP_AUTO_RESUMES:
                 message = GAVE_UP.format(n=check.takeovers + 1)
                 check.status, check.finished_at, check.error_message = DriftCheckStatus.FAILED, now, message
