@@ -31,9 +31,10 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from tenants.models import ExchangeWrites, Profile, SecretKind, Tenant, TenantStatus
+from tenants.models import ExchangeWrites, Profile, SecretKind, Tenant, TenantSecret, TenantStatus
 from tenants.secrets import has_secret
 from wizard.audit import SYSTEM_ACTOR, record_event
 from wizard.heartbeat import Heartbeat
@@ -495,15 +496,23 @@ def checks_drift(tenant: Tenant) -> bool:
     return tenant.profile == CHECKED_PROFILE and not tenant.admin_runs_exchange_writes
 
 
+# Credentials of an organisation's own app registration; Onramp's own app has none stored (its secret is the
+# installation's), and the hand-back erases them.
+OWN_APP_CREDENTIALS = (SecretKind.CLIENT_SECRET, SecretKind.CLIENT_CERTIFICATE)
+
+
 def checked_tenants():
     """Organisations the schedule re-checks: activated Exchange Online ones (CHECKED_PROFILE), less those that
-    handed Onramp's access back (Onramp holds no credential for them until they grant it again) and those whose
-    admin makes the Exchange changes (`checks_drift`)."""
+    handed Onramp's access back and gave no credential since, and those whose admin makes the Exchange changes
+    (`checks_drift`)."""
     handed_back = StepState.objects.filter(step_id=REDUCE_ACCESS_STEP, status=StepStatus.SUCCEEDED)
+    # The drift check's choice after a hand-back: none (the default), or a connection the organisation gave again,
+    # its own app registration's credentials entered on step 0 (read-only grants suffice: the check only reads).
+    connected_again = TenantSecret.objects.filter(kind__in=OWN_APP_CREDENTIALS).values("tenant_id")
     return (
         Tenant.objects.filter(status=TenantStatus.ACTIVE, profile=CHECKED_PROFILE)
         .exclude(exchange_writes=ExchangeWrites.BY_ADMIN)
-        .exclude(pk__in=handed_back.values("tenant_id"))
+        .exclude(Q(pk__in=handed_back.values("tenant_id")) & ~Q(pk__in=connected_again))
     )
 
 

@@ -13,9 +13,9 @@ from django.core.management import call_command
 
 from tenants.models import SecretKind, TenantStatus
 from tenants.secrets import has_secret
-from tests.factories import connect_to_sandbox, connected_tenant, state_of
+from tests.factories import connect_to_sandbox, connected_tenant, run_inline, state_of
 from wizard import drift
-from wizard.models import StepStatus
+from wizard.models import DriftCheckStatus, StepStatus
 from wizard.steps.exchange_online.connect import service as connect
 from wizard.steps.exchange_online.rooms.service import all_rooms_inputs
 
@@ -116,3 +116,26 @@ def test_onramp_run_reduce_access_with_a_secret_leaves_deleting_it_to_the_admin(
     assert "Left to you: Delete the client secret Onramp signed in with." in printed
     assert "Re-verify needs access granted again" in printed
     assert json.dumps(info["client_secret"]) not in json.dumps(result)
+
+
+def test_after_a_hand_back_the_nightly_check_stops_until_the_organisation_connects_its_own_app_again(
+    make_sandbox, run_steps
+):
+    sandbox = make_sandbox(rooms=2, equipment=0, users=1)
+    info = sandbox.info
+    tenant = connected_tenant(info)
+    assert run_steps(tenant, inputs=ALL_ROOMS).finished
+    assert tenant in drift.checked_tenants()
+    call_command("onramp", "run", "--slug", tenant.slug, "--reduce-access", "--wait", stdout=io.StringIO())
+
+    assert tenant not in drift.checked_tenants(), "checked with no credential: the default after a hand-back"
+
+    # The organisation chooses the nightly check again: its own app registration's credentials on step 0, which
+    # count once Microsoft accepted them (step 0 run again).
+    connect_to_sandbox(tenant, info)
+    assert tenant not in drift.checked_tenants(), "credentials not yet proven"
+    assert run_inline(tenant, "connect").status == StepStatus.SUCCEEDED
+    assert run_inline(tenant, "activate").status == StepStatus.SUCCEEDED
+    assert tenant in drift.checked_tenants()
+    check = drift.check_now(tenant, "test")
+    assert check.status == DriftCheckStatus.DONE, check.error_message
