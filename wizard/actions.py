@@ -12,11 +12,12 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from tenants.models import ExchangeWrites, Membership, Profile, Role, Tenant
 from wizard import drift, engine, notifications, selectors, task_names, work_slots
 from wizard.audit import SYSTEM_ACTOR, record_event
-from wizard.errors import IllegalTransition, StepError
+from wizard.errors import IllegalTransition, StepError, in_a_sentence
 from wizard.microsoft import signin
 from wizard.models import DriftCheck, StepState, StepStatus
 from wizard.outcomes import Submission
@@ -39,8 +40,11 @@ class PrerequisiteNotDone(IllegalTransition):
     def __init__(self, step: Step, first: Step) -> None:
         self.step = step
         self.first = first
+        # Shown to the person who asked (a flash, the CLI), in their language; never saved.
         super().__init__(
-            f"“{step.title}” builds on “{first.title}”, which has not finished: run “{first.title}” first."
+            _("“{title}” builds on “{first}”, which has not finished: run “{first}” first.").format(
+                title=step.title, first=first.title
+            )
         )
 
 
@@ -191,8 +195,8 @@ def confirm_step(tenant: Tenant, step_id: str, actor: str, *, digest: str) -> St
     if step.confirmation is None:
         raise StepError(
             code="not_a_manual_step",
-            message=f"“{step.title}” is not a step you run yourself: Onramp runs it.",
-            fix="Use “Run this step” instead.",
+            message=_("“{title}” is not a step you run yourself: Onramp runs it.").format(title=step.title),
+            fix=_("Use “Run this step” instead."),
         )
     if (first := selectors.unmet_prerequisite(tenant, step.id)) is not None:
         raise PrerequisiteNotDone(step, first)
@@ -370,8 +374,8 @@ def set_exchange_writes(tenant: Tenant, actor: str, writes: str) -> Tenant:
     if tenant.profile != Profile.EXCHANGE_ONLINE:
         raise StepError(
             code="not_exchange_online",
-            message="Only an Exchange Online organisation has Exchange changes Onramp can make itself.",
-            fix="Nothing to switch: on Exchange Server you always run the commands each step shows.",
+            message=_("Only an Exchange Online organisation has Exchange changes Onramp can make itself."),
+            fix=_("Nothing to switch: on Exchange Server you always run the commands each step shows."),
         )
     locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
     if locked.exchange_writes != writes:
@@ -383,8 +387,9 @@ def set_exchange_writes(tenant: Tenant, actor: str, writes: str) -> Tenant:
         ).first()
         if busy is not None:
             raise IllegalTransition(
-                f"“{step_of(locked, busy.step_id).title}” is {StepStatus(busy.status).label.lower()}: switch who"
-                " makes the Exchange changes once it has stopped."
+                _("“{title}” is {status}: switch who makes the Exchange changes once it has stopped.").format(
+                    title=step_of(locked, busy.step_id).title, status=in_a_sentence(StepStatus(busy.status).label)
+                )
             )
         detail = {"from": locked.exchange_writes, "to": writes.value}
         locked.exchange_writes = writes
@@ -404,8 +409,8 @@ def place_new_rooms(tenant: Tenant, actor: str, addresses: list[str], *, confirm
     if not chosen:
         raise StepError(
             code="no_new_rooms",
-            message="No new room to place: the latest check found none that is still in no list.",
-            fix="Check again for drift, then place the rooms it lists.",
+            message=_("No new room to place: the latest check found none that is still in no list."),
+            fix=_("Check again for drift, then place the rooms it lists."),
         )
     return submit_step(
         tenant,

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 
 @dataclass
@@ -54,6 +54,13 @@ def support_case_ids(detail: dict) -> dict[str, str]:
     return {key: detail[key] for key in SUPPORT_CASE_IDS if detail.get(key)}
 
 
+def in_a_sentence(label: object) -> str:
+    """A status label inside a sentence: its first letter small, the rest as the language writes it ("waiting on
+    Microsoft", "wartet auf Microsoft", "in der Warteschlange")."""
+    text = str(label)
+    return text[:1].lower() + text[1:]
+
+
 class IllegalTransition(Exception):
     """A step was asked to move between two statuses that the state machine does not connect."""
 
@@ -66,13 +73,13 @@ class ReverifyRefused(IllegalTransition):
     def __init__(self, step_title: str, status_label: str = "", *, has_check: bool = True) -> None:
         self.step_title = step_title
         if not has_check:
-            message = (
-                f"“{step_title}” has no check of its own, so it cannot be re-verified: "
+            message = gettext(
+                "“{title}” has no check of its own, so it cannot be re-verified: "
                 "only running the step again would look at it."
-            )
+            ).format(title=step_title)
         else:
-            message = (
-                f"“{step_title}” cannot be re-verified: it is {status_label.lower()}, and only a step that has "
+            message = gettext(
+                "“{title}” cannot be re-verified: it is {status}, and only a step that has "
                 "succeeded can be checked again. Run it instead."
-            )
+            ).format(title=step_title, status=in_a_sentence(status_label))
         super().__init__(message)

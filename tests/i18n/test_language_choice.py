@@ -1,12 +1,15 @@
 """The language follows the browser until the person chooses one in the footer, which then sticks (a cookie, across
-sign-in and sign-out); dates and numbers follow the language; emails go out in the installation's language."""
+sign-in and sign-out); dates and numbers follow the language; a refusal is said in the language of who asked;
+emails go out in the installation's language; the CLI speaks English."""
 
 from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from tenants.models import Invitation, Role
 from wizard.notifications import FAILED, WAIT_ENDED, compose, invitation_email
@@ -93,3 +96,21 @@ def test_emails_are_written_in_the_installations_language(tenant, admin_client, 
     assert subject == "[Onramp] Contoso: Mandanten verbinden ist erledigt, das Warten ist vorbei"
     assert body.startswith("Microsoft hat abgeschlossen, worauf „Mandanten verbinden“ gewartet hat")
     assert "auf ihrer Seite „Mitglieder“" in body
+
+
+def test_a_refusal_is_said_in_the_language_of_the_person_who_asked(tenant, admin_client):
+    """Messages that answer a click are written in the request's language (they are shown, never saved)."""
+    page = admin_client.post(
+        reverse("wizard:run", args=[tenant.slug, "rooms"]), HTTP_ACCEPT_LANGUAGE="de", follow=True
+    ).content.decode()
+    assert "„Räume“ baut auf „Mandanten verbinden“ auf, das noch nicht abgeschlossen ist" in page
+    page = admin_client.post(
+        reverse("wizard:run", args=[tenant.slug, "rooms"]), HTTP_ACCEPT_LANGUAGE="en", follow=True
+    ).content.decode()
+    assert "“Rooms” builds on “Connect the tenant”, which has not finished" in page
+
+
+def test_the_cli_speaks_english_whatever_the_installations_language(tenant, settings):
+    settings.LANGUAGE_CODE = "de"
+    with translation.override("de"), pytest.raises(CommandError, match="“Room list” cannot be re-verified"):
+        call_command("onramp", "verify", "--slug", tenant.slug, "--step", "room_list")

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 
 from tenants.access import tenants_bound_to
 from tenants.forms import TenantForm
@@ -219,6 +219,9 @@ class Command(BaseCommand):
         writes_parser.add_argument("--by", required=True, choices=("onramp", "admin"), dest="made_by")
         writes_parser.add_argument("--actor", default=DEFAULT_ACTOR)
 
+    # The CLI speaks English whatever ONRAMP_LANGUAGE is (README, "Languages"): its own lines are English, and so
+    # must be the refusals and errors of the actions it calls.
+    @no_translations
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         # `_confirm` is the rooms preview's prompt, so the confirm command's method has its own name.
         getattr(self, "_confirm_step" if action == "confirm" else f"_{action.replace('-', '_')}")(**options)
