@@ -263,10 +263,11 @@ def assignment_json(tenant: Tenant, a: RoleAssignment) -> dict[str, Any]:
         "RoleAssigneeType": a.assignee_type,
         "AssignmentMethod": "Direct",
         "Enabled": True,
-        "CustomResourceScope": a.resource_scope,
+        # A -RecipientGroupScope assignment reads back as RecipientWriteScope Group with the group's Name in
+        # CustomResourceScope; Exchange has no RecipientGroupScope property to read (WIRE.md [GROUPSCOPE]).
+        "CustomResourceScope": group.name if group else a.resource_scope,
         "CustomRecipientWriteScope": a.write_scope,
         "RecipientWriteScope": "Group" if a.group_scope else "CustomRecipientScope" if scope else "Organization",
-        "RecipientGroupScope": group.name if group else None,
         "App": a.assignee if a.assignee_type == "ServicePrincipal" else None,
     }
 

@@ -161,7 +161,10 @@ def test_a_recipient_group_scope_with_app_covers_the_groups_direct_members_only(
         "New-ManagementRoleAssignment", App=app_id, Role="Application Calendars.Read", RecipientGroupScope="executives"
     )
 
-    assert assignment["RecipientGroupScope"] == "Executives" and assignment["RecipientWriteScope"] == "Group"
+    # As Exchange reads it back (WIRE.md [GROUPSCOPE]): RecipientWriteScope Group, the group's Name in
+    # CustomResourceScope, no RecipientGroupScope property.
+    assert assignment["RecipientWriteScope"] == "Group" and assignment["CustomResourceScope"] == "Executives"
+    assert "RecipientGroupScope" not in assignment and not assignment["CustomRecipientWriteScope"]
     integration = MsClient(info, app_id, info["integration_client_secret"])
     assert integration.graph("GET", "/users/user-001@contoso.onmicrosoft.com/calendar").status_code == 200
     assert integration.graph("GET", "/users/user-002@contoso.onmicrosoft.com/calendar").status_code == 403

@@ -16,6 +16,7 @@ Four routes add up (RBAC for Applications: "permissions granted in Entra ID are 
 Each read that Onramp's own permissions refuse is reported as a check not run, with why: a check that could not run
 never counts as passed."""
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -173,9 +174,17 @@ def app_assignments(exchange, role_assignees: list[str], app_identities: set[str
     return []
 
 
+# The management scope Exchange makes for a -RecipientGroupScope assignment may be named "<group name>_<guid>".
+_GROUP_SCOPE_SUFFIX = re.compile(r"_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
 def rbac_finding(assignment: dict[str, Any], scope_name: str) -> Finding:
     scope = assignment.get("CustomResourceScope") or ""
     group = assignment.get("RecipientGroupScope") or ""
+    # Exchange reads a -RecipientGroupScope assignment back as RecipientWriteScope "Group" with the group in
+    # CustomResourceScope, and no RecipientGroupScope property (sandbox/WIRE.md [GROUPSCOPE]).
+    if not group and assignment.get("RecipientWriteScope") == "Group" and scope:
+        group, scope = _GROUP_SCOPE_SUFFIX.sub("", scope), ""
     unit = assignment.get("RecipientAdministrativeUnitScope") or ""
     name = assignment.get("Name", "")
     role = assignment.get("Role", "")
