@@ -14,6 +14,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from tenants.models import Tenant
 from wizard import metrics, notifications, task_names
@@ -352,7 +353,8 @@ def execute_step(
 
 # A step whose run Microsoft stopped because the kept administrator's sign-in no longer stands (SignInAgainNeeded)
 # says so in its result under this key, and its page offers "Sign in again to continue".
-SIGN_IN_AGAIN_REASON = (
+# Saved as the step's message in English; the page translates it (gettext_noop marks it for makemessages).
+SIGN_IN_AGAIN_REASON = gettext_noop(
     "Microsoft asks the administrator to sign in again before Onramp continues (the sign-in was revoked, the "
     "password changed, or a policy asks for it). Sign in again to continue: the step resumes where it stopped."
 )

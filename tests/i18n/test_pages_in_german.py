@@ -24,8 +24,10 @@ from django.utils import timezone
 
 from tenants.models import Profile
 from tests.factories import make_tenant, set_state
+from wizard.engine import SIGN_IN_AGAIN_REASON
 from wizard.errors import INVOKE_COMMAND_REFUSED, INVOKE_COMMAND_REFUSED_EXPLANATION, INVOKE_COMMAND_REFUSED_FIX
 from wizard.models import StepStatus
+from wizard.outcomes import SIGN_IN_AGAIN
 from wizard.steps.registry import prerequisites, steps_for
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +155,7 @@ def test_a_step_in_each_status_is_german(tenant, admin_client):
         {"status": StepStatus.QUEUED},
         {"status": StepStatus.WAITING, "waiting_for": "Exchange", "waiting_since": timezone.now()},
         {"status": StepStatus.INTERRUPTED},
+        {"status": StepStatus.NEEDS_INPUT, "progress_message": SIGN_IN_AGAIN_REASON, "result": {SIGN_IN_AGAIN: {}}},
         {"status": StepStatus.SKIPPED},
         {"status": StepStatus.SUCCEEDED, "finished_at": timezone.now(), "attempts": 2},
         {

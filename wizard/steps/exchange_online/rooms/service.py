@@ -14,6 +14,8 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from tenants.models import Tenant
 from wizard.audit import REQUESTED, SUCCEEDED, record_event, unconfirmed_writes
 from wizard.errors import StepError
@@ -178,7 +180,7 @@ def _preview_summary(preview: list[dict[str, Any]]) -> dict[str, int]:
 def perform(ctx: StepContext) -> Outcome:
     tenant = ctx.tenant
     if ctx.inputs.get("source") not in (SOURCE_ALL, SOURCE_CSV):
-        return NeedsInput("Choose the rooms: every room mailbox, or a CSV file.")
+        return NeedsInput(gettext_noop("Choose the rooms: every room mailbox, or a CSV file."))
     required_result(tenant, RoomListResult, "address", "Room list")
     room_list = result_of(tenant, RoomListResult) or RoomListResult()
     manager = required_result(tenant, ServiceAccountResult, "user_principal_name", "Service account")

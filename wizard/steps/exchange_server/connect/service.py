@@ -1,5 +1,7 @@
 """What Onramp does for the connect step of Exchange Server."""
 
+from django.utils.translation import gettext_noop
+
 from wizard.errors import StepError
 from wizard.microsoft import (
     exchange_server_ews,
@@ -14,7 +16,7 @@ def perform(ctx: StepContext) -> Outcome:
     tenant, inputs = ctx.tenant, ctx.inputs
     upn = str(inputs.get("service_account_upn") or "").strip()
     if not upn:
-        return NeedsInput("Enter the service account's user principal name and password.")
+        return NeedsInput(gettext_noop("Enter the service account's user principal name and password."))
     url, source = str(inputs.get("ews_url") or "").strip(), "entered"
     if not url:
         ctx.progress(20, "Looking up the EWS URL with Autodiscover")

@@ -1,6 +1,7 @@
 """What Onramp does for the rooms step of Exchange Server."""
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from wizard.models import MembershipStatus, Room
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
@@ -17,7 +18,7 @@ def perform(ctx: StepContext) -> Outcome:
     required_result(tenant, ExchangeServerRoomListResult, "address", "Room list")
     plan = room_plan(tenant)
     if not plan:
-        return NeedsInput("Upload the CSV of the rooms the integration may book.")
+        return NeedsInput(gettext_noop("Upload the CSV of the rooms the integration may book."))
     confirmed = confirmation_recorded(ctx, rooms_script)
     if isinstance(confirmed, NeedsInput):
         return confirmed

@@ -1,5 +1,7 @@
 """What Onramp does for the scoped_access step of Exchange Server."""
 
+from django.utils.translation import gettext_noop
+
 from wizard.errors import StepError
 from wizard.outcomes import Done, NeedsInput, Outcome, StepContext
 from wizard.services.common import required_result
@@ -17,7 +19,9 @@ def perform(ctx: StepContext) -> Outcome:
     required_result(tenant, ExchangeServerRoomsResult, "lists", "Rooms")
     dns = ctx.inputs.get("room_list_dns") or []
     if not dns:
-        return NeedsInput("Run the Get-DistributionGroup commands shown and paste each DistinguishedName.")
+        return NeedsInput(
+            gettext_noop("Run the Get-DistributionGroup commands shown and paste each DistinguishedName.")
+        )
     expected = len(room_list_addresses(tenant))
     if len(dns) != expected:
         raise StepError(

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from tenants.models import Tenant
 from wizard.errors import StepError
@@ -30,7 +31,9 @@ def perform(ctx: StepContext) -> Outcome:
     required_result(tenant, ExchangeServerScopedAccessResult, "scope_name", "Scoped access")
     control = str(ctx.inputs.get("control_mailbox") or "").strip().lower()
     if not control:
-        return NeedsInput("Enter a mailbox that is neither a room nor the service account: the control mailbox.")
+        return NeedsInput(
+            gettext_noop("Enter a mailbox that is neither a room nor the service account: the control mailbox.")
+        )
     if control == service_account(tenant).lower():
         # Whether Exchange lets an account impersonate itself is undocumented: its refusal would prove nothing.
         raise StepError(
