@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from tenants.models import ExchangeWrites, Membership, Profile, Role, Tenant
 from wizard import drift, engine, notifications, selectors, task_names, work_slots
@@ -224,7 +225,7 @@ def begin_connect_with_microsoft(tenant: Tenant, *, redirect_uri: str) -> dict[s
         return signin.begin(connect.connector_sign_in_app(tenant), redirect_uri)
     except signin.SignInRefused as refusal:
         raise StepError(
-            code="sign_in_unreachable", message=str(refusal), fix="Try again in a few minutes."
+            code="sign_in_unreachable", message=str(refusal), fix=gettext_noop("Try again in a few minutes.")
         ) from refusal
 
 
@@ -272,7 +273,7 @@ def begin_sign_in_again(tenant: Tenant, step_id: str, *, redirect_uri: str) -> d
         )
     except signin.SignInRefused as refusal:
         raise StepError(
-            code="sign_in_unreachable", message=str(refusal), fix="Try again in a few minutes."
+            code="sign_in_unreachable", message=str(refusal), fix=gettext_noop("Try again in a few minutes.")
         ) from refusal
     return {"flow": flow, "resume_step": step_id}
 

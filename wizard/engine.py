@@ -138,8 +138,10 @@ def _reverify(step: Step, ctx: StepContext) -> dict[str, Any]:
         raise StepError(
             code="nothing_to_reverify",
             message=f"“{step.title}” has no check of its own, so it cannot be re-verified.",
-            explanation="Re-verify only reads; this step's only action is to run it again, which changes the tenant.",
-            fix="Run the step again if that is what you meant.",
+            explanation=gettext_noop(
+                "Re-verify only reads; this step's only action is to run it again, which changes the tenant."
+            ),
+            fix=gettext_noop("Run the step again if that is what you meant."),
         )
     return step.verify(ctx)
 

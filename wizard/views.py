@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
@@ -238,7 +239,7 @@ def confirm_step(request: HttpRequest, slug: str, step_id: str) -> HttpResponse:
     try:
         actions.confirm_step(tenant, step.id, request.user.get_username(), digest=request.POST.get("script_sha256", ""))
     except StepError as error:
-        messages.error(request, f"{error.message} {error.fix}")
+        messages.error(request, f"{gettext(error.message)} {gettext(error.fix)}")
     except actions.PrerequisiteNotDone as refusal:
         messages.error(request, str(refusal))
     except IllegalTransition:
@@ -267,7 +268,7 @@ def start_consent(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         flow = actions.begin_connect_with_microsoft(tenant, redirect_uri=redirect_uri)
     except StepError as error:
-        messages.error(request, f"{error.message} {error.fix}")
+        messages.error(request, f"{gettext(error.message)} {gettext(error.fix)}")
         return redirect("wizard:step", slug=tenant.slug, step_id="connect")
     actions.set_integration_app_id(tenant, consent_form.cleaned_data["integration_app_id"], request.user.get_username())
     request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, "flow": flow}
@@ -286,7 +287,7 @@ def sign_in_again(request: HttpRequest, slug: str, step_id: str) -> HttpResponse
     try:
         pending = actions.begin_sign_in_again(tenant, step.id, redirect_uri=redirect_uri)
     except StepError as error:
-        messages.error(request, f"{error.message} {error.fix}")
+        messages.error(request, f"{gettext(error.message)} {gettext(error.fix)}")
         return redirect("wizard:step", slug=tenant.slug, step_id=step.id)
     request.session[CONSENT_SESSION_KEY] = {"slug": tenant.slug, **pending}
     return redirect(pending["flow"]["auth_uri"])
@@ -325,7 +326,7 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
             return redirect(url)
         actions.complete_admin_consent(tenant, query=request.GET.dict(), pending=pending, actor=actor)
     except StepError as error:
-        messages.error(request, f"{error.message} {error.fix}")
+        messages.error(request, f"{gettext(error.message)} {gettext(error.fix)}")
         return redirect("wizard:step", slug=tenant.slug, step_id=pending.get("resume_step") or "connect")
     messages.success(request, _("Admin consent granted. Onramp is checking the connection."))
     _submit(request, tenant, _step_or_404(tenant, "connect"), cleaned_data=None, action="run")
@@ -470,7 +471,7 @@ def place_new_rooms(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         actions.place_new_rooms(tenant, request.user.get_username(), request.POST.getlist("address"))
     except StepError as error:
-        messages.error(request, f"{error.message} {error.fix}")
+        messages.error(request, f"{gettext(error.message)} {gettext(error.fix)}")
         return redirect("wizard:activation", slug=tenant.slug)
     except (actions.PrerequisiteNotDone, IllegalTransition) as refusal:
         messages.error(request, _("The rooms step cannot run now: {refusal}").format(refusal=refusal))
@@ -506,7 +507,7 @@ def switch_exchange_writes(request: HttpRequest, slug: str) -> HttpResponse:
     except ValueError:
         messages.error(request, _("Choose who makes the Exchange changes: Onramp or you."))
     except StepError as refusal:
-        messages.error(request, f"{refusal.message} {refusal.fix}")
+        messages.error(request, f"{gettext(refusal.message)} {gettext(refusal.fix)}")
     except IllegalTransition as refusal:
         messages.error(request, str(refusal))
     else:

@@ -166,6 +166,16 @@ def test_a_step_in_each_status_is_german(tenant, admin_client):
             "error_detail": {"explanation": INVOKE_COMMAND_REFUSED_EXPLANATION, "fix": INVOKE_COMMAND_REFUSED_FIX},
         },
     ]
+    # A failure Onramp describes in fixed words (gettext_noop where the service raises it), saved in English.
+    statuses.append(
+        {
+            "status": StepStatus.FAILED,
+            "finished_at": timezone.now(),
+            "error_code": "still_dehydrated",
+            "error_message": "Exchange Online still reports IsDehydrated true.",
+            "error_detail": {"fix": "Run this step again; it enables customisation and waits for it."},
+        }
+    )
     for fields in statuses:
         set_state(tenant, "org_customization", **fields)
         assert_german(admin_client, page)
@@ -199,7 +209,14 @@ def test_the_organisation_pages_are_german(tenant, admin_client):
 
 
 def test_the_support_console_is_german(tenant, support_client):
-    set_state(tenant, "connect", status=StepStatus.FAILED, finished_at=timezone.now(), error_code="x")
+    set_state(
+        tenant,
+        "connect",
+        status=StepStatus.FAILED,
+        finished_at=timezone.now(),
+        error_code="still_dehydrated",
+        error_message="Exchange Online still reports IsDehydrated true.",
+    )
     assert_german(support_client, reverse("orgs:support"))
     assert_german(support_client, reverse("orgs:support_tenant", args=[tenant.slug]))
 

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from tenants.models import BindingProof, SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret, store_secret
@@ -38,10 +39,11 @@ from wizard.microsoft.errors import IDENTITY
 def consent_unavailable() -> StepError:
     return StepError(
         code="consent_unavailable",
-        message="“Connect with Microsoft” is not configured on this Onramp installation.",
-        explanation="Onramp's own multi-tenant app (ONRAMP_CONNECTOR_CLIENT_ID) is not set, so there is nothing to "
-        "consent to.",
-        fix="Paste the tenant id, client id and client secret of an app registration you made instead.",
+        message=gettext_noop("“Connect with Microsoft” is not configured on this Onramp installation."),
+        explanation=gettext_noop(
+            "Onramp's own multi-tenant app (ONRAMP_CONNECTOR_CLIENT_ID) is not set, so there is nothing to consent to."
+        ),
+        fix=gettext_noop("Paste the tenant id, client id and client secret of an app registration you made instead."),
     )
 
 
@@ -54,11 +56,17 @@ def connector_sign_in_app(tenant: Tenant) -> SignInApp:
     if not trusted_by_installation(tenant):
         raise StepError(
             code="installation_app_untrusted_endpoints",
-            message="Onramp's own app connects only through Microsoft's clouds, not through explicit endpoints.",
-            explanation="Explicit endpoints are chosen by whoever fills in the form; Onramp's credentials must never "
-            "be sent to them.",
-            fix="Choose your organisation's Microsoft cloud, or use an app registration of your own with explicit "
-            "endpoints.",
+            message=gettext_noop(
+                "Onramp's own app connects only through Microsoft's clouds, not through explicit endpoints."
+            ),
+            explanation=gettext_noop(
+                "Explicit endpoints are chosen by whoever fills in the form; Onramp's credentials must never "
+                "be sent to them."
+            ),
+            fix=gettext_noop(
+                "Choose your organisation's Microsoft cloud, or use an app registration of your own with explicit "
+                "endpoints."
+            ),
         )
     endpoints = endpoints_for(tenant)
     return SignInApp(
@@ -155,10 +163,14 @@ def roles_missing(person: MicrosoftPerson, gaps: list[RoleNeed], before: str = "
     return StepError(
         code="administrator_roles_missing",
         message=f"{who} {holds}, so Onramp stops before {before}. Missing: {lacking}.",
-        explanation="Connected with Microsoft, Onramp acts in the organisation with the rights of the administrator "
-        "whose sign-in it keeps, and reads that person's directory roles before each step's writes.",
-        fix="Give the missing role (an active assignment: activate it first if it is eligible in Privileged Identity "
-        "Management), or have a Global Administrator press “Sign in again to continue”.",
+        explanation=gettext_noop(
+            "Connected with Microsoft, Onramp acts in the organisation with the rights of the administrator "
+            "whose sign-in it keeps, and reads that person's directory roles before each step's writes."
+        ),
+        fix=gettext_noop(
+            "Give the missing role (an active assignment: activate it first if it is eligible in Privileged Identity "
+            "Management), or have a Global Administrator press “Sign in again to continue”."
+        ),
         extra={"missing_roles": [gap.role_names for gap in gaps], "held_roles": held},
     )
 

@@ -2,6 +2,8 @@
 
 from typing import Any, TypeVar
 
+from django.utils.translation import gettext_noop
+
 from tenants.models import Tenant
 from wizard.errors import StepError
 from wizard.models import StepState
@@ -40,9 +42,9 @@ def saved_result(state: StepState, result_type: type[R], *fields: str) -> R:
     if missing:
         raise StepError(
             code="nothing_to_check",
-            message="This step has not finished, so there is nothing to check yet.",
+            message=gettext_noop("This step has not finished, so there is nothing to check yet."),
             explanation=f"Its check reads what the step saved when it succeeded, and {', '.join(missing)} is missing.",
-            fix="Run this step; it is checked as it finishes.",
+            fix=gettext_noop("Run this step; it is checked as it finishes."),
         )
     return found
 

@@ -3,6 +3,7 @@ credential is missing; here that is explained when the organisation handed Onram
 step), which the client layer knows nothing of."""
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from tenants.models import Tenant
 from wizard.errors import StepError
@@ -23,12 +24,18 @@ def access_handed_back(tenant: Tenant) -> bool:
 def _handed_back() -> StepError:
     return StepError(
         code="access_handed_back",
-        message="Re-verify needs access granted again: Onramp handed back its access to this organisation "
-        "(“Reduce Onramp's access”) and holds no credential for it any more.",
-        explanation="Verify and re-verify sign in as Onramp's connector app and read Exchange's role assignments and "
-        "scopes, which needs Exchange.ManageAsApp with the Exchange Administrator role, and Application.Read.All.",
-        fix="Give the connector app those grants again, add a new client secret or certificate to it, enter it on "
-        "step 0 (Connect the tenant), then re-verify.",
+        message=gettext_noop(
+            "Re-verify needs access granted again: Onramp handed back its access to this organisation "
+            "(“Reduce Onramp's access”) and holds no credential for it any more."
+        ),
+        explanation=gettext_noop(
+            "Verify and re-verify sign in as Onramp's connector app and read Exchange's role assignments and "
+            "scopes, which needs Exchange.ManageAsApp with the Exchange Administrator role, and Application.Read.All."
+        ),
+        fix=gettext_noop(
+            "Give the connector app those grants again, add a new client secret or certificate to it, enter it on "
+            "step 0 (Connect the tenant), then re-verify."
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from tenants.models import Tenant
 from wizard.audit import record_event
@@ -70,8 +71,8 @@ def confirm_manual_step(
     if (missing := missing_input(tenant)) is not None:
         raise StepError(
             code="commands_not_ready",
-            message="There are no commands to confirm on this step yet.",
-            explanation="The commands to run depend on a value the step's page asks for.",
+            message=gettext_noop("There are no commands to confirm on this step yet."),
+            explanation=gettext_noop("The commands to run depend on a value the step's page asks for."),
             fix=missing,
         )
     confirmed = script_sha256(script) if script is not None else str(digest).strip().lower()
@@ -79,9 +80,11 @@ def confirm_manual_step(
     if confirmed != current:
         raise StepError(
             code="script_changed",
-            message="These commands are not the current ones for this step.",
-            explanation="The step's inputs changed after the page was shown, so Onramp now generates other commands.",
-            fix="Reload the page, run the commands it shows, and confirm again.",
+            message=gettext_noop("These commands are not the current ones for this step."),
+            explanation=gettext_noop(
+                "The step's inputs changed after the page was shown, so Onramp now generates other commands."
+            ),
+            fix=gettext_noop("Reload the page, run the commands it shows, and confirm again."),
             extra={"current_script_sha256": current},
         )
     with transaction.atomic():

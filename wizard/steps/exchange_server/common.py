@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import read_secret, store_secret
@@ -80,9 +81,11 @@ def service_account_password(upn: str, tenant: Tenant) -> str:
         raise StepError(
             code="service_account_password_missing",
             message=f"The password of {upn} is not stored.",
-            explanation="EWS checks sign in as the service account. Onramp erases its password at activation, and"
-            " keeps it only while setting up.",
-            fix="Enter the service account's password again in the connect step.",
+            explanation=gettext_noop(
+                "EWS checks sign in as the service account. Onramp erases its password at activation, and"
+                " keeps it only while setting up."
+            ),
+            fix=gettext_noop("Enter the service account's password again in the connect step."),
         )
     return password
 
@@ -100,8 +103,10 @@ def find_ews_url(tenant: Tenant, upn: str) -> str:
         raise StepError(
             code="autodiscover_failed",
             message=f"Autodiscover found no EWS URL for {upn}.",
-            explanation="Onramp asked the Autodiscover URLs of the account's domain; none answered with an EWS URL.",
-            fix="Enter the EWS URL yourself (Get-WebServicesVirtualDirectory | Format-List ExternalUrl).",
+            explanation=gettext_noop(
+                "Onramp asked the Autodiscover URLs of the account's domain; none answered with an EWS URL."
+            ),
+            fix=gettext_noop("Enter the EWS URL yourself (Get-WebServicesVirtualDirectory | Format-List ExternalUrl)."),
             extra={"attempts": [dataclasses.asdict(attempt) for attempt in attempts]},
         )
     return url

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from tenants.models import SecretKind, Tenant, TenantStatus
 from tenants.secrets import erase_secret, read_secret
@@ -87,8 +88,8 @@ def perform(ctx: StepContext) -> Outcome:
     if verified is None or verified.rooms_passed is None:
         raise StepError(
             code="not_verified",
-            message="Verification has not passed yet.",
-            fix="Run “Verify” until every room passes, then activate.",
+            message=gettext_noop("Verification has not passed yet."),
+            fix=gettext_noop("Run “Verify” until every room passes, then activate."),
         )
     payload = summary(tenant)
     with transaction.atomic():
@@ -116,8 +117,8 @@ def _webhook(ctx: StepContext, url: str, payload: dict[str, Any], result: dict[s
     if not secret:
         raise StepError(
             code="webhook_secret_missing",
-            message="A webhook URL is set but no signing secret is stored.",
-            fix="Enter the webhook's signing secret on this page and run the step again.",
+            message=gettext_noop("A webhook URL is set but no signing secret is stored."),
+            fix=gettext_noop("Enter the webhook's signing secret on this page and run the step again."),
         )
     try:
         # Checked again at delivery, not only in the form: a host name can resolve elsewhere by now.
@@ -126,9 +127,11 @@ def _webhook(ctx: StepContext, url: str, payload: dict[str, Any], result: dict[s
         raise StepError(
             code="webhook_address_refused",
             message=str(refused),
-            explanation="Webhooks go to the integration's public endpoint; internal addresses are refused so that "
-            "a URL typed into Onramp cannot reach services inside Onramp's own network.",
-            fix="Enter the integration's public https address, or leave the webhook empty.",
+            explanation=gettext_noop(
+                "Webhooks go to the integration's public endpoint; internal addresses are refused so that "
+                "a URL typed into Onramp cannot reach services inside Onramp's own network."
+            ),
+            fix=gettext_noop("Enter the integration's public https address, or leave the webhook empty."),
         ) from None
     ctx.progress(60, f"Sending the webhook (attempt {attempt} of {WEBHOOK_ATTEMPTS})")
     body = json.dumps({"event": "tenant.activated", "delivery_id": delivery_id, **payload}, sort_keys=True).encode()
@@ -156,5 +159,9 @@ def _webhook(ctx: StepContext, url: str, payload: dict[str, Any], result: dict[s
 
 def verify(ctx: StepContext) -> dict[str, Any]:
     if ctx.tenant.status != TenantStatus.ACTIVE:
-        raise StepError(code="not_active", message="The tenant is not marked active.", fix="Run this step again.")
+        raise StepError(
+            code="not_active",
+            message=gettext_noop("The tenant is not marked active."),
+            fix=gettext_noop("Run this step again."),
+        )
     return {"active": True}

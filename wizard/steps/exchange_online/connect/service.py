@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from tenants.access import SHARE_DECISION_ACTION, tenants_bound_to
 from tenants.models import BindingProof, SecretKind, Tenant
@@ -306,11 +307,15 @@ def _clear_binding(tenant: Tenant) -> None:
 def installation_app_pasted() -> StepError:
     return StepError(
         code="installation_app_pasted",
-        message="This is Onramp's own app: it cannot be connected by pasting its id.",
-        explanation="Onramp acts in a Microsoft tenant through its own app only after an administrator of that "
-        "tenant signed in and consented; a pasted id proves nothing about who administers the tenant.",
-        fix="Use “Connect with Microsoft” and sign in as a Global Administrator (or Privileged Role Administrator) "
-        "of your organisation, or paste an app registration of your own organisation with its secret.",
+        message=gettext_noop("This is Onramp's own app: it cannot be connected by pasting its id."),
+        explanation=gettext_noop(
+            "Onramp acts in a Microsoft tenant through its own app only after an administrator of that "
+            "tenant signed in and consented; a pasted id proves nothing about who administers the tenant."
+        ),
+        fix=gettext_noop(
+            "Use “Connect with Microsoft” and sign in as a Global Administrator (or Privileged Role Administrator) "
+            "of your organisation, or paste an app registration of your own organisation with its secret."
+        ),
     )
 
 
@@ -424,7 +429,9 @@ def prove_administrator(
             "sign_in_refused",
             {},
             StepError(
-                code="connect_sign_in_refused", message=str(refusal), fix="Start “Connect with Microsoft” again."
+                code="connect_sign_in_refused",
+                message=str(refusal),
+                fix=gettext_noop("Start “Connect with Microsoft” again."),
             ),
         ) from refusal
     if person.roles_unknown_because == ROLES_NOT_READABLE and not roles_round:
@@ -433,14 +440,18 @@ def prove_administrator(
                 begin_sign_in(app, redirect_uri, scopes=ROLE_SCOPES, login_hint=person.username or None)
             )
         except SignInRefused as refusal:
-            raise StepError(code="sign_in_unreachable", message=str(refusal), fix="Try again.") from refusal
+            raise StepError(
+                code="sign_in_unreachable", message=str(refusal), fix=gettext_noop("Try again.")
+            ) from refusal
     _require_consenting_role(tenant, person, actor)
     if for_step and person.tid.lower() != tenant.microsoft_tenant_id.lower():
         error = StepError(
             code="sign_in_of_another_tenant",
             message=f"{person.username} is not of the Microsoft tenant this organisation is connected to.",
-            fix="Sign in again as a Global Administrator or Privileged Role Administrator of the organisation's own "
-            "Microsoft tenant.",
+            fix=gettext_noop(
+                "Sign in again as a Global Administrator or Privileged Role Administrator of the organisation's own "
+                "Microsoft tenant."
+            ),
         )
         raise _refused(tenant, actor, error.code, {"microsoft_tenant_id": person.tid}, error)
     _keep_sign_in(tenant, person, kept, actor)
@@ -460,7 +471,9 @@ def begin_connect_in_terminal(tenant: Tenant) -> dict[str, Any]:
     try:
         return begin_device_sign_in(connector_sign_in_app(tenant))
     except SignInRefused as refusal:
-        raise StepError(code="connect_sign_in_refused", message=str(refusal), fix="Try again.") from refusal
+        raise StepError(
+            code="connect_sign_in_refused", message=str(refusal), fix=gettext_noop("Try again.")
+        ) from refusal
 
 
 def complete_connect_in_terminal(tenant: Tenant, *, flow: dict[str, Any], actor: str) -> Tenant:
@@ -475,7 +488,7 @@ def complete_connect_in_terminal(tenant: Tenant, *, flow: dict[str, Any], actor:
             actor,
             "sign_in_refused",
             {},
-            StepError(code="connect_sign_in_refused", message=str(refusal), fix="Run the command again."),
+            StepError(code="connect_sign_in_refused", message=str(refusal), fix=gettext_noop("Run the command again.")),
         ) from refusal
     _require_consenting_role(tenant, person, actor)
     _keep_sign_in(tenant, person, kept, actor)
@@ -522,8 +535,10 @@ def _require_consenting_role(tenant: Tenant, person: MicrosoftPerson, actor: str
             error = StepError(
                 code="directory_roles_unknown",
                 message=f"Microsoft did not say which administrator roles {person.username or 'you'} hold.",
-                explanation="The sign-in carried no `wids` claim: Microsoft sends active directory roles only when "
-                "Onramp's app asks for them (its manifest's groupMembershipClaims), or you hold none.",
+                explanation=gettext_noop(
+                    "The sign-in carried no `wids` claim: Microsoft sends active directory roles only when "
+                    "Onramp's app asks for them (its manifest's groupMembershipClaims), or you hold none."
+                ),
                 fix=_ROLES_FIX,
             )
         else:
@@ -531,10 +546,14 @@ def _require_consenting_role(tenant: Tenant, person: MicrosoftPerson, actor: str
                 code="not_a_consenting_administrator",
                 message=f"{person.username or 'This account'} is not a Global Administrator or Privileged Role "
                 "Administrator of its organisation.",
-                explanation="Connecting consents, for the whole organisation, to the Microsoft Graph and Exchange "
-                "permissions Onramp's app uses with your sign-in, which only those two roles may grant.",
-                fix="Sign in with an account that holds one of them (activate it first if it is eligible in "
-                "Privileged Identity Management), or ask such an administrator to connect.",
+                explanation=gettext_noop(
+                    "Connecting consents, for the whole organisation, to the Microsoft Graph and Exchange "
+                    "permissions Onramp's app uses with your sign-in, which only those two roles may grant."
+                ),
+                fix=gettext_noop(
+                    "Sign in with an account that holds one of them (activate it first if it is eligible in "
+                    "Privileged Identity Management), or ask such an administrator to connect."
+                ),
             )
         raise _refused(tenant, actor, error.code, detail, error)
 
@@ -567,23 +586,29 @@ def complete_admin_consent(
         record_event(tenant, actor, "admin_consent", "refused", "connect", {"reason": "state mismatch"})
         raise StepError(
             code="consent_state_mismatch",
-            message="This consent answer does not belong to the request Onramp made.",
-            explanation="The link was opened in another browser session, or it is older than your latest attempt.",
-            fix="Start “Connect with Microsoft” again from this page.",
+            message=gettext_noop("This consent answer does not belong to the request Onramp made."),
+            explanation=gettext_noop(
+                "The link was opened in another browser session, or it is older than your latest attempt."
+            ),
+            fix=gettext_noop("Start “Connect with Microsoft” again from this page."),
         )
     if query.get("error"):
         record_event(tenant, actor, "admin_consent", "failed", "connect", {"error": query["error"]})
         raise StepError(
             code=f"consent_{query['error']}",
             message=query.get("error_description") or "Microsoft did not grant admin consent.",
-            explanation="The consent page was cancelled or the account that signed in may not grant consent.",
-            fix="Sign in as a Global Administrator or Privileged Role Administrator and accept the consent.",
+            explanation=gettext_noop(
+                "The consent page was cancelled or the account that signed in may not grant consent."
+            ),
+            fix=gettext_noop(
+                "Sign in as a Global Administrator or Privileged Role Administrator and accept the consent."
+            ),
         )
     if query.get("admin_consent", "").lower() != "true" or not query.get("tenant"):
         raise StepError(
             code="consent_incomplete",
-            message="Microsoft's answer does not say that consent was granted.",
-            fix="Start “Connect with Microsoft” again from this page.",
+            message=gettext_noop("Microsoft's answer does not say that consent was granted."),
+            fix=gettext_noop("Start “Connect with Microsoft” again from this page."),
         )
     if not proven_tenant_id or query["tenant"].lower() != proven_tenant_id.lower():
         record_event(
@@ -596,10 +621,13 @@ def complete_admin_consent(
         )
         raise StepError(
             code="consent_tenant_mismatch",
-            message="This consent answer names another Microsoft tenant than the one whose administrator signed in.",
-            explanation="Onramp binds an organisation only to the Microsoft tenant its administrator proved by "
-            "signing in.",
-            fix="Start “Connect with Microsoft” again and consent with the same administrator account.",
+            message=gettext_noop(
+                "This consent answer names another Microsoft tenant than the one whose administrator signed in."
+            ),
+            explanation=gettext_noop(
+                "Onramp binds an organisation only to the Microsoft tenant its administrator proved by signing in."
+            ),
+            fix=gettext_noop("Start “Connect with Microsoft” again and consent with the same administrator account."),
         )
     return bind_microsoft_tenant(
         tenant,
@@ -813,7 +841,9 @@ def _missing_access(
     return StepError(
         code="permissions_missing",
         message=f"Onramp's app is missing {' and '.join(parts)}.",
-        explanation="Microsoft refused these reads with the app's current grants, so later steps would fail.",
+        explanation=gettext_noop(
+            "Microsoft refused these reads with the app's current grants, so later steps would fail."
+        ),
         fix=" ".join(fixes),
         request_id=getattr(exchange_refused, "request_id", ""),
         extra={

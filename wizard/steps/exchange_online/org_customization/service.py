@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from wizard.errors import StepError
 from wizard.microsoft.errors import ExchangeCmdletError
@@ -153,9 +154,11 @@ def perform(ctx: StepContext) -> Outcome:
         raise StepError(
             code="customization_timeout",
             message=f"Exchange still reports IsDehydrated after {int(waited // 60)} minutes.",
-            explanation="Enable-OrganizationCustomization normally completes within minutes.",
-            fix="Run Get-OrganizationConfig | Format-List IsDehydrated in Exchange Online PowerShell; if it stays "
-            "True, open a Microsoft support case, then retry this step.",
+            explanation=gettext_noop("Enable-OrganizationCustomization normally completes within minutes."),
+            fix=gettext_noop(
+                "Run Get-OrganizationConfig | Format-List IsDehydrated in Exchange Online PowerShell; if it stays "
+                "True, open a Microsoft support case, then retry this step."
+            ),
         )
     return Wait(
         seconds=poll_delay(waited),
@@ -178,8 +181,8 @@ def verify(ctx: StepContext) -> dict[str, Any]:
     if config.get("IsDehydrated"):
         raise StepError(
             code="still_dehydrated",
-            message="Exchange Online still reports IsDehydrated true.",
-            fix="Run this step again; it enables customisation and waits for it.",
+            message=gettext_noop("Exchange Online still reports IsDehydrated true."),
+            fix=gettext_noop("Run this step again; it enables customisation and waits for it."),
         )
     return {
         **ews_state(config, ctx.tenant.integration_app_id),

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import erase_secret, read_secret
@@ -98,9 +99,13 @@ def perform(ctx: StepContext) -> Outcome:
     if not ctx.inputs.get("confirm"):
         raise StepError(
             code="confirmation_needed",
-            message="Reducing Onramp's access needs your go-ahead.",
-            explanation="Onramp deletes its own credential: afterwards verify and re-verify need access granted again.",
-            fix="Tick the confirmation on this page (or run onramp run --reduce-access) to hand the access back.",
+            message=gettext_noop("Reducing Onramp's access needs your go-ahead."),
+            explanation=gettext_noop(
+                "Onramp deletes its own credential: afterwards verify and re-verify need access granted again."
+            ),
+            fix=gettext_noop(
+                "Tick the confirmation on this page (or run onramp run --reduce-access) to hand the access back."
+            ),
         )
     app_id = tenant.client_id or settings.ONRAMP_CONNECTOR_CLIENT_ID
     kind = credential_kind(tenant)

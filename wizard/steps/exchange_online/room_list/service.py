@@ -13,6 +13,8 @@ members it named (a member that appeared since is named again, never removed uns
 import re
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from tenants.models import Tenant
 from wizard.audit import REQUESTED, SUCCEEDED, record_event, unconfirmed_writes
 from wizard.errors import StepError
@@ -64,8 +66,8 @@ def mailbox_identities(exchange, address: str) -> list[str]:
         raise StepError(
             code="service_account_mailbox_missing",
             message=f"Exchange Online has no mailbox for {address}.",
-            explanation="The room list is managed by the service account's mailbox.",
-            fix="Run “Service account” again and wait for its mailbox.",
+            explanation=gettext_noop("The room list is managed by the service account's mailbox."),
+            fix=gettext_noop("Run “Service account” again and wait for its mailbox."),
         ) from None
     return identities_of(mailbox, address)
 
@@ -165,8 +167,10 @@ def not_a_room_list_error(address: str) -> StepError:
     return StepError(
         code="not_a_room_list",
         message=f"{address} is an ordinary distribution group, not a room list.",
-        explanation="A group with this address already exists. Onramp does not change an existing group's type "
-        "without asking: Outlook will then offer it in the room finder, and it can hold only rooms.",
+        explanation=gettext_noop(
+            "A group with this address already exists. Onramp does not change an existing group's type "
+            "without asking: Outlook will then offer it in the room finder, and it can hold only rooms."
+        ),
         fix=f"Run Set-DistributionGroup -Identity {quote(address)} -RoomList -BypassSecurityGroupManagerCheck in "
         "Exchange Online PowerShell, or tick "
         "“Convert the existing group to a room list” on this page and run the step again; or choose another "
@@ -250,20 +254,20 @@ def verify(ctx: StepContext) -> dict[str, Any]:
         raise StepError(
             code="room_list_missing",
             message=f"{result.address} is not a room list any more.",
-            fix="Run this step again to create it.",
+            fix=gettext_noop("Run this step again to create it."),
         )
     if not is_manager(group, manager_identities):
         raise StepError(
             code="room_list_manager_missing",
             message=f"{result.manager} does not manage {result.address}.",
-            fix="Run this step again to set the manager.",
+            fix=gettext_noop("Run this step again to set the manager."),
         )
     if people:
         raise StepError(
             code="room_list_holds_non_rooms",
             message=f"{result.address} holds members that are not rooms: {describe_members(people)}.",
-            explanation="Every member of a scoped room list is within the integration's calendar access.",
-            fix="Run this step again: Onramp names them and removes them once you confirm.",
+            explanation=gettext_noop("Every member of a scoped room list is within the integration's calendar access."),
+            fix=gettext_noop("Run this step again: Onramp names them and removes them once you confirm."),
             extra={"non_room_members": people},
         )
     return {"dn": group["DistinguishedName"]}

@@ -217,8 +217,10 @@ def _choose_and_apply(ctx: StepContext, exchange, room_list: RoomListResult, man
     if not chosen:
         raise StepError(
             code="no_rooms",
-            message="No room can be added: the selection holds no room or equipment mailbox.",
-            fix="Upload a CSV of room addresses, or create room mailboxes in the Exchange admin center first.",
+            message=gettext_noop("No room can be added: the selection holds no room or equipment mailbox."),
+            fix=gettext_noop(
+                "Upload a CSV of room addresses, or create room mailboxes in the Exchange admin center first."
+            ),
         )
     _record_rooms(tenant, chosen, directory, plan)
     applied = _apply(ctx, exchange, plan, lists, manager, len(chosen))
@@ -301,8 +303,10 @@ def _addresses_taken(holders: list[dict[str, str]]) -> StepError:
         message=f"No free address for a new room list: {named}.",
         explanation="Each room list needs an address of its own. Onramp steps past an address another recipient "
         f"holds to the next number, but gave up after {len(holders)} taken ones.",
-        fix="Free these addresses or names (Exchange admin center → Recipients → the holder → change its email "
-        "address or name, or remove it if it is unused), then run this step again.",
+        fix=gettext_noop(
+            "Free these addresses or names (Exchange admin center → Recipients → the holder → change its email "
+            "address or name, or remove it if it is unused), then run this step again."
+        ),
         extra={"holders": holders},
     )
 
@@ -457,8 +461,8 @@ def _apply(
             code="room_lists_incomplete",
             message=f"{len(failures)} room list(s) could not be written: "
             + "; ".join(f"{f['list']}: {f['message']}" for f in failures),
-            explanation="The other lists were written; their rooms are in place.",
-            fix="Run this step again: it reads the lists and adds only the rooms still missing.",
+            explanation=gettext_noop("The other lists were written; their rooms are in place."),
+            fix=gettext_noop("Run this step again: it reads the lists and adds only the rooms still missing."),
             extra={"failures": failures},
         )
     _check_placement(plan, lists, outcome)
@@ -506,7 +510,9 @@ def _check_placement(plan: list[PlannedList], lists: _Lists, outcome: dict[str, 
             f"{ROOM_LIST_MAX_MEMBERS} members.",
             explanation="Someone changed the lists by hand: a room in two lists is offered twice, and Outlook's room "
             f"finder shows at most {ROOM_LIST_MAX_MEMBERS} rooms of a list.",
-            fix="Remove the extra memberships in the Exchange admin center (Groups → the room list → Members), then "
-            "run this step again.",
+            fix=gettext_noop(
+                "Remove the extra memberships in the Exchange admin center (Groups → the room list → Members), then "
+                "run this step again."
+            ),
             extra={"in_several_lists": doubled[:50], "oversized_lists": oversized},
         )

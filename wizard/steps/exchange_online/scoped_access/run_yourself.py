@@ -8,6 +8,8 @@ import dataclasses
 import time
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from tenants.models import Tenant
 from wizard.errors import StepError
 from wizard.models import StepState
@@ -82,8 +84,8 @@ def perform(ctx: StepContext) -> Outcome:
     if not app_id:
         raise StepError(
             code="integration_app_missing",
-            message="The integration's application id is not set.",
-            fix="Enter the integration's application (client) id in step 0, then run this step.",
+            message=gettext_noop("The integration's application id is not set."),
+            fix=gettext_noop("Enter the integration's application (client) id in step 0, then run this step."),
         )
     required_result(tenant, RoomsResult, "lists", "Rooms")
     sp_id = ctx.previous_result.get("service_principal_object_id")

@@ -16,6 +16,8 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from tenants.models import Tenant
 from wizard.audit import record_event
 from wizard.errors import StepError
@@ -50,10 +52,14 @@ def room_list_dns(tenant: Tenant) -> list[str]:
         # The lists exist, but the admin created them (Tenant.exchange_writes), so Onramp never read their DNs.
         raise StepError(
             code="room_list_dns_unknown",
-            message="Onramp does not know the room lists' distinguished names.",
-            explanation="The room lists were created by your own commands while you made the Exchange changes, so"
-            " Onramp never read them from Exchange.",
-            fix="Run “Room list” and “Rooms” again: Onramp adopts the lists as they are and reads their names.",
+            message=gettext_noop("Onramp does not know the room lists' distinguished names."),
+            explanation=gettext_noop(
+                "The room lists were created by your own commands while you made the Exchange changes, so"
+                " Onramp never read them from Exchange."
+            ),
+            fix=gettext_noop(
+                "Run “Room list” and “Rooms” again: Onramp adopts the lists as they are and reads their names."
+            ),
         )
     return dns
 
@@ -81,8 +87,8 @@ def perform(ctx: StepContext) -> Outcome:
     if not app_id:
         raise StepError(
             code="integration_app_missing",
-            message="The integration's application id is not set.",
-            fix="Enter the integration's application (client) id in step 0, then run this step.",
+            message=gettext_noop("The integration's application id is not set."),
+            fix=gettext_noop("Enter the integration's application (client) id in step 0, then run this step."),
         )
     try:
         return _grant_scoped_access(ctx, app_id)
@@ -202,10 +208,13 @@ def entra_service_principal(graph, app_id: str) -> dict[str, Any]:
         raise StepError(
             code="integration_app_not_in_tenant",
             message=f"The app {app_id} has no service principal (enterprise application) in this tenant.",
-            explanation="The integration's app must be consented to in this organisation before Exchange can "
-            "grant it access.",
-            fix="Complete the integration's own admin-consent link (its vendor provides it), or check the app id "
-            "entered in step 0; then run this step again.",
+            explanation=gettext_noop(
+                "The integration's app must be consented to in this organisation before Exchange can grant it access."
+            ),
+            fix=gettext_noop(
+                "Complete the integration's own admin-consent link (its vendor provides it), or check the app id "
+                "entered in step 0; then run this step again."
+            ),
         )
     return principals[0]
 
@@ -311,11 +320,13 @@ def verify(ctx: StepContext) -> dict[str, Any]:
             code="scope_out_of_date",
             message=f"The scope {result.scope_name} does not cover exactly the tenant's room lists: "
             f"{recipient_filter or 'no filter'}.",
-            fix="Run this step again to update it.",
+            fix=gettext_noop("Run this step again to update it."),
         )
     if not found["own_assignments"]:
         raise StepError(
-            code="role_assignment_missing", message=f"The {ROLE} assignment is missing.", fix="Run this step again."
+            code="role_assignment_missing",
+            message=f"The {ROLE} assignment is missing.",
+            fix=gettext_noop("Run this step again."),
         )
     if found["widening"]:
         entra = any(f["kind"] == "entra_app_role" for f in found["widening"])

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from tenants.models import SecretKind, Tenant, TenantSecret
 from tenants.secrets import read_secret, store_secret
@@ -80,14 +81,14 @@ def _wanted(ctx: StepContext) -> dict[str, str]:
     if not upn or not domain:
         raise StepError(
             code="service_account_name_missing",
-            message="Choose the service account's address.",
-            fix="Enter a name and pick one of your verified domains, then run this step.",
+            message=gettext_noop("Choose the service account's address."),
+            fix=gettext_noop("Enter a name and pick one of your verified domains, then run this step."),
         )
     if verified and domain not in verified:
         raise StepError(
             code="domain_not_verified",
             message=f"{domain} is not a verified domain of this organisation.",
-            explanation="Microsoft only accepts user names in a domain the organisation has verified.",
+            explanation=gettext_noop("Microsoft only accepts user names in a domain the organisation has verified."),
             fix=f"Pick one of: {', '.join(verified)}; or verify {domain} in the Microsoft 365 admin center.",
         )
     return {
@@ -266,10 +267,14 @@ def _choose_licence(requested_sku_id: str | None, licences: list[dict[str, Any]]
     raise StepError(
         code="no_free_exchange_licence",
         message=f"No licence that gives a mailbox has a free unit. Considered: {described}.",
-        explanation="The service account needs a mailbox, and only a licence with an Exchange Online mailbox plan "
-        "(Exchange Online Plan 1 or 2, Kiosk, or their government versions) gives it one. Free and app-only licences "
-        "(Power BI, Power Automate Free, Teams Exploratory, Apps for business) carry only Exchange Foundation, which "
-        "gives no mailbox, so Onramp never picks them.",
+        explanation=gettext_noop(
+            "The service account needs a mailbox, and only a licence with an Exchange Online mailbox plan "
+            "(Exchange Online Plan 1 or 2, Kiosk, or their government versions) gives it one. "
+            "Free and app-only licences "
+            "(Power BI, Power Automate Free, Teams Exploratory, Apps for business) carry only Exchange Foundation, "
+            "which "
+            "gives no mailbox, so Onramp never picks them."
+        ),
         fix=(f"Buy or free one unit of {' or '.join(full)}" if full else "Buy a licence that includes Exchange Online")
         + " in the Microsoft 365 admin center (Billing → Licenses), then run this step again.",
         extra={"licences": candidates},
@@ -288,9 +293,13 @@ def _wait_for_mailbox(ctx: StepContext, mailbox_probe: Callable[[str, str], obje
                 code="mailbox_timeout",
                 message=f"The mailbox of {result['user_principal_name']} has not appeared after {int(waited // 60)} "
                 "minutes.",
-                explanation="Exchange Online creates a mailbox after a licence with an Exchange plan is assigned.",
-                fix="In the Microsoft 365 admin center check the user's licence and mailbox; retry this step when "
-                "Get-Mailbox finds it.",
+                explanation=gettext_noop(
+                    "Exchange Online creates a mailbox after a licence with an Exchange plan is assigned."
+                ),
+                fix=gettext_noop(
+                    "In the Microsoft 365 admin center check the user's licence and mailbox; retry this step when "
+                    "Get-Mailbox finds it."
+                ),
             ) from None
         return Wait(
             seconds=poll_delay(waited, first=2, longest=60),
@@ -306,7 +315,9 @@ def verify(ctx: StepContext) -> dict[str, Any]:
         user = _find_user(ms.graph, upn)
         if user is None:
             raise StepError(
-                code="service_account_missing", message=f"{upn} no longer exists.", fix="Run this step again."
+                code="service_account_missing",
+                message=f"{upn} no longer exists.",
+                fix=gettext_noop("Run this step again."),
             )
         _mailbox_probe(ms)(user["id"], upn)
     return {"verified_user_principal_name": upn}

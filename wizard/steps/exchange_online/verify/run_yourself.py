@@ -8,6 +8,8 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
+from django.utils.translation import gettext_noop
+
 from tenants.models import SecretKind
 from tenants.secrets import has_secret
 from wizard.errors import StepError
@@ -28,10 +30,14 @@ from wizard.steps.exchange_online.verify.service import read_calendars, report
 def secret_needed() -> StepError:
     return StepError(
         code="integration_secret_needed",
-        message="Verify needs the integration's client secret while you make the Exchange changes yourself.",
-        explanation="Without InvokeCommand, Onramp cannot read the scope or the room lists from Exchange: reading"
-        " each room's calendar as the integration (and being refused the control mailbox's) is the only proof left.",
-        fix="Enter the integration's client secret in step 0, then run Verify again.",
+        message=gettext_noop(
+            "Verify needs the integration's client secret while you make the Exchange changes yourself."
+        ),
+        explanation=gettext_noop(
+            "Without InvokeCommand, Onramp cannot read the scope or the room lists from Exchange: reading"
+            " each room's calendar as the integration (and being refused the control mailbox's) is the only proof left."
+        ),
+        fix=gettext_noop("Enter the integration's client secret in step 0, then run Verify again."),
     )
 
 

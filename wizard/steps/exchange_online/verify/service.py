@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from tenants.models import SecretKind, Tenant
 from tenants.secrets import has_secret
@@ -206,10 +207,14 @@ def _control_must_exist(control: str, scope: bool | None) -> None:
         raise StepError(
             code="control_mailbox_missing",
             message=f"The control mailbox {control} does not exist.",
-            explanation="Verification proves the scope by showing that a mailbox which is not a room stays out of "
-            "reach; it needs an existing mailbox for that.",
-            fix="Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
-            "the service account's.",
+            explanation=gettext_noop(
+                "Verification proves the scope by showing that a mailbox which is not a room stays out of "
+                "reach; it needs an existing mailbox for that."
+            ),
+            fix=gettext_noop(
+                "Enter the address of an existing user mailbox as the control mailbox, or leave it empty to use "
+                "the service account's."
+            ),
         )
 
 

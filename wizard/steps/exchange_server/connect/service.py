@@ -28,7 +28,9 @@ def perform(ctx: StepContext) -> Outcome:
             code=own.code,
             message=f"{upn} signed in to EWS but could not open its own calendar: {own.message or own.code}.",
             explanation=own.explanation,
-            fix="Run the Service account step's commands (New-Mailbox), or Enable-Mailbox for an existing user.",
+            fix=gettext_noop(
+                "Run the Service account step's commands (New-Mailbox), or Enable-Mailbox for an existing user."
+            ),
             extra={"service": EWS},
         )
     return Done({"ews_url": url, "ews_url_source": source, "service_account_upn": upn})

@@ -27,8 +27,10 @@ def perform(ctx: StepContext) -> Outcome:
         raise StepError(
             code="wrong_number_of_dns",
             message=f"{len(dns)} distinguished names were entered for {expected} room lists.",
-            explanation="The scope must name every room list, or the rooms of a list left out stay unreachable.",
-            fix="Paste the DistinguishedName of each list the Get-DistributionGroup commands print.",
+            explanation=gettext_noop(
+                "The scope must name every room list, or the rooms of a list left out stay unreachable."
+            ),
+            fix=gettext_noop("Paste the DistinguishedName of each list the Get-DistributionGroup commands print."),
         )
     confirmed = confirmation_recorded(ctx, scoped_access_script)
     if isinstance(confirmed, NeedsInput):

@@ -38,19 +38,21 @@ def perform(ctx: StepContext) -> Outcome:
         # Whether Exchange lets an account impersonate itself is undocumented: its refusal would prove nothing.
         raise StepError(
             code="control_is_service_account",
-            message="The control mailbox is the service account itself.",
-            explanation="Verify proves the scope by a mailbox the service account must be refused; Exchange does not "
-            "document whether an account may impersonate itself, so its own mailbox proves nothing.",
-            fix="Enter another existing mailbox that is not a room (a person's or a shared mailbox).",
+            message=gettext_noop("The control mailbox is the service account itself."),
+            explanation=gettext_noop(
+                "Verify proves the scope by a mailbox the service account must be refused; Exchange does not "
+                "document whether an account may impersonate itself, so its own mailbox proves nothing."
+            ),
+            fix=gettext_noop("Enter another existing mailbox that is not a room (a person's or a shared mailbox)."),
         )
     client = ews_client(tenant)
     rooms = list(Room.objects.filter(tenant=tenant, membership_status=MembershipStatus.MEMBER))
     if not rooms:
         raise StepError(
             code="no_rooms",
-            message="There are no rooms to verify.",
-            explanation="The rooms step records the rooms the admin added to the room lists.",
-            fix="Run the rooms step first.",
+            message=gettext_noop("There are no rooms to verify."),
+            explanation=gettext_noop("The rooms step records the rooms the admin added to the room lists."),
+            fix=gettext_noop("Run the rooms step first."),
         )
     total = len(rooms) + 1
     done = 0
@@ -90,8 +92,10 @@ def perform(ctx: StepContext) -> Outcome:
                 if control_access.opened
                 else f"Onramp could not prove the control mailbox is out of reach: {control_access.explanation}"
             ),
-            fix="Check Get-ManagementRoleAssignment -Role ApplicationImpersonation for assignments without the"
-            " scope, or choose an existing mailbox that is not a room as the control mailbox.",
+            fix=gettext_noop(
+                "Check Get-ManagementRoleAssignment -Role ApplicationImpersonation for assignments without the"
+                " scope, or choose an existing mailbox that is not a room as the control mailbox."
+            ),
             extra=result,
         )
     waiting = _waiting_for_rbac_cache(tenant, rooms, failures, result)
@@ -101,9 +105,13 @@ def perform(ctx: StepContext) -> Outcome:
         raise StepError(
             code="rooms_not_reachable",
             message=f"{len(failures)} of {len(rooms)} rooms cannot be opened by the service account.",
-            explanation="Each failing room is listed with Exchange's answer. A room outside every room list in the"
-            " scope answers ErrorImpersonateUserDenied.",
-            fix="Add the rooms to a room list (rooms step) or run the scoped-access commands again, then re-verify.",
+            explanation=gettext_noop(
+                "Each failing room is listed with Exchange's answer. A room outside every room list in the"
+                " scope answers ErrorImpersonateUserDenied."
+            ),
+            fix=gettext_noop(
+                "Add the rooms to a room list (rooms step) or run the scoped-access commands again, then re-verify."
+            ),
             extra={**result, "failures": failures[:FAILURES_KEPT]},
         )
     return Done({**result, "passed": True})
