@@ -284,8 +284,9 @@ def take_over_lost_checks(now: datetime | None = None) -> list[Claim]:
             record_event(check.tenant, SYSTEM_ACTOR, "heartbeat", "taken_over", "verify", detail)
             send.append((check.pk, check.claim))
         for check in unstarted.select_for_update(skip_locked=True):
-            check.started_at = now
-            check.save(update_fields=["started_at"])
+            # A check claimed before claims existed has none: it gets one, as its message carried none.
+            check.claim, check.started_at = check.claim or _new_claim(), now
+            check.save(update_fields=["claim", "started_at"])
             send.append((check.pk, check.claim))
     return send
 

@@ -96,6 +96,19 @@ def test_a_claimed_message_no_worker_started_is_sent_again_with_its_claim(heartb
     assert drift.take_over_lost_checks() == [], "sent again once per LOST_MESSAGE_TIMEOUTS timeouts"
 
 
+@pytest.mark.django_db
+def test_a_check_claimed_before_claims_existed_is_sent_again_with_one(heartbeat):
+    check, _ = _claimed()
+    long_ago = timezone.now() - timedelta(seconds=TIMEOUT * drift.LOST_MESSAGE_TIMEOUTS + 1)
+    DriftCheck.objects.filter(pk=check.pk).update(claim="", started_at=long_ago)
+
+    [(sent, claim)] = drift.take_over_lost_checks()
+
+    check.refresh_from_db()
+    assert sent == check.pk and claim == check.claim != ""
+    assert drift.startable(check.pk, claim) == check.tenant
+
+
 def test_a_run_taken_over_while_it_went_on_records_nothing(sandbox_tenant, celery_worker, settings):
     """A worker that stalled past the timeout (its beat stopped) but whose run then ends: the check is another
     run's by then, so this one writes neither the outcome nor a timeline event."""
