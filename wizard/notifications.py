@@ -96,7 +96,8 @@ def compose(tenant: Tenant, kind: str, step_id: str, message: str = "") -> tuple
     """(subject, body) of one notification, with a link straight to the step."""
     title = step_of(tenant, step_id).title
     link = settings.ONRAMP_BASE_URL.rstrip("/") + reverse("wizard:step", args=[tenant.slug, step_id])
-    names = {"organisation": tenant.display_name, "title": title, "message": message}
+    # A failure's message is saved in English; one Onramp wrote in fixed words (gettext_noop) reads translated.
+    names = {"organisation": tenant.display_name, "title": title, "message": _(message) if message else ""}
     if kind == WAIT_ENDED:
         subject = _("{organisation}: {title} is done, the wait is over").format(**names)
         text = _(

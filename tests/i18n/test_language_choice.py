@@ -96,6 +96,9 @@ def test_emails_are_written_in_the_installations_language(tenant, admin_client, 
     assert subject == "[Onramp] Contoso: Mandanten verbinden ist erledigt, das Warten ist vorbei"
     assert body.startswith("Microsoft hat abgeschlossen, worauf „Mandanten verbinden“ gewartet hat")
     assert "auf ihrer Seite „Mitglieder“" in body
+    # A failure saved in English in fixed words (gettext_noop where it is raised) is told in German.
+    subject, body = compose(tenant, FAILED, "org_customization", "Exchange Online still reports IsDehydrated true.")
+    assert body.startswith("„Organisationsanpassung“ ist fehlgeschlagen: Exchange Online meldet weiterhin IsDehydrated")
 
 
 def test_a_refusal_is_said_in_the_language_of_the_person_who_asked(tenant, admin_client):
