@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db
 # `onramp connect --with-microsoft` printed (someone with no Onramp account); it reads nothing and trusts nothing.
 # metrics answers the monitoring's bearer token, never a session (tests/views/test_metrics.py); readyz, like healthz,
 # tells only whether the database, the broker and a worker answer (tests/monitoring/test_readiness.py).
+# set_language (Django's) only sets the language cookie and redirects to a local `next`, for the sign-in page too
+# (tests/i18n/test_language_choice.py).
 PUBLIC = frozenset(
     {
         "login",
@@ -28,6 +30,7 @@ PUBLIC = frozenset(
         "people:invitation",
         "orgs:consent_from_terminal_done",
         "metrics",
+        "set_language",
     }
 )
 ANY_SIGNED_IN = frozenset({"orgs:home", "orgs:create", "orgs:consent_callback"})
