@@ -1,6 +1,7 @@
 """The wizard's pages: access, every status's panel, actions, progress polling, rooms, password, activation."""
 
 import html
+import re
 from pathlib import Path
 
 import pytest
@@ -528,6 +529,10 @@ def test_an_empty_upload_gets_one_error(tenant, admin_client):
     assert response.status_code == 400
     assert "The submitted file is empty." in page
     assert "Choose the CSV file to upload." not in page
+    # A screen reader hears the error with the field: the input is invalid and described by the error's id.
+    field = re.search(r'<input[^>]*name="csv_file"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field and "id_csv_file_error" in field, field
+    assert 'id="id_csv_file_error"' in page
 
 
 def test_a_rejected_upload_clears_the_preview_it_would_replace(tenant, admin_client):
