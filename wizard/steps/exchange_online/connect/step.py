@@ -13,7 +13,10 @@ STEP = Step(
     result_type=ConnectResult,
     title=_("Connect the tenant"),
     summary=_("Onramp signs in to your Microsoft 365 organisation with an app you consent to."),
-    why=_("Every later step reads and changes Exchange Online on your behalf; it needs app-only access first."),
+    why=_(
+        "Every later step reads and changes Exchange Online on your behalf, with the access this step checks "
+        "first: your own sign-in's, or your app registration's."
+    ),
     perform=service.perform,
     verify=service.verify,
     form=ConnectForm,
