@@ -170,7 +170,8 @@ def still_can(kind: str, *, left_to_admin: bool) -> str:
     words = _(
         "Onramp now holds no credential, no token and no sign-in for this organisation: it cannot sign in to your "
         "tenant, so it can neither read nor change anything there, and verify, re-verify and the nightly drift check "
-        "stop."
+        "stop. To have the nightly drift check again, connect your own app registration on step 0: read-only "
+        "permissions are enough, as the check only reads."
     )
     if not left_to_admin:
         return words
