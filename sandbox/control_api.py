@@ -98,28 +98,15 @@ def _remove_mailbox(tenant: Tenant, body: dict[str, Any]) -> Response:
     return Response(204)
 
 
-def _group_memberships(tenant: Tenant, body: dict[str, Any]) -> Response:
-    """Make a person a member of exactly these Entra groups (ids); the `groups` claim and Graph read them."""
+def _person_and_list(tenant: Tenant, body: dict[str, Any], key: str) -> tuple[User, list[str]] | Response:
+    """The person `body["user"]` names (UPN or id) and the list of ids `body[key]`, or the error answer."""
     user = tenant.user_by_key(str(body.get("user", "")))
     if user is None:
         return _error(404, "no such user")
-    groups = body.get("groups")
-    if not isinstance(groups, list):
-        return _error(400, "groups must be a list of group ids")
-    tenant.entra_group_members[user.id] = {str(group) for group in groups}
-    return Response(204)
-
-
-def _person_roles(tenant: Tenant, body: dict[str, Any]) -> Response:
-    """Give a person exactly these active directory roles (template ids); sign-in, Graph and Exchange read them."""
-    user = tenant.user_by_key(str(body.get("user", "")))
-    if user is None:
-        return _error(404, "no such user")
-    roles = body.get("roles")
-    if not isinstance(roles, list):
-        return _error(400, "roles must be a list of role template ids")
-    user.directory_roles = [str(role) for role in roles]
-    return Response(204)
+    values = body.get(key)
+    if not isinstance(values, list):
+        return _error(400, f"{key} must be a list of ids")
+    return user, [str(value) for value in values]
 
 
 def handle(tenant: Tenant, req: Request) -> Response:
@@ -193,8 +180,16 @@ def handle(tenant: Tenant, req: Request) -> Response:
                 EntraServicePrincipal(tenant.object_id(f"sp:{app_id}"), app_id, str(body["display_name"])),
             )
             return Response(204)
-        if action == "memberships":
-            return _group_memberships(tenant, body)
-        if action == "people/roles":
-            return _person_roles(tenant, body)
+        if action in ("memberships", "people/roles"):
+            # A person's Entra groups (the `groups` claim and Graph read them), or their active directory roles
+            # (template ids: sign-in, Graph and Exchange read them), set to exactly the list given.
+            found = _person_and_list(tenant, body, "groups" if action == "memberships" else "roles")
+            if isinstance(found, Response):
+                return found
+            user, values = found
+            if action == "memberships":
+                tenant.entra_group_members[user.id] = set(values)
+            else:
+                user.directory_roles = values
+            return Response(204)
     return _error(404, f"no control action POST {action}")
