@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, int]] = {
     "verify": ("bench.steps", 1500),
     "drift": ("bench.drift", 1500),
     "fleet": ("bench.fleet", 2400),
+    "nightly": ("bench.fleet", 7200),
 }
 
 

@@ -11,12 +11,19 @@ concurrency allow: no sooner than its longest check alone, nor than all the chec
 Then the round again on 2 worker processes, one of them killed with -9 once every slot is running a check: the
 dead worker's checks stop beating, the watchdog (called here every second, as beat's watch-steps entry does every
 max(5 s, timeout ÷ 2)) takes each over once, and every organisation is still checked exactly once.
+
+`nightly` is the fleet at an installation's size: 1,000 organisations of 20 to 2,000 rooms, as a calendar product's
+customers are spread (many small, few large: each size class of a geometric ladder holds the same number of rooms, so
+the number of organisations falls as their size grows), one nightly round on the widest workers. Organisations of one
+size class are alike (same directory, same lists, same calls), so "alone" is measured once per class (the median of
+two checks) and each organisation's alone time is its class's; the bound is as above.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,7 @@ from bench.report import BenchResult, Target
 from bench.steps import BUDGET_CALLS_PER_SECOND, LATENCY_MS, ROOT, _prepare, _redis
 
 DATABASE = "onramp_bench_fleet{size}"  # the quick one (make test) and the full one (make bench) may run at once
+NIGHTLY_DATABASE = "onramp_bench_nightly{size}"
 WORKER_PROCESSES = (1, 2, 4)
 KILLED_ROUND_PROCESSES = 2  # one is killed, the other is the host still up
 THREADS_PER_WORKER = 2
@@ -41,6 +49,27 @@ FULL_FLEET = (48, 20, 2000)
 TARGET_RATIO = 1.2
 # Doubling the worker processes should nearly double throughput while Microsoft's limits are not the bound.
 TARGET_SCALING = 1.6
+
+
+# The nightly fleet: size classes about 1.5× apart from 20 to 2,000 rooms.
+NIGHTLY_SIZE_CLASSES = (20, 30, 45, 70, 100, 150, 230, 350, 530, 800, 1200, 2000)
+QUICK_NIGHTLY_SIZE_CLASSES = (20, 45, 100)
+FULL_NIGHTLY = 1000
+QUICK_NIGHTLY = 24
+NIGHTLY_WORKER_PROCESSES = 4
+ALONE_RUNS_PER_CLASS = 2
+
+
+def nightly_sizes(organisations: int, classes: tuple[int, ...]) -> list[int]:
+    """Rooms of each organisation: as many rooms in every size class (so 1 ÷ size of the organisations in each),
+    rounded by largest remainder to `organisations` in all, at least one in each class; smallest first."""
+    weights = [1 / size for size in classes]
+    shares = [organisations * weight / sum(weights) for weight in weights]
+    counts = [max(1, int(share)) for share in shares]
+    by_remainder = sorted(range(len(classes)), key=lambda i: int(shares[i]) - shares[i])
+    for i in by_remainder[: organisations - sum(counts)]:
+        counts[i] += 1
+    return [size for size, count in zip(classes, counts, strict=True) for _ in range(count)]
 
 
 def _worker_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
@@ -127,6 +156,19 @@ def _alone(organisations: list[Any], timeout: float) -> dict[int, float]:
         [done] = _wait_for([check.pk], timeout)
         seconds[organisation.pk] = (done.finished_at - done.started_at).total_seconds()
     return seconds
+
+
+def _alone_by_class(organisations: list[Any], sizes: list[int], timeout: float) -> dict[int, float]:
+    """Each size class's check alone (the median of ALONE_RUNS_PER_CLASS checks of its first organisation, nothing
+    else running), by size."""
+    first_of_class: dict[int, Any] = {}
+    for organisation, size in zip(organisations, sizes, strict=True):
+        first_of_class.setdefault(size, organisation)
+    by_class = {}
+    for size, organisation in first_of_class.items():
+        runs = [_alone([organisation], timeout)[organisation.pk] for _ in range(ALONE_RUNS_PER_CLASS)]
+        by_class[size] = statistics.median(runs)
+    return by_class
 
 
 def _round(organisations: list[Any], alone: dict[int, float], slots: int, timeout: float) -> dict[str, Any]:
@@ -217,6 +259,13 @@ def _killed_round(organisations: list[Any], workers: list[subprocess.Popen], slo
 
 
 def run(name: str, quick: bool) -> BenchResult:
+    if name == "nightly":
+        return run_nightly(name, quick)
+    return run_fleet(name, quick)
+
+
+def run_fleet(name: str, quick: bool) -> BenchResult:
+    """1, 2 and 4 worker processes side by side, and the kill round (module docstring)."""
     from sandbox.control import SandboxControl
     from sandbox.server import TenantRooms, start_sandbox
     from sandbox.throttling import LIMITS_OFF, MICROSOFT_LIMITS
@@ -321,6 +370,93 @@ def run(name: str, quick: bool) -> BenchResult:
             "killed_round": killed,
             "scaling": scaling,
             "throttled": throttled,
+            "bound": "max(longest check alone, sum of checks alone ÷ (worker processes × threads))",
+        },
+    )
+
+
+def run_nightly(name: str, quick: bool) -> BenchResult:
+    """The nightly round of an installation's fleet (module docstring): every organisation checked once, 0 throttled,
+    wall time against the bound of the limits and the workers' concurrency, and against the schedule's window."""
+    from django.conf import settings as django_settings
+
+    from sandbox.control import SandboxControl
+    from sandbox.server import start_sandbox
+    from sandbox.throttling import LIMITS_OFF, MICROSOFT_LIMITS
+
+    count = QUICK_NIGHTLY if quick else FULL_NIGHTLY
+    sizes = nightly_sizes(count, QUICK_NIGHTLY_SIZE_CLASSES if quick else NIGHTLY_SIZE_CLASSES)
+    slots = NIGHTLY_WORKER_PROCESSES * THREADS_PER_WORKER
+    with tempfile.TemporaryDirectory(prefix="onramp-bench-redis-") as scratch, _redis(Path(scratch)) as redis_url:
+        shared = {"REDIS_URL": redis_url, "ONRAMP_CALLS_PER_SECOND": str(BUDGET_CALLS_PER_SECOND)}
+        env = setup_django(NIGHTLY_DATABASE.format(size="_quick" if quick else ""), shared)
+        window = django_settings.ONRAMP_DRIFT_WINDOW_SECONDS
+        with start_sandbox(tenants=count, tenant_rooms=sizes, equipment=1, users=2) as sandbox:
+            infos = sandbox.info["tenants"]
+            controls = [SandboxControl.from_info(info) for info in infos]
+            prepared = time.monotonic()
+            with _workers(env, NIGHTLY_WORKER_PROCESSES, 4):
+                organisations = _prepare_fleet(infos, parallel=16)
+            prepare_seconds = time.monotonic() - prepared
+            for control in controls:
+                control.set_knobs(latency_ms=LATENCY_MS, **MICROSOFT_LIMITS)
+            throttled_before = _throttled(controls)
+            timeout = 600 + 3 * sum(sizes) / 100
+            with _workers(env, 1, 1):
+                by_class = _alone_by_class(organisations, sizes, timeout)
+            alone = {organisation.pk: by_class[size] for organisation, size in zip(organisations, sizes, strict=True)}
+            with _workers(env, NIGHTLY_WORKER_PROCESSES, THREADS_PER_WORKER):
+                nightly = _round(organisations, alone, slots, timeout)
+            throttled = _throttled(controls) - throttled_before
+            for control in controls:
+                control.set_knobs(latency_ms=0, **LIMITS_OFF)
+                control.close()
+    classes = sorted(set(sizes))
+    settings = (
+        f"{count:,} organisations, one Microsoft tenant each, {classes[0]} to {classes[-1]} rooms ({sum(sizes):,} in "
+        f"all, {len(classes)} size classes); {LATENCY_MS} ms latency, Microsoft's per-service limits per tenant; "
+        f"{NIGHTLY_WORKER_PROCESSES} worker processes of {THREADS_PER_WORKER} threads"
+    )
+    not_once = count - nightly["checked_once"] + count - nightly["done"]
+    return BenchResult(
+        name,
+        targets=[
+            Target(
+                "nightly drift of the fleet: wall ÷ bound",
+                nightly["ratio"],
+                "<=",
+                TARGET_RATIO,
+                "×",
+                f"{nightly['wall_seconds']} s, bound {nightly['bound_seconds']} s on {slots} slots; "
+                f"{nightly['organisations_per_minute']} organisations a minute; {settings}",
+            ),
+            Target(
+                "nightly drift of the fleet: wall time, every check due at once",
+                nightly["wall_seconds"],
+                "<=",
+                window,
+                "s",
+                f"the schedule's window (ONRAMP_DRIFT_WINDOW_SECONDS); at this rate the window holds "
+                f"{int(count * window / nightly['wall_seconds']):,} organisations",
+            ),
+            Target(
+                "nightly drift of the fleet: organisations not checked exactly once, or failed",
+                not_once,
+                "<=",
+                0,
+                "",
+                f"{nightly['checked_once']:,} of {count:,} checked exactly once",
+            ),
+            Target("nightly drift of the fleet: calls throttled by Microsoft", throttled, "<=", 0, "", "every tenant"),
+        ],
+        figures={
+            "settings": settings,
+            "organisations_by_rooms": {size: sizes.count(size) for size in classes},
+            "alone_seconds_by_rooms": {size: round(seconds, 2) for size, seconds in sorted(by_class.items())},
+            "prepare_seconds": round(prepare_seconds, 1),
+            "round": nightly,
+            "throttled": throttled,
+            "window_seconds": window,
             "bound": "max(longest check alone, sum of checks alone ÷ (worker processes × threads))",
         },
     )
