@@ -1,5 +1,7 @@
 """`python -m bench [--only NAME ...] [--quick]`: run the benchmarks, write bench/results.json, print the table.
 
+bench/results.json keeps each group's latest result: a run of some groups replaces theirs and keeps the others'.
+
 Exit status 0 whether targets are met or not (the table says); 1 when a benchmark could not run at all.
 """
 
@@ -61,6 +63,29 @@ def _run_in_child(name: str, quick: bool) -> BenchResult:
         return BenchResult.from_dict(json.loads(out.read_text()))
 
 
+def _commit() -> str:
+    """The commit measured, marked `+changes` when the tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode != 0:
+        return ""
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
+
+
+def _merged(path: Path, measured: list[dict]) -> list[dict]:
+    """The results file's benchmarks with those just measured in place of their earlier results (by name): a run of
+    one group (`--only`) keeps the other groups' last figures, each with when, on which commit and at which size it
+    was measured."""
+    try:
+        earlier = json.loads(path.read_text())["benchmarks"]
+    except (OSError, ValueError, KeyError, TypeError):
+        earlier = []
+    fresh = {entry["name"]: entry for entry in measured}
+    kept = [entry for entry in earlier if isinstance(entry, dict) and entry.get("name") not in fresh]
+    order = {name: number for number, name in enumerate(BENCHMARKS)}
+    return sorted(kept + measured, key=lambda entry: order.get(entry["name"], len(order)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only this benchmark")
@@ -81,12 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"== {name}{' (quick)' if args.quick else ''}", flush=True)
             results.append(_run_in_child(name, args.quick))
+    stamp = {"measured_at": started.isoformat(timespec="seconds"), "quick": args.quick, "commit": _commit()}
     document = {
         "started_at": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - clock, 1),
         "quick": args.quick,
         "load": load.summary(),
-        "benchmarks": [result.as_dict() for result in results],
+        "benchmarks": _merged(args.results, [result.as_dict() | stamp for result in results]),
     }
     args.results.write_text(json.dumps(document, indent=2) + "\n")
     print()
