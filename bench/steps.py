@@ -1,6 +1,8 @@
 """Rooms and verify: Onramp's steps 4 and 6 over 2,000 rooms against the sandbox at 250 ms latency per call. Rooms
 runs under a budget of 10 calls a second, next to the budget-limited lower bound and the article's loop (one
-`Add-DistributionGroupMember` per room, one after another) under the same settings. Verify runs under Microsoft's
+`Add-DistributionGroupMember` per room, one after another) under the same settings. Rooms10k is the rooms step of one
+tenant of 10,000 rooms under the same settings (issue 29 point 4), without the article's loop, with the worker
+process's memory: its resident set before the step and its peak during it. Verify runs under Microsoft's
 per-service limits (sandbox.throttling.MICROSOFT_LIMITS), next to the bound those limits imply.
 
 Onramp runs as deployed: a Celery worker process on Redis (the shared rate limit) and PostgreSQL, the sandbox in
@@ -39,11 +41,18 @@ LATENCY_MS = 250
 BUDGET_CALLS_PER_SECOND = 10
 FULL_ROOMS = 2_000
 QUICK_ROOMS = 100
+LARGE_ROOMS = 10_000
+QUICK_LARGE_ROOMS = 500
 LIST_SIZE = 75
 TARGET_RATIO = 1.2
 TARGET_SPEEDUP = 10.0
 TARGET_VERIFY_SECONDS = 60.0
 TARGET_CALLS_PER_ROOM = 1.05
+# The rooms step's worker process at its peak: Django, Celery and four idle threads take about 110 MB; the step
+# holds each room's address and its plan of lists, a few kB a room, so 10 kB a room at most (100 MB for 10,000), and
+# the worker stays well inside a 512 MB container with room for its other threads' steps.
+TARGET_PEAK_MB = 300
+TARGET_GROWTH_MB = 100
 # Sandbox call-count keys that take no slot of the tenant's budget: the identity platform, and the envelope of a
 # Graph $batch (each request inside it is admitted and counted on its own).
 UNBUDGETED_PREFIXES = ("GET /{tenant}", "POST /{tenant}", "identity", "POST /$batch")
@@ -67,7 +76,7 @@ def _redis(scratch: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _worker(env: dict[str, str]) -> Iterator[None]:
+def _worker(env: dict[str, str]) -> Iterator[subprocess.Popen]:
     log_path = Path(env["ONRAMP_VAR_DIR"]) / "worker.log"
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
@@ -77,9 +86,21 @@ def _worker(env: dict[str, str]) -> Iterator[None]:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: b"ready." in log_path.read_bytes(), 60, "the Celery worker", 0.5)
-        yield
+        yield process
     finally:
         stop(process)
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    """A live process's resident set now and its peak (VmRSS, VmHWM) in MB, from /proc/<pid>/status."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {key: round(int(fields[key].split()[0]) / 1024, 1) for key in ("VmRSS", "VmHWM")}
+
+
+def _reset_peak(pid: int) -> None:
+    """Start the process's peak resident set (VmHWM) again from its resident set now, so the peak read after a step
+    is the step's, not that of the earlier steps the same worker ran (proc(5), /proc/<pid>/clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def _run_step(tenant: Any, step_id: str, inputs: dict[str, Any] | None, timeout: float) -> Any:
@@ -282,19 +303,10 @@ def _bench_rooms(name: str, room_count: int, env: dict[str, str]) -> BenchResult
         article_placement = _room_placement(sandbox.control.state())
 
     settings = f"{room_count:,} rooms, {LATENCY_MS} ms latency, {BUDGET_CALLS_PER_SECOND} calls/s"
-    problems = onramp_placement["lost"] + onramp_placement["duplicated"]
     return BenchResult(
         name,
         targets=[
-            Target(
-                "rooms step: wall time ÷ lower bound",
-                onramp["ratio"],
-                "<=",
-                TARGET_RATIO,
-                "×",
-                f"{onramp['wall_seconds']} s for {onramp['budgeted_calls']} calls; bound "
-                f"{onramp['lower_bound_seconds']} s; {settings}",
-            ),
+            _rooms_ratio_target(onramp, settings),
             Target(
                 "rooms step: speed-up over the article's loop",
                 round(article["wall_seconds"] / onramp["wall_seconds"], 1),
@@ -303,22 +315,104 @@ def _bench_rooms(name: str, room_count: int, env: dict[str, str]) -> BenchResult
                 "×",
                 f"article {article['wall_seconds']} s for {article['budgeted_calls']} calls",
             ),
-            Target(
-                "rooms step: rooms lost or duplicated",
-                problems,
-                "<=",
-                0,
-                "rooms",
-                f"{onramp_placement['lost']} lost, {onramp_placement['duplicated']} duplicated; "
-                f"{onramp_placement['rooms']} rooms in {onramp_placement['lists']} lists of at most "
-                f"{onramp_placement['largest_list']}",
-            ),
+            _placement_target(onramp_placement),
         ],
         figures={
             "settings": settings,
             "onramp": {**onramp, "placement": onramp_placement},
             "article_loop": {**article, "placement": article_placement},
         },
+    )
+
+
+def _rooms_ratio_target(onramp: dict[str, Any], settings: str) -> Target:
+    return Target(
+        "rooms step: wall time ÷ lower bound",
+        onramp["ratio"],
+        "<=",
+        TARGET_RATIO,
+        "×",
+        f"{onramp['wall_seconds']} s for {onramp['budgeted_calls']} calls; bound "
+        f"{onramp['lower_bound_seconds']} s; {settings}",
+    )
+
+
+def _placement_target(placement: dict[str, Any]) -> Target:
+    return Target(
+        "rooms step: rooms lost or duplicated",
+        placement["lost"] + placement["duplicated"],
+        "<=",
+        0,
+        "rooms",
+        f"{placement['lost']} lost, {placement['duplicated']} duplicated; {placement['rooms']} rooms in "
+        f"{placement['lists']} lists of at most {placement['largest_list']}",
+    )
+
+
+def _rooms_with_memory(room_count: int, env: dict[str, str]) -> dict[str, Any]:
+    """The rooms step of one tenant of `room_count` rooms on a worker of its own: wall time against its bound, where
+    the rooms went, the worker's memory around the step, and how long the sandbox's seed and the earlier steps took."""
+    from sandbox.server import start_sandbox
+    from wizard.steps.exchange_online.rooms import service as rooms_service
+
+    clock = time.monotonic()
+    with start_sandbox(rooms=room_count) as sandbox:
+        seeded = time.monotonic() - clock
+        with _worker(env) as worker:
+            clock = time.monotonic()
+            tenant = _prepare(sandbox.info, through="room_list", slug=f"bench-{room_count}")
+            prepared = time.monotonic() - clock
+            _reset_peak(worker.pid)
+            before = _memory_mb(worker.pid)
+            onramp = _timed_step(
+                sandbox, tenant, "rooms", rooms_service.all_rooms_inputs(confirmed=True), timeout=room_count
+            )
+            after = _memory_mb(worker.pid)  # while the worker is up: its VmHWM goes with it
+        placement = _room_placement(sandbox.control.state())
+    return {
+        "rooms": room_count,
+        "sandbox_seed_seconds": round(seeded, 1),
+        "prepare_seconds": round(prepared, 1),
+        "memory": {
+            "rss_before_step_mb": before["VmRSS"],
+            "peak_during_step_mb": after["VmHWM"],
+            "rss_after_step_mb": after["VmRSS"],
+            "growth_during_step_mb": round(after["VmHWM"] - before["VmRSS"], 1),
+        },
+        "onramp": {**onramp, "placement": placement},
+    }
+
+
+def _bench_large_rooms(name: str, room_counts: tuple[int, int], env: dict[str, str]) -> BenchResult:
+    """The rooms step of a large tenant, next to that of the rooms benchmark's size in the same run, so the memory
+    the step adds is seen growing with the rooms."""
+    reference, large = (_rooms_with_memory(room_count, env) for room_count in room_counts)
+    memory, reference_memory = large["memory"], reference["memory"]
+    settings = f"{large['rooms']:,} rooms in one tenant, {LATENCY_MS} ms latency, {BUDGET_CALLS_PER_SECOND} calls/s"
+    return BenchResult(
+        name,
+        targets=[
+            _rooms_ratio_target(large["onramp"], settings),
+            Target(
+                "rooms step: the worker process's peak resident memory",
+                memory["peak_during_step_mb"],
+                "<=",
+                TARGET_PEAK_MB,
+                "MB",
+                f"{memory['rss_before_step_mb']} MB before the step; VmHWM of a Celery worker of 4 threads; "
+                f"sandbox seed {large['sandbox_seed_seconds']} s, the steps before it {large['prepare_seconds']} s",
+            ),
+            Target(
+                "rooms step: memory the step adds to the worker at its peak",
+                memory["growth_during_step_mb"],
+                "<=",
+                TARGET_GROWTH_MB,
+                "MB",
+                f"{reference_memory['growth_during_step_mb']} MB for {reference['rooms']:,} rooms in the same run",
+            ),
+            _placement_target(large["onramp"]["placement"]),
+        ],
+        figures={"settings": settings, "runs": [reference, large]},
     )
 
 
@@ -419,4 +513,8 @@ def run(name: str, quick: bool) -> BenchResult:
         )
         if name == "rooms":
             return _bench_rooms(name, room_count, env)
+        if name == "rooms10k":
+            return _bench_large_rooms(
+                name, (QUICK_ROOMS, QUICK_LARGE_ROOMS) if quick else (FULL_ROOMS, LARGE_ROOMS), env
+            )
         return _bench_verify(name, room_count, env)
