@@ -53,6 +53,21 @@ def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
+def in_pieces(lines: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """Lines joined into pieces of about `size` characters for a streaming response: the server writes each piece
+    it is given with a system call of its own, and a million one-line writes cost more than the lines."""
+    piece: list[str] = []
+    length = 0
+    for line in lines:
+        piece.append(line)
+        length += len(line)
+        if length >= size:
+            yield "".join(piece)
+            piece, length = [], 0
+    if piece:
+        yield "".join(piece)
+
+
 def timeline_record(event: AuditEvent, step_titles: dict[str, str]) -> dict[str, Any]:
     """One audit event as the timeline export shows it: who, what, when, which step, the outcome, and the detail
     without secrets."""
@@ -70,6 +85,20 @@ def timeline_record(event: AuditEvent, step_titles: dict[str, str]) -> dict[str,
 def timeline_csv_row(record: dict[str, Any]) -> list[str]:
     cells = {**record, "detail": json.dumps(record["detail"], sort_keys=True, default=str) if record["detail"] else ""}
     return [spreadsheet_safe(cells[column]) for column in TIMELINE_COLUMNS]
+
+
+def timeline_json_lines(head: dict[str, Any], records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The timeline export's JSON document a line at a time: `head`'s keys, then "events", one event a line, as the
+    records come (the export streams; a million events never sit in memory as one list or one string)."""
+    yield "{\n"
+    for key, value in head.items():
+        yield f"  {json.dumps(key)}: {json.dumps(value, default=str)},\n"
+    yield '  "events": ['
+    separator = "\n    "
+    for record in records:
+        yield separator + json.dumps(record, default=str)
+        separator = ",\n    "
+    yield "\n  ]\n}\n"
 
 
 def tenant_status_label(tenant: Tenant) -> str:

@@ -202,9 +202,51 @@ def rooms_page(tenant: Tenant, table: str, filter_name: str, page_number: str | 
     return Paginator(rooms_for(tenant, table, filter_name), ROOMS_PAGE_SIZE).get_page(page_number)
 
 
-def timeline_page(tenant: Tenant, page_number: str | int | None) -> Page:
-    events = AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")
-    return Paginator(events, TIMELINE_PAGE_SIZE).get_page(page_number)
+@dataclass(frozen=True)
+class TimelinePage:
+    """Up to TIMELINE_PAGE_SIZE events of a tenant's timeline, newest first, and the events the links to the newer
+    and the older page start after (None: there is none). Keyset pages: no count and no offset, so a page half way
+    down a million events reads what the first one reads (a page number would count them all on every view)."""
+
+    events: list[AuditEvent]
+    newer_than: int | None
+    older_than: int | None
+
+
+def _timeline_anchor(events: QuerySet[AuditEvent], event_id: str | None) -> AuditEvent | None:
+    """The event a page link starts after, if it is one of these events (another tenant's is no anchor)."""
+    if not event_id or not event_id.isdigit():
+        return None
+    return events.filter(pk=int(event_id)).only("pk", "created_at").first()
+
+
+def timeline_page(tenant: Tenant, before: str | None = None, after: str | None = None) -> TimelinePage:
+    """The newest events, or those just older than event `before`, or just newer than event `after` (the newest
+    when there are none: a link kept from before the trail grew, or typed by hand)."""
+    events = AuditEvent.objects.filter(tenant=tenant)
+    anchor = _timeline_anchor(events, after or before)
+    size = TIMELINE_PAGE_SIZE
+    # The redundant created_at bound is what lets the (tenant, -created_at) index start at the anchor; the Q settles
+    # events recorded in the same microsecond by id.
+    if anchor is not None and after:
+        newer = list(
+            events.filter(created_at__gte=anchor.created_at)
+            .filter(Q(created_at__gt=anchor.created_at) | Q(pk__gt=anchor.pk))
+            .order_by("created_at", "id")[: size + 1]
+        )
+        if newer:
+            page = newer[:size][::-1]
+            return TimelinePage(page, page[0].pk if len(newer) > size else None, page[-1].pk)
+    if anchor is not None and before:
+        older = list(
+            events.filter(created_at__lte=anchor.created_at)
+            .filter(Q(created_at__lt=anchor.created_at) | Q(pk__lt=anchor.pk))
+            .order_by("-created_at", "-id")[: size + 1]
+        )
+        if older:
+            return TimelinePage(older[:size], older[0].pk, older[size - 1].pk if len(older) > size else None)
+    newest = list(events.order_by("-created_at", "-id")[: size + 1])
+    return TimelinePage(newest[:size], None, newest[size - 1].pk if len(newest) > size else None)
 
 
 def timeline_events(tenant: Tenant) -> QuerySet[AuditEvent]:

@@ -103,7 +103,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_tenant_for(request.user, slug)
     states = selectors.states_of_every_step(tenant)
     steps = {step.id: step for step in steps_of(tenant)}
-    timeline = selectors.timeline_page(tenant, request.GET.get("page"))
+    timeline = selectors.timeline_page(tenant, before=request.GET.get("before"), after=request.GET.get("after"))
     drift_panel = presenters.drift_panel(tenant)
     context = {
         "tenant": tenant,
@@ -127,7 +127,7 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 steps[event.step_id].title if event.step_id in steps else event.step_id,
                 presenters.display_items(event.detail),
             )
-            for event in timeline.object_list
+            for event in timeline.events
         ],
         "resume_state_title": steps[current.step_id].title if (current := selectors.resume_state(states)) else "",
         "can_operate": can_operate(request.user, tenant),
