@@ -222,7 +222,8 @@ class TimelinePage:
 
 def _timeline_anchor(events: QuerySet[AuditEvent], event_id: str | None) -> AuditEvent | None:
     """The event a page link starts after, if it is one of these events (another tenant's is no anchor)."""
-    if not event_id or not event_id.isdigit():
+    # Digits a bigint holds: "²" is a digit to Python and no number to int(); twenty nines overflow the column.
+    if not (event_id and event_id.isascii() and event_id.isdigit() and len(event_id) <= 18):
         return None
     return events.filter(pk=int(event_id)).only("pk", "created_at").first()
 
@@ -256,9 +257,15 @@ def timeline_page(tenant: Tenant, before: str | None = None, after: str | None =
     return TimelinePage(newest[:size], None, newest[size - 1].pk if len(newest) > size else None)
 
 
-def timeline_events(tenant: Tenant) -> QuerySet[AuditEvent]:
-    """Every audit event of the tenant, oldest first: the export reads the timeline the way it happened."""
-    return AuditEvent.objects.filter(tenant=tenant).order_by("created_at", "id")
+# What the timeline export shows of each event (wizard.presenters.TimelineEvent).
+TIMELINE_FIELDS = ("created_at", "actor", "action", "step_id", "outcome", "detail")
+
+
+def timeline_events(tenant: Tenant) -> QuerySet:
+    """Every audit event of the tenant, oldest first (the export reads the timeline the way it happened), as named
+    rows of TIMELINE_FIELDS: a million model instances take twice as long to build as the rows."""
+    events = AuditEvent.objects.filter(tenant=tenant).order_by("created_at", "id")
+    return events.values_list(*TIMELINE_FIELDS, named=True)
 
 
 def password_reveal(tenant: Tenant) -> AuditEvent | None:

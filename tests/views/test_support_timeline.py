@@ -78,7 +78,14 @@ def test_another_tenants_event_or_nonsense_as_the_anchor_shows_the_newest(tenant
     (foreign,) = _add_events(other_tenant, 1)
     url = reverse("orgs:support_tenant", args=[tenant.slug])
     newest = _timeline_ns(support_client.get(url).content.decode())
-    for query in ({"before": foreign}, {"after": foreign}, {"before": "x1"}, {"after": ""}):
+    for query in (
+        {"before": foreign},
+        {"after": foreign},
+        {"before": "x1"},
+        {"after": ""},
+        {"before": "²"},
+        {"after": "9" * 30},
+    ):
         assert _timeline_ns(support_client.get(url, query).content.decode()) == newest, query
 
 
