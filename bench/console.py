@@ -1,8 +1,9 @@
 """Console: the support console and the audit trail at fleet size (issue 29 point 5). 100,000 organisations with
-their step states and 10,000,000 audit events, one organisation holding 1,000,000 of them, seeded with SQL on a fresh
-PostgreSQL database; the dashboard and the tenant page timed over HTTP against a real gunicorn (the Dockerfile's
-command line), and the timeline export of the million-event organisation streamed through a one-worker gunicorn
-whose peak resident memory is read from the kernel (VmHWM, reset before each export).
+their step states (and a month of nightly drift checks for those that finished their steps) and 10,000,000 audit
+events, one organisation holding 1,000,000 of them, seeded with SQL on a fresh PostgreSQL database; the dashboard
+and the tenant page timed over HTTP against a real gunicorn (the Dockerfile's command line), and the timeline export
+of the million-event organisation streamed through a one-worker gunicorn whose peak resident memory is read from the
+kernel (VmHWM, reset before each export).
 
 Constant memory is judged as a ratio: the serving worker's peak while it exports 1,000,000 events over its peak while
 it exports 100,000. An absolute bound would mostly measure what the worker has loaded (Django, the app, its
@@ -150,6 +151,42 @@ def _seed_tenants(cursor: Any, template_id: int, start: int, stop_before: int) -
     )
 
 
+def _seed_drift_checks(cursor: Any, template_id: int, start: int, stop_before: int) -> None:
+    """A month of nightly drift checks for organisations [start, stop_before) that finished their steps (n % 9 = 8):
+    the latest drifted for one in five of them, an older one for one in three (the Drifted filter must tell the two
+    apart)."""
+    from django.utils import timezone
+
+    from tenants.models import Tenant
+    from wizard.models import DriftCheck, DriftCheckStatus
+
+    template = DriftCheck.objects.create(
+        tenant_id=template_id, requested_by="schedule", due_at=timezone.now(), status=DriftCheckStatus.DONE
+    )
+    drifted = "(k = 0 AND mod(o.n, 5) = 0) OR (k = 10 AND mod(o.n, 3) = 0)"
+    columns, values = _copied_columns(
+        DriftCheck,
+        {
+            "tenant_id": "o.id",
+            "due_at": "now() - k * interval '1 day'",
+            "started_at": "now() - k * interval '1 day'",
+            "finished_at": "now() - k * interval '1 day' + interval '1 minute'",
+            "drifted": drifted,
+            "findings": f"CASE WHEN {drifted} THEN jsonb_build_array(jsonb_build_object('kind', 'room_not_in_list', "
+            "'summary', '1 room is in no room list', 'addresses', jsonb_build_array('room-1@' || o.slug))) "
+            "ELSE t.findings END",
+        },
+    )
+    cursor.execute(
+        f"INSERT INTO {DriftCheck._meta.db_table} ({columns}) SELECT {values} "  # noqa: S608
+        f"FROM (SELECT id, slug, substr(slug, 5)::int AS n FROM {Tenant._meta.db_table}) AS o "
+        f"CROSS JOIN generate_series(0, 29) AS k CROSS JOIN {DriftCheck._meta.db_table} AS t "
+        "WHERE t.id = %s AND mod(o.n, 9) = 8 AND o.n BETWEEN %s AND %s",
+        [template.pk, start, stop_before - 1],
+    )
+    DriftCheck.objects.filter(pk=template.pk).delete()
+
+
 # One event row of the timeline; `i` numbers it within its organisation (0 the oldest).
 _EVENT_VALUES = """
     CASE WHEN mod(i, 7) = 0 THEN 'alice@contoso.example' ELSE 'onramp' END,
@@ -221,6 +258,7 @@ def _query_counts(support: Any) -> dict[str, int]:
     return {
         "dashboard": _queries(support, "/support/"),
         "dashboard failed filter": _queries(support, "/support/?filter=failed"),
+        "dashboard drifted filter": _queries(support, "/support/?filter=drifted"),
         "dashboard search": _queries(support, "/support/?q=organisation+00004"),
         "tenant page": _queries(support, f"/support/t/{_slug(BIG)}/"),
     }
@@ -314,17 +352,19 @@ def _seed(scale: Scale) -> dict[str, Any]:
     from django.db import connection
 
     from tenants.models import Tenant
-    from wizard.models import AuditEvent, StepState
+    from wizard.models import AuditEvent, DriftCheck, StepState
 
     support = _support_user()
     template_id = _template()
     clock = time.monotonic()
     with connection.cursor() as cursor:
         _seed_tenants(cursor, template_id, 0, SMALL_TENANTS)
+        _seed_drift_checks(cursor, template_id, 0, SMALL_TENANTS)
         cursor.execute("ANALYZE")
     queries_small = _query_counts(support)
     with connection.cursor() as cursor:
         _seed_tenants(cursor, template_id, SMALL_TENANTS, scale.tenants)
+        _seed_drift_checks(cursor, template_id, SMALL_TENANTS, scale.tenants)
         tenants_s = time.monotonic() - clock
         clock = time.monotonic()
         with _bulk_load(cursor, AuditEvent._meta.db_table):
@@ -332,7 +372,7 @@ def _seed(scale: Scale) -> dict[str, Any]:
         events_s = time.monotonic() - clock
         clock = time.monotonic()
         # As autovacuum would have after a bulk load: statistics, and the visibility map index-only scans use.
-        for model in (Tenant, StepState, AuditEvent):
+        for model in (Tenant, StepState, DriftCheck, AuditEvent):
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
         cursor.execute("ANALYZE")
         cursor.execute("SELECT count(*) FROM " + AuditEvent._meta.db_table)  # noqa: S608
@@ -378,6 +418,7 @@ def run(name: str, quick: bool) -> BenchResult:
         pages = {
             "dashboard": _sequential(session, f"{base}/support/", scale.requests),
             "dashboard failed filter": _sequential(session, f"{base}/support/?filter=failed", scale.requests),
+            "dashboard drifted filter": _sequential(session, f"{base}/support/?filter=drifted", scale.requests),
             "dashboard search": _sequential(session, f"{base}/support/?q=organisation+00004", scale.requests),
             "tenant page": _sequential(session, f"{base}/support/t/{big}/", scale.requests),
             "tenant page, deep in the timeline": _sequential(
@@ -449,6 +490,7 @@ def run(name: str, quick: bool) -> BenchResult:
         targets=[
             page_target("support dashboard", "dashboard", TARGET_DASHBOARD_P95_MS),
             page_target("support dashboard, failed filter", "dashboard failed filter", TARGET_DASHBOARD_P95_MS),
+            page_target("support dashboard, drifted filter", "dashboard drifted filter", TARGET_DASHBOARD_P95_MS),
             page_target("support dashboard, search", "dashboard search", TARGET_DASHBOARD_P95_MS),
             Target(
                 "support console: queries growth",
