@@ -68,16 +68,29 @@ def _serving_pids(database: str, redis_url: str) -> dict[str, list[int]]:
     return found
 
 
+def _database_sessions() -> tuple[int, float]:
+    """Sessions PostgreSQL has counted on this database (each at its end) and their seconds executing statements."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions, active_time FROM pg_stat_database WHERE datname = current_database()")
+        sessions, active_ms = cursor.fetchone()
+    return sessions, active_ms / 1000
+
+
 class _CpuMeter:
     """CPU seconds spent between `__init__` and `stop()` by this process (the benchmark's polling and the sandbox's
-    threads), each worker process, the database's backends (those alive at the end: one that exited meanwhile is
-    missed) and redis-server; and by the whole machine."""
+    threads), each worker process, the database's backends (those alive at the end: the CPU of one that ended
+    meanwhile counts as the machine's, not ours; PostgreSQL's count of the sessions that ended says how many) and
+    redis-server; and by the whole machine."""
 
     def __init__(self, workers: list[int], database: str, redis_url: str) -> None:
         self.roles = {"sandbox_and_benchmark": [os.getpid()], "workers": workers}
         self.database, self.redis_url = database, redis_url
         serving = _serving_pids(database, redis_url)
         self.before = {pid: _cpu_seconds(pid) for pids in (*self.roles.values(), *serving.values()) for pid in pids}
+        self.sessions_before = _database_sessions()
         self.machine_before, self.started = _machine_ticks()[0], time.monotonic()
 
     def stop(self) -> dict[str, Any]:
@@ -89,7 +102,13 @@ class _CpuMeter:
             for role, pids in roles.items()
         }
         cpus = os.cpu_count() or 1
+        time.sleep(1)  # a backend reports its statements' time to the statistics at most once a second
+        sessions, active = (
+            now - before for now, before in zip(_database_sessions(), self.sessions_before, strict=True)
+        )
         return {
+            "database_sessions_ended": sessions,
+            "database_statements_seconds": round(active, 1),
             "wall_seconds": round(wall, 1),
             "available_cpu_seconds": round(wall * cpus, 1),
             "machine_busy_cpu_seconds": round(machine, 1),
@@ -266,7 +285,8 @@ def run(name: str, quick: bool) -> BenchResult:
                 f"{settings}; together: CPU {cpu['ours_cpu_seconds']:.0f} s ({roles}), the machine busy "
                 f"{cpu['machine_busy_cpu_seconds']:.0f} s of {cpu['available_cpu_seconds']:.0f} s "
                 f"({cpu['wall_seconds']:.0f} s × {os.cpu_count()} CPUs); our CPU alone fills every CPU for "
-                f"{cpu_floor:.1f} s, {cpu['floor_over_alone']} × the time alone",
+                f"{cpu_floor:.1f} s, {cpu['floor_over_alone']} × the time alone; {cpu['database_sessions_ended']} "
+                f"database sessions ended, {cpu['database_statements_seconds']} s executing statements",
             ),
             Target(
                 "onboardings: not activated, or a room not in exactly one list",
