@@ -8,8 +8,9 @@ machine, not a worker slot.
 Side by side in one run: onboardings alone (one at a time, the only work anywhere), a few for each organisation size,
 then every onboarding at once. Organisations come in a few sizes, so "alone" is measured for each size (the median of
 its runs) rather than fifty times; an onboarding's time together is divided by its size's time alone. Its time is
-from its submission to its activation step's end, as the worker wrote it. Alongside: the CPU seconds the workers and
-this process (the sandbox serves from a thread of it) spent during the run together, against wall × CPUs.
+from its submission to its activation step's end, as the worker wrote it. Alongside, for the run together: the CPU
+seconds the workers, this process (the sandbox serves from a thread of it), the database's backends and redis-server
+spent, against the machine's busy time and wall × CPUs, and the database sessions it opened and ended.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _serving_pids(database: str, redis_url: str) -> dict[str, list[int]]:
     """The PostgreSQL backends connected to this benchmark's database and its redis-server, found by their command
-    lines (a backend's names its database; other benchmarks' use other databases and ports)."""
+    lines (a backend's names its database; other benchmarks use other databases and ports)."""
     port = redis_url.rsplit(":", 1)[1].split("/")[0]
     found: dict[str, list[int]] = {"postgres": [], "redis": []}
     for entry in Path("/proc").iterdir():
