@@ -28,10 +28,13 @@ BENCHMARKS: dict[str, tuple[str, int]] = {
     "csv": ("bench.csv_upload", 300),
     "pages": ("bench.pages", 900),
     "rooms": ("bench.steps", 1500),
+    "rooms10k": ("bench.steps", 3600),
     "verify": ("bench.steps", 1500),
     "drift": ("bench.drift", 1500),
     "fleet": ("bench.fleet", 2400),
     "nightly": ("bench.fleet", 7200),
+    "console": ("bench.console", 3600),
+    "onboardings": ("bench.onboardings", 2400),
 }
 
 
