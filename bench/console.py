@@ -32,9 +32,12 @@ TARGET_DASHBOARD_P95_MS = 150.0
 TARGET_TENANT_PAGE_P95_MS = 150.0
 # Peak memory while exporting ten times the events, over the peak at one tenth: allocator noise, not growth.
 TARGET_EXPORT_MEMORY_RATIO = 1.2
-# gunicorn's default worker timeout, which the Dockerfile keeps: a sync worker still busy after it is killed, and
-# the download ends short.
-GUNICORN_TIMEOUT_S = 30.0
+# How long a support engineer should wait for the largest trail. (The Dockerfile's gthread workers keep telling
+# gunicorn's master they are alive while a thread streams, so its 30 s worker timeout does not cut a long download,
+# as it would a sync worker's.)
+TARGET_EXPORT_SECONDS = 30.0
+# The Dockerfile's server: gthread workers of this many threads.
+SERVER_THREADS = 4
 SMALL_TENANTS = 100  # query counts are compared between this many organisations and the full set
 # The organisations the export measures: the first on the dashboard's first page, as "Organisation 000000" sorts.
 BIG = 0
@@ -273,13 +276,13 @@ def _answers(base: str) -> bool:
 
 
 @contextlib.contextmanager
-def _server(env: dict[str, str], workers: int, timeout: float) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The Dockerfile's server command with `workers` sync workers, on a free loopback port."""
+def _server(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The Dockerfile's server command (gthread workers) with `workers` workers, on a free loopback port."""
     port = free_port()
     log_path = Path(env["ONRAMP_VAR_DIR"]) / f"gunicorn-{port}.log"
     command = [
         str(GUNICORN), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--timeout", str(int(timeout)),
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(SERVER_THREADS),
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -413,7 +416,7 @@ def run(name: str, quick: bool) -> BenchResult:
     deep = _deep_cursor(BIG, scale)
     big = _slug(BIG)
 
-    with _server(env, workers=3, timeout=GUNICORN_TIMEOUT_S) as (base, _process):
+    with _server(env, workers=3) as (base, _process):
         session = _http_session(cookie)
         pages = {
             "dashboard": _sequential(session, f"{base}/support/", scale.requests),
@@ -428,9 +431,8 @@ def run(name: str, quick: bool) -> BenchResult:
                 session, f"{base}/support/t/{_slug(ORDINARY)}/", scale.requests
             ),
         }
-    # One worker, so the process whose memory is read is the one serving; its timeout long enough to finish the
-    # export whatever it takes, which the seconds row then compares with the Dockerfile's.
-    with _server(env, workers=1, timeout=900) as (base, process):
+    # One worker, so the process whose memory is read is the one serving.
+    with _server(env, workers=1) as (base, process):
         session = _http_session(cookie)
         worker = _worker_pid(process.pid)
         _export(session, f"{base}/t/{_slug(ORDINARY)}/timeline.csv", worker)  # warm: imports, connection
@@ -479,10 +481,9 @@ def run(name: str, quick: bool) -> BenchResult:
             f"timeline export ({fmt.upper()}) of {scale.big_events:,} events: seconds",
             figures["seconds"],
             "<",
-            GUNICORN_TIMEOUT_S,
+            TARGET_EXPORT_SECONDS,
             "s",
-            f"{figures['lines']:,} lines, {figures['megabytes']} MB, first byte after {figures['first_byte_s']} s; "
-            "the limit is gunicorn's worker timeout",
+            f"{figures['lines']:,} lines, {figures['megabytes']} MB, first byte after {figures['first_byte_s']} s",
         )
 
     return BenchResult(
