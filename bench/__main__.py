@@ -103,13 +103,14 @@ def main(argv: list[str] | None = None) -> int:
 
     names = [name for name in BENCHMARKS if not args.only or name in args.only]
     started = datetime.now(UTC)
+    # Read before the run: a commit made while a long benchmark runs was not what it measured.
+    stamp = {"measured_at": started.isoformat(timespec="seconds"), "quick": args.quick, "commit": _commit()}
     clock = time.monotonic()
     with LoadMeter() as load:
         results = []
         for name in names:
             print(f"== {name}{' (quick)' if args.quick else ''}", flush=True)
             results.append(_run_in_child(name, args.quick))
-    stamp = {"measured_at": started.isoformat(timespec="seconds"), "quick": args.quick, "commit": _commit()}
     document = {
         "started_at": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - clock, 1),
