@@ -204,3 +204,36 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def postgres_answers() -> bool:
+    """Whether the PostgreSQL the benchmarks create their databases in (BENCH_POSTGRES_URL) answers."""
+    import psycopg
+
+    from bench.djangoenv import POSTGRES_URL
+
+    try:
+        with psycopg.connect(f"{POSTGRES_URL}/postgres", connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def run_quick_bench(name: str, tmp_path: Path, timeout: float) -> tuple[dict, str]:
+    """`python -m bench --quick --only NAME` in a process of its own: (its one result, what it printed). Fails the
+    test, with the end of its output, when it exits non-zero or reports an error."""
+    import json
+
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", name, "--results", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    (result,) = json.loads(results.read_text())["benchmarks"]
+    assert not result["error"], result["error"]
+    return result, done.stdout

@@ -2,34 +2,20 @@
 No timing is asserted here; `make bench` reports the figures against the targets."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_quick_bench
 
 
 def test_bench_quick_csv_writes_results_and_table(tmp_path):
-    results = tmp_path / "results.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "csv", "--results", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    document = json.loads(results.read_text())
-    (csv_result,) = document["benchmarks"]
-    assert csv_result["name"] == "csv" and not csv_result["error"]
+    csv_result, printed = run_quick_bench("csv", tmp_path, timeout=240)
+    assert csv_result["name"] == "csv"
     assert {target["name"] for target in csv_result["targets"]} == {
         "validate upload: time",
         "validate upload: peak memory",
     }
     assert all(target["measured"] is not None and target["met"] in (True, False) for target in csv_result["targets"])
     assert csv_result["load"]["cpus"] >= 1
-    assert "validate upload: time" in done.stdout and "load during csv" in done.stdout
+    assert "validate upload: time" in printed and "load during csv" in printed
 
 
 def test_a_run_of_some_groups_keeps_the_other_groups_results(tmp_path):

@@ -3,45 +3,18 @@ separate processes sharing only Redis and PostgreSQL, every organisation's night
 1, 2 and 4 workers, and on 2 workers one of which is killed with -9 mid-round (the dead worker's checks taken over
 once each), nothing throttled. No timing is asserted; `make bench` reports the ratios against their targets."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-import psycopg
 import pytest
 
-from bench.djangoenv import POSTGRES_URL
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _postgres_answers() -> bool:
-    try:
-        with psycopg.connect(f"{POSTGRES_URL}/postgres", connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
+from tests.helpers import postgres_answers, run_quick_bench
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(
-    not _postgres_answers(),
+    not postgres_answers(),
     reason="the fleet runs worker processes that share one PostgreSQL database, and none answers at BENCH_POSTGRES_URL",
 )
 def test_quick_fleet_checks_every_organisation_once_on_every_worker_count(tmp_path):
-    results = tmp_path / "results.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "fleet", "--results", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    (fleet,) = json.loads(results.read_text())["benchmarks"]
-    assert not fleet["error"]
+    fleet, printed = run_quick_bench("fleet", tmp_path, timeout=540)
     figures = fleet["figures"]
     assert [r["worker_processes"] for r in figures["rounds"]] == [1, 2, 4]
     organisations = len(figures["rooms_per_organisation"])
@@ -53,4 +26,4 @@ def test_quick_fleet_checks_every_organisation_once_on_every_worker_count(tmp_pa
     assert killed["taken_over"] >= 1, "the killed worker was running no check"
     assert killed["takeovers"] == killed["taken_over"], killed
     assert figures["throttled"] == 0
-    assert "fleet drift, 4 worker process(es): wall ÷ bound" in done.stdout
+    assert "fleet drift, 4 worker process(es): wall ÷ bound" in printed

@@ -4,42 +4,15 @@ download with a line missing or cut short). No timing is asserted; `make bench` 
 targets. The memory the export takes is checked loosely here: at ten times the events, the serving worker's peak
 may not grow by more than the benchmark's own bound allows, which a list of every event would break."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-import psycopg
 import pytest
 
-from bench.djangoenv import POSTGRES_URL
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _postgres_answers() -> bool:
-    try:
-        with psycopg.connect(f"{POSTGRES_URL}/postgres", connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
+from tests.helpers import postgres_answers, run_quick_bench
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(not _postgres_answers(), reason="the benchmark seeds a PostgreSQL database with SQL")
+@pytest.mark.skipif(not postgres_answers(), reason="the benchmark seeds a PostgreSQL database with SQL")
 def test_quick_console_bench_seeds_serves_and_exports_whole(tmp_path):
-    results = tmp_path / "results.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "console", "--results", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    (console,) = json.loads(results.read_text())["benchmarks"]
-    assert not console["error"]
+    console, _ = run_quick_bench("console", tmp_path, timeout=540)
     figures = console["figures"]
     assert (figures["organisations"], figures["events"]) == (2_000, 200_000)
     exports = figures["exports"]
