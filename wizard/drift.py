@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from tenants.models import ExchangeWrites, Profile, SecretKind, Tenant, TenantSecret, TenantStatus
@@ -540,15 +540,25 @@ def schedule_fleet(now: datetime | None = None, window_seconds: int | None = Non
 
 def claim_due(now: datetime | None = None) -> list[Claim]:
     """The checks now due, marked running with a claim each so that no other beat sends them again; the caller
-    sends each with its claim."""
+    sends each with its claim, in this order: the organisations with the most rooms first."""
     now = now or timezone.now()
     with transaction.atomic():
-        due = list(
+        due = dict(
             DriftCheck.objects.select_for_update(skip_locked=True)
             .filter(status=DriftCheckStatus.SCHEDULED, due_at__lte=now)
-            .values_list("pk", flat=True)
+            .values_list("pk", "tenant_id")
         )
-        claims = [(check_id, _new_claim()) for check_id in due]
+        rooms = dict(
+            Room.objects.filter(tenant_id__in=set(due.values()))
+            .values("tenant_id")
+            .annotate(count=Count("pk"))
+            .values_list("tenant_id", "count")
+        )
+        # A check's length grows with its rooms. When many fall due together (a catch-up after an outage, a fleet
+        # due at once), the longest started last would end the round on its own while the other slots idle; longest
+        # first keeps the round's end near its bound (every slot busy until the last short checks).
+        longest_first = sorted(due, key=lambda check_id: (-rooms.get(due[check_id], 0), check_id))
+        claims = [(check_id, _new_claim()) for check_id in longest_first]
         for check_id, claim in claims:
             DriftCheck.objects.filter(pk=check_id).update(
                 status=DriftCheckStatus.RUNNING, started_at=now, claim=claim, heartbeat_at=None

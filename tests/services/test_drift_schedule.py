@@ -81,6 +81,24 @@ def test_the_fleet_is_scheduled_once_and_a_due_check_is_claimed_once():
     assert len(drift.claim_due(now + timedelta(seconds=WINDOW))) == 2
 
 
+@pytest.mark.django_db
+def test_checks_due_together_are_sent_the_organisation_with_most_rooms_first():
+    # Created smallest first, as a fleet's pks often are: sent in that order, the largest would start last and end
+    # the round alone.
+    rooms_of = {"small": 2, "none": 0, "large": 5, "medium": 3}
+    for slug, count in rooms_of.items():
+        tenant = make_tenant(slug)
+        tenant.status = TenantStatus.ACTIVE
+        tenant.save()
+        Room.objects.bulk_create(Room(tenant=tenant, address=f"room{n}@{slug}.example") for n in range(count))
+    now = timezone.now()
+    scheduled = {check.pk: check.tenant.slug for check in drift.schedule_fleet(now, 0)}
+
+    claims = drift.claim_due(now)
+
+    assert [scheduled[check_id] for check_id, _ in claims] == ["large", "medium", "small", "none"]
+
+
 def test_the_scheduled_check_runs_on_the_worker_emails_the_admins_and_places_new_rooms_when_asked(
     sandbox_tenant, mailing_worker
 ):
