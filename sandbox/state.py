@@ -7,6 +7,7 @@ server never holds the lock while it sleeps for the latency knob.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import threading
 import time
@@ -268,6 +269,7 @@ def role_permissions(role: str) -> set[str]:
 IMPERSONATION_ROLE = "ApplicationImpersonation"
 
 
+@functools.cache  # a scope's memberOfGroup clause compares every group's DN for each mailbox it is asked about
 def dn_escape(value: str) -> str:
     out = value
     for ch in '\\,+"<>;=':
@@ -618,7 +620,9 @@ class Tenant:
         with self.lock:
             start = self.now()
             self.users: dict[str, User] = {}
+            self._user_ids_by_upn: dict[str, str] = {}
             self.groups: dict[str, Group] = {}
+            self._group_ids_by_dn: dict[str, list[str]] = {}
             self.exo_sps: dict[str, ExoServicePrincipal] = {}
             self.scopes: dict[str, ManagementScope] = {}
             self.assignments: dict[str, RoleAssignment] = {}
@@ -862,7 +866,15 @@ class Tenant:
         if user is not None:
             return user
         low = key.lower()
-        return next((u for u in self.users.values() if u.upn.lower() == low), None)
+        # An index rebuilt whenever it misses or is stale: a check reads every room's calendar by UPN, and a scan of
+        # the directory for each made the sandbox's own CPU, not the tenant's limits, the bound of a fleet's round.
+        user = self.users.get(self._user_ids_by_upn.get(low, ""))
+        if user is None or user.upn.lower() != low:
+            self._user_ids_by_upn = {}
+            for candidate in self.users.values():
+                self._user_ids_by_upn.setdefault(candidate.upn.lower(), candidate.id)
+            user = self.users.get(self._user_ids_by_upn.get(low, ""))
+        return user
 
     def mailboxes(self) -> list[User]:
         return [u for u in self.users.values() if self.has_mailbox(u)]
@@ -906,7 +918,7 @@ class Tenant:
         for prop, value in clauses:
             low = value.lower()
             if prop == "memberofgroup":
-                if any(g.dn.lower() == low and g.member_as_of(mailbox.id, as_of) for g in self.groups.values()):
+                if any(g.member_as_of(mailbox.id, as_of) for g in self._groups_with_dn(low)):
                     return True
             elif prop == "recipienttypedetails":
                 if mailbox.recipient_type_details.lower() == low:
@@ -914,6 +926,18 @@ class Tenant:
             elif prop == "primarysmtpaddress" and mailbox.upn.lower() == low:
                 return True
         return False
+
+    def _groups_with_dn(self, low: str) -> list[Group]:
+        """The groups whose DN, lowercased, is `low`. From an index rebuilt whenever it misses or is stale: a scope
+        is asked about every room a check reads, and comparing every group's DN each time made the sandbox's own CPU,
+        not the tenant's limits, the bound of a fleet's round."""
+        indexed = [self.groups[i] for i in self._group_ids_by_dn.get(low, ()) if i in self.groups]
+        if indexed and all(group.dn.lower() == low for group in indexed):
+            return indexed
+        self._group_ids_by_dn = {}
+        for group_id, group in self.groups.items():
+            self._group_ids_by_dn.setdefault(group.dn.lower(), []).append(group_id)
+        return [self.groups[i] for i in self._group_ids_by_dn.get(low, ())]
 
     def app_rbac_covers(self, app_id: str, mailbox: User, permissions: set[str]) -> bool:
         """Whether an effective Exchange RBAC assignment gives `app_id` one of `permissions` on `mailbox`.
