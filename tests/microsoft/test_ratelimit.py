@@ -110,7 +110,7 @@ def test_burst_lets_a_few_calls_through_at_once(settings):
     settings.ONRAMP_CALLS_PER_SECOND = 2
     settings.ONRAMP_CALLS_BURST = 4
     key = f"test-{uuid.uuid4()}"
-    waits = [ratelimit.limiter().reserve(key, 2, 4) for _ in range(6)]
+    waits = [ratelimit.limiter().reserve([ratelimit.Reservation(key, 2, 4)]) for _ in range(6)]
     assert waits[:4] == [0, 0, 0, 0]
     assert waits[4] == pytest.approx(0.5, abs=0.05) and waits[5] == pytest.approx(1.0, abs=0.05)
 
@@ -250,8 +250,8 @@ def test_a_crashed_holders_slots_come_back_when_their_lease_ends(redis_server, s
     budget = ratelimit.mailbox_budget("t", "app", f"room-{uuid.uuid4()}@x")
     semaphores = ratelimit.semaphores()
     assert isinstance(semaphores, ratelimit.RedisSemaphores)
-    assert semaphores.try_acquire(budget.key, 4, [f"dead-{i}" for i in range(4)], lease=0.5)
-    assert not semaphores.try_acquire(budget.key, 4, ["live"], lease=0.5)
+    assert semaphores.try_acquire([ratelimit.Slots(budget.key, 4, tuple(f"dead-{i}" for i in range(4)))], lease=0.5)
+    assert not semaphores.try_acquire([ratelimit.Slots(budget.key, 4, ("live",))], lease=0.5)
     started = time.monotonic()
     with ratelimit.in_flight({budget: 1}):
         waited = time.monotonic() - started
@@ -263,6 +263,36 @@ def test_a_batch_holds_at_most_the_cap_of_one_mailbox(settings):
     waits forever for ten nor lets another request in beside it."""
     settings.REDIS_URL = ""
     budget = ratelimit.mailbox_budget("t", "app", f"room-{uuid.uuid4()}@x")
+    another = [ratelimit.Slots(budget.key, 4, ("another",))]
     with ratelimit.in_flight({budget: 10}):
-        assert not ratelimit.semaphores().try_acquire(budget.key, 4, ["another"], lease=1)
-    assert ratelimit.semaphores().try_acquire(budget.key, 4, ["another"], lease=1)
+        assert not ratelimit.semaphores().try_acquire(another, lease=1)
+    assert ratelimit.semaphores().try_acquire(another, lease=1)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_a_request_spending_several_budgets_reserves_in_each_and_waits_for_the_longest(redis_server, settings, shared):
+    settings.REDIS_URL = redis_server.url if shared else ""
+    limiter = ratelimit.limiter()
+    app = ratelimit.Reservation(f"t:graph:{uuid.uuid4()}", rate=2, burst=1)
+    rooms = [ratelimit.Reservation(f"t:outlook:room-{n}-{uuid.uuid4()}", rate=10, burst=1) for n in range(3)]
+    assert limiter.reserve([app]) == 0
+    # The app's next slot is half a second away; the mailboxes' are free: the request waits for the app's.
+    assert limiter.reserve([app, *rooms]) == pytest.approx(0.5, abs=0.05)
+    # Each mailbox's budget was spent by it too: the next call to one waits its interval.
+    assert limiter.reserve([rooms[1]]) == pytest.approx(0.1, abs=0.05)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_in_flight_slots_of_several_mailboxes_are_taken_all_at_once_or_not_at_all(redis_server, settings, shared):
+    """A $batch reading two mailboxes, one of them full: it takes no slot of the other while it waits."""
+    settings.REDIS_URL = redis_server.url if shared else ""
+    free, full = (ratelimit.mailbox_budget("t", "app", f"room-{n}-{uuid.uuid4()}@x") for n in range(2))
+    semaphores = ratelimit.semaphores()
+    assert semaphores.try_acquire([ratelimit.Slots(full.key, 4, tuple(f"busy-{i}" for i in range(4)))], lease=5)
+    wanted = [ratelimit.Slots(free.key, 4, ("a",)), ratelimit.Slots(full.key, 4, ("b",))]
+
+    assert not semaphores.try_acquire(wanted, lease=5)
+    assert semaphores.try_acquire([ratelimit.Slots(free.key, 4, ("c", "d", "e", "f"))], lease=5)
+
+    semaphores.release([ratelimit.Slots(full.key, 4, ("busy-0",)), ratelimit.Slots(free.key, 4, ("c",))])
+    assert semaphores.try_acquire(wanted, lease=5)

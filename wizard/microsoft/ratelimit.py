@@ -12,7 +12,10 @@ the request runs: a counting semaphore, in Redis (a sorted set of leases that ex
 back) or in this process.
 
 The algorithm is GCRA used as a reservation: one atomic Redis call moves the tenant's "theoretical arrival time"
-one interval forward and tells the caller how long to sleep before its slot. Callers never poll, so N threads or
+one interval forward and tells the caller how long to sleep before its slot. A request that spends several budgets
+(a $batch of twenty calendar reads spends twenty mailboxes' and the app's) reserves in all of them, and takes its
+in-flight slots in all of them, in one round trip each: three calls to Redis a room made a fleet's nightly checks
+spend more worker CPU on Redis than on the answers. Callers never poll, so N threads or
 processes are served in arrival order at exactly the configured rate, with one round trip each. Redis's own clock
 (`TIME`) is used, so workers on different machines need not agree on the time.
 """
@@ -23,7 +26,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -36,37 +39,49 @@ log = logging.getLogger(__name__)
 DEFAULT_CALLS_PER_SECOND = 10.0
 KEY_PREFIX = "onramp:ratelimit:"
 
-# KEYS[1] the tenant's key; ARGV[1] interval in µs; ARGV[2] tolerance (burst - 1) * interval in µs; ARGV[3] cost.
-# Returns the µs to wait before the reserved slots. Calls sent together (a $batch) wait for the last of their slots,
-# so they never arrive ahead of the budget all at once.
+# KEYS the budgets' keys; for KEYS[i], ARGV[3i-2] its interval in µs, ARGV[3i-1] its tolerance (burst - 1) *
+# interval in µs, ARGV[3i] the calls spent in it. Returns the µs to wait before the last reserved slot of any budget.
+# Calls sent together (a $batch) wait for the last of their slots, so they never arrive ahead of a budget all at once.
 _GCRA_RESERVE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local wait = tat + (cost - 1) * interval - tolerance - now
-if wait < 0 then wait = 0 end
-local new_tat = tat + cost * interval
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return wait
+local longest = 0
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[3 * i - 2])
+  local tolerance = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local wait = tat + (cost - 1) * interval - tolerance - now
+  if wait > longest then longest = wait end
+  local new_tat = tat + cost * interval
+  redis.call('SET', key, string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+end
+return longest
 """
 
 
-# KEYS[1] the budget's set of leases (holder -> expiry in ms); ARGV[1] the cap; ARGV[2] the lease in ms; ARGV[3..]
-# the holders to add. Expired leases (a worker that died holding them) are dropped first. Returns 1 when every holder
-# got a slot, else 0 and nothing is taken (the caller polls).
+# KEYS the budgets' sets of leases (holder -> expiry in ms); ARGV[1] the lease in ms, then for each key in turn its
+# cap, the number n of holders to add, and those n holders. Expired leases (a worker that died holding them) are
+# dropped first. Returns 1 when every holder of every key got a slot, else 0 and nothing is taken (the caller polls).
 _SEMAPHORE_ACQUIRE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-local cap = tonumber(ARGV[1])
-local lease = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) + #ARGV - 2 > cap then return 0 end
-for i = 3, #ARGV do redis.call('ZADD', KEYS[1], now + lease, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], lease)
+local lease = tonumber(ARGV[1])
+local at = 2
+for _, key in ipairs(KEYS) do
+  local cap, count = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) + count > cap then return 0 end
+  at = at + 2 + count
+end
+at = 2
+for _, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[at + 1])
+  for i = at + 2, at + 1 + count do redis.call('ZADD', key, now + lease, ARGV[i]) end
+  redis.call('PEXPIRE', key, lease)
+  at = at + 2 + count
+end
 return 1
 """
 IN_FLIGHT_PREFIX = KEY_PREFIX + "inflight:"
@@ -113,9 +128,19 @@ def mailbox_budget(tenant_key: str, app_id: str, mailbox: str) -> Budget:
     return Budget(f"{tenant_key}:{OUTLOOK}:{app_id.lower()}:{mailbox.lower()}", per_mailbox=True)
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """`cost` calls in the budget `key`, paced at `rate` calls a second with bursts of `burst`."""
+
+    key: str
+    rate: float
+    burst: int
+    cost: int = 1
+
+
 class Limiter(Protocol):
-    def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
-        """Reserve `cost` calls for `key`; return the seconds to wait before making them."""
+    def reserve(self, reservations: Sequence[Reservation]) -> float:
+        """Reserve each one's calls in its budget; return the seconds to wait before making them (the longest)."""
 
 
 class LocalLimiter:
@@ -125,14 +150,16 @@ class LocalLimiter:
         self._lock = threading.Lock()
         self._tat: dict[str, float] = {}
 
-    def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
-        interval = 1.0 / rate
-        tolerance = (burst - 1) * interval
+    def reserve(self, reservations: Sequence[Reservation]) -> float:
+        longest = 0.0
         with self._lock:
             now = time.monotonic()
-            tat = max(self._tat.get(key, now), now)
-            self._tat[key] = tat + cost * interval
-            return max(0.0, tat + (cost - 1) * interval - tolerance - now)
+            for one in reservations:
+                interval = 1.0 / one.rate
+                tat = max(self._tat.get(one.key, now), now)
+                self._tat[one.key] = tat + one.cost * interval
+                longest = max(longest, tat + (one.cost - 1) * interval - (one.burst - 1) * interval - now)
+        return longest
 
 
 class RedisLimiter:
@@ -141,17 +168,29 @@ class RedisLimiter:
         self._script = self.client.register_script(_GCRA_RESERVE)
         self.semaphores = RedisSemaphores(self.client)
 
-    def reserve(self, key: str, rate: float, burst: int, cost: int = 1) -> float:
-        interval_us = int(1_000_000 / rate)
-        waited_us = self._script(keys=[KEY_PREFIX + key], args=[interval_us, (burst - 1) * interval_us, cost])
+    def reserve(self, reservations: Sequence[Reservation]) -> float:
+        args: list[int] = []
+        for one in reservations:
+            interval_us = int(1_000_000 / one.rate)
+            args += [interval_us, (one.burst - 1) * interval_us, one.cost]
+        waited_us = self._script(keys=[KEY_PREFIX + one.key for one in reservations], args=args)
         return int(waited_us) / 1_000_000
 
 
-class Semaphores(Protocol):
-    def try_acquire(self, key: str, cap: int, holders: list[str], lease: float) -> bool:
-        """Take one slot of `key` per holder, all or none, if `cap` allows; slots expire after `lease` seconds."""
+@dataclass(frozen=True)
+class Slots:
+    """One slot of the budget `key` for each of `holders`, within its `cap`."""
 
-    def release(self, key: str, holders: list[str]) -> None: ...
+    key: str
+    cap: int
+    holders: tuple[str, ...]
+
+
+class Semaphores(Protocol):
+    def try_acquire(self, wanted: Sequence[Slots], lease: float) -> bool:
+        """Take every slot wanted, all or none, if each budget's cap allows; slots expire after `lease` seconds."""
+
+    def release(self, taken: Sequence[Slots]) -> None: ...
 
 
 class LocalSemaphores:
@@ -161,20 +200,21 @@ class LocalSemaphores:
         self._lock = threading.Lock()
         self._held: dict[str, set[str]] = {}
 
-    def try_acquire(self, key: str, cap: int, holders: list[str], lease: float) -> bool:
+    def try_acquire(self, wanted: Sequence[Slots], lease: float) -> bool:
         with self._lock:
-            held = self._held.setdefault(key, set())
-            if len(held) + len(holders) > cap:
+            if any(len(self._held.get(slots.key, ())) + len(slots.holders) > slots.cap for slots in wanted):
                 return False
-            held.update(holders)
+            for slots in wanted:
+                self._held.setdefault(slots.key, set()).update(slots.holders)
             return True
 
-    def release(self, key: str, holders: list[str]) -> None:
+    def release(self, taken: Sequence[Slots]) -> None:
         with self._lock:
-            held = self._held.get(key, set())
-            held.difference_update(holders)
-            if not held:
-                self._held.pop(key, None)
+            for slots in taken:
+                held = self._held.get(slots.key, set())
+                held.difference_update(slots.holders)
+                if not held:
+                    self._held.pop(slots.key, None)
 
 
 class RedisSemaphores:
@@ -184,12 +224,17 @@ class RedisSemaphores:
         self.client = client
         self._script = client.register_script(_SEMAPHORE_ACQUIRE)
 
-    def try_acquire(self, key: str, cap: int, holders: list[str], lease: float) -> bool:
-        args = [cap, max(1, int(lease * 1000)), *holders]
-        return bool(self._script(keys=[IN_FLIGHT_PREFIX + key], args=args))
+    def try_acquire(self, wanted: Sequence[Slots], lease: float) -> bool:
+        args: list[int | str] = [max(1, int(lease * 1000))]
+        for slots in wanted:
+            args += [slots.cap, len(slots.holders), *slots.holders]
+        return bool(self._script(keys=[IN_FLIGHT_PREFIX + slots.key for slots in wanted], args=args))
 
-    def release(self, key: str, holders: list[str]) -> None:
-        self.client.zrem(IN_FLIGHT_PREFIX + key, *holders)
+    def release(self, taken: Sequence[Slots]) -> None:
+        with self.client.pipeline(transaction=False) as pipe:
+            for slots in taken:
+                pipe.zrem(IN_FLIGHT_PREFIX + slots.key, *slots.holders)
+            pipe.execute()
 
 
 _local = LocalLimiter()
@@ -221,14 +266,13 @@ _REDIS_RETRY_AFTER = 30.0  # seconds of local pacing after Redis failed, before 
 _redis_down_until = 0.0
 
 
-def _reserve(budget: Budget, cost: int) -> float:
+def _reserve(reservations: Sequence[Reservation]) -> float:
     global _redis_down_until
-    rate, size = budget.rate(), budget.burst()
     shared = limiter()
     if shared is not _local and time.monotonic() < _redis_down_until:
         shared = _local  # Redis failed recently: do not wait for its connect timeout on every call
     try:
-        return shared.reserve(budget.key, rate, size, cost)
+        return shared.reserve(reservations)
     except redis.RedisError as exc:
         # Losing Redis must not stop a setup half-way: pace this process alone for a while, and say so.
         _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER
@@ -237,13 +281,15 @@ def _reserve(budget: Budget, cost: int) -> float:
             type(exc).__name__,
             _REDIS_RETRY_AFTER,
         )
-        return _local.reserve(budget.key, rate, size, cost)
+        return _local.reserve(reservations)
 
 
 def wait_for(costs: Mapping[Budget, int]) -> float:
     """Block until a request may spend `costs` (calls per budget: a $batch spends in the budget of each of its
     requests); return the seconds waited."""
-    delay = max((_reserve(budget, cost) for budget, cost in costs.items()), default=0.0)
+    if not costs:
+        return 0.0
+    delay = _reserve([Reservation(budget.key, budget.rate(), budget.burst(), cost) for budget, cost in costs.items()])
     if delay > 0:
         time.sleep(delay)
     return delay
@@ -264,13 +310,13 @@ def lease_seconds() -> float:
     return connect + read + LEASE_MARGIN_SECONDS
 
 
-def _acquire(store: Semaphores, key: str, cap: int, holders: list[str], lease: float) -> Semaphores:
-    """Wait until `store` gives `holders` their slots; return the store that did (this process's after Redis
+def _acquire(store: Semaphores, wanted: Sequence[Slots], lease: float) -> Semaphores:
+    """Wait until `store` gives every slot wanted at once; return the store that did (this process's after Redis
     failed, so the slots are given back where they were taken)."""
     global _redis_down_until
     while True:
         try:
-            if store.try_acquire(key, cap, holders, lease):
+            if store.try_acquire(wanted, lease):
                 return store
         except redis.RedisError as exc:
             _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER
@@ -286,30 +332,25 @@ def _acquire(store: Semaphores, key: str, cap: int, holders: list[str], lease: f
 @contextmanager
 def in_flight(costs: Mapping[Budget, int]) -> Iterator[None]:
     """Hold, while the block runs (one HTTP request), a slot in each capped budget the request spends: one per call
-    in it, at most the cap (Graph hands a $batch's requests to Outlook a few at a time). Budgets are taken in key
-    order, so two requests that each need several never hold one the other waits for."""
-    capped = sorted(
-        ((budget, min(cost, budget.concurrency())) for budget, cost in costs.items() if budget.concurrency()),
-        key=lambda item: item[0].key,
-    )
-    if not capped:
+    in it, at most the cap (Graph hands a $batch's requests to Outlook a few at a time). Every budget's slots are
+    taken at once or none are, so two requests that each need several never hold one the other waits for."""
+    wanted = [
+        Slots(budget.key, budget.concurrency(), tuple(uuid.uuid4().hex for _ in range(min(cost, budget.concurrency()))))
+        for budget, cost in costs.items()
+        if budget.concurrency()
+    ]
+    if not wanted:
         yield
         return
-    lease = lease_seconds()
-    taken: list[tuple[Semaphores, str, list[str]]] = []
+    store = _acquire(semaphores(), wanted, lease_seconds())
     try:
-        for budget, count in capped:
-            holders = [uuid.uuid4().hex for _ in range(count)]
-            store = _acquire(semaphores(), budget.key, budget.concurrency(), holders, lease)
-            taken.append((store, budget.key, holders))
         yield
     finally:
-        for store, key, holders in reversed(taken):
-            try:
-                store.release(key, holders)
-            except redis.RedisError as exc:
-                # The lease expires on its own; the cap is only held a little longer.
-                log.warning("in-flight cap: could not release %s in Redis (%s)", key, type(exc).__name__)
+        try:
+            store.release(wanted)
+        except redis.RedisError as exc:
+            # The leases expire on their own; the caps are only held a little longer.
+            log.warning("in-flight cap: could not release %d slot(s) in Redis (%s)", len(wanted), type(exc).__name__)
 
 
 def wait_for_slot(key: str, cost: int = 1) -> float:
