@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from observability.readiness import readyz
-from tenants.views import healthz
+from tenants.views import favicon, healthz
 from wizard.metrics_views import metrics
 from wizard.people.views import SignInView
 
@@ -15,6 +15,7 @@ urlpatterns = [
     # The language chooser posts here, signed in or not (the sign-in page has it too).
     path("language", login_not_required(set_language), name="set_language"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
@@ -126,6 +127,7 @@ class BrowserSession:
         self.context = context
         self.base_url = base_url
         self.errors: list[str] = []
+        self.expected_refusals: set[str] = set()
         self.page = self.new_page()
 
     def new_page(self) -> Page:
@@ -135,8 +137,19 @@ class BrowserSession:
         return page
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text}")
+        if message.type != "error":
+            return
+        # Chromium reports a page answered with an error status as a console error, delivered asynchronously: a
+        # refusal the test asked for is declared beforehand, so its message is recognised whenever it arrives.
+        if message.text.startswith("Failed to load resource") and urlsplit(message.location["url"]).path in (
+            self.expected_refusals
+        ):
+            return
+        self.errors.append(f"console: {message.text}")
+
+    def expect_refusal(self, path: str) -> None:
+        """Declare that loading `path` is answered with an error status on purpose (a 404, 403 or 410 under test)."""
+        self.expected_refusals.add(urlsplit(path).path)
 
     def goto(self, path: str) -> Page:
         self.page.goto(self.base_url + path)

@@ -36,3 +36,17 @@ def test_create_tenant_refuses_a_taken_short_name(tenant, admin_client):
 
 def test_health_check_needs_no_sign_in(client):
     assert client.get(reverse("healthz")).json() == {"status": "ok"}
+
+
+def test_favicon_is_our_icon_not_a_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("onramp/icon.svg")
+
+
+def test_another_organisations_page_is_our_not_found_page_naming_no_organisation(other_tenant, admin_client):
+    response = admin_client.get(reverse("wizard:resume", args=[other_tenant.slug]))
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Page not found" in page and 'rel="icon"' in page
+    assert other_tenant.display_name not in page
