@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 # metrics answers the monitoring's bearer token, never a session (tests/views/test_metrics.py); readyz, like healthz,
 # tells only whether the database, the broker and a worker answer (tests/monitoring/test_readiness.py).
 # set_language (Django's) only sets the language cookie and redirects to a local `next`, for the sign-in page too
-# (tests/i18n/test_language_choice.py).
+# (tests/i18n/test_language_choice.py). favicon redirects to the static icon (tests/views/test_tenant_views.py).
 PUBLIC = frozenset(
     {
         "login",
@@ -31,6 +31,7 @@ PUBLIC = frozenset(
         "orgs:consent_from_terminal_done",
         "metrics",
         "set_language",
+        "favicon",
     }
 )
 ANY_SIGNED_IN = frozenset({"orgs:home", "orgs:create", "orgs:consent_callback"})
