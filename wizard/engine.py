@@ -74,6 +74,16 @@ def _locked(state_id: int) -> StepState:
     return StepState.objects.select_for_update().select_related("tenant").get(pk=state_id)
 
 
+def _locked_step(tenant: Tenant, step_id: str) -> StepState:
+    """The tenant's row of `step_id`, locked; the profile's rows are created first if the tenant has none yet."""
+    rows = StepState.objects.select_for_update().select_related("tenant")
+    try:
+        return rows.get(tenant=tenant, step_id=step_id)
+    except StepState.DoesNotExist:
+        ensure_states(tenant)
+        return rows.get(tenant=tenant, step_id=step_id)
+
+
 def enqueue_step(
     tenant: Tenant,
     step_id: str,
@@ -92,10 +102,9 @@ def enqueue_step(
     submission stores nothing. `verify_only` runs just the step's check, for re-verifying a finished step without
     touching the tenant: ReverifyRefused for a step that has no check or has not succeeded. Without `send_task` the
     caller runs execute_step itself, in its own process."""
-    ensure_states(tenant)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
-        state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
+        state = _locked_step(tenant, step_id)
         if verify_only:
             _refuse_unless_reverifiable(step_of(tenant, step_id), state)
         if S.QUEUED not in ALLOWED_TRANSITIONS[state.status]:
@@ -166,7 +175,7 @@ def skip_step(tenant: Tenant, step_id: str, actor: str) -> StepState:
     if not step.optional:
         raise IllegalTransition(f"{step.title} is not optional")
     with transaction.atomic():
-        state = _locked(StepState.objects.get(tenant=tenant, step_id=step_id).pk)
+        state = _locked_step(tenant, step_id)
         _transition(state, S.SKIPPED, finished_at=timezone.now())
         record_event(tenant, actor, "skip", "skipped", step_id)
     return state

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tenants.models import SecretKind, TenantSecret
 from tenants.secrets import read_secret
@@ -70,6 +71,19 @@ def test_authority_discovery_fetched_once_per_process(sandbox_tenant, tenant, ra
         with clients(tenant) as app:
             app.credentials.token(app.endpoints.graph_scope)
     assert discovery_requests(sandbox_tenant) == 0
+
+
+@pytest.mark.django_db
+def test_building_clients_reads_the_tenants_secrets_in_one_query(sandbox_tenant, tenant, rate):
+    """Every step builds its clients, a dozen an onboarding: the app's secret, its certificate and the token cache
+    come in one query, not one each."""
+    with connector_clients(tenant) as ms:
+        ms.graph.get("/organization")  # a token cache to read
+    for clients in (connector_clients, integration_clients):
+        with CaptureQueriesContext(connection) as queries:
+            clients(tenant).close()
+        secret_reads = [query for query in queries.captured_queries if "tenants_tenantsecret" in query["sql"]]
+        assert len(secret_reads) == 1, [query["sql"] for query in secret_reads]
 
 
 @pytest.mark.django_db

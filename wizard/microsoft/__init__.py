@@ -53,7 +53,6 @@ from wizard.microsoft import ratelimit
 from wizard.microsoft.auth import (
     AppCredentials,
     CredentialsMissing,
-    TenantTokenCache,
     installation_app_unproven,
     installation_connector_secret,
     key_proof,
@@ -191,9 +190,7 @@ def _limit_key(tenant: Tenant) -> str:
 def _clients(tenant: Tenant, *, integration: bool) -> MicrosoftClients:
     endpoints = endpoints_for(tenant)
     session = build_session(endpoints)
-    credentials = load_credentials(
-        tenant, integration=integration, endpoints=endpoints, session=session, cache=TenantTokenCache(tenant)
-    )
+    credentials = load_credentials(tenant, integration=integration, endpoints=endpoints, session=session)
     return _clients_with(tenant, endpoints, session, credentials, anchor="")
 
 

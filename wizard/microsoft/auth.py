@@ -25,7 +25,7 @@ import requests
 from django.conf import settings
 
 from tenants.models import BindingProof, Cloud, SecretKind, Tenant
-from tenants.secrets import read_secret, store_secret
+from tenants.secrets import read_secrets, store_secret
 from wizard.errors import StepError
 from wizard.microsoft.clouds import Endpoints, trusted_by_installation
 from wizard.microsoft.errors import IDENTITY, UNREACHABLE, AuthenticationFailed, identity_error, unreachable
@@ -57,12 +57,12 @@ def key_proof(certificate: dict[str, str], application_object_id: str) -> str:
 class TenantTokenCache:
     """The tenant's msal cache, persisted encrypted through `tenants.secrets`."""
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: Tenant, stored: str | None) -> None:
+        """`stored`: the tenant's TOKEN_CACHE secret as read (None when it has none)."""
         self.tenant = tenant
         self.cache = msal.SerializableTokenCache()
         self._owner = threading.get_ident()
         self._lock = threading.Lock()
-        stored = read_secret(tenant, SecretKind.TOKEN_CACHE)
         if stored:
             try:
                 self.cache.deserialize(stored)
@@ -208,16 +208,17 @@ def load_credentials(
     integration: bool,
     endpoints: Endpoints,
     session: requests.Session,
-    cache: TenantTokenCache,
 ) -> AppCredentials:
     """The connector app (tenant.client_id + CLIENT_SECRET or CLIENT_CERTIFICATE) or the integration's app
-    (integration_app_id + INTEGRATION_CLIENT_SECRET)."""
+    (integration_app_id + INTEGRATION_CLIENT_SECRET), with the tenant's token cache."""
     if integration:
         client_id, kind, label = tenant.integration_app_id, SecretKind.INTEGRATION_CLIENT_SECRET, "integration app"
     else:
         client_id, kind, label = tenant.client_id, SecretKind.CLIENT_SECRET, "connector app"
-    secret: str | dict[str, str] | None = read_secret(tenant, kind)
-    certificate = None if integration else read_secret(tenant, SecretKind.CLIENT_CERTIFICATE)
+    stored = read_secrets(tenant, kind, SecretKind.CLIENT_CERTIFICATE, SecretKind.TOKEN_CACHE)
+    cache = TenantTokenCache(tenant, stored[SecretKind.TOKEN_CACHE])
+    secret: str | dict[str, str] | None = stored[kind]
+    certificate = None if integration else stored[SecretKind.CLIENT_CERTIFICATE]
     if not secret and certificate:
         secret = json.loads(certificate)
     if not integration and client_id and client_id.lower() == settings.ONRAMP_CONNECTOR_CLIENT_ID.lower():
