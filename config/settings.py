@@ -239,6 +239,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("ONRAMP_TASK_SOFT_TIME_LIMIT", default=180
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes a worker thread's database connection before and after every task unless this is set:
+# a new PostgreSQL session for each task, nine an onboarding. Set, it closes them every this many tasks, and
+# CONN_MAX_AGE with its health checks decides the rest, at each task's start and end as at each request's
+# (observability.worker).
+CELERY_DB_REUSE_MAX = 1000
 # Queues (README, "Workers"): onboarding steps and drift checks wait apart, so that a night's backlog of checks never
 # holds up an administrator's step, nor the onboardings the nightly round; the watchdog's, the schedule's and the
 # emails' short tasks wait in the default queue, behind neither. A worker started without -Q consumes every queue

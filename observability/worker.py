@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 from django.conf import settings
+from django.db import close_old_connections
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 from observability import celery_metrics, readiness
@@ -37,9 +38,17 @@ def _logging_from_django_settings(**_: Any) -> None:
     logging.config.dictConfig(settings.LOGGING)
 
 
+def _close_old_connections(**_: Any) -> None:
+    close_old_connections()
+
+
 def connect(app: Celery) -> None:
     signals.setup_logging.connect(_logging_from_django_settings, weak=False)
     app.steps["worker"].add(DjangoStructLogInitStep)
     app.steps["worker"].add(WorkerHeartbeat)
     signals.task_prerun.connect(celery_metrics.task_started, weak=False)
     signals.task_postrun.connect(celery_metrics.task_ended, weak=False)
+    # As Django does around each request: a connection past CONN_MAX_AGE, broken, or left mid-transaction is closed;
+    # any other is kept for the thread's next task (settings.CELERY_DB_REUSE_MAX).
+    signals.task_prerun.connect(_close_old_connections, weak=False)
+    signals.task_postrun.connect(_close_old_connections, weak=False)
