@@ -275,7 +275,7 @@ def prove_app_credentials(tenant: Tenant, *, client_id: str, secret: str | dict[
 def _exchange_server_session(tenant: Tenant) -> requests.Session:
     # An on-premises server often has a certificate from the organisation's own CA: custom_endpoints.ca_bundle.
     ca_bundle = (tenant.custom_endpoints or {}).get("ca_bundle") or None
-    return build_session(Endpoints("", "", "", "", "", "", ca_bundle=ca_bundle))
+    return build_session(Endpoints("", "", "", "", "", "", ca_bundle=ca_bundle), own_connections=True)
 
 
 def exchange_server_ews(tenant: Tenant, url: str, username: str, password: str) -> EwsClient:

@@ -73,6 +73,12 @@ class _Session(requests.Session):
         self.trust_env = False
         self._proxy = proxy
         self._no_proxy = no_proxy
+        self.owns_adapter = True
+
+    def close(self) -> None:
+        # The process's connections outlive the session (build_session); a session's own are closed with it.
+        if self.owns_adapter:
+            super().close()
 
     def request(self, method, url, *args, service: str | None = None, **kwargs):  # type: ignore[no-untyped-def, override]
         """Every request to Microsoft goes through here: it carries a `client-request-id` of Onramp's (unless msal
@@ -118,16 +124,52 @@ class _Session(requests.Session):
         return merged
 
 
-def build_session(endpoints: Endpoints) -> requests.Session:
-    """A session trusting the tenant's CA (or the public CAs), for msal and for the API clients."""
+PROCESS_POOL_HOSTS = 32  # hosts (with their port, proxy and CA) whose connections a process keeps: a few per cloud
+PROCESS_POOL_SIZE = 128  # idle connections it keeps per host: a worker's threads each run several calls at once
+
+
+def _adapter(hosts: int, connections_per_host: int) -> HTTPAdapter:
+    # Retries belong to Transport (it takes a rate-limit slot per attempt and honours Retry-After), so urllib3
+    # never re-sends a request by itself.
+    return HTTPAdapter(pool_connections=hosts, pool_maxsize=connections_per_host, max_retries=0)
+
+
+class _ProcessConnections:
+    """The connections to Microsoft this process keeps open, shared by every session of `build_session`: each step
+    builds new clients, and without this each paid a new TLS handshake (two round trips) per host. Only connections
+    are shared: cookies stay in each session, and every request carries its own token. urllib3 keeps a pool per
+    host, port, proxy and CA bundle, so a tenant's private CA never vouches for another's host."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._adapter: HTTPAdapter | None = None
+        os.register_at_fork(after_in_child=self._forget)  # a forked process opens its own sockets
+
+    def adapter(self) -> HTTPAdapter:
+        with self._lock:
+            if self._adapter is None:
+                self._adapter = _adapter(PROCESS_POOL_HOSTS, PROCESS_POOL_SIZE)
+            return self._adapter
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._adapter = None
+
+
+_process_connections = _ProcessConnections()
+
+
+def build_session(endpoints: Endpoints, *, own_connections: bool = False) -> requests.Session:
+    """A session trusting the tenant's CA (or the public CAs), for msal and for the API clients. Its connections
+    are the process's (`_ProcessConnections`) unless `own_connections`: Windows authentication (NTLM) authenticates a
+    connection, so a session signing in that way must never hand its connections to another."""
     proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
     no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
     session = _Session(proxy, no_proxy)
     if endpoints.ca_bundle:
         session.verify = endpoints.ca_bundle
-    # Retries belong to Transport (it takes a rate-limit slot per attempt and honours Retry-After), so urllib3
-    # never re-sends a request by itself.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+    adapter = _adapter(4, POOL_SIZE) if own_connections else _process_connections.adapter()
+    session.owns_adapter = own_connections
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "Onramp/0.1 (+room mailbox setup)"
