@@ -107,9 +107,10 @@ def submit_step(
 
 def run_queued_step(state_id: int, task_id: str, verify_only: bool, should_stop: Callable[[], bool]) -> int | None:
     """The worker's run of a queued step (wizard.tasks.run_step): the engine runs its service and records how it
-    ended; `should_stop` says the worker is shutting down, so a long step hands its work back. While the step's
-    Microsoft tenant's work fills its slots (wizard.work_slots), the task is sent again a heartbeat later instead, and
-    this worker slot takes another tenant's work meanwhile."""
+    ended, then the rest of its chain in the same slot while the task has used less than half its time limit;
+    `should_stop` says the worker is shutting down, so a long step hands its work back. While the step's Microsoft
+    tenant's work fills its slots (wizard.work_slots), the task is sent again a heartbeat later instead, and this
+    worker slot takes another tenant's work meanwhile."""
     state = StepState.objects.select_related("tenant").filter(pk=state_id).first()
     if state is None:
         return None
@@ -117,7 +118,8 @@ def run_queued_step(state_id: int, task_id: str, verify_only: bool, should_stop:
         if not held:
             engine.postpone_step(state_id, task_id, settings.ONRAMP_HEARTBEAT_SECONDS, verify_only)
             return None
-        return engine.execute_step(state_id, task_id, verify_only, should_stop=should_stop)
+        seconds = settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+        return engine.execute_chain(state_id, task_id, verify_only, should_stop, seconds)
 
 
 def watch_steps() -> dict[str, int]:

@@ -276,14 +276,27 @@ class _BusyReporter:
             self._calls_waiting -= 1
 
 
+class ChainHere:
+    """Given to execute_step by a worker that goes on with the chain itself: the step's successor (a Run's `then`)
+    is queued without its task being sent, and `next` says which row and task id to run."""
+
+    def __init__(self) -> None:
+        self.next: tuple[int, str] | None = None
+
+
 def execute_step(
-    state_id: int, task_id: str, verify_only: bool = False, should_stop: Callable[[], bool] = lambda: False
+    state_id: int,
+    task_id: str,
+    verify_only: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    chain_here: ChainHere | None = None,
 ) -> int | None:
     """Run the step's service and its check (or the check alone when re-verifying: the row says so, so a
     redelivered or resumed re-verification never runs the service either; `verify_only` is kept for messages sent
     before the row held it).
     Returns a countdown in seconds when the step must be re-run later. When `should_stop()` turns true the step
-    stops at its next progress report and stays `running` with its heartbeat stopped, for the watchdog to resume."""
+    stops at its next progress report and stays `running` with its heartbeat stopped, for the watchdog to resume.
+    With `chain_here`, the next step of its chain is left to the caller (ChainHere) instead of to the broker."""
     with transaction.atomic():
         state = _locked(state_id)
         if state.task_id != task_id or state.status not in (S.QUEUED, S.WAITING):
@@ -359,7 +372,28 @@ def execute_step(
     finally:
         busy_listener.reset(listening)
     ended({Done: "succeeded", Wait: "waiting", NeedsInput: "needs_input"}[type(outcome)])
-    return _finish(state_id, task_id, tenant, step, outcome)
+    return _finish(state_id, task_id, tenant, step, outcome, chain_here)
+
+
+def execute_chain(
+    state_id: int, task_id: str, verify_only: bool, should_stop: Callable[[], bool], seconds: float
+) -> int | None:
+    """execute_step, then each next step of the chain in this thread (a Run's `then`, queued as it is reached) for
+    up to `seconds`: a worker that hands every step on through the broker makes each wait for a message to travel
+    and for a worker slot, which under load took longer than an onboarding's quick steps. Past `seconds`, or when
+    the worker is stopping, the next step's task is sent, for any worker to take. Returns what execute_step returns
+    for the last step run here."""
+    started = time.monotonic()
+    while True:
+        chain_here = ChainHere()
+        countdown = execute_step(state_id, task_id, verify_only, should_stop, chain_here)
+        if chain_here.next is None:
+            return countdown
+        state_id, task_id = chain_here.next
+        verify_only = False
+        if should_stop() or time.monotonic() - started >= seconds:
+            _send_run_task(state_id, task_id)
+            return None
 
 
 # A step whose run Microsoft stopped because the kept administrator's sign-in no longer stands (SignInAgainNeeded)
@@ -392,7 +426,14 @@ def _superseded(state: StepState, task_id: str) -> bool:
     return True
 
 
-def _finish(state_id: int, task_id: str, tenant: Tenant, step: Step, outcome: Done | Wait | NeedsInput) -> int | None:
+def _finish(
+    state_id: int,
+    task_id: str,
+    tenant: Tenant,
+    step: Step,
+    outcome: Done | Wait | NeedsInput,
+    chain_here: ChainHere | None = None,
+) -> int | None:
     with transaction.atomic():
         state = _locked(state_id)
         if _superseded(state, task_id):
@@ -414,7 +455,7 @@ def _finish(state_id: int, task_id: str, tenant: Tenant, step: Step, outcome: Do
             record_event(tenant, SYSTEM_ACTOR, "run", "succeeded", step.id)
             notifications.step_succeeded(tenant, step.id, waited=waited)
             if state.then_steps:
-                _queue_next(tenant, state.then_steps)
+                _queue_next(tenant, state.then_steps, chain_here)
             return None
         if isinstance(outcome, Wait):
             first_wait = state.waiting_since is None
@@ -444,14 +485,17 @@ def steps_after(tenant: Tenant, step_id: str) -> list[str]:
     return required[required.index(step_id) + 1 :]
 
 
-def _queue_next(tenant: Tenant, chain: list[str]) -> None:
+def _queue_next(tenant: Tenant, chain: list[str], chain_here: ChainHere | None) -> None:
     """The next step of a chain, carrying the rest; a step that cannot be queued now (someone runs it) ends the
     chain, on the timeline."""
     step_id, *rest = chain
     try:
-        enqueue_step(tenant, step_id, SYSTEM_ACTOR, then=rest)
+        queued = enqueue_step(tenant, step_id, SYSTEM_ACTOR, then=rest, send_task=chain_here is None)
     except IllegalTransition as refusal:
         record_event(tenant, SYSTEM_ACTOR, "chain", "stopped", step_id, {"reason": str(refusal)})
+        return
+    if chain_here is not None:
+        chain_here.next = (queued.pk, queued.task_id)
 
 
 def _finish_failed(
