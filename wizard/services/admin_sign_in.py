@@ -83,8 +83,10 @@ def keep(tenant: Tenant, kept: KeptSignIn) -> None:
 
 def kept_sign_in(tenant: Tenant) -> KeptSignIn | None:
     """The kept sign-in, if it is of the Microsoft tenant the organisation is bound to by an administrator's sign-in."""
+    if tenant.binding_proof != BindingProof.ADMIN_SIGN_IN:
+        return None
     text = read_secret(tenant, SecretKind.ADMIN_SIGN_IN)
-    if not text or tenant.binding_proof != BindingProof.ADMIN_SIGN_IN:
+    if not text:
         return None
     kept = KeptSignIn.from_text(text)
     return kept if kept.tid.lower() == tenant.microsoft_tenant_id.lower() else None
