@@ -66,7 +66,8 @@ def _transition(state: StepState, new_status: str, **fields: Any) -> StepState:
     state.status = new_status
     for name, value in fields.items():
         setattr(state, name, value)
-    state.save()
+    # Only what changed: a full save writes the row's inputs and result again, as large as its rooms.
+    state.save(update_fields=["status", "updated_at", *fields])
     return state
 
 
