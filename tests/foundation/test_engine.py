@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from wizard import engine, selectors
@@ -97,6 +99,18 @@ def test_transitions(tenant, start, target, allowed):
     else:
         with pytest.raises(IllegalTransition):
             engine._transition(state, target)
+
+
+def test_a_status_change_writes_only_what_it_changes(tenant, django_capture_on_commit_callbacks):
+    state = engine.ensure_states(tenant)[4]
+    StepState.objects.filter(pk=state.pk).update(result={"rooms": [f"room-{n}@contoso.com" for n in range(500)]})
+    with django_capture_on_commit_callbacks(execute=False), CaptureQueriesContext(connection) as queries:
+        engine.enqueue_step(tenant, state.step_id, "alice")
+    (update,) = [query["sql"] for query in queries if query["sql"].startswith("UPDATE")]
+    assert '"status"' in update and '"task_id"' in update
+    assert '"result"' not in update and '"inputs"' not in update  # neither is written back, however large
+    state.refresh_from_db()
+    assert len(state.result["rooms"]) == 500
 
 
 def test_stale_task_is_ignored(tenant, django_capture_on_commit_callbacks):
