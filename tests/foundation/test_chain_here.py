@@ -9,7 +9,8 @@ from tests.factories import connected_tenant, state_of
 from wizard import actions, task_names
 from wizard.models import StepStatus
 
-pytestmark = pytest.mark.django_db
+# Whatever these runs send goes to the suite's Redis broker: a process's first message fixes its broker connection.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("redis_server")]
 
 CHAIN = ["connect", "org_customization", "service_account"]
 
