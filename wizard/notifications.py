@@ -45,7 +45,8 @@ def step_succeeded(tenant: Tenant, step_id: str, *, waited: bool) -> None:
     becomes active."""
     if waited:
         _schedule(tenant, WAIT_ENDED, step_id)
-    activated = Tenant.objects.filter(pk=tenant.pk, status=TenantStatus.ACTIVE).exists()
+    # The run's own copy of the organisation: the activation step sets its status on it.
+    activated = tenant.status == TenantStatus.ACTIVE
     if activated and not AuditEvent.objects.filter(tenant=tenant, action="notify", outcome=ACTIVATED).exists():
         record_event(tenant, SYSTEM_ACTOR, "notify", ACTIVATED, step_id)
         _schedule(tenant, ACTIVATED, step_id)
