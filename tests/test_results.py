@@ -6,6 +6,8 @@ import types
 import typing
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tenants.models import Profile
 from tests.factories import make_tenant, set_state
@@ -115,6 +117,16 @@ def test_result_of_reads_another_steps_saved_result():
     set_state(tenant, "connect", result={"organization_name": "Contoso", "verified_domains": ["contoso.com"]})
     found = result_of(tenant, ConnectResult)
     assert found == ConnectResult(organization_name="Contoso", verified_domains=("contoso.com",))
+
+
+@pytest.mark.django_db
+def test_result_of_reads_the_one_row_without_joining_or_sorting():
+    tenant = make_tenant()
+    set_state(tenant, "connect", result={"organization_name": "Contoso"})
+    with CaptureQueriesContext(connection) as queries:
+        result_of(tenant, ConnectResult)
+    (query,) = [query["sql"] for query in queries]
+    assert "JOIN" not in query and "ORDER BY" not in query, query  # first() sorted by the tenant's name
 
 
 @pytest.mark.django_db

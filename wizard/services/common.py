@@ -14,10 +14,12 @@ R = TypeVar("R", bound=StepResult)
 
 def result_of(tenant: Tenant, result_type: type[R]) -> R | None:
     """The saved result of another step of this tenant, or None when that step has saved nothing yet."""
-    state = StepState.objects.filter(tenant=tenant, step_id=result_type.STEP_ID).only("result").first()
-    if state is None or not state.result:
+    # get(), not first(): the row is unique, and first() would order it by the tenant's name, through a join.
+    try:
+        stored = StepState.objects.values_list("result", flat=True).get(tenant=tenant, step_id=result_type.STEP_ID)
+    except StepState.DoesNotExist:
         return None
-    return result_type.from_json(state.result)
+    return result_type.from_json(stored) if stored else None
 
 
 def required_result(tenant: Tenant, result_type: type[R], field: str, step_title: str) -> Any:
