@@ -111,8 +111,9 @@ def run_queued_step(state_id: int, task_id: str, verify_only: bool, should_stop:
     `should_stop` says the worker is shutting down, so a long step hands its work back. While the step's Microsoft
     tenant's work fills its slots (wizard.work_slots), the task is sent again a heartbeat later instead, and this
     worker slot takes another tenant's work meanwhile."""
-    state = StepState.objects.select_related("tenant").filter(pk=state_id).first()
-    if state is None:
+    try:
+        state = StepState.objects.select_related("tenant").get(pk=state_id)
+    except StepState.DoesNotExist:
         return None
     with work_slots.tenant_slot(state.tenant) as held:
         if not held:

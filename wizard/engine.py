@@ -75,6 +75,13 @@ def _locked(state_id: int) -> StepState:
     return StepState.objects.select_for_update().select_related("tenant").get(pk=state_id)
 
 
+def _locked_of(state_id: int, tenant: Tenant) -> StepState:
+    """The step's row, locked, for a run that already holds its organisation: no join to read it again."""
+    state = StepState.objects.select_for_update().get(pk=state_id)
+    state.tenant = tenant
+    return state
+
+
 def _locked_step(tenant: Tenant, step_id: str) -> StepState:
     """The tenant's row of `step_id`, locked; the profile's rows are created first if the tenant has none yet."""
     rows = StepState.objects.select_for_update().select_related("tenant")
@@ -436,7 +443,7 @@ def _finish(
     chain_here: ChainHere | None = None,
 ) -> int | None:
     with transaction.atomic():
-        state = _locked(state_id)
+        state = _locked_of(state_id, tenant)
         if _superseded(state, task_id):
             return None
         now = timezone.now()
@@ -503,7 +510,7 @@ def _finish_failed(
     state_id: int, task_id: str, tenant: Tenant, step: Step, code: str, message: str, detail: dict
 ) -> None:
     with transaction.atomic():
-        state = _locked(state_id)
+        state = _locked_of(state_id, tenant)
         if _superseded(state, task_id):
             return
         _transition(
