@@ -40,8 +40,11 @@ def test_the_happy_path_reads_each_calendar_once_and_asks_exchange_only_about_li
     outcome = run_steps(tenant, start="verify", until="verify")
 
     assert outcome.finished, outcome.stopped_at and outcome.stopped_at.error_message
-    calls = _service_calls(sandbox.control.calls()["calls"])
+    every = sandbox.control.calls()["calls"]
+    calls = _service_calls(every)
     assert calls[CALENDAR_READ] == ROOMS + 1  # every room, and the control mailbox
+    # Read beside the Exchange reads, in full batches of twenty: nine $batch requests, not twenty-one of eight.
+    assert every["POST /$batch"] == -(-(ROOMS + 1) // 20), every["POST /$batch"]
     assert calls["Get-DistributionGroupMember"] == 3  # once per list
     assert calls["Test-ServicePrincipalAuthorization"] == 1  # the control mailbox only
     fixed = sum(calls.values()) - calls[CALENDAR_READ] - calls["Get-DistributionGroupMember"]
