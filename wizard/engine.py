@@ -84,12 +84,14 @@ def _locked_of(state_id: int, tenant: Tenant) -> StepState:
 
 def _locked_step(tenant: Tenant, step_id: str) -> StepState:
     """The tenant's row of `step_id`, locked; the profile's rows are created first if the tenant has none yet."""
-    rows = StepState.objects.select_for_update().select_related("tenant")
+    rows = StepState.objects.select_for_update()
     try:
-        return rows.get(tenant=tenant, step_id=step_id)
+        state = rows.get(tenant=tenant, step_id=step_id)
     except StepState.DoesNotExist:
         ensure_states(tenant)
-        return rows.get(tenant=tenant, step_id=step_id)
+        state = rows.get(tenant=tenant, step_id=step_id)
+    state.tenant = tenant  # the caller's: no join to read it again
+    return state
 
 
 def enqueue_step(

@@ -282,7 +282,10 @@ def perform(ctx: StepContext) -> Outcome:
     control = (ctx.inputs.get("control_mailbox") or "").lower() or required_result(
         tenant, ServiceAccountResult, "user_principal_name", "Service account"
     )
-    rooms = list(Room.objects.filter(tenant=tenant).exclude(membership_status=MembershipStatus.PENDING))
+    # By address alone: the model's ordering starts with the tenant, which sorts by its name through a join.
+    rooms = list(
+        Room.objects.filter(tenant=tenant).exclude(membership_status=MembershipStatus.PENDING).order_by("address")
+    )
     addresses = [room.address for room in rooms]
     secret = has_secret(tenant, SecretKind.INTEGRATION_CLIENT_SECRET)
     calendar: dict[str, str] = {}
