@@ -8,7 +8,9 @@ import html
 import threading
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tenants.models import SecretKind, TenantSecret
@@ -191,3 +193,10 @@ def test_reducing_access_removes_onramps_delegated_grant_with_the_administrators
     with pytest.raises(SignInAgainNeeded) as refused:
         DelegatedTokens(admin_sign_in.connector_sign_in_app(tenant), kept).refresh()
     assert refused.value.code == "AADSTS65001"
+
+
+def test_an_organisation_bound_by_its_own_app_has_no_kept_sign_in_to_read():
+    tenant = make_tenant("contoso")  # bound by its app registration's credentials, not by an administrator's sign-in
+    with CaptureQueriesContext(connection) as queries:
+        assert admin_sign_in.kept_sign_in(tenant) is None
+    assert len(queries) == 0, "every step of an app-bound organisation read the secrets table for nothing"
