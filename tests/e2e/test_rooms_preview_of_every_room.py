@@ -1,6 +1,8 @@
 """The "every room" preview of a 2,000-room tenant in Chromium: Confirm is on the first screen at 1280 and at
 360 px, and the page is no longer thousands of pixels of rows (it was 8,377 px with Confirm only at the bottom)."""
 
+import time
+
 import pytest
 
 from tests.e2e.conftest import NARROW, WIDE, overflowing, screenshot
@@ -38,7 +40,10 @@ def test_confirm_is_on_the_first_screen_and_the_rows_are_folded(open_browser, ma
     assert not page.get_by_text("room-0001@contoso.com").is_visible()
     page.get_by_text(f"The {ROOMS:,} rooms that will be in the room lists, row by row").click()
     assert page.get_by_text("room-0001@contoso.com").is_visible()
-    # Two thousand rows opened at 360 px: the layout settles over the next frames before it is measured.
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-    assert overflowing(page) == []
+    # Two thousand rows opened at 360 px: on a loaded machine Chromium lays them out over several frames (two frames
+    # were not always enough in CI), so the check looks again for a few seconds; an overflow that stays still fails.
+    deadline = time.monotonic() + 5
+    while (found := overflowing(page)) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert found == []
     screenshot(page, "rooms-preview-every-room")

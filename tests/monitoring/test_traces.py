@@ -45,7 +45,14 @@ def test_a_step_run_is_one_trace_from_the_queueing_process_to_microsoft(worker_w
     assert state.status == StepStatus.SUCCEEDED, state.error_message
 
     trace_id = f"0x{pressed.get_span_context().trace_id:032x}"
-    spans = wait_for(lambda: [s for s in _spans(worker.log()) if s["context"]["trace_id"] == trace_id], 10)
+
+    # The step's row is written before its task's span ends, and the exporter writes each span as it ends: wait for
+    # the task's own span, not for the first of the trace (a call to Microsoft, which ends first).
+    def trace_with_its_task() -> list[dict]:
+        spans = [span for span in _spans(worker.log()) if span["context"]["trace_id"] == trace_id]
+        return spans if any(span["name"] == "run/wizard.tasks.run_step" for span in spans) else []
+
+    spans = wait_for(trace_with_its_task, 10, what="the task's span in the worker's log")
     [task] = [span for span in spans if span["name"] == "run/wizard.tasks.run_step"]
     assert task["resource"]["attributes"]["service.name"] == "onramp-worker"
     calls = [
