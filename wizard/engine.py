@@ -71,12 +71,11 @@ def _transition(state: StepState, new_status: str, **fields: Any) -> StepState:
     return state
 
 
-def _locked(state_id: int) -> StepState:
-    return StepState.objects.select_for_update().select_related("tenant").get(pk=state_id)
-
-
-def _locked_of(state_id: int, tenant: Tenant) -> StepState:
-    """The step's row, locked, for a run that already holds its organisation: no join to read it again."""
+def _locked(state_id: int, tenant: Tenant | None = None) -> StepState:
+    """The step's row, locked, with its organisation: the caller's `tenant` when it holds it (no join to read it
+    again), else read with the row."""
+    if tenant is None:
+        return StepState.objects.select_for_update().select_related("tenant").get(pk=state_id)
     state = StepState.objects.select_for_update().get(pk=state_id)
     state.tenant = tenant
     return state
@@ -445,7 +444,7 @@ def _finish(
     chain_here: ChainHere | None = None,
 ) -> int | None:
     with transaction.atomic():
-        state = _locked_of(state_id, tenant)
+        state = _locked(state_id, tenant)
         if _superseded(state, task_id):
             return None
         now = timezone.now()
@@ -512,7 +511,7 @@ def _finish_failed(
     state_id: int, task_id: str, tenant: Tenant, step: Step, code: str, message: str, detail: dict
 ) -> None:
     with transaction.atomic():
-        state = _locked_of(state_id, tenant)
+        state = _locked(state_id, tenant)
         if _superseded(state, task_id):
             return
         _transition(
