@@ -55,7 +55,9 @@ class StepState(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["tenant", "position"]
+        # By the organisation's id, not "tenant": that would sort by the organisation's own ordering, through a join
+        # to the tenants table, on every query of one organisation's steps that sets no order.
+        ordering = ["tenant_id", "position"]
         constraints = [models.UniqueConstraint(fields=["tenant", "step_id"], name="one_state_per_step")]
         indexes = [
             models.Index(fields=["status", "heartbeat_at"]),
@@ -101,7 +103,7 @@ class Room(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["tenant", "address"]
+        ordering = ["tenant_id", "address"]  # as StepState's: no join to sort one organisation's rooms
         constraints = [models.UniqueConstraint(fields=["tenant", "address"], name="one_row_per_room")]
 
     def __str__(self) -> str:
