@@ -323,8 +323,9 @@ def execute_step(
                 fields["attempts"] = state.attempts + 1
         _transition(state, S.RUNNING, **fields)
     tenant = state.tenant
-    # Every log line of this run says whose step it is (the task id is bound by django-structlog, cleared per task).
-    structlog.contextvars.bind_contextvars(organisation=tenant.slug, step=step.id)
+    # Every log line of this run says whose step it is, and its own run's task id: django-structlog binds the Celery
+    # task's, which is the chain's first step's for the steps a chain runs in the same task (execute_chain).
+    structlog.contextvars.bind_contextvars(organisation=tenant.slug, step=step.id, task_id=task_id)
     metrics.step_started(tenant.profile, step.id)
     started = time.monotonic()
 

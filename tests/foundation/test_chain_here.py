@@ -3,6 +3,7 @@ queued and run here, without a message through the broker, until the task has us
 the next step's task is sent, for any worker to take."""
 
 import pytest
+import structlog
 from celery.signals import before_task_publish
 
 from tests.factories import connected_tenant, state_of
@@ -59,3 +60,17 @@ def test_past_half_its_time_limit_the_chain_hands_its_next_step_to_any_worker(
     queued = state_of(tenant, "org_customization")
     assert queued.status == StepStatus.QUEUED and queued.then_steps == ["service_account"]
     assert sent_steps == [(queued.pk, queued.task_id, False)]
+
+
+def test_a_chained_steps_log_lines_name_its_own_run(sandbox_tenant, sent_steps, django_capture_on_commit_callbacks):
+    tenant = connected_tenant(sandbox_tenant.info, "contoso")
+    structlog.contextvars.bind_contextvars(task_id="the chain's first task")  # as django-structlog binds it
+    try:
+        _run(tenant, django_capture_on_commit_callbacks)
+        context = structlog.contextvars.get_contextvars()
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+    last = state_of(tenant, CHAIN[-1])
+    assert last.status == StepStatus.SUCCEEDED
+    assert (context["step"], context["task_id"]) == (last.step_id, last.task_id)
