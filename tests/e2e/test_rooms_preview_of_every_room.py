@@ -1,11 +1,10 @@
 """The "every room" preview of a 2,000-room tenant in Chromium: Confirm is on the first screen at 1280 and at
 360 px, and the page is no longer thousands of pixels of rows (it was 8,377 px with Confirm only at the bottom)."""
 
-import time
-
 import pytest
 
 from tests.e2e.conftest import NARROW, WIDE, overflowing, screenshot
+from tests.helpers import wait_for
 from tests.steps.exchange_online.rooms.test_preview_layout import ROOMS, _all_rooms_preview
 from wizard.actions import create_tenant
 
@@ -42,8 +41,5 @@ def test_confirm_is_on_the_first_screen_and_the_rows_are_folded(open_browser, ma
     assert page.get_by_text("room-0001@contoso.com").is_visible()
     # Two thousand rows opened at 360 px: on a loaded machine Chromium lays them out over several frames (two frames
     # were not always enough in CI), so the check looks again for a few seconds; an overflow that stays still fails.
-    deadline = time.monotonic() + 5
-    while (found := overflowing(page)) and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    assert found == []
+    wait_for(lambda: overflowing(page) == [], 5, what="every opened row laid out inside its card (overflowing)")
     screenshot(page, "rooms-preview-every-room")
